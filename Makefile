@@ -1,0 +1,27 @@
+# otter2: `make run` sets up .venv and starts the daemon; `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+ARGS ?=
+
+.PHONY: install run test check bench clean
+
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]' --config-settings editable_mode=compat
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/twistd -n --pidfile= otter2 $(ARGS)
+
+test: install
+	VENV=$(VENV) scripts/run-tests
+
+check: install
+	$(VENV)/bin/mypy
+	$(VENV)/bin/ruff check otter2 tests twisted
+
+clean:
+	rm -rf $(VENV) _trial_temp* otter2.egg-info

@@ -1,0 +1,3 @@
+"""
+The REST API: Klein routes, thin over ``control/`` and the store intents.
+"""

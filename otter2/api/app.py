@@ -1,0 +1,50 @@
+"""
+The public API and the admin API, assembled.
+
+test-case-name: tests.api.test_groups
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from effect import ComposedDispatcher, Effect
+from klein import Klein
+from twisted.web.iweb import IRequest
+from txeffect import perform
+
+from otter2.api.groups import GroupRoutes
+from otter2.api.policies import PolicyRoutes
+from otter2.store.intents import CountRows
+
+
+class OtterAPI(GroupRoutes, PolicyRoutes):
+    """Every route of the public REST API v1.0."""
+
+
+class AdminAPI:
+    """The admin port: ``/`` and ``/metrics``."""
+
+    app = Klein()
+
+    def __init__(self, dispatcher: ComposedDispatcher, clock: Any) -> None:
+        self._dispatcher = dispatcher
+        self._clock = clock
+
+    def resource(self) -> Any:
+        """The Twisted resource serving the admin API."""
+        return self.app.resource()
+
+    @app.route("/", methods=["GET"])
+    def root(self, request: IRequest) -> bytes:
+        return b""
+
+    @app.route("/metrics", methods=["GET"], strict_slashes=False)
+    async def metrics(self, request: IRequest) -> bytes:
+        counts = await perform(self._dispatcher, Effect(CountRows()))
+        now = int(self._clock.seconds())
+        request.setHeader(b"Content-Type", b"application/json")
+        return json.dumps({"metrics": [
+            {"id": f"otter.metrics.{name}", "value": counts[name], "time": now}
+            for name in ("groups", "policies", "webhooks")]}).encode()

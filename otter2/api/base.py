@@ -1,0 +1,176 @@
+"""
+What every route of the public API shares: the Klein app, the reply value,
+the error and logging wrapper, routing errors and the service endpoints.
+
+test-case-name: tests.api.test_groups
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+from typing import Any, Awaitable, Callable, Mapping, Optional
+from uuid import uuid4
+
+from attrs import field, frozen
+from effect import ComposedDispatcher, Effect
+from klein import Klein
+from pyrsistent import PMap, freeze, pmap
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.web.iweb import IRequest
+from txeffect import perform
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from otter2.api import operations
+from otter2.api.render import Links
+from otter2.api.request import read_json
+from otter2.config import Config
+from otter2.control.errors import APIError
+from otter2.control.schedule import next_trigger
+from otter2.model import Policy, ScalingGroup, ScheduledEvent
+from otter2.store import intents as store
+
+log = Logger(namespace="otter2.api")
+
+INTERNAL_ERROR = APIError(500, "InternalError", "An Internal Error was encountered")
+
+
+@frozen
+class Reply:
+    """What a route answers: a status, a body (JSON, raw bytes or none), headers."""
+
+    status: int
+    body: Any = None
+    headers: PMap = field(factory=pmap, converter=freeze)
+
+
+Route = Callable[..., Awaitable[Reply]]
+
+
+def _redacted(path: str) -> str:
+    """The path for the log, with a capability hash hidden: it is a secret."""
+    if path.startswith("/v1.0/execute/"):
+        return "/v1.0/execute/…"
+    return path
+
+
+def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
+    """
+    Wrap a route so that it gets a response id, a JSON body, a log line, and
+    the Otter error body for every failure, expected or not.
+    """
+
+    @wraps(route)
+    async def handler(self: "OtterAPI", request: IRequest, **kwargs: str) -> bytes:
+        response_id = str(uuid4())
+        request.setHeader(b"X-Response-Id", response_id.encode())
+        try:
+            reply = await route(self, request, **kwargs)
+        except APIError as e:
+            reply = Reply(e.status, e.body())
+        except Exception:
+            log.failure("Unexpected failure answering {method} {path}",
+                        method=request.method.decode(), response_id=response_id,
+                        path=_redacted(request.path.decode("utf-8", "replace")))
+            reply = Reply(500, INTERNAL_ERROR.body())
+        request.setResponseCode(reply.status)
+        for name, value in reply.headers.items():
+            request.setHeader(name.encode(), value.encode())
+        log.info("{method} {path} {status}", method=request.method.decode(),
+                 path=_redacted(request.path.decode("utf-8", "replace")),
+                 status=reply.status, response_id=response_id)
+        if reply.body is None:
+            return b""
+        if isinstance(reply.body, bytes):
+            return reply.body
+        request.setHeader(b"Content-Type", b"application/json")
+        return json.dumps(reply.body).encode()
+
+    return handler  # type: ignore[return-value]
+
+
+def policy_event(policy: Policy, now: float) -> Optional[ScheduledEvent]:
+    """The scheduler event of a schedule policy, None for a webhook policy."""
+    if policy.policy_type != "schedule":
+        return None
+    args = policy.data["args"]
+    return ScheduledEvent(
+        tenant_id=policy.tenant_id, group_id=policy.group_id, policy_id=policy.policy_id,
+        trigger=next_trigger(args, now), version=policy.version, cron=args.get("cron"))
+
+
+app = Klein()
+
+
+class APIBase:
+    """What every route needs: configuration, links, the dispatcher, the clock."""
+
+    app = app
+
+    def __init__(self, config: Config, dispatcher: ComposedDispatcher,
+                 clock: Any) -> None:
+        self.config = config
+        self.limits = config.limits
+        self.links = Links(config.url_root)
+        self._dispatcher = dispatcher
+        self._clock = clock
+        # Anonymous executions still running after their 202 was sent.
+        self.pending_executions: set[Deferred[Any]] = set()
+
+    def resource(self) -> Any:
+        """The Twisted resource serving this API."""
+        return self.app.resource()
+
+    def _do(self, intent_or_effect: Any) -> Deferred[Any]:
+        effect = (intent_or_effect if isinstance(intent_or_effect, Effect)
+                  else Effect(intent_or_effect))
+        return perform(self._dispatcher, effect)
+
+    def _json(self, request: IRequest) -> Any:
+        return read_json(request, self.limits.max_body_bytes)
+
+    def _new_policy(self, tenant_id: str, group_id: str,
+                    data: Mapping[str, Any]) -> Policy:
+        return Policy(tenant_id=tenant_id, group_id=group_id, policy_id=str(uuid4()),
+                      data=data, version=str(uuid4()))
+
+    async def _group(self, tenant_id: str, group_id: str) -> ScalingGroup:
+        return await self._do(operations.load_group(tenant_id, group_id))  # type: ignore[no-any-return]
+
+    # -- routing errors ---------------------------------------------------------
+
+    @app.handle_errors(NotFound)
+    def not_found(self, request: IRequest, failure: Any) -> bytes:
+        request.setResponseCode(404)
+        request.setHeader(b"Content-Type", b"application/json")
+        return json.dumps(APIError(404, "NotFound", "Resource not found").body()).encode()
+
+    @app.handle_errors(MethodNotAllowed)
+    def not_allowed(self, request: IRequest, failure: Any) -> bytes:
+        request.setResponseCode(405)
+        request.setHeader(b"Content-Type", b"application/json")
+        return json.dumps(APIError(405, "InvalidMethod", "Method not allowed").body()).encode()
+
+    # -- service endpoints ------------------------------------------------------
+
+    @app.route("/", methods=["GET"])
+    def root(self, request: IRequest) -> bytes:
+        root = self.config.root
+        request.setResponseCode(root.code)
+        for name, values in root.headers.items():
+            request.responseHeaders.setRawHeaders(name, list(values))
+        return root.body.encode()
+
+    @app.route("/health", methods=["GET"], strict_slashes=False)
+    async def health(self, request: IRequest) -> bytes:
+        request.setHeader(b"X-Response-Id", b"health_check")
+        request.setHeader(b"Content-Type", b"application/json")
+        try:
+            seconds = await self._do(store.CheckHealth())
+            check = {"healthy": True, "details": {"store_time": seconds}}
+        except Exception as e:
+            check = {"healthy": False, "details": {"reason": str(e) or type(e).__name__}}
+        document = {"healthy": check["healthy"], "store": check}
+        return json.dumps(document, indent=2, sort_keys=True).encode()
+

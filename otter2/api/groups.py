@@ -1,0 +1,214 @@
+"""
+Routes of scaling groups: list, create, manifest, delete, state, configs,
+pause, resume, converge and servers.
+
+test-case-name: tests.api.test_groups
+"""
+
+from __future__ import annotations
+
+from attrs import evolve
+from twisted.web.iweb import IRequest
+
+from otter2.api import operations
+from otter2.api.base import APIBase, Reply, app, endpoint, policy_event
+from otter2.api.render import (
+    next_links,
+    render_group_config,
+    render_manifest,
+    render_state,
+    self_link,
+)
+from otter2.api.request import parse_bool, parse_limit, query_arg
+from otter2.control import validation
+from otter2.control.errors import APIError
+from otter2.control.policy import (
+    check_may_change,
+    clamp_state,
+    no_such_group,
+    tenant_suspended,
+)
+from otter2.model import GroupState, ScalingGroup, thaw_json
+from otter2.store import intents as store
+from otter2.store.interface import NoSuchGroup, OverLimit
+from uuid import uuid4
+
+
+class GroupRoutes(APIBase):
+    """The group endpoints (spec rest-api §4.1 – §4.10)."""
+
+    # -- groups -----------------------------------------------------------------
+
+    @app.route("/v1.0/<tenant_id>/groups/", methods=["GET"], strict_slashes=False)
+    @endpoint
+    async def list_groups(self, request: IRequest, tenant_id: str) -> Reply:
+        limit = parse_limit(request, self.limits.pagination)
+        groups = await self._do(store.ListGroups(tenant_id, limit, query_arg(request, "marker")))
+        return Reply(200, {
+            "groups": [{"id": g.group_id,
+                        "links": self_link(self.links.group(tenant_id, g.group_id)),
+                        "state": render_state(g)} for g in groups],
+            "groups_links": next_links(self.links.groups(tenant_id),
+                                       [g.group_id for g in groups], limit),
+        })
+
+    @app.route("/v1.0/<tenant_id>/groups/", methods=["POST"], strict_slashes=False)
+    @endpoint
+    async def create_group(self, request: IRequest, tenant_id: str) -> Reply:
+        now = self._clock.seconds()
+        body = validation.validate_group_create(self._json(request), now,
+                                                max_items=self.limits.pagination)
+        group_id = str(uuid4())
+        config = body["groupConfiguration"]
+        policies = [self._new_policy(tenant_id, group_id, data)
+                    for data in body["scalingPolicies"]]
+        state = GroupState(tenant_id=tenant_id, group_id=group_id,
+                           desired=config["minEntities"])
+        group = ScalingGroup(tenant_id=tenant_id, group_id=group_id, config=config,
+                             launch=body["launchConfiguration"], state=state, created=now)
+        events = [e for e in (policy_event(p, now) for p in policies) if e]
+        try:
+            await self._do(store.CreateGroup(group, policies, events,
+                                             self.limits.max_groups))
+        except OverLimit:
+            raise APIError(422, "ScalingGroupOverLimitError",
+                           f"Allowed limit of {self.limits.max_groups} scaling groups "
+                           f"reached by tenant {tenant_id}") from None
+        await self._do(store.MarkDivergent(tenant_id, group_id))
+        document = render_manifest(self.links, group, policies, self.limits.pagination)
+        return Reply(201, {"group": document},
+                     {"Location": self.links.group(tenant_id, group_id)})
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/", methods=["GET"],
+               strict_slashes=False)
+    @endpoint
+    async def show_group(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+        group = await self._group(tenant_id, group_id)
+        policies = await self._do(store.ListPolicies(tenant_id, group_id, -1, None))
+        with_webhooks = (query_arg(request, "webhooks") or "").lower() == "true"
+        webhooks = (await self._do(store.ListGroupWebhooks(tenant_id, group_id))
+                    if with_webhooks else None)
+        return Reply(200, {"group": render_manifest(
+            self.links, group, policies, self.limits.pagination, webhooks)})
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/", methods=["DELETE"],
+               strict_slashes=False)
+    @endpoint
+    async def delete_group(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+        force = parse_bool(request, "force", False)
+        group = await self._group(tenant_id, group_id)
+        if not force and group.state.desired != 0:
+            raise APIError(403, "GroupNotEmptyError",
+                           f"Group {group_id} for tenant {tenant_id} still has entities.")
+        try:
+            await self._do(store.MarkDeleting(tenant_id, group_id))
+        except NoSuchGroup:
+            raise no_such_group(tenant_id, group_id) from None
+        await self._do(store.MarkDivergent(tenant_id, group_id))
+        return Reply(204)
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/state/", methods=["GET"],
+               strict_slashes=False)
+    @endpoint
+    async def group_state(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+        group = await self._group(tenant_id, group_id)
+        return Reply(200, {"group": render_state(group)})
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/config/", methods=["GET"],
+               strict_slashes=False)
+    @endpoint
+    async def show_config(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+        group = await self._group(tenant_id, group_id)
+        return Reply(200, {"groupConfiguration": render_group_config(group)})
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/config/", methods=["PUT"],
+               strict_slashes=False)
+    @endpoint
+    async def update_config(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+        config = validation.validate_group_config(self._json(request))
+        group = await self._group(tenant_id, group_id)
+        if group.state.suspended:
+            raise tenant_suspended(tenant_id)
+        try:
+            await self._do(store.UpdateConfig(tenant_id, group_id, config))
+        except NoSuchGroup:
+            raise no_such_group(tenant_id, group_id) from None
+        await self._do(operations.modify_state(tenant_id, group_id, clamp_state))
+        await self._do(store.MarkDivergent(tenant_id, group_id))
+        return Reply(204)
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/launch/", methods=["GET"],
+               strict_slashes=False)
+    @endpoint
+    async def show_launch(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+        group = await self._group(tenant_id, group_id)
+        return Reply(200, {"launchConfiguration": thaw_json(group.launch)})
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/launch/", methods=["PUT"],
+               strict_slashes=False)
+    @endpoint
+    async def update_launch(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+        launch = validation.validate_launch_config(self._json(request))
+        try:
+            await self._do(store.UpdateLaunch(tenant_id, group_id, launch))
+        except NoSuchGroup:
+            raise no_such_group(tenant_id, group_id) from None
+        return Reply(204)
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/pause/", methods=["POST"],
+               strict_slashes=False)
+    @endpoint
+    async def pause(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+        await self._do(operations.modify_state(
+            tenant_id, group_id, lambda g: evolve(g.state, paused=True)))
+        await self._do(store.ClearDivergent(tenant_id, group_id))
+        return Reply(204)
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/resume/", methods=["POST"],
+               strict_slashes=False)
+    @endpoint
+    async def resume(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+        await self._do(operations.modify_state(
+            tenant_id, group_id, lambda g: evolve(g.state, paused=False)))
+        await self._do(store.MarkDivergent(tenant_id, group_id))
+        return Reply(204)
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/converge/", methods=["POST"],
+               strict_slashes=False)
+    @endpoint
+    async def converge(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+        group = await self._group(tenant_id, group_id)
+        check_may_change(group, "converge")
+        await self._do(store.MarkDivergent(tenant_id, group_id))
+        return Reply(204)
+
+    # -- servers ----------------------------------------------------------------
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/servers/<server_id>/",
+               methods=["DELETE"], strict_slashes=False)
+    @endpoint
+    async def delete_server(self, request: IRequest, tenant_id: str, group_id: str,
+                            server_id: str) -> Reply:
+        parse_bool(request, "replace", True)
+        parse_bool(request, "purge", True)
+        group = await self._group(tenant_id, group_id)
+        if group.state.suspended:
+            raise tenant_suspended(tenant_id)
+        # Without a cloud to look the server up in, no server belongs to the group.
+        raise APIError(404, "ServerNotFoundError",
+                       f"Active server {server_id} not found in tenant {tenant_id}'s "
+                       f"group {group_id}")
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/servers/", methods=["GET"],
+               strict_slashes=False)
+    @endpoint
+    async def list_servers(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+        parse_limit(request, self.limits.pagination)
+        raise APIError(501, "NotImplementedError", "")
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/servers/<server_id>/",
+               methods=["GET"], strict_slashes=False)
+    @endpoint
+    async def show_server(self, request: IRequest, tenant_id: str, group_id: str,
+                          server_id: str) -> Reply:
+        raise APIError(501, "NotImplementedError", "")

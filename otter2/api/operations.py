@@ -1,0 +1,87 @@
+"""
+The API's multi-step store operations as Effects: read-modify-write of a
+group's state with compare-and-set, and policy execution.
+
+See Note [State writes]: every change of a group's state loads the group,
+computes the new state with a pure function of ``control/``, and saves it only
+if nobody saved in between; a lost race starts again from a fresh load.
+
+test-case-name: tests.api.test_operations
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from effect import Delay, Effect
+from effect.do import do
+
+from otter2.control.errors import APIError
+from otter2.control.policy import execute_policy, no_such_group
+from otter2.intents import Now
+from otter2.model import GroupState, Policy, ScalingGroup
+from otter2.store.interface import NoSuchGroup, StaleVersion
+from otter2.store.intents import LoadGroup, LoadPolicy, MarkDivergent, SaveState
+
+# A lost race is retried at once a few times, then with a growing pause; the
+# store serialises writes, so every round lets at least one writer through.
+MAX_ATTEMPTS = 200
+_EAGER_ATTEMPTS = 5
+
+
+@do
+def load_group(tenant_id: str, group_id: str):  # type: ignore[no-untyped-def]
+    """An Effect of the group; fails with the 404 if it is absent or deleting."""
+    group = yield Effect(LoadGroup(tenant_id, group_id))
+    if group is None:
+        raise no_such_group(tenant_id, group_id)
+    return group
+
+
+@do
+def modify_state(tenant_id: str, group_id: str,  # type: ignore[no-untyped-def]
+                 change: Callable[[ScalingGroup], GroupState]):
+    """
+    An Effect of the saved state after applying ``change`` to the group.
+
+    ``change`` may raise an `APIError`, which ends the operation with nothing
+    written.
+    """
+    for attempt in range(MAX_ATTEMPTS):
+        group = yield load_group(tenant_id, group_id)
+        new_state = change(group)
+        if new_state == group.state:
+            return group.state
+        try:
+            saved = yield Effect(SaveState(new_state))
+        except StaleVersion:
+            if attempt >= _EAGER_ATTEMPTS:
+                yield Effect(Delay(min(0.05, 0.001 * attempt)))
+            continue
+        except NoSuchGroup:
+            raise no_such_group(tenant_id, group_id)
+        return saved
+    raise APIError(503, "ServiceUnavailable",
+                   "The group is changing too often to apply this change; try again")
+
+
+@do
+def execute(tenant_id: str, group_id: str, policy_id: str):  # type: ignore[no-untyped-def]
+    """
+    An Effect of the state after executing a policy (spec rest-api §4.14).
+
+    Convergence is triggered on success, and also when the policy was refused
+    for cooldowns or for changing nothing, so that lost servers come back.
+    """
+    now = yield Effect(Now())
+    policy: Optional[Policy] = yield Effect(LoadPolicy(tenant_id, group_id, policy_id))
+    try:
+        state = yield modify_state(
+            tenant_id, group_id,
+            lambda group: execute_policy(group, policy, policy_id, now))
+    except APIError as e:
+        if e.error_type == "CannotExecutePolicyError":
+            yield Effect(MarkDivergent(tenant_id, group_id))
+        raise
+    yield Effect(MarkDivergent(tenant_id, group_id))
+    return state

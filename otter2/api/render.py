@@ -1,0 +1,136 @@
+"""
+JSON documents of the API: links, groups, states, policies, webhooks.
+
+Every link is built from the configured ``url_root``, never from the request.
+
+test-case-name: tests.api.test_groups
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Sequence
+from urllib.parse import quote, urlencode
+
+from otter2.model import GroupStatus, Policy, ScalingGroup, Webhook, thaw_json
+
+
+class Links:
+    """Absolute URLs of the API's resources under one ``url_root``."""
+
+    def __init__(self, url_root: str) -> None:
+        self.root = url_root.rstrip("/") + "/v1.0"
+
+    def _url(self, *segments: str) -> str:
+        return "/".join([self.root, *(quote(s, safe="") for s in segments)]) + "/"
+
+    def groups(self, tenant_id: str) -> str:
+        return self._url(tenant_id, "groups")
+
+    def group(self, tenant_id: str, group_id: str) -> str:
+        return self._url(tenant_id, "groups", group_id)
+
+    def policies(self, tenant_id: str, group_id: str) -> str:
+        return self._url(tenant_id, "groups", group_id, "policies")
+
+    def policy(self, tenant_id: str, group_id: str, policy_id: str) -> str:
+        return self._url(tenant_id, "groups", group_id, "policies", policy_id)
+
+    def webhooks(self, tenant_id: str, group_id: str, policy_id: str) -> str:
+        return self._url(tenant_id, "groups", group_id, "policies", policy_id, "webhooks")
+
+    def webhook(self, w: Webhook) -> str:
+        return self._url(w.tenant_id, "groups", w.group_id, "policies", w.policy_id,
+                         "webhooks", w.webhook_id)
+
+    def capability(self, w: Webhook) -> str:
+        return self._url("execute", w.capability_version, w.capability_hash)
+
+
+def self_link(href: str) -> list[dict[str, str]]:
+    """A links list holding just the ``self`` link."""
+    return [{"href": href, "rel": "self"}]
+
+
+def next_links(collection_url: str, ids: Sequence[str], limit: int) -> list[dict[str, str]]:
+    """The ``next`` link of a page: present iff the page holds ``limit`` items."""
+    if len(ids) < limit or not ids:
+        return []
+    query = urlencode({"limit": limit, "marker": ids[-1]})
+    return [{"href": f"{collection_url}?{query}", "rel": "next"}]
+
+
+def render_state(group: ScalingGroup) -> dict[str, Any]:
+    """The group state object: desired, active and pending capacity, status."""
+    state = group.state
+    active = [{"id": s["id"], "links": thaw_json(s.get("links", []))}
+              for s in group.active]
+    document: dict[str, Any] = {
+        "name": group.name,
+        "paused": state.paused,
+        "status": state.status.value,
+        "desiredCapacity": state.desired,
+        "active": active,
+        "activeCapacity": len(active),
+        "pendingCapacity": max(0, state.desired - len(active)),
+    }
+    if state.status is GroupStatus.ERROR:
+        document["errors"] = [{"message": reason} for reason in state.error_reasons]
+    return document
+
+
+def render_group_config(group: ScalingGroup) -> dict[str, Any]:
+    """The group configuration with its defaults filled."""
+    config = thaw_json(group.config)
+    config.setdefault("metadata", {})
+    return config
+
+
+def render_policy(links: Links, policy: Policy) -> dict[str, Any]:
+    """A policy as stored, plus ``id`` and its self link."""
+    document = thaw_json(policy.data)
+    document["id"] = policy.policy_id
+    document["links"] = self_link(links.policy(policy.tenant_id, policy.group_id,
+                                               policy.policy_id))
+    return document
+
+
+def render_webhook(links: Links, webhook: Webhook) -> dict[str, Any]:
+    """A webhook with its self and capability links."""
+    return {
+        "id": webhook.webhook_id,
+        "name": webhook.name,
+        "metadata": thaw_json(webhook.metadata),
+        "links": [{"href": links.webhook(webhook), "rel": "self"},
+                  {"href": links.capability(webhook), "rel": "capability"}],
+    }
+
+
+def render_manifest(links: Links, group: ScalingGroup, policies: Sequence[Policy],
+                    pagination: int,
+                    webhooks: Optional[Iterable[Webhook]] = None) -> dict[str, Any]:
+    """The whole group: configs, state, every policy (and webhook if asked)."""
+    tenant_id, group_id = group.tenant_id, group.group_id
+    by_policy: dict[str, list[Webhook]] = {}
+    for webhook in webhooks or ():
+        by_policy.setdefault(webhook.policy_id, []).append(webhook)
+    rendered = []
+    for policy in policies:
+        document = render_policy(links, policy)
+        if webhooks is not None:
+            hooks = by_policy.get(policy.policy_id, [])
+            url = links.webhooks(tenant_id, group_id, policy.policy_id)
+            document["webhooks"] = [render_webhook(links, w) for w in hooks]
+            document["webhooks_links"] = [{"href": url, "rel": "webhooks"}] + next_links(
+                url, [w.webhook_id for w in hooks], pagination)
+        rendered.append(document)
+    policies_url = links.policies(tenant_id, group_id)
+    return {
+        "id": group_id,
+        "links": self_link(links.group(tenant_id, group_id)),
+        "groupConfiguration": render_group_config(group),
+        "launchConfiguration": thaw_json(group.launch),
+        "scalingPolicies": rendered,
+        "scalingPolicies_links": [{"href": policies_url, "rel": "policies"}] + next_links(
+            policies_url, [p.policy_id for p in policies], pagination),
+        "state": render_state(group),
+    }

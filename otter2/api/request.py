@@ -1,0 +1,60 @@
+"""
+Reading what a request carries: its body (bounded) and query arguments.
+
+test-case-name: tests.api.test_errors
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.web.iweb import IRequest
+
+from otter2.control.errors import APIError
+from otter2.control.validation import parse_json
+
+
+def read_json(request: IRequest, max_bytes: int) -> Any:
+    """The request's JSON body; 413 past ``max_bytes``, 400 if not JSON."""
+    content = request.content
+    content.seek(0)
+    raw = content.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise APIError(413, "RequestTooLargeError",
+                       f"Request body is larger than {max_bytes} bytes")
+    return parse_json(raw)
+
+
+def query_arg(request: IRequest, name: str) -> Optional[str]:
+    """The first value of a query argument, or None."""
+    values = request.args.get(name.encode())
+    if not values:
+        return None
+    return str(values[0].decode("utf-8", errors="replace"))
+
+
+def parse_limit(request: IRequest, pagination: int) -> int:
+    """The page size asked for, clamped into ``[1, pagination]``."""
+    text = query_arg(request, "limit")
+    if text is None:
+        return pagination
+    try:
+        value = int(text.strip(), 10)
+    except ValueError:
+        raise APIError(400, "InvalidQueryArgument",
+                       'Invalid query argument for "limit"') from None
+    return max(1, min(value, pagination))
+
+
+def parse_bool(request: IRequest, name: str, default: bool) -> bool:
+    """A ``true``/``false`` query argument (any case); 400 for anything else."""
+    text = query_arg(request, name)
+    if text is None:
+        return default
+    lowered = text.lower()
+    if lowered not in ("true", "false"):
+        raise APIError(
+            400, "InvalidQueryArgument",
+            f'Invalid "{name}" query argument: "{lowered}". Must be "true" or '
+            f'"false". Defaults to "{str(default).lower()}" if not provided')
+    return lowered == "true"

@@ -1,0 +1,174 @@
+"""
+The configuration file: JSON in, a frozen `Config` out, or a one-line error
+naming the bad key.
+
+Keys keep the names of Otter's configuration where they apply; everything has
+a default that runs on a fresh machine (embedded SQLite, one node).
+
+test-case-name: tests.test_config
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Optional
+
+from attrs import field, frozen
+from pyrsistent import PMap, freeze, pmap
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message is one line for the operator."""
+
+
+@frozen
+class Limits:
+    """How big things may get."""
+
+    pagination: int = 100
+    max_groups: int = 1000
+    max_policies_per_group: int = 100
+    max_webhooks_per_policy: int = 25
+    max_body_bytes: int = 1_048_576
+
+
+@frozen
+class StoreConfig:
+    """Where groups are kept."""
+
+    backend: str = "sqlite"
+    path: str = "otter2.sqlite"
+
+
+@frozen
+class RootResponse:
+    """What ``GET /`` answers."""
+
+    code: int = 200
+    headers: PMap = field(factory=pmap, converter=freeze)
+    body: str = ""
+
+
+@frozen
+class Config:
+    """Everything otter2 reads from its configuration file."""
+
+    url_root: str = "http://127.0.0.1:9000"
+    admin: Optional[str] = None
+    limits: Limits = Limits()
+    store: StoreConfig = StoreConfig()
+    root: RootResponse = RootResponse()
+    region: Optional[str] = None
+    # Sections that later services read; kept as given.
+    sections: PMap = field(factory=pmap, converter=freeze)
+
+
+# Sections whose content the control plane does not read yet: accepted as
+# objects (or strings) so an Otter-style file loads, and kept for the services.
+_OBJECT_SECTIONS = ("identity", "converger", "scheduler", "zookeeper", "selfheal",
+                    "cassandra", "metrics", "cloudfeeds", "cloud_client", "auth")
+_STRING_SECTIONS = ("cloudServersOpenStack", "cloudLoadBalancers", "rackconnect",
+                    "cloudOrchestration", "environment", "bobby_url")
+_KNOWN = {"url_root", "admin", "limits", "store", "root", "region",
+          "non-convergence-tenants", *_OBJECT_SECTIONS, *_STRING_SECTIONS}
+
+
+def _get(section: Mapping[str, Any], key: str, path: str, kind: type | tuple[type, ...],
+         default: Any, check: Any = None, expect: str = "") -> Any:
+    if key not in section:
+        return default
+    value = section[key]
+    ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is int)
+    if ok and check is not None:
+        ok = check(value)
+    if not ok:
+        raise ConfigError(f"{path}{key} must be {expect} (got {json.dumps(value)})")
+    return value
+
+
+def _section(document: Mapping[str, Any], key: str, known: set[str]) -> Mapping[str, Any]:
+    section = document.get(key, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{key} must be an object (got {json.dumps(section)})")
+    for name in section:
+        if name not in known:
+            raise ConfigError(f"unknown configuration key {key}.{name}")
+    return section
+
+
+def parse_config(document: Any) -> Config:
+    """The `Config` a parsed JSON document describes; `ConfigError` if it is wrong."""
+    if not isinstance(document, dict):
+        raise ConfigError("the configuration must be a JSON object")
+    for key in document:
+        if key not in _KNOWN:
+            raise ConfigError(f"unknown configuration key {key}")
+    positive = (lambda v: v >= 1)
+    natural = (lambda v: v >= 0)
+
+    limits_doc = _section(document, "limits", {"pagination", "absolute", "max_body_bytes"})
+    absolute = _section(limits_doc, "absolute", {
+        "maxGroups", "maxPoliciesPerGroup", "maxWebhooksPerPolicy"}) \
+        if "absolute" in limits_doc else {}
+    limits = Limits(
+        pagination=_get(limits_doc, "pagination", "limits.", int, 100, positive,
+                        "a positive integer"),
+        max_groups=_get(absolute, "maxGroups", "limits.absolute.", int, 1000, natural,
+                        "a non-negative integer"),
+        max_policies_per_group=_get(absolute, "maxPoliciesPerGroup", "limits.absolute.",
+                                    int, 100, natural, "a non-negative integer"),
+        max_webhooks_per_policy=_get(absolute, "maxWebhooksPerPolicy", "limits.absolute.",
+                                     int, 25, natural, "a non-negative integer"),
+        max_body_bytes=_get(limits_doc, "max_body_bytes", "limits.", int, 1_048_576,
+                            positive, "a positive integer"))
+
+    store_doc = _section(document, "store", {"backend", "path"})
+    store = StoreConfig(
+        backend=_get(store_doc, "backend", "store.", str, "sqlite",
+                     lambda v: v == "sqlite", 'one of "sqlite"'),
+        path=_get(store_doc, "path", "store.", str, "otter2.sqlite", bool,
+                  "a file path"))
+
+    root_doc = _section(document, "root", {"code", "headers", "body"})
+    headers = _get(root_doc, "headers", "root.", dict, {}, lambda v: all(
+        isinstance(vs, list) and all(isinstance(x, str) for x in vs)
+        for vs in v.values()), "a map from header name to a list of strings")
+    root = RootResponse(
+        code=_get(root_doc, "code", "root.", int, 200, lambda v: 100 <= v <= 599,
+                  "an HTTP status code"),
+        headers=headers,
+        body=_get(root_doc, "body", "root.", str, "", None, "a string"))
+
+    sections = {}
+    for key in _OBJECT_SECTIONS:
+        if key in document:
+            sections[key] = _get(document, key, "", dict, None, None, "an object")
+    for key in _STRING_SECTIONS:
+        if key in document:
+            sections[key] = _get(document, key, "", str, None, None, "a string")
+
+    return Config(
+        url_root=_get(document, "url_root", "", str, "http://127.0.0.1:9000",
+                      lambda v: v.startswith(("http://", "https://")),
+                      "an http:// or https:// URL").rstrip("/"),
+        admin=_get(document, "admin", "", (str, type(None)), None, None,
+                   "a listening endpoint such as \"tcp:9001\""),
+        limits=limits, store=store, root=root,
+        region=_get(document, "region", "", str, None, None, "a string"),
+        sections=sections)
+
+
+def load_config(path: Optional[str]) -> Config:
+    """The configuration in the file at ``path``, or the defaults if None."""
+    if path is None:
+        return Config()
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        document = json.loads(text)
+    except ValueError as e:
+        raise ConfigError(f"{path} is not valid JSON: {e}") from None
+    return parse_config(document)

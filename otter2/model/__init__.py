@@ -1,0 +1,20 @@
+"""
+otter2's values: attrs frozen records, no behaviour beyond derived fields.
+"""
+
+from otter2.model.group import (
+    ActiveServer,
+    CapabilityTarget,
+    GroupState,
+    GroupStatus,
+    Policy,
+    ScalingGroup,
+    ScheduledEvent,
+    Webhook,
+    thaw_json,
+)
+
+__all__ = [
+    "ActiveServer", "CapabilityTarget", "GroupState", "GroupStatus", "Policy",
+    "ScalingGroup", "ScheduledEvent", "Webhook", "thaw_json",
+]

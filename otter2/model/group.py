@@ -1,0 +1,160 @@
+"""
+Values of the control plane: a scaling group, its state, policies and webhooks.
+
+test-case-name: tests.store.test_sqlite
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Mapping, Optional
+
+from attrs import field, frozen
+from pyrsistent import PMap, PVector, freeze, pmap, pvector
+
+
+class GroupStatus(Enum):
+    """What the API reports about a group's health."""
+
+    ACTIVE = "ACTIVE"
+    ERROR = "ERROR"
+    DELETING = "DELETING"
+
+
+@frozen
+class GroupState:
+    """
+    The part of a group that changes while it runs, written only by
+    compare-and-set on ``version``.
+
+    ``group_touched`` and ``policy_touched`` hold the epoch seconds of the last
+    successful policy executions (``None`` and absent mean never).
+    """
+
+    tenant_id: str
+    group_id: str
+    desired: int
+    version: int = 0
+    paused: bool = False
+    suspended: bool = False
+    status: GroupStatus = GroupStatus.ACTIVE
+    error_reasons: PVector = field(factory=pvector, converter=freeze)
+    group_touched: Optional[float] = None
+    policy_touched: PMap = field(factory=pmap, converter=freeze)
+
+
+@frozen
+class ActiveServer:
+    """A server the converger last saw serving: its Nova id and links."""
+
+    id: str
+    links: PVector = field(factory=pvector, converter=freeze)
+
+
+@frozen
+class ScalingGroup:
+    """
+    Everything stored about one group except its policies.
+
+    ``config`` and ``launch`` are the validated JSON documents, kept as sent
+    (with defaults filled) so that reads echo them exactly.
+    """
+
+    tenant_id: str
+    group_id: str
+    config: PMap = field(converter=freeze)
+    launch: PMap = field(converter=freeze)
+    state: GroupState
+    created: float
+    deleting: bool = False
+    active: PVector = field(factory=pvector, converter=freeze)
+
+    @property
+    def name(self) -> str:
+        return str(self.config["name"])
+
+    @property
+    def min_entities(self) -> int:
+        return int(self.config["minEntities"])
+
+    @property
+    def max_entities(self) -> int:
+        value = self.config.get("maxEntities")
+        return 1000 if value is None else int(value)
+
+    @property
+    def cooldown(self) -> float:
+        return float(self.config["cooldown"])
+
+
+@frozen
+class Policy:
+    """
+    A scaling policy: its body exactly as the client sent it, and the version
+    that changes on every update (the scheduler compares it).
+    """
+
+    tenant_id: str
+    group_id: str
+    policy_id: str
+    data: PMap = field(converter=freeze)
+    version: str = ""
+
+    @property
+    def policy_type(self) -> str:
+        return str(self.data["type"])
+
+    @property
+    def cooldown(self) -> float:
+        return float(self.data["cooldown"])
+
+
+@frozen
+class Webhook:
+    """A webhook of a policy and the capability hash that executes it anonymously."""
+
+    tenant_id: str
+    group_id: str
+    policy_id: str
+    webhook_id: str
+    name: str
+    capability_hash: str
+    metadata: PMap = field(factory=pmap, converter=freeze)
+    capability_version: str = "1"
+
+
+@frozen
+class ScheduledEvent:
+    """The next firing of a schedule policy."""
+
+    tenant_id: str
+    group_id: str
+    policy_id: str
+    trigger: float
+    version: str
+    cron: Optional[str] = None
+
+
+@frozen
+class CapabilityTarget:
+    """What an anonymous capability hash executes."""
+
+    tenant_id: str
+    group_id: str
+    policy_id: str
+
+
+@frozen
+class Page:
+    """One page of a collection, in ascending id order."""
+
+    items: PVector = field(converter=pvector)
+
+
+def thaw_json(value: Any) -> Any:
+    """A plain JSON structure (dicts and lists) from a frozen one."""
+    if isinstance(value, Mapping):
+        return {k: thaw_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, PVector)):
+        return [thaw_json(v) for v in value]
+    return value

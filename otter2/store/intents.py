@@ -1,0 +1,204 @@
+"""
+Store operations as Effect intents: plain values naming a store method and
+its arguments, performed by the dispatcher (``otter2.effects``).
+
+Each intent's fields are the keyword arguments of the `GroupStore` method
+named by its ``method`` class attribute, so one performer serves them all.
+
+test-case-name: tests.store.test_intents
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Optional
+
+from attrs import field, frozen
+from pyrsistent import PMap, PVector, freeze, pvector
+
+from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent, Webhook
+
+
+@frozen
+class CreateGroup:
+    method: ClassVar[str] = "create_group"
+    group: ScalingGroup
+    policies: PVector = field(converter=pvector)
+    events: PVector = field(converter=pvector)
+    max_groups: int
+
+
+@frozen
+class LoadGroup:
+    method: ClassVar[str] = "load_group"
+    tenant_id: str
+    group_id: str
+    include_deleting: bool = False
+
+
+@frozen
+class ListGroups:
+    method: ClassVar[str] = "list_groups"
+    tenant_id: str
+    limit: int
+    marker: Optional[str]
+
+
+@frozen
+class SaveState:
+    method: ClassVar[str] = "save_state"
+    state: GroupState
+
+
+@frozen
+class UpdateConfig:
+    method: ClassVar[str] = "update_config"
+    tenant_id: str
+    group_id: str
+    config: PMap = field(converter=freeze)
+
+
+@frozen
+class UpdateLaunch:
+    method: ClassVar[str] = "update_launch"
+    tenant_id: str
+    group_id: str
+    launch: PMap = field(converter=freeze)
+
+
+@frozen
+class MarkDeleting:
+    method: ClassVar[str] = "mark_deleting"
+    tenant_id: str
+    group_id: str
+
+
+@frozen
+class CreatePolicies:
+    method: ClassVar[str] = "create_policies"
+    tenant_id: str
+    group_id: str
+    policies: PVector = field(converter=pvector)
+    events: PVector = field(converter=pvector)
+    max_policies: int
+
+
+@frozen
+class ListPolicies:
+    method: ClassVar[str] = "list_policies"
+    tenant_id: str
+    group_id: str
+    limit: int
+    marker: Optional[str]
+
+
+@frozen
+class LoadPolicy:
+    method: ClassVar[str] = "load_policy"
+    tenant_id: str
+    group_id: str
+    policy_id: str
+
+
+@frozen
+class UpdatePolicy:
+    method: ClassVar[str] = "update_policy"
+    policy: Policy
+    event: Optional[ScheduledEvent]
+
+
+@frozen
+class DeletePolicy:
+    method: ClassVar[str] = "delete_policy"
+    tenant_id: str
+    group_id: str
+    policy_id: str
+
+
+@frozen
+class CreateWebhooks:
+    method: ClassVar[str] = "create_webhooks"
+    tenant_id: str
+    group_id: str
+    policy_id: str
+    webhooks: PVector = field(converter=pvector)
+    max_webhooks: int
+
+
+@frozen
+class ListWebhooks:
+    method: ClassVar[str] = "list_webhooks"
+    tenant_id: str
+    group_id: str
+    policy_id: str
+    limit: Optional[int]
+    marker: Optional[str]
+
+
+@frozen
+class ListGroupWebhooks:
+    method: ClassVar[str] = "list_group_webhooks"
+    tenant_id: str
+    group_id: str
+
+
+@frozen
+class LoadWebhook:
+    method: ClassVar[str] = "load_webhook"
+    tenant_id: str
+    group_id: str
+    policy_id: str
+    webhook_id: str
+
+
+@frozen
+class UpdateWebhook:
+    method: ClassVar[str] = "update_webhook"
+    webhook: Webhook
+
+
+@frozen
+class DeleteWebhook:
+    method: ClassVar[str] = "delete_webhook"
+    tenant_id: str
+    group_id: str
+    policy_id: str
+    webhook_id: str
+
+
+@frozen
+class LookupCapability:
+    method: ClassVar[str] = "lookup_capability"
+    capability_hash: str
+
+
+@frozen
+class MarkDivergent:
+    method: ClassVar[str] = "mark_divergent"
+    tenant_id: str
+    group_id: str
+
+
+@frozen
+class ClearDivergent:
+    method: ClassVar[str] = "clear_divergent"
+    tenant_id: str
+    group_id: str
+
+
+@frozen
+class CountRows:
+    method: ClassVar[str] = "count_rows"
+
+
+@frozen
+class CheckHealth:
+    method: ClassVar[str] = "check_health"
+
+
+STORE_INTENTS = (
+    CreateGroup, LoadGroup, ListGroups, SaveState, UpdateConfig, UpdateLaunch,
+    MarkDeleting, CreatePolicies, ListPolicies, LoadPolicy, UpdatePolicy, DeletePolicy,
+    CreateWebhooks, ListWebhooks, ListGroupWebhooks, LoadWebhook, UpdateWebhook,
+    DeleteWebhook, LookupCapability, MarkDivergent, ClearDivergent, CountRows,
+    CheckHealth,
+)

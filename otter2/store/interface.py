@@ -1,0 +1,149 @@
+"""
+The group store's contract: what every backend (SQLite, Cassandra) provides.
+
+Every access names its partition (tenant, group); every change of a group's
+state is a compare-and-set on the state's version. Methods return Deferreds
+so a backend may do its I/O off the reactor thread.
+
+test-case-name: tests.store.test_sqlite
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Protocol, Sequence
+
+from twisted.internet.defer import Deferred
+
+from otter2.model import (
+    CapabilityTarget,
+    GroupState,
+    Policy,
+    ScalingGroup,
+    ScheduledEvent,
+    Webhook,
+)
+
+
+class StoreError(Exception):
+    """A store operation was refused; nothing was written."""
+
+
+class NoSuchGroup(StoreError):
+    """The group is absent or being deleted."""
+
+
+class NoSuchPolicy(StoreError):
+    """The policy is absent."""
+
+
+class NoSuchWebhook(StoreError):
+    """The webhook is absent."""
+
+
+class StaleVersion(StoreError):
+    """A state write was based on a version that is no longer current."""
+
+
+class OverLimit(StoreError):
+    """Creating the items would take the count past its limit."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(current)
+        self.current = current
+
+
+class GroupStore(Protocol):
+    """Groups, policies, webhooks, schedule events and divergent marks."""
+
+    def create_group(self, group: ScalingGroup, policies: Sequence[Policy],
+                     events: Sequence[ScheduledEvent], max_groups: int) -> Deferred[None]:
+        """Insert a group with its policies at once; `OverLimit` past ``max_groups``."""
+
+    def load_group(self, tenant_id: str, group_id: str,
+                   include_deleting: bool = False) -> Deferred[Optional[ScalingGroup]]:
+        """The group, or None if absent (or deleting, unless asked for)."""
+
+    def list_groups(self, tenant_id: str, limit: int,
+                    marker: Optional[str]) -> Deferred[list[ScalingGroup]]:
+        """Up to ``limit`` non-deleting groups with ids after ``marker``, ascending."""
+
+    def save_state(self, state: GroupState) -> Deferred[GroupState]:
+        """Write ``state`` if its version is current; the saved state, version bumped."""
+
+    def update_config(self, tenant_id: str, group_id: str, config: Mapping[str, Any]) -> Deferred[None]:
+        """Replace the group configuration; `NoSuchGroup` if absent."""
+
+    def update_launch(self, tenant_id: str, group_id: str, launch: Mapping[str, Any]) -> Deferred[None]:
+        """Replace the launch configuration; `NoSuchGroup` if absent."""
+
+    def mark_deleting(self, tenant_id: str, group_id: str) -> Deferred[None]:
+        """Hide the group from the API until convergence removes it."""
+
+    def delete_group(self, tenant_id: str, group_id: str) -> Deferred[None]:
+        """Remove the group with its policies, webhooks, events and mark."""
+
+    def save_active(self, tenant_id: str, group_id: str,
+                    servers: Sequence[dict]) -> Deferred[None]:
+        """Record the servers the converger last saw serving."""
+
+    def create_policies(self, tenant_id: str, group_id: str, policies: Sequence[Policy],
+                        events: Sequence[ScheduledEvent],
+                        max_policies: int) -> Deferred[None]:
+        """Insert policies all or nothing; `NoSuchGroup`, `OverLimit`."""
+
+    def list_policies(self, tenant_id: str, group_id: str, limit: int,
+                      marker: Optional[str]) -> Deferred[list[Policy]]:
+        """Up to ``limit`` policies with ids after ``marker``, ascending."""
+
+    def load_policy(self, tenant_id: str, group_id: str,
+                    policy_id: str) -> Deferred[Optional[Policy]]:
+        """The policy or None."""
+
+    def update_policy(self, policy: Policy,
+                      event: Optional[ScheduledEvent]) -> Deferred[None]:
+        """Replace a policy's body and version; `NoSuchPolicy` if absent."""
+
+    def delete_policy(self, tenant_id: str, group_id: str, policy_id: str) -> Deferred[None]:
+        """Remove a policy, its webhooks and their capabilities; `NoSuchPolicy`."""
+
+    def create_webhooks(self, tenant_id: str, group_id: str, policy_id: str,
+                        webhooks: Sequence[Webhook], max_webhooks: int) -> Deferred[None]:
+        """Insert webhooks all or nothing; `NoSuchPolicy`, `OverLimit`."""
+
+    def list_webhooks(self, tenant_id: str, group_id: str, policy_id: str,
+                      limit: Optional[int],
+                      marker: Optional[str]) -> Deferred[list[Webhook]]:
+        """A policy's webhooks after ``marker``, ascending (all if no limit)."""
+
+    def list_group_webhooks(self, tenant_id: str,
+                            group_id: str) -> Deferred[list[Webhook]]:
+        """Every webhook of every policy of the group, by policy then id."""
+
+    def load_webhook(self, tenant_id: str, group_id: str, policy_id: str,
+                     webhook_id: str) -> Deferred[Optional[Webhook]]:
+        """The webhook or None."""
+
+    def update_webhook(self, webhook: Webhook) -> Deferred[None]:
+        """Replace a webhook's name and metadata; `NoSuchWebhook` if absent."""
+
+    def delete_webhook(self, tenant_id: str, group_id: str, policy_id: str,
+                       webhook_id: str) -> Deferred[None]:
+        """Remove a webhook and its capability; `NoSuchWebhook` if absent."""
+
+    def lookup_capability(self, capability_hash: str) -> Deferred[Optional[CapabilityTarget]]:
+        """The policy a capability hash executes, or None."""
+
+    def mark_divergent(self, tenant_id: str, group_id: str) -> Deferred[None]:
+        """Ask convergence to look at the group."""
+
+    def clear_divergent(self, tenant_id: str, group_id: str) -> Deferred[None]:
+        """Withdraw the request (pause does this)."""
+
+    def list_divergent(self) -> Deferred[list[tuple[str, str]]]:
+        """Every (tenant, group) marked divergent."""
+
+    def count_rows(self) -> Deferred[dict[str, int]]:
+        """Counts of groups, policies and webhooks, for metrics."""
+
+    def check_health(self) -> Deferred[float]:
+        """Seconds a round trip to the store took; fails if it cannot answer."""

@@ -1,0 +1,78 @@
+"""
+The composition root: twistd's options and `makeService`.
+
+Reads the configuration once, builds the store, the dispatcher, the API and
+admin sites. The only module that touches the global reactor.
+
+test-case-name: tests.test_tap
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.application.service import IService, MultiService, Service
+from twisted.application.strports import service as strports_service
+from twisted.python import usage
+from twisted.web.server import Site
+
+from otter2.api.app import AdminAPI, OtterAPI
+from otter2.config import Config, ConfigError, load_config
+from otter2.effects import make_dispatcher
+from otter2.store.sqlite import SQLiteGroupStore
+
+
+class Options(usage.Options):
+    """``twistd otter2 [--port STRPORT] [--config FILE]``."""
+
+    optParameters = [
+        ["port", "p", "tcp:9000", "Endpoint the REST API listens on."],
+        ["config", "c", None, "JSON configuration file (defaults if omitted)."],
+    ]
+
+    def postOptions(self) -> None:
+        try:
+            self["parsed_config"] = load_config(self["config"])
+        except ConfigError as e:
+            raise usage.UsageError(f"invalid configuration: {e}") from None
+
+
+class StoreService(Service):
+    """Closes the store when the daemon stops."""
+
+    def __init__(self, store: SQLiteGroupStore) -> None:
+        self.store = store
+
+    def stopService(self) -> None:
+        Service.stopService(self)
+        self.store.close()
+
+
+class _QuietSite(Site):
+    """A site that leaves request logging to the API (with response ids)."""
+
+    def log(self, request: Any) -> None:
+        pass
+
+
+def build_service(config: Config, port: str, reactor: Any,
+                  store_path: Optional[str] = None) -> MultiService:
+    """The daemon's services for ``config``: store, API listener, admin listener."""
+    top = MultiService()
+    store = SQLiteGroupStore(reactor, store_path or config.store.path)
+    StoreService(store).setServiceParent(top)
+    dispatcher = make_dispatcher(reactor, store)
+    api = OtterAPI(config, dispatcher, reactor)
+    strports_service(port, _QuietSite(api.resource()), reactor=reactor).setServiceParent(top)
+    if config.admin:
+        admin = AdminAPI(dispatcher, reactor)
+        strports_service(config.admin, _QuietSite(admin.resource()),
+                         reactor=reactor).setServiceParent(top)
+    return top
+
+
+def makeService(options: Options) -> IService:
+    """twistd's entry point."""
+    from twisted.internet import reactor
+
+    return build_service(options["parsed_config"], options["port"], reactor)

@@ -1,0 +1,203 @@
+"""
+Tests for the group store: a contract every backend keeps, run here against
+the SQLite store on real files.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from attrs import evolve
+from twisted.internet import reactor
+from twisted.trial.unittest import TestCase
+
+from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent, Webhook
+from otter2.store.interface import (
+    NoSuchGroup,
+    NoSuchPolicy,
+    NoSuchWebhook,
+    OverLimit,
+    StaleVersion,
+)
+from otter2.store.sqlite import SQLiteGroupStore
+
+CONFIG = {"name": "web", "cooldown": 0, "minEntities": 1, "maxEntities": 10,
+          "metadata": {"k": "v"}}
+LAUNCH = {"type": "launch_server", "args": {"server": {"flavorRef": "f", "imageRef": "i"}}}
+
+
+def group(tenant_id: str = "t1", group_id: str = "g1", desired: int = 1) -> ScalingGroup:
+    return ScalingGroup(tenant_id=tenant_id, group_id=group_id, config=CONFIG,
+                        launch=LAUNCH, state=GroupState(tenant_id, group_id, desired),
+                        created=1.0)
+
+
+def policy(policy_id: str = "p1", tenant_id: str = "t1", group_id: str = "g1") -> Policy:
+    return Policy(tenant_id, group_id, policy_id,
+                  {"name": "up", "type": "webhook", "change": 1, "cooldown": 0.5}, "v1")
+
+
+def webhook(webhook_id: str = "w1", policy_id: str = "p1", hash_: str = "a" * 64) -> Webhook:
+    return Webhook("t1", "g1", policy_id, webhook_id, "hook", hash_, {"m": "n"})
+
+
+def group_store_tests(build_store: Callable[[TestCase], Any]) -> type[TestCase]:
+    """A contract suite for a store built by ``build_store``."""
+
+    class GroupStoreContract(TestCase):
+        def setUp(self) -> None:
+            self.store = build_store(self)
+
+        async def test_group_round_trip(self) -> None:
+            """A created group loads back with its documents and state."""
+            await self.store.create_group(group(), [policy()], [], 10)
+            loaded = await self.store.load_group("t1", "g1")
+            self.assertEqual(loaded, group())
+            self.assertEqual(await self.store.load_policy("t1", "g1", "p1"), policy())
+
+        async def test_tenant_isolation(self) -> None:
+            """Another tenant's URL cannot see or change a group."""
+            await self.store.create_group(group(), [policy()], [], 10)
+            self.assertIsNone(await self.store.load_group("t2", "g1"))
+            self.assertEqual(await self.store.list_groups("t2", 10, None), [])
+            self.assertIsNone(await self.store.load_policy("t2", "g1", "p1"))
+            with self.assertRaises(NoSuchGroup):
+                await self.store.update_config("t2", "g1", CONFIG)
+
+        async def test_stale_write_changes_nothing(self) -> None:
+            """A write based on an old version is refused and changes nothing."""
+            await self.store.create_group(group(), [], [], 10)
+            state = (await self.store.load_group("t1", "g1")).state
+            saved = await self.store.save_state(evolve(state, desired=3))
+            self.assertEqual(saved.version, state.version + 1)
+            with self.assertRaises(StaleVersion):
+                await self.store.save_state(evolve(state, desired=5))
+            self.assertEqual((await self.store.load_group("t1", "g1")).state, saved)
+
+        async def test_save_state_of_missing_group(self) -> None:
+            """Saving the state of an unknown group is NoSuchGroup."""
+            with self.assertRaises(NoSuchGroup):
+                await self.store.save_state(GroupState("t1", "nope", 1))
+
+        async def test_group_limit(self) -> None:
+            """A group past the tenant's limit is refused; deleting ones don't count."""
+            await self.store.create_group(group(group_id="a"), [], [], 2)
+            await self.store.create_group(group(group_id="b"), [], [], 2)
+            with self.assertRaises(OverLimit):
+                await self.store.create_group(group(group_id="c"), [], [], 2)
+            await self.store.mark_deleting("t1", "a")
+            await self.store.create_group(group(group_id="c"), [], [], 2)
+            self.assertIsNone(await self.store.load_group("t1", "a"))
+            self.assertIsNotNone(await self.store.load_group("t1", "a", include_deleting=True))
+
+        async def test_list_groups_pages_by_id(self) -> None:
+            """Groups list in ascending id order, after the marker."""
+            for group_id in ["c", "a", "b"]:
+                await self.store.create_group(group(group_id=group_id), [], [], 10)
+            first = await self.store.list_groups("t1", 2, None)
+            self.assertEqual([g.group_id for g in first], ["a", "b"])
+            rest = await self.store.list_groups("t1", 2, "b")
+            self.assertEqual([g.group_id for g in rest], ["c"])
+
+        async def test_policy_limit_is_all_or_nothing(self) -> None:
+            """Policies that would pass the limit are refused together."""
+            await self.store.create_group(group(), [policy("p1")], [], 10)
+            with self.assertRaises(OverLimit) as caught:
+                await self.store.create_policies("t1", "g1", [policy("p2"), policy("p3")],
+                                                 [], 2)
+            self.assertEqual(caught.exception.current, 1)
+            self.assertEqual(len(await self.store.list_policies("t1", "g1", 10, None)), 1)
+
+        async def test_policies_need_a_group(self) -> None:
+            """Policies of an unknown group are refused."""
+            with self.assertRaises(NoSuchGroup):
+                await self.store.create_policies("t1", "g1", [policy()], [], 10)
+
+        async def test_update_policy(self) -> None:
+            """An update replaces the body and version; a missing policy fails."""
+            await self.store.create_group(group(), [policy()], [], 10)
+            new = evolve(policy(), data={"name": "x", "type": "webhook", "change": 2,
+                                         "cooldown": 0}, version="v2")
+            event = ScheduledEvent("t1", "g1", "p1", 5.0, "v2")
+            await self.store.update_policy(new, event)
+            self.assertEqual(await self.store.load_policy("t1", "g1", "p1"), new)
+            with self.assertRaises(NoSuchPolicy):
+                await self.store.update_policy(evolve(new, policy_id="p9"), None)
+
+        async def test_delete_policy_removes_capabilities(self) -> None:
+            """Deleting a policy removes its webhooks and their capability index."""
+            await self.store.create_group(group(), [policy()], [], 10)
+            await self.store.create_webhooks("t1", "g1", "p1", [webhook()], 25)
+            target = await self.store.lookup_capability("a" * 64)
+            self.assertEqual((target.tenant_id, target.group_id, target.policy_id),
+                             ("t1", "g1", "p1"))
+            await self.store.delete_policy("t1", "g1", "p1")
+            self.assertIsNone(await self.store.lookup_capability("a" * 64))
+            self.assertIsNone(await self.store.load_webhook("t1", "g1", "p1", "w1"))
+            with self.assertRaises(NoSuchPolicy):
+                await self.store.delete_policy("t1", "g1", "p1")
+
+        async def test_webhooks(self) -> None:
+            """Webhooks are limited per policy, updated and deleted with their index."""
+            await self.store.create_group(group(), [policy()], [], 10)
+            await self.store.create_webhooks(
+                "t1", "g1", "p1", [webhook("w1"), webhook("w2", hash_="b" * 64)], 3)
+            with self.assertRaises(OverLimit):
+                await self.store.create_webhooks(
+                    "t1", "g1", "p1", [webhook("w3", hash_="c" * 64),
+                                       webhook("w4", hash_="d" * 64)], 3)
+            with self.assertRaises(NoSuchPolicy):
+                await self.store.create_webhooks("t1", "g1", "p9", [webhook("w9")], 3)
+            renamed = evolve(webhook("w1"), name="new", metadata={})
+            await self.store.update_webhook(renamed)
+            self.assertEqual(await self.store.load_webhook("t1", "g1", "p1", "w1"), renamed)
+            listed = await self.store.list_webhooks("t1", "g1", "p1", 1, "w1")
+            self.assertEqual([w.webhook_id for w in listed], ["w2"])
+            await self.store.delete_webhook("t1", "g1", "p1", "w2")
+            self.assertIsNone(await self.store.lookup_capability("b" * 64))
+            with self.assertRaises(NoSuchWebhook):
+                await self.store.delete_webhook("t1", "g1", "p1", "w2")
+
+        async def test_divergent_marks(self) -> None:
+            """Marks are listed until cleared."""
+            await self.store.mark_divergent("t1", "g1")
+            await self.store.mark_divergent("t1", "g1")
+            await self.store.mark_divergent("t2", "g2")
+            self.assertEqual(await self.store.list_divergent(), [("t1", "g1"), ("t2", "g2")])
+            await self.store.clear_divergent("t1", "g1")
+            self.assertEqual(await self.store.list_divergent(), [("t2", "g2")])
+
+        async def test_delete_group(self) -> None:
+            """Deleting a group removes it and everything under it."""
+            await self.store.create_group(group(), [policy()], [], 10)
+            await self.store.create_webhooks("t1", "g1", "p1", [webhook()], 25)
+            await self.store.delete_group("t1", "g1")
+            self.assertIsNone(await self.store.load_group("t1", "g1", include_deleting=True))
+            self.assertEqual(await self.store.count_rows(),
+                             {"groups": 0, "policies": 0, "webhooks": 0})
+
+    return GroupStoreContract
+
+
+def _sqlite_store(case: TestCase) -> SQLiteGroupStore:
+    store = SQLiteGroupStore(reactor, case.mktemp() + ".sqlite")
+    case.addCleanup(store.close)
+    return store
+
+
+class SQLiteGroupStoreTests(group_store_tests(_sqlite_store)):  # type: ignore[misc]
+    """The SQLite store keeps the contract."""
+
+
+class SQLiteDurabilityTests(TestCase):
+    """What was committed survives closing and reopening the file."""
+
+    async def test_reopen(self) -> None:
+        """A group written, then the store closed, is there on reopening."""
+        path = self.mktemp() + ".sqlite"
+        store = SQLiteGroupStore(reactor, path)
+        await store.create_group(group(), [policy()], [], 10)
+        store.close()
+        reopened = SQLiteGroupStore(reactor, path)
+        self.addCleanup(reopened.close)
+        self.assertEqual(await reopened.load_group("t1", "g1"), group())

@@ -1,0 +1,12 @@
+"""
+Registers ``otter2`` with twistd.
+"""
+
+from twisted.application.service import ServiceMaker
+
+otter2 = ServiceMaker(
+    "otter2",
+    "otter2.tap",
+    "otter2: an autoscaler for OpenStack-style clouds",
+    "otter2",
+)
