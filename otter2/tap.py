@@ -34,7 +34,8 @@ class Options(usage.Options):
         try:
             self["parsed_config"] = load_config(self["config"])
         except ConfigError as e:
-            raise usage.UsageError(f"invalid configuration: {e}") from None
+            # One line for the operator, not twistd's usage text nor a traceback.
+            raise SystemExit(f"otter2: invalid configuration: {e}") from None
 
 
 class StoreService(Service):

@@ -1,0 +1,159 @@
+"""
+The ``at`` and ``cron`` rules of schedule policies: which arguments are acceptable and
+when they fire (rest-api.md §3.3.3).
+
+``at`` follows what Otter's ISO 8601 parser accepted, with a mandatory ``Z``. ``cron``
+is a strict five-field grammar (numbers, ``*``, lists, ranges, steps, month and day
+names, ``L`` in the day of the month); croniter checks the values and finds the
+occurrences, in UTC. Unlike Otter, an expression that can never fire (``0 0 30 2 *``)
+is refused when the policy is validated instead of failing when it is scheduled.
+
+test-case-name: tests.control.test_schedule
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from croniter import CroniterBadDateError, CroniterError, croniter
+
+from otter2.control.errors import validation_error
+
+_AT = re.compile(
+    r"(?P<year>[0-9]{4})"
+    r"(?:-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})|(?P<basic_month>[0-9]{2})(?P<basic_day>[0-9]{2}))"
+    r"(?:[T ](?P<hour>[0-9]{2})"
+    r"(?::?(?P<minute>[0-9]{2})"
+    r"(?::?(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]+))?)?)?)?"
+    r"Z")
+
+
+def _cron_field(value: str, special: str = "") -> re.Pattern[str]:
+    """A comma-separated list of ``*`` or ``value`` or ``value-value``, each with an
+    optional ``/step``; ``special`` is an item allowed on its own."""
+    item = rf"(?:\*|{value}(?:-{value})?)(?:/[0-9]{{1,2}})?"
+    if special:
+        item = rf"(?:{special}|{item})"
+    return re.compile(rf"{item}(?:,{item})*")
+
+
+_NUMBER = "[0-9]{1,2}"
+_NUMBER_OR_NAME = "(?:[0-9]{1,2}|[A-Za-z]{3})"
+_CRON_FIELDS = (
+    _cron_field(_NUMBER),                  # minute
+    _cron_field(_NUMBER),                  # hour
+    _cron_field(_NUMBER, special="[Ll]"),  # day of month; L is its last day
+    _cron_field(_NUMBER_OR_NAME),          # month: 1-12 or JAN-DEC
+    _cron_field(_NUMBER_OR_NAME),          # day of week: 0-7 (0 and 7 are Sunday) or SUN-SAT
+)
+
+# Any expression that fires at all fires within 8 years (29 February skips a leap year
+# at most once in a row), so a longer search without a match means never.
+_MAX_YEARS_BETWEEN_MATCHES = 10
+
+
+def parse_at(text: str) -> float | None:
+    """The instant ``text`` names in seconds since the epoch, or ``None`` if it is not
+    an acceptable ``at`` (§3.3.3: ISO 8601, UTC spelled ``Z``, seconds optional)."""
+    match = _AT.fullmatch(text)
+    if match is None:
+        return None
+    fields = match.groupdict()
+    try:
+        moment = datetime(
+            int(fields["year"]),
+            int(fields["month"] or fields["basic_month"]),
+            int(fields["day"] or fields["basic_day"]),
+            int(fields["hour"] or 0),
+            int(fields["minute"] or 0),
+            int(fields["second"] or 0),
+            tzinfo=timezone.utc)
+    except ValueError:  # out-of-range month, day, hour, minute or second
+        return None
+    fraction = float("0." + fields["fraction"]) if fields["fraction"] else 0.0
+    return moment.timestamp() + fraction
+
+
+def _cron_expression(text: str) -> str | None:
+    """``text`` with single spaces between its five fields if croniter and our grammar
+    both accept it, else ``None``."""
+    fields = text.split()
+    if len(fields) != 5 or not all(
+            pattern.fullmatch(field) for pattern, field in zip(_CRON_FIELDS, fields)):
+        return None
+    expression = " ".join(fields)
+    try:
+        croniter.expand(expression)
+    except (CroniterError, ValueError):
+        return None
+    return expression
+
+
+def _next_cron(expression: str, now: float) -> float:
+    """The first occurrence of ``expression`` strictly after ``now``, in UTC; raises
+    ``CroniterBadDateError`` if there is none."""
+    start = datetime.fromtimestamp(now, timezone.utc)
+    times = croniter(expression, start,
+                     max_years_between_matches=_MAX_YEARS_BETWEEN_MATCHES)
+    following: datetime = times.get_next(datetime)
+    return following.timestamp()
+
+
+def next_trigger(args: Mapping[str, str], now: float) -> float:
+    """
+    When a schedule policy with validated ``args`` fires next after ``now``: the
+    instant of its ``at``, or the first occurrence of its ``cron`` strictly after
+    ``now``. Raises ``ValueError`` for arguments that validation refuses.
+    """
+    if "at" in args:
+        moment = parse_at(args["at"])
+        if moment is None:
+            raise ValueError(f"{args['at']!r} is not a date-time")
+        return moment
+    expression = _cron_expression(args["cron"])
+    if expression is None:
+        raise ValueError(f"{args['cron']!r} is not a cron expression")
+    return _next_cron(expression, now)
+
+
+def _check_at(at: Any, now: float) -> None:
+    moment = parse_at(at) if isinstance(at, str) else None
+    if moment is None:
+        raise validation_error(f"'{at}' is not a 'date-time'")
+    if moment <= now:
+        raise validation_error(f'Invalid "{at}" datetime: It must be in the future')
+
+
+def _check_cron(cron: Any, now: float) -> None:
+    if isinstance(cron, str) and len(cron.split()) == 6:
+        raise validation_error(f'Invalid "{cron}" cron entry: Seconds not allowed')
+    expression = _cron_expression(cron) if isinstance(cron, str) else None
+    if expression is None:
+        raise validation_error(f"'{cron}' is not a 'cron'")
+    try:
+        _next_cron(expression, now)
+    except CroniterBadDateError:
+        raise validation_error(
+            f'Invalid "{cron}" cron entry: It never fires') from None
+
+
+def check_schedule_args(args: Mapping[str, Any], now: float) -> None:
+    """
+    Raise the ``ValidationError`` that the ``args`` of a schedule policy deserve at
+    ``now``, if any: cloud-monitoring arguments, not exactly one of ``at`` and
+    ``cron``, an unacceptable or past ``at``, an unacceptable or never-firing ``cron``.
+    """
+    if "check" in args or "alarm_criteria" in args:
+        raise validation_error("Incorrect args for schedule policy")
+    given = [key for key in ("at", "cron") if key in args]
+    if len(given) != 1:
+        raise validation_error(
+            "args of a schedule policy need exactly one of at, cron "
+            f"(found: {', '.join(given) or 'none'})")
+    if given == ["at"]:
+        _check_at(args["at"], now)
+    else:
+        _check_cron(args["cron"], now)

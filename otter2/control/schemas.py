@@ -1,0 +1,265 @@
+"""
+The JSON schemas of request bodies (rest-api.md §3), compiled once into validators.
+
+Otter validated with Draft 3; these are Draft 7 schemas whose observable behaviour
+matches §2.3: ``integer`` is strict (``true`` and ``1.0`` are not integers), ``number``
+excludes booleans, closed objects reject unknown keys. Patterns are matched with
+Python's ``re.search``, so they anchor with ``\\A`` and ``\\Z``: ``$`` would let a
+trailing newline through.
+
+Three small keywords of our own keep the messages readable where plain JSON Schema
+would answer with a dump of the instance: ``exactlyOne`` (a list of property names, one
+of which must be present), ``nonZero`` and ``forbidden`` (property name to the reason it
+may not appear). ``imageSource`` checks the image rule of §3.2.2.
+
+test-case-name: tests.control.test_validation
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from jsonschema import Draft7Validator, validators
+from jsonschema.exceptions import ValidationError
+
+NON_BLANK = r"\S"  # unanchored: somewhere in the string
+NO_SPACE = r"\A\S+\Z"
+ONE_LINE = r"\A[^\n]*\Z"
+SERVER_METADATA_KEY = r"\A[a-zA-Z0-9_:. -]{1,255}\Z"
+
+# What a string failing each pattern lacks, for error messages.
+PATTERN_MEANINGS = {
+    NON_BLANK: "must contain a non-whitespace character",
+    NO_SPACE: "must be non-empty and contain no whitespace",
+    ONE_LINE: "must not contain a newline",
+    SERVER_METADATA_KEY: "must be 1 to 255 letters, digits, spaces or any of -_:.",
+}
+
+
+def _is_integer(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _is_number(checker: Any, instance: Any) -> bool:
+    if isinstance(instance, float):
+        return math.isfinite(instance)
+    return _is_integer(checker, instance)
+
+
+def _exactly_one(validator: Any, names: list[str], instance: Any,
+                 schema: dict[str, Any]) -> Iterator[ValidationError]:
+    if not isinstance(instance, dict):
+        return
+    present = [name for name in names if name in instance]
+    if len(present) != 1:
+        found = ", ".join(present) if present else "none"
+        yield ValidationError(
+            f"exactly one of {', '.join(names)} is required (found: {found})")
+
+
+def _non_zero(validator: Any, flag: bool, instance: Any,
+              schema: dict[str, Any]) -> Iterator[ValidationError]:
+    if flag and _is_number(None, instance) and instance == 0:
+        yield ValidationError(f"{instance!r} is not allowed: the value must be non-zero")
+
+
+def _forbidden(validator: Any, reasons: dict[str, str], instance: Any,
+               schema: dict[str, Any]) -> Iterator[ValidationError]:
+    if isinstance(instance, dict):
+        for name, reason in reasons.items():
+            if name in instance:
+                yield ValidationError(reason)
+
+
+def _image_source(validator: Any, flag: bool, server: Any,
+                  schema: dict[str, Any]) -> Iterator[ValidationError]:
+    """
+    Exactly one of: a usable ``imageRef``; boot from ``block_device_mapping``; boot
+    from ``block_device_mapping_v2`` (booting from a volume needs no image).
+    """
+    if not flag or not isinstance(server, dict):
+        return
+    image = server.get("imageRef")
+    no_image = image is None or (isinstance(image, str) and image == "")
+    from_image = isinstance(image, str) and re.search(NO_SPACE, image) is not None
+    volumes = [key for key in ("block_device_mapping", "block_device_mapping_v2")
+               if key in server]
+    sources = int(from_image) + (len(volumes) if no_image else 0)
+    if sources == 1:
+        return
+    if sources > 1:
+        yield ValidationError(
+            "only one of block_device_mapping and block_device_mapping_v2 may be given")
+    elif not no_image:
+        yield ValidationError(f"imageRef {image!r} must be a string without whitespace")
+    else:
+        yield ValidationError("imageRef is required unless block_device_mapping or "
+                              "block_device_mapping_v2 is given")
+
+
+_Validator: Any = validators.extend(
+    Draft7Validator,
+    validators={"exactlyOne": _exactly_one, "nonZero": _non_zero,
+                "forbidden": _forbidden, "imageSource": _image_source},
+    type_checker=Draft7Validator.TYPE_CHECKER.redefine_many(
+        {"integer": _is_integer, "number": _is_number}),
+)
+
+
+def _closed(properties: dict[str, Any], required: tuple[str, ...] = (),
+            **more: Any) -> dict[str, Any]:
+    """An object schema that rejects keys other than ``properties``."""
+    return {"type": "object", "properties": properties, "required": list(required),
+            "additionalProperties": False, **more}
+
+
+def _when(key: str, value: str, then: dict[str, Any]) -> dict[str, Any]:
+    """Apply ``then`` to objects whose ``key`` is ``value``."""
+    return {"if": {"properties": {key: {"const": value}}, "required": [key]},
+            "then": then}
+
+
+NAME = {"type": "string", "maxLength": 256, "pattern": NON_BLANK}
+
+METADATA = {
+    "type": "object",
+    "propertyNames": {"maxLength": 256, "pattern": ONE_LINE},
+    "additionalProperties": {"type": "string", "maxLength": 256},
+}
+
+_ENTITIES = {"type": "integer", "minimum": 0, "maximum": 1000}
+
+
+def _group_config(update: bool) -> dict[str, Any]:
+    required = ("name", "cooldown", "minEntities") + (
+        ("maxEntities", "metadata") if update else ())
+    return _closed({
+        "name": NAME,
+        "cooldown": {"type": "integer", "minimum": 0, "maximum": 86400},
+        "minEntities": _ENTITIES,
+        # null passes here and is refused as InvalidMinEntities (§3.1)
+        "maxEntities": {**_ENTITIES, "type": ["integer", "null"]},
+        "metadata": METADATA,
+    }, required)
+
+
+_VOLUMES = {"type": "array", "items": {"type": "object"}}
+
+SERVER = {
+    "type": "object",
+    "required": ["flavorRef"],
+    "imageSource": True,
+    "properties": {
+        "flavorRef": {"type": "string", "pattern": NO_SPACE},
+        "block_device_mapping": _VOLUMES,
+        "block_device_mapping_v2": _VOLUMES,
+        "personality": {"type": "array", "items": {
+            "type": "object", "required": ["path", "contents"],
+            "properties": {"path": {"type": "string", "minLength": 1, "maxLength": 255},
+                           "contents": {"type": "string"}}}},
+        "metadata": {
+            "type": ["object", "null"],
+            "propertyNames": {"pattern": SERVER_METADATA_KEY},
+            "additionalProperties": {"type": "string", "maxLength": 255},
+        },
+    },
+}
+
+_CLB = _closed({
+    "loadBalancerId": {"type": ["integer", "string"], "pattern": NO_SPACE},
+    "port": {"type": "integer"},
+    "type": {"const": "CloudLoadBalancer"},
+}, ("loadBalancerId", "port"))
+
+_RCV3 = _closed({
+    "loadBalancerId": {"type": "string", "pattern": NO_SPACE},
+    "type": {"const": "RackConnectV3"},
+}, ("loadBalancerId", "type"))
+
+LOAD_BALANCER = {**_when("type", "RackConnectV3", _RCV3), "else": {
+    "if": {"properties": {"type": {"const": "CloudLoadBalancer"}}},  # or no type
+    "then": _CLB,
+    "else": {"properties": {"type": {"enum": ["CloudLoadBalancer", "RackConnectV3"]}}},
+}}
+
+_STRING_OR_OBJECT = {"type": ["string", "object"]}
+
+STACK = _closed({
+    "template": _STRING_OR_OBJECT,
+    "template_url": {"type": "string"},
+    "disable_rollback": {"type": "boolean"},
+    "environment": _STRING_OR_OBJECT,
+    "files": {"type": "object"},
+    "parameters": {"type": "object"},
+    "timeout_mins": {"type": "number"},
+}, exactlyOne=["template", "template_url"])
+
+LAUNCH_CONFIG = _closed({
+    "type": {"enum": ["launch_server", "launch_stack"]},
+    "args": {"type": "object"},
+}, ("type", "args"), allOf=[
+    _when("type", "launch_server", {"properties": {"args": _closed({
+        "server": SERVER,
+        "loadBalancers": {"type": "array", "maxItems": 5, "uniqueItems": True,
+                          "items": LOAD_BALANCER},
+        "draining_timeout": {"type": "number", "minimum": 30, "maximum": 3600},
+    }, ("server",))}}),
+    # otter2 requires ``stack``, which Otter forgot to (§3.2.6)
+    _when("type", "launch_stack", {"properties": {"args": _closed(
+        {"stack": STACK}, ("stack",))}}),
+])
+
+# ``check`` and ``alarm_criteria`` pass the schema so that the policy checks can
+# refuse them with the fixed message of §3.3.6; exactly one of ``at`` and ``cron`` is
+# also checked there, after that message.
+_SCHEDULE_ARGS = _closed({
+    "at": {"type": "string"},
+    "cron": {"type": "string"},
+    "check": {},
+    "alarm_criteria": {},
+})
+
+POLICY = _closed({
+    "name": NAME,
+    "type": {"enum": ["webhook", "schedule", "cloud_monitoring"]},
+    "cooldown": {"type": "number", "minimum": 0, "maximum": 86400},
+    "change": {"type": "integer", "nonZero": True},
+    "changePercent": {"type": "number", "nonZero": True},
+    "desiredCapacity": {"type": "integer", "minimum": 0},
+    "args": {"type": "object"},
+}, ("name", "type", "cooldown"),
+    exactlyOne=["change", "changePercent", "desiredCapacity"],
+    allOf=[
+        _when("type", "webhook", {"forbidden": {"args": "webhook policies take no args"}}),
+        _when("type", "schedule", {"required": ["args"],
+                                   "properties": {"args": _SCHEDULE_ARGS}}),
+    ])
+
+GROUP = _closed({
+    "groupConfiguration": _group_config(update=False),
+    "launchConfiguration": LAUNCH_CONFIG,
+    "scalingPolicies": {"type": "array", "items": POLICY},
+}, ("groupConfiguration", "launchConfiguration"))
+
+WEBHOOK = _closed({"name": NAME, "metadata": METADATA}, ("name",))
+
+
+def _compile(schema: dict[str, Any]) -> Any:
+    _Validator.check_schema(schema)
+    return _Validator(schema)
+
+
+def _items(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": schema}
+
+
+GROUP_VALIDATOR = _compile(GROUP)
+GROUP_CONFIG_VALIDATOR = _compile(_group_config(update=True))
+LAUNCH_CONFIG_VALIDATOR = _compile(LAUNCH_CONFIG)
+POLICY_VALIDATOR = _compile(POLICY)
+POLICIES_VALIDATOR = _compile(_items(POLICY))
+WEBHOOKS_VALIDATOR = _compile(_items(WEBHOOK))
+WEBHOOK_UPDATE_VALIDATOR = _compile({**WEBHOOK, "required": ["name", "metadata"]})

@@ -1,0 +1,101 @@
+"""
+A real otter2 API on a loopback port in the test process, with a treq client.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+from attrs import evolve, frozen
+from treq.client import HTTPClient
+from twisted.internet import reactor
+from twisted.trial.unittest import TestCase
+from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.http_headers import Headers
+from twisted.web.server import Site
+
+from otter2.api.app import OtterAPI
+from otter2.config import Config, Limits
+from otter2.effects import make_dispatcher
+from otter2.store.sqlite import SQLiteGroupStore
+
+URL_ROOT = "https://autoscale.example"
+
+
+@frozen
+class Answer:
+    """What the API answered."""
+
+    code: int
+    headers: Headers
+    raw: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.raw)
+
+    def header(self, name: str) -> Optional[str]:
+        values = self.headers.getRawHeaders(name)
+        return values[0] if values else None
+
+
+def minimal_group(**config: Any) -> dict[str, Any]:
+    """The smallest valid create-group body."""
+    group_config = {"name": "web", "cooldown": 0, "minEntities": 0, **config}
+    return {
+        "groupConfiguration": group_config,
+        "launchConfiguration": {"type": "launch_server", "args": {
+            "server": {"flavorRef": "general1-1", "imageRef": "image-1"}}},
+    }
+
+
+class APITestCase(TestCase):
+    """Serves the API over a fresh SQLite file; ``self.root`` is tenant t1's URL."""
+
+    limits = Limits()
+
+    def setUp(self) -> None:
+        self.store = SQLiteGroupStore(reactor, self.mktemp() + ".sqlite")
+        self.addCleanup(self.store.close)
+        self.config = evolve(Config(), url_root=URL_ROOT, limits=self.limits)
+        self.api = OtterAPI(self.config, make_dispatcher(reactor, self.store), reactor)
+        port = reactor.listenTCP(0, Site(self.api.resource()), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        pool = HTTPConnectionPool(reactor, persistent=False)
+        self.http = HTTPClient(Agent(reactor, pool=pool))
+        self.base = f"http://127.0.0.1:{port.getHost().port}"
+        self.root = self.base + "/v1.0/t1"
+
+    async def call(self, method: str, url: str, body: Any = None, raw: Optional[bytes] = None,
+                   headers: Optional[dict[str, str]] = None) -> Answer:
+        """Send a request; ``url`` is absolute or relative to tenant t1's root."""
+        if not url.startswith("http"):
+            url = self.root + url
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        response = await self.http.request(
+            method, url, data=data,
+            headers={k: [v] for k, v in (headers or {}).items()})
+        content = await response.content()
+        return Answer(response.code, response.headers, content)
+
+    async def create_group(self, body: Optional[dict[str, Any]] = None,
+                           tenant: str = "t1") -> dict[str, Any]:
+        """Create a group (minimal unless given) and return its document."""
+        answer = await self.call("POST", f"{self.base}/v1.0/{tenant}/groups/",
+                                 body or minimal_group())
+        self.assertEqual(answer.code, 201, answer.raw)
+        return answer.json["group"]  # type: ignore[no-any-return]
+
+    async def create_policy(self, group_id: str, **policy: Any) -> dict[str, Any]:
+        """Create one webhook policy (cooldown 0 unless given) and return it."""
+        body = {"name": "p", "type": "webhook", "cooldown": 0, **policy}
+        answer = await self.call("POST", f"/groups/{group_id}/policies/", [body])
+        self.assertEqual(answer.code, 201, answer.raw)
+        return answer.json["policies"][0]  # type: ignore[no-any-return]
+
+    async def desired(self, group_id: str) -> int:
+        """The group's desired capacity as the state endpoint reports it."""
+        answer = await self.call("GET", f"/groups/{group_id}/state/")
+        self.assertEqual(answer.code, 200, answer.raw)
+        return answer.json["group"]["desiredCapacity"]  # type: ignore[no-any-return]

@@ -1,0 +1,178 @@
+"""
+The real daemon, ``twistd -n otter2``, as a separate process: start-up,
+configuration errors, and durability across stop, restart and SIGKILL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from typing import Any, Optional
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
+from twisted.web.client import Agent, HTTPConnectionPool
+from treq.client import HTTPClient
+
+# Fresh connections each time: a daemon killed mid-test leaves nothing pooled.
+treq = HTTPClient(Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False)))
+
+TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def group_body(name: str, minimum: int = 0) -> dict[str, Any]:
+    return {"groupConfiguration": {"name": name, "cooldown": 0, "minEntities": minimum},
+            "launchConfiguration": {"type": "launch_server", "args": {
+                "server": {"flavorRef": "f", "imageRef": "i"}}}}
+
+
+class Daemon:
+    """One otter2 process over a store file in ``directory``."""
+
+    def __init__(self, case: TestCase, directory: str, config: dict[str, Any]) -> None:
+        self.case = case
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        path = os.path.join(directory, "config.json")
+        with open(path, "w") as f:
+            json.dump({"url_root": self.url, **config}, f)
+        self.config_path = path
+        self.process: Optional[subprocess.Popen[bytes]] = None
+
+    async def start(self) -> None:
+        self.process = subprocess.Popen(
+            [TWISTD, "-n", "--pidfile=", "otter2", "--port",
+             f"tcp:{self.port}:interface=127.0.0.1", "--config", self.config_path],
+            cwd=self.directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.case.addCleanup(self.kill)
+        for _ in range(400):
+            if self.process.poll() is not None:
+                raise AssertionError(self.process.stdout.read().decode())  # type: ignore[union-attr]
+            try:
+                response = await treq.get(self.url + "/health", timeout=1)
+                await response.content()
+                if response.code == 200:
+                    return
+            except Exception:
+                pass
+            await deferLater(reactor, 0.05, lambda: None)
+        raise AssertionError("the daemon did not start")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        self.process.wait(timeout=30)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.process is not None and self.process.stdout:
+            self.process.stdout.close()
+
+
+class DaemonTests(TestCase):
+    """``twistd -n otter2`` serves the API from its embedded store."""
+
+    timeout = 120
+
+    async def _create(self, daemon: Daemon, name: str) -> str:
+        response = await treq.post(f"{daemon.url}/v1.0/t1/groups/",
+                                   json.dumps(group_body(name, 1)).encode())
+        self.assertEqual(response.code, 201)
+        return (await response.json())["group"]["id"]  # type: ignore[no-any-return]
+
+    async def _names(self, daemon: Daemon) -> set[str]:
+        response = await treq.get(f"{daemon.url}/v1.0/t1/groups/")
+        groups = (await response.json())["groups"]
+        return {g["state"]["name"] for g in groups}
+
+    async def test_restart_keeps_everything(self) -> None:
+        """Groups created before a clean stop are all there after a restart."""
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        daemon = Daemon(self, directory, {})
+        await daemon.start()
+        for i in range(5):
+            await self._create(daemon, f"g{i}")
+        daemon.stop()
+        again = Daemon(self, directory, {})
+        await again.start()
+        self.assertEqual(await self._names(again), {f"g{i}" for i in range(5)})
+
+    async def test_sigkill_keeps_what_was_acknowledged(self) -> None:
+        """After SIGKILL, every group whose creation got a 201 is still there."""
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        daemon = Daemon(self, directory, {})
+        await daemon.start()
+        ids = await gatherResults([Deferred.fromCoroutine(self._create(daemon, f"k{i}"))
+                                 for i in range(20)])
+        daemon.stop(signal.SIGKILL)
+        again = Daemon(self, directory, {})
+        await again.start()
+        response = await treq.get(f"{again.url}/v1.0/t1/groups/")
+        listed = {g["id"] for g in (await response.json())["groups"]}
+        self.assertEqual(listed, set(ids))
+
+    async def test_admin_metrics(self) -> None:
+        """The admin port reports row counts."""
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        admin_port = free_port()
+        daemon = Daemon(self, directory, {"admin": f"tcp:{admin_port}:interface=127.0.0.1"})
+        await daemon.start()
+        await self._create(daemon, "m")
+        response = await treq.get(f"http://127.0.0.1:{admin_port}/metrics")
+        metrics = {m["id"]: m["value"] for m in (await response.json())["metrics"]}
+        self.assertEqual(metrics, {"otter.metrics.groups": 1, "otter.metrics.policies": 0,
+                                   "otter.metrics.webhooks": 0})
+
+
+class ConfigErrorTests(TestCase):
+    """A bad configuration stops start-up with one line naming the key."""
+
+    def _start(self, config_text: str) -> subprocess.CompletedProcess[str]:
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        path = os.path.join(directory, "config.json")
+        with open(path, "w") as f:
+            f.write(config_text)
+        return subprocess.run(
+            [TWISTD, "-n", "--pidfile=", "otter2", "--port", "tcp:0", "--config", path],
+            cwd=directory, capture_output=True, text=True, timeout=60)
+
+    def test_bad_value(self) -> None:
+        """A wrong value names its key and prints no traceback."""
+        result = self._start('{"limits": {"pagination": "many"}}')
+        self.assertNotEqual(result.returncode, 0)
+        output = result.stdout + result.stderr
+        self.assertIn("limits.pagination", output)
+        self.assertNotIn("Traceback", output)
+
+    def test_unknown_key(self) -> None:
+        """An unknown key is named."""
+        result = self._start('{"url_rot": "http://x"}')
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("url_rot", result.stdout + result.stderr)
+        self.assertNotIn("Traceback", result.stdout + result.stderr)
+
+    def test_not_json(self) -> None:
+        """A file that is not JSON says so."""
+        result = self._start("{nope")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("not valid JSON", result.stdout + result.stderr)
+        self.assertNotIn("Traceback", result.stdout + result.stderr)
