@@ -14,7 +14,9 @@ import json
 from typing import Any, Mapping, Optional
 
 from attrs import field, frozen
-from pyrsistent import PMap, freeze, pmap
+from pyrsistent import PMap, pmap
+
+from otter2.model import frozen_json
 
 
 class ConfigError(Exception):
@@ -45,7 +47,7 @@ class RootResponse:
     """What ``GET /`` answers."""
 
     code: int = 200
-    headers: PMap = field(factory=pmap, converter=freeze)
+    headers: PMap = field(factory=pmap, converter=frozen_json)
     body: str = ""
 
 
@@ -60,7 +62,7 @@ class Config:
     root: RootResponse = RootResponse()
     region: Optional[str] = None
     # Sections that later services read; kept as given.
-    sections: PMap = field(factory=pmap, converter=freeze)
+    sections: PMap = field(factory=pmap, converter=frozen_json)
 
 
 # Sections whose content the control plane does not read yet: accepted as
@@ -103,8 +105,11 @@ def parse_config(document: Any) -> Config:
     for key in document:
         if key not in _KNOWN:
             raise ConfigError(f"unknown configuration key {key}")
-    positive = (lambda v: v >= 1)
-    natural = (lambda v: v >= 0)
+    def positive(v: int) -> bool:
+        return v >= 1
+
+    def natural(v: int) -> bool:
+        return v >= 0
 
     limits_doc = _section(document, "limits", {"pagination", "absolute", "max_body_bytes"})
     absolute = _section(limits_doc, "absolute", {

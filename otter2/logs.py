@@ -7,9 +7,9 @@ test-case-name: tests.test_logs
 
 import sys
 
-from twisted.logger import ILogObserver, jsonFileLogObserver
+from twisted.logger import FileLogObserver, jsonFileLogObserver
 
 
-def json_observer() -> ILogObserver:
+def json_observer() -> FileLogObserver:
     """An observer writing JSON lines (one event per line) to standard output."""
     return jsonFileLogObserver(sys.stdout, recordSeparator="")

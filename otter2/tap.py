@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from twisted.application.service import IService, MultiService, Service
+from twisted.application.service import MultiService, Service
 from twisted.application.strports import service as strports_service
 from twisted.python import usage
 from twisted.web.server import Site
@@ -64,15 +64,16 @@ def build_service(config: Config, port: str, reactor: Any,
     StoreService(store).setServiceParent(top)
     dispatcher = make_dispatcher(reactor, store)
     api = OtterAPI(config, dispatcher, reactor)
-    strports_service(port, _QuietSite(api.resource()), reactor=reactor).setServiceParent(top)
+    site = _QuietSite(api.resource())
+    strports_service(port, site, reactor=reactor).setServiceParent(top)  # type: ignore[arg-type]
     if config.admin:
         admin = AdminAPI(dispatcher, reactor)
-        strports_service(config.admin, _QuietSite(admin.resource()),
+        strports_service(config.admin, _QuietSite(admin.resource()),  # type: ignore[arg-type]
                          reactor=reactor).setServiceParent(top)
     return top
 
 
-def makeService(options: Options) -> IService:
+def makeService(options: Options) -> MultiService:
     """twistd's entry point."""
     from twisted.internet import reactor
 

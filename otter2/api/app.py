@@ -11,7 +11,7 @@ from typing import Any
 
 from effect import ComposedDispatcher, Effect
 from klein import Klein
-from twisted.web.iweb import IRequest
+from twisted.web.server import Request
 from txeffect import perform
 
 from otter2.api.groups import GroupRoutes
@@ -37,11 +37,11 @@ class AdminAPI:
         return self.app.resource()
 
     @app.route("/", methods=["GET"])
-    def root(self, request: IRequest) -> bytes:
+    def root(self, request: Request) -> bytes:
         return b""
 
     @app.route("/metrics", methods=["GET"], strict_slashes=False)
-    async def metrics(self, request: IRequest) -> bytes:
+    async def metrics(self, request: Request) -> bytes:
         counts = await perform(self._dispatcher, Effect(CountRows()))
         now = int(self._clock.seconds())
         request.setHeader(b"Content-Type", b"application/json")

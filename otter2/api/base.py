@@ -15,10 +15,10 @@ from uuid import uuid4
 from attrs import field, frozen
 from effect import ComposedDispatcher, Effect
 from klein import Klein
-from pyrsistent import PMap, freeze, pmap
+from pyrsistent import PMap, pmap
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
-from twisted.web.iweb import IRequest
+from twisted.web.server import Request
 from txeffect import perform
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
@@ -28,7 +28,7 @@ from otter2.api.request import read_json
 from otter2.config import Config
 from otter2.control.errors import APIError
 from otter2.control.schedule import next_trigger
-from otter2.model import Policy, ScalingGroup, ScheduledEvent
+from otter2.model import Policy, ScalingGroup, ScheduledEvent, frozen_json
 from otter2.store import intents as store
 
 log = Logger(namespace="otter2.api")
@@ -42,7 +42,7 @@ class Reply:
 
     status: int
     body: Any = None
-    headers: PMap = field(factory=pmap, converter=freeze)
+    headers: PMap = field(factory=pmap, converter=frozen_json)
 
 
 Route = Callable[..., Awaitable[Reply]]
@@ -62,7 +62,7 @@ def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
     """
 
     @wraps(route)
-    async def handler(self: "OtterAPI", request: IRequest, **kwargs: str) -> bytes:
+    async def handler(self: "APIBase", request: Request, **kwargs: str) -> bytes:
         response_id = str(uuid4())
         request.setHeader(b"X-Response-Id", response_id.encode())
         try:
@@ -127,7 +127,7 @@ class APIBase:
                   else Effect(intent_or_effect))
         return perform(self._dispatcher, effect)
 
-    def _json(self, request: IRequest) -> Any:
+    def _json(self, request: Request) -> Any:
         return read_json(request, self.limits.max_body_bytes)
 
     def _new_policy(self, tenant_id: str, group_id: str,
@@ -141,13 +141,13 @@ class APIBase:
     # -- routing errors ---------------------------------------------------------
 
     @app.handle_errors(NotFound)
-    def not_found(self, request: IRequest, failure: Any) -> bytes:
+    def not_found(self, request: Request, failure: Any) -> bytes:
         request.setResponseCode(404)
         request.setHeader(b"Content-Type", b"application/json")
         return json.dumps(APIError(404, "NotFound", "Resource not found").body()).encode()
 
     @app.handle_errors(MethodNotAllowed)
-    def not_allowed(self, request: IRequest, failure: Any) -> bytes:
+    def not_allowed(self, request: Request, failure: Any) -> bytes:
         request.setResponseCode(405)
         request.setHeader(b"Content-Type", b"application/json")
         return json.dumps(APIError(405, "InvalidMethod", "Method not allowed").body()).encode()
@@ -155,7 +155,7 @@ class APIBase:
     # -- service endpoints ------------------------------------------------------
 
     @app.route("/", methods=["GET"])
-    def root(self, request: IRequest) -> bytes:
+    def root(self, request: Request) -> bytes:
         root = self.config.root
         request.setResponseCode(root.code)
         for name, values in root.headers.items():
@@ -163,7 +163,7 @@ class APIBase:
         return root.body.encode()
 
     @app.route("/health", methods=["GET"], strict_slashes=False)
-    async def health(self, request: IRequest) -> bytes:
+    async def health(self, request: Request) -> bytes:
         request.setHeader(b"X-Response-Id", b"health_check")
         request.setHeader(b"Content-Type", b"application/json")
         try:

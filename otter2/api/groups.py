@@ -8,7 +8,7 @@ test-case-name: tests.api.test_groups
 from __future__ import annotations
 
 from attrs import evolve
-from twisted.web.iweb import IRequest
+from twisted.web.server import Request
 
 from otter2.api import operations
 from otter2.api.base import APIBase, Reply, app, endpoint, policy_event
@@ -41,7 +41,7 @@ class GroupRoutes(APIBase):
 
     @app.route("/v1.0/<tenant_id>/groups/", methods=["GET"], strict_slashes=False)
     @endpoint
-    async def list_groups(self, request: IRequest, tenant_id: str) -> Reply:
+    async def list_groups(self, request: Request, tenant_id: str) -> Reply:
         limit = parse_limit(request, self.limits.pagination)
         groups = await self._do(store.ListGroups(tenant_id, limit, query_arg(request, "marker")))
         return Reply(200, {
@@ -54,7 +54,7 @@ class GroupRoutes(APIBase):
 
     @app.route("/v1.0/<tenant_id>/groups/", methods=["POST"], strict_slashes=False)
     @endpoint
-    async def create_group(self, request: IRequest, tenant_id: str) -> Reply:
+    async def create_group(self, request: Request, tenant_id: str) -> Reply:
         now = self._clock.seconds()
         body = validation.validate_group_create(self._json(request), now,
                                                 max_items=self.limits.pagination)
@@ -82,7 +82,7 @@ class GroupRoutes(APIBase):
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/", methods=["GET"],
                strict_slashes=False)
     @endpoint
-    async def show_group(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+    async def show_group(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         group = await self._group(tenant_id, group_id)
         policies = await self._do(store.ListPolicies(tenant_id, group_id, -1, None))
         with_webhooks = (query_arg(request, "webhooks") or "").lower() == "true"
@@ -94,7 +94,7 @@ class GroupRoutes(APIBase):
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/", methods=["DELETE"],
                strict_slashes=False)
     @endpoint
-    async def delete_group(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+    async def delete_group(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         force = parse_bool(request, "force", False)
         group = await self._group(tenant_id, group_id)
         if not force and group.state.desired != 0:
@@ -110,21 +110,21 @@ class GroupRoutes(APIBase):
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/state/", methods=["GET"],
                strict_slashes=False)
     @endpoint
-    async def group_state(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+    async def group_state(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         group = await self._group(tenant_id, group_id)
         return Reply(200, {"group": render_state(group)})
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/config/", methods=["GET"],
                strict_slashes=False)
     @endpoint
-    async def show_config(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+    async def show_config(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         group = await self._group(tenant_id, group_id)
         return Reply(200, {"groupConfiguration": render_group_config(group)})
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/config/", methods=["PUT"],
                strict_slashes=False)
     @endpoint
-    async def update_config(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+    async def update_config(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         config = validation.validate_group_config(self._json(request))
         group = await self._group(tenant_id, group_id)
         if group.state.suspended:
@@ -140,14 +140,14 @@ class GroupRoutes(APIBase):
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/launch/", methods=["GET"],
                strict_slashes=False)
     @endpoint
-    async def show_launch(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+    async def show_launch(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         group = await self._group(tenant_id, group_id)
         return Reply(200, {"launchConfiguration": thaw_json(group.launch)})
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/launch/", methods=["PUT"],
                strict_slashes=False)
     @endpoint
-    async def update_launch(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+    async def update_launch(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         launch = validation.validate_launch_config(self._json(request))
         try:
             await self._do(store.UpdateLaunch(tenant_id, group_id, launch))
@@ -158,7 +158,7 @@ class GroupRoutes(APIBase):
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/pause/", methods=["POST"],
                strict_slashes=False)
     @endpoint
-    async def pause(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+    async def pause(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         await self._do(operations.modify_state(
             tenant_id, group_id, lambda g: evolve(g.state, paused=True)))
         await self._do(store.ClearDivergent(tenant_id, group_id))
@@ -167,7 +167,7 @@ class GroupRoutes(APIBase):
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/resume/", methods=["POST"],
                strict_slashes=False)
     @endpoint
-    async def resume(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+    async def resume(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         await self._do(operations.modify_state(
             tenant_id, group_id, lambda g: evolve(g.state, paused=False)))
         await self._do(store.MarkDivergent(tenant_id, group_id))
@@ -176,7 +176,7 @@ class GroupRoutes(APIBase):
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/converge/", methods=["POST"],
                strict_slashes=False)
     @endpoint
-    async def converge(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+    async def converge(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         group = await self._group(tenant_id, group_id)
         check_may_change(group, "converge")
         await self._do(store.MarkDivergent(tenant_id, group_id))
@@ -187,7 +187,7 @@ class GroupRoutes(APIBase):
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/servers/<server_id>/",
                methods=["DELETE"], strict_slashes=False)
     @endpoint
-    async def delete_server(self, request: IRequest, tenant_id: str, group_id: str,
+    async def delete_server(self, request: Request, tenant_id: str, group_id: str,
                             server_id: str) -> Reply:
         parse_bool(request, "replace", True)
         parse_bool(request, "purge", True)
@@ -202,13 +202,13 @@ class GroupRoutes(APIBase):
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/servers/", methods=["GET"],
                strict_slashes=False)
     @endpoint
-    async def list_servers(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+    async def list_servers(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         parse_limit(request, self.limits.pagination)
         raise APIError(501, "NotImplementedError", "")
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/servers/<server_id>/",
                methods=["GET"], strict_slashes=False)
     @endpoint
-    async def show_server(self, request: IRequest, tenant_id: str, group_id: str,
+    async def show_server(self, request: Request, tenant_id: str, group_id: str,
                           server_id: str) -> Reply:
         raise APIError(501, "NotImplementedError", "")

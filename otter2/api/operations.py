@@ -59,7 +59,7 @@ def modify_state(tenant_id: str, group_id: str,  # type: ignore[no-untyped-def]
                 yield Effect(Delay(min(0.05, 0.001 * attempt)))
             continue
         except NoSuchGroup:
-            raise no_such_group(tenant_id, group_id)
+            raise no_such_group(tenant_id, group_id) from None
         return saved
     raise APIError(503, "ServiceUnavailable",
                    "The group is changing too often to apply this change; try again")

@@ -14,7 +14,7 @@ from xml.sax.saxutils import quoteattr
 from attrs import evolve
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
-from twisted.web.iweb import IRequest
+from twisted.web.server import Request
 
 from otter2.api import operations
 from otter2.api.base import APIBase, Reply, app, endpoint, policy_event
@@ -50,7 +50,7 @@ class PolicyRoutes(APIBase):
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/policies/", methods=["GET"],
                strict_slashes=False)
     @endpoint
-    async def list_policies(self, request: IRequest, tenant_id: str, group_id: str) -> Reply:
+    async def list_policies(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         limit = parse_limit(request, self.limits.pagination)
         await self._group(tenant_id, group_id)
         policies = await self._do(store.ListPolicies(
@@ -64,7 +64,7 @@ class PolicyRoutes(APIBase):
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/policies/", methods=["POST"],
                strict_slashes=False)
     @endpoint
-    async def create_policies(self, request: IRequest, tenant_id: str,
+    async def create_policies(self, request: Request, tenant_id: str,
                               group_id: str) -> Reply:
         now = self._clock.seconds()
         bodies = validation.validate_policies(self._json(request), now,
@@ -88,14 +88,14 @@ class PolicyRoutes(APIBase):
 
     @app.route(_POLICY, methods=["GET"], strict_slashes=False)
     @endpoint
-    async def show_policy(self, request: IRequest, tenant_id: str, group_id: str,
+    async def show_policy(self, request: Request, tenant_id: str, group_id: str,
                           policy_id: str) -> Reply:
         policy = await self._policy(tenant_id, group_id, policy_id)
         return Reply(200, {"policy": render_policy(self.links, policy)})
 
     @app.route(_POLICY, methods=["PUT"], strict_slashes=False)
     @endpoint
-    async def update_policy(self, request: IRequest, tenant_id: str, group_id: str,
+    async def update_policy(self, request: Request, tenant_id: str, group_id: str,
                             policy_id: str) -> Reply:
         now = self._clock.seconds()
         data = validation.validate_policy(self._json(request), now)
@@ -111,7 +111,7 @@ class PolicyRoutes(APIBase):
 
     @app.route(_POLICY, methods=["DELETE"], strict_slashes=False)
     @endpoint
-    async def delete_policy(self, request: IRequest, tenant_id: str, group_id: str,
+    async def delete_policy(self, request: Request, tenant_id: str, group_id: str,
                             policy_id: str) -> Reply:
         await self._group(tenant_id, group_id)
         try:
@@ -122,7 +122,7 @@ class PolicyRoutes(APIBase):
 
     @app.route(_POLICY + "execute/", methods=["POST"], strict_slashes=False)
     @endpoint
-    async def execute_policy(self, request: IRequest, tenant_id: str, group_id: str,
+    async def execute_policy(self, request: Request, tenant_id: str, group_id: str,
                              policy_id: str) -> Reply:
         await self._do(operations.execute(tenant_id, group_id, policy_id))
         return Reply(202, {})
@@ -131,7 +131,7 @@ class PolicyRoutes(APIBase):
 
     @app.route(_WEBHOOKS, methods=["GET"], strict_slashes=False)
     @endpoint
-    async def list_webhooks(self, request: IRequest, tenant_id: str, group_id: str,
+    async def list_webhooks(self, request: Request, tenant_id: str, group_id: str,
                             policy_id: str) -> Reply:
         limit = parse_limit(request, self.limits.pagination)
         await self._policy(tenant_id, group_id, policy_id)
@@ -145,7 +145,7 @@ class PolicyRoutes(APIBase):
 
     @app.route(_WEBHOOKS, methods=["POST"], strict_slashes=False)
     @endpoint
-    async def create_webhooks(self, request: IRequest, tenant_id: str, group_id: str,
+    async def create_webhooks(self, request: Request, tenant_id: str, group_id: str,
                               policy_id: str) -> Reply:
         bodies = validation.validate_webhooks(self._json(request),
                                               max_items=self.limits.pagination)
@@ -182,14 +182,14 @@ class PolicyRoutes(APIBase):
 
     @app.route(_WEBHOOK, methods=["GET"], strict_slashes=False)
     @endpoint
-    async def show_webhook(self, request: IRequest, tenant_id: str, group_id: str,
+    async def show_webhook(self, request: Request, tenant_id: str, group_id: str,
                            policy_id: str, webhook_id: str) -> Reply:
         webhook = await self._webhook(tenant_id, group_id, policy_id, webhook_id)
         return Reply(200, {"webhook": render_webhook(self.links, webhook)})
 
     @app.route(_WEBHOOK, methods=["PUT"], strict_slashes=False)
     @endpoint
-    async def update_webhook(self, request: IRequest, tenant_id: str, group_id: str,
+    async def update_webhook(self, request: Request, tenant_id: str, group_id: str,
                              policy_id: str, webhook_id: str) -> Reply:
         body = validation.validate_webhook_update(self._json(request))
         webhook = await self._webhook(tenant_id, group_id, policy_id, webhook_id)
@@ -202,7 +202,7 @@ class PolicyRoutes(APIBase):
 
     @app.route(_WEBHOOK, methods=["DELETE"], strict_slashes=False)
     @endpoint
-    async def delete_webhook(self, request: IRequest, tenant_id: str, group_id: str,
+    async def delete_webhook(self, request: Request, tenant_id: str, group_id: str,
                              policy_id: str, webhook_id: str) -> Reply:
         await self._group(tenant_id, group_id)
         try:
@@ -216,7 +216,7 @@ class PolicyRoutes(APIBase):
     @app.route("/v1.0/execute/<version>/<capability_hash>/", methods=["POST"],
                strict_slashes=False)
     @endpoint
-    async def execute_webhook(self, request: IRequest, version: str,
+    async def execute_webhook(self, request: Request, version: str,
                               capability_hash: str) -> Reply:
         # Answer at once and say nothing of the outcome: nothing may leak
         # about which capability URLs exist.
@@ -251,7 +251,7 @@ class PolicyRoutes(APIBase):
 
     @app.route("/v1.0/<tenant_id>/limits/", methods=["GET"], strict_slashes=False)
     @endpoint
-    async def limits(self, request: IRequest, tenant_id: str) -> Reply:
+    async def show_limits(self, request: Request, tenant_id: str) -> Reply:
         absolute = {"maxGroups": self.limits.max_groups,
                     "maxPoliciesPerGroup": self.limits.max_policies_per_group,
                     "maxWebhooksPerPolicy": self.limits.max_webhooks_per_policy}

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from twisted.web.iweb import IRequest
+from twisted.web.server import Request
 
 from otter2.control.errors import APIError
 from otter2.control.validation import parse_json
 
 
-def read_json(request: IRequest, max_bytes: int) -> Any:
+def read_json(request: Request, max_bytes: int) -> Any:
     """The request's JSON body; 413 past ``max_bytes``, 400 if not JSON."""
     content = request.content
+    if content is None:
+        return parse_json(b"")
     content.seek(0)
     raw = content.read(max_bytes + 1)
     if len(raw) > max_bytes:
@@ -25,15 +27,16 @@ def read_json(request: IRequest, max_bytes: int) -> Any:
     return parse_json(raw)
 
 
-def query_arg(request: IRequest, name: str) -> Optional[str]:
+def query_arg(request: Request, name: str) -> Optional[str]:
     """The first value of a query argument, or None."""
-    values = request.args.get(name.encode())
+    args: dict[bytes, list[bytes]] = request.args or {}
+    values = args.get(name.encode())
     if not values:
         return None
     return str(values[0].decode("utf-8", errors="replace"))
 
 
-def parse_limit(request: IRequest, pagination: int) -> int:
+def parse_limit(request: Request, pagination: int) -> int:
     """The page size asked for, clamped into ``[1, pagination]``."""
     text = query_arg(request, "limit")
     if text is None:
@@ -46,7 +49,7 @@ def parse_limit(request: IRequest, pagination: int) -> int:
     return max(1, min(value, pagination))
 
 
-def parse_bool(request: IRequest, name: str, default: bool) -> bool:
+def parse_bool(request: Request, name: str, default: bool) -> bool:
     """A ``true``/``false`` query argument (any case); 400 for anything else."""
     text = query_arg(request, name)
     if text is None:

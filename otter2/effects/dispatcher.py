@@ -34,7 +34,7 @@ def store_dispatcher(store: GroupStore) -> TypeDispatcher:
 def world_dispatcher(clock: IReactorTime) -> TypeDispatcher:
     """Performers for the time."""
     return TypeDispatcher({
-        Now: deferred_performer(lambda dispatcher, intent: clock.seconds()),
+        Now: deferred_performer(lambda dispatcher, intent: clock.seconds()),  # type: ignore[misc]
     })
 
 

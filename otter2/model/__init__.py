@@ -11,10 +11,12 @@ from otter2.model.group import (
     ScalingGroup,
     ScheduledEvent,
     Webhook,
+    frozen_json,
+    frozen_list,
     thaw_json,
 )
 
 __all__ = [
     "ActiveServer", "CapabilityTarget", "GroupState", "GroupStatus", "Policy",
-    "ScalingGroup", "ScheduledEvent", "Webhook", "thaw_json",
+    "ScalingGroup", "ScheduledEvent", "Webhook", "frozen_json", "frozen_list", "thaw_json",
 ]

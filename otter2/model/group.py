@@ -13,6 +13,16 @@ from attrs import field, frozen
 from pyrsistent import PMap, PVector, freeze, pmap, pvector
 
 
+def frozen_json(value: Any) -> Any:
+    """A JSON structure made immutable (pyrsistent maps and vectors)."""
+    return freeze(value)
+
+
+def frozen_list(value: Any) -> PVector:
+    """Any iterable as a pyrsistent vector."""
+    return pvector(value)
+
+
 class GroupStatus(Enum):
     """What the API reports about a group's health."""
 
@@ -38,9 +48,9 @@ class GroupState:
     paused: bool = False
     suspended: bool = False
     status: GroupStatus = GroupStatus.ACTIVE
-    error_reasons: PVector = field(factory=pvector, converter=freeze)
+    error_reasons: PVector = field(factory=pvector, converter=frozen_json)
     group_touched: Optional[float] = None
-    policy_touched: PMap = field(factory=pmap, converter=freeze)
+    policy_touched: PMap = field(factory=pmap, converter=frozen_json)
 
 
 @frozen
@@ -48,7 +58,7 @@ class ActiveServer:
     """A server the converger last saw serving: its Nova id and links."""
 
     id: str
-    links: PVector = field(factory=pvector, converter=freeze)
+    links: PVector = field(factory=pvector, converter=frozen_json)
 
 
 @frozen
@@ -62,12 +72,12 @@ class ScalingGroup:
 
     tenant_id: str
     group_id: str
-    config: PMap = field(converter=freeze)
-    launch: PMap = field(converter=freeze)
+    config: PMap = field(converter=frozen_json)
+    launch: PMap = field(converter=frozen_json)
     state: GroupState
     created: float
     deleting: bool = False
-    active: PVector = field(factory=pvector, converter=freeze)
+    active: PVector = field(factory=pvector, converter=frozen_json)
 
     @property
     def name(self) -> str:
@@ -97,7 +107,7 @@ class Policy:
     tenant_id: str
     group_id: str
     policy_id: str
-    data: PMap = field(converter=freeze)
+    data: PMap = field(converter=frozen_json)
     version: str = ""
 
     @property
@@ -119,7 +129,7 @@ class Webhook:
     webhook_id: str
     name: str
     capability_hash: str
-    metadata: PMap = field(factory=pmap, converter=freeze)
+    metadata: PMap = field(factory=pmap, converter=frozen_json)
     capability_version: str = "1"
 
 
@@ -142,13 +152,6 @@ class CapabilityTarget:
     tenant_id: str
     group_id: str
     policy_id: str
-
-
-@frozen
-class Page:
-    """One page of a collection, in ascending id order."""
-
-    items: PVector = field(converter=pvector)
 
 
 def thaw_json(value: Any) -> Any:

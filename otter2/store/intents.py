@@ -13,17 +13,25 @@ from __future__ import annotations
 from typing import ClassVar, Optional
 
 from attrs import field, frozen
-from pyrsistent import PMap, PVector, freeze, pvector
+from pyrsistent import PMap, PVector
 
-from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent, Webhook
+from otter2.model import (
+    GroupState,
+    Policy,
+    ScalingGroup,
+    ScheduledEvent,
+    Webhook,
+    frozen_json,
+    frozen_list,
+)
 
 
 @frozen
 class CreateGroup:
     method: ClassVar[str] = "create_group"
     group: ScalingGroup
-    policies: PVector = field(converter=pvector)
-    events: PVector = field(converter=pvector)
+    policies: PVector = field(converter=frozen_list)
+    events: PVector = field(converter=frozen_list)
     max_groups: int
 
 
@@ -54,7 +62,7 @@ class UpdateConfig:
     method: ClassVar[str] = "update_config"
     tenant_id: str
     group_id: str
-    config: PMap = field(converter=freeze)
+    config: PMap = field(converter=frozen_json)
 
 
 @frozen
@@ -62,7 +70,7 @@ class UpdateLaunch:
     method: ClassVar[str] = "update_launch"
     tenant_id: str
     group_id: str
-    launch: PMap = field(converter=freeze)
+    launch: PMap = field(converter=frozen_json)
 
 
 @frozen
@@ -77,8 +85,8 @@ class CreatePolicies:
     method: ClassVar[str] = "create_policies"
     tenant_id: str
     group_id: str
-    policies: PVector = field(converter=pvector)
-    events: PVector = field(converter=pvector)
+    policies: PVector = field(converter=frozen_list)
+    events: PVector = field(converter=frozen_list)
     max_policies: int
 
 
@@ -120,7 +128,7 @@ class CreateWebhooks:
     tenant_id: str
     group_id: str
     policy_id: str
-    webhooks: PVector = field(converter=pvector)
+    webhooks: PVector = field(converter=frozen_list)
     max_webhooks: int
 
 
