@@ -88,13 +88,14 @@ def _get(section: Mapping[str, Any], key: str, path: str, kind: type | tuple[typ
     return value
 
 
-def _section(document: Mapping[str, Any], key: str, known: set[str]) -> Mapping[str, Any]:
+def _section(document: Mapping[str, Any], key: str, known: set[str],
+             path: str = "") -> Mapping[str, Any]:
     section = document.get(key, {})
     if not isinstance(section, dict):
-        raise ConfigError(f"{key} must be an object (got {json.dumps(section)})")
+        raise ConfigError(f"{path}{key} must be an object (got {json.dumps(section)})")
     for name in section:
         if name not in known:
-            raise ConfigError(f"unknown configuration key {key}.{name}")
+            raise ConfigError(f"unknown configuration key {path}{key}.{name}")
     return section
 
 
@@ -113,8 +114,7 @@ def parse_config(document: Any) -> Config:
 
     limits_doc = _section(document, "limits", {"pagination", "absolute", "max_body_bytes"})
     absolute = _section(limits_doc, "absolute", {
-        "maxGroups", "maxPoliciesPerGroup", "maxWebhooksPerPolicy"}) \
-        if "absolute" in limits_doc else {}
+        "maxGroups", "maxPoliciesPerGroup", "maxWebhooksPerPolicy"}, "limits.")
     limits = Limits(
         pagination=_get(limits_doc, "pagination", "limits.", int, 100, positive,
                         "a positive integer"),

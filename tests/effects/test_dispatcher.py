@@ -1,0 +1,65 @@
+"""
+Tests for otter2.effects.dispatcher: the store intents performed for real.
+"""
+
+from effect import Effect
+from twisted.internet import reactor
+from twisted.internet.task import Clock
+from twisted.trial.unittest import TestCase
+from txeffect import perform
+
+from otter2.effects import make_dispatcher
+from otter2.effects.dispatcher import world_dispatcher
+from otter2.intents import Now
+from otter2.store.intents import (
+    STORE_INTENTS,
+    CountRows,
+    CreateGroup,
+    ListGroups,
+    LoadGroup,
+)
+from otter2.store.interface import GroupStore
+from otter2.store.sqlite import SQLiteGroupStore
+from tests.store.test_sqlite import group
+
+
+class StoreIntentTests(TestCase):
+    """Every store intent reaches the store method it names."""
+
+    def setUp(self) -> None:
+        self.store = SQLiteGroupStore(reactor, self.mktemp() + ".sqlite")
+        self.addCleanup(self.store.close)
+        self.dispatcher = make_dispatcher(reactor, self.store)
+
+    def test_every_intent_names_a_method(self) -> None:
+        """Each intent's fields are the keyword arguments of a store method."""
+        import inspect
+
+        for intent in STORE_INTENTS:
+            method = getattr(GroupStore, intent.method)
+            parameters = list(inspect.signature(method).parameters)[1:]
+            fields = [f.name for f in intent.__attrs_attrs__]
+            self.assertEqual(parameters, fields, intent.__name__)
+
+    async def test_round_trip(self) -> None:
+        """A group created through intents is loaded and counted through intents."""
+        await perform(self.dispatcher, Effect(CreateGroup(group(), [], [], 10)))
+        loaded = await perform(self.dispatcher, Effect(LoadGroup("t1", "g1")))
+        self.assertEqual(loaded, group())
+        listed = await perform(self.dispatcher, Effect(ListGroups("t1", 10, None)))
+        self.assertEqual(listed, [group()])
+        counts = await perform(self.dispatcher, Effect(CountRows()))
+        self.assertEqual(counts["groups"], 1)
+
+
+class WorldTests(TestCase):
+    """The time comes from the clock given."""
+
+    async def test_now(self) -> None:
+        """Now() is the clock's time."""
+        clock = Clock()
+        clock.advance(1234.5)
+        from effect import ComposedDispatcher, base_dispatcher
+
+        dispatcher = ComposedDispatcher([world_dispatcher(clock), base_dispatcher])
+        self.assertEqual(await perform(dispatcher, Effect(Now())), 1234.5)

@@ -1,0 +1,80 @@
+"""
+Tests for otter2.config: the configuration file.
+"""
+
+import json
+import os
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from otter2.config import Config, ConfigError, Limits, load_config, parse_config
+
+
+class ParseConfigTests(SynchronousTestCase):
+    """A JSON document becomes a Config or a one-line error naming the key."""
+
+    def test_defaults(self) -> None:
+        """An empty document gives the embedded defaults."""
+        self.assertEqual(parse_config({}), Config())
+        self.assertEqual(Config().store.path, "otter2.sqlite")
+        self.assertEqual(Config().limits, Limits(100, 1000, 100, 25, 1_048_576))
+
+    def test_otter_keys(self) -> None:
+        """Otter's key names are read where they apply."""
+        config = parse_config({
+            "url_root": "https://as.example/", "admin": "tcp:9001", "region": "ORD",
+            "limits": {"pagination": 50, "absolute": {
+                "maxGroups": 3, "maxPoliciesPerGroup": 4, "maxWebhooksPerPolicy": 5}},
+            "root": {"code": 301, "headers": {"Location": ["https://docs"]}, "body": "moved"},
+            "identity": {"username": "u"}, "cloudServersOpenStack": "cloudServersOpenStack",
+            "converger": {"interval": 10}, "scheduler": {}, "zookeeper": {"hosts": "x"},
+        })
+        self.assertEqual(config.url_root, "https://as.example")
+        self.assertEqual(config.limits, Limits(50, 3, 4, 5, 1_048_576))
+        self.assertEqual((config.root.code, config.root.body), (301, "moved"))
+        self.assertEqual(config.sections["converger"], {"interval": 10})
+
+    def test_errors_name_the_key(self) -> None:
+        """Each bad document is refused with a single line naming the key."""
+        for document, key in [
+                ({"limits": {"pagination": 0}}, "limits.pagination"),
+                ({"limits": {"pagination": True}}, "limits.pagination"),
+                ({"limits": {"absolute": {"maxGroups": -1}}}, "limits.absolute.maxGroups"),
+                ({"limits": {"absolute": {"maxGroup": 1}}}, "limits.absolute.maxGroup"),
+                ({"url_root": "ftp://x"}, "url_root"),
+                ({"store": {"backend": "mysql"}}, "store.backend"),
+                ({"store": []}, "store"),
+                ({"root": {"headers": {"a": "b"}}}, "root.headers"),
+                ({"converger": 5}, "converger"),
+                ({"colour": "blue"}, "colour")]:
+            with self.assertRaises(ConfigError) as caught:
+                parse_config(document)
+            message = str(caught.exception)
+            self.assertIn(key, message)
+            self.assertNotIn("\n", message)
+
+    def test_not_an_object(self) -> None:
+        """A document that is not an object is refused."""
+        self.assertRaises(ConfigError, parse_config, [])
+
+
+class LoadConfigTests(SynchronousTestCase):
+    """Reading the file."""
+
+    def test_no_file(self) -> None:
+        """No path means the defaults."""
+        self.assertEqual(load_config(None), Config())
+
+    def test_missing_file(self) -> None:
+        """A missing file names the path."""
+        with self.assertRaises(ConfigError) as caught:
+            load_config("/nonexistent/otter2.json")
+        self.assertIn("/nonexistent/otter2.json", str(caught.exception))
+
+    def test_file(self) -> None:
+        """A file's JSON is parsed."""
+        path = self.mktemp()
+        with open(path, "w") as f:
+            json.dump({"store": {"path": "x.sqlite"}}, f)
+        self.assertEqual(load_config(path).store.path, "x.sqlite")
+        os.remove(path)
