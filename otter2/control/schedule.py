@@ -24,7 +24,8 @@ from otter2.control.errors import validation_error
 
 _AT = re.compile(
     r"(?P<year>[0-9]{4})"
-    r"(?:-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})|(?P<basic_month>[0-9]{2})(?P<basic_day>[0-9]{2}))"
+    r"(?:-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})"
+    r"|(?P<basic_month>[0-9]{2})(?P<basic_day>[0-9]{2}))"
     r"(?:[T ](?P<hour>[0-9]{2})"
     r"(?::?(?P<minute>[0-9]{2})"
     r"(?::?(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]+))?)?)?)?"

@@ -7,10 +7,10 @@ excludes booleans, closed objects reject unknown keys. Patterns are matched with
 Python's ``re.search``, so they anchor with ``\\A`` and ``\\Z``: ``$`` would let a
 trailing newline through.
 
-Three small keywords of our own keep the messages readable where plain JSON Schema
+Four small keywords of our own keep the messages readable where plain JSON Schema
 would answer with a dump of the instance: ``exactlyOne`` (a list of property names, one
-of which must be present), ``nonZero`` and ``forbidden`` (property name to the reason it
-may not appear). ``imageSource`` checks the image rule of §3.2.2.
+of which must be present), ``nonZero``, ``forbidden`` (property name to the reason it
+may not appear) and ``imageSource`` (the image rule of §3.2.2).
 
 test-case-name: tests.control.test_validation
 """
