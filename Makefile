@@ -25,3 +25,6 @@ check: install
 
 clean:
 	rm -rf $(VENV) _trial_temp* otter2.egg-info
+
+bench: install
+	$(VENV)/bin/python scripts/bench-api

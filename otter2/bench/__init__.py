@@ -1,0 +1,3 @@
+"""
+Benchmarks: measured figures, printed, never asserted by tests.
+"""

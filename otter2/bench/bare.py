@@ -1,0 +1,30 @@
+"""
+The baseline: a bare Klein route answering a fixed JSON document, served by
+the same Twisted as otter2 (``python -m otter2.bench.bare PORT``).
+"""
+
+import sys
+
+from klein import Klein
+from twisted.internet import endpoints, reactor
+from twisted.web.server import Site
+
+app = Klein()
+BODY = (b'{"group": {"name": "web", "paused": false, "status": "ACTIVE", '
+        b'"desiredCapacity": 1, "active": [], "activeCapacity": 0, "pendingCapacity": 1}}')
+
+
+@app.route("/v1.0/<tenant_id>/groups/<group_id>/state/", strict_slashes=False)
+def state(request: object, tenant_id: str, group_id: str) -> bytes:
+    return BODY
+
+
+class _QuietSite(Site):
+    def log(self, request: object) -> None:
+        pass
+
+
+if __name__ == "__main__":
+    endpoints.serverFromString(reactor, f"tcp:{sys.argv[1]}:interface=127.0.0.1").listen(
+        _QuietSite(app.resource()))
+    reactor.run()  # type: ignore[attr-defined,misc]
