@@ -41,7 +41,9 @@ def group_body(name: str, minimum: int = 0) -> dict[str, Any]:
 class Daemon:
     """One otter2 process over a store file in ``directory``."""
 
-    def __init__(self, case: TestCase, directory: str, config: dict[str, Any]) -> None:
+    def __init__(self, case: TestCase, directory: str, config: dict[str, Any],
+                 twistd_options: tuple[str, ...] = ()) -> None:
+        self.twistd_options = twistd_options
         self.case = case
         self.directory = directory
         self.port = free_port()
@@ -54,7 +56,7 @@ class Daemon:
 
     async def start(self) -> None:
         self.process = subprocess.Popen(
-            [TWISTD, "-n", "--pidfile=", "otter2", "--port",
+            [TWISTD, "-n", "--pidfile=", *self.twistd_options, "otter2", "--port",
              f"tcp:{self.port}:interface=127.0.0.1", "--config", self.config_path],
             cwd=self.directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.case.addCleanup(self.kill)
@@ -142,6 +144,30 @@ class DaemonTests(TestCase):
                                    "otter.metrics.webhooks": 0})
 
 
+class JSONLogTests(TestCase):
+    """With the JSON observer, the log is JSON lines naming each request's id."""
+
+    timeout = 60
+
+    async def test_request_logged_with_response_id(self) -> None:
+        """The response id a client got appears in the request's JSON log line."""
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        daemon = Daemon(self, directory, {},
+                        ("--logger", "otter2.logs.json_observer"))
+        await daemon.start()
+        response = await treq.get(f"{daemon.url}/v1.0/t1/groups/nope/state")
+        await response.content()
+        response_id = response.headers.getRawHeaders("X-Response-Id")[0]
+        daemon.stop()
+        assert daemon.process is not None and daemon.process.stdout is not None
+        events = [json.loads(line) for line in daemon.process.stdout.read().splitlines()
+                  if line.strip()]
+        mine = [e for e in events if e.get("response_id") == response_id]
+        self.assertEqual(len(mine), 1)
+        self.assertEqual((mine[0]["method"], mine[0]["status"]), ("GET", 404))
+
+
 class ConfigErrorTests(TestCase):
     """A bad configuration stops start-up with one line naming the key."""
 
@@ -152,7 +178,7 @@ class ConfigErrorTests(TestCase):
         with open(path, "w") as f:
             f.write(config_text)
         return subprocess.run(
-            [TWISTD, "-n", "--pidfile=", "otter2", "--port", "tcp:0", "--config", path],
+            [TWISTD, "-n", "--pidfile=", *self.twistd_options, "otter2", "--port", "tcp:0", "--config", path],
             cwd=directory, capture_output=True, text=True, timeout=60)
 
     def test_bad_value(self) -> None:
