@@ -1,0 +1,3 @@
+"""
+The cloud's services as intents: requests, response parsing, error tables.
+"""

@@ -1,0 +1,69 @@
+"""
+The one HTTP intent of the cloud clients, and the response value every
+status code produces.
+
+A `ServiceRequest` names a service of the tenant's catalog and a path
+relative to its endpoint; the performer (``otter2.effects.http``) adds the
+token, resolves the endpoint in the configured region, sends it with treq,
+and answers a `Response` whatever the status. It raises only when the
+transport fails (or the endpoint is missing from the catalog).
+
+test-case-name: tests.cloud.test_request
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Optional
+
+from attrs import field, frozen
+from pyrsistent import PMap, pmap
+
+from otter2.model.group import frozen_json
+
+
+class ServiceType(Enum):
+    """The services of a tenant's catalog otter2 talks to."""
+
+    CLOUD_SERVERS = "cloudServersOpenStack"
+    CLOUD_LOAD_BALANCERS = "cloudLoadBalancers"
+    RACKCONNECT_V3 = "rackconnect"
+
+
+@frozen
+class ServiceRequest:
+    """
+    An HTTP request to one of a tenant's services.
+
+    ``path`` is relative to the service's endpoint (``servers/detail``);
+    ``params`` is the query as (name, value) pairs; ``json`` the body to send.
+    """
+
+    tenant_id: str
+    service: ServiceType
+    method: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    json: Any = field(default=None, converter=frozen_json)
+
+
+@frozen
+class Response:
+    """An HTTP response: its status, headers and body (parsed JSON, or text)."""
+
+    status: int
+    body: Any = field(default=None, converter=frozen_json)
+    headers: PMap = field(factory=pmap, converter=frozen_json)
+
+
+class NoSuchEndpoint(Exception):
+    """The tenant's service catalog has no endpoint for a service in the region."""
+
+    def __init__(self, service_name: str, region: Optional[str]) -> None:
+        super().__init__(service_name, region)
+        self.service_name = service_name
+        self.region = region
+
+    def __str__(self) -> str:
+        return (f"Could not locate service {self.service_name} in the service catalog. "
+                "Please check if your account is still active.")

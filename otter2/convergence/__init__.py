@@ -1,0 +1,3 @@
+"""
+Convergence: observe the cloud, plan the steps to the desired state, act.
+"""

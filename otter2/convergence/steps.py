@@ -1,0 +1,126 @@
+"""
+The steps a plan is made of: plain frozen values, one per kind of change to
+the cloud. ``executing.py`` turns each into I/O; planning only builds them.
+
+test-case-name: tests.convergence.test_planning
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Union
+
+from attrs import field, frozen
+from pyrsistent import PMap, PSet, PVector, pmap, pset, pvector
+
+from otter2.model.cloud import CLBDescription, NodeCondition, NodeType
+from otter2.model.group import frozen_json
+
+
+class Verdict(Enum):
+    """What a step (or a whole iteration) concluded, least severe first."""
+
+    SUCCESS = 0
+    LIMITED_RETRY = 1
+    RETRY = 2
+    FAILURE = 3
+
+
+@frozen
+class StepOutcome:
+    """
+    A step's verdict and its reasons: sentences the group's owner can read
+    (never "Unknown error").
+    """
+
+    verdict: Verdict
+    reasons: PVector = field(factory=pvector, converter=pvector)
+
+
+@frozen
+class CreateServer:
+    """Build one server from the (already metadata-stamped) Nova body."""
+
+    server_config: PMap = field(converter=frozen_json)
+
+
+@frozen
+class DeleteServer:
+    """Delete a server; a 404 means done."""
+
+    server_id: str
+
+
+@frozen
+class SetMetadataItemOnServer:
+    """Set one metadata item (the draining marker) on a server."""
+
+    server_id: str
+    key: str
+    value: str
+
+
+@frozen
+class AddNodesToCLB:
+    """Add (address, description) pairs as nodes of one CLB."""
+
+    lb_id: str
+    address_configs: PSet = field(converter=pset)  # of (str, CLBDescription)
+
+
+@frozen
+class RemoveNodesFromCLB:
+    """Remove nodes from one CLB; already-gone nodes or LBs mean done."""
+
+    lb_id: str
+    node_ids: PSet = field(converter=pset)
+
+
+@frozen
+class ChangeCLBNode:
+    """Set a CLB node's condition, weight and type."""
+
+    lb_id: str
+    node_id: str
+    condition: NodeCondition
+    weight: int
+    type: NodeType
+
+
+@frozen
+class BulkAddToRCv3:
+    """Add (pool id, server id) pairs to RackConnect v3 pools."""
+
+    lb_node_pairs: PSet = field(converter=pset)
+
+
+@frozen
+class BulkRemoveFromRCv3:
+    """Remove (pool id, server id) pairs from RackConnect v3 pools."""
+
+    lb_node_pairs: PSet = field(converter=pset)
+
+
+@frozen
+class ConvergeLater:
+    """No I/O: look again later (RETRY, or LIMITED_RETRY when ``limited``)."""
+
+    reasons: PVector = field(factory=pvector, converter=pvector)
+    limited: bool = False
+
+
+@frozen
+class FailConvergence:
+    """No I/O: the group needs its owner (FAILURE), for the reasons given."""
+
+    reasons: PVector = field(factory=pvector, converter=pvector)
+
+
+Step = Union[CreateServer, DeleteServer, SetMetadataItemOnServer, AddNodesToCLB,
+             RemoveNodesFromCLB, ChangeCLBNode, BulkAddToRCv3, BulkRemoveFromRCv3,
+             ConvergeLater, FailConvergence]
+
+__all__ = ["AddNodesToCLB", "BulkAddToRCv3", "BulkRemoveFromRCv3", "CLBDescription",
+           "ChangeCLBNode", "ConvergeLater", "CreateServer", "DeleteServer",
+           "FailConvergence", "RemoveNodesFromCLB", "SetMetadataItemOnServer", "Step",
+           "StepOutcome", "Verdict"]

@@ -1,0 +1,134 @@
+"""
+What convergence sees of the cloud: Nova servers, load-balancer descriptions
+and nodes, and the server-metadata contract that ties them to a group.
+
+test-case-name: tests.model.test_cloud
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Optional, Union
+
+from attrs import field, frozen
+from pyrsistent import PMap, PSet, PVector, pmap, pset, pvector
+
+from otter2.model.group import frozen_json
+
+
+class ServerState(Enum):
+    """Every Nova server status, plus what otter2 makes of one it does not know."""
+
+    ACTIVE = "ACTIVE"
+    BUILD = "BUILD"
+    DELETED = "DELETED"
+    ERROR = "ERROR"
+    HARD_REBOOT = "HARD_REBOOT"
+    REBOOT = "REBOOT"
+    MIGRATING = "MIGRATING"
+    PASSWORD = "PASSWORD"
+    REBUILD = "REBUILD"
+    RESCUE = "RESCUE"
+    RESIZE = "RESIZE"
+    REVERT_RESIZE = "REVERT_RESIZE"
+    VERIFY_RESIZE = "VERIFY_RESIZE"
+    SHUTOFF = "SHUTOFF"
+    SUSPENDED = "SUSPENDED"
+    PAUSED = "PAUSED"
+    SHELVED = "SHELVED"
+    SHELVED_OFFLOADED = "SHELVED_OFFLOADED"
+    SOFT_DELETED = "SOFT_DELETED"
+    UNKNOWN = "UNKNOWN"
+    UNKNOWN_TO_OTTER = "UNKNOWN_TO_OTTER"
+
+
+class NodeCondition(Enum):
+    """The condition of a Cloud Load Balancer node."""
+
+    ENABLED = "ENABLED"
+    DISABLED = "DISABLED"
+    DRAINING = "DRAINING"
+
+
+class NodeType(Enum):
+    """The type of a Cloud Load Balancer node."""
+
+    PRIMARY = "PRIMARY"
+    SECONDARY = "SECONDARY"
+
+
+@frozen
+class CLBDescription:
+    """A server's wish to be on a Cloud Load Balancer at a port."""
+
+    lb_id: str
+    port: int
+    weight: int = 1
+    condition: NodeCondition = NodeCondition.ENABLED
+    type: NodeType = NodeType.PRIMARY
+
+    def equivalent_to(self, other: "LBDescription") -> bool:
+        """Same load balancer and port; weight, condition and type don't matter."""
+        return (isinstance(other, CLBDescription) and self.lb_id == other.lb_id
+                and self.port == other.port)
+
+
+@frozen
+class RCv3Description:
+    """A server's wish to be in a RackConnect v3 pool (ids compare lower-cased)."""
+
+    lb_id: str = field(converter=lambda value: str(value).lower())
+
+    def equivalent_to(self, other: "LBDescription") -> bool:
+        """The same pool."""
+        return isinstance(other, RCv3Description) and self.lb_id == other.lb_id
+
+
+LBDescription = Union[CLBDescription, RCv3Description]
+
+
+@frozen
+class CLBNode:
+    """A node of a Cloud Load Balancer, as listed."""
+
+    node_id: str
+    address: str
+    description: CLBDescription
+    is_online: bool = True
+    drained_at: Optional[float] = None  # when it entered DRAINING, if known
+    connections: Optional[int] = None
+
+
+@frozen
+class RCv3Node:
+    """A member of a RackConnect v3 pool."""
+
+    node_id: str
+    description: RCv3Description
+    cloud_server_id: str
+
+
+LBNode = Union[CLBNode, RCv3Node]
+
+
+@frozen
+class CLB:
+    """What convergence needs to know of one Cloud Load Balancer."""
+
+    health_monitor: bool = False
+
+
+@frozen
+class ObservedServer:
+    """A server as Nova described it during one gather."""
+
+    id: str
+    state: ServerState
+    created: float  # seconds since the epoch
+    servicenet_address: str = ""
+    desired_lbs: PSet = field(factory=pset, converter=pset)
+    draining: bool = False  # metadata rax:autoscale:server:state is DRAINING
+    links: PVector = field(factory=pvector, converter=frozen_json)
+    image_id: Optional[str] = None
+    flavor_id: Optional[str] = None
+    metadata: PMap = field(factory=pmap, converter=frozen_json)

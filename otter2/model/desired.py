@@ -1,0 +1,29 @@
+"""
+What a group should be: the input of planning.
+
+test-case-name: tests.convergence.test_planning
+"""
+
+from __future__ import annotations
+
+from attrs import field, frozen
+from pyrsistent import PMap, PSet, pmap, pset
+
+from otter2.model.group import frozen_json
+
+
+@frozen
+class DesiredGroup:
+    """
+    The desired state of a ``launch_server`` group.
+
+    ``server_config`` is the Nova create-server body, with the group's metadata
+    (membership and load balancers) already merged into ``server.metadata``;
+    ``desired_lbs`` are the launch configuration's load balancers, which every
+    kept server should be on.
+    """
+
+    capacity: int
+    server_config: PMap = field(factory=pmap, converter=frozen_json)
+    desired_lbs: PSet = field(factory=pset, converter=pset)
+    draining_timeout: float = 0.0
