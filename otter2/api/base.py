@@ -15,12 +15,14 @@ from uuid import uuid4
 from attrs import field, frozen
 from effect import ComposedDispatcher, Effect
 from klein import Klein
+from klein.interfaces import IKleinRequest
 from pyrsistent import PMap, pmap
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.web.server import Request
 from txeffect import perform
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import MapAdapter
 
 from otter2.api import operations
 from otter2.api.render import Links
@@ -90,6 +92,26 @@ def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
     return handler  # type: ignore[return-value]
 
 
+def _other_methods_with_slash(mapper: MapAdapter) -> bool:
+    """
+    Whether the path is a route once a slash is appended, for other methods.
+
+    Werkzeug answers 404 when a route ending in a slash (``strict_slashes``
+    off) is asked without the slash and with a method it does not take; the
+    client deserves the 405 it gets with the slash.
+    """
+    path = mapper.path_info
+    if path.endswith("/"):
+        return False
+    try:
+        mapper.match(path + "/")
+    except MethodNotAllowed:
+        return True
+    except HTTPException:
+        return False
+    return False
+
+
 def policy_event(policy: Policy, now: float) -> Optional[ScheduledEvent]:
     """The scheduler event of a schedule policy, None for a webhook policy."""
     if policy.policy_type != "schedule":
@@ -142,6 +164,8 @@ class APIBase:
 
     @app.handle_errors(NotFound)
     def not_found(self, request: Request, failure: Any) -> bytes:
+        if _other_methods_with_slash(IKleinRequest(request).mapper):
+            return self.not_allowed(request, failure)
         request.setResponseCode(404)
         request.setHeader(b"Content-Type", b"application/json")
         return json.dumps(APIError(404, "NotFound", "Resource not found").body()).encode()

@@ -6,12 +6,16 @@ test-case-name: tests.api.test_errors
 
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 from twisted.web.server import Request
 
-from otter2.control.errors import APIError
+from otter2.control.errors import APIError, invalid_json
 from otter2.control.validation import parse_json
+
+# Left in a parsed string only by an escape such as ``\uD800`` without its pair.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def read_json(request: Request, max_bytes: int) -> Any:
@@ -24,7 +28,30 @@ def read_json(request: Request, max_bytes: int) -> Any:
     if len(raw) > max_bytes:
         raise APIError(413, "RequestTooLargeError",
                        f"Request body is larger than {max_bytes} bytes")
-    return parse_json(raw)
+    value = parse_json(raw)
+    if _has_lone_surrogate(value):
+        raise invalid_json()
+    return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """
+    Whether a string in ``value`` holds half of a surrogate pair: such a string
+    is not Unicode text and cannot be stored, so the body is not JSON that we
+    accept. Iterative, since the body may be nested deeply.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def query_arg(request: Request, name: str) -> Optional[str]:

@@ -73,11 +73,15 @@ class CLBDescription:
                 and self.port == other.port)
 
 
+def _lower(value: str) -> str:
+    return value.lower()
+
+
 @frozen
 class RCv3Description:
     """A server's wish to be in a RackConnect v3 pool (ids compare lower-cased)."""
 
-    lb_id: str = field(converter=lambda value: str(value).lower())
+    lb_id: str = field(converter=_lower)
 
     def equivalent_to(self, other: "LBDescription") -> bool:
         """The same pool."""
