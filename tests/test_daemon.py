@@ -178,7 +178,7 @@ class ConfigErrorTests(TestCase):
         with open(path, "w") as f:
             f.write(config_text)
         return subprocess.run(
-            [TWISTD, "-n", "--pidfile=", *self.twistd_options, "otter2", "--port", "tcp:0", "--config", path],
+            [TWISTD, "-n", "--pidfile=", "otter2", "--port", "tcp:0", "--config", path],
             cwd=directory, capture_output=True, text=True, timeout=60)
 
     def test_bad_value(self) -> None:
