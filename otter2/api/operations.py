@@ -65,6 +65,18 @@ def modify_state(tenant_id: str, group_id: str,  # type: ignore[no-untyped-def]
                    "The group is changing too often to apply this change; try again")
 
 
+def _not_before_last_execution(group: ScalingGroup, now: float) -> float:
+    """
+    ``now``, or the group's last execution time if that is later.
+
+    ``now`` is read once, before any lost race; an execution that won the race
+    in between may have been stamped later, and a retry comes after it. Without
+    this a zero cooldown would refuse the retry for an elapsed time below 0.
+    """
+    touched = group.state.group_touched
+    return now if touched is None else max(now, touched)
+
+
 @do
 def execute(tenant_id: str, group_id: str, policy_id: str):  # type: ignore[no-untyped-def]
     """
@@ -78,7 +90,8 @@ def execute(tenant_id: str, group_id: str, policy_id: str):  # type: ignore[no-u
     try:
         state = yield modify_state(
             tenant_id, group_id,
-            lambda group: execute_policy(group, policy, policy_id, now))
+            lambda group: execute_policy(group, policy, policy_id,
+                                         _not_before_last_execution(group, now)))
     except APIError as e:
         if e.error_type == "CannotExecutePolicyError":
             yield Effect(MarkDivergent(tenant_id, group_id))
