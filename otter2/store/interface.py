@@ -71,7 +71,10 @@ class GroupStore(Protocol):
         """Write ``state`` if its version is current; the saved state, version bumped."""
 
     def update_config(self, tenant_id: str, group_id: str, config: Mapping[str, Any]) -> Deferred[None]:
-        """Replace the group configuration; `NoSuchGroup` if absent."""
+        """
+        Replace the group configuration and bump the state's version (a state
+        computed under the old bounds must not be saved); `NoSuchGroup`.
+        """
 
     def update_launch(self, tenant_id: str, group_id: str, launch: Mapping[str, Any]) -> Deferred[None]:
         """Replace the launch configuration; `NoSuchGroup` if absent."""

@@ -232,8 +232,19 @@ class SQLiteGroupStore:
                     raise NoSuchGroup()
         return self._run(work)
 
-    def update_config(self, tenant_id: str, group_id: str, config: Mapping[str, Any]) -> Deferred[None]:
-        return self._update_group_column("config", tenant_id, group_id, _dumps(config))
+    def update_config(self, tenant_id: str, group_id: str,
+                      config: Mapping[str, Any]) -> Deferred[None]:
+        # The bounds decide the state, so a state computed under the old ones
+        # must lose its compare-and-set: the config change bumps the version.
+        def work() -> None:
+            with self._transaction() as conn:
+                cursor = conn.execute(
+                    "UPDATE scaling_group SET config=?, version=version+1 WHERE "
+                    "tenant_id=? AND group_id=? AND deleting=0",
+                    (_dumps(config), tenant_id, group_id))
+                if cursor.rowcount == 0:
+                    raise NoSuchGroup()
+        return self._run(work)
 
     def update_launch(self, tenant_id: str, group_id: str, launch: Mapping[str, Any]) -> Deferred[None]:
         return self._update_group_column("launch", tenant_id, group_id, _dumps(launch))

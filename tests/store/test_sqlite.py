@@ -74,6 +74,16 @@ def group_store_tests(build_store: Callable[[TestCase], Any]) -> type[TestCase]:
                 await self.store.save_state(evolve(state, desired=5))
             self.assertEqual((await self.store.load_group("t1", "g1")).state, saved)
 
+        async def test_config_change_invalidates_older_state(self) -> None:
+            """A state computed before a config change cannot be saved after it."""
+            await self.store.create_group(group(), [], [], 10)
+            state = (await self.store.load_group("t1", "g1")).state
+            await self.store.update_config("t1", "g1", {**CONFIG, "maxEntities": 2})
+            with self.assertRaises(StaleVersion):
+                await self.store.save_state(evolve(state, desired=5))
+            reloaded = await self.store.load_group("t1", "g1")
+            self.assertEqual((reloaded.max_entities, reloaded.state.desired), (2, 1))
+
         async def test_save_state_of_missing_group(self) -> None:
             """Saving the state of an unknown group is NoSuchGroup."""
             with self.assertRaises(NoSuchGroup):
