@@ -14,9 +14,9 @@ from typing import Any, Optional
 from twisted.application.service import MultiService, Service
 from twisted.application.strports import service as strports_service
 from twisted.python import usage
-from twisted.web.server import Site
 
 from otter2.api.app import AdminAPI, OtterAPI
+from otter2.api.site import APISite
 from otter2.config import Config, ConfigError, load_config
 from otter2.effects import make_dispatcher
 from otter2.store.sqlite import SQLiteGroupStore
@@ -49,13 +49,6 @@ class StoreService(Service):
         self.store.close()
 
 
-class _QuietSite(Site):
-    """A site that leaves request logging to the API (with response ids)."""
-
-    def log(self, request: Any) -> None:
-        pass
-
-
 def build_service(config: Config, port: str, reactor: Any,
                   store_path: Optional[str] = None) -> MultiService:
     """The daemon's services for ``config``: store, API listener, admin listener."""
@@ -64,11 +57,11 @@ def build_service(config: Config, port: str, reactor: Any,
     StoreService(store).setServiceParent(top)
     dispatcher = make_dispatcher(reactor, store)
     api = OtterAPI(config, dispatcher, reactor)
-    site = _QuietSite(api.resource())
+    site = APISite(api.resource(), config.limits.max_body_bytes)
     strports_service(port, site, reactor=reactor).setServiceParent(top)  # type: ignore[arg-type]
     if config.admin:
         admin = AdminAPI(dispatcher, reactor)
-        strports_service(config.admin, _QuietSite(admin.resource()),  # type: ignore[arg-type]
+        strports_service(config.admin, APISite(admin.resource(), config.limits.max_body_bytes),  # type: ignore[arg-type]
                          reactor=reactor).setServiceParent(top)
     return top
 

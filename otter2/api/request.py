@@ -20,6 +20,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def read_json(request: Request, max_bytes: int) -> Any:
     """The request's JSON body; 413 past ``max_bytes``, 400 if not JSON."""
+    if getattr(request, "body_too_large", False):
+        raise APIError(413, "RequestTooLargeError",
+                       f"Request body is larger than {max_bytes} bytes")
     content = request.content
     if content is None:
         return parse_json(b"")

@@ -13,9 +13,9 @@ from twisted.internet import reactor
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
-from twisted.web.server import Site
 
 from otter2.api.app import OtterAPI
+from otter2.api.site import APISite
 from otter2.config import Config, Limits
 from otter2.effects import make_dispatcher
 from otter2.store.sqlite import SQLiteGroupStore
@@ -60,7 +60,8 @@ class APITestCase(TestCase):
         self.addCleanup(self.store.close)
         self.config = evolve(Config(), url_root=URL_ROOT, limits=self.limits)
         self.api = OtterAPI(self.config, make_dispatcher(reactor, self.store), reactor)
-        port = reactor.listenTCP(0, Site(self.api.resource()), interface="127.0.0.1")
+        site = APISite(self.api.resource(), self.limits.max_body_bytes)
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         pool = HTTPConnectionPool(reactor, persistent=False)
         self.http = HTTPClient(Agent(reactor, pool=pool))
