@@ -55,7 +55,7 @@ class RootResponse:
 class Config:
     """Everything otter2 reads from its configuration file."""
 
-    url_root: str = "http://127.0.0.1:9000"
+    url_root: Optional[str] = None  # None: derived from the listening port
     admin: Optional[str] = None
     limits: Limits = Limits()
     store: StoreConfig = StoreConfig()
@@ -153,14 +153,29 @@ def parse_config(document: Any) -> Config:
             sections[key] = _get(document, key, "", str, None, None, "a string")
 
     return Config(
-        url_root=_get(document, "url_root", "", str, "http://127.0.0.1:9000",
-                      lambda v: v.startswith(("http://", "https://")),
-                      "an http:// or https:// URL").rstrip("/"),
+        url_root=_url_root(document),
         admin=_get(document, "admin", "", (str, type(None)), None, None,
                    "a listening endpoint such as \"tcp:9001\""),
         limits=limits, store=store, root=root,
         region=_get(document, "region", "", str, None, None, "a string"),
         sections=sections)
+
+
+def _url_root(document: Mapping[str, Any]) -> Optional[str]:
+    value = _get(document, "url_root", "", str, None,
+                 lambda v: v.startswith(("http://", "https://")),
+                 "an http:// or https:// URL")
+    return None if value is None else str(value).rstrip("/")
+
+
+def default_url_root(port: str) -> str:
+    """
+    The URL clients reach a listener at when ``url_root`` is not configured:
+    this machine's loopback address and the port of a ``tcp:PORT`` endpoint.
+    """
+    parts = port.split(":")
+    number = parts[1] if len(parts) > 1 and parts[0] == "tcp" else parts[0]
+    return f"http://127.0.0.1:{number}" if number.isdigit() else "http://127.0.0.1:9000"
 
 
 def load_config(path: Optional[str]) -> Config:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from attrs import evolve
+
 from twisted.application.service import MultiService, Service
 from twisted.application.strports import service as strports_service
 from twisted.python import usage
 
 from otter2.api.app import AdminAPI, OtterAPI
 from otter2.api.site import APISite
-from otter2.config import Config, ConfigError, load_config
+from otter2.config import Config, ConfigError, default_url_root, load_config
 from otter2.effects import make_dispatcher
 from otter2.store.sqlite import SQLiteGroupStore
 
@@ -52,6 +54,8 @@ class StoreService(Service):
 def build_service(config: Config, port: str, reactor: Any,
                   store_path: Optional[str] = None) -> MultiService:
     """The daemon's services for ``config``: store, API listener, admin listener."""
+    if config.url_root is None:
+        config = evolve(config, url_root=default_url_root(port))
     top = MultiService()
     store = SQLiteGroupStore(reactor, store_path or config.store.path)
     StoreService(store).setServiceParent(top)

@@ -58,6 +58,20 @@ class ParseConfigTests(SynchronousTestCase):
         self.assertRaises(ConfigError, parse_config, [])
 
 
+class DefaultURLRootTests(SynchronousTestCase):
+    """Without ``url_root``, links point at the listening port on loopback."""
+
+    def test_ports(self) -> None:
+        """tcp:N, tcp:N:interface=..., a bare N, and anything else."""
+        from otter2.config import default_url_root
+
+        self.assertEqual(default_url_root("tcp:9100"), "http://127.0.0.1:9100")
+        self.assertEqual(default_url_root("tcp:9101:interface=127.0.0.1"),
+                         "http://127.0.0.1:9101")
+        self.assertEqual(default_url_root("9102"), "http://127.0.0.1:9102")
+        self.assertEqual(default_url_root("unix:/tmp/s"), "http://127.0.0.1:9000")
+
+
 class LoadConfigTests(SynchronousTestCase):
     """Reading the file."""
 

@@ -79,7 +79,8 @@ def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
         request.setResponseCode(reply.status)
         for name, value in reply.headers.items():
             request.setHeader(name.encode(), value.encode())
-        log.info("{method} {path} {status}", method=request.method.decode(),
+        log.info("{method} {path} {status} (response {response_id})",
+                 method=request.method.decode(),
                  path=_redacted(request.path.decode("utf-8", "replace")),
                  status=reply.status, response_id=response_id)
         if reply.body is None:
@@ -134,7 +135,7 @@ class APIBase:
                  clock: Any) -> None:
         self.config = config
         self.limits = config.limits
-        self.links = Links(config.url_root)
+        self.links = Links(config.url_root or "http://127.0.0.1:9000")
         self._dispatcher = dispatcher
         self._clock = clock
         # Anonymous executions still running after their 202 was sent.
