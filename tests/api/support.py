@@ -56,7 +56,8 @@ class APITestCase(TestCase):
     limits = Limits()
 
     def setUp(self) -> None:
-        self.store = SQLiteGroupStore(reactor, self.mktemp() + ".sqlite")
+        self.store_path = self.mktemp() + ".sqlite"
+        self.store = SQLiteGroupStore(reactor, self.store_path)
         self.addCleanup(self.store.close)
         self.config = evolve(Config(), url_root=URL_ROOT, limits=self.limits)
         self.api = OtterAPI(self.config, make_dispatcher(reactor, self.store), reactor)
