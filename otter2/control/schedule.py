@@ -83,7 +83,7 @@ def _cron_expression(text: str) -> str | None:
     both accept it, else ``None``."""
     fields = text.split()
     if len(fields) != 5 or not all(
-            pattern.fullmatch(field) for pattern, field in zip(_CRON_FIELDS, fields)):
+            pattern.fullmatch(field) for pattern, field in zip(_CRON_FIELDS, fields, strict=True)):
         return None
     expression = " ".join(fields)
     try:

@@ -36,7 +36,9 @@ class ModifyStateTests(SynchronousTestCase):
 
     def test_lost_race_is_retried_from_a_fresh_load(self) -> None:
         """A stale write loads the group again and applies the change to it."""
-        bump = (lambda g: evolve(g.state, desired=g.state.desired + 1))
+        def bump(g: ScalingGroup) -> GroupState:
+            return evolve(g.state, desired=g.state.desired + 1)
+
         first, second = group(1, version=0), group(4, version=1)
         saved = evolve(second.state, desired=5, version=2)
         result = perform_sequence([
