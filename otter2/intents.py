@@ -1,5 +1,5 @@
 """
-Intents for what the outside world supplies: the time.
+Intents for what the outside world supplies: the time and randomness.
 
 test-case-name: tests.effects.test_dispatcher
 """
@@ -10,3 +10,10 @@ from attrs import frozen
 @frozen
 class Now:
     """The current time, in seconds since the epoch."""
+
+
+@frozen
+class RandomHex:
+    """``nbytes`` random bytes as lower-case hex: the unique part of a new name."""
+
+    nbytes: int

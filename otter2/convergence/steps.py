@@ -11,10 +11,10 @@ from enum import Enum
 from typing import Union
 
 from attrs import field, frozen
-from pyrsistent import PMap, PSet, PVector, pmap, pset, pvector
+from pyrsistent import PMap, PSet, PVector, pvector
 
 from otter2.model.cloud import CLBDescription, NodeCondition, NodeType
-from otter2.model.group import frozen_json
+from otter2.model.group import frozen_json, frozen_list, frozen_set
 
 
 class Verdict(Enum):
@@ -34,7 +34,7 @@ class StepOutcome:
     """
 
     verdict: Verdict
-    reasons: PVector = field(factory=pvector, converter=pvector)
+    reasons: PVector = field(factory=pvector, converter=frozen_list)
 
 
 @frozen
@@ -65,7 +65,7 @@ class AddNodesToCLB:
     """Add (address, description) pairs as nodes of one CLB."""
 
     lb_id: str
-    address_configs: PSet = field(converter=pset)  # of (str, CLBDescription)
+    address_configs: PSet = field(converter=frozen_set)  # of (str, CLBDescription)
 
 
 @frozen
@@ -73,7 +73,7 @@ class RemoveNodesFromCLB:
     """Remove nodes from one CLB; already-gone nodes or LBs mean done."""
 
     lb_id: str
-    node_ids: PSet = field(converter=pset)
+    node_ids: PSet = field(converter=frozen_set)
 
 
 @frozen
@@ -91,21 +91,21 @@ class ChangeCLBNode:
 class BulkAddToRCv3:
     """Add (pool id, server id) pairs to RackConnect v3 pools."""
 
-    lb_node_pairs: PSet = field(converter=pset)
+    lb_node_pairs: PSet = field(converter=frozen_set)
 
 
 @frozen
 class BulkRemoveFromRCv3:
     """Remove (pool id, server id) pairs from RackConnect v3 pools."""
 
-    lb_node_pairs: PSet = field(converter=pset)
+    lb_node_pairs: PSet = field(converter=frozen_set)
 
 
 @frozen
 class ConvergeLater:
     """No I/O: look again later (RETRY, or LIMITED_RETRY when ``limited``)."""
 
-    reasons: PVector = field(factory=pvector, converter=pvector)
+    reasons: PVector = field(factory=pvector, converter=frozen_list)
     limited: bool = False
 
 
@@ -113,7 +113,7 @@ class ConvergeLater:
 class FailConvergence:
     """No I/O: the group needs its owner (FAILURE), for the reasons given."""
 
-    reasons: PVector = field(factory=pvector, converter=pvector)
+    reasons: PVector = field(factory=pvector, converter=frozen_list)
 
 
 Step = Union[CreateServer, DeleteServer, SetMetadataItemOnServer, AddNodesToCLB,

@@ -3,5 +3,6 @@ Performers: the only code that touches network, disk or clock.
 """
 
 from otter2.effects.dispatcher import make_dispatcher
+from otter2.effects.http import Authenticator, StaticAuthenticator, perform_service_request
 
-__all__ = ["make_dispatcher"]
+__all__ = ["Authenticator", "StaticAuthenticator", "make_dispatcher", "perform_service_request"]

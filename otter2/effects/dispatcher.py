@@ -6,7 +6,9 @@ test-case-name: tests.effects.test_dispatcher
 
 from __future__ import annotations
 
-from typing import Any
+import secrets
+from functools import partial
+from typing import Any, Mapping, Optional
 
 from attrs import fields
 from effect import ComposedDispatcher, TypeDispatcher, base_dispatcher
@@ -14,7 +16,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from txeffect import deferred_performer, make_twisted_dispatcher
 
-from otter2.intents import Now
+from otter2.cloud.request import ServiceRequest, ServiceType
+from otter2.effects.http import Authenticator, HTTPClient, perform_service_request
+from otter2.intents import Now, RandomHex
 from otter2.store.interface import GroupStore
 from otter2.store.intents import STORE_INTENTS
 
@@ -32,17 +36,40 @@ def store_dispatcher(store: GroupStore) -> TypeDispatcher:
 
 
 def world_dispatcher(clock: IReactorTime) -> TypeDispatcher:
-    """Performers for the time."""
+    """Performers for the time and randomness."""
     return TypeDispatcher({
         Now: deferred_performer(lambda dispatcher, intent: clock.seconds()),  # type: ignore[misc]
+        RandomHex: deferred_performer(  # type: ignore[misc]
+            lambda dispatcher, intent: secrets.token_hex(intent.nbytes)),
     })
 
 
-def make_dispatcher(reactor: Any, store: GroupStore) -> ComposedDispatcher:
-    """Every performer otter2 has, bound to its collaborators."""
+def cloud_dispatcher(http: HTTPClient, authenticator: Authenticator, region: Optional[str],
+                     service_names: Optional[Mapping[ServiceType, str]] = None,
+                     ) -> TypeDispatcher:
+    """The performer of `ServiceRequest`: treq, the tenant's token and catalog."""
+    return TypeDispatcher({ServiceRequest: deferred_performer(
+        partial(perform_service_request, http, authenticator, region, service_names))})
+
+
+def make_dispatcher(reactor: Any, store: GroupStore, *, http: Optional[HTTPClient] = None,
+                    authenticator: Optional[Authenticator] = None,
+                    region: Optional[str] = None,
+                    service_names: Optional[Mapping[ServiceType, str]] = None,
+                    ) -> ComposedDispatcher:
+    """
+    Every performer otter2 has, bound to its collaborators. With an ``http``
+    client (and an ``authenticator``), `ServiceRequest` intents reach the cloud.
+    """
+    cloud = []
+    if http is not None:
+        if authenticator is None:
+            raise ValueError("an HTTP client needs an authenticator")
+        cloud = [cloud_dispatcher(http, authenticator, region, service_names)]
     return ComposedDispatcher([
         store_dispatcher(store),
         world_dispatcher(reactor),
+        *cloud,
         make_twisted_dispatcher(reactor),
         base_dispatcher,
     ])

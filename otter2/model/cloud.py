@@ -13,7 +13,7 @@ from typing import Optional, Union
 from attrs import field, frozen
 from pyrsistent import PMap, PSet, PVector, pmap, pset, pvector
 
-from otter2.model.group import frozen_json
+from otter2.model.group import frozen_json, frozen_set
 
 
 class ServerState(Enum):
@@ -57,7 +57,7 @@ class NodeType(Enum):
     SECONDARY = "SECONDARY"
 
 
-@frozen
+@frozen(cache_hash=True)  # planning hashes the same few descriptions per server
 class CLBDescription:
     """A server's wish to be on a Cloud Load Balancer at a port."""
 
@@ -77,7 +77,7 @@ def _lower(value: str) -> str:
     return value.lower()
 
 
-@frozen
+@frozen(cache_hash=True)
 class RCv3Description:
     """A server's wish to be in a RackConnect v3 pool (ids compare lower-cased)."""
 
@@ -130,9 +130,21 @@ class ObservedServer:
     state: ServerState
     created: float  # seconds since the epoch
     servicenet_address: str = ""
-    desired_lbs: PSet = field(factory=pset, converter=pset)
+    desired_lbs: PSet = field(factory=pset, converter=frozen_set)
     draining: bool = False  # metadata rax:autoscale:server:state is DRAINING
     links: PVector = field(factory=pvector, converter=frozen_json)
     image_id: Optional[str] = None
     flavor_id: Optional[str] = None
     metadata: PMap = field(factory=pmap, converter=frozen_json)
+
+
+@frozen
+class Observation:
+    """
+    What one gather saw of a group's part of the cloud: its servers, the
+    nodes of the load balancers it cares about, and those CLBs (by id).
+    """
+
+    servers: PVector = field(factory=pvector, converter=pvector)
+    lb_nodes: PVector = field(factory=pvector, converter=pvector)
+    clbs: PMap = field(factory=pmap, converter=pmap)

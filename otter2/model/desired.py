@@ -9,7 +9,7 @@ from __future__ import annotations
 from attrs import field, frozen
 from pyrsistent import PMap, PSet, pmap, pset
 
-from otter2.model.group import frozen_json
+from otter2.model.group import frozen_json, frozen_set
 
 
 @frozen
@@ -25,5 +25,5 @@ class DesiredGroup:
 
     capacity: int
     server_config: PMap = field(factory=pmap, converter=frozen_json)
-    desired_lbs: PSet = field(factory=pset, converter=pset)
+    desired_lbs: PSet = field(factory=pset, converter=frozen_set)
     draining_timeout: float = 0.0

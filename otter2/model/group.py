@@ -10,7 +10,7 @@ from enum import Enum
 from typing import Any, Mapping, Optional
 
 from attrs import field, frozen
-from pyrsistent import PMap, PVector, freeze, pmap, pvector
+from pyrsistent import PMap, PSet, PVector, freeze, pmap, pset, pvector
 
 
 def frozen_json(value: Any) -> Any:
@@ -21,6 +21,11 @@ def frozen_json(value: Any) -> Any:
 def frozen_list(value: Any) -> PVector:
     """Any iterable as a pyrsistent vector."""
     return pvector(value)
+
+
+def frozen_set(value: Any) -> PSet:
+    """Any iterable as a pyrsistent set (a typed converter for attrs fields)."""
+    return pset(value)
 
 
 class GroupStatus(Enum):

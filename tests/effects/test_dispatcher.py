@@ -10,7 +10,7 @@ from txeffect import perform
 
 from otter2.effects import make_dispatcher
 from otter2.effects.dispatcher import world_dispatcher
-from otter2.intents import Now
+from otter2.intents import Now, RandomHex
 from otter2.store.intents import (
     STORE_INTENTS,
     CountRows,
@@ -63,3 +63,13 @@ class WorldTests(TestCase):
 
         dispatcher = ComposedDispatcher([world_dispatcher(clock), base_dispatcher])
         self.assertEqual(await perform(dispatcher, Effect(Now())), 1234.5)
+
+    async def test_random_hex(self) -> None:
+        """RandomHex(n) is 2n lower-case hex digits, different each time."""
+        from effect import ComposedDispatcher, base_dispatcher
+
+        dispatcher = ComposedDispatcher([world_dispatcher(Clock()), base_dispatcher])
+        first = await perform(dispatcher, Effect(RandomHex(4)))
+        second = await perform(dispatcher, Effect(RandomHex(4)))
+        self.assertRegex(first, "^[0-9a-f]{8}$")
+        self.assertNotEqual(first, second)

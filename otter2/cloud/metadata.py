@@ -1,0 +1,132 @@
+"""
+The server-metadata contract: how a Nova server says which group it belongs
+to, which load balancers it should be on, and that it is being drained.
+
+otter2 keeps no list of its servers; it writes these keys once, when it
+creates a server, and reads them back on every gather (spec §1.2).
+
+test-case-name: tests.cloud.test_nova
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterable, Mapping, Optional
+
+from pyrsistent import PMap, PSet, freeze, pset, thaw
+
+from otter2.model.cloud import CLBDescription, LBDescription, RCv3Description
+
+GROUP_ID_KEY = "rax:autoscale:group:id"
+LEGACY_GROUP_ID_KEY = "rax:auto_scaling_group_id"
+SERVER_STATE_KEY = "rax:autoscale:server:state"
+DRAINING = "DRAINING"
+CLB_KEY_PREFIX = "rax:autoscale:lb:CloudLoadBalancer:"
+RCV3_KEY_PREFIX = "rax:autoscale:lb:RackConnectV3:"
+
+_AUTOSCALE_KEY = re.compile(r"^rax:autoscale((?::[A-Za-z0-9_-]+)+)$")
+
+
+def group_id_of(metadata: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """
+    The id of the group a server's metadata puts it in, or None.
+
+    The current key wins; the legacy key counts only when the current one is
+    absent.
+    """
+    if not metadata:
+        return None
+    if GROUP_ID_KEY in metadata:
+        return metadata[GROUP_ID_KEY]
+    return metadata.get(LEGACY_GROUP_ID_KEY)
+
+
+def is_draining(metadata: Optional[Mapping[str, Any]]) -> bool:
+    """Whether the metadata holds otter2's draining marker (exactly ``DRAINING``)."""
+    return metadata is not None and metadata.get(SERVER_STATE_KEY) == DRAINING
+
+
+def _clb_descriptions(lb_id: str, value: Any) -> list[CLBDescription]:
+    try:
+        ports = json.loads(value)
+    except (TypeError, ValueError):
+        return []
+    if not isinstance(ports, list):
+        return []
+    descriptions = []
+    for entry in ports:
+        port = entry.get("port") if isinstance(entry, dict) else None
+        if not isinstance(port, int) or isinstance(port, bool):
+            return []  # one bad element spoils the whole key, as in Otter
+        descriptions.append(CLBDescription(lb_id=lb_id, port=port))
+    return descriptions
+
+
+def desired_lbs_of(metadata: Optional[Mapping[str, Any]]) -> PSet:
+    """
+    The load balancers a server's metadata records for it.
+
+    A CloudLoadBalancer key whose value is not a JSON list of ``{"port": n}``
+    objects is skipped whole; every RackConnectV3 key names a pool.
+    """
+    descriptions: list[LBDescription] = []
+    for key, value in (metadata or {}).items():
+        match = _AUTOSCALE_KEY.match(key)
+        if match is None:
+            continue
+        parts = match.group(1)[1:].split(":")
+        if len(parts) != 3 or parts[0] != "lb":
+            continue
+        _, kind, lb_id = parts
+        if kind == "CloudLoadBalancer":
+            descriptions.extend(_clb_descriptions(lb_id, value))
+        elif kind == "RackConnectV3":
+            descriptions.append(RCv3Description(lb_id))
+    return pset(descriptions)
+
+
+def server_metadata(group_id: str, desired_lbs: Iterable[LBDescription]) -> dict[str, str]:
+    """
+    The metadata otter2 writes on every server it creates for a group:
+    both membership keys and one key per load balancer.
+    """
+    metadata = {GROUP_ID_KEY: group_id, LEGACY_GROUP_ID_KEY: group_id}
+    ports: dict[str, set[int]] = {}
+    for lb in desired_lbs:
+        if isinstance(lb, CLBDescription):
+            ports.setdefault(lb.lb_id, set()).add(lb.port)
+        else:
+            metadata[RCV3_KEY_PREFIX + lb.lb_id] = ""
+    for lb_id, lb_ports in ports.items():
+        metadata[CLB_KEY_PREFIX + lb_id] = json.dumps([{"port": p} for p in sorted(lb_ports)])
+    return metadata
+
+
+def launch_load_balancers(launch_server_args: Mapping[str, Any]) -> PSet:
+    """
+    The load balancers of a ``launch_server`` configuration's args, as
+    descriptions: a CLB entry (``type`` absent or ``CloudLoadBalancer``) with
+    its port, an RCv3 entry with its pool.
+    """
+    descriptions: list[LBDescription] = []
+    for entry in launch_server_args.get("loadBalancers", ()):
+        lb_id = str(entry["loadBalancerId"])
+        if entry.get("type", "CloudLoadBalancer") == "RackConnectV3":
+            descriptions.append(RCv3Description(lb_id))
+        else:
+            descriptions.append(CLBDescription(lb_id=lb_id, port=int(entry["port"])))
+    return pset(descriptions)
+
+
+def prepare_server_config(launch_server_args: Mapping[str, Any], group_id: str) -> PMap:
+    """
+    The Nova create-server body for a group (``DesiredGroup.server_config``):
+    ``{"server": ...}`` with the group's metadata merged into the launch
+    configuration's; a generated key wins over a user key of the same name.
+    The name suffix is added when the server is created (``nova.name_server``).
+    """
+    server = dict(thaw(launch_server_args["server"]))
+    lbs = launch_load_balancers(launch_server_args)
+    server["metadata"] = {**server.get("metadata", {}), **server_metadata(group_id, lbs)}
+    return freeze({"server": server})

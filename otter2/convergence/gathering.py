@@ -1,0 +1,252 @@
+"""
+Observing the cloud for one group, as Effects (spec §1.5): the group's Nova
+servers, the nodes and health monitors of the Cloud Load Balancers it cares
+about, and the members of its RackConnect v3 pools.
+
+A group cares about the load balancers of its launch configuration and those
+its servers' metadata records; otter2 lists no other LB's nodes. A failed
+gather raises `GatherError` with a readable reason (the iteration reports it
+and tries again later); a catalog without Nova or CLB raises `ServiceMissing`,
+a group error. A catalog without RackConnect means no pool members.
+
+test-case-name: tests.convergence.test_gathering
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable, Iterable, Optional
+
+from attrs import evolve
+from effect import Constant, Effect, FirstError, parallel
+from effect.do import do
+
+from otter2.cloud import clb, nova, rcv3
+from otter2.cloud.messages import (
+    CLOUD_LOAD_BALANCERS,
+    CLOUD_SERVERS,
+    RACKCONNECT,
+    describe,
+    describe_exception,
+)
+from otter2.cloud.request import NoSuchEndpoint, Response, ServiceRequest
+from otter2.model.cloud import (
+    CLB,
+    CLBDescription,
+    CLBNode,
+    LBDescription,
+    NodeCondition,
+    Observation,
+    ObservedServer,
+    RCv3Description,
+)
+
+MAX_FEED_PAGES = 100
+
+__all__ = ["GatherError", "Observation", "ServiceMissing", "gather_clb", "gather_group",
+           "gather_rcv3", "gather_servers"]
+
+
+class GatherError(Exception):
+    """Observing the cloud failed; ``reason`` says how, for the group's owner."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ServiceMissing(GatherError):
+    """The tenant's catalog lacks a service the group needs (a closed or suspended account)."""
+
+
+def _raise(error: BaseException) -> Any:
+    raise error
+
+
+def _as_gather_error(service: str, error: BaseException) -> GatherError:
+    if isinstance(error, FirstError):
+        error = error.exception
+    if isinstance(error, GatherError):
+        return error
+    if isinstance(error, NoSuchEndpoint):
+        return ServiceMissing(str(error))
+    return GatherError(f"Could not reach {service}: {describe_exception(error)}")
+
+
+def _call(service: str, request: ServiceRequest) -> Effect:
+    return Effect(request).on(error=lambda e: _raise(_as_gather_error(service, e)))
+
+
+def _all(effects: list[Effect]) -> Effect:
+    """Effects performed at once; the first failure is raised as it is."""
+    if not effects:
+        return Effect(Constant([]))
+    return parallel(effects).on(
+        error=lambda e: _raise(e.exception if isinstance(e, FirstError) else e))
+
+
+def _read(response: Response, parse: Callable[[Any], Any], failed: str) -> Any:
+    """``parse`` of a 200 answer's body; a GatherError saying ``failed`` otherwise."""
+    if response.status != 200:
+        raise GatherError(describe(failed, response))
+    try:
+        return parse(response.body)
+    except Exception as error:
+        raise GatherError(f"{failed}: the answer was unreadable "
+                          f"({describe_exception(error)})") from error
+
+
+# -- Nova --------------------------------------------------------------------------
+
+
+@do
+def gather_servers(tenant_id: str, group_id: str) -> Any:
+    """
+    Effect resulting in the group's servers: every page of ``servers/detail``
+    (following ``rel=next`` links; the same link twice in a row fails), kept
+    when their metadata makes them members.
+    """
+    params: tuple[tuple[str, str], ...] = nova.FIRST_PAGE
+    previous: Optional[str] = None
+    members: list[Any] = []
+    while True:
+        response = yield _call(CLOUD_SERVERS, nova.list_servers_request(tenant_id, params))
+        servers, next_href = _read(response, nova.parse_server_page,
+                                   "Could not list the servers of Cloud Servers")
+        members.extend(server for server in servers if nova.belongs_to(server, group_id))
+        if not servers or next_href is None:
+            break
+        if next_href == previous:
+            raise GatherError("Could not list the servers of Cloud Servers: it gave the "
+                              f"same next page twice ({next_href})")
+        previous, params = next_href, nova.next_page_params(next_href)
+    return [_parse_server(server) for server in members]
+
+
+def _parse_server(server: Any) -> ObservedServer:
+    try:
+        return nova.parse_server(server)
+    except Exception as error:
+        raise GatherError(f"Cloud Servers described server {server.get('id')} unreadably "
+                          f"({describe_exception(error)})") from error
+
+
+# -- Cloud Load Balancers --------------------------------------------------------
+
+
+def _number_order(lb_id: str) -> tuple[int, str]:
+    return (len(lb_id), lb_id)
+
+
+@do
+def gather_clb(tenant_id: str, lb_ids: Iterable[str]) -> Any:
+    """
+    Effect resulting in (nodes, {lb_id: CLB}) for those of ``lb_ids`` that
+    exist: their nodes, when DRAINING ones began draining, and their health
+    monitors. An LB found gone meanwhile has no nodes and no `CLB`.
+    """
+    wanted = set(lb_ids)
+    if not wanted:
+        return [], {}
+    response = yield _call(CLOUD_LOAD_BALANCERS, clb.list_load_balancers_request(tenant_id))
+    listed = set(_read(response, clb.parse_load_balancer_ids,
+                       "Could not list the load balancers of Cloud Load Balancers"))
+    present = sorted(wanted & listed, key=_number_order)
+    results = yield _all([_gather_lb(tenant_id, lb_id) for lb_id in present])
+    nodes = [node for lb_nodes, _ in results for node in lb_nodes]
+    clbs = {lb_id: found for lb_id, (_, found) in zip(present, results, strict=True) if found is not None}
+    return nodes, clbs
+
+
+_GONE = object()
+
+
+@do
+def _gather_lb(tenant_id: str, lb_id: str) -> Any:
+    nodes_response, monitor_response = yield _all([
+        _call(CLOUD_LOAD_BALANCERS, clb.list_nodes_request(tenant_id, lb_id)),
+        _call(CLOUD_LOAD_BALANCERS, clb.health_monitor_request(tenant_id, lb_id)),
+    ])
+    nodes: list[CLBNode] = [] if clb.lb_gone(nodes_response) else _read(
+        nodes_response, partial(clb.parse_nodes, lb_id),
+        f"Could not list the nodes of Cloud Load Balancer {lb_id}")
+    found: Optional[CLB] = None if clb.lb_gone(monitor_response) else _read(
+        monitor_response, clb.parse_health_monitor,
+        f"Could not read the health monitor of Cloud Load Balancer {lb_id}")
+    draining = [node for node in nodes if node.description.condition is NodeCondition.DRAINING]
+    drained_at = yield _all([_drained_at(tenant_id, lb_id, node.node_id) for node in draining])
+    if _GONE in drained_at:
+        return [], None
+    since = dict(zip((node.node_id for node in draining), drained_at, strict=True))
+    return [evolve(node, drained_at=since[node.node_id]) if node.node_id in since else node
+            for node in nodes], found
+
+
+@do
+def _drained_at(tenant_id: str, lb_id: str, node_id: str) -> Any:
+    """Effect resulting in when the node began draining, None if unknown, or _GONE."""
+    params: tuple[tuple[str, str], ...] = ()
+    for _ in range(MAX_FEED_PAGES):
+        response = yield _call(CLOUD_LOAD_BALANCERS,
+                               clb.node_feed_request(tenant_id, lb_id, node_id, params))
+        if clb.lb_gone(response):
+            return _GONE
+        if response.status == 404:  # the node went away meanwhile
+            return None
+        page = _read(response, lambda body: clb.parse_node_feed(body or ""),
+                     f"Could not read the events of node {node_id} "
+                     f"of Cloud Load Balancer {lb_id}")
+        if page.drained_at is not None or not page.entries or page.next_href is None:
+            return page.drained_at
+        params = nova.next_page_params(page.next_href)
+    return None
+
+
+# -- RackConnect v3 --------------------------------------------------------------
+
+
+@do
+def gather_rcv3(tenant_id: str, pool_ids: Iterable[str]) -> Any:
+    """
+    Effect resulting in the members of those of ``pool_ids`` that exist
+    (compared lower-cased); none when the catalog has no RackConnect.
+    """
+    wanted = {pool_id.lower() for pool_id in pool_ids}
+    if not wanted:
+        return []
+    try:
+        response = yield _call(RACKCONNECT, rcv3.list_pools_request(tenant_id))
+    except ServiceMissing:
+        return []
+    listed = _read(response, rcv3.parse_pool_ids,
+                   "Could not list the load balancer pools of RackConnect v3")
+    present = sorted(pool_id for pool_id in listed if pool_id.lower() in wanted)
+    responses = yield _all([_call(RACKCONNECT, rcv3.list_pool_nodes_request(tenant_id, pool_id))
+                            for pool_id in present])
+    return [node for pool_id, response in zip(present, responses, strict=True)
+            if response.status != 404
+            for node in _read(response, partial(rcv3.parse_pool_nodes, pool_id),
+                              f"Could not list the members of RackConnect v3 pool {pool_id}")]
+
+
+# -- the whole group ---------------------------------------------------------------
+
+
+@do
+def gather_group(tenant_id: str, group_id: str, desired_lbs: Iterable[LBDescription]) -> Any:
+    """
+    Effect resulting in an `Observation` of the group: its servers first,
+    then (at once) the CLBs and RCv3 pools of its launch configuration and of
+    its servers' metadata.
+    """
+    servers = yield gather_servers(tenant_id, group_id)
+    lbs = set(desired_lbs).union(*(server.desired_lbs for server in servers))
+    clb_ids = {lb.lb_id for lb in lbs if isinstance(lb, CLBDescription)}
+    pool_ids = {lb.lb_id for lb in lbs if isinstance(lb, RCv3Description)}
+    effects = ([gather_clb(tenant_id, clb_ids)] if clb_ids else []) + \
+        ([gather_rcv3(tenant_id, pool_ids)] if pool_ids else [])
+    results = yield (effects[0].on(lambda result: [result]) if len(effects) == 1
+                     else _all(effects))
+    clb_nodes, clbs = results.pop(0) if clb_ids else ([], {})
+    rcv3_nodes = results.pop(0) if pool_ids else []
+    return Observation(servers=servers, lb_nodes=clb_nodes + rcv3_nodes, clbs=clbs)

@@ -1,0 +1,117 @@
+"""
+The `ServiceRequest` performer: authenticate for the tenant, find the
+service's endpoint in the region, send the request with treq, and answer a
+`Response` whatever the status.
+
+A 401 means the token went stale: the performer drops it, authenticates
+again and retries once; a second 401 is answered like any other status (the
+step reads it as RETRY, never as a group error). The performer raises only
+when the transport or authentication fails, or the catalog has no endpoint
+for the service (`NoSuchEndpoint`).
+
+test-case-name: tests.effects.test_http
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Optional, Protocol
+
+from pyrsistent import pmap, thaw
+from twisted.internet.defer import Deferred, succeed
+
+from otter2.cloud.catalog import Catalog, public_endpoint_url
+from otter2.cloud.request import Response, ServiceRequest, ServiceType
+
+USER_AGENT = "otter2"
+
+
+class HTTPClient(Protocol):
+    """What otter2 needs of a treq client (``treq.client.HTTPClient``, ``StubTreq``)."""
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Deferred[Any]:
+        """Send a request; the Deferred fires with a treq response."""
+
+
+class Authenticator(Protocol):
+    """A source of tokens and service catalogs, per tenant."""
+
+    def authenticate(self, tenant_id: str) -> Deferred[tuple[str, Catalog]]:
+        """A token to act for the tenant, and the tenant's service catalog."""
+
+    def invalidate(self, tenant_id: str) -> None:
+        """Forget the tenant's token: the cloud refused it."""
+
+
+class StaticAuthenticator:
+    """The same token and catalog for every tenant (tests and the simulation)."""
+
+    def __init__(self, token: str, catalog: Catalog) -> None:
+        self.token = token
+        self.catalog = catalog
+
+    def authenticate(self, tenant_id: str) -> Deferred[tuple[str, Catalog]]:
+        """The token and catalog given."""
+        return succeed((self.token, self.catalog))
+
+    def invalidate(self, tenant_id: str) -> None:
+        """Nothing to forget."""
+
+
+def _headers(token: str) -> dict[str, list[str]]:
+    return {"Content-Type": ["application/json"], "Accept": ["application/json"],
+            "User-Agent": [USER_AGENT], "X-Auth-Token": [token]}
+
+
+def _body(content: bytes, headers: Mapping[str, str]) -> Any:
+    text = content.decode("utf-8", errors="replace")
+    if not text.strip():
+        return None
+    content_type = headers.get("content-type", "")
+    if "json" in content_type or not content_type:
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text
+
+
+async def _read(response: Any) -> Response:
+    content = await response.content()
+    headers = {name.decode("latin-1").lower(): values[-1].decode("latin-1")
+               for name, values in response.headers.getAllRawHeaders()}
+    return Response(response.code, _body(content, headers), pmap(headers))
+
+
+async def _service_request(http_client: HTTPClient, authenticator: Authenticator,
+                           region: Optional[str], service_name: str,
+                           intent: ServiceRequest) -> Response:
+    data = None if intent.json is None else json.dumps(thaw(intent.json)).encode("utf-8")
+
+    async def send() -> Any:
+        token, catalog = await authenticator.authenticate(intent.tenant_id)
+        base = public_endpoint_url(catalog, service_name, region)
+        url = f"{base.rstrip('/')}/{intent.path.lstrip('/')}"
+        return await http_client.request(intent.method, url, headers=_headers(token),
+                                         params=list(intent.params) or None, data=data)
+
+    response = await send()
+    if response.code == 401:
+        await response.content()  # let the connection go back to the pool
+        authenticator.invalidate(intent.tenant_id)
+        response = await send()
+    return await _read(response)
+
+
+def perform_service_request(http_client: HTTPClient, authenticator: Authenticator,
+                            region: Optional[str],
+                            service_names: Optional[Mapping[ServiceType, str]],
+                            dispatcher: Any, intent: ServiceRequest) -> Deferred[Response]:
+    """
+    Perform a `ServiceRequest` (see the module docstring). ``service_names``
+    maps a service type to its name in the catalog; a type it omits goes by
+    its default name (``cloudServersOpenStack``...).
+    """
+    name = (service_names or {}).get(intent.service, intent.service.value)
+    return Deferred.fromCoroutine(
+        _service_request(http_client, authenticator, region, name, intent))

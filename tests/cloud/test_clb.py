@@ -1,0 +1,269 @@
+"""
+Tests for otter2.cloud.clb: requests, listings, node feeds, and the error
+table of spec §3.4 with what each error means for each step.
+"""
+
+from pyrsistent import thaw
+from twisted.trial.unittest import SynchronousTestCase
+
+from otter2.cloud import clb
+from otter2.cloud.clb import CLBError, CLBErrorKind
+from otter2.cloud.request import Response, ServiceRequest, ServiceType
+from otter2.convergence.steps import StepOutcome, Verdict
+from otter2.model.cloud import CLB, CLBDescription, CLBNode, NodeCondition, NodeType
+
+
+def message(status: int, text: str) -> Response:
+    return Response(status, {"message": text, "code": status})
+
+
+RATE_LIMITED = Response(413, {"overLimit": {"message": "OverLimit Retry...", "code": 413}})
+PENDING_DELETE = message(422, "Load Balancer '5' has a status of 'PENDING_DELETE' and is "
+                              "considered immutable.")
+DELETED_IMMUTABLE = message(422, "The load balancer is deleted and considered immutable.")
+MARKED_DELETED = message(410, "The loadbalancer is marked as deleted.")
+PENDING_UPDATE = message(422, "LoadBalancer '5' has a status of 'PENDING_UPDATE' and is "
+                              "considered immutable.")
+NOT_ACTIVE = message(422, "Load Balancer is not ACTIVE")
+NOT_FOUND = message(404, "Load balancer not found.")
+DUPLICATE = message(422, "Duplicate nodes detected. One or more nodes already configured on "
+                         "load balancer.")
+NODE_LIMIT = message(413, "Nodes must not exceed 25 per load balancer.")
+NO_NODE = message(404, "Node with id #12 not found for loadbalancer #5")
+NOT_IN_LB = Response(400, {"validationErrors": {"messages": [
+    "Node ids 12,13 are not a part of your load balancer"]},
+    "message": "Validation Failure", "code": 400})
+FORBIDDEN = message(403, "You may not")
+
+
+class ErrorTableTests(SynchronousTestCase):
+    """Each row of the CLB error table, by status and message."""
+
+    def test_rows(self) -> None:
+        """Every row is recognised, case and LB spelling tolerated."""
+        cases = [
+            (RATE_LIMITED, CLBError(CLBErrorKind.RATE_LIMITED)),
+            (PENDING_DELETE, CLBError(CLBErrorKind.DELETED)),
+            (DELETED_IMMUTABLE, CLBError(CLBErrorKind.DELETED)),
+            (MARKED_DELETED, CLBError(CLBErrorKind.DELETED)),
+            (PENDING_UPDATE, CLBError(CLBErrorKind.IMMUTABLE)),
+            (NOT_ACTIVE, CLBError(CLBErrorKind.NOT_ACTIVE)),
+            (NOT_FOUND, CLBError(CLBErrorKind.NO_SUCH_LB)),
+            (message(404, "LOAD BALANCER NOT FOUND"), CLBError(CLBErrorKind.NO_SUCH_LB)),
+            (DUPLICATE, CLBError(CLBErrorKind.DUPLICATE_NODES)),
+            (NODE_LIMIT, CLBError(CLBErrorKind.NODE_LIMIT, node_limit=25)),
+            (NO_NODE, CLBError(CLBErrorKind.NO_SUCH_NODE)),
+            (NOT_IN_LB, CLBError(CLBErrorKind.NODES_NOT_IN_LB, node_ids=("12", "13"))),
+            (FORBIDDEN, CLBError(CLBErrorKind.OTHER)),
+            (Response(500, "oops"), CLBError(CLBErrorKind.OTHER)),
+        ]
+        for response, expected in cases:
+            self.assertEqual(clb.clb_error(response), expected, response)
+
+    def test_duplicate_whatever_the_status(self) -> None:
+        """Duplicate nodes are recognised at 413 too (mimic's answer)."""
+        self.assertEqual(clb.clb_error(message(413, DUPLICATE.body["message"])).kind,
+                         CLBErrorKind.DUPLICATE_NODES)
+
+    def test_status_matters(self) -> None:
+        """A message counts only with its row's status."""
+        self.assertEqual(clb.clb_error(message(400, "Load balancer not found")).kind,
+                         CLBErrorKind.OTHER)
+
+    def test_gone(self) -> None:
+        """A missing or deleted LB is gone; a busy one is not."""
+        self.assertTrue(clb.lb_gone(NOT_FOUND))
+        self.assertTrue(clb.lb_gone(MARKED_DELETED))
+        self.assertFalse(clb.lb_gone(PENDING_UPDATE))
+
+
+class AddNodesTests(SynchronousTestCase):
+    """What an answer to adding nodes means."""
+
+    def test_accepted(self) -> None:
+        """202 is RETRY: look again."""
+        self.assertEqual(clb.classify_add_nodes("5", Response(202)).verdict, Verdict.RETRY)
+
+    def test_terminal(self) -> None:
+        """A missing or deleted LB and the node limit are FAILURE with §3.5 messages."""
+        self.assertEqual(clb.classify_add_nodes("5", NOT_FOUND), StepOutcome(
+            Verdict.FAILURE, ["Cloud Load Balancer does not exist: 5"]))
+        for deleted in [PENDING_DELETE, DELETED_IMMUTABLE, MARKED_DELETED]:
+            self.assertEqual(clb.classify_add_nodes("5", deleted), StepOutcome(
+                Verdict.FAILURE, ["Cloud Load Balancer is currently being deleted: 5"]))
+        self.assertEqual(clb.classify_add_nodes("5", NODE_LIMIT), StepOutcome(
+            Verdict.FAILURE, ["Cannot create more than 25 nodes in Cloud Load Balancer 5"]))
+
+    def test_retryable(self) -> None:
+        """Rate limits, a busy or inactive LB, duplicates, 5xx and 401 are RETRY."""
+        for response in [RATE_LIMITED, PENDING_UPDATE, NOT_ACTIVE, DUPLICATE,
+                         message(413, DUPLICATE.body["message"]), Response(503, "down"),
+                         message(401, "stale")]:
+            outcome = clb.classify_add_nodes("5", response)
+            self.assertEqual(outcome.verdict, Verdict.RETRY, response)
+            self.assertTrue(outcome.reasons and "Unknown" not in outcome.reasons[0])
+
+    def test_busy_reason(self) -> None:
+        """A busy LB's reason quotes CLB's message."""
+        self.assertEqual(clb.classify_add_nodes("5", PENDING_UPDATE).reasons[0],
+                         "Cloud Load Balancer 5 cannot change now: LoadBalancer '5' has a "
+                         "status of 'PENDING_UPDATE' and is considered immutable. (HTTP 422)")
+
+    def test_plain_client_error(self) -> None:
+        """Another 4xx is FAILURE with a readable sentence."""
+        self.assertEqual(clb.classify_add_nodes("5", FORBIDDEN), StepOutcome(
+            Verdict.FAILURE, ["Cloud Load Balancers refused to add nodes to load balancer 5: "
+                              "You may not (HTTP 403)"]))
+
+
+class RemoveNodesTests(SynchronousTestCase):
+    """What an answer to removing nodes means."""
+
+    def test_done(self) -> None:
+        """202, a missing or deleted LB and a missing node are SUCCESS."""
+        for response in [Response(202), NOT_FOUND, PENDING_DELETE, MARKED_DELETED, NO_NODE]:
+            self.assertEqual(clb.classify_remove_nodes("5", response),
+                             StepOutcome(Verdict.SUCCESS), response)
+
+    def test_retryable(self) -> None:
+        """Rate limits, a busy or inactive LB, 5xx and 401 are RETRY."""
+        for response in [RATE_LIMITED, PENDING_UPDATE, NOT_ACTIVE, Response(500),
+                         message(401, "stale")]:
+            self.assertEqual(clb.classify_remove_nodes("5", response).verdict, Verdict.RETRY)
+
+    def test_plain_client_error(self) -> None:
+        """Another 4xx (403, an unknown 422) is FAILURE."""
+        for response in [FORBIDDEN, message(422, "Something new")]:
+            outcome = clb.classify_remove_nodes("5", response)
+            self.assertEqual(outcome.verdict, Verdict.FAILURE)
+            self.assertIn("refused to remove nodes from load balancer 5", outcome.reasons[0])
+
+
+class ChangeNodeTests(SynchronousTestCase):
+    """What an answer to changing a node means."""
+
+    def test_accepted(self) -> None:
+        """202 is RETRY: look again."""
+        self.assertEqual(clb.classify_change_node("5", "12", Response(202)).verdict,
+                         Verdict.RETRY)
+
+    def test_terminal(self) -> None:
+        """A missing node, a missing or deleted LB and other 4xx are FAILURE."""
+        self.assertEqual(clb.classify_change_node("5", "12", NO_NODE), StepOutcome(
+            Verdict.FAILURE, ["Node 12 of Cloud Load Balancer 5 does not exist"]))
+        self.assertEqual(clb.classify_change_node("5", "12", NOT_FOUND).reasons[0],
+                         "Cloud Load Balancer does not exist: 5")
+        self.assertEqual(clb.classify_change_node("5", "12", MARKED_DELETED).reasons[0],
+                         "Cloud Load Balancer is currently being deleted: 5")
+        self.assertEqual(clb.classify_change_node("5", "12", FORBIDDEN).verdict,
+                         Verdict.FAILURE)
+
+    def test_retryable(self) -> None:
+        """Rate limits, a busy or inactive LB and 5xx are RETRY."""
+        for response in [RATE_LIMITED, PENDING_UPDATE, NOT_ACTIVE, Response(502)]:
+            self.assertEqual(clb.classify_change_node("5", "12", response).verdict,
+                             Verdict.RETRY)
+
+
+class RequestTests(SynchronousTestCase):
+    """The requests, relative to the CLB endpoint."""
+
+    def test_add(self) -> None:
+        """Adding sends one node per (address, description), sorted."""
+        request = clb.add_nodes_request("t1", "5", [
+            ("10.0.0.2", CLBDescription("5", 80)),
+            ("10.0.0.1", CLBDescription("5", 8080, weight=2, condition=NodeCondition.DRAINING,
+                                        type=NodeType.SECONDARY))])
+        self.assertEqual(request.path, "loadbalancers/5/nodes")
+        self.assertEqual(thaw(request.json), {"nodes": [
+            {"address": "10.0.0.1", "port": 8080, "condition": "DRAINING", "weight": 2,
+             "type": "SECONDARY"},
+            {"address": "10.0.0.2", "port": 80, "condition": "ENABLED", "weight": 1,
+             "type": "PRIMARY"}]})
+
+    def test_remove(self) -> None:
+        """Removing names each node id in the query."""
+        self.assertEqual(clb.remove_nodes_request("t1", "5", ["1", "2"]), ServiceRequest(
+            "t1", ServiceType.CLOUD_LOAD_BALANCERS, "DELETE", "loadbalancers/5/nodes",
+            (("id", "1"), ("id", "2"))))
+
+    def test_change(self) -> None:
+        """Changing a node sends its condition, weight and type."""
+        request = clb.change_node_request("t1", "5", "12", NodeCondition.DRAINING, 3,
+                                          NodeType.PRIMARY)
+        self.assertEqual((request.method, request.path), ("PUT", "loadbalancers/5/nodes/12"))
+        self.assertEqual(thaw(request.json), {"node": {"condition": "DRAINING", "weight": 3,
+                                                       "type": "PRIMARY"}})
+
+    def test_feed(self) -> None:
+        """A node's feed is its .atom resource."""
+        self.assertEqual(clb.node_feed_request("t1", "5", "12").path,
+                         "loadbalancers/5/nodes/12.atom")
+
+
+class ParsingTests(SynchronousTestCase):
+    """Listings read into values."""
+
+    def test_load_balancers(self) -> None:
+        """LB ids are strings."""
+        self.assertEqual(clb.parse_load_balancer_ids({"loadBalancers": [{"id": 5}, {"id": 6}]}),
+                         ["5", "6"])
+
+    def test_nodes(self) -> None:
+        """Nodes carry their description under the LB, their id as a string and ONLINE-ness."""
+        body = {"nodes": [
+            {"id": 12, "address": "10.0.0.1", "port": 80, "condition": "DRAINING",
+             "type": "SECONDARY", "weight": 3, "status": "ONLINE"},
+            {"id": 13, "address": "10.0.0.2", "port": 80, "condition": "ENABLED",
+             "status": "OFFLINE"}]}
+        self.assertEqual(clb.parse_nodes("5", body), [
+            CLBNode("12", "10.0.0.1", CLBDescription("5", 80, 3, NodeCondition.DRAINING,
+                                                     NodeType.SECONDARY)),
+            CLBNode("13", "10.0.0.2", CLBDescription("5", 80), is_online=False)])
+
+    def test_health_monitor(self) -> None:
+        """A non-empty healthMonitor means the LB has one."""
+        self.assertEqual(clb.parse_health_monitor({"healthMonitor": {"type": "CONNECT"}}),
+                         CLB(health_monitor=True))
+        self.assertEqual(clb.parse_health_monitor({"healthMonitor": {}}), CLB())
+
+
+def feed(*entries: tuple[str, str], next_href: str = "") -> str:
+    link = f'<link rel="next" href="{next_href}"/>' if next_href else ""
+    items = "".join(f"<entry><summary>{summary}</summary><updated>{updated}</updated></entry>"
+                    for summary, updated in entries)
+    return f'<feed xmlns="http://www.w3.org/2005/Atom">{link}{items}</feed>'
+
+
+UPDATED_DRAINING = ("Node successfully updated with address: '10.0.0.1', port: '80', "
+                    "weight: '1', condition: 'DRAINING'")
+CREATED_DRAINING = ("Node successfully created with address: '10.0.0.1', port: '80', "
+                    "condition: 'DRAINING', weight: '1'")
+
+
+class NodeFeedTests(SynchronousTestCase):
+    """When a node began draining, from its Atom feed."""
+
+    def test_first_matching_entry(self) -> None:
+        """The first entry saying the node became DRAINING gives the time."""
+        page = clb.parse_node_feed(feed(
+            ("Node successfully updated with address: '10.0.0.1', port: '80', weight: '1', "
+             "condition: 'ENABLED'", "2015-01-01T00:00:30Z"),
+            (UPDATED_DRAINING, "2015-01-01T00:00:20Z"),
+            (CREATED_DRAINING, "2015-01-01T00:00:10Z")))
+        self.assertEqual(page, clb.FeedPage(3, 1420070420.0, None))
+
+    def test_created_draining(self) -> None:
+        """A node created DRAINING began draining when it was created."""
+        self.assertEqual(clb.parse_node_feed(feed((CREATED_DRAINING, "2015-01-01T00:00:10Z")))
+                         .drained_at, 1420070410.0)
+
+    def test_no_match(self) -> None:
+        """Without a matching entry, the time is unknown; the next link is kept."""
+        self.assertEqual(clb.parse_node_feed(feed(("Node created", "2015-01-01T00:00:10Z"),
+                                                  next_href="http://clb/x.atom?marker=1")),
+                         clb.FeedPage(1, None, "http://clb/x.atom?marker=1"))
+
+    def test_empty(self) -> None:
+        """An empty answer is an empty page."""
+        self.assertEqual(clb.parse_node_feed(""), clb.FeedPage(0, None, None))

@@ -1,0 +1,312 @@
+"""
+Tests for otter2.convergence.gathering: the requests a gather makes, in order,
+with canned answers, and the Observation (or the readable failure) it yields.
+"""
+
+from typing import Any, Callable
+
+from effect.testing import parallel_sequence, perform_sequence
+from pyrsistent import pmap, pvector
+from twisted.internet.error import ConnectionRefusedError
+from twisted.trial.unittest import SynchronousTestCase
+
+from otter2.cloud import clb, nova, rcv3
+from otter2.cloud.request import NoSuchEndpoint, Response
+from otter2.convergence.gathering import (
+    GatherError,
+    Observation,
+    ServiceMissing,
+    gather_clb,
+    gather_group,
+    gather_rcv3,
+    gather_servers,
+)
+from otter2.model.cloud import (
+    CLB,
+    CLBDescription,
+    CLBNode,
+    NodeCondition,
+    RCv3Description,
+    RCv3Node,
+)
+from tests.cloud.test_clb import CREATED_DRAINING, UPDATED_DRAINING, feed
+from tests.cloud.test_nova import server_json
+
+NEXT = "http://nova/v2/t1/servers/detail?limit=100&marker="
+
+
+def answer(status: int, body: Any = None) -> Callable[[object], Response]:
+    return lambda _: Response(status, body)
+
+
+def raise_(error: Exception) -> Callable[[object], Any]:
+    def fail(_: object) -> Any:
+        raise error
+    return fail
+
+
+def page(servers: list, marker: str = "") -> Callable[[object], Response]:
+    links = [{"rel": "next", "href": NEXT + marker}] if marker else []
+    return answer(200, {"servers": servers, "servers_links": links})
+
+
+def marker_page(marker: str) -> Any:
+    return nova.list_servers_request("t1", (("limit", "100"), ("marker", marker)))
+
+
+MINE = server_json(id="a")
+OTHER = server_json(id="b", metadata={"rax:autoscale:group:id": "g2"})
+LEGACY = server_json(id="c", metadata={"rax:auto_scaling_group_id": "g1"})
+
+
+class GatherServersTests(SynchronousTestCase):
+    """The group's servers, from every page of the listing."""
+
+    def test_pages(self) -> None:
+        """Pages are followed by their next links and the group's servers kept."""
+        servers = perform_sequence([
+            (nova.list_servers_request("t1"), page([MINE, OTHER], marker="b")),
+            (marker_page("b"), page([LEGACY], marker="c")),
+            (marker_page("c"), page([])),
+        ], gather_servers("t1", "g1"))
+        self.assertEqual(servers, [nova.parse_server(MINE), nova.parse_server(LEGACY)])
+
+    def test_last_page(self) -> None:
+        """A page without a next link ends the listing."""
+        servers = perform_sequence([(nova.list_servers_request("t1"), page([MINE]))],
+                                   gather_servers("t1", "g1"))
+        self.assertEqual(servers, [nova.parse_server(MINE)])
+
+    def test_same_next_link_twice(self) -> None:
+        """The same next link twice in a row fails the gather with a reason."""
+        with self.assertRaises(GatherError) as caught:
+            perform_sequence([
+                (nova.list_servers_request("t1"), page([MINE], marker="a")),
+                (marker_page("a"), page([OTHER], marker="a")),
+            ], gather_servers("t1", "g1"))
+        self.assertIn("same next page twice", caught.exception.reason)
+
+    def test_error_status(self) -> None:
+        """An error answer fails the gather, quoting Nova."""
+        with self.assertRaises(GatherError) as caught:
+            perform_sequence([(nova.list_servers_request("t1"), answer(
+                500, {"computeFault": {"message": "Boom"}}))], gather_servers("t1", "g1"))
+        self.assertEqual(caught.exception.reason,
+                         "Could not list the servers of Cloud Servers: Boom (HTTP 500)")
+
+    def test_unreachable(self) -> None:
+        """A transport failure fails the gather, naming the service."""
+        with self.assertRaises(GatherError) as caught:
+            perform_sequence([(nova.list_servers_request("t1"),
+                               raise_(ConnectionRefusedError()))], gather_servers("t1", "g1"))
+        self.assertTrue(caught.exception.reason.startswith("Could not reach Cloud Servers"))
+
+    def test_no_endpoint(self) -> None:
+        """A catalog without Nova is ServiceMissing, with the §3.5 message."""
+        with self.assertRaises(ServiceMissing) as caught:
+            perform_sequence([(nova.list_servers_request("t1"), raise_(
+                NoSuchEndpoint("cloudServersOpenStack", "ORD")))], gather_servers("t1", "g1"))
+        self.assertIn("Could not locate service cloudServersOpenStack", caught.exception.reason)
+
+    def test_unreadable_server(self) -> None:
+        """A member the listing describes unreadably fails the gather, naming it."""
+        broken = server_json(id="z", created="yesterday")
+        with self.assertRaises(GatherError) as caught:
+            perform_sequence([(nova.list_servers_request("t1"), page([broken]))],
+                             gather_servers("t1", "g1"))
+        self.assertIn("server z", caught.exception.reason)
+
+
+def node(node_id: int, condition: str = "ENABLED") -> dict:
+    return {"id": node_id, "address": f"10.0.0.{node_id}", "port": 80,
+            "condition": condition, "status": "ONLINE"}
+
+
+LBS = answer(200, {"loadBalancers": [{"id": 5}, {"id": 6}, {"id": 7}]})
+MONITOR = answer(200, {"healthMonitor": {"type": "CONNECT"}})
+NOT_FOUND = answer(404, {"message": "Load balancer not found"})
+
+
+def draining_node(node_id: int, drained_at: Any = None) -> CLBNode:
+    return CLBNode(str(node_id), f"10.0.0.{node_id}",
+                   CLBDescription("5", 80, condition=NodeCondition.DRAINING),
+                   drained_at=drained_at)
+
+
+class GatherCLBTests(SynchronousTestCase):
+    """Nodes and health monitors of the group's CLBs."""
+
+    def test_nodes_monitor_and_feed(self) -> None:
+        """Only wanted, existing LBs are read; draining nodes get their time from the feed."""
+        result = perform_sequence([
+            (clb.list_load_balancers_request("t1"), LBS),
+            parallel_sequence([[parallel_sequence([
+                [(clb.list_nodes_request("t1", "5"),
+                  answer(200, {"nodes": [node(1), node(2, "DRAINING")]}))],
+                [(clb.health_monitor_request("t1", "5"), MONITOR)],
+            ]), parallel_sequence([[
+                (clb.node_feed_request("t1", "5", "2"),
+                 answer(200, feed(("x", "2015-01-01T00:00:40Z"),
+                                  next_href="http://clb/5/nodes/2.atom?marker=7"))),
+                (clb.node_feed_request("t1", "5", "2", (("marker", "7"),)),
+                 answer(200, feed((UPDATED_DRAINING, "2015-01-01T00:00:20Z")))),
+            ]])]]),
+        ], gather_clb("t1", ["5", "9"]))
+        self.assertEqual(result, (
+            [CLBNode("1", "10.0.0.1", CLBDescription("5", 80)), draining_node(2, 1420070420.0)],
+            {"5": CLB(health_monitor=True)}))
+
+    def test_feed_ends(self) -> None:
+        """An empty page ends the feed: the draining time stays unknown."""
+        result = perform_sequence([
+            (clb.list_load_balancers_request("t1"), LBS),
+            parallel_sequence([[parallel_sequence([
+                [(clb.list_nodes_request("t1", "5"), answer(200, {"nodes": [
+                    node(2, "DRAINING")]}))],
+                [(clb.health_monitor_request("t1", "5"), answer(200, {"healthMonitor": {}}))],
+            ]), parallel_sequence([[
+                (clb.node_feed_request("t1", "5", "2"),
+                 answer(200, feed(next_href="http://clb/5/nodes/2.atom?marker=7"))),
+            ]])]]),
+        ], gather_clb("t1", ["5"]))
+        self.assertEqual(result, ([draining_node(2)], {"5": CLB()}))
+
+    def test_created_draining(self) -> None:
+        """A node created DRAINING began draining at its creation."""
+        result = perform_sequence([
+            (clb.list_load_balancers_request("t1"), LBS),
+            parallel_sequence([[parallel_sequence([
+                [(clb.list_nodes_request("t1", "5"), answer(200, {"nodes": [
+                    node(2, "DRAINING")]}))],
+                [(clb.health_monitor_request("t1", "5"), MONITOR)],
+            ]), parallel_sequence([[
+                (clb.node_feed_request("t1", "5", "2"),
+                 answer(200, feed((CREATED_DRAINING, "2015-01-01T00:00:10Z")))),
+            ]])]]),
+        ], gather_clb("t1", ["5"]))
+        self.assertEqual(result[0], [draining_node(2, 1420070410.0)])
+
+    def test_lb_deleted_during_feed(self) -> None:
+        """An LB found gone while reading a feed has no nodes and no CLB."""
+        result = perform_sequence([
+            (clb.list_load_balancers_request("t1"), LBS),
+            parallel_sequence([[parallel_sequence([
+                [(clb.list_nodes_request("t1", "5"), answer(200, {"nodes": [
+                    node(1), node(2, "DRAINING")]}))],
+                [(clb.health_monitor_request("t1", "5"), MONITOR)],
+            ]), parallel_sequence([[(clb.node_feed_request("t1", "5", "2"), NOT_FOUND)]])]]),
+        ], gather_clb("t1", ["5"]))
+        self.assertEqual(result, ([], {}))
+
+    def test_lb_gone(self) -> None:
+        """An LB gone before its nodes or monitor are read counts as no nodes, no health."""
+        result = perform_sequence([
+            (clb.list_load_balancers_request("t1"), LBS),
+            parallel_sequence([
+                [parallel_sequence([[(clb.list_nodes_request("t1", "5"), NOT_FOUND)],
+                                    [(clb.health_monitor_request("t1", "5"), NOT_FOUND)]])],
+                [parallel_sequence([[(clb.list_nodes_request("t1", "6"),
+                                      answer(200, {"nodes": []}))],
+                                    [(clb.health_monitor_request("t1", "6"), MONITOR)]])],
+            ]),
+        ], gather_clb("t1", ["5", "6"]))
+        self.assertEqual(result, ([], {"6": CLB(health_monitor=True)}))
+
+    def test_failure(self) -> None:
+        """An error listing nodes fails the gather with a reason naming the LB."""
+        with self.assertRaises(GatherError) as caught:
+            perform_sequence([
+                (clb.list_load_balancers_request("t1"), LBS),
+                parallel_sequence([[parallel_sequence([
+                    [(clb.list_nodes_request("t1", "5"), answer(500, {"message": "down"}))],
+                    [(clb.health_monitor_request("t1", "5"), MONITOR)]])]]),
+            ], gather_clb("t1", ["5"]))
+        self.assertEqual(caught.exception.reason,
+                         "Could not list the nodes of Cloud Load Balancer 5: down (HTTP 500)")
+
+    def test_nothing_wanted(self) -> None:
+        """No wanted LB reads nothing."""
+        self.assertEqual(perform_sequence([], gather_clb("t1", [])), ([], {}))
+
+
+POOLS = answer(200, [{"id": "Pool-A"}, {"id": "pool-b"}])
+
+
+class GatherRCv3Tests(SynchronousTestCase):
+    """Members of the group's RackConnect v3 pools."""
+
+    def test_members(self) -> None:
+        """Wanted pools (compared lower-cased) are read; others are not."""
+        nodes = perform_sequence([
+            (rcv3.list_pools_request("t1"), POOLS),
+            parallel_sequence([[(rcv3.list_pool_nodes_request("t1", "Pool-A"), answer(200, [
+                {"id": "n1", "cloud_server": {"id": "s1"}}]))]]),
+        ], gather_rcv3("t1", ["pool-a", "pool-z"]))
+        self.assertEqual(nodes, [RCv3Node("n1", RCv3Description("pool-a"), "s1")])
+
+    def test_missing_endpoint(self) -> None:
+        """A catalog without RackConnect means no members."""
+        nodes = perform_sequence([(rcv3.list_pools_request("t1"), raise_(
+            NoSuchEndpoint("rackconnect", "ORD")))], gather_rcv3("t1", ["pool-a"]))
+        self.assertEqual(nodes, [])
+
+    def test_failure(self) -> None:
+        """An error listing pools fails the gather."""
+        with self.assertRaises(GatherError):
+            perform_sequence([(rcv3.list_pools_request("t1"), answer(503))],
+                             gather_rcv3("t1", ["pool-a"]))
+
+
+class GatherGroupTests(SynchronousTestCase):
+    """The whole observation of a group."""
+
+    def test_no_load_balancers(self) -> None:
+        """A group with no LB anywhere reads only its servers."""
+        observation = perform_sequence([(nova.list_servers_request("t1"), page([MINE]))],
+                                       gather_group("t1", "g1", []))
+        self.assertEqual(observation, Observation([nova.parse_server(MINE)]))
+
+    def test_recorded_and_desired(self) -> None:
+        """CLBs and pools come from the configuration and from the servers' metadata."""
+        recorded = server_json(id="a", metadata={
+            "rax:autoscale:group:id": "g1",
+            "rax:autoscale:lb:CloudLoadBalancer:6": '[{"port": 80}]'})
+        observation = perform_sequence([
+            (nova.list_servers_request("t1"), page([recorded])),
+            parallel_sequence([
+                [(clb.list_load_balancers_request("t1"), answer(200, {"loadBalancers": [
+                    {"id": 6}, {"id": 7}]})),
+                 parallel_sequence([[parallel_sequence([
+                     [(clb.list_nodes_request("t1", "6"), answer(200, {"nodes": [node(1)]}))],
+                     [(clb.health_monitor_request("t1", "6"), MONITOR)]])]])],
+                [(rcv3.list_pools_request("t1"), answer(200, [{"id": "p"}])),
+                 parallel_sequence([[(rcv3.list_pool_nodes_request("t1", "p"), answer(200, [
+                     {"id": "n1", "cloud_server": {"id": "a"}}]))]])],
+            ]),
+        ], gather_group("t1", "g1", [CLBDescription("5", 80), RCv3Description("p")]))
+        self.assertEqual(observation, Observation(
+            servers=[nova.parse_server(recorded)],
+            lb_nodes=[CLBNode("1", "10.0.0.1", CLBDescription("6", 80)),
+                      RCv3Node("n1", RCv3Description("p"), "a")],
+            clbs={"6": CLB(health_monitor=True)}))
+
+    def test_only_clbs(self) -> None:
+        """A group with only CLBs reads no RackConnect."""
+        observation = perform_sequence([
+            (nova.list_servers_request("t1"), page([MINE])),
+            (clb.list_load_balancers_request("t1"), answer(200, {"loadBalancers": []})),
+        ], gather_group("t1", "g1", [CLBDescription("5", 80)]))
+        self.assertEqual(observation.lb_nodes, pvector())
+        self.assertEqual(observation.clbs, pmap())
+
+    def test_failure_is_raised(self) -> None:
+        """A failing part fails the whole gather with its reason."""
+        with self.assertRaises(GatherError) as caught:
+            perform_sequence([
+                (nova.list_servers_request("t1"), page([MINE])),
+                parallel_sequence([
+                    [(clb.list_load_balancers_request("t1"), answer(500, {"message": "x"}))],
+                    [(rcv3.list_pools_request("t1"), answer(200, []))],
+                ]),
+            ], gather_group("t1", "g1", [CLBDescription("5", 80), RCv3Description("p")]))
+        self.assertIn("Could not list the load balancers", caught.exception.reason)
