@@ -2,9 +2,7 @@
 The API's multi-step store operations as Effects: read-modify-write of a
 group's state with compare-and-set, and policy execution.
 
-See Note [State writes]: every change of a group's state loads the group,
-computes the new state with a pure function of ``control/``, and saves it only
-if nobody saved in between; a lost race starts again from a fresh load.
+See Note [State writes] in ``otter2.store.changes``.
 
 test-case-name: tests.api.test_operations
 """
@@ -13,20 +11,16 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from effect import Delay, Effect
+from effect import Effect
 from effect.do import do
 
 from otter2.control.errors import APIError
 from otter2.control.policy import execute_policy, no_such_group
 from otter2.intents import Now
 from otter2.model import GroupState, Policy, ScalingGroup
-from otter2.store.interface import NoSuchGroup, StaleVersion
-from otter2.store.intents import LoadGroup, LoadPolicy, MarkDivergent, SaveState
-
-# A lost race is retried at once a few times, then with a growing pause; the
-# store serialises writes, so every round lets at least one writer through.
-MAX_ATTEMPTS = 200
-_EAGER_ATTEMPTS = 5
+from otter2.store.changes import MAX_ATTEMPTS, TooManyConflicts, update_state  # noqa: F401
+from otter2.store.interface import NoSuchGroup
+from otter2.store.intents import LoadGroup, LoadPolicy, MarkDivergent
 
 
 @do
@@ -42,27 +36,20 @@ def load_group(tenant_id: str, group_id: str):  # type: ignore[no-untyped-def]
 def modify_state(tenant_id: str, group_id: str,  # type: ignore[no-untyped-def]
                  change: Callable[[ScalingGroup], GroupState]):
     """
-    An Effect of the saved state after applying ``change`` to the group.
-
-    ``change`` may raise an `APIError`, which ends the operation with nothing
-    written.
+    An Effect of the saved state after applying ``change`` to the group
+    (see Note [State writes] in ``otter2.store.changes``), with the store's
+    refusals as API errors. ``change`` may raise an `APIError`, which ends the
+    operation with nothing written.
     """
-    for attempt in range(MAX_ATTEMPTS):
-        group = yield load_group(tenant_id, group_id)
-        new_state = change(group)
-        if new_state == group.state:
-            return group.state
-        try:
-            saved = yield Effect(SaveState(new_state))
-        except StaleVersion:
-            if attempt >= _EAGER_ATTEMPTS:
-                yield Effect(Delay(min(0.05, 0.001 * attempt)))
-            continue
-        except NoSuchGroup:
-            raise no_such_group(tenant_id, group_id) from None
-        return saved
-    raise APIError(503, "ServiceUnavailable",
-                   "The group is changing too often to apply this change; try again")
+    try:
+        state = yield update_state(tenant_id, group_id, change)
+    except NoSuchGroup:
+        raise no_such_group(tenant_id, group_id) from None
+    except TooManyConflicts:
+        raise APIError(503, "ServiceUnavailable",
+                       "The group is changing too often to apply this change; "
+                       "try again") from None
+    return state
 
 
 def _not_before_last_execution(group: ScalingGroup, now: float) -> float:

@@ -63,7 +63,7 @@ def render_state(group: ScalingGroup) -> dict[str, Any]:
     """The group state object: desired, active and pending capacity, status."""
     state = group.state
     active = [{"id": s["id"], "links": thaw_json(s.get("links", []))}
-              for s in group.active]
+              for s in group.active if s.get("active", True)]
     document: dict[str, Any] = {
         "name": group.name,
         "paused": state.paused,

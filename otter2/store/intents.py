@@ -74,6 +74,21 @@ class UpdateLaunch:
 
 
 @frozen
+class SaveActive:
+    method: ClassVar[str] = "save_active"
+    tenant_id: str
+    group_id: str
+    servers: PVector = field(converter=frozen_json)
+
+
+@frozen
+class DeleteGroup:
+    method: ClassVar[str] = "delete_group"
+    tenant_id: str
+    group_id: str
+
+
+@frozen
 class MarkDeleting:
     method: ClassVar[str] = "mark_deleting"
     tenant_id: str
@@ -194,6 +209,11 @@ class ClearDivergent:
 
 
 @frozen
+class ListDivergent:
+    method: ClassVar[str] = "list_divergent"
+
+
+@frozen
 class CountRows:
     method: ClassVar[str] = "count_rows"
 
@@ -205,8 +225,8 @@ class CheckHealth:
 
 STORE_INTENTS = (
     CreateGroup, LoadGroup, ListGroups, SaveState, UpdateConfig, UpdateLaunch,
-    MarkDeleting, CreatePolicies, ListPolicies, LoadPolicy, UpdatePolicy, DeletePolicy,
+    SaveActive, DeleteGroup, MarkDeleting, CreatePolicies, ListPolicies, LoadPolicy, UpdatePolicy, DeletePolicy,
     CreateWebhooks, ListWebhooks, ListGroupWebhooks, LoadWebhook, UpdateWebhook,
-    DeleteWebhook, LookupCapability, MarkDivergent, ClearDivergent, CountRows,
+    DeleteWebhook, LookupCapability, MarkDivergent, ClearDivergent, ListDivergent, CountRows,
     CheckHealth,
 )

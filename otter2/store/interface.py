@@ -87,7 +87,12 @@ class GroupStore(Protocol):
 
     def save_active(self, tenant_id: str, group_id: str,
                     servers: Sequence[dict]) -> Deferred[None]:
-        """Record the servers the converger last saw serving."""
+        """
+        Record the group's servers as the converger last saw them, each
+        ``{"id", "links", "address", "active"}``: the API shows the active
+        ones, convergence remembers the rest so it can clean up after servers
+        that vanish.
+        """
 
     def create_policies(self, tenant_id: str, group_id: str, policies: Sequence[Policy],
                         events: Sequence[ScheduledEvent],

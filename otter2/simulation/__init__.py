@@ -1,0 +1,40 @@
+"""
+An in-memory cloud that behaves like Nova, Cloud Load Balancers and
+RackConnect v3, served to the dispatcher and over HTTP, and a helper that
+runs convergence against it on a ``task.Clock``: for tests, benchmarks and
+the scenario script.
+"""
+
+from otter2.simulation.cloud import (
+    add_load_balancer,
+    add_pool,
+    advance,
+    delete_server,
+    fail_service,
+    handle,
+    remove_node,
+    set_load_balancer_status,
+    set_node_online,
+    set_pool_status,
+    set_quota,
+    set_server_metadata,
+    set_server_status,
+)
+from otter2.simulation.performers import (
+    CloudHolder,
+    simulated_catalog,
+    simulated_dispatcher,
+    simulated_resource,
+    standalone_dispatcher,
+)
+from otter2.simulation.run import Capacity, Sample, Timeline, capacity, run_for
+from otter2.simulation.state import Behaviour, CLBStatus, SimulatedCloud
+
+__all__ = [
+    "Behaviour", "CLBStatus", "Capacity", "CloudHolder", "Sample", "SimulatedCloud",
+    "Timeline", "add_load_balancer", "add_pool", "advance", "capacity", "delete_server",
+    "fail_service", "handle", "remove_node", "run_for", "set_load_balancer_status",
+    "set_node_online", "set_pool_status", "set_quota", "set_server_metadata",
+    "set_server_status", "simulated_catalog", "simulated_dispatcher", "simulated_resource",
+    "standalone_dispatcher",
+]

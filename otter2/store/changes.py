@@ -1,0 +1,59 @@
+"""
+Read-modify-write of a group's state with compare-and-set, as an Effect.
+
+# Note [State writes]
+Every change of a group's state, from the API or from convergence, loads the
+group, computes the new state with a pure function, and saves it only if
+nobody saved in between (the store compares versions). A lost race starts
+again from a fresh load, at once a few times and then with a growing pause;
+the store lets one writer through per round, so every writer gets through
+unless the group changes faster than it can be written.
+
+test-case-name: tests.api.test_operations
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from effect import Delay, Effect
+from effect.do import do
+
+from otter2.model import GroupState, ScalingGroup
+from otter2.store.interface import NoSuchGroup, StaleVersion, StoreError
+from otter2.store.intents import LoadGroup, SaveState
+
+MAX_ATTEMPTS = 200
+_EAGER_ATTEMPTS = 5
+
+
+class TooManyConflicts(StoreError):
+    """Every attempt to write the state lost its race."""
+
+
+@do
+def update_state(tenant_id: str, group_id: str,
+                 change: Callable[[ScalingGroup], GroupState],
+                 include_deleting: bool = False) -> Any:
+    """
+    An Effect of the saved state after applying ``change`` to the group (the
+    state as it was if ``change`` changes nothing). Fails with `NoSuchGroup`
+    if the group is absent (or deleting, unless ``include_deleting``),
+    `TooManyConflicts` after `MAX_ATTEMPTS` lost races; an exception raised
+    by ``change`` ends it with nothing written. See Note [State writes].
+    """
+    for attempt in range(MAX_ATTEMPTS):
+        group = yield Effect(LoadGroup(tenant_id, group_id, include_deleting))
+        if group is None:
+            raise NoSuchGroup()
+        new_state = change(group)
+        if new_state == group.state:
+            return group.state
+        try:
+            saved = yield Effect(SaveState(new_state))
+        except StaleVersion:
+            if attempt >= _EAGER_ATTEMPTS:
+                yield Effect(Delay(min(0.05, 0.001 * attempt)))
+            continue
+        return saved
+    raise TooManyConflicts()
