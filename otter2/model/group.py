@@ -1,7 +1,7 @@
 """
 Values of the control plane: a scaling group, its state, policies and webhooks.
 
-test-case-name: tests.store.test_sqlite
+test-case-name: tests.store.test_stores
 """
 
 from __future__ import annotations

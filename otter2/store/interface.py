@@ -5,7 +5,7 @@ Every access names its partition (tenant, group); every change of a group's
 state is a compare-and-set on the state's version. Methods return Deferreds
 so a backend may do its I/O off the reactor thread.
 
-test-case-name: tests.store.test_sqlite
+test-case-name: tests.store.test_stores
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Every query runs on one dedicated thread that owns the connection, so the
 reactor never waits on the disk and writes are serialised; each operation is
 one transaction, which makes the limit checks and compare-and-set atomic.
 
-test-case-name: tests.store.test_sqlite
+test-case-name: tests.store.test_stores
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from otter2.store.intents import (
 )
 from otter2.store.interface import GroupStore
 from otter2.store.sqlite import SQLiteGroupStore
-from tests.store.test_sqlite import group
+from tests.store.test_stores import group
 
 
 class StoreIntentTests(TestCase):

@@ -19,6 +19,7 @@ from otter2.store.interface import (
     OverLimit,
     StaleVersion,
 )
+from otter2.store.memory import MemoryGroupStore
 from otter2.store.sqlite import SQLiteGroupStore
 
 CONFIG = {"name": "web", "cooldown": 0, "minEntities": 1, "maxEntities": 10,
@@ -211,3 +212,7 @@ class SQLiteDurabilityTests(TestCase):
         reopened = SQLiteGroupStore(reactor, path)
         self.addCleanup(reopened.close)
         self.assertEqual(await reopened.load_group("t1", "g1"), group())
+
+
+class MemoryGroupStoreTests(group_store_tests(lambda case: MemoryGroupStore())):  # type: ignore[misc]
+    """The in-memory store keeps the same contract."""

@@ -1,0 +1,271 @@
+"""
+A group store in memory: the same contract as the SQLite store, answering at
+once. The simulation and its tests run on it (with a ``task.Clock``, where
+no thread may be involved); it keeps the contract suite's promises.
+
+test-case-name: tests.store.test_stores
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
+
+from attrs import evolve
+from twisted.internet.defer import Deferred, fail, succeed
+
+from otter2.model import (
+    CapabilityTarget,
+    GroupState,
+    Policy,
+    ScalingGroup,
+    ScheduledEvent,
+    Webhook,
+)
+from otter2.store.interface import (
+    NoSuchGroup,
+    NoSuchPolicy,
+    NoSuchWebhook,
+    OverLimit,
+    StaleVersion,
+)
+
+T = TypeVar("T")
+GroupKey = tuple[str, str]
+
+
+def _answer(work: Callable[[], T]) -> Deferred[T]:
+    try:
+        return succeed(work())
+    except Exception as error:
+        return fail(error)
+
+
+class MemoryGroupStore:
+    """A `GroupStore` in dictionaries; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.groups: dict[GroupKey, ScalingGroup] = {}
+        self.policies: dict[GroupKey, dict[str, Policy]] = {}
+        self.webhooks: dict[GroupKey, dict[tuple[str, str], Webhook]] = {}
+        self.capabilities: dict[str, CapabilityTarget] = {}
+        self.events: dict[GroupKey, dict[str, ScheduledEvent]] = {}
+        self.divergent: dict[GroupKey, int] = {}
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def _live(self, tenant_id: str, group_id: str) -> ScalingGroup:
+        group = self.groups.get((tenant_id, group_id))
+        if group is None or group.deleting:
+            raise NoSuchGroup()
+        return group
+
+    def _add_events(self, events: Sequence[ScheduledEvent]) -> None:
+        for event in events:
+            self.events.setdefault((event.tenant_id, event.group_id), {})[
+                event.policy_id + event.version] = event
+
+    # -- groups ---------------------------------------------------------------
+
+    def create_group(self, group: ScalingGroup, policies: Sequence[Policy],
+                     events: Sequence[ScheduledEvent], max_groups: int) -> Deferred[None]:
+        def work() -> None:
+            count = sum(1 for (tenant, _), g in self.groups.items()
+                        if tenant == group.tenant_id and not g.deleting)
+            if count >= max_groups:
+                raise OverLimit(count)
+            key = (group.tenant_id, group.group_id)
+            self.groups[key] = group
+            self.policies[key] = {p.policy_id: p for p in policies}
+            self._add_events(events)
+        return _answer(work)
+
+    def load_group(self, tenant_id: str, group_id: str,
+                   include_deleting: bool = False) -> Deferred[Optional[ScalingGroup]]:
+        group = self.groups.get((tenant_id, group_id))
+        if group is not None and group.deleting and not include_deleting:
+            group = None
+        return succeed(group)
+
+    def list_groups(self, tenant_id: str, limit: int,
+                    marker: Optional[str]) -> Deferred[list[ScalingGroup]]:
+        found = sorted((g for (tenant, group_id), g in self.groups.items()
+                        if tenant == tenant_id and group_id > (marker or "")
+                        and not g.deleting), key=lambda g: g.group_id)
+        return succeed(found[:limit])
+
+    def save_state(self, state: GroupState) -> Deferred[GroupState]:
+        def work() -> GroupState:
+            key = (state.tenant_id, state.group_id)
+            group = self.groups.get(key)
+            if group is None:
+                raise NoSuchGroup()
+            if group.state.version != state.version:
+                raise StaleVersion()
+            saved = evolve(state, version=state.version + 1)
+            self.groups[key] = evolve(group, state=saved)
+            return saved
+        return _answer(work)
+
+    def update_config(self, tenant_id: str, group_id: str,
+                      config: Mapping[str, Any]) -> Deferred[None]:
+        def work() -> None:
+            group = self._live(tenant_id, group_id)
+            state = evolve(group.state, version=group.state.version + 1)
+            self.groups[(tenant_id, group_id)] = evolve(group, config=config, state=state)
+        return _answer(work)
+
+    def update_launch(self, tenant_id: str, group_id: str,
+                      launch: Mapping[str, Any]) -> Deferred[None]:
+        def work() -> None:
+            group = self._live(tenant_id, group_id)
+            self.groups[(tenant_id, group_id)] = evolve(group, launch=launch)
+        return _answer(work)
+
+    def mark_deleting(self, tenant_id: str, group_id: str) -> Deferred[None]:
+        def work() -> None:
+            group = self._live(tenant_id, group_id)
+            self.groups[(tenant_id, group_id)] = evolve(group, deleting=True)
+        return _answer(work)
+
+    def delete_group(self, tenant_id: str, group_id: str) -> Deferred[None]:
+        key = (tenant_id, group_id)
+        self.groups.pop(key, None)
+        self.policies.pop(key, None)
+        for webhook in self.webhooks.pop(key, {}).values():
+            self.capabilities.pop(webhook.capability_hash, None)
+        self.events.pop(key, None)
+        self.divergent.pop(key, None)
+        return succeed(None)
+
+    def save_active(self, tenant_id: str, group_id: str,
+                    servers: Sequence[dict]) -> Deferred[None]:
+        group = self.groups.get((tenant_id, group_id))
+        if group is not None:
+            self.groups[(tenant_id, group_id)] = evolve(group, active=servers)
+        return succeed(None)
+
+    # -- policies -------------------------------------------------------------
+
+    def create_policies(self, tenant_id: str, group_id: str, policies: Sequence[Policy],
+                        events: Sequence[ScheduledEvent],
+                        max_policies: int) -> Deferred[None]:
+        def work() -> None:
+            self._live(tenant_id, group_id)
+            existing = self.policies.setdefault((tenant_id, group_id), {})
+            if len(existing) + len(policies) > max_policies:
+                raise OverLimit(len(existing))
+            existing.update({p.policy_id: p for p in policies})
+            self._add_events(events)
+        return _answer(work)
+
+    def list_policies(self, tenant_id: str, group_id: str, limit: int,
+                      marker: Optional[str]) -> Deferred[list[Policy]]:
+        policies = self.policies.get((tenant_id, group_id), {})
+        found = [policies[p] for p in sorted(policies) if p > (marker or "")]
+        return succeed(found if limit < 0 else found[:limit])
+
+    def load_policy(self, tenant_id: str, group_id: str,
+                    policy_id: str) -> Deferred[Optional[Policy]]:
+        return succeed(self.policies.get((tenant_id, group_id), {}).get(policy_id))
+
+    def update_policy(self, policy: Policy,
+                      event: Optional[ScheduledEvent]) -> Deferred[None]:
+        def work() -> None:
+            policies = self.policies.get((policy.tenant_id, policy.group_id), {})
+            if policy.policy_id not in policies:
+                raise NoSuchPolicy()
+            policies[policy.policy_id] = policy
+            self._add_events([event] if event else [])
+        return _answer(work)
+
+    def delete_policy(self, tenant_id: str, group_id: str, policy_id: str) -> Deferred[None]:
+        def work() -> None:
+            key = (tenant_id, group_id)
+            if self.policies.get(key, {}).pop(policy_id, None) is None:
+                raise NoSuchPolicy()
+            webhooks = self.webhooks.get(key, {})
+            for webhook_key in [k for k in webhooks if k[0] == policy_id]:
+                self.capabilities.pop(webhooks.pop(webhook_key).capability_hash, None)
+        return _answer(work)
+
+    # -- webhooks -------------------------------------------------------------
+
+    def create_webhooks(self, tenant_id: str, group_id: str, policy_id: str,
+                        webhooks: Sequence[Webhook], max_webhooks: int) -> Deferred[None]:
+        def work() -> None:
+            key = (tenant_id, group_id)
+            if policy_id not in self.policies.get(key, {}):
+                raise NoSuchPolicy()
+            existing = self.webhooks.setdefault(key, {})
+            count = sum(1 for p, _ in existing if p == policy_id)
+            if count + len(webhooks) > max_webhooks:
+                raise OverLimit(count)
+            for webhook in webhooks:
+                existing[(policy_id, webhook.webhook_id)] = webhook
+                self.capabilities[webhook.capability_hash] = CapabilityTarget(
+                    tenant_id, group_id, policy_id)
+        return _answer(work)
+
+    def list_webhooks(self, tenant_id: str, group_id: str, policy_id: str,
+                      limit: Optional[int],
+                      marker: Optional[str]) -> Deferred[list[Webhook]]:
+        webhooks = self.webhooks.get((tenant_id, group_id), {})
+        found = [webhooks[k] for k in sorted(webhooks)
+                 if k[0] == policy_id and k[1] > (marker or "")]
+        return succeed(found if limit is None else found[:limit])
+
+    def list_group_webhooks(self, tenant_id: str,
+                            group_id: str) -> Deferred[list[Webhook]]:
+        webhooks = self.webhooks.get((tenant_id, group_id), {})
+        return succeed([webhooks[k] for k in sorted(webhooks)])
+
+    def load_webhook(self, tenant_id: str, group_id: str, policy_id: str,
+                     webhook_id: str) -> Deferred[Optional[Webhook]]:
+        return succeed(self.webhooks.get((tenant_id, group_id), {}).get(
+            (policy_id, webhook_id)))
+
+    def update_webhook(self, webhook: Webhook) -> Deferred[None]:
+        def work() -> None:
+            webhooks = self.webhooks.get((webhook.tenant_id, webhook.group_id), {})
+            key = (webhook.policy_id, webhook.webhook_id)
+            if key not in webhooks:
+                raise NoSuchWebhook()
+            webhooks[key] = evolve(webhooks[key], name=webhook.name,
+                                   metadata=webhook.metadata)
+        return _answer(work)
+
+    def delete_webhook(self, tenant_id: str, group_id: str, policy_id: str,
+                       webhook_id: str) -> Deferred[None]:
+        def work() -> None:
+            webhook = self.webhooks.get((tenant_id, group_id), {}).pop(
+                (policy_id, webhook_id), None)
+            if webhook is None:
+                raise NoSuchWebhook()
+            self.capabilities.pop(webhook.capability_hash, None)
+        return _answer(work)
+
+    def lookup_capability(self, capability_hash: str) -> Deferred[Optional[CapabilityTarget]]:
+        return succeed(self.capabilities.get(capability_hash))
+
+    # -- divergent marks, metrics, health -------------------------------------
+
+    def mark_divergent(self, tenant_id: str, group_id: str) -> Deferred[None]:
+        key = (tenant_id, group_id)
+        self.divergent[key] = self.divergent.get(key, 0) + 1
+        return succeed(None)
+
+    def clear_divergent(self, tenant_id: str, group_id: str) -> Deferred[None]:
+        self.divergent.pop((tenant_id, group_id), None)
+        return succeed(None)
+
+    def list_divergent(self) -> Deferred[list[tuple[str, str]]]:
+        return succeed(sorted(self.divergent))
+
+    def count_rows(self) -> Deferred[dict[str, int]]:
+        return succeed({"groups": len(self.groups),
+                        "policies": sum(len(p) for p in self.policies.values()),
+                        "webhooks": sum(len(w) for w in self.webhooks.values())})
+
+    def check_health(self) -> Deferred[float]:
+        return succeed(0.0)
