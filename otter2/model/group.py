@@ -14,8 +14,11 @@ from pyrsistent import PMap, PSet, PVector, freeze, pmap, pset, pvector
 
 
 def frozen_json(value: Any) -> Any:
-    """A JSON structure made immutable (pyrsistent maps and vectors)."""
-    return freeze(value)
+    """
+    A JSON structure made immutable (pyrsistent maps and vectors); parts that
+    are already persistent are kept as they are, not walked again.
+    """
+    return freeze(value, strict=False)
 
 
 def frozen_list(value: Any) -> PVector:
