@@ -18,7 +18,7 @@ def frozen_json(value: Any) -> Any:
     A JSON structure made immutable (pyrsistent maps and vectors); parts that
     are already persistent are kept as they are, not walked again.
     """
-    return freeze(value, strict=False)
+    return freeze(value, strict=False)  # type: ignore[call-overload]
 
 
 def frozen_list(value: Any) -> PVector:

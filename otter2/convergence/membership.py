@@ -1,0 +1,281 @@
+"""
+Load-balancer membership, for planning: which LB nodes belong to which of the
+group's servers, how a server leaves its load balancers (drained first, spec
+§2.6), and how a kept server is put on exactly the group's load balancers
+(spec §2.7). ``StepCollector`` gathers the steps found, merged per load
+balancer as they come.
+
+test-case-name: tests.convergence.test_membership
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Optional, Sequence
+
+from attrs import evolve
+
+from otter2.convergence.destiny import Destiny
+from otter2.convergence.steps import (
+    AddNodesToCLB,
+    BulkAddToRCv3,
+    BulkRemoveFromRCv3,
+    ChangeCLBNode,
+    ConvergeLater,
+    DeleteServer,
+    FailConvergence,
+    RemoveNodesFromCLB,
+    SetMetadataItemOnServer,
+    Step,
+)
+from otter2.model.cloud import (
+    CLB,
+    CLBDescription,
+    CLBNode,
+    LBDescription,
+    LBNode,
+    NodeCondition,
+    ObservedServer,
+)
+
+#: The metadata item that marks a server for draining and deletion (spec §1.2).
+DRAINING_KEY = "rax:autoscale:server:state"
+DRAINING_VALUE = "DRAINING"
+
+DRAINING_REASON = "draining servers"
+
+# Who gets an LB node when two servers of the group share its address: any
+# existing server before one that is gone (Nova reuses the addresses of
+# deleted servers).
+_CLAIM_ORDER = tuple(d for d in Destiny if d is not Destiny.CLEANUP) + (Destiny.CLEANUP,)
+
+Key = tuple[str, str, int]
+
+
+class StepCollector:
+    """
+    The steps of one plan as they are found. Node additions and removals are
+    kept per load balancer in plain sets, and reasons to wait or fail without
+    repeats, until ``result`` makes one step of each: a group of 10 000
+    servers gets two steps, not 20 000, which would cost more to build than
+    the rest of the plan.
+    """
+
+    def __init__(self) -> None:
+        self._steps: list[Step] = []
+        self._clb_adds: dict[str, set[tuple[str, CLBDescription]]] = {}
+        self._clb_removes: dict[str, set[str]] = {}
+        self._rcv3_adds: set[tuple[str, str]] = set()
+        self._rcv3_removes: set[tuple[str, str]] = set()
+        self._reasons: dict[bool, set[str]] = {False: set(), True: set()}
+        self._failures: set[str] = set()
+
+    def append(self, step: Step) -> None:
+        """Take ``step`` as it is."""
+        self._steps.append(step)
+
+    def add(self, lb_id: str, address: str, description: CLBDescription) -> None:
+        """Add a node at ``address`` to a CLB."""
+        self._clb_adds.setdefault(lb_id, set()).add((address, description))
+
+    def add_to_pool(self, pool_id: str, server_id: str) -> None:
+        """Add a server to an RCv3 pool."""
+        self._rcv3_adds.add((pool_id, server_id))
+
+    def remove(self, node: LBNode) -> None:
+        """Take ``node`` off its load balancer at once."""
+        if isinstance(node, CLBNode):
+            self._clb_removes.setdefault(node.description.lb_id, set()).add(node.node_id)
+        else:
+            self._rcv3_removes.add((node.description.lb_id, node.cloud_server_id))
+
+    def later(self, reason: str, limited: bool = False) -> None:
+        """Look again later, for ``reason``."""
+        self._reasons[limited].add(reason)
+
+    def fail(self, reason: str) -> None:
+        """Tell the group's owner that convergence cannot go on, for ``reason``."""
+        self._failures.add(reason)
+
+    def result(self) -> list[Step]:
+        """The steps found, merged per load balancer."""
+        steps = list(self._steps)
+        steps.extend(RemoveNodesFromCLB(lb_id, ids)
+                     for lb_id, ids in sorted(self._clb_removes.items()))
+        steps.extend(AddNodesToCLB(lb_id, pairs) for lb_id, pairs in sorted(self._clb_adds.items()))
+        if self._rcv3_adds:
+            steps.append(BulkAddToRCv3(self._rcv3_adds))
+        if self._rcv3_removes:
+            steps.append(BulkRemoveFromRCv3(self._rcv3_removes))
+        steps.extend(ConvergeLater(sorted(reasons), limited=limited)
+                     for limited, reasons in sorted(self._reasons.items()) if reasons)
+        if self._failures:
+            steps.append(FailConvergence(sorted(self._failures)))
+        return steps
+
+
+def lb_key(description: LBDescription) -> Key:
+    """A key equal for two descriptions exactly when they are ``equivalent_to``."""
+    if isinstance(description, CLBDescription):
+        return ("CLB", description.lb_id, description.port)
+    return ("RCv3", description.lb_id, 0)
+
+
+def nodes_by_server(by_fate: Mapping[Destiny, Sequence[ObservedServer]],
+                    lb_nodes: Iterable[LBNode]) -> dict[str, list[LBNode]]:
+    """
+    The LB nodes by the id of the server they belong to: a CLB node by its
+    address (a server's ServiceNet address), an RCv3 node by its cloud server
+    id. Planning looks up only the group's servers, so a node that none of
+    them claims is never touched. Indexed once: linear in servers plus nodes.
+    """
+    by_address: dict[str, str] = {}
+    for fate in _CLAIM_ORDER:
+        for server in by_fate[fate]:
+            if server.servicenet_address:
+                by_address.setdefault(server.servicenet_address, server.id)
+    owned: dict[str, list[LBNode]] = {}
+    for node in lb_nodes:
+        owner = (by_address.get(node.address) if isinstance(node, CLBNode)
+                 else node.cloud_server_id)
+        if owner is not None:
+            owned.setdefault(owner, []).append(node)
+    return owned
+
+
+def leave(node: LBNode, timeout: float, now: float, steps: StepCollector) -> bool:
+    """
+    Take ``node`` off its load balancer, draining it first for ``timeout``
+    seconds when it is an active CLB node (spec §2.6), and tell whether it is
+    removed in this iteration. RCv3 and DISABLED nodes go at once; an ENABLED
+    node starts draining; a DRAINING node goes once drained (no connections
+    left, or ``timeout`` elapsed since it began). When nobody can say when it
+    began, only this node waits, for a limited number of iterations (Otter
+    failed the whole plan instead).
+    """
+    if (not isinstance(node, CLBNode) or timeout <= 0
+            or node.description.condition is NodeCondition.DISABLED
+            or (node.description.condition is NodeCondition.DRAINING
+                and (node.connections == 0 or (node.drained_at is not None
+                                               and now - node.drained_at >= timeout)))):
+        steps.remove(node)
+        return True
+    description = node.description
+    if description.condition is NodeCondition.ENABLED:
+        steps.append(ChangeCLBNode(description.lb_id, node.node_id, NodeCondition.DRAINING,
+                                   description.weight, description.type))
+    elif node.drained_at is None:
+        steps.later(f"Waiting for Cloud Load Balancer {description.lb_id} to tell when node "
+                    f"{node.node_id} began draining", limited=True)
+    else:
+        steps.later(DRAINING_REASON)
+    return False
+
+
+def drain_and_delete(server: ObservedServer, nodes: Sequence[LBNode], timeout: float,
+                     now: float, steps: StepCollector) -> None:
+    """
+    Take ``server`` off every load balancer that has a node of it, and delete
+    it once no node is left after this iteration; until then the server is
+    marked for draining, so later iterations finish the job even if capacity
+    changes meanwhile.
+    """
+    removed = [leave(node, timeout, now, steps) for node in nodes]
+    if all(removed):
+        steps.append(DeleteServer(server.id))
+    elif not server.draining:
+        steps.append(SetMetadataItemOnServer(server.id, DRAINING_KEY, DRAINING_VALUE))
+
+
+def converge_membership(server: ObservedServer, nodes: Sequence[LBNode],
+                        wanted: Mapping[Key, LBDescription],
+                        joining: Mapping[Key, LBDescription | str], clbs: Mapping[str, CLB],
+                        now: float, build_timeout: float, draining_timeout: float,
+                        steps: StepCollector) -> None:
+    """
+    Put a kept ACTIVE server on exactly the group's load balancers (spec
+    §2.7, with the launch configuration's LBs as the wish): added where
+    missing, reset where its node drifted, drained and removed from LBs that
+    its own metadata records but the group no longer wants. Nodes on LBs
+    that are neither wanted nor recorded were put there by someone else and
+    are left alone.
+    """
+    present: dict[Key, list[LBNode]] = {}
+    recorded: Optional[set[Key]] = None
+    for node in nodes:
+        key = lb_key(node.description)
+        if key in wanted:
+            present.setdefault(key, []).append(node)
+            continue
+        if recorded is None:
+            recorded = {lb_key(description) for description in server.desired_lbs}
+        if key in recorded:
+            leave(node, draining_timeout, now, steps)
+    for key, description in wanted.items():
+        matching = present.get(key)
+        if not matching:
+            _join(server, joining[key], steps)
+        elif isinstance(description, CLBDescription):
+            for node in matching:
+                assert isinstance(node, CLBNode)
+                if node.description != description:
+                    _reset(node, description, clbs, now, build_timeout, steps)
+
+
+def _no_health_info(lb_id: str) -> str:
+    return f"Could not find health monitor configuration of Cloud Load Balancer {lb_id}"
+
+
+def how_to_join(description: LBDescription, clbs: Mapping[str, CLB]) -> LBDescription | str:
+    """
+    How a server joins the load balancer of ``description``: as that
+    description, DRAINING on a CLB with a health monitor (it is enabled once
+    ONLINE, issue #1870), or not at all, for the reason given.
+    """
+    if not isinstance(description, CLBDescription):
+        return description
+    clb = clbs.get(description.lb_id)
+    if clb is None:
+        return _no_health_info(description.lb_id)
+    if clb.health_monitor:
+        return evolve(description, condition=NodeCondition.DRAINING)
+    return description
+
+
+def _join(server: ObservedServer, joining: LBDescription | str, steps: StepCollector) -> None:
+    """Add ``server`` to a load balancer as ``joining`` says (see ``how_to_join``)."""
+    if isinstance(joining, str):
+        steps.fail(joining)
+    elif not isinstance(joining, CLBDescription):
+        steps.add_to_pool(joining.lb_id, server.id)
+    elif not server.servicenet_address:
+        steps.fail(f"Server {server.id} has no ServiceNet address, so it cannot be added "
+                   f"to Cloud Load Balancer {joining.lb_id}")
+    else:
+        steps.add(joining.lb_id, server.servicenet_address, joining)
+
+
+def _reset(node: CLBNode, description: CLBDescription, clbs: Mapping[str, CLB], now: float,
+           build_timeout: float, steps: StepCollector) -> None:
+    """
+    Give a drifted CLB node its wanted condition, weight and type. On a
+    CLB with a health monitor, a node that joined DRAINING is enabled only
+    once ONLINE, and one OFFLINE for longer than ``build_timeout`` needs the
+    group's owner.
+    """
+    lb_id = node.description.lb_id
+    clb = clbs.get(lb_id)
+    if clb is None:
+        steps.fail(_no_health_info(lb_id))
+    elif (clb.health_monitor and node.description.condition is NodeCondition.DRAINING
+            and not node.is_online):
+        waiting = f"Waiting for node {node.node_id} of Cloud Load Balancer {lb_id} to come ONLINE"
+        if node.drained_at is None:
+            steps.later(waiting, limited=True)
+        elif now - node.drained_at > build_timeout:
+            steps.fail(f"Node {node.node_id} of Cloud Load Balancer {lb_id} has remained "
+                       f"OFFLINE for more than {build_timeout:g} seconds")
+        else:
+            steps.later(waiting)
+    else:
+        steps.append(ChangeCLBNode(lb_id, node.node_id, description.condition,
+                                   description.weight, description.type))

@@ -1,0 +1,111 @@
+"""
+Planning: the steps that take one ``launch_server`` group from what a gather
+observed to its desired state (spec §2), as a pure function of values. No
+clock, no logging, no Effects, and no exception for anything the cloud can
+show: what cannot be done yet becomes a ConvergeLater, what needs the group's
+owner a FailConvergence, each with a sentence the owner can read.
+
+test-case-name: tests.convergence.test_planning
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from otter2.convergence.destiny import Destiny, destiny
+from otter2.convergence.membership import (
+    DRAINING_KEY,
+    DRAINING_REASON,
+    DRAINING_VALUE,
+    StepCollector,
+    converge_membership,
+    drain_and_delete,
+    how_to_join,
+    lb_key,
+    nodes_by_server,
+)
+from otter2.convergence.steps import CreateServer, DeleteServer, Step
+from otter2.convergence.transforming import DEFAULT_STEP_LIMITS, Plan, transform
+from otter2.model.cloud import CLB, LBNode, ObservedServer, ServerState
+from otter2.model.desired import DesiredGroup
+
+__all__ = ["BUILDING_REASON", "DEFAULT_STEP_LIMITS", "DRAINING_KEY", "DRAINING_REASON",
+           "DRAINING_VALUE", "Plan", "plan", "plan_steps"]
+
+BUILDING_REASON = "waiting for servers to build"
+
+# Servers that count, most valuable first: a scale-down removes the tail.
+_KEEP_ORDER = (Destiny.COUNT, Destiny.HOLD, Destiny.WAIT, Destiny.BUILDING)
+
+
+def plan(desired: DesiredGroup, servers: Iterable[ObservedServer], lb_nodes: Iterable[LBNode],
+         clbs: Mapping[str, CLB], now: float, build_timeout: float,
+         step_limits: Mapping[type, int] = DEFAULT_STEP_LIMITS) -> Plan:
+    """
+    What one iteration does for the group: the steps of ``plan_steps``,
+    limited, merged and reduced to one change per CLB, with the work that
+    had to wait listed in ``Plan.postponed``.
+
+    ``servers`` are the group's servers (gone ones included, so their nodes
+    can be removed); ``lb_nodes`` every node of the tenant's load balancers;
+    ``clbs`` the CLBs whose health monitor could be read, by id; ``now`` the
+    time of the gather.
+    """
+    steps = plan_steps(desired, servers, lb_nodes, clbs, now, build_timeout)
+    return transform(steps, step_limits)
+
+
+def plan_steps(desired: DesiredGroup, servers: Iterable[ObservedServer],
+               lb_nodes: Iterable[LBNode], clbs: Mapping[str, CLB], now: float,
+               build_timeout: float) -> list[Step]:
+    """
+    Every step that moves the group toward ``desired`` (spec §2.2), before
+    limits: creations for the servers missing, drain-and-delete for the
+    surplus and for servers marked for draining, deletion and node removal
+    for broken servers, node removal for gone ones, and load-balancer
+    membership for the ACTIVE servers that stay. Node additions and removals
+    come merged per load balancer, the waits and failures as one step each.
+    """
+    by_fate: dict[Destiny, list[ObservedServer]] = {fate: [] for fate in Destiny}
+    for server in sorted(servers, key=_newest_first):
+        by_fate[destiny(server, now, build_timeout)].append(server)
+    owned = nodes_by_server(by_fate, lb_nodes)
+
+    keep_order = [(server, fate) for fate in _KEEP_ORDER for server in by_fate[fate]]
+    capacity = max(desired.capacity, 0)
+    kept, surplus = keep_order[:capacity], keep_order[capacity:]
+    steps = StepCollector()
+    create = CreateServer(desired.server_config)
+    for _ in range(capacity - len(kept)):
+        steps.append(create)
+
+    for server in [server for server, _ in surplus] + by_fate[Destiny.DRAIN]:
+        timeout = 0.0 if server.state is ServerState.BUILD else desired.draining_timeout
+        drain_and_delete(server, owned.get(server.id, ()), timeout, now, steps)
+    for server in by_fate[Destiny.REPLACE]:
+        steps.append(DeleteServer(server.id))
+        for node in owned.get(server.id, ()):
+            steps.remove(node)
+    for server in by_fate[Destiny.CLEANUP]:
+        for node in owned.get(server.id, ()):
+            steps.remove(node)
+
+    wanted = {lb_key(description): description
+              for description in sorted(desired.desired_lbs, key=lb_key)}
+    joining = {key: how_to_join(description, clbs) for key, description in wanted.items()}
+    for server, fate in kept:
+        if fate is Destiny.COUNT:
+            converge_membership(server, owned.get(server.id, ()), wanted, joining, clbs,
+                                now, build_timeout, desired.draining_timeout, steps)
+        elif fate is Destiny.WAIT:
+            steps.later(f"Waiting for server {server.id} to transition to ACTIVE from "
+                        f"{server.state.value}", limited=True)
+        elif fate is Destiny.BUILDING:
+            steps.later(BUILDING_REASON)
+    return steps.result()
+
+
+def _newest_first(server: ObservedServer) -> tuple[float, str]:
+    return (-server.created, server.id)
+
+

@@ -1,0 +1,146 @@
+"""
+Tests for otter2.convergence.iteration: the intents of one iteration, in
+order, with canned answers. (Wiring against the simulated cloud is in
+tests/simulation.)
+"""
+
+from typing import Any
+
+from attrs import evolve
+from effect.testing import parallel_sequence, perform_sequence
+from twisted.trial.unittest import SynchronousTestCase
+
+from otter2.cloud import nova
+from otter2.cloud.request import Response
+from otter2.convergence.iteration import (
+    IterationResult,
+    autoscale_active,
+    converge_one_group,
+)
+from otter2.convergence.steps import Verdict
+from otter2.intents import Now
+from otter2.model import GroupState, GroupStatus, ScalingGroup
+from otter2.model.cloud import (
+    CLBDescription,
+    CLBNode,
+    ObservedServer,
+    RCv3Description,
+    RCv3Node,
+    ServerState,
+)
+from otter2.store.intents import DeleteGroup, LoadGroup, SaveActive, SaveState
+
+LAUNCH = {"type": "launch_server", "args": {"server": {"flavorRef": "f", "imageRef": "i"}}}
+
+
+def group(desired: int = 0, deleting: bool = False, active: Any = (),
+          status: GroupStatus = GroupStatus.ACTIVE) -> ScalingGroup:
+    return ScalingGroup(
+        tenant_id="t1", group_id="g1",
+        config={"name": "g", "cooldown": 0, "minEntities": 0, "maxEntities": 10},
+        launch=LAUNCH, state=GroupState("t1", "g1", desired, status=status),
+        created=0.0, deleting=deleting, active=list(active))
+
+
+def listing(*servers: Any) -> Response:
+    return Response(200, {"servers": list(servers), "servers_links": []})
+
+
+class ConvergeOneGroupTests(SynchronousTestCase):
+    """The shape of one iteration."""
+
+    def test_missing_group(self) -> None:
+        """A group that no longer exists is reported gone and nothing else is done."""
+        result = perform_sequence([(LoadGroup("t1", "g1", True), lambda _: None)],
+                                  converge_one_group("t1", "g1"))
+        self.assertEqual(result, IterationResult(Verdict.SUCCESS, gone=True))
+
+    def test_converged_group_records_and_succeeds(self) -> None:
+        """Nothing to do: the (empty) record is saved and the iteration succeeds."""
+        g = group()
+        result = perform_sequence([
+            (LoadGroup("t1", "g1", True), lambda _: g),
+            (Now(), lambda _: 100.0),
+            (nova.list_servers_request("t1"), lambda _: listing()),
+            (SaveActive("t1", "g1", []), lambda _: None),
+            (LoadGroup("t1", "g1", True), lambda _: g),
+        ], converge_one_group("t1", "g1"))
+        self.assertEqual(result, IterationResult(Verdict.SUCCESS))
+
+    def test_failed_gather_is_a_retry_with_its_reason(self) -> None:
+        """A Nova listing that fails makes the iteration RETRY with a readable reason."""
+        g = group(desired=1)
+        result = perform_sequence([
+            (LoadGroup("t1", "g1", True), lambda _: g),
+            (Now(), lambda _: 100.0),
+            (nova.list_servers_request("t1"), lambda _: Response(503, "unavailable")),
+            (LoadGroup("t1", "g1", True), lambda _: g),
+        ], converge_one_group("t1", "g1"))
+        self.assertEqual(result.verdict, Verdict.RETRY)
+        self.assertEqual(len(result.reasons), 1)
+        self.assertIn("Could not list the servers", result.reasons[0])
+
+    def test_success_clears_error(self) -> None:
+        """A group in ERROR that converges is set back to ACTIVE."""
+        g = group(status=GroupStatus.ERROR)
+        cleared = evolve(g.state, status=GroupStatus.ACTIVE)
+        result = perform_sequence([
+            (LoadGroup("t1", "g1", True), lambda _: g),
+            (Now(), lambda _: 100.0),
+            (nova.list_servers_request("t1"), lambda _: listing()),
+            (SaveActive("t1", "g1", []), lambda _: None),
+            (LoadGroup("t1", "g1", True), lambda _: g),
+            (SaveState(cleared), lambda _: evolve(cleared, version=1)),
+        ], converge_one_group("t1", "g1"))
+        self.assertEqual(result.verdict, Verdict.SUCCESS)
+
+    def test_deleting_group_with_nothing_left_is_deleted(self) -> None:
+        """A deleting group whose servers are all gone is removed from the store."""
+        result = perform_sequence([
+            (LoadGroup("t1", "g1", True), lambda _: group(desired=3, deleting=True)),
+            (Now(), lambda _: 100.0),
+            (nova.list_servers_request("t1"), lambda _: listing()),
+            (DeleteGroup("t1", "g1"), lambda _: None),
+        ], converge_one_group("t1", "g1"))
+        self.assertEqual(result, IterationResult(Verdict.SUCCESS, deleted=True))
+
+    def test_vanished_server_checked_before_cleanup(self) -> None:
+        """A recorded server missing from the group that Nova still has is left alone."""
+        g = group(active=[{"id": "s1", "links": [], "address": "10.0.0.1", "active": True}])
+        result = perform_sequence([
+            (LoadGroup("t1", "g1", True), lambda _: g),
+            (Now(), lambda _: 100.0),
+            (nova.list_servers_request("t1"), lambda _: listing()),
+            parallel_sequence([[(nova.get_server_request("t1", "s1"),
+                                 lambda _: Response(200, {"server": {"id": "s1",
+                                                                     "status": "ACTIVE"}}))]]),
+            (SaveActive("t1", "g1", []), lambda _: None),
+            (LoadGroup("t1", "g1", True), lambda _: g),
+        ], converge_one_group("t1", "g1"))
+        self.assertEqual(result.verdict, Verdict.SUCCESS)
+
+
+class AutoscaleActiveTests(SynchronousTestCase):
+    """A server serves when it is ACTIVE and on every desired load balancer."""
+
+    def test_active_on_every_lb(self) -> None:
+        """Only the ACTIVE server with a node on the CLB port and in the pool serves."""
+        clb = CLBDescription("5", 80)
+        pool = RCv3Description("P")
+        servers = [
+            ObservedServer("a", ServerState.ACTIVE, 0.0, "10.0.0.1"),
+            ObservedServer("b", ServerState.ACTIVE, 0.0, "10.0.0.2"),
+            ObservedServer("c", ServerState.BUILD, 0.0, "10.0.0.3"),
+            ObservedServer("d", ServerState.ACTIVE, 0.0, "10.0.0.4"),
+        ]
+        nodes = [
+            CLBNode("1", "10.0.0.1", CLBDescription("5", 80, weight=3)),
+            RCv3Node("n1", RCv3Description("p"), "a"),
+            CLBNode("2", "10.0.0.2", CLBDescription("5", 8080)),
+            RCv3Node("n2", RCv3Description("p"), "b"),
+            CLBNode("3", "10.0.0.3", CLBDescription("5", 80)),
+            RCv3Node("n3", RCv3Description("p"), "c"),
+            CLBNode("4", "10.0.0.4", CLBDescription("5", 80)),
+        ]
+        self.assertEqual(autoscale_active(servers, nodes, [clb, pool]), {"a"})
+        self.assertEqual(autoscale_active(servers, nodes, []), {"a", "b", "d"})
