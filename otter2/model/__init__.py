@@ -5,6 +5,7 @@ otter2's values: attrs frozen records, no behaviour beyond derived fields.
 from otter2.model.group import (
     ActiveServer,
     CapabilityTarget,
+    DivergentMark,
     GroupState,
     GroupStatus,
     Policy,
@@ -17,6 +18,6 @@ from otter2.model.group import (
 )
 
 __all__ = [
-    "ActiveServer", "CapabilityTarget", "GroupState", "GroupStatus", "Policy",
+    "ActiveServer", "CapabilityTarget", "DivergentMark", "GroupState", "GroupStatus", "Policy",
     "ScalingGroup", "ScheduledEvent", "Webhook", "frozen_json", "frozen_list", "thaw_json",
 ]

@@ -154,6 +154,15 @@ class ScheduledEvent:
 
 
 @frozen
+class DivergentMark:
+    """A request that convergence look at a group; ``mark`` grows with each."""
+
+    tenant_id: str
+    group_id: str
+    mark: int
+
+
+@frozen
 class CapabilityTarget:
     """What an anonymous capability hash executes."""
 

@@ -206,11 +206,17 @@ class ClearDivergent:
     method: ClassVar[str] = "clear_divergent"
     tenant_id: str
     group_id: str
+    mark: Optional[int] = None
 
 
 @frozen
 class ListDivergent:
     method: ClassVar[str] = "list_divergent"
+
+
+@frozen
+class ListAllGroups:
+    method: ClassVar[str] = "list_all_groups"
 
 
 @frozen
@@ -227,6 +233,7 @@ STORE_INTENTS = (
     CreateGroup, LoadGroup, ListGroups, SaveState, UpdateConfig, UpdateLaunch,
     SaveActive, DeleteGroup, MarkDeleting, CreatePolicies, ListPolicies, LoadPolicy, UpdatePolicy, DeletePolicy,
     CreateWebhooks, ListWebhooks, ListGroupWebhooks, LoadWebhook, UpdateWebhook,
-    DeleteWebhook, LookupCapability, MarkDivergent, ClearDivergent, ListDivergent, CountRows,
+    DeleteWebhook, LookupCapability, MarkDivergent, ClearDivergent, ListDivergent, ListAllGroups,
+    CountRows,
     CheckHealth,
 )

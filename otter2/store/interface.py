@@ -16,6 +16,7 @@ from twisted.internet.defer import Deferred
 
 from otter2.model import (
     CapabilityTarget,
+    DivergentMark,
     GroupState,
     Policy,
     ScalingGroup,
@@ -144,11 +145,18 @@ class GroupStore(Protocol):
     def mark_divergent(self, tenant_id: str, group_id: str) -> Deferred[None]:
         """Ask convergence to look at the group."""
 
-    def clear_divergent(self, tenant_id: str, group_id: str) -> Deferred[None]:
-        """Withdraw the request (pause does this)."""
+    def clear_divergent(self, tenant_id: str, group_id: str,
+                        mark: Optional[int] = None) -> Deferred[None]:
+        """
+        Withdraw the request: always (pause does this), or only if it is still
+        ``mark`` (convergence, so that a request made meanwhile is kept).
+        """
 
-    def list_divergent(self) -> Deferred[list[tuple[str, str]]]:
-        """Every (tenant, group) marked divergent."""
+    def list_divergent(self) -> Deferred[list[DivergentMark]]:
+        """Every group marked divergent, with its mark."""
+
+    def list_all_groups(self) -> Deferred[list[tuple[str, str]]]:
+        """Every (tenant, group), deleting ones included: self-heal visits them all."""
 
     def count_rows(self) -> Deferred[dict[str, int]]:
         """Counts of groups, policies and webhooks, for metrics."""

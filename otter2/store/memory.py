@@ -15,6 +15,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 
 from otter2.model import (
     CapabilityTarget,
+    DivergentMark,
     GroupState,
     Policy,
     ScalingGroup,
@@ -255,12 +256,19 @@ class MemoryGroupStore:
         self.divergent[key] = self.divergent.get(key, 0) + 1
         return succeed(None)
 
-    def clear_divergent(self, tenant_id: str, group_id: str) -> Deferred[None]:
-        self.divergent.pop((tenant_id, group_id), None)
+    def clear_divergent(self, tenant_id: str, group_id: str,
+                        mark: Optional[int] = None) -> Deferred[None]:
+        key = (tenant_id, group_id)
+        if mark is None or self.divergent.get(key) == mark:
+            self.divergent.pop(key, None)
         return succeed(None)
 
-    def list_divergent(self) -> Deferred[list[tuple[str, str]]]:
-        return succeed(sorted(self.divergent))
+    def list_divergent(self) -> Deferred[list[DivergentMark]]:
+        return succeed([DivergentMark(tenant, group, mark)
+                        for (tenant, group), mark in sorted(self.divergent.items())])
+
+    def list_all_groups(self) -> Deferred[list[tuple[str, str]]]:
+        return succeed(sorted(self.groups))
 
     def count_rows(self) -> Deferred[dict[str, int]]:
         return succeed({"groups": len(self.groups),

@@ -25,6 +25,7 @@ from twisted.python.threadpool import ThreadPool
 
 from otter2.model import (
     CapabilityTarget,
+    DivergentMark,
     GroupState,
     GroupStatus,
     Policy,
@@ -429,17 +430,29 @@ class SQLiteGroupStore:
                     "group_id) DO UPDATE SET mark=mark+1", (tenant_id, group_id))
         return self._run(work)
 
-    def clear_divergent(self, tenant_id: str, group_id: str) -> Deferred[None]:
+    def clear_divergent(self, tenant_id: str, group_id: str,
+                        mark: Optional[int] = None) -> Deferred[None]:
         def work() -> None:
             with self._transaction() as conn:
-                conn.execute("DELETE FROM divergent WHERE tenant_id=? AND group_id=?",
-                             (tenant_id, group_id))
+                if mark is None:
+                    conn.execute("DELETE FROM divergent WHERE tenant_id=? AND group_id=?",
+                                 (tenant_id, group_id))
+                else:
+                    conn.execute("DELETE FROM divergent WHERE tenant_id=? AND group_id=? "
+                                 "AND mark=?", (tenant_id, group_id, mark))
         return self._run(work)
 
-    def list_divergent(self) -> Deferred[list[tuple[str, str]]]:
+    def list_divergent(self) -> Deferred[list[DivergentMark]]:
+        def work() -> list[DivergentMark]:
+            return [DivergentMark(*row) for row in self._conn.execute(
+                "SELECT tenant_id, group_id, mark FROM divergent "
+                "ORDER BY tenant_id, group_id")]
+        return self._run(work)
+
+    def list_all_groups(self) -> Deferred[list[tuple[str, str]]]:
         def work() -> list[tuple[str, str]]:
-            return [tuple(row) for row in self._conn.execute(  # type: ignore[misc]
-                "SELECT tenant_id, group_id FROM divergent ORDER BY tenant_id, group_id")]
+            return [(tenant, group) for tenant, group in self._conn.execute(
+                "SELECT tenant_id, group_id FROM scaling_group ORDER BY tenant_id, group_id")]
         return self._run(work)
 
     def count_rows(self) -> Deferred[dict[str, int]]:

@@ -170,13 +170,27 @@ def group_store_tests(build_store: Callable[[TestCase], Any]) -> type[TestCase]:
                 await self.store.delete_webhook("t1", "g1", "p1", "w2")
 
         async def test_divergent_marks(self) -> None:
-            """Marks are listed until cleared."""
+            """Marks grow with each request and are cleared only if unchanged."""
             await self.store.mark_divergent("t1", "g1")
             await self.store.mark_divergent("t1", "g1")
             await self.store.mark_divergent("t2", "g2")
-            self.assertEqual(await self.store.list_divergent(), [("t1", "g1"), ("t2", "g2")])
-            await self.store.clear_divergent("t1", "g1")
-            self.assertEqual(await self.store.list_divergent(), [("t2", "g2")])
+            marks = await self.store.list_divergent()
+            self.assertEqual([(m.tenant_id, m.group_id) for m in marks],
+                             [("t1", "g1"), ("t2", "g2")])
+            self.assertEqual(marks[0].mark, marks[1].mark + 1)
+            await self.store.mark_divergent("t1", "g1")
+            await self.store.clear_divergent("t1", "g1", marks[0].mark)
+            self.assertEqual(len(await self.store.list_divergent()), 2)
+            await self.store.clear_divergent("t1", "g1", marks[0].mark + 1)
+            await self.store.clear_divergent("t2", "g2")
+            self.assertEqual(await self.store.list_divergent(), [])
+
+        async def test_list_all_groups(self) -> None:
+            """Every group is listed, deleting ones included."""
+            await self.store.create_group(group(group_id="a"), [], [], 10)
+            await self.store.create_group(group(tenant_id="t2", group_id="b"), [], [], 10)
+            await self.store.mark_deleting("t1", "a")
+            self.assertEqual(await self.store.list_all_groups(), [("t1", "a"), ("t2", "b")])
 
         async def test_delete_group(self) -> None:
             """Deleting a group removes it and everything under it."""
