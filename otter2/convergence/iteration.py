@@ -3,6 +3,8 @@ One convergence iteration of one group, as an Effect: read the group,
 observe the cloud, plan, execute, and record what was seen and concluded
 (spec §4, with the weaknesses of §9 fixed where they touch an iteration).
 
+- A paused group is left alone until it is resumed (a deleting one is not:
+  deletion goes on).
 - The status is written once, at the end: FAILURE sets ERROR with readable
   reasons; anything else sets ACTIVE. There is no ACTIVE flash at the start
   of an iteration that is about to fail again.
@@ -57,7 +59,8 @@ class IterationResult:
     ``verdict`` is SUCCESS (converged), RETRY or LIMITED_RETRY (look again
     soon), FAILURE (the group is in ERROR for ``reasons``); ``deleted`` says
     the group was removed (a deleting group with nothing left); ``gone`` that
-    it no longer exists at all.
+    it no longer exists at all; ``paused`` that nothing was done because the
+    group is paused.
     """
 
     verdict: Verdict
@@ -65,6 +68,7 @@ class IterationResult:
     active: int = 0
     deleted: bool = False
     gone: bool = False
+    paused: bool = False
 
 
 def desired_group(group: ScalingGroup) -> DesiredGroup:
@@ -175,6 +179,8 @@ def converge_one_group(tenant_id: str, group_id: str, build_timeout: float = 360
     group: Optional[ScalingGroup] = yield Effect(LoadGroup(tenant_id, group_id, True))
     if group is None:
         return IterationResult(Verdict.SUCCESS, gone=True)
+    if group.state.paused and not group.deleting:
+        return IterationResult(Verdict.SUCCESS, paused=True)
     now = yield Effect(Now())
     desired = desired_group(group)
     try:

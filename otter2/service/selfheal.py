@@ -1,0 +1,58 @@
+"""
+Self-heal: every ``interval`` seconds, mark every group divergent (groups in
+ERROR included), so that damage done to the cloud behind otter2's back is
+repaired without any API call.
+
+test-case-name: tests.service.test_converger
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from effect import Effect
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from txeffect import perform
+
+from otter2.store.intents import ListAllGroups, MarkDivergent
+
+log = Logger(namespace="otter2.selfheal")
+
+
+class SelfHeal(Service):
+    """Marks all groups divergent periodically."""
+
+    def __init__(self, clock: Any, dispatcher: Any, interval: float) -> None:
+        self._clock = clock
+        self._dispatcher = dispatcher
+        self.interval = interval
+        self._loop: Optional[LoopingCall] = None
+
+    def startService(self) -> None:
+        Service.startService(self)
+        self._loop = LoopingCall(self.heal)
+        self._loop.clock = self._clock
+        self._loop.start(self.interval, now=False).addErrback(
+            lambda failure: log.failure("The self-heal loop stopped", failure))
+
+    def stopService(self) -> None:
+        Service.stopService(self)
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+
+    def heal(self) -> Deferred[None]:
+        """Mark every group divergent."""
+        return Deferred.fromCoroutine(self._heal())
+
+    async def _heal(self) -> None:
+        try:
+            groups = await perform(self._dispatcher, Effect(ListAllGroups()))
+            for tenant_id, group_id in groups:
+                await perform(self._dispatcher, Effect(MarkDivergent(tenant_id, group_id)))
+        except Exception:
+            log.failure("Self-heal could not mark the groups")
+            return
+        log.info("Self-heal marked {count} groups divergent", count=len(groups))

@@ -1,0 +1,226 @@
+"""
+Tests for otter2.service.converger and selfheal, on a Clock against the
+simulated cloud and the in-memory store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from attrs import evolve
+from effect import ComposedDispatcher
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from otter2.cloud.request import ServiceRequest, ServiceType
+from otter2.effects.dispatcher import store_dispatcher
+from otter2.model import DivergentMark, GroupState, GroupStatus, ScalingGroup
+from otter2.model.cloud import ServerState
+from otter2.service.converger import Converger, ConvergerSettings, retry_delay
+from otter2.service.selfheal import SelfHeal
+from otter2.simulation import (
+    Behaviour,
+    CloudHolder,
+    SimulatedCloud,
+    capacity,
+    delete_server,
+    fail_service,
+    set_server_status,
+    standalone_dispatcher,
+)
+from otter2.store.memory import MemoryGroupStore
+
+
+class ConvergerTestCase(SynchronousTestCase):
+    """A converger over the simulated cloud (builds take 30 s)."""
+
+    settings = ConvergerSettings(interval=5, concurrency=20, limited_retry_iterations=3)
+    behaviour = Behaviour(build_time=30)
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_000_000)
+        self.holder = CloudHolder(SimulatedCloud(self.behaviour))
+        self.store = MemoryGroupStore()
+        self.dispatcher = ComposedDispatcher([
+            store_dispatcher(self.store), standalone_dispatcher(self.holder, self.clock)])
+        self.converger = Converger(self.clock, self.dispatcher, self.settings)
+
+    def make_group(self, group_id: str = "g1", desired: int = 2) -> None:
+        group = ScalingGroup(
+            tenant_id="t1", group_id=group_id,
+            config={"name": group_id, "cooldown": 0, "minEntities": 0, "maxEntities": 50},
+            launch={"type": "launch_server", "args": {"server": {
+                "name": "web", "flavorRef": "f", "imageRef": "i"}}},
+            state=GroupState("t1", group_id, desired), created=0.0)
+        self.store.create_group(group, [], [], 100)
+        self.store.mark_divergent("t1", group_id)
+
+    def state(self, group_id: str = "g1") -> GroupState:
+        return self.store.groups[("t1", group_id)].state
+
+    def active(self, group_id: str = "g1") -> int:
+        return capacity(self.holder.cloud, "t1", group_id).active
+
+    def run_for(self, seconds: float, step: float = 1.0) -> None:
+        self.converger.startService() if not self.converger.running else None
+        end = self.clock.seconds() + seconds
+        while self.clock.seconds() < end:
+            self.clock.advance(step)
+
+
+class ConvergerTests(ConvergerTestCase):
+    """Divergent groups are converged, then their marks cleared."""
+
+    def test_divergent_group_converges_and_mark_clears(self) -> None:
+        """A marked group gets its servers and, once converged, loses its mark."""
+        self.make_group(desired=2)
+        self.run_for(1)
+        self.assertEqual(capacity(self.holder.cloud, "t1", "g1").building, 2)
+        self.assertEqual(len(self.store.divergent), 1)
+        self.run_for(60)
+        self.assertEqual(self.active(), 2)
+        self.assertEqual(self.store.divergent, {})
+        self.assertEqual(self.converger.converging, {})
+
+    def test_new_mark_survives_an_iteration(self) -> None:
+        """A mark made while an iteration ran is not cleared by it."""
+        self.holder.cloud = evolve(self.holder.cloud,
+                                   behaviour=evolve(self.behaviour, latency=3))
+        self.make_group(desired=0)
+        self.store.mark_divergent("t1", "g1")
+        [mark] = self.store.list_divergent().result
+        self.converger.startService()
+        self.store.mark_divergent("t1", "g1")
+        self.assertEqual(self.store.divergent, {("t1", "g1"): mark.mark + 1})
+        self.clock.advance(3)
+        self.assertEqual(self.store.divergent, {("t1", "g1"): mark.mark + 1})
+        self.run_for(20)
+        self.assertEqual(self.store.divergent, {})
+
+    def test_unmarked_groups_are_left_alone(self) -> None:
+        """A group that is not marked is not converged."""
+        self.make_group(desired=2)
+        self.store.clear_divergent("t1", "g1")
+        self.run_for(30)
+        self.assertEqual(capacity(self.holder.cloud, "t1", "g1").building, 0)
+
+    def test_retries_back_off(self) -> None:
+        """While Nova fails, attempts come after 1, 2, 4... seconds, not every tick."""
+        self.make_group(desired=1)
+        self.holder.cloud = fail_service(self.holder.cloud, ServiceType.CLOUD_SERVERS,
+                                         self.clock.seconds() + 3600, status=503)
+        listings: list[float] = []
+
+        def record(intent: Any) -> None:
+            if isinstance(intent, ServiceRequest) and intent.path == "servers/detail":
+                listings.append(self.clock.seconds())
+
+        self.converger = Converger(self.clock, ComposedDispatcher([record, self.dispatcher]),
+                                   self.settings)
+        self.run_for(60, step=0.5)
+        gaps = [b - a for a, b in zip(listings, listings[1:], strict=False)]
+        self.assertEqual(gaps[:3], [5.0, 5.0, 5.0])  # 1, 2, 4 s: due at the next tick
+        self.assertGreaterEqual(gaps[-1], 10.0)
+        self.assertEqual(gaps, sorted(gaps))
+        self.assertEqual(self.state().status, GroupStatus.ACTIVE)
+
+    def test_limited_retry_ends_in_error(self) -> None:
+        """A server stuck rebooting puts the group in ERROR with a 'Timed out' reason."""
+        self.make_group(desired=1)
+        self.run_for(60)
+        self.assertEqual(self.active(), 1)
+        [server] = self.holder.cloud.nova["t1"].servers.values()
+        self.holder.cloud = set_server_status(self.holder.cloud, "t1", server.id,
+                                              ServerState.HARD_REBOOT, self.clock.seconds())
+        self.store.mark_divergent("t1", "g1")
+        self.run_for(300)
+        state = self.state()
+        self.assertEqual(state.status, GroupStatus.ERROR)
+        self.assertTrue(state.error_reasons[0].startswith("Timed out: "), state.error_reasons)
+        self.assertIn(server.id, state.error_reasons[0])
+        self.assertEqual(self.store.divergent, {})
+
+    def test_paused_group(self) -> None:
+        """A paused group is not converged and its mark is cleared."""
+        self.make_group(desired=2)
+        self.store.save_state(evolve(self.state(), paused=True))
+        self.run_for(30)
+        self.assertEqual(capacity(self.holder.cloud, "t1", "g1").building, 0)
+        self.assertEqual(self.store.divergent, {})
+
+    def test_stop_waits_for_iterations(self) -> None:
+        """Stopping the service waits for the iterations in flight."""
+        self.holder.cloud = evolve(self.holder.cloud,
+                                   behaviour=evolve(self.behaviour, latency=3))
+        self.make_group(desired=1)
+        self.converger.startService()
+        self.assertEqual(len(self.converger.converging), 1)
+        stopped = self.converger.stopService()
+        self.assertNoResult(stopped)
+        for _ in range(30):
+            self.clock.advance(1)
+        self.successResultOf(stopped)
+
+
+class ConcurrencyTests(ConvergerTestCase):
+    """Many groups at once, up to the limit, one iteration per group."""
+
+    settings = ConvergerSettings(interval=5, concurrency=2)
+    behaviour = Behaviour(build_time=30, latency=2)
+
+    def test_limit_and_one_per_group(self) -> None:
+        """Five groups with a limit of two: never more than two in flight, each once."""
+        for i in range(5):
+            self.make_group(f"g{i}", desired=1)
+        in_flight = []
+        original = self.converger._converge
+        running: set[str] = set()
+
+        async def tracking(mark: DivergentMark) -> None:
+            assert mark.group_id not in running, "two iterations of one group"
+            running.add(mark.group_id)
+            in_flight.append(len(running))
+            try:
+                await original(mark)
+            finally:
+                running.discard(mark.group_id)
+
+        # A spy: it records and then runs the real iteration unchanged.
+        self.converger._converge = tracking  # type: ignore[method-assign]
+        self.run_for(200, step=0.5)
+        self.assertLessEqual(max(in_flight), 2)
+        self.assertEqual([self.active(f"g{i}") for i in range(5)], [1] * 5)
+
+
+class SelfHealTests(ConvergerTestCase):
+    """Self-heal brings back what was damaged without any API call."""
+
+    def test_deleted_server_comes_back(self) -> None:
+        """A server deleted out of band is replaced after the next self-heal."""
+        self.make_group(desired=2)
+        selfheal = SelfHeal(self.clock, self.dispatcher, interval=60)
+        selfheal.startService()
+        self.addCleanup(selfheal.stopService)
+        self.run_for(50)
+        self.assertEqual((self.active(), self.store.divergent), (2, {}))
+        victim = next(iter(self.holder.cloud.nova["t1"].servers))
+        self.holder.cloud = delete_server(self.holder.cloud, "t1", victim)
+        self.run_for(100)
+        self.assertEqual(self.active(), 2)
+
+    def test_error_groups_are_healed_too(self) -> None:
+        """Groups in ERROR are marked like the others."""
+        self.make_group(desired=0)
+        self.store.save_state(evolve(self.state(), status=GroupStatus.ERROR))
+        self.store.clear_divergent("t1", "g1")
+        SelfHeal(self.clock, self.dispatcher, interval=60).heal()
+        self.assertEqual(list(self.store.divergent), [("t1", "g1")])
+
+
+class RetryDelayTests(SynchronousTestCase):
+    """The delay doubles up to its cap."""
+
+    def test_delays(self) -> None:
+        """1, 2, 4, 8... seconds, never more than the maximum."""
+        self.assertEqual([retry_delay(n, 10) for n in range(1, 7)], [1, 2, 4, 8, 10, 10])
