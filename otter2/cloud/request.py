@@ -67,3 +67,7 @@ class NoSuchEndpoint(Exception):
     def __str__(self) -> str:
         return (f"Could not locate service {self.service_name} in the service catalog. "
                 "Please check if your account is still active.")
+
+
+class AuthenticationError(Exception):
+    """Identity would not let otter2 act for a tenant; the message says why."""

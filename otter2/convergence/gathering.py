@@ -29,7 +29,12 @@ from otter2.cloud.messages import (
     describe,
     describe_exception,
 )
-from otter2.cloud.request import NoSuchEndpoint, Response, ServiceRequest
+from otter2.cloud.request import (
+    AuthenticationError,
+    NoSuchEndpoint,
+    Response,
+    ServiceRequest,
+)
 from otter2.model.cloud import (
     CLB,
     CLBDescription,
@@ -43,7 +48,7 @@ from otter2.model.cloud import (
 
 MAX_FEED_PAGES = 100
 
-__all__ = ["GatherError", "Observation", "ServiceMissing", "gather_clb", "gather_group",
+__all__ = ["GatherError", "IdentityFailure", "Observation", "ServiceMissing", "gather_clb", "gather_group",
            "gather_rcv3", "gather_servers"]
 
 
@@ -59,6 +64,10 @@ class ServiceMissing(GatherError):
     """The tenant's catalog lacks a service the group needs (a closed or suspended account)."""
 
 
+class IdentityFailure(GatherError):
+    """Identity would not let otter2 act for the tenant: a group error, retried later."""
+
+
 def _raise(error: BaseException) -> Any:
     raise error
 
@@ -70,6 +79,8 @@ def _as_gather_error(service: str, error: BaseException) -> GatherError:
         return error
     if isinstance(error, NoSuchEndpoint):
         return ServiceMissing(str(error))
+    if isinstance(error, AuthenticationError):
+        return IdentityFailure(str(error))
     return GatherError(f"Could not reach {service}: {describe_exception(error)}")
 
 

@@ -31,7 +31,12 @@ from otter2.cloud import nova
 from otter2.cloud.metadata import launch_load_balancers, prepare_server_config
 from otter2.cloud.request import Response
 from otter2.convergence.executing import execute_steps, worst_outcome
-from otter2.convergence.gathering import GatherError, ServiceMissing, gather_group
+from otter2.convergence.gathering import (
+    GatherError,
+    IdentityFailure,
+    ServiceMissing,
+    gather_group,
+)
 from otter2.convergence.planning import DEFAULT_STEP_LIMITS, plan
 from otter2.convergence.steps import StepOutcome, Verdict
 from otter2.intents import Now
@@ -186,7 +191,8 @@ def converge_one_group(tenant_id: str, group_id: str, build_timeout: float = 360
     try:
         observation = yield gather_group(tenant_id, group_id, desired.desired_lbs)
     except GatherError as error:
-        verdict = Verdict.FAILURE if isinstance(error, ServiceMissing) else Verdict.RETRY
+        verdict = (Verdict.FAILURE if isinstance(error, (ServiceMissing, IdentityFailure))
+                   else Verdict.RETRY)
         outcome = StepOutcome(verdict, [error.reason])
         yield _conclude(tenant_id, group_id, outcome)
         return IterationResult(outcome.verdict, outcome.reasons)
