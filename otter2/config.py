@@ -52,6 +52,32 @@ class RootResponse:
 
 
 @frozen
+class IdentityConfig:
+    """How otter2 authenticates as each tenant (``identity``)."""
+
+    url: str
+    username: str
+    password: str
+    strategy: str = "impersonation"  # or "password" (one tenant)
+    admin_url: Optional[str] = None  # impersonation; defaults to ``url``
+    cache_ttl: float = 300.0
+    max_retries: int = 3
+    retry_interval: float = 2.0
+
+
+@frozen
+class ConvergerConfig:
+    """How the converger paces itself (``converger``)."""
+
+    interval: float = 10.0
+    concurrency: int = 20
+    build_timeout: float = 3600.0
+    limited_retry_iterations: int = 10
+    max_retry_delay: float = 60.0
+    create_server_limit: int = 10  # ``step_limits.create_server``
+
+
+@frozen
 class Config:
     """Everything otter2 reads from its configuration file."""
 
@@ -61,6 +87,10 @@ class Config:
     store: StoreConfig = StoreConfig()
     root: RootResponse = RootResponse()
     region: Optional[str] = None
+    identity: Optional[IdentityConfig] = None  # None: no cloud; nothing converges
+    converger: ConvergerConfig = ConvergerConfig()
+    selfheal_interval: Optional[float] = None
+    service_names: PMap = field(factory=pmap, converter=frozen_json)
     # Sections that later services read; kept as given.
     sections: PMap = field(factory=pmap, converter=frozen_json)
 
@@ -153,12 +183,79 @@ def parse_config(document: Any) -> Config:
             sections[key] = _get(document, key, "", str, None, None, "a string")
 
     return Config(
+        identity=_identity(document), converger=_converger(document),
+        selfheal_interval=_get(_section(document, "selfheal", {"interval"}), "interval",
+                               "selfheal.", (int, float), None, _positive,
+                               "a positive number of seconds"),
+        service_names={key: sections[key] for key in _SERVICE_KEYS if key in sections},
         url_root=_url_root(document),
         admin=_get(document, "admin", "", (str, type(None)), None, None,
                    "a listening endpoint such as \"tcp:9001\""),
         limits=limits, store=store, root=root,
         region=_get(document, "region", "", str, None, None, "a string"),
         sections=sections)
+
+
+_SERVICE_KEYS = ("cloudServersOpenStack", "cloudLoadBalancers", "rackconnect")
+
+
+def _positive(value: float) -> bool:
+    return value > 0
+
+
+def _natural(value: float) -> bool:
+    return value >= 0
+
+
+def _identity(document: Mapping[str, Any]) -> Optional[IdentityConfig]:
+    if "identity" not in document:
+        return None
+    section = _section(document, "identity", {
+        "url", "admin_url", "username", "password", "strategy", "cache_ttl", "wait",
+        "max_retries", "retry_interval"})
+    path = "identity."
+    for key in ("url", "username", "password"):
+        if key not in section:
+            raise ConfigError(f"{path}{key} is required")
+    number = (int, float)
+    return IdentityConfig(
+        url=_get(section, "url", path, str, None, lambda v: v.startswith("http"),
+                 "an http:// or https:// URL"),
+        username=_get(section, "username", path, str, None, bool, "a user name"),
+        password=_get(section, "password", path, str, None, None, "a string"),
+        strategy=_get(section, "strategy", path, str, "impersonation",
+                      lambda v: v in ("impersonation", "password"),
+                      'one of "impersonation", "password"'),
+        admin_url=_get(section, "admin_url", path, str, None,
+                       lambda v: v.startswith("http"), "an http:// or https:// URL"),
+        cache_ttl=_get(section, "cache_ttl", path, number, 300.0, _natural,
+                       "a number of seconds"),
+        max_retries=_get(section, "max_retries", path, int, 3, _natural,
+                         "a non-negative integer"),
+        retry_interval=_get(section, "retry_interval", path, number, 2.0, _natural,
+                            "a number of seconds"))
+
+
+def _converger(document: Mapping[str, Any]) -> ConvergerConfig:
+    section = _section(document, "converger", {
+        "interval", "concurrency", "build_timeout", "limited_retry_iterations",
+        "max_retry_delay", "step_limits"})
+    path = "converger."
+    number = (int, float)
+    limits = _section(section, "step_limits", {"create_server"}, path)
+    return ConvergerConfig(
+        interval=_get(section, "interval", path, number, 10.0, _positive,
+                      "a positive number of seconds"),
+        concurrency=_get(section, "concurrency", path, int, 20, _positive,
+                         "a positive integer"),
+        build_timeout=_get(section, "build_timeout", path, number, 3600.0, _positive,
+                           "a positive number of seconds"),
+        limited_retry_iterations=_get(section, "limited_retry_iterations", path, int, 10,
+                                      _natural, "a non-negative integer"),
+        max_retry_delay=_get(section, "max_retry_delay", path, number, 60.0, _positive,
+                             "a positive number of seconds"),
+        create_server_limit=_get(limits, "create_server", path + "step_limits.", int, 10,
+                                 _positive, "a positive integer"))
 
 
 def _url_root(document: Mapping[str, Any]) -> Optional[str]:

@@ -15,12 +15,25 @@ from attrs import evolve
 
 from twisted.application.service import MultiService, Service
 from twisted.application.strports import service as strports_service
+from treq.client import HTTPClient
 from twisted.python import usage
+from twisted.web.client import Agent, HTTPConnectionPool
 
 from otter2.api.app import AdminAPI, OtterAPI
 from otter2.api.site import APISite
-from otter2.config import Config, ConfigError, default_url_root, load_config
+from otter2.cloud.request import ServiceType
+from otter2.config import Config, ConfigError, IdentityConfig, default_url_root, load_config
+from otter2.convergence.steps import CreateServer
+from otter2.convergence.transforming import DEFAULT_STEP_LIMITS
+from otter2.effects.auth import (
+    CachingAuthenticator,
+    ImpersonatingAuthenticator,
+    PasswordAuthenticator,
+)
+from otter2.effects.http import TimeoutHTTPClient
 from otter2.effects import make_dispatcher
+from otter2.service.converger import Converger, ConvergerSettings
+from otter2.service.selfheal import SelfHeal
 from otter2.store.sqlite import SQLiteGroupStore
 
 
@@ -51,15 +64,58 @@ class StoreService(Service):
         self.store.close()
 
 
+CLOUD_TIMEOUT = 60.0
+
+
+def _authenticator(http: Any, identity: IdentityConfig, reactor: Any) -> CachingAuthenticator:
+    inner: Any
+    if identity.strategy == "password":
+        inner = PasswordAuthenticator(http, identity.url, identity.username, identity.password)
+    else:
+        inner = ImpersonatingAuthenticator(http, identity.url, identity.admin_url or identity.url,
+                                           identity.username, identity.password)
+    return CachingAuthenticator(inner, reactor, identity.cache_ttl, identity.max_retries,
+                                identity.retry_interval)
+
+
+def _cloud(config: Config, reactor: Any) -> dict[str, Any]:
+    """The keyword arguments that let the dispatcher reach the cloud (none without one)."""
+    if config.identity is None:
+        return {}
+    agent: Any = Agent(reactor, pool=HTTPConnectionPool(reactor))
+    treq_client: Any = HTTPClient(agent)
+    http = TimeoutHTTPClient(treq_client, CLOUD_TIMEOUT)
+    return {"http": http, "authenticator": _authenticator(http, config.identity, reactor),
+            "region": config.region,
+            "service_names": {ServiceType(key): name
+                              for key, name in config.service_names.items()}}
+
+
+def _converger_settings(config: Config) -> ConvergerSettings:
+    c = config.converger
+    return ConvergerSettings(
+        interval=c.interval, concurrency=c.concurrency, build_timeout=c.build_timeout,
+        limited_retry_iterations=c.limited_retry_iterations,
+        max_retry_delay=c.max_retry_delay,
+        step_limits={**DEFAULT_STEP_LIMITS, CreateServer: c.create_server_limit})
+
+
 def build_service(config: Config, port: str, reactor: Any,
                   store_path: Optional[str] = None) -> MultiService:
-    """The daemon's services for ``config``: store, API listener, admin listener."""
+    """
+    The daemon's services for ``config``: store, API listener, admin listener
+    and, when a cloud is configured (``identity``), the converger and self-heal.
+    """
     if config.url_root is None:
         config = evolve(config, url_root=default_url_root(port))
     top = MultiService()
     store = SQLiteGroupStore(reactor, store_path or config.store.path)
     StoreService(store).setServiceParent(top)
-    dispatcher = make_dispatcher(reactor, store)
+    dispatcher = make_dispatcher(reactor, store, **_cloud(config, reactor))
+    if config.identity is not None:
+        Converger(reactor, dispatcher, _converger_settings(config)).setServiceParent(top)
+        if config.selfheal_interval is not None:
+            SelfHeal(reactor, dispatcher, config.selfheal_interval).setServiceParent(top)
     api = OtterAPI(config, dispatcher, reactor)
     site = APISite(api.resource(), config.limits.max_body_bytes)
     strports_service(port, site, reactor=reactor).setServiceParent(top)  # type: ignore[arg-type]

@@ -7,7 +7,15 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from otter2.config import Config, ConfigError, Limits, load_config, parse_config
+from otter2.config import (
+    Config,
+    ConfigError,
+    ConvergerConfig,
+    IdentityConfig,
+    Limits,
+    load_config,
+    parse_config,
+)
 
 
 class ParseConfigTests(SynchronousTestCase):
@@ -26,13 +34,25 @@ class ParseConfigTests(SynchronousTestCase):
             "limits": {"pagination": 50, "absolute": {
                 "maxGroups": 3, "maxPoliciesPerGroup": 4, "maxWebhooksPerPolicy": 5}},
             "root": {"code": 301, "headers": {"Location": ["https://docs"]}, "body": "moved"},
-            "identity": {"username": "u"}, "cloudServersOpenStack": "cloudServersOpenStack",
-            "converger": {"interval": 10}, "scheduler": {}, "zookeeper": {"hosts": "x"},
+            "identity": {"username": "u", "password": "p", "url": "http://id/v2.0",
+                         "admin_url": "http://admin/v2.0", "max_retries": 5},
+            "cloudServersOpenStack": "nova", "cloudLoadBalancers": "clb",
+            "converger": {"interval": 2, "build_timeout": 30,
+                          "step_limits": {"create_server": 25}},
+            "selfheal": {"interval": 300}, "scheduler": {}, "zookeeper": {"hosts": "x"},
         })
+        self.assertEqual(config.identity, IdentityConfig(
+            url="http://id/v2.0", username="u", password="p",
+            admin_url="http://admin/v2.0", max_retries=5))
+        self.assertEqual(config.converger, ConvergerConfig(
+            interval=2, build_timeout=30, create_server_limit=25))
+        self.assertEqual(config.selfheal_interval, 300)
+        self.assertEqual(config.service_names, {"cloudServersOpenStack": "nova",
+                                                "cloudLoadBalancers": "clb"})
         self.assertEqual(config.url_root, "https://as.example")
         self.assertEqual(config.limits, Limits(50, 3, 4, 5, 1_048_576))
         self.assertEqual((config.root.code, config.root.body), (301, "moved"))
-        self.assertEqual(config.sections["converger"], {"interval": 10})
+        self.assertEqual(config.sections["converger"]["interval"], 2)
 
     def test_errors_name_the_key(self) -> None:
         """Each bad document is refused with a single line naming the key."""
@@ -46,7 +66,14 @@ class ParseConfigTests(SynchronousTestCase):
                 ({"store": []}, "store"),
                 ({"root": {"headers": {"a": "b"}}}, "root.headers"),
                 ({"converger": 5}, "converger"),
-                ({"colour": "blue"}, "colour")]:
+                ({"colour": "blue"}, "colour"),
+                ({"identity": {"username": "u", "password": "p"}}, "identity.url"),
+                ({"identity": {"url": "http://i", "username": "u", "password": "p",
+                               "strategy": "magic"}}, "identity.strategy"),
+                ({"converger": {"interval": 0}}, "converger.interval"),
+                ({"converger": {"step_limits": {"create_server": "x"}}},
+                 "converger.step_limits.create_server"),
+                ({"selfheal": {"interval": -1}}, "selfheal.interval")]:
             with self.assertRaises(ConfigError) as caught:
                 parse_config(document)
             message = str(caught.exception)

@@ -33,6 +33,19 @@ class HTTPClient(Protocol):
         """Send a request; the Deferred fires with a treq response."""
 
 
+class TimeoutHTTPClient:
+    """A treq client whose every request gives up after ``seconds``."""
+
+    def __init__(self, http: HTTPClient, seconds: float) -> None:
+        self._http = http
+        self.seconds = seconds
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Deferred[Any]:
+        """The request, with the timeout unless one is given."""
+        kwargs.setdefault("timeout", self.seconds)
+        return self._http.request(method, url, **kwargs)
+
+
 class Authenticator(Protocol):
     """A source of tokens and service catalogs, per tenant."""
 
