@@ -65,7 +65,8 @@ class IterationResult:
     soon), FAILURE (the group is in ERROR for ``reasons``); ``deleted`` says
     the group was removed (a deleting group with nothing left); ``gone`` that
     it no longer exists at all; ``paused`` that nothing was done because the
-    group is paused.
+    group is paused; ``deleting`` that the group is being deleted (and is not
+    gone yet: its deletion must be tried again whatever the verdict).
     """
 
     verdict: Verdict
@@ -74,6 +75,7 @@ class IterationResult:
     deleted: bool = False
     gone: bool = False
     paused: bool = False
+    deleting: bool = False
 
 
 def desired_group(group: ScalingGroup) -> DesiredGroup:
@@ -195,7 +197,7 @@ def converge_one_group(tenant_id: str, group_id: str, build_timeout: float = 360
                    else Verdict.RETRY)
         outcome = StepOutcome(verdict, [error.reason])
         yield _conclude(tenant_id, group_id, outcome)
-        return IterationResult(outcome.verdict, outcome.reasons)
+        return IterationResult(outcome.verdict, outcome.reasons, deleting=group.deleting)
 
     vanished = yield vanished_servers(tenant_id, observation.servers, group.active)
     servers = [*observation.servers, *vanished]
@@ -213,7 +215,8 @@ def converge_one_group(tenant_id: str, group_id: str, build_timeout: float = 360
     yield Effect(SaveActive(tenant_id, group_id, _record(
         servers, active, keep_deleted=outcome.verdict is not Verdict.SUCCESS)))
     gone = yield _conclude(tenant_id, group_id, outcome)
-    return IterationResult(outcome.verdict, outcome.reasons, active=len(active), gone=gone)
+    return IterationResult(outcome.verdict, outcome.reasons, active=len(active), gone=gone,
+                           deleting=group.deleting and not gone)
 
 
 @do

@@ -145,8 +145,10 @@ class Converger(Service):
                 return
         else:
             self._limited.pop(key, None)
-        if result.verdict in (Verdict.RETRY, Verdict.LIMITED_RETRY) and not (
-                result.gone or result.deleted):
+        if result.deleting or (result.verdict in (Verdict.RETRY, Verdict.LIMITED_RETRY)
+                               and not (result.gone or result.deleted)):
+            # A group being deleted keeps its mark until it is gone, even
+            # after a FAILURE: a failed delete is retried, never stuck.
             self._retry_later(key)
             return
         self._forget(key)

@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from attrs import evolve
-from effect import ComposedDispatcher
+from effect import ComposedDispatcher, sync_performer
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from otter2.cloud.request import ServiceRequest, ServiceType
+from otter2.cloud.request import NoSuchEndpoint, ServiceRequest, ServiceType
 from otter2.effects.dispatcher import store_dispatcher
 from otter2.model import DivergentMark, GroupState, GroupStatus, ScalingGroup
 from otter2.model.cloud import ServerState
@@ -224,3 +224,48 @@ class RetryDelayTests(SynchronousTestCase):
     def test_delays(self) -> None:
         """1, 2, 4, 8... seconds, never more than the maximum."""
         self.assertEqual([retry_delay(n, 10) for n in range(1, 7)], [1, 2, 4, 8, 10, 10])
+
+
+class DeletionTests(ConvergerTestCase):
+    """Deleting a group removes its servers, then the group, even through failures."""
+
+    def test_force_delete(self) -> None:
+        """A deleting group loses its servers and then its records."""
+        self.make_group(desired=3)
+        self.run_for(60)
+        self.assertEqual(self.active(), 3)
+        self.store.mark_deleting("t1", "g1")
+        self.store.mark_divergent("t1", "g1")
+        self.run_for(30)
+        self.assertEqual(capacity(self.holder.cloud, "t1", "g1"), capacity(SimulatedCloud()))
+        self.assertNotIn(("t1", "g1"), self.store.groups)
+        self.assertEqual(self.store.divergent, {})
+
+    def test_failed_delete_is_retried(self) -> None:
+        """A delete that fails (the account's catalog lacks Nova for a while) is retried."""
+        self.make_group(desired=2)
+        self.run_for(60)
+        self.store.mark_deleting("t1", "g1")
+        self.store.mark_divergent("t1", "g1")
+        outage_ends = self.clock.seconds() + 120
+
+        @sync_performer
+        def no_endpoint(dispatcher: Any, intent: ServiceRequest) -> None:
+            raise NoSuchEndpoint("cloudServersOpenStack", "ORD")
+
+        def catalog(intent: Any) -> Any:
+            if isinstance(intent, ServiceRequest) and self.clock.seconds() < outage_ends:
+                return no_endpoint
+            return None
+
+        self.converger.stopService()
+        self.converger = Converger(self.clock, ComposedDispatcher([catalog, self.dispatcher]),
+                                   self.settings)
+        self.run_for(60)
+        state = self.state()
+        self.assertEqual(state.status, GroupStatus.ERROR)
+        self.assertIn("Could not locate service cloudServersOpenStack", state.error_reasons[0])
+        self.assertEqual(list(self.store.divergent), [("t1", "g1")])
+        self.run_for(180)
+        self.assertNotIn(("t1", "g1"), self.store.groups)
+        self.assertEqual(self.active(), 0)
