@@ -20,6 +20,7 @@ from otter2.api.render import (
     self_link,
 )
 from otter2.api.request import parse_bool, parse_limit, query_arg
+from otter2.api.servers import remove_server, server_not_found
 from otter2.control import validation
 from otter2.control.errors import APIError
 from otter2.control.policy import (
@@ -189,15 +190,16 @@ class GroupRoutes(APIBase):
     @endpoint
     async def delete_server(self, request: Request, tenant_id: str, group_id: str,
                             server_id: str) -> Reply:
-        parse_bool(request, "replace", True)
-        parse_bool(request, "purge", True)
-        group = await self._group(tenant_id, group_id)
-        if group.state.suspended:
-            raise tenant_suspended(tenant_id)
-        # Without a cloud to look the server up in, no server belongs to the group.
-        raise APIError(404, "ServerNotFoundError",
-                       f"Active server {server_id} not found in tenant {tenant_id}'s "
-                       f"group {group_id}")
+        replace = parse_bool(request, "replace", True)
+        purge = parse_bool(request, "purge", True)
+        if self.config.identity is None:
+            # Without a cloud to look the server up in, no server is in the group.
+            group = await self._group(tenant_id, group_id)
+            if group.state.suspended:
+                raise tenant_suspended(tenant_id)
+            raise server_not_found(tenant_id, group_id, server_id)
+        await self._do(remove_server(tenant_id, group_id, server_id, replace, purge))
+        return Reply(202)
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/servers/", methods=["GET"],
                strict_slashes=False)

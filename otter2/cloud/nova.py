@@ -72,6 +72,13 @@ def set_metadata_item_request(tenant_id: str, server_id: str, key: str,
                     json={"meta": {key: value}})
 
 
+def replace_metadata_request(tenant_id: str, server_id: str,
+                             metadata: Mapping[str, str]) -> ServiceRequest:
+    """``PUT servers/{id}/metadata`` with ``{"metadata": ...}``: all of it replaced."""
+    return _request(tenant_id, "PUT", path("servers", server_id, "metadata"),
+                    json={"metadata": dict(metadata)})
+
+
 def list_servers_request(tenant_id: str,
                          params: tuple[tuple[str, str], ...] = FIRST_PAGE) -> ServiceRequest:
     """``GET servers/detail``: the first page, or the page a next link names."""

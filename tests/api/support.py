@@ -59,8 +59,8 @@ class APITestCase(TestCase):
         self.store_path = self.mktemp() + ".sqlite"
         self.store = SQLiteGroupStore(reactor, self.store_path)
         self.addCleanup(self.store.close)
-        self.config = evolve(Config(), url_root=URL_ROOT, limits=self.limits)
-        self.api = OtterAPI(self.config, make_dispatcher(reactor, self.store), reactor)
+        self.config = self.make_config(evolve(Config(), url_root=URL_ROOT, limits=self.limits))
+        self.api = OtterAPI(self.config, self.make_dispatcher(), reactor)
         site = APISite(self.api.resource(), self.limits.max_body_bytes)
         port = reactor.listenTCP(0, site, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
@@ -68,6 +68,14 @@ class APITestCase(TestCase):
         self.http = HTTPClient(Agent(reactor, pool=pool))
         self.base = f"http://127.0.0.1:{port.getHost().port}"
         self.root = self.base + "/v1.0/t1"
+
+    def make_config(self, config: Config) -> Config:
+        """The API's configuration (subclasses add to it)."""
+        return config
+
+    def make_dispatcher(self) -> Any:
+        """The API's dispatcher: the store only (subclasses add a cloud)."""
+        return make_dispatcher(reactor, self.store)
 
     async def call(self, method: str, url: str, body: Any = None, raw: Optional[bytes] = None,
                    headers: Optional[dict[str, str]] = None) -> Answer:

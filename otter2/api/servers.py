@@ -1,0 +1,93 @@
+"""
+Removing one server from a group through the API (spec rest-api §4.10), as
+an Effect: look the server up in Nova, then mark it for draining (purge) or
+strip the group's metadata from it (release), and lower the desired
+capacity when no replacement is wanted. Convergence does the rest.
+
+test-case-name: tests.api.test_servers
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from attrs import evolve
+from effect import Effect
+from effect.do import do
+
+from otter2.api.operations import load_group, modify_state
+from otter2.cloud import nova
+from otter2.cloud.metadata import DRAINING, SERVER_STATE_KEY, group_id_of
+from otter2.cloud.request import Response
+from otter2.control.errors import APIError
+from otter2.control.policy import tenant_suspended
+from otter2.model import GroupState, ScalingGroup
+from otter2.store.intents import MarkDivergent
+
+_OWN_KEY_PREFIXES = ("rax:autoscale:", "rax:auto_scaling")
+
+
+def server_not_found(tenant_id: str, group_id: str, server_id: str) -> APIError:
+    """The 404 for a server that is not (or no longer) in the group."""
+    return APIError(404, "ServerNotFoundError",
+                    f"Active server {server_id} not found in tenant {tenant_id}'s "
+                    f"group {group_id}")
+
+
+def _cloud_unavailable(what: str, response: Response) -> APIError:
+    return APIError(503, "CloudServersUnavailable",
+                    f"Cloud Servers could not {what} (HTTP {response.status}); "
+                    "try again later")
+
+
+def _below_min(group: ScalingGroup, server_id: str) -> APIError:
+    return APIError(
+        403, "CannotDeleteServerBelowMinError",
+        f"Cannot remove server {server_id} from tenant {group.tenant_id}'s group "
+        f"{group.group_id}. It will reduce number of servers below required minimum "
+        f"{group.min_entities}.")
+
+
+def _one_fewer(server_id: str) -> Any:
+    def change(group: ScalingGroup) -> GroupState:
+        if group.state.desired <= group.min_entities:
+            raise _below_min(group, server_id)
+        return evolve(group.state, desired=group.state.desired - 1)
+    return change
+
+
+def _released(metadata: Mapping[str, Any]) -> dict[str, str]:
+    return {key: value for key, value in metadata.items()
+            if not key.startswith(_OWN_KEY_PREFIXES)}
+
+
+@do
+def remove_server(tenant_id: str, group_id: str, server_id: str, replace: bool,
+                  purge: bool) -> Any:
+    """An Effect that removes the server from the group; see the module docstring."""
+    group: ScalingGroup = yield load_group(tenant_id, group_id)
+    if group.state.suspended:
+        raise tenant_suspended(tenant_id)
+    response = yield Effect(nova.get_server_request(tenant_id, server_id))
+    if response.status == 404:
+        raise server_not_found(tenant_id, group_id, server_id)
+    if response.status != 200:
+        raise _cloud_unavailable(f"find server {server_id}", response)
+    server = (response.body or {}).get("server") or {}
+    if group_id_of(server.get("metadata")) != group_id:
+        raise server_not_found(tenant_id, group_id, server_id)
+    if not replace and group.state.desired <= group.min_entities:
+        raise _below_min(group, server_id)
+    if purge:
+        marked = yield Effect(nova.set_metadata_item_request(
+            tenant_id, server_id, SERVER_STATE_KEY, DRAINING))
+        if marked.status != 200:
+            raise _cloud_unavailable(f"mark server {server_id} for deletion", marked)
+    else:
+        kept = _released(server.get("metadata") or {})
+        released = yield Effect(nova.replace_metadata_request(tenant_id, server_id, kept))
+        if released.status != 200:
+            raise _cloud_unavailable(f"release server {server_id}", released)
+    if not replace:
+        yield modify_state(tenant_id, group_id, _one_fewer(server_id))
+    yield Effect(MarkDivergent(tenant_id, group_id))
