@@ -90,6 +90,7 @@ class Config:
     identity: Optional[IdentityConfig] = None  # None: no cloud; nothing converges
     converger: ConvergerConfig = ConvergerConfig()
     selfheal_interval: Optional[float] = None
+    api_auth_ttl: Optional[float] = None  # None: the API checks no tokens
     service_names: PMap = field(factory=pmap, converter=frozen_json)
     # Sections that later services read; kept as given.
     sections: PMap = field(factory=pmap, converter=frozen_json)
@@ -188,6 +189,7 @@ def parse_config(document: Any) -> Config:
                                "selfheal.", (int, float), None, _positive,
                                "a positive number of seconds"),
         service_names={key: sections[key] for key in _SERVICE_KEYS if key in sections},
+        api_auth_ttl=_api_auth(document),
         url_root=_url_root(document),
         admin=_get(document, "admin", "", (str, type(None)), None, None,
                    "a listening endpoint such as \"tcp:9001\""),
@@ -234,6 +236,16 @@ def _identity(document: Mapping[str, Any]) -> Optional[IdentityConfig]:
                          "a non-negative integer"),
         retry_interval=_get(section, "retry_interval", path, number, 2.0, _natural,
                             "a number of seconds"))
+
+
+def _api_auth(document: Mapping[str, Any]) -> Optional[float]:
+    section = _section(document, "auth", {"enabled", "cache_ttl"})
+    if not _get(section, "enabled", "auth.", bool, False, None, "true or false"):
+        return None
+    if "identity" not in document:
+        raise ConfigError("auth.enabled needs identity (the Identity that checks tokens)")
+    return float(_get(section, "cache_ttl", "auth.", (int, float), 60.0, _natural,
+                      "a number of seconds"))
 
 
 def _converger(document: Mapping[str, Any]) -> ConvergerConfig:

@@ -26,9 +26,11 @@ from otter2.config import Config, ConfigError, IdentityConfig, default_url_root,
 from otter2.convergence.steps import CreateServer
 from otter2.convergence.transforming import DEFAULT_STEP_LIMITS
 from otter2.effects.auth import (
+    AdminSession,
     CachingAuthenticator,
     ImpersonatingAuthenticator,
     PasswordAuthenticator,
+    TokenValidator,
 )
 from otter2.effects.http import TimeoutHTTPClient
 from otter2.effects import make_dispatcher
@@ -91,6 +93,19 @@ def _cloud(config: Config, reactor: Any) -> dict[str, Any]:
                               for key, name in config.service_names.items()}}
 
 
+def _validator(config: Config, reactor: Any) -> Optional[TokenValidator]:
+    """What checks API callers' tokens, when ``auth.enabled`` asks for it."""
+    identity = config.identity
+    if config.api_auth_ttl is None or identity is None:
+        return None
+    agent: Any = Agent(reactor, pool=HTTPConnectionPool(reactor))
+    treq_client: Any = HTTPClient(agent)
+    http = TimeoutHTTPClient(treq_client, CLOUD_TIMEOUT)
+    admin = AdminSession(http, identity.url, identity.username, identity.password)
+    return TokenValidator(admin, identity.admin_url or identity.url, reactor,
+                          config.api_auth_ttl)
+
+
 def _converger_settings(config: Config) -> ConvergerSettings:
     c = config.converger
     return ConvergerSettings(
@@ -116,7 +131,7 @@ def build_service(config: Config, port: str, reactor: Any,
         Converger(reactor, dispatcher, _converger_settings(config)).setServiceParent(top)
         if config.selfheal_interval is not None:
             SelfHeal(reactor, dispatcher, config.selfheal_interval).setServiceParent(top)
-    api = OtterAPI(config, dispatcher, reactor)
+    api = OtterAPI(config, dispatcher, reactor, _validator(config, reactor))
     site = APISite(api.resource(), config.limits.max_body_bytes)
     strports_service(port, site, reactor=reactor).setServiceParent(top)  # type: ignore[arg-type]
     if config.admin:

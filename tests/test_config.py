@@ -73,7 +73,9 @@ class ParseConfigTests(SynchronousTestCase):
                 ({"converger": {"interval": 0}}, "converger.interval"),
                 ({"converger": {"step_limits": {"create_server": "x"}}},
                  "converger.step_limits.create_server"),
-                ({"selfheal": {"interval": -1}}, "selfheal.interval")]:
+                ({"selfheal": {"interval": -1}}, "selfheal.interval"),
+                ({"auth": {"enabled": True}}, "auth.enabled"),
+                ({"auth": {"enabled": "yes"}}, "auth.enabled")]:
             with self.assertRaises(ConfigError) as caught:
                 parse_config(document)
             message = str(caught.exception)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 from typing import Any, Optional
+from urllib.parse import quote
 
+from attrs import frozen
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
@@ -94,21 +96,60 @@ class PasswordAuthenticator:
         """Nothing is kept here (see `CachingAuthenticator`)."""
 
 
+class AdminSession:
+    """
+    Calls to Identity's admin API with otter2's own credentials: the admin
+    token is fetched when first needed and again after a 401.
+    """
+
+    def __init__(self, http: HTTPClient, url: str, username: str, password: str) -> None:
+        self.http = http
+        self._url = url.rstrip("/")
+        self.username = username
+        self.password = password
+        self._token: Optional[str] = None
+
+    async def _login(self) -> str:
+        what = f"log in the otter2 administrator {self.username}"
+        body = {"auth": {"passwordCredentials": {"username": self.username,
+                                                 "password": self.password}}}
+        response = await self.http.request("POST", f"{self._url}/tokens",
+                                           data=json.dumps(body).encode(),
+                                           headers=_json_headers())
+        self._token = _token_of(await _json(response, what, (200, 203)), what)
+        return self._token
+
+    async def send(self, method: str, url: str, body: Any = None) -> Any:
+        """A treq response to a call with the admin token, logging in first
+        or again after a 401."""
+        for attempt in range(2):
+            token = self._token or await self._login()
+            response = await self.http.request(
+                method, url, headers=_json_headers(token),
+                data=None if body is None else json.dumps(body).encode())
+            if response.code == 401 and attempt == 0:
+                await response.content()
+                self._token = None
+                continue
+            return response
+        raise AssertionError("unreachable")
+
+    async def call(self, method: str, url: str, what: str, body: Any = None,
+                   ok: tuple[int, ...] = (200, 203)) -> Any:
+        """The JSON answer of `send`; `AuthenticationError` unless its status is ``ok``."""
+        return await _json(await self.send(method, url, body), what, ok)
+
+
 class ImpersonatingAuthenticator:
     """
     Acts for any tenant by impersonating its user with admin credentials:
     find the tenant's user, get an impersonation token, read its endpoints.
-    The admin token is fetched when first needed and again after a 401.
     """
 
     def __init__(self, http: HTTPClient, url: str, admin_url: str, username: str,
                  password: str) -> None:
-        self._http = http
-        self._url = url.rstrip("/")
+        self._admin = AdminSession(http, url, username, password)
         self._admin_url = admin_url.rstrip("/")
-        self._username = username
-        self._password = password
-        self._admin_token: Optional[str] = None
 
     def authenticate(self, tenant_id: str) -> Deferred[tuple[str, Catalog]]:
         """An impersonation token for the tenant's user, and the tenant's catalog."""
@@ -117,35 +158,12 @@ class ImpersonatingAuthenticator:
     def invalidate(self, tenant_id: str) -> None:
         """Nothing is kept here (see `CachingAuthenticator`)."""
 
-    async def _admin_login(self) -> str:
-        what = f"log in the otter2 administrator {self._username}"
-        body = {"auth": {"passwordCredentials": {"username": self._username,
-                                                 "password": self._password}}}
-        response = await self._http.request("POST", f"{self._url}/tokens",
-                                            data=json.dumps(body).encode(),
-                                            headers=_json_headers())
-        self._admin_token = _token_of(await _json(response, what, (200, 203)), what)
-        return self._admin_token
-
-    async def _as_admin(self, method: str, url: str, what: str, body: Any = None) -> Any:
-        """A call with the admin token, logging in first or again after a 401."""
-        for attempt in range(2):
-            token = self._admin_token or await self._admin_login()
-            response = await self._http.request(
-                method, url, headers=_json_headers(token),
-                data=None if body is None else json.dumps(body).encode())
-            if response.code == 401 and attempt == 0:
-                await response.content()
-                self._admin_token = None
-                continue
-            return await _json(response, what, (200, 203))
-        raise AssertionError("unreachable")
-
     async def _user_of(self, tenant_id: str) -> str:
         what = f"name the user of tenant {tenant_id}"
         legacy = self._admin_url.replace("v2.0", "v1.1")
-        response = await self._http.request(
-            "GET", f"{legacy}/mosso/{tenant_id}", auth=(self._username, self._password),
+        response = await self._admin.http.request(
+            "GET", f"{legacy}/mosso/{tenant_id}",
+            auth=(self._admin.username, self._admin.password),
             allow_redirects=False, headers={"Accept": ["application/json"],
                                             "User-Agent": [USER_AGENT]})
         body = await _json(response, what, (301,))
@@ -157,15 +175,80 @@ class ImpersonatingAuthenticator:
     async def _authenticate(self, tenant_id: str) -> tuple[str, Catalog]:
         user = await self._user_of(tenant_id)
         what = f"impersonate the user of tenant {tenant_id}"
-        answer = await self._as_admin(
+        answer = await self._admin.call(
             "POST", f"{self._admin_url}/RAX-AUTH/impersonation-tokens", what,
             {"RAX-AUTH:impersonation": {"user": {"username": user},
                                         "expire-in-seconds": IMPERSONATION_SECONDS}})
         token = _token_of(answer, what)
-        endpoints = await self._as_admin(
+        endpoints = await self._admin.call(
             "GET", f"{self._admin_url}/tokens/{token}/endpoints",
             f"list the endpoints of tenant {tenant_id}")
         return token, catalog_from_endpoints(endpoints.get("endpoints"))
+
+
+OBSERVER_ROLES = frozenset({"observer", "autoscale:observer"})
+
+
+@frozen
+class Caller:
+    """Who a valid API token belongs to: its tenant and its role names."""
+
+    tenant_id: str
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def read_only(self) -> bool:
+        """Observers may only read."""
+        return bool(self.roles) and self.roles <= OBSERVER_ROLES
+
+
+class InvalidToken(Exception):
+    """Identity does not know the token (or it expired)."""
+
+
+class TokenValidator:
+    """
+    Checks API callers' tokens with Identity's admin API, remembering each
+    answer for ``ttl`` seconds.
+    """
+
+    def __init__(self, admin: AdminSession, admin_url: str, clock: Any,
+                 ttl: float = 60.0) -> None:
+        self._admin = admin
+        self._admin_url = admin_url.rstrip("/")
+        self._clock = clock
+        self._ttl = ttl
+        self._known: dict[str, tuple[float, Optional[Caller]]] = {}
+
+    def validate(self, token: str) -> Deferred[Caller]:
+        """The caller the token belongs to; `InvalidToken` if Identity refuses it."""
+        return Deferred.fromCoroutine(self._validate(token))
+
+    async def _validate(self, token: str) -> Caller:
+        now = self._clock.seconds()
+        known = self._known.get(token)
+        if known is None or now - known[0] > self._ttl:
+            known = (now, await self._ask(token))
+            if len(self._known) > 10_000:
+                self._known.clear()
+            self._known[token] = known
+        if known[1] is None:
+            raise InvalidToken()
+        return known[1]
+
+    async def _ask(self, token: str) -> Optional[Caller]:
+        response = await self._admin.send("GET", f"{self._admin_url}/tokens/{quote(token, safe='')}")
+        if response.code in (401, 403, 404):
+            await response.content()
+            return None
+        body = await _json(response, "validate an API token", (200, 203))
+        try:
+            access = body["access"]
+            tenant_id = str(access["token"]["tenant"]["id"])
+            roles = frozenset(str(r["name"]) for r in access.get("user", {}).get("roles", ()))
+        except (KeyError, TypeError):
+            return None
+        return Caller(tenant_id, roles)
 
 
 class CachingAuthenticator:

@@ -93,6 +93,19 @@ class FakeIdentity:
         user = json.loads(request.content.read())["RAX-AUTH:impersonation"]["user"]
         return json.dumps({"access": {"token": {"id": f"token-{user['username']}"}}}).encode()
 
+    @app.route("/v2.0/tokens/<token>", methods=["GET"])
+    def validate(self, request: Any, token: str) -> Any:
+        """Caller tokens look like ``<role>@<tenant>``; anything else is unknown."""
+        self.calls.append(f"validate {token}")
+        if not self._admin(request):
+            return b"{}"
+        role, _, tenant = token.partition("@")
+        if not tenant:
+            request.setResponseCode(404)
+            return b'{"itemNotFound": {"message": "Token not found."}}'
+        return json.dumps({"access": {"token": {"id": token, "tenant": {"id": tenant}},
+                                      "user": {"roles": [{"name": role}]}}}).encode()
+
     @app.route("/v2.0/tokens/<token>/endpoints", methods=["GET"])
     def endpoints(self, request: Any, token: str) -> Any:
         self.calls.append("endpoints")
