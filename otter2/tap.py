@@ -23,8 +23,6 @@ from otter2.api.app import AdminAPI, OtterAPI
 from otter2.api.site import APISite
 from otter2.cloud.request import ServiceType
 from otter2.config import Config, ConfigError, IdentityConfig, default_url_root, load_config
-from otter2.convergence.steps import CreateServer
-from otter2.convergence.transforming import DEFAULT_STEP_LIMITS
 from otter2.effects.auth import (
     AdminSession,
     CachingAuthenticator,
@@ -34,7 +32,7 @@ from otter2.effects.auth import (
 )
 from otter2.effects.http import TimeoutHTTPClient
 from otter2.effects import make_dispatcher
-from otter2.service.converger import Converger, ConvergerSettings
+from otter2.service.converger import Converger
 from otter2.service.selfheal import SelfHeal
 from otter2.store.sqlite import SQLiteGroupStore
 
@@ -106,15 +104,6 @@ def _validator(config: Config, reactor: Any) -> Optional[TokenValidator]:
                           config.api_auth_ttl)
 
 
-def _converger_settings(config: Config) -> ConvergerSettings:
-    c = config.converger
-    return ConvergerSettings(
-        interval=c.interval, concurrency=c.concurrency, build_timeout=c.build_timeout,
-        limited_retry_iterations=c.limited_retry_iterations,
-        max_retry_delay=c.max_retry_delay,
-        step_limits={**DEFAULT_STEP_LIMITS, CreateServer: c.create_server_limit})
-
-
 def build_service(config: Config, port: str, reactor: Any,
                   store_path: Optional[str] = None) -> MultiService:
     """
@@ -128,7 +117,7 @@ def build_service(config: Config, port: str, reactor: Any,
     StoreService(store).setServiceParent(top)
     dispatcher = make_dispatcher(reactor, store, **_cloud(config, reactor))
     if config.identity is not None:
-        Converger(reactor, dispatcher, _converger_settings(config)).setServiceParent(top)
+        Converger(reactor, dispatcher, config.converger).setServiceParent(top)
         if config.selfheal_interval is not None:
             SelfHeal(reactor, dispatcher, config.selfheal_interval).setServiceParent(top)
     api = OtterAPI(config, dispatcher, reactor, _validator(config, reactor))

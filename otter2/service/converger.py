@@ -20,11 +20,10 @@ test-case-name: tests.service.test_converger
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
-from attrs import evolve, field, frozen
+from attrs import evolve
 from effect import Effect
-from pyrsistent import pmap
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore
 from twisted.internet.task import LoopingCall
@@ -33,7 +32,8 @@ from twisted.python.failure import Failure
 from txeffect import perform
 
 from otter2.convergence.iteration import IterationResult, converge_one_group
-from otter2.convergence.steps import Verdict
+from otter2.config import ConvergerConfig
+from otter2.convergence.steps import CreateServer, Verdict
 from otter2.convergence.transforming import DEFAULT_STEP_LIMITS
 from otter2.model import DivergentMark, GroupStatus, ScalingGroup
 from otter2.store.changes import update_state
@@ -43,18 +43,6 @@ from otter2.store.intents import ClearDivergent, ListDivergent
 log = Logger(namespace="otter2.converger")
 
 GroupKey = tuple[str, str]
-
-
-@frozen
-class ConvergerSettings:
-    """How the converger paces itself (``converger`` in the configuration)."""
-
-    interval: float = 10.0
-    concurrency: int = 20
-    build_timeout: float = 3600.0
-    limited_retry_iterations: int = 10
-    max_retry_delay: float = 60.0
-    step_limits: Mapping[type, int] = field(default=DEFAULT_STEP_LIMITS, converter=pmap)
 
 
 def retry_delay(attempts: int, max_delay: float) -> float:
@@ -73,10 +61,11 @@ class Converger(Service):
     """Converges divergent groups; see Note [Divergent marks]."""
 
     def __init__(self, clock: Any, dispatcher: Any,
-                 settings: ConvergerSettings = ConvergerSettings()) -> None:
+                 settings: ConvergerConfig = ConvergerConfig()) -> None:
         self._clock = clock
         self._dispatcher = dispatcher
         self.settings = settings
+        self.step_limits = {**DEFAULT_STEP_LIMITS, CreateServer: settings.create_server_limit}
         self._semaphore = DeferredSemaphore(settings.concurrency)
         self.converging: dict[GroupKey, Deferred[None]] = {}
         self._retry_at: dict[GroupKey, float] = {}
@@ -129,7 +118,7 @@ class Converger(Service):
         settings = self.settings
         try:
             result: IterationResult = await self._do(converge_one_group(
-                mark.tenant_id, mark.group_id, settings.build_timeout, settings.step_limits))
+                mark.tenant_id, mark.group_id, settings.build_timeout, self.step_limits))
         except Exception:
             log.failure("Converging group {group_id} of tenant {tenant_id} failed",
                         tenant_id=mark.tenant_id, group_id=mark.group_id)

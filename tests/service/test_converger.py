@@ -16,7 +16,8 @@ from otter2.cloud.request import NoSuchEndpoint, ServiceRequest, ServiceType
 from otter2.effects.dispatcher import store_dispatcher
 from otter2.model import DivergentMark, GroupState, GroupStatus, ScalingGroup
 from otter2.model.cloud import ServerState
-from otter2.service.converger import Converger, ConvergerSettings, retry_delay
+from otter2.config import ConvergerConfig
+from otter2.service.converger import Converger, retry_delay
 from otter2.service.selfheal import SelfHeal
 from otter2.simulation import (
     Behaviour,
@@ -34,7 +35,7 @@ from otter2.store.memory import MemoryGroupStore
 class ConvergerTestCase(SynchronousTestCase):
     """A converger over the simulated cloud (builds take 30 s)."""
 
-    settings = ConvergerSettings(interval=5, concurrency=20, limited_retry_iterations=3)
+    settings = ConvergerConfig(interval=5, concurrency=20, limited_retry_iterations=3)
     behaviour = Behaviour(build_time=30)
 
     def setUp(self) -> None:
@@ -166,7 +167,7 @@ class ConvergerTests(ConvergerTestCase):
 class ConcurrencyTests(ConvergerTestCase):
     """Many groups at once, up to the limit, one iteration per group."""
 
-    settings = ConvergerSettings(interval=5, concurrency=2)
+    settings = ConvergerConfig(interval=5, concurrency=2)
     behaviour = Behaviour(build_time=30, latency=2)
 
     def test_limit_and_one_per_group(self) -> None:
