@@ -1,6 +1,7 @@
 # otter2: `make run` sets up .venv and starts the daemon; `make test` runs the tests.
 PYTHON ?= python3
 VENV ?= .venv
+MIMIC_VENV ?= .venv-mimic
 ARGS ?=
 
 .PHONY: install run test check bench clean
@@ -13,18 +14,22 @@ $(VENV)/.installed: setup.py
 
 install: $(VENV)/.installed
 
+$(MIMIC_VENV)/.installed: scripts/setup-mimic
+	MIMIC_VENV=$(MIMIC_VENV) PYTHON=$(PYTHON) scripts/setup-mimic
+	touch $@
+
 run: install
 	$(VENV)/bin/twistd -n --pidfile= otter2 $(ARGS)
 
-test: install
-	VENV=$(VENV) scripts/run-tests
+test: install $(MIMIC_VENV)/.installed
+	VENV=$(VENV) MIMIC_VENV=$(MIMIC_VENV) scripts/run-tests
 
 check: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/ruff check otter2 tests twisted
 
 clean:
-	rm -rf $(VENV) _trial_temp* otter2.egg-info
+	rm -rf $(VENV) $(MIMIC_VENV) _trial_temp* otter2.egg-info
 
 bench: install
 	$(VENV)/bin/python scripts/bench-api

@@ -1,0 +1,305 @@
+"""
+Running mimic and the otter2 daemon as real processes for end-to-end tests,
+and reading what mimic's cloud holds.
+
+mimic runs from its own virtual environment (``scripts/setup-mimic``, which
+``make test`` runs); without it these tests fail and say so.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from typing import Any, Awaitable, Callable, Optional
+
+from treq.client import HTTPClient
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
+from twisted.web.client import Agent, HTTPConnectionPool
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MIMIC_VENV = os.environ.get("MIMIC_VENV", os.path.join(ROOT, ".venv-mimic"))
+TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
+REGION = "ORD"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without the Python path trial may have set:
+    each process imports from its own virtual environment."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], what: str,
+              seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{what} exited at start-up")
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"{what} did not answer within {seconds} s")
+
+
+def _stop(process: Optional[subprocess.Popen[bytes]], sig: int = signal.SIGTERM) -> None:
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+class Mimic:
+    """A mimic process with real time, in a directory of its own."""
+
+    def __init__(self) -> None:
+        twistd = os.path.join(MIMIC_VENV, "bin", "twistd")
+        if not os.path.exists(twistd):
+            raise AssertionError(f"mimic is not installed in {MIMIC_VENV}: run "
+                                 "scripts/setup-mimic (make test does)")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.directory = tempfile.mkdtemp(prefix="otter2-mimic-")
+        self.log = open(os.path.join(self.directory, "mimic.log"), "wb")
+        self.process: Optional[subprocess.Popen[bytes]] = subprocess.Popen(
+            [twistd, "-n", "--pidfile=", "mimic", "--listen",
+             f"tcp:{self.port}:interface=127.0.0.1", "--realtime"],
+            cwd=self.directory, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True, env=clean_environment())
+        _wait_for(self.url + "/", self.process, "mimic")
+        self.identity = self.url + "/identity/v2.0"
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self.process = None
+        self.log.close()
+
+    def _login(self, tenant_id: str) -> Any:
+        body = json.dumps({"auth": {"passwordCredentials": {"username": f"user-{tenant_id}",
+                                                            "password": "p"},
+                                    "tenantId": tenant_id}}).encode()
+        request = urllib.request.Request(self.identity + "/tokens", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.load(answer)["access"]
+
+    def token(self, tenant_id: str) -> str:
+        """A token of a user of the tenant."""
+        return str(self._login(tenant_id)["token"]["id"])
+
+    def catalog(self, tenant_id: str) -> dict[str, str]:
+        """The ORD public URL of every service of a tenant, by catalog name."""
+        access = self._login(tenant_id)
+        urls = {}
+        for service in access["serviceCatalog"]:
+            for endpoint in service["endpoints"]:
+                if endpoint.get("region") in (REGION, "") and service["name"] not in urls:
+                    urls[service["name"]] = endpoint["publicURL"]
+        return urls
+
+
+class Daemon:
+    """``twistd -n otter2`` over its own store file, pointed at mimic."""
+
+    def __init__(self, directory: str, config: dict[str, Any]) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config_path = os.path.join(directory, "config.json")
+        with open(self.config_path, "w") as f:
+            json.dump({"url_root": self.url, **config}, f)
+        self.process: Optional[subprocess.Popen[bytes]] = None
+
+    def start(self) -> None:
+        self.log = open(os.path.join(self.directory, "otter2.log"), "ab")
+        self.process = subprocess.Popen(
+            [TWISTD, "-n", "--pidfile=", "otter2", "--port",
+             f"tcp:{self.port}:interface=127.0.0.1", "--config", self.config_path],
+            cwd=self.directory, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True, env=clean_environment())
+        _wait_for(self.url + "/health", self.process, "otter2")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        _stop(self.process, sig)
+        self.process = None
+        self.log.close()
+
+    def output(self) -> str:
+        with open(os.path.join(self.directory, "otter2.log"), errors="replace") as f:
+            return f.read()
+
+
+_shared: Optional[Mimic] = None
+_tenants = itertools.count(1)
+
+
+def shared_mimic() -> Mimic:
+    """One mimic per test process, started when first needed, stopped at exit."""
+    global _shared
+    if _shared is None:
+        _shared = Mimic()
+        atexit.register(_shared.stop)
+    return _shared
+
+
+class MimicTestCase(TestCase):
+    """
+    One otter2 daemon and one tenant of the shared mimic per test.
+    ``self.api`` is the tenant's otter2 URL, ``self.cloud`` its mimic services.
+    """
+
+    timeout = 180
+    config: dict[str, Any] = {}
+
+    def setUp(self) -> None:
+        self.mimic = shared_mimic()
+        self.tenant_id = f"{os.getpid()}{next(_tenants):03d}"
+        self.cloud = self.mimic.catalog(self.tenant_id)
+        pool = HTTPConnectionPool(reactor, persistent=False)
+        self.http = HTTPClient(Agent(reactor, pool=pool))
+        self.directory = os.path.abspath(self.mktemp())
+        os.makedirs(self.directory)
+        self.daemon = Daemon(self.directory, self.daemon_config())
+        self.daemon.start()
+        self.addCleanup(self.stop_daemon)
+        self.api = f"{self.daemon.url}/v1.0/{self.tenant_id}"
+
+    def stop_daemon(self) -> None:
+        self.daemon.stop()
+
+    def daemon_config(self) -> dict[str, Any]:
+        return {"region": REGION,
+                "identity": {"url": self.mimic.identity, "username": "otter",
+                             "password": "secret", "retry_interval": 0.5},
+                "converger": {"interval": 0.5, "build_timeout": 30,
+                              "max_retry_delay": 2},
+                "selfheal": {"interval": 3}, **self.config}
+
+    # -- talking to otter2 and mimic -----------------------------------------------
+
+    async def request(self, method: str, url: str, body: Any = None,
+                      headers: Optional[dict[str, str]] = None, ok: Any = None) -> Any:
+        """The JSON answer (or None) of a request; fails unless its status is ``ok``."""
+        response = await self.http.request(
+            method, url, data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": ["application/json"],
+                     **{k: [v] for k, v in (headers or {}).items()}})
+        content = await response.content()
+        if ok is not None and response.code not in (ok if isinstance(ok, tuple) else (ok,)):
+            raise AssertionError(f"{method} {url} answered {response.code}: {content[:500]!r}")
+        return json.loads(content) if content.strip() else None
+
+    async def servers(self, group_id: str) -> list[dict[str, Any]]:
+        """The group's servers in mimic's Nova (by their metadata)."""
+        body = await self.request("GET", self.cloud["cloudServersOpenStack"] + "/servers/detail",
+                                  ok=200)
+        return [s for s in body["servers"]
+                if (s.get("metadata") or {}).get("rax:autoscale:group:id") == group_id]
+
+    async def nodes(self, lb_id: int) -> list[dict[str, Any]]:
+        body = await self.request(
+            "GET", f"{self.cloud['cloudLoadBalancers']}/loadbalancers/{lb_id}/nodes", ok=200)
+        return body["nodes"]  # type: ignore[no-any-return]
+
+    async def new_load_balancer(self, **metadata: Any) -> int:
+        body = {"loadBalancer": {"name": "lb", "protocol": "HTTP", "port": 80,
+                                 "virtualIps": [{"type": "PUBLIC"}], "nodes": [],
+                                 "metadata": [{"key": k, "value": v}
+                                              for k, v in metadata.items()]}}
+        answer = await self.request("POST", self.cloud["cloudLoadBalancers"] + "/loadbalancers",
+                                    body, ok=202)
+        return int(answer["loadBalancer"]["id"])
+
+    async def create_group(self, minimum: int, lb_ids: tuple[int, ...] = (),
+                           build_seconds: int = 1, **config: Any) -> str:
+        # mimic builds a server for ``server_building`` seconds; that metadata
+        # also overrides its control plane's creation behaviours, so it is
+        # left out when ``build_seconds`` is 0.
+        server: dict[str, Any] = {"name": "web", "flavorRef": "general1-1",
+                                  "imageRef": "image"}
+        if build_seconds:
+            server["metadata"] = {"server_building": str(build_seconds)}
+        body = {"groupConfiguration": {"name": "web", "cooldown": 0, "minEntities": minimum,
+                                       **config},
+                "launchConfiguration": {"type": "launch_server", "args": {
+                    "server": server,
+                    "loadBalancers": [{"loadBalancerId": lb, "port": 80} for lb in lb_ids]}}}
+        answer = await self.request("POST", self.api + "/groups", body, ok=201)
+        return str(answer["group"]["id"])
+
+    async def execute(self, group_id: str, **change: Any) -> None:
+        policy = {"name": "p", "type": "webhook", "cooldown": 0, **change}
+        answer = await self.request("POST", f"{self.api}/groups/{group_id}/policies",
+                                    [policy], ok=201)
+        policy_id = answer["policies"][0]["id"]
+        await self.request("POST",
+                           f"{self.api}/groups/{group_id}/policies/{policy_id}/execute",
+                           ok=202)
+
+    async def state(self, group_id: str) -> dict[str, Any]:
+        answer = await self.request("GET", f"{self.api}/groups/{group_id}/state", ok=200)
+        return answer["group"]  # type: ignore[no-any-return]
+
+    async def eventually(self, check: Callable[[], Awaitable[bool]], what: str,
+                         seconds: float = 60.0,
+                         seen: Optional[Callable[[], Awaitable[str]]] = None) -> None:
+        """Wait until ``check()`` is true; fail, saying ``what`` (and what was
+        ``seen``), after ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if await check():
+                return
+            await deferLater(reactor, 0.25, lambda: None)
+        found = await seen() if seen is not None else ""
+        raise AssertionError(f"not {what} within {seconds} s: {found}\notter2 said:\n"
+                             + self.daemon.output()[-3000:])
+
+    async def converged(self, group_id: str, count: int, lb_ids: tuple[int, ...] = (),
+                        seconds: float = 60.0) -> list[dict[str, Any]]:
+        """Wait until the group has exactly ``count`` ACTIVE servers, each one
+        node on every LB (and no other node there), and the API agrees."""
+        async def check() -> bool:
+            servers = await self.servers(group_id)
+            if len(servers) != count or any(s["status"] != "ACTIVE" for s in servers):
+                return False
+            addresses = sorted(a["addr"] for s in servers for a in s["addresses"]["private"]
+                               if a["version"] == 4)
+            for lb_id in lb_ids:
+                nodes = sorted(n["address"] for n in await self.nodes(lb_id))
+                if nodes != addresses:
+                    return False
+            state = await self.state(group_id)
+            return bool(state["activeCapacity"] == count and state["status"] == "ACTIVE")
+
+        async def seen() -> str:
+            servers = [(s["id"], s["status"], [a["addr"] for a in s["addresses"]["private"]])
+                       for s in await self.servers(group_id)]
+            nodes = {lb: [(n["address"], n["condition"]) for n in await self.nodes(lb)]
+                     for lb in lb_ids}
+            return f"servers {servers}, nodes {nodes}, state {await self.state(group_id)}"
+        await self.eventually(check, f"converged to {count} servers", seconds, seen)
+        return await self.servers(group_id)
