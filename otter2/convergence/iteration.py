@@ -12,8 +12,11 @@ observe the cloud, plan, execute, and record what was seen and concluded
   into a RETRY: the group is not converged until nothing is left.
 - A failed gather is a RETRY with its reason (a group error if the account
   lacks Nova or CLB), not an exception retried silently for ever.
-- The servers seen are recorded; a server recorded before that Nova says is
-  gone now is treated as DELETED, so the nodes it left behind are removed.
+- The servers seen are recorded, with the load balancers their metadata
+  names; a server recorded before that Nova says is gone now is treated as
+  DELETED, and those load balancers are still gathered, so the nodes it left
+  behind are removed even when no configuration or server names them any
+  more.
 
 test-case-name: tests.convergence.test_iteration
 """
@@ -25,7 +28,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 from attrs import evolve, field, frozen
 from effect import Effect, parallel
 from effect.do import do
-from pyrsistent import PVector, pvector
+from pyrsistent import PSet, PVector, pvector
 
 from otter2.cloud import nova
 from otter2.cloud.metadata import launch_load_balancers, prepare_server_config
@@ -42,6 +45,7 @@ from otter2.convergence.steps import StepOutcome, Verdict
 from otter2.intents import Now
 from otter2.model import GroupStatus, ScalingGroup
 from otter2.model.cloud import (
+    CLBDescription,
     CLBNode,
     LBDescription,
     LBNode,
@@ -149,6 +153,7 @@ def vanished_servers(tenant_id: str, servers: Sequence[ObservedServer],
               .on(_gone, error=lambda _: False) for entry in missing]
     gone = yield parallel(checks)
     return [ObservedServer(id=str(entry["id"]), state=ServerState.DELETED, created=0.0,
+                           desired_lbs=recorded_lbs([entry]),
                            servicenet_address=str(entry.get("address", "")))
             for entry, is_gone in zip(missing, gone, strict=True) if is_gone]
 
@@ -160,9 +165,22 @@ def _record(servers: Iterable[ObservedServer], active: set[str],
     known to be done (until an iteration succeeds).
     """
     return [{"id": s.id, "links": s.links, "address": s.servicenet_address,
-             "active": s.id in active}
+             "active": s.id in active, "lbs": _lb_entries(s.desired_lbs)}
             for s in sorted(servers, key=lambda s: s.id)
             if keep_deleted or s.state is not ServerState.DELETED]
+
+
+def _lb_entries(descriptions: Iterable[LBDescription]) -> list[dict[str, Any]]:
+    """Load balancers as a launch configuration names them (``recorded_lbs`` reads them)."""
+    entries = [{"loadBalancerId": d.lb_id, "port": d.port} if isinstance(d, CLBDescription)
+               else {"loadBalancerId": d.lb_id, "type": "RackConnectV3"} for d in descriptions]
+    return sorted(entries, key=lambda e: (e["loadBalancerId"], e.get("port", 0)))
+
+
+def recorded_lbs(recorded: Iterable[Mapping[str, Any]]) -> PSet:
+    """The load balancers the recorded servers' metadata named (none for old records)."""
+    return launch_load_balancers(
+        {"loadBalancers": [lb for entry in recorded for lb in entry.get("lbs", ())]})
 
 
 def _set_status(outcome: StepOutcome) -> Any:
@@ -191,7 +209,8 @@ def converge_one_group(tenant_id: str, group_id: str, build_timeout: float = 360
     now = yield Effect(Now())
     desired = desired_group(group)
     try:
-        observation = yield gather_group(tenant_id, group_id, desired.desired_lbs)
+        observation = yield gather_group(tenant_id, group_id, desired.desired_lbs.union(
+            recorded_lbs(group.active)))
     except GatherError as error:
         verdict = (Verdict.FAILURE if isinstance(error, (ServiceMissing, IdentityFailure))
                    else Verdict.RETRY)

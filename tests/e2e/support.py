@@ -28,7 +28,8 @@ from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-MIMIC_VENV = os.environ.get("MIMIC_VENV", os.path.join(ROOT, ".venv-mimic"))
+# Relative to the project, as the Makefile gives it (trial runs in a temp dir).
+MIMIC_VENV = os.path.join(ROOT, os.environ.get("MIMIC_VENV", ".venv-mimic"))
 TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
 REGION = "ORD"
 
