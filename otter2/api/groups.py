@@ -19,6 +19,7 @@ from otter2.api.render import (
     render_state,
     self_link,
 )
+from otter2.api.launch_check import check_launch_config
 from otter2.api.request import parse_bool, parse_limit, query_arg
 from otter2.api.servers import remove_server, server_not_found
 from otter2.control import validation
@@ -59,6 +60,8 @@ class GroupRoutes(APIBase):
         now = self._clock.seconds()
         body = validation.validate_group_create(self._json(request), now,
                                                 max_items=self.limits.pagination)
+        if self.config.identity is not None:
+            await self._do(check_launch_config(tenant_id, body["launchConfiguration"]))
         group_id = str(uuid4())
         config = body["groupConfiguration"]
         policies = [self._new_policy(tenant_id, group_id, data)
@@ -150,6 +153,8 @@ class GroupRoutes(APIBase):
     @endpoint
     async def update_launch(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         launch = validation.validate_launch_config(self._json(request))
+        if self.config.identity is not None:
+            await self._do(check_launch_config(tenant_id, launch))
         try:
             await self._do(store.UpdateLaunch(tenant_id, group_id, launch))
         except NoSuchGroup:

@@ -57,6 +57,19 @@ def handle_nova(cloud: SimulatedCloud, request: ServiceRequest,
             return cloud, _list(cloud, tenant_id, request, detail=True)
         case "POST", ["servers"]:
             return _create(cloud, tenant_id, body, now)
+        case "GET", ["images", image_id]:
+            status = nova_tenant(cloud, tenant_id).images.get(image_id, "ACTIVE")
+            if status == "DELETED":
+                return cloud, nova_fault(404, "itemNotFound", "Image not found.")
+            return cloud, json_response(200, {"image": {"id": image_id, "status": status}})
+        case "GET", ["flavors", flavor_id]:
+            if flavor_id in nova_tenant(cloud, tenant_id).missing_flavors:
+                return cloud, nova_fault(404, "itemNotFound", "Flavor not found.")
+            return cloud, json_response(200, {"flavor": {"id": flavor_id}})
+        case "GET", ["limits"]:
+            return cloud, json_response(200, {"limits": {"absolute": {
+                "maxPersonality": 5, "maxPersonalitySize": 1000,
+                "maxServerMeta": cloud.behaviour.metadata_limit}}})
     if len(parts) < 2 or parts[0] != "servers":
         return cloud, nova_fault(404, "itemNotFound", "The resource could not be found.")
     server = nova_tenant(cloud, tenant_id).servers.get(parts[1])
@@ -290,6 +303,21 @@ def set_server_metadata(cloud: SimulatedCloud, tenant_id: str, server_id: str,
     """The cloud with a server's metadata replaced (to disown it, say)."""
     server = nova_tenant(cloud, tenant_id).servers[server_id]
     return with_server(cloud, tenant_id, evolve(server, metadata=metadata))
+
+
+def set_image_status(cloud: SimulatedCloud, tenant_id: str, image_id: str,
+                     status: str) -> SimulatedCloud:
+    """The cloud with an image in ``status`` (``DELETED``: gone)."""
+    tenant = nova_tenant(cloud, tenant_id)
+    return with_nova_tenant(cloud, tenant_id,
+                            evolve(tenant, images=tenant.images.set(image_id, status)))
+
+
+def remove_flavor(cloud: SimulatedCloud, tenant_id: str, flavor_id: str) -> SimulatedCloud:
+    """The cloud without that flavor."""
+    tenant = nova_tenant(cloud, tenant_id)
+    return with_nova_tenant(cloud, tenant_id, evolve(
+        tenant, missing_flavors=tenant.missing_flavors.add(flavor_id)))
 
 
 def set_quota(cloud: SimulatedCloud, tenant_id: str, instances: int) -> SimulatedCloud:

@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any, Optional
 
 from attrs import evolve, field, frozen
-from pyrsistent import PMap, PVector, pmap, pvector
+from pyrsistent import PSet, pset, PMap, PVector, pmap, pvector
 
 from otter2.cloud.request import Response, ServiceType
 from otter2.model.cloud import NodeCondition, NodeType, ServerState
@@ -87,6 +87,9 @@ class NovaTenant:
     servers: PMap = pmap()
     order: PVector = pvector()
     quota: Optional[int] = None  # instances; None means the behaviour's default
+    # Images and flavors exist unless removed: id -> status ("DELETED" hides it).
+    images: PMap = pmap()
+    missing_flavors: PSet = pset()
 
 
 @frozen

@@ -9,6 +9,7 @@ mimic runs from its own virtual environment (``scripts/setup-mimic``, which
 from __future__ import annotations
 
 import atexit
+import ctypes
 import itertools
 import json
 import os
@@ -32,6 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MIMIC_VENV = os.path.join(ROOT, os.environ.get("MIMIC_VENV", ".venv-mimic"))
 TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
 REGION = "ORD"
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def free_port() -> int:
@@ -74,10 +76,24 @@ def _stop(process: Optional[subprocess.Popen[bytes]], sig: int = signal.SIGTERM)
         process.wait()
 
 
-class Mimic:
-    """A mimic process with real time, in a directory of its own."""
+def _die_with_parent() -> None:
+    """In a child process before it runs: ask Linux to end it when the test
+    process dies, even by SIGKILL, when ``atexit`` cannot run."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: atexit and cleanups are all there is
 
-    def __init__(self) -> None:
+
+class Mimic:
+    """
+    A mimic process in a directory of its own. With ``realtime`` its clock is
+    the real one; without, it starts at 1970 and moves only by `tick`, which
+    makes timed behaviours instant and exact.
+    """
+
+    def __init__(self, realtime: bool = True) -> None:
         twistd = os.path.join(MIMIC_VENV, "bin", "twistd")
         if not os.path.exists(twistd):
             raise AssertionError(f"mimic is not installed in {MIMIC_VENV}: run "
@@ -88,10 +104,11 @@ class Mimic:
         self.log = open(os.path.join(self.directory, "mimic.log"), "wb")
         self.process: Optional[subprocess.Popen[bytes]] = subprocess.Popen(
             [twistd, "-n", "--pidfile=", "mimic", "--listen",
-             f"tcp:{self.port}:interface=127.0.0.1", "--realtime"],
+             f"tcp:{self.port}:interface=127.0.0.1", *(["--realtime"] if realtime else [])],
             cwd=self.directory, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=clean_environment())
+            start_new_session=True, env=clean_environment(), preexec_fn=_die_with_parent)
         _wait_for(self.url + "/", self.process, "mimic")
+        self.realtime = realtime
         self.identity = self.url + "/identity/v2.0"
 
     def stop(self) -> None:
@@ -154,17 +171,17 @@ class Daemon:
             return f.read()
 
 
-_shared: Optional[Mimic] = None
+_shared: dict[bool, Mimic] = {}
 _tenants = itertools.count(1)
 
 
-def shared_mimic() -> Mimic:
-    """One mimic per test process, started when first needed, stopped at exit."""
-    global _shared
-    if _shared is None:
-        _shared = Mimic()
-        atexit.register(_shared.stop)
-    return _shared
+def shared_mimic(realtime: bool = True) -> Mimic:
+    """One mimic per test process (and kind of clock), started when first
+    needed, stopped at exit."""
+    if realtime not in _shared:
+        mimic = _shared[realtime] = Mimic(realtime)
+        atexit.register(mimic.stop)
+    return _shared[realtime]
 
 
 class MimicTestCase(TestCase):
@@ -180,6 +197,10 @@ class MimicTestCase(TestCase):
         self.mimic = shared_mimic()
         self.tenant_id = f"{os.getpid()}{next(_tenants):03d}"
         self.cloud = self.mimic.catalog(self.tenant_id)
+        with urllib.request.urlopen(self.cloud["cloudServersOpenStack"] + "/images/detail",
+                                    timeout=10) as answer:
+            self.image_id = next(i["id"] for i in json.load(answer)["images"]
+                                 if i.get("status", "ACTIVE") == "ACTIVE")
         pool = HTTPConnectionPool(reactor, persistent=False)
         self.http = HTTPClient(Agent(reactor, pool=pool))
         self.directory = os.path.abspath(self.mktemp())
@@ -241,7 +262,7 @@ class MimicTestCase(TestCase):
         # also overrides its control plane's creation behaviours, so it is
         # left out when ``build_seconds`` is 0.
         server: dict[str, Any] = {"name": "web", "flavorRef": "general1-1",
-                                  "imageRef": "image"}
+                                  "imageRef": self.image_id}
         if build_seconds:
             server["metadata"] = {"server_building": str(build_seconds)}
         body = {"groupConfiguration": {"name": "web", "cooldown": 0, "minEntities": minimum,

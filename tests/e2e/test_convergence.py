@@ -208,3 +208,23 @@ class AuthenticationTests(MimicTestCase):
                                     headers={"X-Auth-Token": [self.token("999999")]})
         self.assertEqual(other.code, 403)
         await other.content()
+
+
+class LaunchCheckTests(MimicTestCase):
+    """A launch configuration is checked against the tenant's cloud."""
+
+    async def test_unknown_image_and_flavor(self) -> None:
+        """An image and a flavor the cloud lacks are refused, one line each."""
+        body = {"groupConfiguration": {"name": "web", "cooldown": 0, "minEntities": 0},
+                "launchConfiguration": {"type": "launch_server", "args": {"server": {
+                    "flavorRef": "no-such-flavor", "imageRef": "no-such-image"}}}}
+        answer = await self.http.post(f"{self.api}/groups", json=body)
+        self.assertEqual(answer.code, 400)
+        error = (await answer.json())["error"]
+        self.assertEqual(error["type"], "InvalidLaunchConfiguration")
+        self.assertEqual(error["message"].splitlines(), [
+            "Following problems with launch configuration:",
+            'Invalid imageRef "no-such-image" in launchConfiguration',
+            'Invalid flavorRef "no-such-flavor" in launchConfiguration'])
+        listed = await self.request("GET", f"{self.api}/groups", ok=200)
+        self.assertEqual(listed["groups"], [])

@@ -150,7 +150,7 @@ class FailureTests(SynchronousTestCase):
 
     def test_unknown_route(self) -> None:
         """A path no service has answers 404 in the service's error shape."""
-        _, response = call(SimulatedCloud(), NOVA, "GET", "flavors/nope")
+        _, response = call(SimulatedCloud(), NOVA, "GET", "volumes/nope")
         self.assertEqual(response.body["itemNotFound"]["code"], 404)
         _, response = call(SimulatedCloud(), CLB, "GET", "nope")
         self.assertEqual(response.body["code"], 404)

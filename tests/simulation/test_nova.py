@@ -234,3 +234,25 @@ class OutOfBandTests(SynchronousTestCase):
         """Replacing a server's metadata out of band shows in its detail."""
         cloud = set_server_metadata(self.cloud, "t1", self.server_id, {})
         self.assertEqual(get(cloud, f"servers/{self.server_id}").body["server"]["metadata"], {})
+
+
+class ImagesAndFlavorsTests(SynchronousTestCase):
+    """Images and flavors exist unless removed; limits are Nova's usual ones."""
+
+    def test_images_and_flavors(self) -> None:
+        """An image is ACTIVE until its status changes; a removed flavor is 404."""
+        from otter2.simulation.nova import remove_flavor, set_image_status
+
+        cloud = SimulatedCloud()
+        _, image = call(cloud, NOVA, "GET", "images/i1")
+        self.assertEqual((image.status, image.body["image"]["status"]), (200, "ACTIVE"))
+        cloud = set_image_status(cloud, "t1", "i1", "SAVING")
+        _, image = call(cloud, NOVA, "GET", "images/i1")
+        self.assertEqual(image.body["image"]["status"], "SAVING")
+        cloud = set_image_status(cloud, "t1", "i1", "DELETED")
+        self.assertEqual(call(cloud, NOVA, "GET", "images/i1")[1].status, 404)
+        self.assertEqual(call(cloud, NOVA, "GET", "flavors/f1")[1].status, 200)
+        cloud = remove_flavor(cloud, "t1", "f1")
+        self.assertEqual(call(cloud, NOVA, "GET", "flavors/f1")[1].status, 404)
+        limits = call(cloud, NOVA, "GET", "limits")[1].body["limits"]["absolute"]
+        self.assertEqual((limits["maxPersonality"], limits["maxPersonalitySize"]), (5, 1000))
