@@ -33,3 +33,5 @@ clean:
 
 bench: install
 	$(VENV)/bin/python scripts/bench-api
+	$(VENV)/bin/python -m otter2.bench.convergence
+	$(VENV)/bin/python -m otter2.bench.planning

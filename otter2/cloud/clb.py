@@ -89,8 +89,8 @@ def change_node_request(tenant_id: str, lb_id: str, node_id: str, condition: Nod
 
 
 def parse_load_balancer_ids(body: Any) -> list[str]:
-    """The ids of a ``GET loadbalancers`` answer."""
-    return [str(lb["id"]) for lb in thaw(body)["loadBalancers"]]
+    """The ids of a ``GET loadbalancers`` answer (read as given: nothing else is needed)."""
+    return [str(lb["id"]) for lb in body["loadBalancers"]]
 
 
 def parse_nodes(lb_id: str, body: Any) -> list[CLBNode]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import datetime, timezone
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import parse_qsl, urlsplit
 
 from pyrsistent import PMap, freeze, thaw
@@ -134,9 +134,9 @@ def parse_server(server: Mapping[str, Any]) -> ObservedServer:
     A server of a Nova listing as an `ObservedServer`: a task state of
     ``deleting`` makes it DELETED; a status otter2 does not know is
     UNKNOWN_TO_OTTER; the load balancers and the draining marker come from
-    its metadata (spec §1.2).
+    its metadata (spec §1.2). The server is read as given (frozen or not):
+    the value keeps its frozen parts instead of thawing and freezing them again.
     """
-    server = thaw(server)
     metadata = server.get("metadata") or {}
     return ObservedServer(
         id=server["id"],
@@ -158,13 +158,17 @@ def belongs_to(server: Mapping[str, Any], group_id: str) -> bool:
 
 
 def parse_server_page(body: Any) -> tuple[list[Any], Optional[str]]:
-    """The servers of one listing page and its ``rel=next`` link, if any."""
-    body = thaw(body)
-    if not isinstance(body, dict) or not isinstance(body.get("servers"), list):
+    """
+    The servers of one listing page and its ``rel=next`` link, if any. The
+    page is read as given, not thawed: a tenant's listing can hold thousands
+    of servers of other groups.
+    """
+    servers = body.get("servers") if isinstance(body, Mapping) else None
+    if not isinstance(servers, Sequence) or isinstance(servers, str):
         raise ValueError("the listing has no list of servers")
     next_links = [link.get("href") for link in body.get("servers_links") or ()
                   if link.get("rel") == "next" and link.get("href")]
-    return body["servers"], (next_links[0] if next_links else None)
+    return list(servers), (next_links[0] if next_links else None)
 
 
 def next_page_params(href: str) -> tuple[tuple[str, str], ...]:
