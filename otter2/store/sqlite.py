@@ -42,6 +42,7 @@ T = TypeVar("T")
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema" / "sqlite"
 BUCKETS = 10
 
+
 def bucket_of(policy_id: str) -> int:
     """The scheduler bucket (1..BUCKETS) an event of this policy goes to."""
     return sum(policy_id.encode()) % BUCKETS + 1
