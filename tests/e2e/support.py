@@ -158,7 +158,8 @@ class Daemon:
             [TWISTD, "-n", "--pidfile=", "otter2", "--port",
              f"tcp:{self.port}:interface=127.0.0.1", "--config", self.config_path],
             cwd=self.directory, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=clean_environment())
+            start_new_session=True, env=clean_environment(),
+            preexec_fn=_die_with_parent)
         _wait_for(self.url + "/health", self.process, "otter2")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
