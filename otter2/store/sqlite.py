@@ -5,19 +5,30 @@ Every query runs on one dedicated thread that owns the connection, so the
 reactor never waits on the disk and writes are serialised; each operation is
 one transaction, which makes the limit checks and compare-and-set atomic.
 
+# Note [Group cache]
+The daemon owns its SQLite file, so every write of a group's row goes through
+this store: reads of a group are answered from a copy kept in memory (the
+most recently used ``CACHED_GROUPS``), without a trip to the store's thread.
+A write forgets the group's copy when it is submitted, so later reads queue
+behind it on the store's thread, and again when it is done, after any read
+that ran before it has filed its answer (the one thread runs them in order
+and their results come back in that order). Two processes must not share
+one file.
+
 test-case-name: tests.store.test_stores
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import OrderedDict
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Optional, Sequence, TypeVar
 
 from attrs import evolve
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
@@ -40,6 +51,7 @@ from otter2.store.interface import (
 T = TypeVar("T")
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema" / "sqlite"
+CACHED_GROUPS = 10_000
 BUCKETS = 10
 
 
@@ -71,6 +83,7 @@ class SQLiteGroupStore(SQLitePolicies):
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA busy_timeout=5000")
         apply_schema(self._conn)
+        self._groups: OrderedDict[tuple[str, str], Optional[ScalingGroup]] = OrderedDict()
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="otter2-sqlite")
         self._pool.start()
 
@@ -81,6 +94,17 @@ class SQLiteGroupStore(SQLitePolicies):
 
     def _run(self, work: Callable[..., T], *args: Any) -> Deferred[T]:
         return deferToThreadPool(self._reactor, self._pool, work, *args)
+
+    # See Note [Group cache].
+
+    def _write(self, key: tuple[str, str], work: Callable[[], T]) -> Deferred[T]:
+        """Run a write of the group's row; its cached copy is forgotten before and after."""
+        self._groups.pop(key, None)
+
+        def written(result: T) -> T:
+            self._groups.pop(key, None)
+            return result
+        return self._run(work).addBoth(written)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -133,7 +157,7 @@ class SQLiteGroupStore(SQLitePolicies):
                      s.group_touched, dumps(s.policy_touched), 0, group.created,
                      dumps(group.active)))
                 self._insert_policies(conn, policies, events)
-        return self._run(work)
+        return self._write((group.tenant_id, group.group_id), work)
 
     def load_group(self, tenant_id: str, group_id: str,
                    include_deleting: bool = False) -> Deferred[Optional[ScalingGroup]]:
@@ -143,9 +167,21 @@ class SQLiteGroupStore(SQLitePolicies):
                 "WHERE tenant_id=? AND group_id=?", (tenant_id, group_id)).fetchone()
             if row is None:
                 return None
-            group = group_from_row(row)
-            return group if include_deleting or not group.deleting else None
-        return self._run(work)
+            return group_from_row(row)
+
+        def visible(group: Optional[ScalingGroup]) -> Optional[ScalingGroup]:
+            return group if group is None or include_deleting or not group.deleting else None
+
+        key = (tenant_id, group_id)
+        if key in self._groups:
+            self._groups.move_to_end(key)
+            return succeed(visible(self._groups[key]))
+        def remember(group: Optional[ScalingGroup]) -> Optional[ScalingGroup]:
+            self._groups[key] = group
+            if len(self._groups) > CACHED_GROUPS:
+                self._groups.popitem(last=False)
+            return visible(group)
+        return self._run(work).addCallback(remember)
 
     def list_groups(self, tenant_id: str, limit: int,
                     marker: Optional[str]) -> Deferred[list[ScalingGroup]]:
@@ -174,7 +210,7 @@ class SQLiteGroupStore(SQLitePolicies):
                         (state.tenant_id, state.group_id)).fetchone()
                     raise StaleVersion() if row else NoSuchGroup()
             return evolve(state, version=state.version + 1)
-        return self._run(work)
+        return self._write((state.tenant_id, state.group_id), work)
 
     def _update_group_column(self, column: str, tenant_id: str, group_id: str,
                              value: Any) -> Deferred[None]:
@@ -185,7 +221,7 @@ class SQLiteGroupStore(SQLitePolicies):
                     "AND group_id=? AND deleting=0", (value, tenant_id, group_id))
                 if cursor.rowcount == 0:
                     raise NoSuchGroup()
-        return self._run(work)
+        return self._write((tenant_id, group_id), work)
 
     def update_config(self, tenant_id: str, group_id: str,
                       config: Mapping[str, Any]) -> Deferred[None]:
@@ -199,7 +235,7 @@ class SQLiteGroupStore(SQLitePolicies):
                     (dumps(config), tenant_id, group_id))
                 if cursor.rowcount == 0:
                     raise NoSuchGroup()
-        return self._run(work)
+        return self._write((tenant_id, group_id), work)
 
     def update_launch(self, tenant_id: str, group_id: str, launch: Mapping[str, Any]) -> Deferred[None]:
         return self._update_group_column("launch", tenant_id, group_id, dumps(launch))
@@ -213,7 +249,7 @@ class SQLiteGroupStore(SQLitePolicies):
             with self._transaction() as conn:
                 conn.execute("UPDATE scaling_group SET active=? WHERE tenant_id=? "
                              "AND group_id=?", (dumps(servers), tenant_id, group_id))
-        return self._run(work)
+        return self._write((tenant_id, group_id), work)
 
     def delete_group(self, tenant_id: str, group_id: str) -> Deferred[None]:
         def work() -> None:
@@ -223,7 +259,7 @@ class SQLiteGroupStore(SQLitePolicies):
                               "schedule_event", "divergent"):
                     conn.execute(f"DELETE FROM {table} WHERE tenant_id=? AND group_id=?",
                                  key)
-        return self._run(work)
+        return self._write((tenant_id, group_id), work)
 
     # -- divergent marks, metrics, health -------------------------------------
 

@@ -230,3 +230,46 @@ class SQLiteDurabilityTests(TestCase):
 
 class MemoryGroupStoreTests(group_store_tests(lambda case: MemoryGroupStore())):  # type: ignore[misc]
     """The in-memory store keeps the same contract."""
+
+
+class SQLiteGroupCacheTests(TestCase):
+    """Reads answered from memory never outlive a write (Note [Group cache])."""
+
+    def setUp(self) -> None:
+        self.store = _sqlite_store(self)
+
+    async def test_every_write_is_seen_by_the_next_read(self) -> None:
+        """A cached group read after each kind of write shows that write."""
+        await self.store.create_group(group(), [], [], 10)
+        cached = await self.store.load_group("t1", "g1")
+        saved = await self.store.save_state(evolve(cached.state, desired=4))
+        self.assertEqual((await self.store.load_group("t1", "g1")).state, saved)
+        await self.store.update_config("t1", "g1", {**CONFIG, "name": "renamed"})
+        self.assertEqual((await self.store.load_group("t1", "g1")).name, "renamed")
+        await self.store.update_launch("t1", "g1", {"type": "launch_stack", "args": {}})
+        self.assertEqual((await self.store.load_group("t1", "g1")).launch["type"],
+                         "launch_stack")
+        await self.store.save_active("t1", "g1", [{"id": "s1", "active": True}])
+        self.assertEqual(len((await self.store.load_group("t1", "g1")).active), 1)
+        await self.store.mark_deleting("t1", "g1")
+        self.assertIsNone(await self.store.load_group("t1", "g1"))
+        self.assertTrue((await self.store.load_group("t1", "g1", True)).deleting)
+        await self.store.delete_group("t1", "g1")
+        self.assertIsNone(await self.store.load_group("t1", "g1", True))
+
+    async def test_read_in_flight_during_a_write(self) -> None:
+        """A read that started before a write does not leave the old group cached."""
+        await self.store.create_group(group(), [], [], 10)
+        state = (await self.store.load_group("t1", "g1")).state
+        self.store._groups.clear()
+        before = self.store.load_group("t1", "g1")
+        write = self.store.save_state(evolve(state, desired=7))
+        self.assertEqual((await before).state.desired, 1)
+        await write
+        self.assertEqual((await self.store.load_group("t1", "g1")).state.desired, 7)
+
+    async def test_missing_group_is_cached_until_created(self) -> None:
+        """An unknown group read as None is found once created."""
+        self.assertIsNone(await self.store.load_group("t1", "g1"))
+        await self.store.create_group(group(), [], [], 10)
+        self.assertEqual(await self.store.load_group("t1", "g1"), group())
