@@ -32,6 +32,11 @@ class Limits:
     max_policies_per_group: int = 100
     max_webhooks_per_policy: int = 25
     max_body_bytes: int = 1_048_576
+    # Requests per minute under /v1.0/{tenantId}/ and per second of anonymous
+    # executions; None: not limited (a proxy in front may do it).
+    tenant_per_minute: Optional[int] = None
+    execute_per_second: Optional[int] = None
+    require_json: bool = False  # 415 for a body that does not say application/json
 
 
 @frozen
@@ -143,7 +148,10 @@ def parse_config(document: Any) -> Config:
     def natural(v: int) -> bool:
         return v >= 0
 
-    limits_doc = _section(document, "limits", {"pagination", "absolute", "max_body_bytes"})
+    limits_doc = _section(document, "limits", {"pagination", "absolute", "max_body_bytes",
+                                               "rate", "require_json"})
+    rate = _section(limits_doc, "rate", {"tenant_per_minute", "execute_per_second"},
+                    "limits.")
     absolute = _section(limits_doc, "absolute", {
         "maxGroups", "maxPoliciesPerGroup", "maxWebhooksPerPolicy"}, "limits.")
     limits = Limits(
@@ -156,7 +164,13 @@ def parse_config(document: Any) -> Config:
         max_webhooks_per_policy=_get(absolute, "maxWebhooksPerPolicy", "limits.absolute.",
                                      int, 25, natural, "a non-negative integer"),
         max_body_bytes=_get(limits_doc, "max_body_bytes", "limits.", int, 1_048_576,
-                            positive, "a positive integer"))
+                            positive, "a positive integer"),
+        tenant_per_minute=_get(rate, "tenant_per_minute", "limits.rate.", int, None,
+                               positive, "a positive integer"),
+        execute_per_second=_get(rate, "execute_per_second", "limits.rate.", int, None,
+                                positive, "a positive integer"),
+        require_json=_get(limits_doc, "require_json", "limits.", bool, False, None,
+                          "true or false"))
 
     store_doc = _section(document, "store", {"backend", "path"})
     store = StoreConfig(

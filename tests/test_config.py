@@ -75,6 +75,9 @@ class ParseConfigTests(SynchronousTestCase):
                  "converger.step_limits.create_server"),
                 ({"selfheal": {"interval": -1}}, "selfheal.interval"),
                 ({"auth": {"enabled": True}}, "auth.enabled"),
+                ({"limits": {"rate": {"tenant_per_minute": 0}}},
+                 "limits.rate.tenant_per_minute"),
+                ({"limits": {"require_json": "yes"}}, "limits.require_json"),
                 ({"auth": {"enabled": "yes"}}, "auth.enabled")]:
             with self.assertRaises(ConfigError) as caught:
                 parse_config(document)

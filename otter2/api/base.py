@@ -8,6 +8,7 @@ test-case-name: tests.api.test_groups
 from __future__ import annotations
 
 import json
+import math
 from functools import wraps
 from typing import Any, Awaitable, Callable, Mapping, Optional
 from uuid import uuid4
@@ -24,6 +25,7 @@ from txeffect import perform
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import MapAdapter
 
+from otter2.api.ratelimit import FixedWindowLimiter
 from otter2.api.render import Links
 from otter2.cloud.request import AuthenticationError
 from otter2.api.request import read_json
@@ -72,6 +74,7 @@ def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
         try:
             if self.validator is not None and "tenant_id" in kwargs:
                 await check_caller(self.validator, request, kwargs["tenant_id"])
+            self._check_rate(request, kwargs)
             reply = await route(self, request, **kwargs)
         except APIError as e:
             reply = Reply(e.status, e.body())
@@ -168,6 +171,10 @@ class APIBase:
         self.links = Links(config.url_root or "http://127.0.0.1:9000")
         self._dispatcher = dispatcher
         self._clock = clock
+        self.tenant_limiter = (None if self.limits.tenant_per_minute is None else
+                               FixedWindowLimiter(clock, self.limits.tenant_per_minute, 60))
+        self.execute_limiter = (None if self.limits.execute_per_second is None else
+                                FixedWindowLimiter(clock, self.limits.execute_per_second, 1))
         # Anonymous executions still running after their 202 was sent.
         self.pending_executions: set[Deferred[Any]] = set()
 
@@ -181,7 +188,28 @@ class APIBase:
         return perform(self._dispatcher, effect)
 
     def _json(self, request: Request) -> Any:
+        if self.limits.require_json:
+            content_type = (request.getHeader(b"content-type") or b"").decode("latin-1")
+            if "application/json" not in content_type.lower():
+                raise APIError(415, "UnsupportedMediaType",
+                               "The request body must be application/json")
         return read_json(request, self.limits.max_body_bytes)
+
+    def _check_rate(self, request: Request, kwargs: Mapping[str, str]) -> None:
+        """Refuse a request past its rate limit: 413 with ``Retry-After``."""
+        if "tenant_id" in kwargs and self.tenant_limiter is not None:
+            limiter, key, what = self.tenant_limiter, kwargs["tenant_id"], "minute"
+        elif "capability_hash" in kwargs and self.execute_limiter is not None:
+            limiter, key, what = self.execute_limiter, "execute", "second"
+        else:
+            return
+        wait = limiter.allow(key)
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            request.setHeader(b"Retry-After", str(seconds).encode())
+            raise APIError(413, "OverLimit",
+                           f"Too many requests: the limit is {limiter.limit} per {what}; "
+                           f"try again in {seconds} seconds")
 
     def _new_policy(self, tenant_id: str, group_id: str,
                     data: Mapping[str, Any]) -> Policy:

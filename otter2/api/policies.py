@@ -7,6 +7,7 @@ test-case-name: tests.api.test_policies
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 from uuid import uuid4
 from xml.sax.saxutils import quoteattr
@@ -249,6 +250,23 @@ class PolicyRoutes(APIBase):
 
     # -- limits -----------------------------------------------------------------
 
+    def _rate_limits(self, tenant_id: str) -> list[dict[str, Any]]:
+        """The ``rate`` part of the limits, as the proxy Otter ran behind showed it."""
+        rate = []
+        for limiter, key, uri, regex, unit in (
+                (self.tenant_limiter, tenant_id, "/v1.0/tenantId/*", r"/v1\.0/([0-9]+)/.+",
+                 "MINUTE"),
+                (self.execute_limiter, "execute", "/v1.0/execute/*", r"/v1\.0/execute/(.*)",
+                 "SECOND")):
+            if limiter is None:
+                continue
+            remaining, next_window = limiter.remaining(key)
+            available = datetime.fromtimestamp(next_window, timezone.utc)
+            rate.append({"uri": uri, "regex": regex, "limit": [{
+                "verb": "ALL", "value": limiter.limit, "unit": unit, "remaining": remaining,
+                "next-available": available.strftime("%Y-%m-%dT%H:%M:%S.000Z")}]})
+        return rate
+
     @app.route("/v1.0/<tenant_id>/limits/", methods=["GET"], strict_slashes=False)
     @endpoint
     async def show_limits(self, request: Request, tenant_id: str) -> Reply:
@@ -257,7 +275,11 @@ class PolicyRoutes(APIBase):
                     "maxWebhooksPerPolicy": self.limits.max_webhooks_per_policy}
         accept = (request.getHeader(b"accept") or b"").decode("latin-1")
         if "xml" not in accept:
-            return Reply(200, {"limits": {"absolute": absolute}})
+            document: dict[str, Any] = {"absolute": absolute}
+            rate = self._rate_limits(tenant_id)
+            if rate:
+                document["rate"] = rate
+            return Reply(200, {"limits": document})
         items = "".join(f"<limit name={quoteattr(k)} value={quoteattr(str(v))}/>"
                         for k, v in absolute.items())
         xml = ("<?xml version='1.0' encoding='UTF-8'?>\n"
