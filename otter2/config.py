@@ -142,11 +142,6 @@ def parse_config(document: Any) -> Config:
     for key in document:
         if key not in _KNOWN:
             raise ConfigError(f"unknown configuration key {key}")
-    def positive(v: int) -> bool:
-        return v >= 1
-
-    def natural(v: int) -> bool:
-        return v >= 0
 
     limits_doc = _section(document, "limits", {"pagination", "absolute", "max_body_bytes",
                                                "rate", "require_json"})
@@ -155,20 +150,20 @@ def parse_config(document: Any) -> Config:
     absolute = _section(limits_doc, "absolute", {
         "maxGroups", "maxPoliciesPerGroup", "maxWebhooksPerPolicy"}, "limits.")
     limits = Limits(
-        pagination=_get(limits_doc, "pagination", "limits.", int, 100, positive,
+        pagination=_get(limits_doc, "pagination", "limits.", int, 100, _positive,
                         "a positive integer"),
-        max_groups=_get(absolute, "maxGroups", "limits.absolute.", int, 1000, natural,
+        max_groups=_get(absolute, "maxGroups", "limits.absolute.", int, 1000, _natural,
                         "a non-negative integer"),
         max_policies_per_group=_get(absolute, "maxPoliciesPerGroup", "limits.absolute.",
-                                    int, 100, natural, "a non-negative integer"),
+                                    int, 100, _natural, "a non-negative integer"),
         max_webhooks_per_policy=_get(absolute, "maxWebhooksPerPolicy", "limits.absolute.",
-                                     int, 25, natural, "a non-negative integer"),
+                                     int, 25, _natural, "a non-negative integer"),
         max_body_bytes=_get(limits_doc, "max_body_bytes", "limits.", int, 1_048_576,
-                            positive, "a positive integer"),
+                            _positive, "a positive integer"),
         tenant_per_minute=_get(rate, "tenant_per_minute", "limits.rate.", int, None,
-                               positive, "a positive integer"),
+                               _positive, "a positive integer"),
         execute_per_second=_get(rate, "execute_per_second", "limits.rate.", int, None,
-                                positive, "a positive integer"),
+                                _positive, "a positive integer"),
         require_json=_get(limits_doc, "require_json", "limits.", bool, False, None,
                           "true or false"))
 

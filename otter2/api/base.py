@@ -25,13 +25,13 @@ from txeffect import perform
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import MapAdapter
 
+from otter2.api import operations
 from otter2.api.ratelimit import FixedWindowLimiter
 from otter2.api.render import Links
 from otter2.cloud.request import AuthenticationError
 from otter2.api.request import read_json
 from otter2.config import Config
 from otter2.control.errors import APIError
-from otter2.control.policy import no_such_group
 from otter2.control.schedule import next_trigger
 from otter2.effects.auth import InvalidToken, TokenValidator
 from otter2.model import Policy, ScalingGroup, ScheduledEvent, frozen_json
@@ -217,12 +217,7 @@ class APIBase:
                       data=data, version=str(uuid4()))
 
     async def _group(self, tenant_id: str, group_id: str) -> ScalingGroup:
-        # The intent itself, not a @do generator around it: this is every
-        # read's path, and the generator would double the Effect machinery.
-        group: Optional[ScalingGroup] = await self._do(store.LoadGroup(tenant_id, group_id))
-        if group is None:
-            raise no_such_group(tenant_id, group_id)
-        return group
+        return await self._do(operations.load_group(tenant_id, group_id))  # type: ignore[no-any-return]
 
     # -- routing errors ---------------------------------------------------------
 

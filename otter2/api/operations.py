@@ -18,18 +18,21 @@ from otter2.control.errors import APIError
 from otter2.control.policy import execute_policy, no_such_group
 from otter2.intents import Now
 from otter2.model import GroupState, Policy, ScalingGroup
-from otter2.store.changes import MAX_ATTEMPTS, TooManyConflicts, update_state  # noqa: F401
+from otter2.store.changes import TooManyConflicts, update_state
 from otter2.store.interface import NoSuchGroup
 from otter2.store.intents import LoadGroup, LoadPolicy, MarkDivergent
 
 
-@do
-def load_group(tenant_id: str, group_id: str):  # type: ignore[no-untyped-def]
-    """An Effect of the group; fails with the 404 if it is absent or deleting."""
-    group = yield Effect(LoadGroup(tenant_id, group_id))
-    if group is None:
-        raise no_such_group(tenant_id, group_id)
-    return group
+def load_group(tenant_id: str, group_id: str) -> Effect:
+    """
+    An Effect of the group; fails with the 404 if it is absent or deleting.
+    A callback, not a @do generator: every read of the API takes this path.
+    """
+    def found(group: Optional[ScalingGroup]) -> ScalingGroup:
+        if group is None:
+            raise no_such_group(tenant_id, group_id)
+        return group
+    return Effect(LoadGroup(tenant_id, group_id)).on(found)
 
 
 @do

@@ -8,10 +8,11 @@ from effect import Delay
 from effect.testing import perform_sequence
 from twisted.trial.unittest import SynchronousTestCase
 
-from otter2.api.operations import MAX_ATTEMPTS, execute, modify_state
+from otter2.api.operations import execute, modify_state
 from otter2.control.errors import APIError
 from otter2.intents import Now
 from otter2.model import GroupState, Policy, ScalingGroup
+from otter2.store.changes import MAX_ATTEMPTS
 from otter2.store.interface import NoSuchGroup, StaleVersion
 from otter2.store.intents import LoadGroup, LoadPolicy, MarkDivergent, SaveState
 
