@@ -78,27 +78,29 @@ def _authenticator(http: Any, identity: IdentityConfig, reactor: Any) -> Caching
                                 identity.retry_interval)
 
 
-def _cloud(config: Config, reactor: Any) -> dict[str, Any]:
+def _http_client(reactor: Any) -> TimeoutHTTPClient:
+    """The one treq client (one connection pool) for every call to the cloud."""
+    agent: Any = Agent(reactor, pool=HTTPConnectionPool(reactor))
+    treq_client: Any = HTTPClient(agent)
+    return TimeoutHTTPClient(treq_client, CLOUD_TIMEOUT)
+
+
+def _cloud(config: Config, http: TimeoutHTTPClient, reactor: Any) -> dict[str, Any]:
     """The keyword arguments that let the dispatcher reach the cloud (none without one)."""
     if config.identity is None:
         return {}
-    agent: Any = Agent(reactor, pool=HTTPConnectionPool(reactor))
-    treq_client: Any = HTTPClient(agent)
-    http = TimeoutHTTPClient(treq_client, CLOUD_TIMEOUT)
     return {"http": http, "authenticator": _authenticator(http, config.identity, reactor),
             "region": config.region,
             "service_names": {ServiceType(key): name
                               for key, name in config.service_names.items()}}
 
 
-def _validator(config: Config, reactor: Any) -> Optional[TokenValidator]:
+def _validator(config: Config, http: TimeoutHTTPClient,
+               reactor: Any) -> Optional[TokenValidator]:
     """What checks API callers' tokens, when ``auth.enabled`` asks for it."""
     identity = config.identity
     if config.api_auth_ttl is None or identity is None:
         return None
-    agent: Any = Agent(reactor, pool=HTTPConnectionPool(reactor))
-    treq_client: Any = HTTPClient(agent)
-    http = TimeoutHTTPClient(treq_client, CLOUD_TIMEOUT)
     admin = AdminSession(http, identity.url, identity.username, identity.password)
     return TokenValidator(admin, identity.admin_url or identity.url, reactor,
                           config.api_auth_ttl)
@@ -115,12 +117,13 @@ def build_service(config: Config, port: str, reactor: Any,
     top = MultiService()
     store = SQLiteGroupStore(reactor, store_path or config.store.path)
     StoreService(store).setServiceParent(top)
-    dispatcher = make_dispatcher(reactor, store, **_cloud(config, reactor))
+    http = _http_client(reactor)
+    dispatcher = make_dispatcher(reactor, store, **_cloud(config, http, reactor))
     if config.identity is not None:
         Converger(reactor, dispatcher, config.converger).setServiceParent(top)
         if config.selfheal_interval is not None:
             SelfHeal(reactor, dispatcher, config.selfheal_interval).setServiceParent(top)
-    api = OtterAPI(config, dispatcher, reactor, _validator(config, reactor))
+    api = OtterAPI(config, dispatcher, reactor, _validator(config, http, reactor))
     site = APISite(api.resource(), config.limits.max_body_bytes)
     strports_service(port, site, reactor=reactor).setServiceParent(top)  # type: ignore[arg-type]
     if config.admin:
