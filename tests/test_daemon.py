@@ -8,28 +8,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
-from typing import Any, Optional
+from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from treq.client import HTTPClient
 
+from tests.e2e.support import TWISTD, Daemon, free_port
+
 # Fresh connections each time: a daemon killed mid-test leaves nothing pooled.
 treq = HTTPClient(Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False)))
-
-TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def group_body(name: str, minimum: int = 0) -> dict[str, Any]:
@@ -38,52 +29,13 @@ def group_body(name: str, minimum: int = 0) -> dict[str, Any]:
                 "server": {"flavorRef": "f", "imageRef": "i"}}}}
 
 
-class Daemon:
-    """One otter2 process over a store file in ``directory``."""
-
-    def __init__(self, case: TestCase, directory: str, config: dict[str, Any],
-                 twistd_options: tuple[str, ...] = ()) -> None:
-        self.twistd_options = twistd_options
-        self.case = case
-        self.directory = directory
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        path = os.path.join(directory, "config.json")
-        with open(path, "w") as f:
-            json.dump({"url_root": self.url, **config}, f)
-        self.config_path = path
-        self.process: Optional[subprocess.Popen[bytes]] = None
-
-    async def start(self) -> None:
-        self.process = subprocess.Popen(
-            [TWISTD, "-n", "--pidfile=", *self.twistd_options, "otter2", "--port",
-             f"tcp:{self.port}:interface=127.0.0.1", "--config", self.config_path],
-            cwd=self.directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.case.addCleanup(self.kill)
-        for _ in range(400):
-            if self.process.poll() is not None:
-                raise AssertionError(self.process.stdout.read().decode())  # type: ignore[union-attr]
-            try:
-                response = await treq.get(self.url + "/health", timeout=1)
-                await response.content()
-                if response.code == 200:
-                    return
-            except Exception:
-                pass
-            await deferLater(reactor, 0.05, lambda: None)
-        raise AssertionError("the daemon did not start")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        assert self.process is not None
-        self.process.send_signal(sig)
-        self.process.wait(timeout=30)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        if self.process is not None and self.process.stdout:
-            self.process.stdout.close()
+def started(case: TestCase, directory: str, config: dict[str, Any],
+            twistd_options: tuple[str, ...] = ()) -> Daemon:
+    """An otter2 daemon over ``directory``, running, and stopped when the test ends."""
+    daemon = Daemon(directory, config, twistd_options)
+    daemon.start()
+    case.addCleanup(daemon.stop)
+    return daemon
 
 
 class DaemonTests(TestCase):
@@ -106,26 +58,22 @@ class DaemonTests(TestCase):
         """Groups created before a clean stop are all there after a restart."""
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
-        daemon = Daemon(self, directory, {})
-        await daemon.start()
+        daemon = started(self, directory, {})
         for i in range(5):
             await self._create(daemon, f"g{i}")
         daemon.stop()
-        again = Daemon(self, directory, {})
-        await again.start()
+        again = started(self, directory, {})
         self.assertEqual(await self._names(again), {f"g{i}" for i in range(5)})
 
     async def test_sigkill_keeps_what_was_acknowledged(self) -> None:
         """After SIGKILL, every group whose creation got a 201 is still there."""
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
-        daemon = Daemon(self, directory, {})
-        await daemon.start()
+        daemon = started(self, directory, {})
         ids = await gatherResults([Deferred.fromCoroutine(self._create(daemon, f"k{i}"))
                                  for i in range(20)])
         daemon.stop(signal.SIGKILL)
-        again = Daemon(self, directory, {})
-        await again.start()
+        again = started(self, directory, {})
         response = await treq.get(f"{again.url}/v1.0/t1/groups/")
         listed = {g["id"] for g in (await response.json())["groups"]}
         self.assertEqual(listed, set(ids))
@@ -135,8 +83,8 @@ class DaemonTests(TestCase):
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
         admin_port = free_port()
-        daemon = Daemon(self, directory, {"admin": f"tcp:{admin_port}:interface=127.0.0.1"})
-        await daemon.start()
+        daemon = started(self, directory,
+                         {"admin": f"tcp:{admin_port}:interface=127.0.0.1"})
         await self._create(daemon, "m")
         response = await treq.get(f"http://127.0.0.1:{admin_port}/metrics")
         metrics = {m["id"]: m["value"] for m in (await response.json())["metrics"]}
@@ -153,16 +101,12 @@ class JSONLogTests(TestCase):
         """The response id a client got appears in the request's JSON log line."""
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
-        daemon = Daemon(self, directory, {},
-                        ("--logger", "otter2.logs.json_observer"))
-        await daemon.start()
+        daemon = started(self, directory, {}, ("--logger", "otter2.logs.json_observer"))
         response = await treq.get(f"{daemon.url}/v1.0/t1/groups/nope/state")
         await response.content()
         response_id = response.headers.getRawHeaders("X-Response-Id")[0]
         daemon.stop()
-        assert daemon.process is not None and daemon.process.stdout is not None
-        events = [json.loads(line) for line in daemon.process.stdout.read().splitlines()
-                  if line.strip()]
+        events = [json.loads(line) for line in daemon.output().splitlines() if line.strip()]
         mine = [e for e in events if e.get("response_id") == response_id]
         self.assertEqual(len(mine), 1)
         self.assertEqual((mine[0]["method"], mine[0]["status"]), ("GET", 404))

@@ -143,8 +143,10 @@ class Mimic:
 class Daemon:
     """``twistd -n otter2`` over its own store file, pointed at mimic."""
 
-    def __init__(self, directory: str, config: dict[str, Any]) -> None:
+    def __init__(self, directory: str, config: dict[str, Any],
+                 twistd_options: tuple[str, ...] = ()) -> None:
         self.directory = directory
+        self.twistd_options = twistd_options
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_path = os.path.join(directory, "config.json")
@@ -155,7 +157,7 @@ class Daemon:
     def start(self) -> None:
         self.log = open(os.path.join(self.directory, "otter2.log"), "ab")
         self.process = subprocess.Popen(
-            [TWISTD, "-n", "--pidfile=", "otter2", "--port",
+            [TWISTD, "-n", "--pidfile=", *self.twistd_options, "otter2", "--port",
              f"tcp:{self.port}:interface=127.0.0.1", "--config", self.config_path],
             cwd=self.directory, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True, env=clean_environment(),
