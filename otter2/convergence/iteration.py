@@ -92,12 +92,6 @@ def desired_group(group: ScalingGroup) -> DesiredGroup:
         draining_timeout=float(args.get("draining_timeout", 0.0)))
 
 
-def _matches(node: LBNode, server: ObservedServer) -> bool:
-    if isinstance(node, CLBNode):
-        return bool(server.servicenet_address) and node.address == server.servicenet_address
-    return node.cloud_server_id == server.id
-
-
 def autoscale_active(servers: Iterable[ObservedServer], lb_nodes: Iterable[LBNode],
                      desired_lbs: Iterable[LBDescription]) -> set[str]:
     """
