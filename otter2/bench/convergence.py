@@ -27,7 +27,7 @@ from twisted.internet.task import Clock
 from txeffect import perform
 
 from otter2.convergence.iteration import IterationResult, converge_one_group
-from otter2.convergence.steps import Verdict
+from otter2.model.outcome import Verdict
 from otter2.effects.dispatcher import store_dispatcher
 from otter2.model import GroupState, ScalingGroup
 from otter2.simulation import (

@@ -26,7 +26,7 @@ from otter2.cloud.messages import (
 )
 from otter2.cloud.nova import epoch
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
-from otter2.convergence.steps import StepOutcome, Verdict
+from otter2.model.outcome import StepOutcome, Verdict
 from otter2.model.cloud import CLB, CLBDescription, CLBNode, NodeCondition, NodeType
 
 MAX_NODES_PER_DELETE = 10

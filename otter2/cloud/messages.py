@@ -15,7 +15,7 @@ from effect import FirstError
 from pyrsistent import thaw
 
 from otter2.cloud.request import Response
-from otter2.convergence.steps import StepOutcome, Verdict
+from otter2.model.outcome import StepOutcome, Verdict
 
 CLOUD_SERVERS = "Cloud Servers"
 CLOUD_LOAD_BALANCERS = "Cloud Load Balancers"

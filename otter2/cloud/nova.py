@@ -25,7 +25,7 @@ from otter2.cloud.messages import (
 )
 from otter2.cloud.metadata import desired_lbs_of, group_id_of, is_draining
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
-from otter2.convergence.steps import StepOutcome, Verdict
+from otter2.model.outcome import StepOutcome, Verdict
 from otter2.model.cloud import ObservedServer, ServerState
 
 PAGE_SIZE = 100

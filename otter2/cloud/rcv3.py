@@ -18,7 +18,7 @@ from pyrsistent import PSet, pset, thaw
 
 from otter2.cloud.messages import RACKCONNECT, describe, path, unrecognised_outcome
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
-from otter2.convergence.steps import StepOutcome, Verdict
+from otter2.model.outcome import StepOutcome, Verdict
 from otter2.model.cloud import RCv3Description, RCv3Node
 
 Pair = tuple[str, str]  # (pool id, server id)

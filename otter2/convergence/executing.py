@@ -37,9 +37,8 @@ from otter2.convergence.steps import (
     RemoveNodesFromCLB,
     SetMetadataItemOnServer,
     Step,
-    StepOutcome,
-    Verdict,
 )
+from otter2.model.outcome import StepOutcome, Verdict
 from otter2.intents import RandomHex
 
 SERVER_NAME_BYTES = 4

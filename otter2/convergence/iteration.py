@@ -41,7 +41,7 @@ from otter2.convergence.gathering import (
     gather_group,
 )
 from otter2.convergence.planning import DEFAULT_STEP_LIMITS, plan
-from otter2.convergence.steps import StepOutcome, Verdict
+from otter2.model.outcome import StepOutcome, Verdict
 from otter2.intents import Now
 from otter2.model import GroupStatus, ScalingGroup
 from otter2.model.cloud import (

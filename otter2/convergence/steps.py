@@ -7,7 +7,6 @@ test-case-name: tests.convergence.test_planning
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Union
 
 from attrs import field, frozen
@@ -15,26 +14,6 @@ from pyrsistent import PMap, PSet, PVector, pvector
 
 from otter2.model.cloud import CLBDescription, NodeCondition, NodeType
 from otter2.model.group import frozen_json, frozen_list, frozen_set
-
-
-class Verdict(Enum):
-    """What a step (or a whole iteration) concluded, least severe first."""
-
-    SUCCESS = 0
-    LIMITED_RETRY = 1
-    RETRY = 2
-    FAILURE = 3
-
-
-@frozen
-class StepOutcome:
-    """
-    A step's verdict and its reasons: sentences the group's owner can read
-    (never "Unknown error").
-    """
-
-    verdict: Verdict
-    reasons: PVector = field(factory=pvector, converter=frozen_list)
 
 
 @frozen
@@ -122,5 +101,4 @@ Step = Union[CreateServer, DeleteServer, SetMetadataItemOnServer, AddNodesToCLB,
 
 __all__ = ["AddNodesToCLB", "BulkAddToRCv3", "BulkRemoveFromRCv3", "CLBDescription",
            "ChangeCLBNode", "ConvergeLater", "CreateServer", "DeleteServer",
-           "FailConvergence", "RemoveNodesFromCLB", "SetMetadataItemOnServer", "Step",
-           "StepOutcome", "Verdict"]
+           "FailConvergence", "RemoveNodesFromCLB", "SetMetadataItemOnServer", "Step"]

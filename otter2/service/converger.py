@@ -33,7 +33,8 @@ from txeffect import perform
 
 from otter2.convergence.iteration import IterationResult, converge_one_group
 from otter2.config import ConvergerConfig
-from otter2.convergence.steps import CreateServer, Verdict
+from otter2.convergence.steps import CreateServer
+from otter2.model.outcome import Verdict
 from otter2.convergence.transforming import DEFAULT_STEP_LIMITS
 from otter2.model import DivergentMark, GroupStatus, ScalingGroup
 from otter2.store.changes import update_state

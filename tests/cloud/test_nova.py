@@ -21,7 +21,7 @@ from otter2.cloud.metadata import (
     server_metadata,
 )
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
-from otter2.convergence.steps import StepOutcome, Verdict
+from otter2.model.outcome import StepOutcome, Verdict
 from otter2.model.cloud import CLBDescription, RCv3Description, ServerState
 
 CLB_5 = "rax:autoscale:lb:CloudLoadBalancer:5"

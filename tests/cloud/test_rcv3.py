@@ -9,7 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from otter2.cloud import rcv3
 from otter2.cloud.rcv3 import Reissue
 from otter2.cloud.request import Response
-from otter2.convergence.steps import StepOutcome, Verdict
+from otter2.model.outcome import StepOutcome, Verdict
 from otter2.model.cloud import RCv3Description, RCv3Node
 
 PAIRS = [("Pool-A", "s1"), ("pool-a", "s2"), ("pool-b", "s1")]

@@ -23,9 +23,8 @@ from otter2.convergence.steps import (
     FailConvergence,
     RemoveNodesFromCLB,
     SetMetadataItemOnServer,
-    StepOutcome,
-    Verdict,
 )
+from otter2.model.outcome import StepOutcome, Verdict
 from otter2.intents import RandomHex
 from otter2.model.cloud import CLBDescription, NodeCondition, NodeType
 

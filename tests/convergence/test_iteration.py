@@ -17,7 +17,7 @@ from otter2.convergence.iteration import (
     autoscale_active,
     converge_one_group,
 )
-from otter2.convergence.steps import Verdict
+from otter2.model.outcome import Verdict
 from otter2.intents import Now
 from otter2.model import GroupState, GroupStatus, ScalingGroup
 from otter2.model.cloud import (

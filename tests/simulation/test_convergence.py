@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.cloud.request import ServiceType
 from otter2.convergence.iteration import converge_one_group
-from otter2.convergence.steps import Verdict
+from otter2.model.outcome import Verdict
 from otter2.effects.dispatcher import store_dispatcher
 from otter2.model import GroupState, GroupStatus, ScalingGroup
 from otter2.model.cloud import ServerState

@@ -17,7 +17,7 @@ from twisted.web.server import Request
 
 from otter2.cloud.catalog import Catalog
 from otter2.convergence.iteration import converge_one_group
-from otter2.convergence.steps import Verdict
+from otter2.model.outcome import Verdict
 from otter2.effects.dispatcher import make_dispatcher
 from otter2.effects.http import HTTPClient, StaticAuthenticator
 from otter2.model import GroupStatus

@@ -28,7 +28,7 @@ from txeffect import perform
 
 from otter2.cloud.metadata import GROUP_ID_KEY, SERVER_STATE_KEY, server_metadata
 from otter2.convergence.iteration import IterationResult, converge_one_group
-from otter2.convergence.steps import Verdict
+from otter2.model.outcome import Verdict
 from otter2.effects.dispatcher import store_dispatcher
 from otter2.model import GroupState, ScalingGroup
 from otter2.model.cloud import (
