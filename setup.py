@@ -22,6 +22,6 @@ setup(
         "jsonschema>=4.20,<5",
     ],
     extras_require={
-        "test": ["hypothesis>=6.100,<7", "mypy>=1.10", "ruff>=0.5"],
+        "test": ["hypothesis>=6.100,<7", "mypy>=1.10", "mypy-zope>=1.0", "ruff>=0.5"],
     },
 )

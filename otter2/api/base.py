@@ -20,6 +20,8 @@ from klein.interfaces import IKleinRequest
 from pyrsistent import PMap, pmap
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
 from twisted.web.server import Request
 from txeffect import perform
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -222,7 +224,7 @@ class APIBase:
     # -- routing errors ---------------------------------------------------------
 
     @app.handle_errors(NotFound)
-    def not_found(self, request: Request, failure: Any) -> bytes:
+    def not_found(self, request: IRequest, failure: Failure) -> bytes:
         if _other_methods_with_slash(IKleinRequest(request).mapper):
             return self.not_allowed(request, failure)
         request.setResponseCode(404)
@@ -230,7 +232,7 @@ class APIBase:
         return json.dumps(APIError(404, "NotFound", "Resource not found").body()).encode()
 
     @app.handle_errors(MethodNotAllowed)
-    def not_allowed(self, request: Request, failure: Any) -> bytes:
+    def not_allowed(self, request: IRequest, failure: Failure) -> bytes:
         request.setResponseCode(405)
         request.setHeader(b"Content-Type", b"application/json")
         return json.dumps(APIError(405, "InvalidMethod", "Method not allowed").body()).encode()

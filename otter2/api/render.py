@@ -62,8 +62,7 @@ def next_links(collection_url: str, ids: Sequence[str], limit: int) -> list[dict
 def render_state(group: ScalingGroup) -> dict[str, Any]:
     """The group state object: desired, active and pending capacity, status."""
     state = group.state
-    active = [{"id": s["id"], "links": thaw_json(s.get("links", []))}
-              for s in group.active if s.get("active", True)]
+    active = [{"id": s.id, "links": thaw_json(s.links)} for s in group.servers if s.active]
     document: dict[str, Any] = {
         "name": group.name,
         "paused": state.paused,

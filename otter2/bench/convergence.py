@@ -26,7 +26,9 @@ from effect import ComposedDispatcher
 from twisted.internet.task import Clock
 from txeffect import perform
 
-from otter2.convergence.iteration import IterationResult, converge_one_group
+from otter2.config import ConvergerConfig
+from otter2.convergence.conclusion import Conclusion
+from otter2.convergence.iteration import converge_one_group
 from otter2.model.outcome import Verdict
 from otter2.effects.dispatcher import store_dispatcher
 from otter2.model import GroupState, ScalingGroup
@@ -42,6 +44,7 @@ from otter2.store.memory import MemoryGroupStore
 START = 1_000_000.0
 INTERVAL = 10.0
 BUILD_TIMEOUT = 600.0
+SETTINGS = ConvergerConfig(interval=INTERVAL, build_timeout=BUILD_TIMEOUT)
 
 
 @frozen
@@ -82,13 +85,13 @@ def build(groups: int, servers: int, one_tenant: bool) -> Bench:
     return Bench(clock, holder, store, dispatcher, tuple(keys))
 
 
-def one_round(bench: Bench) -> list[IterationResult]:
+def one_round(bench: Bench) -> list[Conclusion]:
     """One iteration of every group (each finishes at once: the cloud has no latency)."""
     results: list[Any] = []
     for tenant_id, group_id in bench.groups:
-        perform(bench.dispatcher, converge_one_group(tenant_id, group_id, BUILD_TIMEOUT)
+        perform(bench.dispatcher, converge_one_group(tenant_id, group_id, SETTINGS)
                 ).addBoth(results.append)
-    bad = [r for r in results if not isinstance(r, IterationResult)]
+    bad = [r for r in results if not isinstance(r, Conclusion)]
     if bad or len(results) != len(bench.groups):
         raise RuntimeError(f"iterations did not finish cleanly: {bad[:1]}")
     return results

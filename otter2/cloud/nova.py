@@ -240,19 +240,29 @@ def deleted(server_id: str) -> StepOutcome:
     return StepOutcome(Verdict.RETRY, [f"server {server_id} is deleted; looking again"])
 
 
-def classify_deletion_check(server_id: str, response: Response) -> StepOutcome:
+def is_gone(response: Response) -> bool:
     """
-    What a GET after a 204 delete says: 404, a ``deleting`` task state or a
-    DELETED status confirm it; a server in any other state is RETRY.
+    Whether Nova's answer to ``GET servers/{id}`` says the server is gone: a
+    404, a DELETED status or a ``deleting`` task state.
     """
     if response.status == 404:
+        return True
+    if response.status != 200 or not isinstance(response.body, Mapping):
+        return False
+    server = response.body.get("server")
+    return isinstance(server, Mapping) and _state(server) is ServerState.DELETED
+
+
+def classify_deletion_check(server_id: str, response: Response) -> StepOutcome:
+    """
+    What a GET after a 204 delete says: gone (`is_gone`) confirms it; a
+    server in any other state is RETRY.
+    """
+    if is_gone(response):
         return deleted(server_id)
     if response.status == 200:
         server = thaw(response.body)
         server = server.get("server", {}) if isinstance(server, dict) else {}
-        task = (server.get("OS-EXT-STS:task_state") or "").strip().lower()
-        if task == "deleting" or server.get("status") == "DELETED":
-            return deleted(server_id)
         return StepOutcome(Verdict.RETRY, [
             f"Cloud Servers accepted the deletion of server {server_id} but still shows it "
             f"{server.get('status', 'present')} without a deleting task"])

@@ -3,7 +3,8 @@ Load-balancer membership, for planning: which LB nodes belong to which of the
 group's servers, how a server leaves its load balancers (drained first, spec
 §2.6), and how a kept server is put on exactly the group's load balancers
 (spec §2.7). ``StepCollector`` gathers the steps found, merged per load
-balancer as they come.
+balancer as they come (the one place where steps are merged), and the
+instant the soonest known wait ends.
 
 test-case-name: tests.convergence.test_membership
 """
@@ -14,6 +15,8 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 from attrs import evolve
 
+from otter2.cloud.metadata import DRAINING as DRAINING_VALUE
+from otter2.cloud.metadata import SERVER_STATE_KEY as DRAINING_KEY
 from otter2.convergence.destiny import Destiny
 from otter2.convergence.steps import (
     AddNodesToCLB,
@@ -37,10 +40,6 @@ from otter2.model.cloud import (
     ObservedServer,
 )
 
-#: The metadata item that marks a server for draining and deletion (spec §1.2).
-DRAINING_KEY = "rax:autoscale:server:state"
-DRAINING_VALUE = "DRAINING"
-
 DRAINING_REASON = "draining servers"
 
 # Who gets an LB node when two servers of the group share its address: any
@@ -57,7 +56,8 @@ class StepCollector:
     kept per load balancer in plain sets, and reasons to wait or fail without
     repeats, until ``result`` makes one step of each: a group of 10 000
     servers gets two steps, not 20 000, which would cost more to build than
-    the rest of the plan.
+    the rest of the plan. ``wake_at`` is the soonest instant at which a wait
+    that the plan knows the end of (a drain, a build or ONLINE timeout) ends.
     """
 
     def __init__(self) -> None:
@@ -68,6 +68,7 @@ class StepCollector:
         self._rcv3_removes: set[tuple[str, str]] = set()
         self._reasons: dict[bool, set[str]] = {False: set(), True: set()}
         self._failures: set[str] = set()
+        self.wake_at: Optional[float] = None
 
     def append(self, step: Step) -> None:
         """Take ``step`` as it is."""
@@ -88,9 +89,17 @@ class StepCollector:
         else:
             self._rcv3_removes.add((node.description.lb_id, node.cloud_server_id))
 
-    def later(self, reason: str, limited: bool = False) -> None:
-        """Look again later, for ``reason``."""
+    def later(self, reason: str, limited: bool = False,
+              until: Optional[float] = None) -> None:
+        """Look again later, for ``reason``; at ``until`` if the wait ends then."""
         self._reasons[limited].add(reason)
+        if until is not None:
+            self.wake(until)
+
+    def wake(self, at: float) -> None:
+        """Note that a wait ends at ``at``: something changes then."""
+        if self.wake_at is None or at < self.wake_at:
+            self.wake_at = at
 
     def fail(self, reason: str) -> None:
         """Tell the group's owner that convergence cannot go on, for ``reason``."""
@@ -163,11 +172,12 @@ def leave(node: LBNode, timeout: float, now: float, steps: StepCollector) -> boo
     if description.condition is NodeCondition.ENABLED:
         steps.append(ChangeCLBNode(description.lb_id, node.node_id, NodeCondition.DRAINING,
                                    description.weight, description.type))
+        steps.wake(now + timeout)
     elif node.drained_at is None:
         steps.later(f"Waiting for Cloud Load Balancer {description.lb_id} to tell when node "
                     f"{node.node_id} began draining", limited=True)
     else:
-        steps.later(DRAINING_REASON)
+        steps.later(DRAINING_REASON, until=node.drained_at + timeout)
     return False
 
 
@@ -275,7 +285,7 @@ def _reset(node: CLBNode, description: CLBDescription, clbs: Mapping[str, CLB], 
             steps.fail(f"Node {node.node_id} of Cloud Load Balancer {lb_id} has remained "
                        f"OFFLINE for more than {build_timeout:g} seconds")
         else:
-            steps.later(waiting)
+            steps.later(waiting, until=node.drained_at + build_timeout)
     else:
         steps.append(ChangeCLBNode(lb_id, node.node_id, description.condition,
                                    description.weight, description.type))

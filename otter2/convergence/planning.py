@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
+from attrs import evolve
+
 from otter2.convergence.destiny import Destiny, destiny
 from otter2.convergence.membership import (
     DRAINING_KEY,
@@ -43,16 +45,17 @@ def plan(desired: DesiredGroup, servers: Iterable[ObservedServer], lb_nodes: Ite
          step_limits: Mapping[type, int] = DEFAULT_STEP_LIMITS) -> Plan:
     """
     What one iteration does for the group: the steps of ``plan_steps``,
-    limited, merged and reduced to one change per CLB, with the work that
-    had to wait listed in ``Plan.postponed``.
+    limited and reduced to one change per CLB, with the work that had to
+    wait listed in ``Plan.postponed``, the servers the group keeps in
+    ``Plan.kept`` and the end of the soonest known wait in ``Plan.wake_at``.
 
     ``servers`` are the group's servers (gone ones included, so their nodes
     can be removed); ``lb_nodes`` every node of the tenant's load balancers;
     ``clbs`` the CLBs whose health monitor could be read, by id; ``now`` the
     time of the gather.
     """
-    steps = plan_steps(desired, servers, lb_nodes, clbs, now, build_timeout)
-    return transform(steps, step_limits)
+    steps, kept = _survey(desired, servers, lb_nodes, clbs, now, build_timeout)
+    return evolve(transform(steps.result(), step_limits), kept=kept, wake_at=steps.wake_at)
 
 
 def plan_steps(desired: DesiredGroup, servers: Iterable[ObservedServer],
@@ -66,6 +69,13 @@ def plan_steps(desired: DesiredGroup, servers: Iterable[ObservedServer],
     membership for the ACTIVE servers that stay. Node additions and removals
     come merged per load balancer, the waits and failures as one step each.
     """
+    return _survey(desired, servers, lb_nodes, clbs, now, build_timeout)[0].result()
+
+
+def _survey(desired: DesiredGroup, servers: Iterable[ObservedServer],
+            lb_nodes: Iterable[LBNode], clbs: Mapping[str, CLB], now: float,
+            build_timeout: float) -> tuple[StepCollector, list[str]]:
+    """The steps of ``plan_steps``, collected, and the ids of the servers kept."""
     by_fate: dict[Destiny, list[ObservedServer]] = {fate: [] for fate in Destiny}
     for server in sorted(servers, key=_newest_first):
         by_fate[destiny(server, now, build_timeout)].append(server)
@@ -101,8 +111,8 @@ def plan_steps(desired: DesiredGroup, servers: Iterable[ObservedServer],
             steps.later(f"Waiting for server {server.id} to transition to ACTIVE from "
                         f"{server.state.value}", limited=True)
         elif fate is Destiny.BUILDING:
-            steps.later(BUILDING_REASON)
-    return steps.result()
+            steps.later(BUILDING_REASON, until=server.created + build_timeout)
+    return steps, [server.id for server, _ in kept]
 
 
 def _newest_first(server: ObservedServer) -> tuple[float, str]:

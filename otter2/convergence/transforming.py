@@ -1,7 +1,7 @@
 """
 Transforming a plan's raw steps before they run (spec §2.10): limit the steps
-of each type, merge load-balancer steps, and keep one mutating step per Cloud
-Load Balancer. Work that is dropped is not forgotten: each drop adds a
+of each type and keep one mutating step per Cloud Load Balancer (the steps
+come merged per load balancer from ``membership.StepCollector``). Work that is dropped is not forgotten: each drop adds a
 sentence to ``Plan.postponed``, so the iteration reports RETRY and the next
 one does the rest (spec §9 item 2).
 
@@ -10,23 +10,19 @@ test-case-name: tests.convergence.test_transforming
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 from attrs import field, frozen
-from pyrsistent import PBag, PMap, PVector, pbag, pmap, pvector
+from pyrsistent import PBag, PMap, PSet, PVector, pbag, pmap, pset, pvector
 
 from otter2.convergence.steps import (
     AddNodesToCLB,
-    BulkAddToRCv3,
-    BulkRemoveFromRCv3,
     ChangeCLBNode,
-    ConvergeLater,
     CreateServer,
-    FailConvergence,
     RemoveNodesFromCLB,
     Step,
 )
-from otter2.model.group import frozen_list
+from otter2.model.group import frozen_list, frozen_set
 
 
 def _frozen_bag(steps: Iterable[Step]) -> PBag:
@@ -40,11 +36,16 @@ class Plan:
     says, in sentences, which work was held back for a later iteration (by
     the step limits or the one-change-per-CLB rule). A non-empty
     ``postponed`` means the group is not converged yet, even when every step
-    succeeds.
+    succeeds. ``kept`` holds the ids of the servers the group keeps (its
+    shape once the plan is done: surplus, draining and broken servers are
+    not in it); ``wake_at`` is the instant the soonest wait whose end the
+    plan knows ends (a drain, a build timeout), or None.
     """
 
     steps: PBag = field(default=pbag([]), converter=_frozen_bag)
     postponed: PVector = field(factory=pvector, converter=frozen_list)
+    kept: PSet = field(factory=pset, converter=frozen_set)
+    wake_at: Optional[float] = None
 
 
 #: At most this many steps of each type run in one iteration; unlisted types
@@ -58,9 +59,9 @@ _NOUNS: Mapping[type, str] = {
 
 def transform(steps: Iterable[Step],
               step_limits: Mapping[type, int] = DEFAULT_STEP_LIMITS) -> Plan:
-    """The plan that runs ``steps`` limited, merged and one change per CLB."""
+    """The plan that runs ``steps`` limited and one change per CLB."""
     limited, postponed = limit_steps(steps, step_limits)
-    kept, dropped = one_clb_step(merge_steps(limited))
+    kept, dropped = one_clb_step(limited)
     return Plan(steps=kept, postponed=postponed + dropped)
 
 
@@ -92,58 +93,6 @@ def _limited(kind: type, dropped: int, limit: int) -> str:
                 f"iteration")
     return (f"{dropped} more {noun}s wait for the next iteration: at most {limit} run in one "
             f"iteration")
-
-
-def merge_steps(steps: Iterable[Step]) -> list[Step]:
-    """
-    Steps that do the same with fewer calls: additions to and removals from
-    each CLB merged per load balancer, all RCv3 additions in one bulk call and
-    all RCv3 removals in another, and the ConvergeLater steps (per
-    ``limited`` flag) and FailConvergence steps each folded into one, their
-    reasons sorted and without repeats. A step with nothing to merge with,
-    and any other step, passes through unchanged.
-    """
-    groups: dict[tuple, list[Any]] = {}
-    merged: list[Step] = []
-    for step in steps:
-        key = _merge_key(step)
-        if key is None:
-            merged.append(step)
-        else:
-            groups.setdefault(key, []).append(step)
-    merged.extend(group[0] if len(group) == 1 else _MERGERS[key[0]](group)
-                  for key, group in groups.items())
-    return merged
-
-
-def _merge_key(step: Step) -> Optional[tuple]:
-    """What ``step`` merges with: the steps of the same key; None for none."""
-    if isinstance(step, (AddNodesToCLB, RemoveNodesFromCLB)):
-        return (type(step), step.lb_id)
-    if isinstance(step, ConvergeLater):
-        return (ConvergeLater, step.limited)
-    if isinstance(step, (BulkAddToRCv3, BulkRemoveFromRCv3, FailConvergence)):
-        return (type(step),)
-    return None
-
-
-def _union(sets: Iterable[Iterable[Any]]) -> set:
-    return set().union(*sets)
-
-
-_MERGERS: Mapping[type, Callable[[list[Any]], Step]] = {
-    AddNodesToCLB: lambda group: AddNodesToCLB(
-        group[0].lb_id, _union(step.address_configs for step in group)),
-    RemoveNodesFromCLB: lambda group: RemoveNodesFromCLB(
-        group[0].lb_id, _union(step.node_ids for step in group)),
-    BulkAddToRCv3: lambda group: BulkAddToRCv3(_union(step.lb_node_pairs for step in group)),
-    BulkRemoveFromRCv3: lambda group: BulkRemoveFromRCv3(
-        _union(step.lb_node_pairs for step in group)),
-    ConvergeLater: lambda group: ConvergeLater(
-        sorted(_union(step.reasons for step in group)), limited=group[0].limited),
-    FailConvergence: lambda group: FailConvergence(
-        sorted(_union(step.reasons for step in group))),
-}
 
 
 def one_clb_step(steps: Sequence[Step]) -> tuple[list[Step], list[str]]:

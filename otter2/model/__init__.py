@@ -3,7 +3,6 @@ otter2's values: attrs frozen records, no behaviour beyond derived fields.
 """
 
 from otter2.model.group import (
-    ActiveServer,
     CapabilityTarget,
     DivergentMark,
     GroupState,
@@ -18,6 +17,6 @@ from otter2.model.group import (
 )
 
 __all__ = [
-    "ActiveServer", "CapabilityTarget", "DivergentMark", "GroupState", "GroupStatus", "Policy",
+    "CapabilityTarget", "DivergentMark", "GroupState", "GroupStatus", "Policy",
     "ScalingGroup", "ScheduledEvent", "Webhook", "frozen_json", "frozen_list", "thaw_json",
 ]

@@ -139,6 +139,22 @@ class ObservedServer:
 
 
 @frozen
+class RecordedServer:
+    """
+    A server of the group as the last iteration saw it, kept with the group:
+    the API lists the ``active`` ones (kept by convergence and serving), and
+    convergence remembers the rest, with the load balancers their metadata
+    named, so that it can remove the nodes of servers that vanish.
+    """
+
+    id: str
+    links: PVector = field(factory=pvector, converter=frozen_json)
+    address: str = ""  # ServiceNet address, "" when it has none
+    active: bool = False
+    load_balancers: PSet = field(factory=pset, converter=frozen_set)  # of LBDescription
+
+
+@frozen
 class Observation:
     """
     What one gather saw of a group's part of the cloud: its servers, the

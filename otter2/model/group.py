@@ -47,6 +47,9 @@ class GroupState:
 
     ``group_touched`` and ``policy_touched`` hold the epoch seconds of the last
     successful policy executions (``None`` and absent mean never).
+    ``limited_retries`` counts the iterations in a row that waited on servers
+    in transient states (see Note [Looking again]); it lives with the group
+    so that a restart, or a move to another node, does not forget it.
     """
 
     tenant_id: str
@@ -59,14 +62,7 @@ class GroupState:
     error_reasons: PVector = field(factory=pvector, converter=frozen_json)
     group_touched: Optional[float] = None
     policy_touched: PMap = field(factory=pmap, converter=frozen_json)
-
-
-@frozen
-class ActiveServer:
-    """A server the converger last saw serving: its Nova id and links."""
-
-    id: str
-    links: PVector = field(factory=pvector, converter=frozen_json)
+    limited_retries: int = 0
 
 
 @frozen
@@ -75,7 +71,8 @@ class ScalingGroup:
     Everything stored about one group except its policies.
 
     ``config`` and ``launch`` are the validated JSON documents, kept as sent
-    (with defaults filled) so that reads echo them exactly.
+    (with defaults filled) so that reads echo them exactly; ``servers`` the
+    `otter2.model.cloud.RecordedServer` values of the last iteration.
     """
 
     tenant_id: str
@@ -85,7 +82,7 @@ class ScalingGroup:
     state: GroupState
     created: float
     deleting: bool = False
-    active: PVector = field(factory=pvector, converter=frozen_json)
+    servers: PVector = field(factory=pvector, converter=frozen_list)
 
     @property
     def name(self) -> str:

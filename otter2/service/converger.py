@@ -1,44 +1,44 @@
 """
-The converger: converges every group marked divergent, one iteration per
-group at a time, many groups at once up to a limit, and tries again with a
-growing delay while an iteration asks to (RETRY).
+The converger: runs iterations of the groups marked divergent, one at a time
+per group and many groups at once up to a limit, and looks at each again
+when its last iteration says. It decides nothing and writes no group state:
+the iteration concludes (``otter2.convergence.conclusion``) and writes its
+conclusion; the converger only schedules.
 
 # Note [Divergent marks]
 The API marks a group divergent whenever its desired state changes (and on
-converge, resume, rejected executions...). The converger lists the marks
-every ``interval`` seconds and runs one iteration for each group it is not
-already converging and not waiting to retry. An iteration that concludes
-(converged, in ERROR, paused, deleted, gone) clears the mark it was started
-for, and only that one: a mark made meanwhile survives and brings the group
-back on the next tick. RETRY keeps the mark and waits 1, 2, 4... seconds (at
-most ``max_retry_delay``) before the next attempt; LIMITED_RETRY does the
-same until ``limited_retry_iterations`` is exceeded, which puts the group in
-ERROR with "Timed out: ..." reasons.
+converge, resume, rejected executions...), and self-heal marks every group
+now and then. Every ``interval`` seconds the converger lists the marks and
+starts an iteration for each group that is neither converging nor waiting to
+be looked at again for that same mark. An iteration's `Conclusion` either
+says the group needs no more work (``look_again`` is None), and the mark it
+was started for is cleared, and only that one: a mark made meanwhile
+survives and brings the group back on the next tick; or it names the instant
+of the next look (see Note [Looking again]), when the converger runs the
+group again. A new mark cuts such a wait short: the group is looked at on the
+next tick. The waits live only in memory, and need not be kept: after a
+restart every marked group is looked at on the first tick, and the
+LIMITED_RETRY count is kept with the group.
 
 test-case-name: tests.service.test_converger
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
-from attrs import evolve
 from effect import Effect
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore
-from twisted.internet.task import LoopingCall
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from txeffect import perform
 
-from otter2.convergence.iteration import IterationResult, converge_one_group
 from otter2.config import ConvergerConfig
-from otter2.convergence.steps import CreateServer
-from otter2.model.outcome import Verdict
-from otter2.convergence.transforming import DEFAULT_STEP_LIMITS
-from otter2.model import DivergentMark, GroupStatus, ScalingGroup
-from otter2.store.changes import update_state
-from otter2.store.interface import NoSuchGroup
+from otter2.convergence.iteration import converge_one_group
+from otter2.model import DivergentMark
+from otter2.service.loop import Repeater
 from otter2.store.intents import ClearDivergent, ListDivergent
 
 log = Logger(namespace="otter2.converger")
@@ -46,45 +46,29 @@ log = Logger(namespace="otter2.converger")
 GroupKey = tuple[str, str]
 
 
-def retry_delay(attempts: int, max_delay: float) -> float:
-    """Seconds to wait after the ``attempts``-th RETRY in a row."""
-    return float(min(2 ** max(attempts - 1, 0), max_delay))
-
-
-def _timed_out(reasons: Any) -> Any:
-    def change(group: ScalingGroup) -> Any:
-        return evolve(group.state, status=GroupStatus.ERROR,
-                      error_reasons=[f"Timed out: {reason}" for reason in reasons])
-    return change
-
-
 class Converger(Service):
     """Converges divergent groups; see Note [Divergent marks]."""
 
-    def __init__(self, clock: Any, dispatcher: Any,
+    def __init__(self, clock: IReactorTime, dispatcher: Any,
                  settings: ConvergerConfig = ConvergerConfig()) -> None:
         self._clock = clock
         self._dispatcher = dispatcher
         self.settings = settings
-        self.step_limits = {**DEFAULT_STEP_LIMITS, CreateServer: settings.create_server_limit}
         self._semaphore = DeferredSemaphore(settings.concurrency)
+        self._repeater = Repeater(clock, settings.interval, self.tick, "converger")
         self.converging: dict[GroupKey, Deferred[None]] = {}
-        self._retry_at: dict[GroupKey, float] = {}
-        self._attempts: dict[GroupKey, int] = {}
-        self._limited: dict[GroupKey, int] = {}
-        self._loop: Optional[LoopingCall] = None
+        self.waiting: dict[GroupKey, tuple[IDelayedCall, DivergentMark]] = {}
 
     def startService(self) -> None:
         Service.startService(self)
-        self._loop = LoopingCall(self.tick)
-        self._loop.clock = self._clock
-        self._loop.start(self.settings.interval, now=True).addErrback(
-            lambda failure: log.failure("The converger loop stopped", failure))
+        self._repeater.start(now=True)
 
     def stopService(self) -> Deferred[Any]:
         Service.stopService(self)
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
+        self._repeater.stop()
+        for call, _ in self.waiting.values():
+            call.cancel()
+        self.waiting.clear()
         return DeferredList(list(self.converging.values()))
 
     def _do(self, effect: Any) -> Deferred[Any]:
@@ -100,14 +84,24 @@ class Converger(Service):
         except Exception:
             log.failure("Could not list the divergent groups")
             return
-        now = self._clock.seconds()
         for mark in marks:
             key = (mark.tenant_id, mark.group_id)
-            if key in self.converging or self._retry_at.get(key, 0.0) > now:
+            if key in self.converging:
                 continue
-            d: Deferred[None] = self._semaphore.run(self._converge, mark)
-            self.converging[key] = d
-            d.addBoth(self._done, key)
+            waiting = self.waiting.get(key)
+            if waiting is not None:
+                call, held = waiting
+                if held.mark == mark.mark:
+                    continue
+                call.cancel()
+                del self.waiting[key]
+            self._start(mark)
+
+    def _start(self, mark: DivergentMark) -> None:
+        key = (mark.tenant_id, mark.group_id)
+        d: Deferred[None] = self._semaphore.run(self._converge, mark)
+        self.converging[key] = d
+        d.addBoth(self._done, key)
 
     def _done(self, result: Any, key: GroupKey) -> None:
         del self.converging[key]
@@ -115,51 +109,36 @@ class Converger(Service):
             log.failure("Converging group {key} failed", result, key=key)
 
     async def _converge(self, mark: DivergentMark) -> None:
-        key = (mark.tenant_id, mark.group_id)
-        settings = self.settings
         try:
-            result: IterationResult = await self._do(converge_one_group(
-                mark.tenant_id, mark.group_id, settings.build_timeout, self.step_limits))
+            conclusion = await self._do(converge_one_group(
+                mark.tenant_id, mark.group_id, self.settings))
         except Exception:
+            # A bug: the iteration wrote nothing; try again after an interval.
             log.failure("Converging group {group_id} of tenant {tenant_id} failed",
                         tenant_id=mark.tenant_id, group_id=mark.group_id)
-            self._retry_later(key)
+            self._look_again(mark, self._clock.seconds() + self.settings.interval)
             return
-        log.info("Converged group {group_id} of tenant {tenant_id}: {verdict} {reasons}",
-                 tenant_id=mark.tenant_id, group_id=mark.group_id,
-                 verdict=result.verdict.name, reasons=list(result.reasons))
-        if result.verdict is Verdict.LIMITED_RETRY:
-            self._limited[key] = self._limited.get(key, 0) + 1
-            if self._limited[key] > settings.limited_retry_iterations:
-                await self._give_up(mark, result)
-                return
+        look_again = conclusion.look_again
+        log.info("Converged group {group_id} of tenant {tenant_id}: {verdict} {reasons}; "
+                 "{next}", tenant_id=mark.tenant_id, group_id=mark.group_id,
+                 verdict=conclusion.verdict.name, reasons=list(conclusion.reasons),
+                 next=("done" if look_again is None else
+                       f"looking again in {max(0.0, look_again - self._clock.seconds()):.1f} s"))
+        if look_again is None:
+            await self._do(ClearDivergent(mark.tenant_id, mark.group_id, mark.mark))
         else:
-            self._limited.pop(key, None)
-        if result.deleting or (result.verdict in (Verdict.RETRY, Verdict.LIMITED_RETRY)
-                               and not (result.gone or result.deleted)):
-            # A group being deleted keeps its mark until it is gone, even
-            # after a FAILURE: a failed delete is retried, never stuck.
-            self._retry_later(key)
+            self._look_again(mark, look_again)
+
+    def _look_again(self, mark: DivergentMark, at: float) -> None:
+        """Run the group again at ``at``, unless a new mark brings it sooner."""
+        if not self.running:
             return
-        self._forget(key)
-        await self._do(ClearDivergent(mark.tenant_id, mark.group_id, mark.mark))
+        key = (mark.tenant_id, mark.group_id)
+        delay = max(0.0, at - self._clock.seconds())
+        self.waiting[key] = (self._clock.callLater(delay, self._wake, mark), mark)
 
-    def _retry_later(self, key: GroupKey) -> None:
-        self._attempts[key] = self._attempts.get(key, 0) + 1
-        self._retry_at[key] = self._clock.seconds() + retry_delay(
-            self._attempts[key], self.settings.max_retry_delay)
-
-    def _forget(self, key: GroupKey) -> None:
-        self._attempts.pop(key, None)
-        self._retry_at.pop(key, None)
-        self._limited.pop(key, None)
-
-    async def _give_up(self, mark: DivergentMark, result: IterationResult) -> None:
-        """Too many limited retries: the group goes to ERROR and stops waiting."""
-        self._forget((mark.tenant_id, mark.group_id))
-        try:
-            await self._do(update_state(mark.tenant_id, mark.group_id,
-                                        _timed_out(result.reasons), include_deleting=True))
-        except NoSuchGroup:
-            pass
-        await self._do(ClearDivergent(mark.tenant_id, mark.group_id, mark.mark))
+    def _wake(self, mark: DivergentMark) -> None:
+        key = (mark.tenant_id, mark.group_id)
+        self.waiting.pop(key, None)
+        if key not in self.converging:
+            self._start(mark)

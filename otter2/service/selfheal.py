@@ -8,15 +8,16 @@ test-case-name: tests.service.test_converger
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from effect import Effect
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
-from twisted.internet.task import LoopingCall
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from txeffect import perform
 
+from otter2.service.loop import Repeater
 from otter2.store.intents import ListAllGroups, MarkDivergent
 
 log = Logger(namespace="otter2.selfheal")
@@ -25,23 +26,18 @@ log = Logger(namespace="otter2.selfheal")
 class SelfHeal(Service):
     """Marks all groups divergent periodically."""
 
-    def __init__(self, clock: Any, dispatcher: Any, interval: float) -> None:
-        self._clock = clock
+    def __init__(self, clock: IReactorTime, dispatcher: Any, interval: float) -> None:
         self._dispatcher = dispatcher
         self.interval = interval
-        self._loop: Optional[LoopingCall] = None
+        self._repeater = Repeater(clock, interval, self.heal, "self-heal")
 
     def startService(self) -> None:
         Service.startService(self)
-        self._loop = LoopingCall(self.heal)
-        self._loop.clock = self._clock
-        self._loop.start(self.interval, now=False).addErrback(
-            lambda failure: log.failure("The self-heal loop stopped", failure))
+        self._repeater.start(now=False)
 
     def stopService(self) -> None:
         Service.stopService(self)
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
+        self._repeater.stop()
 
     def heal(self) -> Deferred[None]:
         """Mark every group divergent."""

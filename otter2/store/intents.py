@@ -74,11 +74,11 @@ class UpdateLaunch:
 
 
 @frozen
-class SaveActive:
-    method: ClassVar[str] = "save_active"
+class SaveServers:
+    method: ClassVar[str] = "save_servers"
     tenant_id: str
     group_id: str
-    servers: PVector = field(converter=frozen_json)
+    servers: PVector = field(converter=frozen_list)  # of RecordedServer
 
 
 @frozen
@@ -231,7 +231,7 @@ class CheckHealth:
 
 STORE_INTENTS = (
     CreateGroup, LoadGroup, ListGroups, SaveState, UpdateConfig, UpdateLaunch,
-    SaveActive, DeleteGroup, MarkDeleting, CreatePolicies, ListPolicies, LoadPolicy, UpdatePolicy, DeletePolicy,
+    SaveServers, DeleteGroup, MarkDeleting, CreatePolicies, ListPolicies, LoadPolicy, UpdatePolicy, DeletePolicy,
     CreateWebhooks, ListWebhooks, ListGroupWebhooks, LoadWebhook, UpdateWebhook,
     DeleteWebhook, LookupCapability, MarkDivergent, ClearDivergent, ListDivergent, ListAllGroups,
     CountRows,

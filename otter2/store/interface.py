@@ -23,6 +23,7 @@ from otter2.model import (
     ScheduledEvent,
     Webhook,
 )
+from otter2.model.cloud import RecordedServer
 
 
 class StoreError(Exception):
@@ -86,13 +87,12 @@ class GroupStore(Protocol):
     def delete_group(self, tenant_id: str, group_id: str) -> Deferred[None]:
         """Remove the group with its policies, webhooks, events and mark."""
 
-    def save_active(self, tenant_id: str, group_id: str,
-                    servers: Sequence[dict]) -> Deferred[None]:
+    def save_servers(self, tenant_id: str, group_id: str,
+                     servers: Sequence[RecordedServer]) -> Deferred[None]:
         """
-        Record the group's servers as the converger last saw them, each
-        ``{"id", "links", "address", "active"}``: the API shows the active
-        ones, convergence remembers the rest so it can clean up after servers
-        that vanish.
+        Record the group's servers as the last iteration saw them: the API
+        shows the active ones, convergence remembers the rest so it can clean
+        up after servers that vanish. Nothing happens if the group is gone.
         """
 
     def create_policies(self, tenant_id: str, group_id: str, policies: Sequence[Policy],

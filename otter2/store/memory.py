@@ -22,6 +22,7 @@ from otter2.model import (
     ScheduledEvent,
     Webhook,
 )
+from otter2.model.cloud import RecordedServer
 from otter2.store.interface import (
     NoSuchGroup,
     NoSuchPolicy,
@@ -139,11 +140,11 @@ class MemoryGroupStore:
         self.divergent.pop(key, None)
         return succeed(None)
 
-    def save_active(self, tenant_id: str, group_id: str,
-                    servers: Sequence[dict]) -> Deferred[None]:
+    def save_servers(self, tenant_id: str, group_id: str,
+                     servers: Sequence[RecordedServer]) -> Deferred[None]:
         group = self.groups.get((tenant_id, group_id))
         if group is not None:
-            self.groups[(tenant_id, group_id)] = evolve(group, active=servers)
+            self.groups[(tenant_id, group_id)] = evolve(group, servers=servers)
         return succeed(None)
 
     # -- policies -------------------------------------------------------------

@@ -41,7 +41,8 @@ from otter2.model import (
     ScheduledEvent,
 )
 from otter2.store.sqlite_policies import SQLitePolicies
-from otter2.store.sqlite_rows import GROUP_COLUMNS, dumps, group_from_row
+from otter2.model.cloud import RecordedServer
+from otter2.store.sqlite_rows import GROUP_COLUMNS, dump_servers, dumps, group_from_row
 from otter2.store.interface import (
     NoSuchGroup,
     OverLimit,
@@ -150,12 +151,12 @@ class SQLiteGroupStore(SQLitePolicies):
                 s = group.state
                 conn.execute(
                     f"INSERT INTO scaling_group ({GROUP_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (group.tenant_id, group.group_id, dumps(group.config),
                      dumps(group.launch), s.desired, s.version, int(s.paused),
                      int(s.suspended), s.status.value, dumps(s.error_reasons),
                      s.group_touched, dumps(s.policy_touched), 0, group.created,
-                     dumps(group.active)))
+                     dump_servers(group.servers), s.limited_retries))
                 self._insert_policies(conn, policies, events)
         return self._write((group.tenant_id, group.group_id), work)
 
@@ -199,10 +200,11 @@ class SQLiteGroupStore(SQLitePolicies):
                 cursor = conn.execute(
                     "UPDATE scaling_group SET desired=?, version=version+1, paused=?, "
                     "suspended=?, status=?, error_reasons=?, group_touched=?, "
-                    "policy_touched=? WHERE tenant_id=? AND group_id=? AND version=?",
+                    "policy_touched=?, limited_retries=? "
+                    "WHERE tenant_id=? AND group_id=? AND version=?",
                     (state.desired, int(state.paused), int(state.suspended),
                      state.status.value, dumps(state.error_reasons),
-                     state.group_touched, dumps(state.policy_touched),
+                     state.group_touched, dumps(state.policy_touched), state.limited_retries,
                      state.tenant_id, state.group_id, state.version))
                 if cursor.rowcount == 0:
                     row = conn.execute(
@@ -243,12 +245,12 @@ class SQLiteGroupStore(SQLitePolicies):
     def mark_deleting(self, tenant_id: str, group_id: str) -> Deferred[None]:
         return self._update_group_column("deleting", tenant_id, group_id, 1)
 
-    def save_active(self, tenant_id: str, group_id: str,
-                    servers: Sequence[dict]) -> Deferred[None]:
+    def save_servers(self, tenant_id: str, group_id: str,
+                     servers: Sequence[RecordedServer]) -> Deferred[None]:
         def work() -> None:
             with self._transaction() as conn:
                 conn.execute("UPDATE scaling_group SET active=? WHERE tenant_id=? "
-                             "AND group_id=?", (dumps(servers), tenant_id, group_id))
+                             "AND group_id=?", (dump_servers(servers), tenant_id, group_id))
         return self._write((tenant_id, group_id), work)
 
     def delete_group(self, tenant_id: str, group_id: str) -> Deferred[None]:

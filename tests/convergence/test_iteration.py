@@ -12,12 +12,14 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.cloud import nova
 from otter2.cloud.request import Response
+from otter2.config import ConvergerConfig
+from otter2.convergence.conclusion import Conclusion, left_alone
 from otter2.convergence.iteration import (
-    IterationResult,
+    GONE,
     autoscale_active,
     converge_one_group,
+    record_servers,
 )
-from otter2.model.outcome import Verdict
 from otter2.intents import Now
 from otter2.model import GroupState, GroupStatus, ScalingGroup
 from otter2.model.cloud import (
@@ -26,41 +28,52 @@ from otter2.model.cloud import (
     ObservedServer,
     RCv3Description,
     RCv3Node,
+    RecordedServer,
     ServerState,
 )
-from otter2.store.intents import DeleteGroup, LoadGroup, SaveActive, SaveState
+from otter2.model.outcome import Verdict
+from otter2.store.intents import DeleteGroup, LoadGroup, SaveServers, SaveState
 
 LAUNCH = {"type": "launch_server", "args": {"server": {"flavorRef": "f", "imageRef": "i"}}}
+SETTINGS = ConvergerConfig(interval=10, limited_retry_iterations=2)
 
 
-def group(desired: int = 0, deleting: bool = False, active: Any = (),
-          status: GroupStatus = GroupStatus.ACTIVE) -> ScalingGroup:
+def group(desired: int = 0, deleting: bool = False, servers: Any = (),
+          status: GroupStatus = GroupStatus.ACTIVE, limited_retries: int = 0) -> ScalingGroup:
     return ScalingGroup(
         tenant_id="t1", group_id="g1",
         config={"name": "g", "cooldown": 0, "minEntities": 0, "maxEntities": 10},
-        launch=LAUNCH, state=GroupState("t1", "g1", desired, status=status),
-        created=0.0, deleting=deleting, active=list(active))
+        launch=LAUNCH, state=GroupState("t1", "g1", desired, status=status,
+                                        limited_retries=limited_retries),
+        created=0.0, deleting=deleting, servers=list(servers))
 
 
 def listing(*servers: Any) -> Response:
     return Response(200, {"servers": list(servers), "servers_links": []})
 
 
+def nova_server(server_id: str, status: str = "ACTIVE") -> dict[str, Any]:
+    return {"id": server_id, "status": status, "created": "2020-01-01T00:00:00Z",
+            "metadata": {"rax:autoscale:group:id": "g1"}, "links": [],
+            "addresses": {"private": [{"addr": "10.0.0.1", "version": 4}]}}
+
+
 class ConvergeOneGroupTests(SynchronousTestCase):
     """The shape of one iteration."""
 
     def test_missing_group(self) -> None:
-        """A group that no longer exists is reported gone and nothing else is done."""
+        """A group that no longer exists is left alone and nothing else is done."""
         result = perform_sequence([(LoadGroup("t1", "g1", True), lambda _: None)],
                                   converge_one_group("t1", "g1"))
-        self.assertEqual(result, IterationResult(Verdict.SUCCESS, gone=True))
+        self.assertEqual(result, left_alone(GONE))
+        self.assertIsNone(result.look_again)
 
     def test_paused_group_is_left_alone(self) -> None:
         """A paused group is not gathered nor changed."""
         g = evolve(group(desired=3), state=evolve(group(desired=3).state, paused=True))
         result = perform_sequence([(LoadGroup("t1", "g1", True), lambda _: g)],
                                   converge_one_group("t1", "g1"))
-        self.assertEqual(result, IterationResult(Verdict.SUCCESS, paused=True))
+        self.assertEqual(result, left_alone("the group is paused"))
 
     def test_paused_deleting_group_is_still_deleted(self) -> None:
         """Deleting goes on while paused."""
@@ -72,7 +85,7 @@ class ConvergeOneGroupTests(SynchronousTestCase):
             (nova.list_servers_request("t1"), lambda _: listing()),
             (DeleteGroup("t1", "g1"), lambda _: None),
         ], converge_one_group("t1", "g1"))
-        self.assertTrue(result.deleted)
+        self.assertTrue(result.remove_group)
 
     def test_converged_group_records_and_succeeds(self) -> None:
         """Nothing to do: the (empty) record is saved and the iteration succeeds."""
@@ -81,23 +94,28 @@ class ConvergeOneGroupTests(SynchronousTestCase):
             (LoadGroup("t1", "g1", True), lambda _: g),
             (Now(), lambda _: 100.0),
             (nova.list_servers_request("t1"), lambda _: listing()),
-            (SaveActive("t1", "g1", []), lambda _: None),
+            (SaveServers("t1", "g1", []), lambda _: None),
             (LoadGroup("t1", "g1", True), lambda _: g),
         ], converge_one_group("t1", "g1"))
-        self.assertEqual(result, IterationResult(Verdict.SUCCESS))
+        self.assertEqual(result, Conclusion(Verdict.SUCCESS, status=GroupStatus.ACTIVE,
+                                            servers=[]))
 
     def test_failed_gather_is_a_retry_with_its_reason(self) -> None:
-        """A Nova listing that fails makes the iteration RETRY with a readable reason."""
+        """
+        A Nova listing that fails makes the iteration RETRY with a readable
+        reason, keeps the last record and looks again after one interval.
+        """
         g = group(desired=1)
         result = perform_sequence([
             (LoadGroup("t1", "g1", True), lambda _: g),
             (Now(), lambda _: 100.0),
             (nova.list_servers_request("t1"), lambda _: Response(503, "unavailable")),
             (LoadGroup("t1", "g1", True), lambda _: g),
-        ], converge_one_group("t1", "g1"))
+        ], converge_one_group("t1", "g1", SETTINGS))
         self.assertEqual(result.verdict, Verdict.RETRY)
         self.assertEqual(len(result.reasons), 1)
         self.assertIn("Could not list the servers", result.reasons[0])
+        self.assertEqual((result.servers, result.look_again), (None, 110.0))
 
     def test_success_clears_error(self) -> None:
         """A group in ERROR that converges is set back to ACTIVE."""
@@ -107,11 +125,47 @@ class ConvergeOneGroupTests(SynchronousTestCase):
             (LoadGroup("t1", "g1", True), lambda _: g),
             (Now(), lambda _: 100.0),
             (nova.list_servers_request("t1"), lambda _: listing()),
-            (SaveActive("t1", "g1", []), lambda _: None),
+            (SaveServers("t1", "g1", []), lambda _: None),
             (LoadGroup("t1", "g1", True), lambda _: g),
             (SaveState(cleared), lambda _: evolve(cleared, version=1)),
         ], converge_one_group("t1", "g1"))
         self.assertEqual(result.verdict, Verdict.SUCCESS)
+
+    def test_limited_retry_count_is_stored(self) -> None:
+        """A server stuck rebooting adds one to the group's stored LIMITED_RETRY count."""
+        g = group(desired=1, limited_retries=1)
+        counted = evolve(g.state, limited_retries=2)
+        result = perform_sequence([
+            (LoadGroup("t1", "g1", True), lambda _: g),
+            (Now(), lambda _: 100.0),
+            (nova.list_servers_request("t1"), lambda _: listing(nova_server("s1", "REBOOT"))),
+            parallel_sequence([[]]),  # the wait, a step without I/O
+            (SaveServers("t1", "g1", [RecordedServer("s1", address="10.0.0.1")]),
+             lambda _: None),
+            (LoadGroup("t1", "g1", True), lambda _: g),
+            (SaveState(counted), lambda _: evolve(counted, version=1)),
+        ], converge_one_group("t1", "g1", SETTINGS))
+        self.assertEqual((result.verdict, result.limited_retries, result.look_again),
+                         (Verdict.LIMITED_RETRY, 2, 110.0))
+
+    def test_limited_retry_past_the_limit_is_an_error(self) -> None:
+        """The stored count past the limit puts the group in ERROR, 'Timed out', count reset."""
+        g = group(desired=1, limited_retries=2)
+        reasons = ["Timed out: Waiting for server s1 to transition to ACTIVE from REBOOT"]
+        failed = evolve(g.state, status=GroupStatus.ERROR, error_reasons=reasons,
+                        limited_retries=0)
+        result = perform_sequence([
+            (LoadGroup("t1", "g1", True), lambda _: g),
+            (Now(), lambda _: 100.0),
+            (nova.list_servers_request("t1"), lambda _: listing(nova_server("s1", "REBOOT"))),
+            parallel_sequence([[]]),  # the wait, a step without I/O
+            (SaveServers("t1", "g1", [RecordedServer("s1", address="10.0.0.1")]),
+             lambda _: None),
+            (LoadGroup("t1", "g1", True), lambda _: g),
+            (SaveState(failed), lambda _: evolve(failed, version=1)),
+        ], converge_one_group("t1", "g1", SETTINGS))
+        self.assertEqual((result.verdict, list(result.reasons), result.look_again),
+                         (Verdict.FAILURE, reasons, None))
 
     def test_deleting_group_with_nothing_left_is_deleted(self) -> None:
         """A deleting group whose servers are all gone is removed from the store."""
@@ -121,11 +175,12 @@ class ConvergeOneGroupTests(SynchronousTestCase):
             (nova.list_servers_request("t1"), lambda _: listing()),
             (DeleteGroup("t1", "g1"), lambda _: None),
         ], converge_one_group("t1", "g1"))
-        self.assertEqual(result, IterationResult(Verdict.SUCCESS, deleted=True))
+        self.assertEqual((result.verdict, result.remove_group, result.look_again),
+                         (Verdict.SUCCESS, True, None))
 
     def test_vanished_server_checked_before_cleanup(self) -> None:
         """A recorded server missing from the group that Nova still has is left alone."""
-        g = group(active=[{"id": "s1", "links": [], "address": "10.0.0.1", "active": True}])
+        g = group(servers=[RecordedServer("s1", address="10.0.0.1", active=True)])
         result = perform_sequence([
             (LoadGroup("t1", "g1", True), lambda _: g),
             (Now(), lambda _: 100.0),
@@ -133,10 +188,23 @@ class ConvergeOneGroupTests(SynchronousTestCase):
             parallel_sequence([[(nova.get_server_request("t1", "s1"),
                                  lambda _: Response(200, {"server": {"id": "s1",
                                                                      "status": "ACTIVE"}}))]]),
-            (SaveActive("t1", "g1", []), lambda _: None),
+            (SaveServers("t1", "g1", []), lambda _: None),
             (LoadGroup("t1", "g1", True), lambda _: g),
         ], converge_one_group("t1", "g1"))
         self.assertEqual(result.verdict, Verdict.SUCCESS)
+
+
+class RecordServersTests(SynchronousTestCase):
+    """What the state names as active is what convergence keeps."""
+
+    def test_only_kept_serving_servers_are_active(self) -> None:
+        """A serving server the plan removes is recorded, but not as active."""
+        servers = [ObservedServer("a", ServerState.ACTIVE, 0.0, "10.0.0.1"),
+                   ObservedServer("b", ServerState.ACTIVE, 0.0, "10.0.0.2"),
+                   ObservedServer("c", ServerState.BUILD, 0.0, "10.0.0.3")]
+        record = record_servers(servers, serving={"a", "b"}, kept=["b", "c"])
+        self.assertEqual([(r.id, r.active) for r in record],
+                         [("a", False), ("b", True), ("c", False)])
 
 
 class AutoscaleActiveTests(SynchronousTestCase):

@@ -7,6 +7,7 @@ LB changes, and node matching.
 from pyrsistent import pbag
 from twisted.trial.unittest import SynchronousTestCase
 
+from otter2.convergence.membership import StepCollector
 from otter2.convergence.planning import DRAINING_KEY, DRAINING_REASON, DRAINING_VALUE, plan
 from otter2.convergence.steps import (
     AddNodesToCLB,
@@ -295,8 +296,8 @@ class LaunchConfigChangeTests(SynchronousTestCase):
         self.assertEqual([first, second], [
             Plan([AddNodesToCLB("5", {(IP1, port)})],
                  ["changing 1 node of Cloud Load Balancer 5 waits for the next iteration: a "
-                  "Cloud Load Balancer takes one change at a time"]),
-            Plan([to_drain("5", "1")])])
+                  "Cloud Load Balancer takes one change at a time"], kept=["a"], wake_at=30),
+            Plan([to_drain("5", "1")], kept=["a"], wake_at=30)])
 
     def test_user_nodes_are_left_alone(self) -> None:
         """Nodes on LBs neither configured nor recorded are the user's: never touched."""
@@ -349,3 +350,96 @@ class NodeMatchingTests(SynchronousTestCase):
         """A server without a ServiceNet address owns no CLB node."""
         self.assertEqual(steps_for(1, [server("err", ServerState.ERROR)], [clb_node("1", "")]),
                          pbag([DeleteServer("err"), CREATE]))
+
+
+class StepCollectorTests(SynchronousTestCase):
+    """The collector is the one place where steps are merged."""
+
+    def test_clb_steps_merge_per_load_balancer(self) -> None:
+        """Additions and removals merge per CLB, never across CLBs."""
+        steps = StepCollector()
+        steps.add("5", "10.0.0.1", CLB5)
+        steps.add("5", "10.0.0.2", CLB5)
+        steps.add("6", "10.0.0.1", CLBDescription("6", 80))
+        steps.remove(clb_node("1", IP1))
+        steps.remove(clb_node("2", IP2))
+        self.assertEqual(pbag(steps.result()), pbag([
+            AddNodesToCLB("5", {("10.0.0.1", CLB5), ("10.0.0.2", CLB5)}),
+            AddNodesToCLB("6", {("10.0.0.1", CLBDescription("6", 80))}),
+            RemoveNodesFromCLB("5", {"1", "2"}),
+        ]))
+
+    def test_rcv3_steps_merge_into_one(self) -> None:
+        """All RCv3 additions become one bulk call, and all removals another."""
+        steps = StepCollector()
+        steps.add_to_pool("p1", "a")
+        steps.add_to_pool("p2", "b")
+        steps.remove(rcv3_node("n1", "p1", "c"))
+        steps.remove(rcv3_node("n2", "p3", "d"))
+        self.assertEqual(pbag(steps.result()), pbag([
+            BulkAddToRCv3({("p1", "a"), ("p2", "b")}),
+            BulkRemoveFromRCv3({("p1", "c"), ("p3", "d")}),
+        ]))
+
+    def test_waits_and_failures_fold(self) -> None:
+        """Waits fold per ``limited`` flag and failures into one step, sorted, no repeats."""
+        steps = StepCollector()
+        for reason in ("b", "a", "c", "a"):
+            steps.later(reason)
+        steps.later("z", limited=True)
+        steps.later("y", limited=True)
+        for reason in ("second", "first", "second"):
+            steps.fail(reason)
+        self.assertEqual(pbag(steps.result()), pbag([
+            ConvergeLater(["a", "b", "c"]),
+            ConvergeLater(["y", "z"], limited=True),
+            FailConvergence(["first", "second"]),
+        ]))
+
+    def test_other_steps_pass_through(self) -> None:
+        """Server steps and CLB node changes are kept as they are, repeats included."""
+        given = [CREATE, CREATE, DeleteServer("a"), enable("5", "1"), enable("5", "2"), MARK]
+        steps = StepCollector()
+        for step in given:
+            steps.append(step)
+        self.assertEqual(steps.result(), given)
+
+    def test_wake_at_is_the_soonest_end(self) -> None:
+        """The soonest end of a known wait is kept; waits without an end add none."""
+        steps = StepCollector()
+        self.assertIsNone(steps.wake_at)
+        steps.later("draining", until=130.0)
+        steps.later("no end known", limited=True)
+        steps.wake(115.0)
+        steps.later("building", until=3700.0)
+        self.assertEqual(steps.wake_at, 115.0)
+
+
+class WakeAtTests(SynchronousTestCase):
+    """The plan says when the waits it knows of end (Note [Looking again])."""
+
+    def test_draining_node_wakes_when_its_timeout_ends(self) -> None:
+        """A node that began draining at 100 with a 30 s timeout is due at 130."""
+        the_plan = plan(group(0, [CLB5], draining_timeout=30),
+                        [server("abc", address=IP1, draining=True)],
+                        [clb_node("1", IP1, condition=DRAINING, drained_at=100.0)],
+                        {"5": CLB()}, 110.0, 3600)
+        self.assertEqual((the_plan.wake_at, the_plan.kept), (130.0, frozenset()))
+
+    def test_node_set_draining_now_wakes_after_the_timeout(self) -> None:
+        """A node put in DRAINING by this plan is due one timeout from now."""
+        the_plan = plan(group(0, [CLB5], draining_timeout=30),
+                        [server("abc", address=IP1)], [clb_node("1", IP1)],
+                        {"5": CLB()}, 110.0, 3600)
+        self.assertIn(to_drain("5", "1"), the_plan.steps)
+        self.assertEqual(the_plan.wake_at, 140.0)
+
+    def test_building_server_wakes_at_its_build_timeout(self) -> None:
+        """A server building since 50 with a 600 s timeout is due at 650."""
+        the_plan = plan(group(1), [server("abc", BUILD, created=50.0)], [], {}, 100.0, 600)
+        self.assertEqual((the_plan.wake_at, set(the_plan.kept)), (650.0, {"abc"}))
+
+    def test_kept_excludes_surplus(self) -> None:
+        """Scaling down, the kept servers are the newest that count."""
+        servers = [server("old", created=1.0), server("new", created=2.0)]
+        self.assertEqual(set(plan(group(1), servers, [], {}, 100.0, 600).kept), {"new"})

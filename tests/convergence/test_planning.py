@@ -197,7 +197,7 @@ class PlanTests(SynchronousTestCase):
         self.assertEqual(result, Plan(
             [AddNodesToCLB("5", {(IP1, CLB5), (IP2, CLB5)})] + [CREATE] * 10,
             ["8 more server creations wait for the next iteration: at most 10 run in one "
-             "iteration"]))
+             "iteration"], kept=["a", "b"]))
 
     def test_step_limits(self) -> None:
         """Configured step limits replace the default ones."""
@@ -208,7 +208,7 @@ class PlanTests(SynchronousTestCase):
     def test_nothing_to_do(self) -> None:
         """A converged group gets the empty plan."""
         self.assertEqual(plan(group(1), [server("a")], [], {}, now=0, build_timeout=3600),
-                         Plan())
+                         Plan(kept=["a"]))
 
 
 class ImportTests(SynchronousTestCase):

@@ -1,5 +1,5 @@
 """
-Tests for otter2.convergence.transforming: limits, merging, one step per CLB.
+Tests for otter2.convergence.transforming: limits and one step per CLB.
 """
 
 from pyrsistent import pbag
@@ -8,20 +8,16 @@ from twisted.trial.unittest import SynchronousTestCase
 from otter2.convergence.steps import (
     AddNodesToCLB,
     BulkAddToRCv3,
-    BulkRemoveFromRCv3,
     ChangeCLBNode,
     ConvergeLater,
     CreateServer,
     DeleteServer,
-    FailConvergence,
     RemoveNodesFromCLB,
-    SetMetadataItemOnServer,
 )
 from otter2.convergence.transforming import (
     DEFAULT_STEP_LIMITS,
     Plan,
     limit_steps,
-    merge_steps,
     one_clb_step,
     transform,
 )
@@ -78,60 +74,6 @@ class LimitStepsTests(SynchronousTestCase):
         self.assertEqual(limit_steps(steps, DEFAULT_STEP_LIMITS), (steps, []))
 
 
-class MergeStepsTests(SynchronousTestCase):
-    """merge_steps does the same work with fewer steps."""
-
-    def test_clb_steps_merge_per_load_balancer(self) -> None:
-        """Additions and removals merge per CLB, never across CLBs."""
-        merged = merge_steps([
-            AddNodesToCLB("5", {("10.0.0.1", DESC)}),
-            AddNodesToCLB("5", {("10.0.0.2", DESC)}),
-            AddNodesToCLB("6", {("10.0.0.1", CLBDescription("6", 80))}),
-            RemoveNodesFromCLB("5", {"1"}),
-            RemoveNodesFromCLB("5", {"2", "3"}),
-        ])
-        self.assertEqual(pbag(merged), pbag([
-            AddNodesToCLB("5", {("10.0.0.1", DESC), ("10.0.0.2", DESC)}),
-            AddNodesToCLB("6", {("10.0.0.1", CLBDescription("6", 80))}),
-            RemoveNodesFromCLB("5", {"1", "2", "3"}),
-        ]))
-
-    def test_rcv3_steps_merge_into_one(self) -> None:
-        """All RCv3 additions become one bulk call, and all removals another."""
-        merged = merge_steps([
-            BulkAddToRCv3({("p1", "a")}), BulkAddToRCv3({("p2", "b")}),
-            BulkRemoveFromRCv3({("p1", "c")}), BulkRemoveFromRCv3({("p3", "d")}),
-        ])
-        self.assertEqual(pbag(merged), pbag([
-            BulkAddToRCv3({("p1", "a"), ("p2", "b")}),
-            BulkRemoveFromRCv3({("p1", "c"), ("p3", "d")}),
-        ]))
-
-    def test_waits_and_failures_fold(self) -> None:
-        """ConvergeLater folds per ``limited`` flag and FailConvergence into one, sorted."""
-        merged = merge_steps([
-            ConvergeLater(["b", "a"]), ConvergeLater(["a", "c"]),
-            ConvergeLater(["z"], limited=True), ConvergeLater(["y"], limited=True),
-            FailConvergence(["second"]), FailConvergence(["first", "second"]),
-        ])
-        self.assertEqual(pbag(merged), pbag([
-            ConvergeLater(["a", "b", "c"]),
-            ConvergeLater(["y", "z"], limited=True),
-            FailConvergence(["first", "second"]),
-        ]))
-
-    def test_other_steps_pass_through(self) -> None:
-        """Server steps and CLB node changes are kept as they are, repeats included."""
-        steps = [CREATE, CREATE, DeleteServer("a"), change("5", "1"), change("5", "2"),
-                 SetMetadataItemOnServer("a", "k", "v")]
-        self.assertEqual(merge_steps(steps), steps)
-
-    def test_lone_steps_unchanged(self) -> None:
-        """A step with nothing to merge with is the very same value."""
-        add = AddNodesToCLB("5", {("10.0.0.1", DESC)})
-        self.assertIs(merge_steps([add])[0], add)
-
-
 class OneCLBStepTests(SynchronousTestCase):
     """one_clb_step keeps one mutating step per CLB and says what waits."""
 
@@ -177,8 +119,7 @@ class TransformTests(SynchronousTestCase):
     def test_everything_dropped_is_postponed(self) -> None:
         """Limits and the one-step-per-CLB rule both report what they held back."""
         plan = transform([CREATE] * 12 + [
-            AddNodesToCLB("5", {("10.0.0.1", DESC)}), AddNodesToCLB("5", {("10.0.0.2", DESC)}),
-            change("5", "1")])
+            AddNodesToCLB("5", {("10.0.0.1", DESC), ("10.0.0.2", DESC)}), change("5", "1")])
         self.assertEqual(plan, Plan(
             [CREATE] * 10 + [AddNodesToCLB("5", {("10.0.0.1", DESC), ("10.0.0.2", DESC)})],
             ["2 more server creations wait for the next iteration: at most 10 run in one "

@@ -1,11 +1,12 @@
 """
 Tests for otter2.service.converger and selfheal, on a Clock against the
-simulated cloud and the in-memory store.
+simulated cloud and the in-memory store: they observe the cloud and the
+store (and the cloud requests made), never the converger's own methods.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Optional
 
 from attrs import evolve
 from effect import ComposedDispatcher, sync_performer
@@ -14,14 +15,15 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.cloud.request import NoSuchEndpoint, ServiceRequest, ServiceType
 from otter2.effects.dispatcher import store_dispatcher
-from otter2.model import DivergentMark, GroupState, GroupStatus, ScalingGroup
-from otter2.model.cloud import ServerState
+from otter2.model import GroupState, GroupStatus, ScalingGroup
+from otter2.model.cloud import NodeCondition, ServerState
 from otter2.config import ConvergerConfig
-from otter2.service.converger import Converger, retry_delay
+from otter2.service.converger import Converger
 from otter2.service.selfheal import SelfHeal
 from otter2.simulation import (
     Behaviour,
     CloudHolder,
+    add_load_balancer,
     SimulatedCloud,
     capacity,
     delete_server,
@@ -47,21 +49,37 @@ class ConvergerTestCase(SynchronousTestCase):
             store_dispatcher(self.store), standalone_dispatcher(self.holder, self.clock)])
         self.converger = Converger(self.clock, self.dispatcher, self.settings)
 
-    def make_group(self, group_id: str = "g1", desired: int = 2) -> None:
+    def make_group(self, group_id: str = "g1", desired: int = 2, tenant_id: str = "t1",
+                   lb_id: Optional[int] = None, draining_timeout: float = 0.0) -> None:
+        args: dict[str, Any] = {"server": {"name": "web", "flavorRef": "f", "imageRef": "i"}}
+        if lb_id is not None:
+            self.holder.cloud = add_load_balancer(self.holder.cloud, tenant_id, lb_id,
+                                                  self.clock.seconds())
+            args["loadBalancers"] = [{"loadBalancerId": lb_id, "port": 80}]
+            args["draining_timeout"] = draining_timeout
         group = ScalingGroup(
-            tenant_id="t1", group_id=group_id,
+            tenant_id=tenant_id, group_id=group_id,
             config={"name": group_id, "cooldown": 0, "minEntities": 0, "maxEntities": 50},
-            launch={"type": "launch_server", "args": {"server": {
-                "name": "web", "flavorRef": "f", "imageRef": "i"}}},
-            state=GroupState("t1", group_id, desired), created=0.0)
+            launch={"type": "launch_server", "args": args},
+            state=GroupState(tenant_id, group_id, desired), created=0.0)
         self.store.create_group(group, [], [], 100)
-        self.store.mark_divergent("t1", group_id)
+        self.store.mark_divergent(tenant_id, group_id)
 
     def state(self, group_id: str = "g1") -> GroupState:
         return self.store.groups[("t1", group_id)].state
 
-    def active(self, group_id: str = "g1") -> int:
-        return capacity(self.holder.cloud, "t1", group_id).active
+    def set_desired(self, desired: int, group_id: str = "g1") -> None:
+        self.store.save_state(evolve(self.state(group_id), desired=desired))
+        self.store.mark_divergent("t1", group_id)
+
+    def active(self, group_id: str = "g1", tenant_id: str = "t1") -> int:
+        return capacity(self.holder.cloud, tenant_id, group_id).active
+
+    def lb_nodes(self, group_id: str = "g1") -> int:
+        return capacity(self.holder.cloud, "t1", group_id).lb_nodes
+
+    def recorded_active(self, group_id: str = "g1") -> list[str]:
+        return [s.id for s in self.store.groups[("t1", group_id)].servers if s.active]
 
     def run_for(self, seconds: float, step: float = 1.0) -> None:
         self.converger.startService() if not self.converger.running else None
@@ -106,8 +124,8 @@ class ConvergerTests(ConvergerTestCase):
         self.run_for(30)
         self.assertEqual(capacity(self.holder.cloud, "t1", "g1").building, 0)
 
-    def test_retries_back_off(self) -> None:
-        """While Nova fails, attempts come after 1, 2, 4... seconds, not every tick."""
+    def test_failures_are_retried_every_interval(self) -> None:
+        """While Nova fails, the group is looked at once per interval: no faster, no slower."""
         self.make_group(desired=1)
         self.holder.cloud = fail_service(self.holder.cloud, ServiceType.CLOUD_SERVERS,
                                          self.clock.seconds() + 3600, status=503)
@@ -121,9 +139,7 @@ class ConvergerTests(ConvergerTestCase):
                                    self.settings)
         self.run_for(60, step=0.5)
         gaps = [b - a for a, b in zip(listings, listings[1:], strict=False)]
-        self.assertEqual(gaps[:3], [5.0, 5.0, 5.0])  # 1, 2, 4 s: due at the next tick
-        self.assertGreaterEqual(gaps[-1], 10.0)
-        self.assertEqual(gaps, sorted(gaps))
+        self.assertEqual(gaps, [5.0] * 12)
         self.assertEqual(self.state().status, GroupStatus.ACTIVE)
 
     def test_limited_retry_ends_in_error(self) -> None:
@@ -171,27 +187,112 @@ class ConcurrencyTests(ConvergerTestCase):
     behaviour = Behaviour(build_time=30, latency=2)
 
     def test_limit_and_one_per_group(self) -> None:
-        """Five groups with a limit of two: never more than two in flight, each once."""
+        """
+        Five groups (each in a tenant of its own) with a limit of two: never
+        more than two listings of Nova in flight, never two for one group.
+        """
         for i in range(5):
-            self.make_group(f"g{i}", desired=1)
-        in_flight = []
-        original = self.converger._converge
-        running: set[str] = set()
+            self.make_group(f"g{i}", desired=1, tenant_id=f"t{i}")
+        in_flight: dict[str, int] = {}
+        most: list[tuple[int, int]] = []  # (in flight, most in flight for one group)
 
-        async def tracking(mark: DivergentMark) -> None:
-            assert mark.group_id not in running, "two iterations of one group"
-            running.add(mark.group_id)
-            in_flight.append(len(running))
-            try:
-                await original(mark)
-            finally:
-                running.discard(mark.group_id)
+        def track(intent: Any) -> Any:
+            performer = self.dispatcher(intent)
+            if not (isinstance(intent, ServiceRequest) and intent.path == "servers/detail"):
+                return None
 
-        # A spy: it records and then runs the real iteration unchanged.
-        self.converger._converge = tracking  # type: ignore[method-assign]
+            def perform(dispatcher: Any, intent: ServiceRequest, box: Any) -> Any:
+                tenant = intent.tenant_id
+                in_flight[tenant] = in_flight.get(tenant, 0) + 1
+                most.append((sum(in_flight.values()), max(in_flight.values())))
+
+                class Done:
+                    def succeed(self, result: Any) -> None:
+                        in_flight[tenant] -= 1
+                        box.succeed(result)
+
+                    def fail(self, error: Any) -> None:
+                        in_flight[tenant] -= 1
+                        box.fail(error)
+                return performer(dispatcher, intent, Done())
+            return perform
+
+        self.converger = Converger(self.clock, ComposedDispatcher([track, self.dispatcher]),
+                                   self.settings)
         self.run_for(200, step=0.5)
-        self.assertLessEqual(max(in_flight), 2)
-        self.assertEqual([self.active(f"g{i}") for i in range(5)], [1] * 5)
+        self.assertEqual((max(m[0] for m in most), max(m[1] for m in most)), (2, 1))
+        self.assertEqual([self.active(f"g{i}", f"t{i}") for i in range(5)], [1] * 5)
+
+
+class TimingTests(ConvergerTestCase):
+    """The converger comes back when a wait ends, not after a guessed delay."""
+
+    settings = ConvergerConfig(interval=5, concurrency=20, limited_retry_iterations=3)
+    behaviour = Behaviour(build_time=40, clb_update_time=0.5)
+
+    def sample_until(self, seconds: float, measure: Callable[[], Any]) -> list[tuple[float, Any]]:
+        samples = []
+        for _ in range(int(seconds / 0.25)):
+            self.clock.advance(0.25)
+            samples.append((self.clock.seconds(), measure()))
+        return samples
+
+    def test_active_server_joins_its_load_balancer_within_an_interval(self) -> None:
+        """A server that turns ACTIVE is on its CLB at most one interval later."""
+        self.make_group(desired=1, lb_id=5)
+        self.converger.startService()
+        self.clock.advance(0.25)
+        [server] = self.holder.cloud.nova["t1"].servers.values()
+        active_at = server.created + self.behaviour.build_time
+        samples = self.sample_until(120, self.lb_nodes)
+        joined = next(t for t, nodes in samples if nodes == 1)
+        self.assertGreaterEqual(joined, active_at)
+        self.assertLessEqual(joined, active_at + self.settings.interval)
+        self.assertEqual((self.recorded_active(), self.store.divergent),
+                         ([server.id], {}))
+
+    def test_drained_node_leaves_within_timeout_and_an_interval(self) -> None:
+        """
+        A node draining for 32 s leaves its CLB when the drain ends (not at the
+        next look after it), so within 32 s plus one interval of the scale-down.
+        """
+        self.make_group(desired=2, lb_id=5, draining_timeout=32)
+        self.run_for(120, step=0.25)
+        self.assertEqual((self.lb_nodes(), self.store.divergent), (2, {}))
+        self.set_desired(1)
+        scaled_down = self.clock.seconds()
+
+        def nodes() -> tuple[int, int]:
+            listed = self.holder.cloud.load_balancers["t1"][5].nodes.values()
+            return (len(listed), sum(n.condition is NodeCondition.DRAINING for n in listed))
+        samples = self.sample_until(120, nodes)
+        began = next(t for t, (_, draining) in samples if draining == 1)
+        left = next(t for t, (count, _) in samples if count == 1)
+        self.assertLessEqual(began, scaled_down + self.settings.interval)
+        # Removed when the drain ends, not at the next look after it.
+        self.assertEqual(left, began + 32)
+        self.assertEqual((self.active(), len(self.recorded_active())), (1, 1))
+
+    def test_restart_keeps_the_limited_retry_count(self) -> None:
+        """A converger that restarts in the middle of LIMITED_RETRY goes on counting."""
+        self.make_group(desired=1)
+        self.run_for(60)
+        [server] = self.holder.cloud.nova["t1"].servers.values()
+        self.holder.cloud = set_server_status(self.holder.cloud, "t1", server.id,
+                                              ServerState.HARD_REBOOT, self.clock.seconds())
+        self.store.mark_divergent("t1", "g1")
+        while self.state().limited_retries < 2:
+            self.clock.advance(0.5)
+        self.successResultOf(self.converger.stopService())
+        self.converger = Converger(self.clock, self.dispatcher, self.settings)
+        seen = [(self.state().limited_retries, self.state().status)]
+        for _ in range(60):
+            self.run_for(0.5, step=0.5)
+            if (self.state().limited_retries, self.state().status) != seen[-1]:
+                seen.append((self.state().limited_retries, self.state().status))
+        self.assertEqual(seen, [(2, GroupStatus.ACTIVE), (3, GroupStatus.ACTIVE),
+                                (0, GroupStatus.ERROR)])
+        self.assertTrue(self.state().error_reasons[0].startswith("Timed out: "))
 
 
 class SelfHealTests(ConvergerTestCase):
@@ -217,14 +318,6 @@ class SelfHealTests(ConvergerTestCase):
         self.store.clear_divergent("t1", "g1")
         SelfHeal(self.clock, self.dispatcher, interval=60).heal()
         self.assertEqual(list(self.store.divergent), [("t1", "g1")])
-
-
-class RetryDelayTests(SynchronousTestCase):
-    """The delay doubles up to its cap."""
-
-    def test_delays(self) -> None:
-        """1, 2, 4, 8... seconds, never more than the maximum."""
-        self.assertEqual([retry_delay(n, 10) for n in range(1, 7)], [1, 2, 4, 8, 10, 10])
 
 
 class DeletionTests(ConvergerTestCase):

@@ -13,6 +13,7 @@ from effect import ComposedDispatcher
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from otter2.config import ConvergerConfig
 from otter2.cloud.request import ServiceType
 from otter2.convergence.iteration import converge_one_group
 from otter2.model.outcome import Verdict
@@ -76,7 +77,7 @@ class Scenario(SynchronousTestCase):
 
     def converge_for(self, minutes: float) -> Timeline:
         return run_for(self.clock, self.holder,
-                       lambda: converge_one_group("t1", "g1", build_timeout=600),
+                       lambda: converge_one_group("t1", "g1", ConvergerConfig(build_timeout=600)),
                        self.dispatcher, minutes=minutes, interval=10,
                        measure=lambda cloud: capacity(cloud, "t1", "g1"))
 
@@ -91,9 +92,9 @@ class Scenario(SynchronousTestCase):
         self.assertEqual((final.capacity.active, final.capacity.building,
                           final.capacity.errored, final.capacity.lb_nodes),
                          (count, 0, 0, count), final)
-        self.assertEqual(final.result.active, count)
+        self.assertEqual(len(final.result.active_ids), count)
         state = self.store.groups[("t1", "g1")]
-        self.assertEqual(len([s for s in state.active if s["active"]]), count)
+        self.assertEqual(len([s for s in state.servers if s.active]), count)
 
 
 class ScalingTests(Scenario):

@@ -15,6 +15,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
+from otter2.config import ConvergerConfig
 from otter2.cloud.catalog import Catalog
 from otter2.convergence.iteration import converge_one_group
 from otter2.model.outcome import Verdict
@@ -103,7 +104,7 @@ class HTTPScenario(Scenario):
 
     def converge_for(self, minutes: float) -> Timeline:
         return run_for(self.clock, self.holder,
-                       lambda: converge_one_group("t1", "g1", build_timeout=600),
+                       lambda: converge_one_group("t1", "g1", ConvergerConfig(build_timeout=600)),
                        self.dispatcher, minutes=minutes, interval=10,
                        measure=lambda cloud: capacity(cloud, "t1", "g1"),
                        flush=self.http.flush)

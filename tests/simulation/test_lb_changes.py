@@ -120,7 +120,7 @@ class LaunchConfigurationLBChangeTests(LBChangeScenario):
         self.assertEqual(set(self.holder.cloud.pools["t1"]["p1"].members),
                          kept | {self.stranger})
         self.assertEqual(list(seen.values()), [{NodeCondition.ENABLED, NodeCondition.DRAINING}] * 3)
-        self.assertEqual(result.active, 3)
+        self.assertEqual(len(result.active_ids), 3)
 
 
 class LostServerTests(LBChangeScenario):

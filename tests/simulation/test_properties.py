@@ -27,7 +27,9 @@ from twisted.trial.unittest import SynchronousTestCase
 from txeffect import perform
 
 from otter2.cloud.metadata import GROUP_ID_KEY, SERVER_STATE_KEY, server_metadata
-from otter2.convergence.iteration import IterationResult, converge_one_group
+from otter2.config import ConvergerConfig
+from otter2.convergence.conclusion import Conclusion
+from otter2.convergence.iteration import converge_one_group
 from otter2.model.outcome import Verdict
 from otter2.effects.dispatcher import store_dispatcher
 from otter2.model import GroupState, ScalingGroup
@@ -267,7 +269,7 @@ class Iteration:
     now: float
     before: SimulatedCloud
     after: SimulatedCloud
-    result: IterationResult
+    result: Conclusion
 
 
 def bound(start: Start) -> int:
@@ -310,9 +312,9 @@ def converge(start: Start) -> list[Iteration]:
                 cloud = set_server_status(cloud, TENANT, woken, ServerState.ACTIVE, now)
         holder.cloud = cloud
         outcome: list[Any] = []
-        perform(dispatcher, converge_one_group(TENANT, GROUP, build_timeout=BUILD_TIMEOUT)
+        perform(dispatcher, converge_one_group(TENANT, GROUP, ConvergerConfig(build_timeout=BUILD_TIMEOUT))
                 ).addBoth(outcome.append)
-        if not outcome or not isinstance(outcome[0], IterationResult):
+        if not outcome or not isinstance(outcome[0], Conclusion):
             raise AssertionError(f"the iteration at {now} ended with {outcome}")
         trace.append(Iteration(now, cloud, holder.cloud, outcome[0]))
         if outcome[0].verdict is Verdict.SUCCESS:

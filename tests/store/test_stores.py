@@ -12,6 +12,7 @@ from twisted.internet import reactor
 from twisted.trial.unittest import TestCase
 
 from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent, Webhook
+from otter2.model.cloud import CLBDescription, RCv3Description, RecordedServer
 from otter2.store.interface import (
     NoSuchGroup,
     NoSuchPolicy,
@@ -201,6 +202,24 @@ def group_store_tests(build_store: Callable[[TestCase], Any]) -> type[TestCase]:
             self.assertEqual(await self.store.count_rows(),
                              {"groups": 0, "policies": 0, "webhooks": 0})
 
+        async def test_record_of_servers_round_trip(self) -> None:
+            """The record of servers reads back as written, load balancers included."""
+            await self.store.create_group(group(), [], [], 10)
+            record = [RecordedServer("s1", links=[{"href": "http://nova/s1", "rel": "self"}],
+                                     address="10.0.0.1", active=True,
+                                     load_balancers=[CLBDescription("5", 80),
+                                                     RCv3Description("pool")]),
+                      RecordedServer("s2")]
+            await self.store.save_servers("t1", "g1", record)
+            self.assertEqual(list((await self.store.load_group("t1", "g1")).servers), record)
+
+        async def test_limited_retries_are_kept_with_the_state(self) -> None:
+            """The LIMITED_RETRY count is saved and loaded with the group's state."""
+            await self.store.create_group(group(), [], [], 10)
+            loaded = await self.store.load_group("t1", "g1")
+            await self.store.save_state(evolve(loaded.state, limited_retries=4))
+            self.assertEqual((await self.store.load_group("t1", "g1")).state.limited_retries, 4)
+
     return GroupStoreContract
 
 
@@ -249,8 +268,8 @@ class SQLiteGroupCacheTests(TestCase):
         await self.store.update_launch("t1", "g1", {"type": "launch_stack", "args": {}})
         self.assertEqual((await self.store.load_group("t1", "g1")).launch["type"],
                          "launch_stack")
-        await self.store.save_active("t1", "g1", [{"id": "s1", "active": True}])
-        self.assertEqual(len((await self.store.load_group("t1", "g1")).active), 1)
+        await self.store.save_servers("t1", "g1", [RecordedServer("s1", active=True)])
+        self.assertEqual(len((await self.store.load_group("t1", "g1")).servers), 1)
         await self.store.mark_deleting("t1", "g1")
         self.assertIsNone(await self.store.load_group("t1", "g1"))
         self.assertTrue((await self.store.load_group("t1", "g1", True)).deleting)

@@ -1,0 +1,149 @@
+"""
+How one iteration of a group ends, decided once, by a pure function of what
+the iteration observed and did: the group's status and its reasons, the
+record of its servers, whether the group is removed, the LIMITED_RETRY count
+kept with the group, and when to look at it again.
+
+# Note [Looking again]
+An iteration that did not converge the group says when the next one should
+come (``Conclusion.look_again``, an instant), and the converger only acts on
+it (see Note [Divergent marks] in ``otter2.service.converger``):
+
+- converged (SUCCESS), or in ERROR (FAILURE) and not being deleted: never;
+  the group's divergent mark is cleared and only a new mark (an API change,
+  self-heal) brings it back;
+- otherwise at the latest one converger ``interval`` from now, sooner when
+  the plan knows that a wait ends sooner (a node drained for its timeout, a
+  build timeout: ``Plan.wake_at``), and at once (after ``PROMPTLY``) when
+  the plan held work back that the next iteration can do (step limits, one
+  change per Cloud Load Balancer);
+- later than that only when the cloud asked us to slow down (a
+  ``Retry-After``): never before it says.
+
+LIMITED_RETRY (servers in transient states that should come back by
+themselves) counts the iterations in a row that ended so; the count lives
+in the group's state, so a restart or a move to another node keeps it, and
+past ``limited_retry_iterations`` the group goes to ERROR with "Timed out"
+reasons, which stops the waiting.
+
+test-case-name: tests.convergence.test_conclusion
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+from attrs import field, frozen
+from pyrsistent import PSet, PVector, pset, pvector
+
+from otter2.model import GroupStatus
+from otter2.model.group import frozen_list, frozen_set
+from otter2.model.outcome import StepOutcome, Verdict
+
+#: Seconds before the next iteration when the plan held back work it can do
+#: at once (a Cloud Load Balancer refuses changes for a moment after each).
+PROMPTLY = 1.0
+
+FAILED_WITHOUT_REASON = "the group cannot converge as configured"
+
+
+def _optional_list(value: Optional[Iterable[Any]]) -> Optional[PVector]:
+    return None if value is None else pvector(value)
+
+
+@frozen
+class Iteration:
+    """
+    What one iteration of a group observed and did: the facts its conclusion
+    is drawn from.
+
+    ``outcome`` is the worst outcome of the gather and of the steps;
+    ``servers`` the `RecordedServer` values seen (None when the cloud could
+    not be observed), ``gone`` the ids among them that Nova says are gone;
+    ``postponed``, ``wake_at`` come from the plan; ``retry_after`` is the
+    longest wait the cloud asked for, in seconds.
+    """
+
+    now: float
+    outcome: StepOutcome
+    deleting: bool = False
+    limited_retries: int = 0
+    servers: Optional[PVector] = field(default=None, converter=_optional_list)
+    gone: PSet = field(factory=pset, converter=frozen_set)
+    postponed: PVector = field(factory=pvector, converter=frozen_list)
+    wake_at: Optional[float] = None
+    retry_after: Optional[float] = None
+
+
+@frozen
+class Conclusion:
+    """
+    How an iteration ended: its ``verdict`` and ``reasons``; the ``status``
+    to write (None when the iteration left the group alone: gone or
+    paused); the ``servers`` to record (None to keep the last record); the
+    ``limited_retries`` count to keep; whether to ``remove_group`` (a
+    deleting group with nothing left); and the instant to ``look_again``
+    (None: the group is converged or needs its owner). See Note [Looking
+    again].
+    """
+
+    verdict: Verdict
+    reasons: PVector = field(factory=pvector, converter=frozen_list)
+    status: Optional[GroupStatus] = None
+    servers: Optional[PVector] = field(default=None, converter=_optional_list)
+    limited_retries: int = 0
+    remove_group: bool = False
+    look_again: Optional[float] = None
+
+    @property
+    def active_ids(self) -> list[str]:
+        """The ids of the servers recorded as active (none without a record)."""
+        return [server.id for server in self.servers or () if server.active]
+
+    @property
+    def error_reasons(self) -> PVector:
+        """The reasons shown in the group's state: those of an ERROR only."""
+        return self.reasons if self.status is GroupStatus.ERROR else pvector()
+
+
+def left_alone(reason: str) -> Conclusion:
+    """The conclusion of an iteration that did nothing (the group is gone or paused)."""
+    return Conclusion(Verdict.SUCCESS, [reason])
+
+
+def conclude(iteration: Iteration, interval: float, limited_retry_iterations: int) -> Conclusion:
+    """How ``iteration`` ends; see the module docstring and Note [Looking again]."""
+    verdict, reasons = iteration.outcome.verdict, iteration.outcome.reasons
+    if iteration.postponed and verdict in (Verdict.SUCCESS, Verdict.LIMITED_RETRY):
+        verdict, reasons = Verdict.RETRY, iteration.postponed
+    limited = iteration.limited_retries + 1 if verdict is Verdict.LIMITED_RETRY else 0
+    if limited > limited_retry_iterations:
+        verdict, limited = Verdict.FAILURE, 0
+        reasons = pvector(f"Timed out: {reason}" for reason in reasons)
+    if verdict is Verdict.FAILURE and not reasons:
+        reasons = pvector([FAILED_WITHOUT_REASON])
+    servers = iteration.servers
+    if servers is not None and verdict is Verdict.SUCCESS:
+        # Their clean-up is known to be done: forget the servers that are gone.
+        servers = pvector(s for s in servers if s.id not in iteration.gone)
+    removed = iteration.deleting and verdict is Verdict.SUCCESS
+    return Conclusion(
+        verdict=verdict, reasons=reasons,
+        status=GroupStatus.ERROR if verdict is Verdict.FAILURE else GroupStatus.ACTIVE,
+        servers=servers, limited_retries=limited, remove_group=removed,
+        look_again=(None if verdict is Verdict.SUCCESS
+                    or (verdict is Verdict.FAILURE and not iteration.deleting)
+                    else next_look(iteration, interval)))
+
+
+def next_look(iteration: Iteration, interval: float) -> float:
+    """The instant of the next iteration of a group that is not done; see Note [Looking again]."""
+    now = iteration.now
+    soonest = now + interval
+    if iteration.wake_at is not None and iteration.wake_at > now:
+        soonest = min(soonest, iteration.wake_at)
+    if iteration.postponed:
+        soonest = min(soonest, now + PROMPTLY)
+    if iteration.retry_after is not None:
+        soonest = max(soonest, now + iteration.retry_after)
+    return soonest

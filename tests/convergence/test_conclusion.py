@@ -1,0 +1,201 @@
+"""
+Tests for otter2.convergence.conclusion: how an iteration ends, as
+properties over arbitrary iteration outcomes and as examples.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from hypothesis import given
+from hypothesis import strategies as st
+from twisted.trial.unittest import SynchronousTestCase
+
+from otter2.convergence.conclusion import (
+    FAILED_WITHOUT_REASON,
+    PROMPTLY,
+    Iteration,
+    conclude,
+    left_alone,
+)
+from otter2.model import GroupStatus
+from otter2.model.cloud import RecordedServer
+from otter2.model.outcome import StepOutcome, Verdict
+
+NOW = 1000.0
+LIMIT = 3
+
+reasons = st.lists(st.sampled_from(["a", "b", "c"]), max_size=3, unique=True)
+outcomes = st.builds(StepOutcome, st.sampled_from(list(Verdict)), reasons)
+offsets = st.one_of(st.none(), st.floats(-100, 7200, allow_nan=False))
+record = st.one_of(st.none(), st.lists(
+    st.builds(RecordedServer, st.sampled_from(["s1", "s2", "s3", "s4"]), active=st.booleans()),
+    max_size=4, unique_by=lambda s: s.id))
+
+
+@st.composite
+def iterations(draw: Any) -> Iteration:
+    """Any iteration: an outcome, a record, a plan's postponed work and wake instant."""
+    wake = draw(offsets)
+    retry_after = draw(st.one_of(st.none(), st.floats(0, 600, allow_nan=False)))
+    return Iteration(
+        now=NOW, outcome=draw(outcomes), deleting=draw(st.booleans()),
+        limited_retries=draw(st.integers(0, LIMIT)), servers=draw(record),
+        gone=draw(st.sets(st.sampled_from(["s1", "s2", "s3", "s4"]))),
+        postponed=draw(reasons), wake_at=None if wake is None else NOW + wake,
+        retry_after=retry_after)
+
+
+def conclusion_of(iteration: Iteration, interval: float = 10.0) -> Any:
+    return conclude(iteration, interval, LIMIT)
+
+
+class ConclusionPropertyTests(SynchronousTestCase):
+    """Status, reasons and the next look are always consistent."""
+
+    @given(iterations(), st.floats(1, 120))
+    def test_status_follows_verdict(self, iteration: Iteration, interval: float) -> None:
+        """ERROR exactly when FAILURE, always with reasons; ACTIVE shows none."""
+        conclusion = conclusion_of(iteration, interval)
+        self.assertEqual(conclusion.status is GroupStatus.ERROR,
+                         conclusion.verdict is Verdict.FAILURE)
+        if conclusion.status is GroupStatus.ERROR:
+            self.assertTrue(conclusion.error_reasons)
+        else:
+            self.assertEqual(list(conclusion.error_reasons), [])
+
+    @given(iterations(), st.floats(1, 120))
+    def test_looks_again_unless_done(self, iteration: Iteration, interval: float) -> None:
+        """No next look exactly for a converged group or an ERROR that is not a deletion."""
+        conclusion = conclusion_of(iteration, interval)
+        done = (conclusion.verdict is Verdict.SUCCESS
+                or (conclusion.verdict is Verdict.FAILURE and not iteration.deleting))
+        self.assertEqual(conclusion.look_again is None, done)
+
+    @given(iterations(), st.floats(1, 120))
+    def test_never_later_than_the_interval_unless_asked(self, iteration: Iteration,
+                                                        interval: float) -> None:
+        """
+        The next look is never in the past, never later than one interval
+        unless the cloud asked to slow down, and never before the cloud said.
+        """
+        look = conclusion_of(iteration, interval).look_again
+        if look is None:
+            return
+        self.assertGreaterEqual(look, NOW)
+        asked = iteration.retry_after or 0.0
+        self.assertLessEqual(look, NOW + max(interval, asked))
+        self.assertGreaterEqual(look, NOW + asked)
+
+    @given(iterations(), st.floats(1, 120))
+    def test_known_waits_are_not_overslept(self, iteration: Iteration, interval: float) -> None:
+        """A wait that ends within the interval is looked at when it ends (no throttling)."""
+        look = conclusion_of(iteration, interval).look_again
+        wake = iteration.wake_at
+        if look is None or iteration.retry_after or wake is None or wake <= NOW:
+            return
+        self.assertLessEqual(look, min(wake, NOW + interval))
+
+    @given(iterations(), st.floats(1, 120))
+    def test_postponed_work_goes_on_promptly(self, iteration: Iteration,
+                                             interval: float) -> None:
+        """Work the plan held back is taken up after PROMPTLY at the latest (no throttling)."""
+        look = conclusion_of(iteration, interval).look_again
+        if look is None or iteration.retry_after or not iteration.postponed:
+            return
+        self.assertLessEqual(look, NOW + PROMPTLY)
+
+    @given(iterations())
+    def test_limited_retry_count(self, iteration: Iteration) -> None:
+        """The count grows only on LIMITED_RETRY, and never passes the limit."""
+        conclusion = conclusion_of(iteration)
+        self.assertLessEqual(conclusion.limited_retries, LIMIT)
+        if conclusion.verdict is not Verdict.LIMITED_RETRY:
+            self.assertEqual(conclusion.limited_retries, 0)
+        else:
+            self.assertEqual(conclusion.limited_retries, iteration.limited_retries + 1)
+
+    @given(iterations())
+    def test_record(self, iteration: Iteration) -> None:
+        """
+        The record is written whenever the cloud was seen, whatever the
+        verdict; servers known gone are forgotten only once the iteration
+        succeeded.
+        """
+        conclusion = conclusion_of(iteration)
+        if iteration.servers is None:
+            self.assertIsNone(conclusion.servers)
+            return
+        expected = [s for s in iteration.servers
+                    if conclusion.verdict is not Verdict.SUCCESS or s.id not in iteration.gone]
+        self.assertEqual(list(conclusion.servers), expected)
+
+    @given(iterations())
+    def test_only_a_finished_deletion_removes(self, iteration: Iteration) -> None:
+        """The group is removed exactly when it is being deleted and nothing is left to do."""
+        conclusion = conclusion_of(iteration)
+        self.assertEqual(conclusion.remove_group,
+                         iteration.deleting and conclusion.verdict is Verdict.SUCCESS)
+
+
+def iteration(verdict: Verdict, *why: str, limited_retries: int = 0,
+              postponed: tuple[str, ...] = (), wake_at: Optional[float] = None,
+              retry_after: Optional[float] = None, deleting: bool = False) -> Iteration:
+    return Iteration(NOW, StepOutcome(verdict, list(why)), deleting=deleting,
+                     limited_retries=limited_retries, postponed=list(postponed),
+                     wake_at=wake_at, retry_after=retry_after)
+
+
+class ConclusionExampleTests(SynchronousTestCase):
+    """The cases by name."""
+
+    def test_success(self) -> None:
+        """A converged group is ACTIVE, without reasons, and not looked at again."""
+        conclusion = conclusion_of(iteration(Verdict.SUCCESS))
+        self.assertEqual((conclusion.status, conclusion.look_again),
+                         (GroupStatus.ACTIVE, None))
+
+    def test_postponed_success_is_a_retry(self) -> None:
+        """Steps that all succeeded with work held back are a RETRY, looked at promptly."""
+        conclusion = conclusion_of(iteration(Verdict.SUCCESS, postponed=("later",)))
+        self.assertEqual((conclusion.verdict, list(conclusion.reasons), conclusion.look_again),
+                         (Verdict.RETRY, ["later"], NOW + PROMPTLY))
+
+    def test_retry_looks_again_after_the_interval(self) -> None:
+        """A RETRY with no known wait comes back after one interval."""
+        self.assertEqual(conclusion_of(iteration(Verdict.RETRY, "x"), 10).look_again, NOW + 10)
+
+    def test_drain_end_is_the_next_look(self) -> None:
+        """A drain that ends in 4 s is looked at in 4 s, not after the 10 s interval."""
+        conclusion = conclusion_of(iteration(Verdict.RETRY, "draining", wake_at=NOW + 4), 10)
+        self.assertEqual(conclusion.look_again, NOW + 4)
+
+    def test_retry_after_is_honoured(self) -> None:
+        """The cloud's Retry-After of 90 s is waited for, past the interval."""
+        conclusion = conclusion_of(iteration(Verdict.RETRY, "slow down", retry_after=90), 10)
+        self.assertEqual(conclusion.look_again, NOW + 90)
+
+    def test_limited_retry_times_out(self) -> None:
+        """Past the limit, LIMITED_RETRY becomes an ERROR with 'Timed out' reasons."""
+        conclusion = conclusion_of(iteration(Verdict.LIMITED_RETRY, "rebooting",
+                                             limited_retries=LIMIT))
+        self.assertEqual((conclusion.status, list(conclusion.reasons),
+                          conclusion.limited_retries, conclusion.look_again),
+                         (GroupStatus.ERROR, ["Timed out: rebooting"], 0, None))
+
+    def test_failure_without_reason(self) -> None:
+        """An ERROR always says something."""
+        self.assertEqual(list(conclusion_of(iteration(Verdict.FAILURE)).reasons),
+                         [FAILED_WITHOUT_REASON])
+
+    def test_failed_deletion_is_tried_again(self) -> None:
+        """A deletion that fails shows the ERROR and is tried again after an interval."""
+        conclusion = conclusion_of(iteration(Verdict.FAILURE, "no Nova", deleting=True), 10)
+        self.assertEqual((conclusion.status, conclusion.look_again),
+                         (GroupStatus.ERROR, NOW + 10))
+
+    def test_left_alone(self) -> None:
+        """A gone or paused group's conclusion writes nothing and is not looked at again."""
+        conclusion = left_alone("the group is paused")
+        self.assertEqual((conclusion.status, conclusion.servers, conclusion.look_again),
+                         (None, None, None))
