@@ -220,8 +220,7 @@ class MimicTestCase(TestCase):
         return {"region": REGION,
                 "identity": {"url": self.mimic.identity, "username": "otter",
                              "password": "secret", "retry_interval": 0.5},
-                "converger": {"interval": 0.5, "build_timeout": 30,
-                              "max_retry_delay": 2},
+                "converger": {"interval": 0.5, "build_timeout": 30},
                 "selfheal": {"interval": 3}, **self.config}
 
     # -- talking to otter2 and mimic -----------------------------------------------
@@ -260,7 +259,8 @@ class MimicTestCase(TestCase):
         return int(answer["loadBalancer"]["id"])
 
     async def create_group(self, minimum: int, lb_ids: tuple[int, ...] = (),
-                           build_seconds: int = 1, **config: Any) -> str:
+                           build_seconds: int = 1, draining_timeout: int = 0,
+                           **config: Any) -> str:
         # mimic builds a server for ``server_building`` seconds; that metadata
         # also overrides its control plane's creation behaviours, so it is
         # left out when ``build_seconds`` is 0.
@@ -272,7 +272,8 @@ class MimicTestCase(TestCase):
                                        **config},
                 "launchConfiguration": {"type": "launch_server", "args": {
                     "server": server,
-                    "loadBalancers": [{"loadBalancerId": lb, "port": 80} for lb in lb_ids]}}}
+                    "loadBalancers": [{"loadBalancerId": lb, "port": 80} for lb in lb_ids],
+                    **({"draining_timeout": draining_timeout} if draining_timeout else {})}}}
         answer = await self.request("POST", self.api + "/groups", body, ok=201)
         return str(answer["group"]["id"])
 

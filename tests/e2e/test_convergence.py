@@ -6,7 +6,9 @@ damage, cloud faults, deletion, and a SIGKILL in the middle of a scale-up.
 from __future__ import annotations
 
 import signal
-from typing import Any
+import time
+from datetime import datetime
+from typing import Any, Callable
 
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
@@ -132,7 +134,7 @@ class FaultTests(MimicTestCase):
 class CrashTests(MimicTestCase):
     """The daemon killed in the middle of a scale-up leaks and duplicates nothing."""
 
-    config = {"converger": {"interval": 0.5, "build_timeout": 30, "max_retry_delay": 2,
+    config = {"converger": {"interval": 0.5, "build_timeout": 30,
                             "step_limits": {"create_server": 3}}}
 
     async def test_sigkill_during_scale_up(self) -> None:
@@ -228,3 +230,62 @@ class LaunchCheckTests(MimicTestCase):
             'Invalid flavorRef "no-such-flavor" in launchConfiguration'])
         listed = await self.request("GET", f"{self.api}/groups", ok=200)
         self.assertEqual(listed["groups"], [])
+
+
+class TimingTests(MimicTestCase):
+    """
+    otter2 comes back when a wait it knows of ends (Note [Looking again]), so
+    against a real cloud API the drain and the join take no longer than they
+    must, plus one converger interval.
+    """
+
+    interval = 2.0
+    config = {"converger": {"interval": interval, "build_timeout": 60},
+              "selfheal": {"interval": 600}}
+
+    async def sample_nodes(self, lb: int, until: Callable[[list[dict[str, Any]]], bool],
+                           seconds: float = 60.0) -> list[tuple[float, list[dict[str, Any]]]]:
+        """The CLB's nodes every quarter of a second, with the time, until ``until`` holds."""
+        samples = []
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            nodes = await self.nodes(lb)
+            samples.append((time.time(), nodes))
+            if until(nodes):
+                return samples
+            await deferLater(reactor, 0.25, lambda: None)
+        raise AssertionError(f"the nodes never settled: {samples[-1]}\n"
+                             + self.daemon.output()[-3000:])
+
+    async def test_drained_node_leaves_when_the_drain_ends(self) -> None:
+        """A node drained for 30 s leaves its CLB within 30 s plus one interval."""
+        lb = await self.new_load_balancer()
+        group_id = await self.create_group(0, (lb,), draining_timeout=30)
+        await self.execute(group_id, desiredCapacity=2)
+        await self.converged(group_id, 2, (lb,))
+        await self.execute(group_id, desiredCapacity=1)
+        scaled_down = time.time()
+        samples = await self.sample_nodes(lb, lambda nodes: len(nodes) == 1)
+        began = next(t for t, nodes in samples
+                     if any(n["condition"] == "DRAINING" for n in nodes))
+        left = samples[-1][0]
+        slack = 1.0  # sampling and the calls of one iteration
+        self.assertGreaterEqual(left, began + 30 - slack)
+        self.assertLessEqual(left, scaled_down + 30 + self.interval + slack)
+        [kept] = await self.converged(group_id, 1, (lb,))
+        self.assertEqual([s["id"] for s in (await self.state(group_id))["active"]], [kept["id"]])
+
+    async def test_active_server_joins_within_an_interval(self) -> None:
+        """A server that turns ACTIVE after 5 s of building is on its CLB one interval later."""
+        lb = await self.new_load_balancer()
+        group_id = await self.create_group(0, (lb,), build_seconds=5)
+        await self.execute(group_id, desiredCapacity=1)
+
+        async def created() -> bool:
+            return len(await self.servers(group_id)) == 1
+        await self.eventually(created, "creating a server")
+        [server] = await self.servers(group_id)
+        active_at = datetime.fromisoformat(server["created"].replace("Z", "+00:00")).timestamp() + 5
+        samples = await self.sample_nodes(lb, lambda nodes: len(nodes) == 1)
+        self.assertLessEqual(samples[-1][0], active_at + self.interval + 1.0)
+        await self.converged(group_id, 1, (lb,))
