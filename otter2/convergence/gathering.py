@@ -15,7 +15,7 @@ test-case-name: tests.convergence.test_gathering
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Generator, Iterable, Optional
 
 from attrs import evolve
 from effect import Constant, Effect, FirstError, parallel
@@ -44,6 +44,7 @@ from otter2.model.cloud import (
     Observation,
     ObservedServer,
     RCv3Description,
+    RCv3Node,
 )
 
 MAX_FEED_PAGES = 100
@@ -111,7 +112,7 @@ def _read(response: Response, parse: Callable[[Any], Any], failed: str) -> Any:
 
 
 @do
-def gather_servers(tenant_id: str, group_id: str) -> Any:
+def gather_servers(tenant_id: str, group_id: str) -> Generator[Effect, Any, list[ObservedServer]]:
     """
     Effect resulting in the group's servers: every page of ``servers/detail``
     (following ``rel=next`` links; the same link twice in a row fails), kept
@@ -150,7 +151,8 @@ def _number_order(lb_id: str) -> tuple[int, str]:
 
 
 @do
-def gather_clb(tenant_id: str, lb_ids: Iterable[str]) -> Any:
+def gather_clb(tenant_id: str, lb_ids: Iterable[str],
+               ) -> Generator[Effect, Any, tuple[list[CLBNode], dict[str, CLB]]]:
     """
     Effect resulting in (nodes, {lb_id: CLB}) for those of ``lb_ids`` that
     exist: their nodes, when DRAINING ones began draining, and their health
@@ -173,7 +175,8 @@ _GONE = object()
 
 
 @do
-def _gather_lb(tenant_id: str, lb_id: str) -> Any:
+def _gather_lb(tenant_id: str, lb_id: str,
+               ) -> Generator[Effect, Any, tuple[list[CLBNode], Optional[CLB]]]:
     nodes_response, monitor_response = yield _all([
         _call(CLOUD_LOAD_BALANCERS, clb.list_nodes_request(tenant_id, lb_id)),
         _call(CLOUD_LOAD_BALANCERS, clb.health_monitor_request(tenant_id, lb_id)),
@@ -194,7 +197,7 @@ def _gather_lb(tenant_id: str, lb_id: str) -> Any:
 
 
 @do
-def _drained_at(tenant_id: str, lb_id: str, node_id: str) -> Any:
+def _drained_at(tenant_id: str, lb_id: str, node_id: str) -> Generator[Effect, Any, Any]:
     """Effect resulting in when the node began draining, None if unknown, or _GONE."""
     params: tuple[tuple[str, str], ...] = ()
     for _ in range(MAX_FEED_PAGES):
@@ -217,7 +220,7 @@ def _drained_at(tenant_id: str, lb_id: str, node_id: str) -> Any:
 
 
 @do
-def gather_rcv3(tenant_id: str, pool_ids: Iterable[str]) -> Any:
+def gather_rcv3(tenant_id: str, pool_ids: Iterable[str]) -> Generator[Effect, Any, list[RCv3Node]]:
     """
     Effect resulting in the members of those of ``pool_ids`` that exist
     (compared lower-cased); none when the catalog has no RackConnect.
@@ -244,7 +247,8 @@ def gather_rcv3(tenant_id: str, pool_ids: Iterable[str]) -> Any:
 
 
 @do
-def gather_group(tenant_id: str, group_id: str, desired_lbs: Iterable[LBDescription]) -> Any:
+def gather_group(tenant_id: str, group_id: str, desired_lbs: Iterable[LBDescription],
+                 ) -> Generator[Effect, Any, Observation]:
     """
     Effect resulting in an `Observation` of the group: its servers first,
     then (at once) the CLBs and RCv3 pools of its launch configuration and of

@@ -14,7 +14,7 @@ test-case-name: tests.api.test_operations
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Generator
 
 from effect import Delay, Effect
 from effect.do import do
@@ -34,7 +34,7 @@ class TooManyConflicts(StoreError):
 @do
 def update_state(tenant_id: str, group_id: str,
                  change: Callable[[ScalingGroup], GroupState],
-                 include_deleting: bool = False) -> Any:
+                 include_deleting: bool = False) -> Generator[Effect, Any, GroupState]:
     """
     An Effect of the saved state after applying ``change`` to the group (the
     state as it was if ``change`` changes nothing). Fails with `NoSuchGroup`
