@@ -32,9 +32,8 @@ from otter2.cloud.request import AuthenticationError
 from otter2.api.request import read_json
 from otter2.config import Config
 from otter2.control.errors import APIError
-from otter2.control.schedule import next_trigger
 from otter2.effects.auth import InvalidToken, TokenValidator
-from otter2.model import Policy, ScalingGroup, ScheduledEvent, frozen_json
+from otter2.model import Policy, ScalingGroup, frozen_json
 from otter2.store import intents as store
 
 log = Logger(namespace="otter2.api")
@@ -143,16 +142,6 @@ def _other_methods_with_slash(mapper: MapAdapter) -> bool:
     except HTTPException:
         return False
     return False
-
-
-def policy_event(policy: Policy, now: float) -> Optional[ScheduledEvent]:
-    """The scheduler event of a schedule policy, None for a webhook policy."""
-    if policy.policy_type != "schedule":
-        return None
-    args = policy.data["args"]
-    return ScheduledEvent(
-        tenant_id=policy.tenant_id, group_id=policy.group_id, policy_id=policy.policy_id,
-        trigger=next_trigger(args, now), version=policy.version, cron=args.get("cron"))
 
 
 app = Klein()
