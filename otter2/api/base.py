@@ -26,13 +26,13 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import MapAdapter
 
 from otter2.api import operations
+from otter2.api.auth import check_caller
 from otter2.api.ratelimit import FixedWindowLimiter
 from otter2.api.render import Links
-from otter2.cloud.request import AuthenticationError
 from otter2.api.request import read_json
 from otter2.config import Config
 from otter2.control.errors import APIError
-from otter2.effects.auth import InvalidToken, TokenValidator
+from otter2.effects.auth import TokenValidator
 from otter2.model import Policy, ScalingGroup, frozen_json
 from otter2.store import intents as store
 
@@ -97,31 +97,6 @@ def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
         return json.dumps(reply.body).encode()
 
     return handler  # type: ignore[return-value]
-
-
-_READ_METHODS = (b"GET", b"HEAD")
-
-
-async def check_caller(validator: TokenValidator, request: Request, tenant_id: str) -> None:
-    """
-    Refuse a request whose ``X-Auth-Token`` Identity does not know (401), that
-    belongs to another tenant, or that only observes and wants to change (403).
-    """
-    token = request.getHeader(b"x-auth-token")
-    if not token:
-        raise APIError(401, "Unauthorized", "This request needs an X-Auth-Token header")
-    try:
-        caller = await validator.validate(token.decode("latin-1"))
-    except InvalidToken:
-        raise APIError(401, "Unauthorized", "The X-Auth-Token is not valid") from None
-    except AuthenticationError:
-        raise APIError(503, "IdentityUnavailable",
-                       "Identity could not check the X-Auth-Token; try again later") from None
-    if caller.tenant_id != tenant_id:
-        raise APIError(403, "Forbidden", f"The X-Auth-Token does not belong to tenant "
-                                         f"{tenant_id}")
-    if caller.read_only and request.method not in _READ_METHODS:
-        raise APIError(403, "Forbidden", "An observer may only read")
 
 
 def _other_methods_with_slash(mapper: MapAdapter) -> bool:
