@@ -30,7 +30,7 @@ from otter2.api.auth import check_caller
 from otter2.api.ratelimit import FixedWindowLimiter
 from otter2.api.render import Links
 from otter2.api.request import read_json
-from otter2.config import Config
+from otter2.config import DEFAULT_PORT, Config, default_url_root
 from otter2.control.errors import APIError
 from otter2.effects.auth import TokenValidator
 from otter2.model import Policy, ScalingGroup, frozen_json
@@ -132,7 +132,7 @@ class APIBase:
         self.config = config
         self.validator = validator
         self.limits = config.limits
-        self.links = Links(config.url_root or "http://127.0.0.1:9000")
+        self.links = Links(config.url_root or default_url_root(DEFAULT_PORT))
         self._dispatcher = dispatcher
         self._clock = clock
         self.tenant_limiter = (None if self.limits.tenant_per_minute is None else

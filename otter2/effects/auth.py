@@ -202,7 +202,7 @@ class TokenValidator:
     """
 
     def __init__(self, admin: AdminSession, admin_url: str, clock: Any,
-                 ttl: float = 60.0) -> None:
+                 ttl: float) -> None:
         self._admin = admin
         self._admin_url = admin_url.rstrip("/")
         self._clock = clock
@@ -248,8 +248,8 @@ class CachingAuthenticator:
     ``retries`` times ``retry_interval`` seconds apart before giving up.
     """
 
-    def __init__(self, inner: Any, clock: Any, ttl: float = 300.0, retries: int = 3,
-                 retry_interval: float = 2.0) -> None:
+    def __init__(self, inner: Any, clock: Any, ttl: float, retries: int,
+                 retry_interval: float) -> None:
         self._inner = inner
         self._clock = clock
         self._ttl = ttl
