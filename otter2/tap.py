@@ -4,7 +4,7 @@ The composition root: twistd's options and `makeService`.
 Reads the configuration once, builds the store, the dispatcher, the API and
 admin sites. The only module that touches the global reactor.
 
-test-case-name: tests.test_tap
+test-case-name: tests.test_daemon
 """
 
 from __future__ import annotations
