@@ -16,8 +16,6 @@ setup(
         "txeffect>=1.0,<2",
         "attrs>=23.1,<27",
         "pyrsistent>=0.20,<0.21",
-        "cassandra-driver>=3.30,<3.31",
-        "kazoo>=2.10,<3",
         "croniter>=2.0,<8",
         "jsonschema>=4.20,<5",
     ],

@@ -11,12 +11,20 @@ test-case-name: tests.test_config
 from __future__ import annotations
 
 import json
+from enum import Enum, auto
 from typing import Any, Mapping, Optional
 
 from attrs import field, frozen
 from pyrsistent import PMap, pmap
 
 from otter2.model import frozen_json
+
+
+#: The endpoint the REST API listens on unless twistd is told otherwise.
+DEFAULT_PORT = "tcp:9000"
+
+#: Seconds the API remembers what Identity said of a token (``auth.cache_ttl``).
+API_AUTH_TTL = 60.0
 
 
 class ConfigError(Exception):
@@ -111,8 +119,19 @@ _KNOWN = {"url_root", "admin", "limits", "store", "root", "region",
           "non-convergence-tenants", *_OBJECT_SECTIONS, *_STRING_SECTIONS}
 
 
+class _Absent(Enum):
+    """A key the document leaves out: its value is the dataclass default."""
+
+    ABSENT = auto()
+
+
+_ABSENT = _Absent.ABSENT
+
+
 def _get(section: Mapping[str, Any], key: str, path: str, kind: type | tuple[type, ...],
-         default: Any, check: Any = None, expect: str = "") -> Any:
+         check: Any = None, expect: str = "", default: Any = _ABSENT) -> Any:
+    """The value of ``key`` if it is of ``kind`` and passes ``check``, ``default`` if
+    the key is absent; `ConfigError` otherwise."""
     if key not in section:
         return default
     value = section[key]
@@ -122,6 +141,12 @@ def _get(section: Mapping[str, Any], key: str, path: str, kind: type | tuple[typ
     if not ok:
         raise ConfigError(f"{path}{key} must be {expect} (got {json.dumps(value)})")
     return value
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """The keyword arguments whose keys the document gave: the dataclass supplies the
+    default of every other field, so each default is written once, in the class."""
+    return {name: value for name, value in values.items() if value is not _ABSENT}
 
 
 def _section(document: Mapping[str, Any], key: str, known: set[str],
@@ -149,62 +174,60 @@ def parse_config(document: Any) -> Config:
                     "limits.")
     absolute = _section(limits_doc, "absolute", {
         "maxGroups", "maxPoliciesPerGroup", "maxWebhooksPerPolicy"}, "limits.")
-    limits = Limits(
-        pagination=_get(limits_doc, "pagination", "limits.", int, 100, _positive,
+    limits = Limits(**_given(
+        pagination=_get(limits_doc, "pagination", "limits.", int, _positive,
                         "a positive integer"),
-        max_groups=_get(absolute, "maxGroups", "limits.absolute.", int, 1000, _natural,
+        max_groups=_get(absolute, "maxGroups", "limits.absolute.", int, _natural,
                         "a non-negative integer"),
         max_policies_per_group=_get(absolute, "maxPoliciesPerGroup", "limits.absolute.",
-                                    int, 100, _natural, "a non-negative integer"),
+                                    int, _natural, "a non-negative integer"),
         max_webhooks_per_policy=_get(absolute, "maxWebhooksPerPolicy", "limits.absolute.",
-                                     int, 25, _natural, "a non-negative integer"),
-        max_body_bytes=_get(limits_doc, "max_body_bytes", "limits.", int, 1_048_576,
-                            _positive, "a positive integer"),
-        tenant_per_minute=_get(rate, "tenant_per_minute", "limits.rate.", int, None,
-                               _positive, "a positive integer"),
-        execute_per_second=_get(rate, "execute_per_second", "limits.rate.", int, None,
-                                _positive, "a positive integer"),
-        require_json=_get(limits_doc, "require_json", "limits.", bool, False, None,
-                          "true or false"))
+                                     int, _natural, "a non-negative integer"),
+        max_body_bytes=_get(limits_doc, "max_body_bytes", "limits.", int, _positive,
+                            "a positive integer"),
+        tenant_per_minute=_get(rate, "tenant_per_minute", "limits.rate.", int, _positive,
+                               "a positive integer"),
+        execute_per_second=_get(rate, "execute_per_second", "limits.rate.", int, _positive,
+                                "a positive integer"),
+        require_json=_get(limits_doc, "require_json", "limits.", bool, None,
+                          "true or false")))
 
     store_doc = _section(document, "store", {"backend", "path"})
-    store = StoreConfig(
-        backend=_get(store_doc, "backend", "store.", str, "sqlite",
-                     lambda v: v == "sqlite", 'one of "sqlite"'),
-        path=_get(store_doc, "path", "store.", str, "otter2.sqlite", bool,
-                  "a file path"))
+    store = StoreConfig(**_given(
+        backend=_get(store_doc, "backend", "store.", str, lambda v: v == "sqlite",
+                     'one of "sqlite"'),
+        path=_get(store_doc, "path", "store.", str, bool, "a file path")))
 
     root_doc = _section(document, "root", {"code", "headers", "body"})
-    headers = _get(root_doc, "headers", "root.", dict, {}, lambda v: all(
-        isinstance(vs, list) and all(isinstance(x, str) for x in vs)
-        for vs in v.values()), "a map from header name to a list of strings")
-    root = RootResponse(
-        code=_get(root_doc, "code", "root.", int, 200, lambda v: 100 <= v <= 599,
+    root = RootResponse(**_given(
+        code=_get(root_doc, "code", "root.", int, lambda v: 100 <= v <= 599,
                   "an HTTP status code"),
-        headers=headers,
-        body=_get(root_doc, "body", "root.", str, "", None, "a string"))
+        headers=_get(root_doc, "headers", "root.", dict, lambda v: all(
+            isinstance(vs, list) and all(isinstance(x, str) for x in vs)
+            for vs in v.values()), "a map from header name to a list of strings"),
+        body=_get(root_doc, "body", "root.", str, None, "a string")))
 
     sections = {}
     for key in _OBJECT_SECTIONS:
         if key in document:
-            sections[key] = _get(document, key, "", dict, None, None, "an object")
+            sections[key] = _get(document, key, "", dict, None, "an object")
     for key in _STRING_SECTIONS:
         if key in document:
-            sections[key] = _get(document, key, "", str, None, None, "a string")
+            sections[key] = _get(document, key, "", str, None, "a string")
 
-    return Config(
+    return Config(**_given(
         identity=_identity(document), converger=_converger(document),
         selfheal_interval=_get(_section(document, "selfheal", {"interval"}), "interval",
-                               "selfheal.", (int, float), None, _positive,
+                               "selfheal.", (int, float), _positive,
                                "a positive number of seconds"),
         service_names={key: sections[key] for key in _SERVICE_KEYS if key in sections},
         api_auth_ttl=_api_auth(document),
         url_root=_url_root(document),
-        admin=_get(document, "admin", "", (str, type(None)), None, None,
+        admin=_get(document, "admin", "", (str, type(None)), None,
                    "a listening endpoint such as \"tcp:9001\""),
         limits=limits, store=store, root=root,
-        region=_get(document, "region", "", str, None, None, "a string"),
-        sections=sections)
+        region=_get(document, "region", "", str, None, "a string"),
+        sections=sections))
 
 
 _SERVICE_KEYS = ("cloudServersOpenStack", "cloudLoadBalancers", "rackconnect")
@@ -218,9 +241,9 @@ def _natural(value: float) -> bool:
     return value >= 0
 
 
-def _identity(document: Mapping[str, Any]) -> Optional[IdentityConfig]:
+def _identity(document: Mapping[str, Any]) -> IdentityConfig | _Absent:
     if "identity" not in document:
-        return None
+        return _ABSENT
     section = _section(document, "identity", {
         "url", "admin_url", "username", "password", "strategy", "cache_ttl", "wait",
         "max_retries", "retry_interval"})
@@ -229,32 +252,31 @@ def _identity(document: Mapping[str, Any]) -> Optional[IdentityConfig]:
         if key not in section:
             raise ConfigError(f"{path}{key} is required")
     number = (int, float)
-    return IdentityConfig(
-        url=_get(section, "url", path, str, None, lambda v: v.startswith("http"),
+    return IdentityConfig(**_given(
+        url=_get(section, "url", path, str, lambda v: v.startswith("http"),
                  "an http:// or https:// URL"),
-        username=_get(section, "username", path, str, None, bool, "a user name"),
-        password=_get(section, "password", path, str, None, None, "a string"),
-        strategy=_get(section, "strategy", path, str, "impersonation",
+        username=_get(section, "username", path, str, bool, "a user name"),
+        password=_get(section, "password", path, str, None, "a string"),
+        strategy=_get(section, "strategy", path, str,
                       lambda v: v in ("impersonation", "password"),
                       'one of "impersonation", "password"'),
-        admin_url=_get(section, "admin_url", path, str, None,
-                       lambda v: v.startswith("http"), "an http:// or https:// URL"),
-        cache_ttl=_get(section, "cache_ttl", path, number, 300.0, _natural,
-                       "a number of seconds"),
-        max_retries=_get(section, "max_retries", path, int, 3, _natural,
+        admin_url=_get(section, "admin_url", path, str, lambda v: v.startswith("http"),
+                       "an http:// or https:// URL"),
+        cache_ttl=_get(section, "cache_ttl", path, number, _natural, "a number of seconds"),
+        max_retries=_get(section, "max_retries", path, int, _natural,
                          "a non-negative integer"),
-        retry_interval=_get(section, "retry_interval", path, number, 2.0, _natural,
-                            "a number of seconds"))
+        retry_interval=_get(section, "retry_interval", path, number, _natural,
+                            "a number of seconds")))
 
 
-def _api_auth(document: Mapping[str, Any]) -> Optional[float]:
+def _api_auth(document: Mapping[str, Any]) -> float | _Absent:
     section = _section(document, "auth", {"enabled", "cache_ttl"})
-    if not _get(section, "enabled", "auth.", bool, False, None, "true or false"):
-        return None
+    if not _get(section, "enabled", "auth.", bool, None, "true or false", default=False):
+        return _ABSENT
     if "identity" not in document:
         raise ConfigError("auth.enabled needs identity (the Identity that checks tokens)")
-    return float(_get(section, "cache_ttl", "auth.", (int, float), 60.0, _natural,
-                      "a number of seconds"))
+    return float(_get(section, "cache_ttl", "auth.", (int, float), _natural,
+                      "a number of seconds", default=API_AUTH_TTL))
 
 
 def _converger(document: Mapping[str, Any]) -> ConvergerConfig:
@@ -264,36 +286,39 @@ def _converger(document: Mapping[str, Any]) -> ConvergerConfig:
     path = "converger."
     number = (int, float)
     limits = _section(section, "step_limits", {"create_server"}, path)
-    return ConvergerConfig(
-        interval=_get(section, "interval", path, number, 10.0, _positive,
+    return ConvergerConfig(**_given(
+        interval=_get(section, "interval", path, number, _positive,
                       "a positive number of seconds"),
-        concurrency=_get(section, "concurrency", path, int, 20, _positive,
+        concurrency=_get(section, "concurrency", path, int, _positive,
                          "a positive integer"),
-        build_timeout=_get(section, "build_timeout", path, number, 3600.0, _positive,
+        build_timeout=_get(section, "build_timeout", path, number, _positive,
                            "a positive number of seconds"),
-        limited_retry_iterations=_get(section, "limited_retry_iterations", path, int, 10,
+        limited_retry_iterations=_get(section, "limited_retry_iterations", path, int,
                                       _natural, "a non-negative integer"),
-        max_retry_delay=_get(section, "max_retry_delay", path, number, 60.0, _positive,
+        max_retry_delay=_get(section, "max_retry_delay", path, number, _positive,
                              "a positive number of seconds"),
-        create_server_limit=_get(limits, "create_server", path + "step_limits.", int, 10,
-                                 _positive, "a positive integer"))
+        create_server_limit=_get(limits, "create_server", path + "step_limits.", int,
+                                 _positive, "a positive integer")))
 
 
-def _url_root(document: Mapping[str, Any]) -> Optional[str]:
-    value = _get(document, "url_root", "", str, None,
+def _url_root(document: Mapping[str, Any]) -> str | _Absent:
+    value = _get(document, "url_root", "", str,
                  lambda v: v.startswith(("http://", "https://")),
                  "an http:// or https:// URL")
-    return None if value is None else str(value).rstrip("/")
+    return value if value is _ABSENT else str(value).rstrip("/")
 
 
 def default_url_root(port: str) -> str:
     """
     The URL clients reach a listener at when ``url_root`` is not configured:
-    this machine's loopback address and the port of a ``tcp:PORT`` endpoint.
+    this machine's loopback address and the port of a ``tcp:PORT`` endpoint
+    (of `DEFAULT_PORT` for any other kind of endpoint).
     """
     parts = port.split(":")
     number = parts[1] if len(parts) > 1 and parts[0] == "tcp" else parts[0]
-    return f"http://127.0.0.1:{number}" if number.isdigit() else "http://127.0.0.1:9000"
+    if not number.isdigit():
+        return default_url_root(DEFAULT_PORT)
+    return f"http://127.0.0.1:{number}"
 
 
 def load_config(path: Optional[str]) -> Config:

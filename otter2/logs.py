@@ -2,7 +2,7 @@
 Log observers for twistd: ``twistd --logger otter2.logs.json_observer otter2``
 writes one JSON object per event to standard output.
 
-test-case-name: tests.test_logs
+test-case-name: tests.test_daemon
 """
 
 import sys

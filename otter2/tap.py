@@ -4,7 +4,7 @@ The composition root: twistd's options and `makeService`.
 Reads the configuration once, builds the store, the dispatcher, the API and
 admin sites. The only module that touches the global reactor.
 
-test-case-name: tests.test_tap
+test-case-name: tests.test_daemon
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from otter2.api.app import AdminAPI, OtterAPI
 from otter2.api.site import APISite
 from otter2.cloud.request import ServiceType
-from otter2.config import Config, ConfigError, IdentityConfig, default_url_root, load_config
+from otter2.config import (
+    DEFAULT_PORT,
+    Config,
+    ConfigError,
+    IdentityConfig,
+    default_url_root,
+    load_config,
+)
 from otter2.effects.auth import (
     AdminSession,
     CachingAuthenticator,
@@ -41,7 +48,7 @@ class Options(usage.Options):
     """``twistd otter2 [--port STRPORT] [--config FILE]``."""
 
     optParameters = [
-        ["port", "p", "tcp:9000", "Endpoint the REST API listens on."],
+        ["port", "p", DEFAULT_PORT, "Endpoint the REST API listens on."],
         ["config", "c", None, "JSON configuration file (defaults if omitted)."],
     ]
 

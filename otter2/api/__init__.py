@@ -1,3 +1,5 @@
 """
 The REST API: Klein routes, thin over ``control/`` and the store intents.
+
+test-case-name: tests.api.test_groups
 """

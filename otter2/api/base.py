@@ -28,15 +28,14 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import MapAdapter
 
 from otter2.api import operations
+from otter2.api.auth import check_caller
 from otter2.api.ratelimit import FixedWindowLimiter
 from otter2.api.render import Links
-from otter2.cloud.request import AuthenticationError
 from otter2.api.request import read_json
-from otter2.config import Config
+from otter2.config import DEFAULT_PORT, Config, default_url_root
 from otter2.control.errors import APIError
-from otter2.control.schedule import next_trigger
-from otter2.effects.auth import InvalidToken, TokenValidator
-from otter2.model import Policy, ScalingGroup, ScheduledEvent, frozen_json
+from otter2.effects.auth import TokenValidator
+from otter2.model import Policy, ScalingGroup, frozen_json
 from otter2.store import intents as store
 
 log = Logger(namespace="otter2.api")
@@ -102,31 +101,6 @@ def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
     return handler  # type: ignore[return-value]
 
 
-_READ_METHODS = (b"GET", b"HEAD")
-
-
-async def check_caller(validator: TokenValidator, request: Request, tenant_id: str) -> None:
-    """
-    Refuse a request whose ``X-Auth-Token`` Identity does not know (401), that
-    belongs to another tenant, or that only observes and wants to change (403).
-    """
-    token = request.getHeader(b"x-auth-token")
-    if not token:
-        raise APIError(401, "Unauthorized", "This request needs an X-Auth-Token header")
-    try:
-        caller = await validator.validate(token.decode("latin-1"))
-    except InvalidToken:
-        raise APIError(401, "Unauthorized", "The X-Auth-Token is not valid") from None
-    except AuthenticationError:
-        raise APIError(503, "IdentityUnavailable",
-                       "Identity could not check the X-Auth-Token; try again later") from None
-    if caller.tenant_id != tenant_id:
-        raise APIError(403, "Forbidden", f"The X-Auth-Token does not belong to tenant "
-                                         f"{tenant_id}")
-    if caller.read_only and request.method not in _READ_METHODS:
-        raise APIError(403, "Forbidden", "An observer may only read")
-
-
 def _other_methods_with_slash(mapper: MapAdapter) -> bool:
     """
     Whether the path is a route once a slash is appended, for other methods.
@@ -147,16 +121,6 @@ def _other_methods_with_slash(mapper: MapAdapter) -> bool:
     return False
 
 
-def policy_event(policy: Policy, now: float) -> Optional[ScheduledEvent]:
-    """The scheduler event of a schedule policy, None for a webhook policy."""
-    if policy.policy_type != "schedule":
-        return None
-    args = policy.data["args"]
-    return ScheduledEvent(
-        tenant_id=policy.tenant_id, group_id=policy.group_id, policy_id=policy.policy_id,
-        trigger=next_trigger(args, now), version=policy.version, cron=args.get("cron"))
-
-
 app = Klein()
 
 
@@ -170,7 +134,7 @@ class APIBase:
         self.config = config
         self.validator = validator
         self.limits = config.limits
-        self.links = Links(config.url_root or "http://127.0.0.1:9000")
+        self.links = Links(config.url_root or default_url_root(DEFAULT_PORT))
         self._dispatcher = dispatcher
         self._clock = clock
         self.tenant_limiter = (None if self.limits.tenant_per_minute is None else

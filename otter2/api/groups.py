@@ -11,7 +11,7 @@ from attrs import evolve
 from twisted.web.server import Request
 
 from otter2.api import operations
-from otter2.api.base import APIBase, Reply, app, endpoint, policy_event
+from otter2.api.base import APIBase, Reply, app, endpoint
 from otter2.api.render import (
     next_links,
     render_group_config,
@@ -30,6 +30,7 @@ from otter2.control.policy import (
     no_such_group,
     tenant_suspended,
 )
+from otter2.control.schedule import policy_event
 from otter2.model import GroupState, ScalingGroup, thaw_json
 from otter2.store import intents as store
 from otter2.store.interface import NoSuchGroup, OverLimit

@@ -19,15 +19,12 @@ from typing import Any, Mapping, Optional
 from effect import Effect, parallel
 from effect.do import do
 
-from otter2.cloud.messages import describe_exception, path
-from otter2.cloud.request import Response, ServiceRequest, ServiceType
+from otter2.cloud import nova
+from otter2.cloud.messages import describe_exception
+from otter2.cloud.request import Response, ServiceRequest
 from otter2.control.errors import APIError
 
 _BASE64 = re.compile(r"^[+/=a-zA-Z0-9]+$")
-
-
-def _nova(tenant_id: str, relative: str) -> ServiceRequest:
-    return ServiceRequest(tenant_id, ServiceType.CLOUD_SERVERS, "GET", relative)
 
 
 def _unavailable(what: str, response: Any) -> APIError:
@@ -50,8 +47,7 @@ def _check_answer(what: str, response: Any) -> bool:
 def _image_problem(image_ref: str, response: Any) -> Optional[str]:
     if not _check_answer("image", response):
         return f'Invalid imageRef "{image_ref}" in launchConfiguration'
-    image = (response.body or {}).get("image") or {}
-    if image.get("status") != "ACTIVE":
+    if not nova.image_is_active(response.body):
         return f'Inactive imageRef "{image_ref}" in launchConfiguration'
     return None
 
@@ -82,7 +78,7 @@ def _personality_problems(files: Any, limits: Any) -> list[str]:
             decoded.append((item.get("path"), content))
     absolute: Mapping[str, Any] = {}
     if not isinstance(limits, Exception) and limits.status == 200:
-        absolute = ((limits.body or {}).get("limits") or {}).get("absolute") or {}
+        absolute = nova.absolute_limits(limits.body)
     most = absolute.get("maxPersonality")
     if isinstance(most, int) and len(files) > most:
         problems.append(f'Number of files "{len(files)}" in personality exceeds maximum '
@@ -113,12 +109,11 @@ def check_launch_config(tenant_id: str, launch: Mapping[str, Any]) -> Any:
     files = list(server.get("personality") or ())
     checks: list[tuple[str, Effect]] = []
     if image_ref:
-        checks.append(("image", _answer_or_error(_nova(tenant_id, path("images", image_ref)))))
+        checks.append(("image", _answer_or_error(nova.get_image_request(tenant_id, image_ref))))
     if flavor_ref:
-        checks.append(("flavor", _answer_or_error(
-            _nova(tenant_id, path("flavors", flavor_ref)))))
+        checks.append(("flavor", _answer_or_error(nova.get_flavor_request(tenant_id, flavor_ref))))
     if files:
-        checks.append(("limits", _answer_or_error(_nova(tenant_id, "limits"))))
+        checks.append(("limits", _answer_or_error(nova.get_limits_request(tenant_id))))
     answers = dict(zip([name for name, _ in checks],
                        (yield parallel([effect for _, effect in checks])), strict=True))
     problems = []

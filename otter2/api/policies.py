@@ -18,13 +18,14 @@ from twisted.logger import Logger
 from twisted.web.server import Request
 
 from otter2.api import operations
-from otter2.api.base import APIBase, Reply, app, endpoint, policy_event
+from otter2.api.base import APIBase, Reply, app, endpoint
 from otter2.api.render import next_links, render_policy, render_webhook
 from otter2.api.request import parse_limit, query_arg
 from otter2.control import validation
 from otter2.control.capability import CAPABILITY_VERSION, new_capability_hash
 from otter2.control.errors import APIError, validation_error
 from otter2.control.policy import no_such_group, no_such_policy, no_such_webhook
+from otter2.control.schedule import policy_event
 from otter2.model import Policy, Webhook
 from otter2.store import intents as store
 from otter2.store.interface import NoSuchGroup, NoSuchPolicy, NoSuchWebhook, OverLimit

@@ -9,7 +9,7 @@ test-case-name: tests.api.test_servers
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 from attrs import evolve
 from effect import Effect
@@ -17,15 +17,12 @@ from effect.do import do
 
 from otter2.api.operations import load_group, modify_state
 from otter2.cloud import nova
-from otter2.cloud.metadata import DRAINING, SERVER_STATE_KEY, group_id_of
+from otter2.cloud.metadata import DRAINING, SERVER_STATE_KEY, group_id_of, without_own_keys
 from otter2.cloud.request import Response
 from otter2.control.errors import APIError
 from otter2.control.policy import tenant_suspended
 from otter2.model import GroupState, ScalingGroup
 from otter2.store.intents import MarkDivergent
-
-_OWN_KEY_PREFIXES = ("rax:autoscale:", "rax:auto_scaling")
-
 
 def server_not_found(tenant_id: str, group_id: str, server_id: str) -> APIError:
     """The 404 for a server that is not (or no longer) in the group."""
@@ -56,11 +53,6 @@ def _one_fewer(server_id: str) -> Any:
     return change
 
 
-def _released(metadata: Mapping[str, Any]) -> dict[str, str]:
-    return {key: value for key, value in metadata.items()
-            if not key.startswith(_OWN_KEY_PREFIXES)}
-
-
 @do
 def remove_server(tenant_id: str, group_id: str, server_id: str, replace: bool,
                   purge: bool) -> Any:
@@ -84,7 +76,7 @@ def remove_server(tenant_id: str, group_id: str, server_id: str, replace: bool,
         if marked.status != 200:
             raise _cloud_unavailable(f"mark server {server_id} for deletion", marked)
     else:
-        kept = _released(server.get("metadata") or {})
+        kept = without_own_keys(server.get("metadata") or {})
         released = yield Effect(nova.replace_metadata_request(tenant_id, server_id, kept))
         if released.status != 200:
             raise _cloud_unavailable(f"release server {server_id}", released)

@@ -16,7 +16,7 @@ from twisted.web.server import Request, Site
 class BoundedRequest(Request):
     """A request that keeps at most ``max_body_bytes`` of its body."""
 
-    max_body_bytes = 1_048_576
+    max_body_bytes: int  # set by `APISite` from the configured limit
     body_too_large = False
 
     def gotLength(self, length: Optional[int]) -> None:

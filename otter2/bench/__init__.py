@@ -1,3 +1,5 @@
 """
 Benchmarks: measured figures, printed, never asserted by tests.
+
+test-case-name: tests.bench.test_convergence
 """

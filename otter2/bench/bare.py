@@ -1,6 +1,8 @@
 """
 The baseline: a bare Klein route answering a fixed JSON document, served by
 the same Twisted as otter2 (``python -m otter2.bench.bare PORT``).
+
+test-case-name: tests.bench.test_bare
 """
 
 import sys

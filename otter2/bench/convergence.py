@@ -13,6 +13,8 @@ tenant and once with a fifth as many groups all in one tenant (each gather
 then lists the whole tenant's servers, as Nova has no filter by group, so
 the cost of an iteration grows with the tenant). The issue's target is
 hundreds of steady-state groups per second on one core.
+
+test-case-name: tests.bench.test_convergence
 """
 
 from __future__ import annotations

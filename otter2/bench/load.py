@@ -3,7 +3,7 @@ A small HTTP/1.1 load generator: keep-alive connections on asyncio, counting
 answers per second. Runs in its own process so it does not share the
 server's core.
 
-test-case-name: tests.test_bench
+test-case-name: tests.bench.test_load
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@ How long planning takes for one big group (``python -m otter2.bench.planning``):
 N ACTIVE servers on two CLBs, converged (nothing to do), then scaled down by a
 tenth, then needing every node added; prints the best time of several runs for
 a few sizes, so growth beyond n log n shows.
+
+test-case-name: tests.bench.test_planning
 """
 
 from __future__ import annotations

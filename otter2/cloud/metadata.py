@@ -24,6 +24,10 @@ SERVER_STATE_KEY = "rax:autoscale:server:state"
 DRAINING = "DRAINING"
 CLB_KEY_PREFIX = "rax:autoscale:lb:CloudLoadBalancer:"
 RCV3_KEY_PREFIX = "rax:autoscale:lb:RackConnectV3:"
+#: Both membership keys, current and legacy (``group_id_of`` says which wins).
+GROUP_ID_KEYS = (GROUP_ID_KEY, LEGACY_GROUP_ID_KEY)
+#: Every key otter2 (or Otter before it) writes starts with one of these.
+OWN_KEY_PREFIXES = ("rax:autoscale:", "rax:auto_scaling")
 
 _AUTOSCALE_KEY = re.compile(r"^rax:autoscale((?::[A-Za-z0-9_-]+)+)$")
 
@@ -45,6 +49,13 @@ def group_id_of(metadata: Optional[Mapping[str, Any]]) -> Optional[str]:
 def is_draining(metadata: Optional[Mapping[str, Any]]) -> bool:
     """Whether the metadata holds otter2's draining marker (exactly ``DRAINING``)."""
     return metadata is not None and metadata.get(SERVER_STATE_KEY) == DRAINING
+
+
+def without_own_keys(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """The metadata without any key of otter2's: what a server released from its
+    group keeps."""
+    return {key: value for key, value in metadata.items()
+            if not key.startswith(OWN_KEY_PREFIXES)}
 
 
 def _clb_descriptions(lb_id: str, value: Any) -> list[CLBDescription]:

@@ -85,7 +85,35 @@ def list_servers_request(tenant_id: str,
     return _request(tenant_id, "GET", "servers/detail", params=params)
 
 
+def get_image_request(tenant_id: str, image_id: str) -> ServiceRequest:
+    """``GET images/{id}``."""
+    return _request(tenant_id, "GET", path("images", image_id))
+
+
+def get_flavor_request(tenant_id: str, flavor_id: str) -> ServiceRequest:
+    """``GET flavors/{id}``."""
+    return _request(tenant_id, "GET", path("flavors", flavor_id))
+
+
+def get_limits_request(tenant_id: str) -> ServiceRequest:
+    """``GET limits``: the tenant's rate and absolute limits."""
+    return _request(tenant_id, "GET", "limits")
+
+
 # -- parsing -------------------------------------------------------------------
+
+
+def image_is_active(body: Any) -> bool:
+    """Whether a ``GET images/{id}`` answer shows its image ACTIVE, ready to build
+    servers from (not SAVING, ERROR...)."""
+    image = (body or {}).get("image") or {}
+    return image.get("status") == "ACTIVE"
+
+
+def absolute_limits(body: Any) -> Mapping[str, Any]:
+    """The ``absolute`` limits of a ``GET limits`` answer (``maxPersonality``...), or
+    none."""
+    return ((body or {}).get("limits") or {}).get("absolute") or {}
 
 
 def epoch(timestamp: str) -> float:

@@ -8,7 +8,7 @@ token, resolves the endpoint in the configured region, sends it with treq,
 and answers a `Response` whatever the status. It raises only when the
 transport fails (or the endpoint is missing from the catalog).
 
-test-case-name: tests.cloud.test_request
+test-case-name: tests.effects.test_http
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """
-The ``at`` and ``cron`` rules of schedule policies: which arguments are acceptable and
-when they fire (rest-api.md §3.3.3).
+The ``at`` and ``cron`` rules of schedule policies: which arguments are acceptable,
+when they fire (rest-api.md §3.3.3), and the scheduler event a policy gets.
 
 ``at`` follows what Otter's ISO 8601 parser accepted, with a mandatory ``Z``. ``cron``
 is a strict five-field grammar (numbers, ``*``, lists, ranges, steps, month and day
@@ -16,11 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Optional
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from otter2.control.errors import validation_error
+from otter2.model import Policy, ScheduledEvent
 
 _AT = re.compile(
     r"(?P<year>[0-9]{4})"
@@ -118,6 +119,16 @@ def next_trigger(args: Mapping[str, str], now: float) -> float:
     if expression is None:
         raise ValueError(f"{args['cron']!r} is not a cron expression")
     return _next_cron(expression, now)
+
+
+def policy_event(policy: Policy, now: float) -> Optional[ScheduledEvent]:
+    """The scheduler event of a schedule policy, None for a webhook policy."""
+    if policy.policy_type != "schedule":
+        return None
+    args = policy.data["args"]
+    return ScheduledEvent(
+        tenant_id=policy.tenant_id, group_id=policy.group_id, policy_id=policy.policy_id,
+        trigger=next_trigger(args, now), version=policy.version, cron=args.get("cron"))
 
 
 def _check_at(at: Any, now: float) -> None:

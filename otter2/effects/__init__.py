@@ -1,5 +1,7 @@
 """
 Performers: the only code that touches network, disk or clock.
+
+test-case-name: tests.effects.test_dispatcher
 """
 
 from otter2.effects.dispatcher import make_dispatcher

@@ -1,7 +1,8 @@
 """
 Authenticating as a tenant against Identity v2 (spec §6): impersonation with
 admin credentials for a multi-tenant deployment, a password login for a
-single-tenant one, and a cache in front of either.
+single-tenant one, and a cache in front of either; and asking Identity whose
+an API caller's token is.
 
 Failures raise `AuthenticationError` with a sentence the group's owner can
 read; the cache retries a failed fetch a few times first, so a brief Identity
@@ -16,7 +17,6 @@ import json
 from typing import Any, Optional
 from urllib.parse import quote
 
-from attrs import frozen
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
@@ -186,45 +186,35 @@ class ImpersonatingAuthenticator:
         return token, catalog_from_endpoints(endpoints.get("endpoints"))
 
 
-OBSERVER_ROLES = frozenset({"observer", "autoscale:observer"})
-
-
-@frozen
-class Caller:
-    """Who a valid API token belongs to: its tenant and its role names."""
-
-    tenant_id: str
-    roles: frozenset[str] = frozenset()
-
-    @property
-    def read_only(self) -> bool:
-        """Observers may only read."""
-        return bool(self.roles) and self.roles <= OBSERVER_ROLES
-
-
 class InvalidToken(Exception):
     """Identity does not know the token (or it expired)."""
+
+
+#: What Identity says of a valid token: the tenant it belongs to and the names of
+#: its user's roles.
+TokenOwner = tuple[str, frozenset[str]]
 
 
 class TokenValidator:
     """
     Checks API callers' tokens with Identity's admin API, remembering each
-    answer for ``ttl`` seconds.
+    answer for ``ttl`` seconds. What a caller may do is the API's decision.
     """
 
     def __init__(self, admin: AdminSession, admin_url: str, clock: Any,
-                 ttl: float = 60.0) -> None:
+                 ttl: float) -> None:
         self._admin = admin
         self._admin_url = admin_url.rstrip("/")
         self._clock = clock
         self._ttl = ttl
-        self._known: dict[str, tuple[float, Optional[Caller]]] = {}
+        self._known: dict[str, tuple[float, Optional[TokenOwner]]] = {}
 
-    def validate(self, token: str) -> Deferred[Caller]:
-        """The caller the token belongs to; `InvalidToken` if Identity refuses it."""
+    def validate(self, token: str) -> Deferred[TokenOwner]:
+        """The tenant and role names of the token's owner; `InvalidToken` if Identity
+        refuses it."""
         return Deferred.fromCoroutine(self._validate(token))
 
-    async def _validate(self, token: str) -> Caller:
+    async def _validate(self, token: str) -> TokenOwner:
         now = self._clock.seconds()
         known = self._known.get(token)
         if known is None or now - known[0] > self._ttl:
@@ -236,7 +226,7 @@ class TokenValidator:
             raise InvalidToken()
         return known[1]
 
-    async def _ask(self, token: str) -> Optional[Caller]:
+    async def _ask(self, token: str) -> Optional[TokenOwner]:
         response = await self._admin.send("GET", f"{self._admin_url}/tokens/{quote(token, safe='')}")
         if response.code in (401, 403, 404):
             await response.content()
@@ -248,7 +238,7 @@ class TokenValidator:
             roles = frozenset(str(r["name"]) for r in access.get("user", {}).get("roles", ()))
         except (KeyError, TypeError):
             return None
-        return Caller(tenant_id, roles)
+        return tenant_id, roles
 
 
 class CachingAuthenticator:
@@ -258,8 +248,8 @@ class CachingAuthenticator:
     ``retries`` times ``retry_interval`` seconds apart before giving up.
     """
 
-    def __init__(self, inner: Any, clock: Any, ttl: float = 300.0, retries: int = 3,
-                 retry_interval: float = 2.0) -> None:
+    def __init__(self, inner: Any, clock: Any, ttl: float, retries: int,
+                 retry_interval: float) -> None:
         self._inner = inner
         self._clock = clock
         self._ttl = ttl

@@ -1,5 +1,7 @@
 """
 otter2's values: attrs frozen records, no behaviour beyond derived fields.
+
+test-case-name: tests.store.test_stores
 """
 
 from otter2.model.group import (

@@ -3,6 +3,8 @@ An in-memory cloud that behaves like Nova, Cloud Load Balancers and
 RackConnect v3, served to the dispatcher and over HTTP, and a helper that
 runs convergence against it on a ``task.Clock``: for tests, benchmarks and
 the scenario script.
+
+test-case-name: tests.simulation.test_cloud
 """
 
 from otter2.simulation.cloud import (

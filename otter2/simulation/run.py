@@ -22,13 +22,12 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from txeffect import perform
 
+from otter2.cloud.metadata import GROUP_ID_KEYS
 from otter2.model.cloud import ServerState
 from otter2.model.group import frozen_list
 from otter2.simulation.cloud import advance
 from otter2.simulation.performers import CloudHolder
 from otter2.simulation.state import SimulatedCloud
-
-GROUP_KEYS = ("rax:autoscale:group:id", "rax:auto_scaling_group_id")
 
 
 @frozen
@@ -77,7 +76,7 @@ def capacity(cloud: SimulatedCloud, tenant_id: Optional[str] = None,
         if tenant_id is not None and tenant != tenant_id:
             continue
         for server in nova.servers.values():
-            if group_id is None or any(server.metadata.get(k) == group_id for k in GROUP_KEYS):
+            if group_id is None or any(server.metadata.get(k) == group_id for k in GROUP_ID_KEYS):
                 servers.append(server)
                 addresses.add((tenant, server.private_address))
     ids = {s.id for s in servers}

@@ -1,5 +1,7 @@
 """
 The group store: its contract, its intents and its backends.
+
+test-case-name: tests.store.test_stores
 """
 
 from otter2.store.interface import (

@@ -5,7 +5,7 @@ its arguments, performed by the dispatcher (``otter2.effects``).
 Each intent's fields are the keyword arguments of the `GroupStore` method
 named by its ``method`` class attribute, so one performer serves them all.
 
-test-case-name: tests.store.test_intents
+test-case-name: tests.effects.test_dispatcher
 """
 
 from __future__ import annotations

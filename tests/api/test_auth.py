@@ -1,6 +1,6 @@
 """
 Optional authentication of API callers: X-Auth-Token checked by Identity
-(a fake of Identity v2 on a loopback port).
+(a fake of Identity v2 on a loopback port), and the rules of who may do what.
 """
 
 from __future__ import annotations
@@ -8,8 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet import reactor
+from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.server import Site
 
+from otter2.api.auth import Caller, check_permission
+from otter2.control.errors import APIError
 from otter2.effects.auth import AdminSession, TokenValidator
 from otter2.effects.http import TimeoutHTTPClient
 from tests.api.support import APITestCase, minimal_group
@@ -89,3 +92,43 @@ class APIAuthTests(APITestCase):
         self.identity.fail_next = [500, 500, 500]
         answer = await self.as_("admin@t1", "GET", "/groups")
         assert_error(self, answer, 503, "IdentityUnavailable")
+
+
+class CallerTests(SynchronousTestCase):
+    """Which callers only observe."""
+
+    def test_observer_roles(self) -> None:
+        """A caller with only observer roles is read-only."""
+        for roles in [{"observer"}, {"autoscale:observer"}, {"observer", "autoscale:observer"}]:
+            self.assertTrue(Caller("t1", frozenset(roles)).read_only, roles)
+
+    def test_other_roles(self) -> None:
+        """Any other role, or no role at all, may change things."""
+        for roles in [set(), {"admin"}, {"autoscale:admin", "observer"}, {"identity:default"}]:
+            self.assertFalse(Caller("t1", frozenset(roles)).read_only, roles)
+
+
+class PermissionTests(SynchronousTestCase):
+    """``check_permission`` refuses other tenants and observers who write."""
+
+    def test_own_tenant(self) -> None:
+        """The tenant's admin may do anything; its observer may read."""
+        for caller, method in [(Caller("t1", frozenset({"admin"})), b"DELETE"),
+                               (Caller("t1", frozenset({"observer"})), b"GET"),
+                               (Caller("t1", frozenset({"observer"})), b"HEAD")]:
+            check_permission(caller, "t1", method)
+
+    def test_other_tenant(self) -> None:
+        """A caller of another tenant is forbidden, even to read."""
+        error = self.assertRaises(APIError, check_permission,
+                                  Caller("t2", frozenset({"admin"})), "t1", b"GET")
+        self.assertEqual((error.status, error.error_type), (403, "Forbidden"))
+        self.assertIn("tenant t1", error.message)
+
+    def test_observer_writes(self) -> None:
+        """An observer may not change anything."""
+        for method in [b"POST", b"PUT", b"DELETE"]:
+            error = self.assertRaises(APIError, check_permission,
+                                      Caller("t1", frozenset({"observer"})), "t1", method)
+            self.assertEqual((error.status, error.message),
+                             (403, "An observer may only read"))

@@ -19,6 +19,7 @@ from otter2.cloud.metadata import (
     launch_load_balancers,
     prepare_server_config,
     server_metadata,
+    without_own_keys,
 )
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
 from otter2.model.outcome import StepOutcome, Verdict
@@ -142,6 +143,15 @@ class ServerMetadataTests(SynchronousTestCase):
             "mine": "1", "rax:autoscale:group:id": "g1", "rax:auto_scaling_group_id": "g1",
             CLB_5: '[{"port": 80}]'}}})
 
+    def test_without_own_keys(self) -> None:
+        """A released server keeps its owner's keys and loses every key of otter2's and
+        Otter's."""
+        metadata = {**server_metadata("g1", [CLBDescription("5", 80), RCv3Description("p1")]),
+                    "rax:autoscale:server:state": "DRAINING", "mine": "1",
+                    "rax:other": "2", "autoscale": "3"}
+        self.assertEqual(without_own_keys(metadata), {"mine": "1", "rax:other": "2",
+                                                      "autoscale": "3"})
+
     def test_name_server(self) -> None:
         """The name gets an -as<hex> suffix; no name becomes as<hex>."""
         named = nova.name_server({"server": {"name": "web"}}, "0a1b2c3d")
@@ -232,6 +242,33 @@ class ListingTests(SynchronousTestCase):
                                         json={"meta": {"rax:autoscale:server:state":
                                                        "DRAINING"}}))
         self.assertEqual(nova.delete_server_request("t1", "a/b").path, "servers/a%2Fb")
+
+    def test_launch_check_requests(self) -> None:
+        """The image, the flavor and the limits are read from Cloud Servers."""
+        for request, relative in [(nova.get_image_request("t1", "i/1"), "images/i%2F1"),
+                                  (nova.get_flavor_request("t1", "f1"), "flavors/f1"),
+                                  (nova.get_limits_request("t1"), "limits")]:
+            self.assertEqual(request, ServiceRequest("t1", ServiceType.CLOUD_SERVERS, "GET",
+                                                     relative))
+
+
+class LaunchCheckAnswerTests(SynchronousTestCase):
+    """What the answers about images and limits say."""
+
+    def test_image_is_active(self) -> None:
+        """Only an image whose status is ACTIVE is ready."""
+        self.assertTrue(nova.image_is_active({"image": {"id": "i1", "status": "ACTIVE"}}))
+        for body in [{"image": {"status": "SAVING"}}, {"image": {}}, {"image": None}, {},
+                     None]:
+            self.assertFalse(nova.image_is_active(body), body)
+
+    def test_absolute_limits(self) -> None:
+        """The absolute limits, or none when the answer has none."""
+        limits = {"maxPersonality": 5, "maxPersonalitySize": 1000}
+        self.assertEqual(nova.absolute_limits({"limits": {"absolute": limits, "rate": []}}),
+                         limits)
+        for body in [{"limits": {"rate": []}}, {"limits": None}, {}, None]:
+            self.assertEqual(nova.absolute_limits(body), {}, body)
 
 
 def fault(status: int, name: str, message: str) -> Response:

@@ -1,5 +1,6 @@
 """
-Tests for ``otter2.control.schedule``: the ``at`` and ``cron`` rules (rest-api.md §3.3.3).
+Tests for ``otter2.control.schedule``: the ``at`` and ``cron`` rules (rest-api.md §3.3.3)
+and the scheduler event of a policy.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.control.errors import APIError, validation_error
-from otter2.control.schedule import check_schedule_args, next_trigger, parse_at
+from otter2.control.schedule import check_schedule_args, next_trigger, parse_at, policy_event
+from otter2.model import Policy, ScheduledEvent
 
 
 def epoch(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
@@ -106,6 +108,31 @@ class NextTriggerTests(SynchronousTestCase):
         self.assertGreater(following, now)
         self.assertLessEqual(following - now, timedelta(days=8 * 366 + 1).total_seconds())
         self.assertEqual(next_trigger({"cron": cron}, following - 0.5), following)
+
+
+def policy(data: dict[str, Any]) -> Policy:
+    """A policy of group g1 with body ``data`` and version v7."""
+    return Policy("t1", "g1", "p1", data, version="v7")
+
+
+class PolicyEventTests(SynchronousTestCase):
+    """``policy_event`` gives the scheduler event of a schedule policy."""
+
+    def test_at(self) -> None:
+        """An ``at`` policy's event fires at its instant and has no cron."""
+        event = policy_event(policy({"type": "schedule", "args": {"at": "2030-12-05T03:12:00Z"}}),
+                             NOW)
+        self.assertEqual(event, ScheduledEvent("t1", "g1", "p1", trigger=AT, version="v7"))
+
+    def test_cron(self) -> None:
+        """A cron policy's event fires at the next occurrence and keeps its cron."""
+        event = policy_event(policy({"type": "schedule", "args": {"cron": "0 22 * * *"}}), NOW)
+        self.assertEqual(event, ScheduledEvent("t1", "g1", "p1", trigger=epoch(2023, 11, 15, 22),
+                                               version="v7", cron="0 22 * * *"))
+
+    def test_webhook(self) -> None:
+        """A webhook policy has no event."""
+        self.assertIsNone(policy_event(policy({"type": "webhook", "change": 1}), NOW))
 
 
 class ScheduleArgsTests(SynchronousTestCase):

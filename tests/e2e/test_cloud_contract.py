@@ -60,7 +60,8 @@ class MimicCloudUnderTest:
                                                                            persistent=False)))
         login = PasswordAuthenticator(self.http, mimic.identity, f"contract-{self.tenant_id}",
                                       "any password does")
-        self.authenticator = CachingAuthenticator(login, reactor, retries=0)
+        self.authenticator = CachingAuthenticator(login, reactor, ttl=300.0, retries=0,
+                                                  retry_interval=0.0)
         self.elapsed = 0.0  # on mimic's clock, since this test began
         self.behaviours: dict[str, float] = {}  # creation behaviour id: when it ends
 

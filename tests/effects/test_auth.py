@@ -15,9 +15,12 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.cloud.request import AuthenticationError
 from otter2.effects.auth import (
+    AdminSession,
     CachingAuthenticator,
     ImpersonatingAuthenticator,
+    InvalidToken,
     PasswordAuthenticator,
+    TokenValidator,
     catalog_from_endpoints,
 )
 
@@ -179,6 +182,38 @@ class PasswordTests(AuthTestCase):
         token, catalog = self.result(auth.authenticate("t1"))
         self.assertEqual(token, "admin-1")
         self.assertEqual(catalog[0]["name"], "cloudServersOpenStack")
+
+
+class TokenValidatorTests(AuthTestCase):
+    """Asking Identity whose an API caller's token is."""
+
+    def validator(self) -> TokenValidator:
+        admin = AdminSession(self.http, "http://identity/v2.0", "otter", "secret")
+        return TokenValidator(admin, "http://identity/v2.0", self.clock, ttl=60)
+
+    def test_owner(self) -> None:
+        """A valid token gives its tenant and its user's role names."""
+        owner = self.result(self.validator().validate("observer@t1"))
+        self.assertEqual(owner, ("t1", frozenset({"observer"})))
+
+    def test_unknown(self) -> None:
+        """A token Identity does not know raises InvalidToken."""
+        d = self.validator().validate("garbage")
+        self.http.flush()
+        self.failureResultOf(d, InvalidToken)
+
+    def test_remembered_for_ttl(self) -> None:
+        """Identity is asked about a token once per ``ttl``, invalid tokens included."""
+        validator = self.validator()
+        for token in ["admin@t1", "admin@t1", "garbage", "garbage"]:
+            d = validator.validate(token)
+            self.http.flush()
+            self.assertTrue(d.called)
+            d.addErrback(lambda failure: failure.trap(InvalidToken))
+        self.clock.advance(61)
+        self.result(validator.validate("admin@t1"))
+        self.assertEqual([call for call in self.identity.calls if call != "login"],
+                         ["validate admin@t1", "validate garbage", "validate admin@t1"])
 
 
 class CachingTests(AuthTestCase):

@@ -278,11 +278,9 @@ class SQLiteGroupCacheTests(TestCase):
 
     async def test_read_in_flight_during_a_write(self) -> None:
         """A read that started before a write does not leave the old group cached."""
-        await self.store.create_group(group(), [], [], 10)
-        state = (await self.store.load_group("t1", "g1")).state
-        self.store._groups.clear()
+        await self.store.create_group(group(), [], [], 10)  # leaves nothing cached
         before = self.store.load_group("t1", "g1")
-        write = self.store.save_state(evolve(state, desired=7))
+        write = self.store.save_state(evolve(group().state, desired=7))
         self.assertEqual((await before).state.desired, 1)
         await write
         self.assertEqual((await self.store.load_group("t1", "g1")).state.desired, 7)

@@ -1,5 +1,7 @@
 """
 Registers ``otter2`` with twistd.
+
+test-case-name: tests.test_daemon
 """
 
 from twisted.application.service import ServiceMaker

@@ -1,0 +1,32 @@
+"""
+Tests for otter2.bench.bare: the baseline route answers like otter2's group
+state, so the API benchmark compares like with like.
+"""
+
+from __future__ import annotations
+
+import json
+
+from treq.testing import StubTreq
+from twisted.trial.unittest import SynchronousTestCase
+
+from otter2.api.render import render_state
+from otter2.bench.bare import BODY, app
+from tests.store.test_stores import group
+
+
+class BareRouteTests(SynchronousTestCase):
+    """The route the API benchmark measures otter2 against."""
+
+    def test_state(self) -> None:
+        """GET of a group's state, with or without the slash, is the fixed document."""
+        http = StubTreq(app.resource())
+        for url in ["http://bench/v1.0/t1/groups/g1/state",
+                    "http://bench/v1.0/t1/groups/g1/state/"]:
+            response = self.successResultOf(http.get(url))
+            self.assertEqual(response.code, 200)
+            self.assertEqual(self.successResultOf(response.content()), BODY)
+
+    def test_document(self) -> None:
+        """The document has the fields otter2 renders for an active group's state."""
+        self.assertEqual(set(json.loads(BODY)["group"]), set(render_state(group())))

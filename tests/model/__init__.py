@@ -1,0 +1,3 @@
+"""
+Tests of otter2's values.
+"""
