@@ -26,6 +26,19 @@ in the group's state, so a restart or a move to another node keeps it, and
 past ``limited_retry_iterations`` the group goes to ERROR with "Timed out"
 reasons, which stops the waiting.
 
+# Note [Servers that keep failing]
+A server that breaks (ERROR, SHUTOFF, a build past its timeout) is deleted
+and built again. When that keeps happening (a bad image, a full region),
+rebuilding at once would create and delete servers for ever while the group
+looked healthy. So ``build_failures`` counts the iterations since the group
+last converged that had to replace broken servers, kept with the group; from
+``BUILD_FAILURE_ROUNDS`` on, the group shows ERROR with the servers that
+broke, and no server is built before ``build_after``, a back-off that doubles
+with every further round (from two intervals up to ``MAX_BUILD_BACKOFF``).
+Broken servers are still deleted at once. The group keeps being looked at
+(its mark is not cleared), and the first iteration that converges it ends
+the back-off and clears the ERROR.
+
 test-case-name: tests.convergence.test_conclusion
 """
 
@@ -36,6 +49,7 @@ from typing import Any, Iterable, Optional
 from attrs import field, frozen
 from pyrsistent import PSet, PVector, pset, pvector
 
+from otter2.convergence.planning import iso_time
 from otter2.model import GroupStatus
 from otter2.model.group import frozen_list, frozen_set
 from otter2.model.outcome import StepOutcome, Verdict
@@ -45,6 +59,15 @@ from otter2.model.outcome import StepOutcome, Verdict
 PROMPTLY = 1.0
 
 FAILED_WITHOUT_REASON = "the group cannot converge as configured"
+
+#: Rounds of broken servers in a row from which building backs off.
+BUILD_FAILURE_ROUNDS = 3
+
+#: How the reason naming the servers that broke last begins.
+LATEST_BROKEN = "Latest broken: "
+
+#: The longest a group waits before building again, in seconds.
+MAX_BUILD_BACKOFF = 900.0
 
 
 def _optional_list(value: Optional[Iterable[Any]]) -> Optional[PVector]:
@@ -60,8 +83,11 @@ class Iteration:
     ``outcome`` is the worst outcome of the gather and of the steps;
     ``servers`` the `RecordedServer` values seen (None when the cloud could
     not be observed), ``gone`` the ids among them that Nova says are gone;
-    ``postponed``, ``wake_at`` come from the plan; ``retry_after`` is the
-    longest wait the cloud asked for, in seconds.
+    ``postponed``, ``wake_at`` and ``broken`` (a sentence per broken server
+    replaced) come from the plan; ``retry_after`` is the longest wait the
+    cloud asked for, in seconds; ``build_failures``, ``build_after`` and
+    ``error_reasons`` are the group's stored back-off and the reasons its
+    state shows (Note [Servers that keep failing]).
     """
 
     now: float
@@ -73,6 +99,10 @@ class Iteration:
     postponed: PVector = field(factory=pvector, converter=frozen_list)
     wake_at: Optional[float] = None
     retry_after: Optional[float] = None
+    broken: PVector = field(factory=pvector, converter=frozen_list)
+    build_failures: int = 0
+    build_after: Optional[float] = None
+    error_reasons: PVector = field(factory=pvector, converter=frozen_list)
 
 
 @frozen
@@ -81,10 +111,10 @@ class Conclusion:
     How an iteration ended: its ``verdict`` and ``reasons``; the ``status``
     to write (None when the iteration left the group alone: gone or
     paused); the ``servers`` to record (None to keep the last record); the
-    ``limited_retries`` count to keep; whether to ``remove_group`` (a
-    deleting group with nothing left); and the instant to ``look_again``
-    (None: the group is converged or needs its owner). See Note [Looking
-    again].
+    ``limited_retries`` count and the build back-off (``build_failures``,
+    ``build_after``) to keep; whether to ``remove_group`` (a deleting group
+    with nothing left); and the instant to ``look_again`` (None: the group
+    is converged or needs its owner). See Note [Looking again].
     """
 
     verdict: Verdict
@@ -92,6 +122,8 @@ class Conclusion:
     status: Optional[GroupStatus] = None
     servers: Optional[PVector] = field(default=None, converter=_optional_list)
     limited_retries: int = 0
+    build_failures: int = 0
+    build_after: Optional[float] = None
     remove_group: bool = False
     look_again: Optional[float] = None
 
@@ -120,6 +152,12 @@ def conclude(iteration: Iteration, interval: float, limited_retry_iterations: in
     if limited > limited_retry_iterations:
         verdict, limited = Verdict.FAILURE, 0
         reasons = pvector(f"Timed out: {reason}" for reason in reasons)
+    failures, build_after = _build_backoff(iteration, verdict, interval)
+    backing_off = failures >= BUILD_FAILURE_ROUNDS
+    if backing_off:
+        keep_failing = _keep_failing(failures, build_after, iteration)
+        reasons = pvector([*keep_failing, *(reasons if verdict is Verdict.FAILURE else ())])
+        verdict, limited = Verdict.FAILURE, 0
     if verdict is Verdict.FAILURE and not reasons:
         reasons = pvector([FAILED_WITHOUT_REASON])
     servers = iteration.servers
@@ -130,10 +168,39 @@ def conclude(iteration: Iteration, interval: float, limited_retry_iterations: in
     return Conclusion(
         verdict=verdict, reasons=reasons,
         status=GroupStatus.ERROR if verdict is Verdict.FAILURE else GroupStatus.ACTIVE,
-        servers=servers, limited_retries=limited, remove_group=removed,
+        servers=servers, limited_retries=limited, build_failures=failures,
+        build_after=build_after, remove_group=removed,
         look_again=(None if verdict is Verdict.SUCCESS
-                    or (verdict is Verdict.FAILURE and not iteration.deleting)
+                    or (verdict is Verdict.FAILURE and not iteration.deleting
+                        and not backing_off)
                     else next_look(iteration, interval)))
+
+
+def _build_backoff(iteration: Iteration, verdict: Verdict,
+                   interval: float) -> tuple[int, Optional[float]]:
+    """The build back-off after ``iteration``; see Note [Servers that keep failing]."""
+    if verdict is Verdict.SUCCESS or iteration.deleting:
+        return 0, None
+    if not iteration.broken:
+        return iteration.build_failures, iteration.build_after
+    failures = iteration.build_failures + 1
+    if failures < BUILD_FAILURE_ROUNDS:
+        return failures, None
+    delay = min(interval * 2 ** (failures - BUILD_FAILURE_ROUNDS + 1), MAX_BUILD_BACKOFF)
+    return failures, iteration.now + delay
+
+
+def _keep_failing(failures: int, build_after: Optional[float],
+                  iteration: Iteration) -> list[str]:
+    """The reasons of a group that backs off: how long, and the servers that broke last."""
+    after = (f"; no server is built again before {iso_time(build_after)}"
+             if build_after is not None else "")
+    if iteration.broken:
+        latest = [LATEST_BROKEN + "; ".join(iteration.broken)]
+    else:
+        latest = [r for r in iteration.error_reasons if r.startswith(LATEST_BROKEN)]
+    return [f"Servers keep breaking: {failures} rounds in a row had to replace broken "
+            f"servers{after}", *latest]
 
 
 def next_look(iteration: Iteration, interval: float) -> float:

@@ -70,7 +70,8 @@ def desired_group(group: ScalingGroup) -> DesiredGroup:
         capacity=0 if group.deleting else group.state.desired,
         server_config=prepare_server_config(args, group.group_id),
         desired_lbs=launch_load_balancers(args),
-        draining_timeout=float(args.get("draining_timeout", 0.0)))
+        draining_timeout=float(args.get("draining_timeout", 0.0)),
+        build_after=group.state.build_after)
 
 
 def autoscale_active(servers: Iterable[ObservedServer], lb_nodes: Iterable[LBNode],
@@ -149,8 +150,11 @@ def observe_and_act(group: ScalingGroup, now: float,
     """
     tenant_id, group_id = group.tenant_id, group.group_id
     desired = desired_group(group)
+    state = group.state
     facts = Iteration(now=now, outcome=StepOutcome(Verdict.SUCCESS), deleting=group.deleting,
-                      limited_retries=group.state.limited_retries)
+                      limited_retries=state.limited_retries,
+                      build_failures=state.build_failures, build_after=state.build_after,
+                      error_reasons=state.error_reasons)
     try:
         observation = yield gather_group(tenant_id, group_id, desired.desired_lbs.union(
             recorded_lbs(group.servers)))
@@ -172,7 +176,7 @@ def observe_and_act(group: ScalingGroup, now: float,
         facts, outcome=worst_outcome(outcomes),
         servers=record_servers(servers, serving, the_plan.kept),
         gone=[s.id for s in servers if s.state is ServerState.DELETED],
-        postponed=the_plan.postponed, wake_at=the_plan.wake_at,
+        postponed=the_plan.postponed, wake_at=the_plan.wake_at, broken=the_plan.broken,
         retry_after=max(waits) if waits else None)
 
 
@@ -214,7 +218,9 @@ def write_conclusion(tenant_id: str, group_id: str,
     def change(group: ScalingGroup) -> GroupState:
         return evolve(group.state, status=conclusion.status or group.state.status,
                       error_reasons=conclusion.error_reasons,
-                      limited_retries=conclusion.limited_retries)
+                      limited_retries=conclusion.limited_retries,
+                      build_failures=conclusion.build_failures,
+                      build_after=conclusion.build_after)
     try:
         yield update_state(tenant_id, group_id, change, include_deleting=True)
     except NoSuchGroup:

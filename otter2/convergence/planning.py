@@ -10,6 +10,7 @@ test-case-name: tests.convergence.test_planning
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Iterable, Mapping
 
 from attrs import evolve
@@ -54,8 +55,9 @@ def plan(desired: DesiredGroup, servers: Iterable[ObservedServer], lb_nodes: Ite
     ``clbs`` the CLBs whose health monitor could be read, by id; ``now`` the
     time of the gather.
     """
-    steps, kept = _survey(desired, servers, lb_nodes, clbs, now, build_timeout)
-    return evolve(transform(steps.result(), step_limits), kept=kept, wake_at=steps.wake_at)
+    steps, kept, broken = _survey(desired, servers, lb_nodes, clbs, now, build_timeout)
+    return evolve(transform(steps.result(), step_limits), kept=kept, broken=broken,
+                  wake_at=steps.wake_at)
 
 
 def plan_steps(desired: DesiredGroup, servers: Iterable[ObservedServer],
@@ -74,8 +76,11 @@ def plan_steps(desired: DesiredGroup, servers: Iterable[ObservedServer],
 
 def _survey(desired: DesiredGroup, servers: Iterable[ObservedServer],
             lb_nodes: Iterable[LBNode], clbs: Mapping[str, CLB], now: float,
-            build_timeout: float) -> tuple[StepCollector, list[str]]:
-    """The steps of ``plan_steps``, collected, and the ids of the servers kept."""
+            build_timeout: float) -> tuple[StepCollector, list[str], list[str]]:
+    """
+    The steps of ``plan_steps``, collected; the ids of the servers kept; and
+    a sentence for each broken server replaced.
+    """
     by_fate: dict[Destiny, list[ObservedServer]] = {fate: [] for fate in Destiny}
     for server in sorted(servers, key=_newest_first):
         by_fate[destiny(server, now, build_timeout)].append(server)
@@ -86,8 +91,13 @@ def _survey(desired: DesiredGroup, servers: Iterable[ObservedServer],
     kept, surplus = keep_order[:capacity], keep_order[capacity:]
     steps = StepCollector()
     create = CreateServer(desired.server_config)
-    for _ in range(capacity - len(kept)):
-        steps.append(create)
+    missing = capacity - len(kept)
+    if missing > 0 and desired.build_after is not None and now < desired.build_after:
+        steps.later(f"{_servers(missing)} to build wait until {iso_time(desired.build_after)}: "
+                    "the group's servers keep breaking", until=desired.build_after)
+    else:
+        for _ in range(missing):
+            steps.append(create)
 
     for server in [server for server, _ in surplus] + by_fate[Destiny.DRAIN]:
         timeout = 0.0 if server.state is ServerState.BUILD else desired.draining_timeout
@@ -112,7 +122,23 @@ def _survey(desired: DesiredGroup, servers: Iterable[ObservedServer],
                         f"{server.state.value}", limited=True)
         elif fate is Destiny.BUILDING:
             steps.later(BUILDING_REASON, until=server.created + build_timeout)
-    return steps, [server.id for server, _ in kept]
+    broken = [_why_broken(server, build_timeout) for server in by_fate[Destiny.REPLACE]]
+    return steps, [server.id for server, _ in kept], broken
+
+
+def _servers(count: int) -> str:
+    return "1 server" if count == 1 else f"{count} servers"
+
+
+def _why_broken(server: ObservedServer, build_timeout: float) -> str:
+    if server.state is ServerState.BUILD:
+        return f"server {server.id} did not finish building within {build_timeout:g} s"
+    return f"server {server.id} went to {server.state.value}"
+
+
+def iso_time(seconds: float) -> str:
+    """An instant as ISO 8601 in UTC, to the second."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _newest_first(server: ObservedServer) -> tuple[float, str]:

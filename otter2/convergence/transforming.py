@@ -38,13 +38,15 @@ class Plan:
     ``postponed`` means the group is not converged yet, even when every step
     succeeds. ``kept`` holds the ids of the servers the group keeps (its
     shape once the plan is done: surplus, draining and broken servers are
-    not in it); ``wake_at`` is the instant the soonest wait whose end the
-    plan knows ends (a drain, a build timeout), or None.
+    not in it); ``broken`` a sentence for each broken server it replaces;
+    ``wake_at`` is the instant the soonest wait whose end the plan knows
+    ends (a drain, a build timeout, the end of a build back-off), or None.
     """
 
     steps: PBag = field(default=pbag([]), converter=_frozen_bag)
     postponed: PVector = field(factory=pvector, converter=frozen_list)
     kept: PSet = field(factory=pset, converter=frozen_set)
+    broken: PVector = field(factory=pvector, converter=frozen_list)
     wake_at: Optional[float] = None
 
 

@@ -6,6 +6,8 @@ test-case-name: tests.convergence.test_planning
 
 from __future__ import annotations
 
+from typing import Optional
+
 from attrs import field, frozen
 from pyrsistent import PMap, PSet, pmap, pset
 
@@ -20,10 +22,12 @@ class DesiredGroup:
     ``server_config`` is the Nova create-server body, with the group's metadata
     (membership and load balancers) already merged into ``server.metadata``;
     ``desired_lbs`` are the launch configuration's load balancers, which every
-    kept server should be on.
+    kept server should be on. No server is built before ``build_after``
+    (None: at once), the back-off of a group whose servers keep breaking.
     """
 
     capacity: int
     server_config: PMap = field(factory=pmap, converter=frozen_json)
     desired_lbs: PSet = field(factory=pset, converter=frozen_set)
     draining_timeout: float = 0.0
+    build_after: Optional[float] = None

@@ -50,6 +50,9 @@ class GroupState:
     ``limited_retries`` counts the iterations in a row that waited on servers
     in transient states (see Note [Looking again]); it lives with the group
     so that a restart, or a move to another node, does not forget it.
+    ``build_failures`` counts the iterations since the group last converged
+    that had to replace broken servers, and no server is built before
+    ``build_after`` (see Note [Servers that keep failing]).
     """
 
     tenant_id: str
@@ -63,6 +66,8 @@ class GroupState:
     group_touched: Optional[float] = None
     policy_touched: PMap = field(factory=pmap, converter=frozen_json)
     limited_retries: int = 0
+    build_failures: int = 0
+    build_after: Optional[float] = None
 
 
 @frozen

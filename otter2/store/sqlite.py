@@ -63,12 +63,13 @@ class SQLiteGroupStore:
                 s = group.state
                 conn.execute(
                     f"INSERT INTO scaling_group ({GROUP_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (group.tenant_id, group.group_id, dumps(group.config),
                      dumps(group.launch), s.desired, s.version, int(s.paused),
                      int(s.suspended), s.status.value, dumps(s.error_reasons),
                      s.group_touched, dumps(s.policy_touched), 0, group.created,
-                     dump_servers(group.servers), s.limited_retries))
+                     dump_servers(group.servers), s.limited_retries, s.build_failures,
+                     s.build_after))
                 insert_policies(conn, policies, events)
         return self._db.write((group.tenant_id, group.group_id), work)
 
@@ -104,11 +105,12 @@ class SQLiteGroupStore:
                 cursor = conn.execute(
                     "UPDATE scaling_group SET desired=?, version=version+1, paused=?, "
                     "suspended=?, status=?, error_reasons=?, group_touched=?, "
-                    "policy_touched=?, limited_retries=? "
+                    "policy_touched=?, limited_retries=?, build_failures=?, build_after=? "
                     "WHERE tenant_id=? AND group_id=? AND version=?",
                     (state.desired, int(state.paused), int(state.suspended),
                      state.status.value, dumps(state.error_reasons),
                      state.group_touched, dumps(state.policy_touched), state.limited_retries,
+                     state.build_failures, state.build_after,
                      state.tenant_id, state.group_id, state.version))
                 if cursor.rowcount == 0:
                     row = conn.execute(

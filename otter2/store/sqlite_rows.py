@@ -22,7 +22,7 @@ from otter2.model import (
 
 GROUP_COLUMNS = ("tenant_id, group_id, config, launch, desired, version, paused, "
                   "suspended, status, error_reasons, group_touched, policy_touched, "
-                  "deleting, created, active, limited_retries")
+                  "deleting, created, active, limited_retries, build_failures, build_after")
 
 
 def dumps(value: Any) -> str:
@@ -32,12 +32,13 @@ def dumps(value: Any) -> str:
 def group_from_row(row: sqlite3.Row) -> ScalingGroup:
     (tenant_id, group_id, config, launch, desired, version, paused, suspended,
      status, error_reasons, group_touched, policy_touched, deleting, created,
-     active, limited_retries) = row
+     active, limited_retries, build_failures, build_after) = row
     state = GroupState(
         tenant_id=tenant_id, group_id=group_id, desired=desired, version=version,
         paused=bool(paused), suspended=bool(suspended), status=GroupStatus(status),
         error_reasons=json.loads(error_reasons), group_touched=group_touched,
-        policy_touched=json.loads(policy_touched), limited_retries=limited_retries)
+        policy_touched=json.loads(policy_touched), limited_retries=limited_retries,
+        build_failures=build_failures, build_after=build_after)
     return ScalingGroup(tenant_id=tenant_id, group_id=group_id,
                         config=json.loads(config), launch=json.loads(launch),
                         state=state, created=created, deleting=bool(deleting),

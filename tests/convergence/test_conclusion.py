@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.convergence.conclusion import (
+    BUILD_FAILURE_ROUNDS,
     FAILED_WITHOUT_REASON,
+    MAX_BUILD_BACKOFF,
     PROMPTLY,
     Iteration,
     conclude,
@@ -43,7 +45,9 @@ def iterations(draw: Any) -> Iteration:
         limited_retries=draw(st.integers(0, LIMIT)), servers=draw(record),
         gone=draw(st.sets(st.sampled_from(["s1", "s2", "s3", "s4"]))),
         postponed=draw(reasons), wake_at=None if wake is None else NOW + wake,
-        retry_after=retry_after)
+        retry_after=retry_after, broken=draw(reasons),
+        build_failures=draw(st.integers(0, BUILD_FAILURE_ROUNDS + 3)),
+        build_after=draw(st.one_of(st.none(), st.floats(NOW - 100, NOW + 900))))
 
 
 def conclusion_of(iteration: Iteration, interval: float = 10.0) -> Any:
@@ -69,7 +73,8 @@ class ConclusionPropertyTests(SynchronousTestCase):
         """No next look exactly for a converged group or an ERROR that is not a deletion."""
         conclusion = conclusion_of(iteration, interval)
         done = (conclusion.verdict is Verdict.SUCCESS
-                or (conclusion.verdict is Verdict.FAILURE and not iteration.deleting))
+                or (conclusion.verdict is Verdict.FAILURE and not iteration.deleting
+                    and conclusion.build_failures < BUILD_FAILURE_ROUNDS))
         self.assertEqual(conclusion.look_again is None, done)
 
     @given(iterations(), st.floats(1, 120))
@@ -129,6 +134,29 @@ class ConclusionPropertyTests(SynchronousTestCase):
         expected = [s for s in iteration.servers
                     if conclusion.verdict is not Verdict.SUCCESS or s.id not in iteration.gone]
         self.assertEqual(list(conclusion.servers), expected)
+
+    @given(iterations(), st.floats(1, 120))
+    def test_build_backoff(self, iteration: Iteration, interval: float) -> None:
+        """
+        Convergence ends the back-off; a round with broken servers counts one
+        more, and from the threshold on the group shows ERROR, saying so, and
+        builds nothing before an instant at most MAX_BUILD_BACKOFF away.
+        """
+        conclusion = conclusion_of(iteration, interval)
+        if conclusion.verdict is Verdict.SUCCESS or iteration.deleting:
+            self.assertEqual((conclusion.build_failures, conclusion.build_after), (0, None))
+            return
+        counted = iteration.build_failures + (1 if iteration.broken else 0)
+        self.assertEqual(conclusion.build_failures, counted)
+        if counted >= BUILD_FAILURE_ROUNDS:
+            self.assertEqual(conclusion.status, GroupStatus.ERROR)
+            self.assertTrue(conclusion.reasons[0].startswith("Servers keep breaking"))
+        if iteration.broken and counted >= BUILD_FAILURE_ROUNDS:
+            assert conclusion.build_after is not None
+            self.assertGreater(conclusion.build_after, NOW)
+            self.assertLessEqual(conclusion.build_after, NOW + MAX_BUILD_BACKOFF)
+        elif iteration.broken:
+            self.assertIsNone(conclusion.build_after)
 
     @given(iterations())
     def test_only_a_finished_deletion_removes(self, iteration: Iteration) -> None:
@@ -193,6 +221,38 @@ class ConclusionExampleTests(SynchronousTestCase):
         conclusion = conclusion_of(iteration(Verdict.FAILURE, "no Nova", deleting=True), 10)
         self.assertEqual((conclusion.status, conclusion.look_again),
                          (GroupStatus.ERROR, NOW + 10))
+
+    def test_backoff_doubles_and_is_bounded(self) -> None:
+        """Past the threshold the wait before building doubles each round, up to its cap."""
+        waits = []
+        for failures in range(BUILD_FAILURE_ROUNDS - 1, BUILD_FAILURE_ROUNDS + 8):
+            conclusion = conclusion_of(Iteration(
+                NOW, StepOutcome(Verdict.RETRY, ["x"]), broken=["server s1 went to ERROR"],
+                build_failures=failures), 10)
+            waits.append(conclusion.build_after - NOW)
+        self.assertEqual(waits, [20, 40, 80, 160, 320, 640, 900, 900, 900])
+
+    def test_keep_failing_reason(self) -> None:
+        """The ERROR names the rounds, the servers that broke and when building resumes."""
+        conclusion = conclusion_of(Iteration(
+            NOW, StepOutcome(Verdict.RETRY, ["x"]), broken=["server s1 went to ERROR"],
+            build_failures=BUILD_FAILURE_ROUNDS - 1), 10)
+        self.assertEqual(list(conclusion.reasons), [
+            "Servers keep breaking: 3 rounds in a row had to replace broken servers; no "
+            "server is built again before 1970-01-01T00:17:00Z",
+            "Latest broken: server s1 went to ERROR"])
+        self.assertEqual(conclusion.look_again, NOW + 10)
+
+    def test_waiting_round_keeps_the_latest_broken(self) -> None:
+        """A round with nothing newly broken still names the servers that broke last."""
+        conclusion = conclusion_of(Iteration(
+            NOW, StepOutcome(Verdict.RETRY, ["waiting"]), build_failures=4,
+            build_after=NOW + 60, error_reasons=["Servers keep breaking: ...",
+                                                 "Latest broken: server s1 went to ERROR"]))
+        self.assertEqual(list(conclusion.reasons), [
+            "Servers keep breaking: 4 rounds in a row had to replace broken servers; no "
+            "server is built again before 1970-01-01T00:17:40Z",
+            "Latest broken: server s1 went to ERROR"])
 
     def test_left_alone(self) -> None:
         """A gone or paused group's conclusion writes nothing and is not looked at again."""

@@ -363,3 +363,42 @@ class DeletionTests(ConvergerTestCase):
         self.run_for(180)
         self.assertNotIn(("t1", "g1"), self.store.groups)
         self.assertEqual(self.active(), 0)
+
+
+class BrokenBuildTests(ConvergerTestCase):
+    """A group whose servers keep breaking says so and slows down (Note [Servers that keep failing])."""
+
+    settings = ConvergerConfig(interval=5, concurrency=20)
+    behaviour = Behaviour(build_time=30, error_rate=1.0)
+
+    def test_backs_off_shows_error_and_recovers(self) -> None:
+        """
+        Every build ending in ERROR: the group shows ERROR naming the broken
+        servers, builds far fewer servers than rebuilding at once would, and
+        converges (ACTIVE, back-off ended) once builds succeed again.
+        """
+        creations: list[float] = []
+
+        def record(intent: Any) -> None:
+            if (isinstance(intent, ServiceRequest) and intent.method == "POST"
+                    and intent.path == "servers"):
+                creations.append(self.clock.seconds())
+
+        self.converger = Converger(self.clock, ComposedDispatcher([record, self.dispatcher]),
+                                   self.settings)
+        self.make_group(desired=2)
+        self.run_for(1800)
+        state = self.state()
+        self.assertEqual(state.status, GroupStatus.ERROR)
+        self.assertTrue(state.error_reasons[0].startswith("Servers keep breaking"),
+                        state.error_reasons)
+        self.assertRegex(state.error_reasons[1], "^Latest broken: server .* went to ERROR$")
+        # Rebuilding at once would build 2 servers every 35 s or so: about 100.
+        self.assertLess(len(creations), 30)
+        self.assertEqual(list(self.store.divergent), [("t1", "g1")])
+        self.holder.cloud = evolve(self.holder.cloud,
+                                   behaviour=evolve(self.behaviour, error_rate=0.0))
+        self.run_for(1000)
+        state = self.state()
+        self.assertEqual((state.status, state.build_failures, state.build_after, self.active()),
+                         (GroupStatus.ACTIVE, 0, None, 2))

@@ -213,12 +213,13 @@ def group_store_tests(build_store: Callable[[TestCase], Any]) -> type[TestCase]:
             await self.store.save_servers("t1", "g1", record)
             self.assertEqual(list((await self.store.load_group("t1", "g1")).servers), record)
 
-        async def test_limited_retries_are_kept_with_the_state(self) -> None:
-            """The LIMITED_RETRY count is saved and loaded with the group's state."""
+        async def test_retry_counts_are_kept_with_the_state(self) -> None:
+            """The LIMITED_RETRY count and the build back-off are kept with the group's state."""
             await self.store.create_group(group(), [], [], 10)
             loaded = await self.store.load_group("t1", "g1")
-            await self.store.save_state(evolve(loaded.state, limited_retries=4))
-            self.assertEqual((await self.store.load_group("t1", "g1")).state.limited_retries, 4)
+            saved = await self.store.save_state(evolve(
+                loaded.state, limited_retries=4, build_failures=5, build_after=1234.5))
+            self.assertEqual((await self.store.load_group("t1", "g1")).state, saved)
 
     return GroupStoreContract
 
