@@ -22,6 +22,7 @@ from otter2.cloud.messages import (
     error_message,
     fault_message,
     path,
+    retry_after,
     unrecognised_outcome,
 )
 from otter2.cloud.nova import epoch
@@ -234,7 +235,7 @@ def _busy(lb_id: str, response: Response, kind: CLBErrorKind) -> Optional[StepOu
     if kind is CLBErrorKind.RATE_LIMITED:
         return StepOutcome(Verdict.RETRY, [describe(
             f"Cloud Load Balancers is limiting the rate of requests for load balancer {lb_id}",
-            response)])
+            response)], retry_after=retry_after(response))
     if kind in (CLBErrorKind.IMMUTABLE, CLBErrorKind.NOT_ACTIVE):
         return StepOutcome(Verdict.RETRY, [describe(
             f"Cloud Load Balancer {lb_id} cannot change now", response)])
@@ -257,7 +258,7 @@ def classify_add_nodes(lb_id: str, response: Response) -> StepOutcome:
     """
     if response.status == 202:
         return StepOutcome(Verdict.RETRY, [
-            f"added nodes to Cloud Load Balancer {lb_id}; looking again"])
+            f"added nodes to Cloud Load Balancer {lb_id}; looking again"], done=True)
     error = clb_error(response)
     if error.kind is CLBErrorKind.DUPLICATE_NODES:
         return StepOutcome(Verdict.RETRY, [
@@ -278,7 +279,7 @@ def classify_remove_nodes(lb_id: str, response: Response) -> StepOutcome:
     error = clb_error(response) if response.status != 202 else None
     if error is None or error.kind in (CLBErrorKind.NO_SUCH_LB, CLBErrorKind.DELETED,
                                        CLBErrorKind.NO_SUCH_NODE):
-        return StepOutcome(Verdict.SUCCESS)
+        return StepOutcome(Verdict.SUCCESS, done=True)
     return _busy(lb_id, response, error.kind) or unrecognised_outcome(
         CLOUD_LOAD_BALANCERS, f"remove nodes from load balancer {lb_id}", response)
 
@@ -290,7 +291,7 @@ def classify_change_node(lb_id: str, node_id: str, response: Response) -> StepOu
     """
     if response.status == 202:
         return StepOutcome(Verdict.RETRY, [
-            f"changed node {node_id} of Cloud Load Balancer {lb_id}; looking again"])
+            f"changed node {node_id} of Cloud Load Balancer {lb_id}; looking again"], done=True)
     error = clb_error(response)
     if error.kind is CLBErrorKind.NO_SUCH_NODE:
         return StepOutcome(Verdict.FAILURE, [

@@ -8,7 +8,7 @@ test-case-name: tests.cloud.test_nova
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Optional
 from urllib.parse import quote
 
 from effect import FirstError
@@ -90,7 +90,8 @@ def unrecognised_outcome(service: str, action: str, response: Response,
     status = response.status
     if status == 429:
         return StepOutcome(Verdict.RETRY, [describe(
-            f"{service} is limiting the rate of requests; will try again to {action}", response)])
+            f"{service} is limiting the rate of requests; will try again to {action}", response)],
+            retry_after=retry_after(response))
     if status == 401:
         return StepOutcome(Verdict.RETRY, [describe(
             f"{service} refused otter2's credentials, even fresh ones, when asked to {action}",
@@ -101,6 +102,20 @@ def unrecognised_outcome(service: str, action: str, response: Response,
         return StepOutcome(Verdict.RETRY, [describe(f"{service} failed to {action}", response)])
     return StepOutcome(Verdict.RETRY, [describe(
         f"{service} answered unexpectedly when asked to {action}", response)])
+
+
+def retry_after(response: Response) -> Optional[float]:
+    """
+    The seconds a ``Retry-After`` header asks to wait (its delta-seconds
+    form), or None without one; an unreadable value or an HTTP date counts
+    as none (the converger interval applies).
+    """
+    value = str(response.headers.get("retry-after", "")).strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < 86400 else None
 
 
 def describe_exception(error: BaseException) -> str:

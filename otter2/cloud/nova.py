@@ -21,6 +21,7 @@ from otter2.cloud.messages import (
     describe,
     fault_message,
     path,
+    retry_after,
     unrecognised_outcome,
 )
 from otter2.cloud.metadata import desired_lbs_of, group_id_of, is_draining
@@ -217,7 +218,8 @@ _NETWORK_MESSAGES = re.compile(
 def _rate_limited(response: Response) -> Optional[StepOutcome]:
     if response.status == 413 and fault_message(response.body, "overLimit"):
         return StepOutcome(Verdict.RETRY, [describe(
-            "Cloud Servers is limiting the rate of requests", response)])
+            "Cloud Servers is limiting the rate of requests", response)],
+            retry_after=retry_after(response))
     return None
 
 
@@ -231,7 +233,7 @@ def classify_create_server(response: Response) -> StepOutcome:
         body = thaw(response.body)
         server_id = _id_of(body.get("server")) if isinstance(body, dict) else None
         which = f"server {server_id}" if server_id else "a new server"
-        return StepOutcome(Verdict.RETRY, [f"waiting for {which} to become active"])
+        return StepOutcome(Verdict.RETRY, [f"waiting for {which} to become active"], done=True)
     limited = _rate_limited(response)
     if limited is not None:
         return limited
@@ -265,7 +267,8 @@ def classify_delete_server(server_id: str, response: Response) -> StepOutcome:
 
 def deleted(server_id: str) -> StepOutcome:
     """A deletion Nova confirmed: RETRY, so that the next gather sees it gone."""
-    return StepOutcome(Verdict.RETRY, [f"server {server_id} is deleted; looking again"])
+    return StepOutcome(Verdict.RETRY, [f"server {server_id} is deleted; looking again"],
+                       done=True)
 
 
 def is_gone(response: Response) -> bool:
@@ -304,7 +307,7 @@ def classify_set_metadata_item(server_id: str, key: str, response: Response) -> 
     else (a vanished server, too many metadata items...) is RETRY.
     """
     if response.status == 200:
-        return StepOutcome(Verdict.SUCCESS)
+        return StepOutcome(Verdict.SUCCESS, done=True)
     if response.status == 404 and fault_message(response.body, "itemNotFound"):
         return StepOutcome(Verdict.RETRY, [
             f"server {server_id} no longer exists, so {key} cannot be set on it"])

@@ -200,10 +200,11 @@ def classify_bulk_remove(pairs: Iterable[Pair],
 
 def added() -> StepOutcome:
     """Servers are in their pools: RETRY, so that the next gather confirms it."""
-    return StepOutcome(Verdict.RETRY, ["added servers to RackConnect v3 pools; looking again"])
+    return StepOutcome(Verdict.RETRY, ["added servers to RackConnect v3 pools; looking again"],
+                       done=True)
 
 
 def removed() -> StepOutcome:
     """Servers are out of their pools: RETRY, so that the next gather confirms it."""
     return StepOutcome(Verdict.RETRY, [
-        "removed servers from RackConnect v3 pools; looking again"])
+        "removed servers from RackConnect v3 pools; looking again"], done=True)

@@ -87,7 +87,8 @@ class Iteration:
     replaced) come from the plan; ``retry_after`` is the longest wait the
     cloud asked for, in seconds; ``build_failures``, ``build_after`` and
     ``error_reasons`` are the group's stored back-off and the reasons its
-    state shows (Note [Servers that keep failing]).
+    state shows (Note [Servers that keep failing]); ``done`` says what the
+    steps changed, in words (``summary.summarize``).
     """
 
     now: float
@@ -103,6 +104,7 @@ class Iteration:
     build_failures: int = 0
     build_after: Optional[float] = None
     error_reasons: PVector = field(factory=pvector, converter=frozen_list)
+    done: PVector = field(factory=pvector, converter=frozen_list)
 
 
 @frozen
@@ -114,7 +116,8 @@ class Conclusion:
     ``limited_retries`` count and the build back-off (``build_failures``,
     ``build_after``) to keep; whether to ``remove_group`` (a deleting group
     with nothing left); and the instant to ``look_again`` (None: the group
-    is converged or needs its owner). See Note [Looking again].
+    is converged or needs its owner); ``done`` says what the iteration
+    changed, in words. See Note [Looking again].
     """
 
     verdict: Verdict
@@ -126,6 +129,19 @@ class Conclusion:
     build_after: Optional[float] = None
     remove_group: bool = False
     look_again: Optional[float] = None
+    done: PVector = field(factory=pvector, converter=frozen_list)
+
+    def summary(self) -> str:
+        """One line for the log: what the iteration changed, and how it ended."""
+        did = ", ".join(self.done) if self.done else "changed nothing"
+        why = "; ".join(self.reasons)
+        if self.remove_group:
+            return f"{did}; the group is deleted"
+        if self.verdict is Verdict.SUCCESS:
+            return f"{did}; converged" if self.status is not None else why
+        if self.verdict is Verdict.FAILURE:
+            return f"{did}; ERROR: {why}"
+        return f"{did}; not converged yet: {why}"
 
     @property
     def active_ids(self) -> list[str]:
@@ -169,7 +185,7 @@ def conclude(iteration: Iteration, interval: float, limited_retry_iterations: in
         verdict=verdict, reasons=reasons,
         status=GroupStatus.ERROR if verdict is Verdict.FAILURE else GroupStatus.ACTIVE,
         servers=servers, limited_retries=limited, build_failures=failures,
-        build_after=build_after, remove_group=removed,
+        build_after=build_after, remove_group=removed, done=iteration.done,
         look_again=(None if verdict is Verdict.SUCCESS
                     or (verdict is Verdict.FAILURE and not iteration.deleting
                         and not backing_off)

@@ -163,10 +163,10 @@ def _remove_nodes(step: RemoveNodesFromCLB, tenant_id: str) -> Effect:
 
     def finished() -> StepOutcome:
         if not rest:
-            return StepOutcome(Verdict.SUCCESS)
+            return StepOutcome(Verdict.SUCCESS, done=True)
         return StepOutcome(Verdict.RETRY, [
             f"removed {len(batch)} nodes from Cloud Load Balancer {step.lb_id}; "
-            f"{len(rest)} more to remove"])
+            f"{len(rest)} more to remove"], done=True)
 
     return remove(batch)
 

@@ -43,6 +43,7 @@ from otter2.convergence.gathering import (
 )
 from otter2.convergence.planning import DEFAULT_STEP_LIMITS, plan
 from otter2.convergence.steps import CreateServer
+from otter2.convergence.summary import summarize
 from otter2.intents import Now
 from otter2.model import GroupState, ScalingGroup
 from otter2.model.cloud import (
@@ -177,6 +178,7 @@ def observe_and_act(group: ScalingGroup, now: float,
         servers=record_servers(servers, serving, the_plan.kept),
         gone=[s.id for s in servers if s.state is ServerState.DELETED],
         postponed=the_plan.postponed, wake_at=the_plan.wake_at, broken=the_plan.broken,
+        done=summarize(results),
         retry_after=max(waits) if waits else None)
 
 

@@ -30,11 +30,13 @@ class Verdict(Enum):
 class StepOutcome:
     """
     A step's verdict and its reasons: sentences the group's owner can read
-    (never "Unknown error"). ``retry_after`` is the number of seconds the
-    cloud asked us to wait before calling it again (a ``Retry-After``), if it
-    asked.
+    (never "Unknown error"). ``done`` says the step's change was made (the
+    cloud accepted it), whatever is left to verify; ``retry_after`` is the
+    number of seconds the cloud asked us to wait before calling it again (a
+    ``Retry-After``), if it asked.
     """
 
     verdict: Verdict
     reasons: PVector = field(factory=pvector, converter=frozen_list)
+    done: bool = False
     retry_after: Optional[float] = None

@@ -119,9 +119,10 @@ class Converger(Service):
             self._look_again(mark, self._clock.seconds() + self.settings.interval)
             return
         look_again = conclusion.look_again
-        log.info("Converged group {group_id} of tenant {tenant_id}: {verdict} {reasons}; "
-                 "{next}", tenant_id=mark.tenant_id, group_id=mark.group_id,
-                 verdict=conclusion.verdict.name, reasons=list(conclusion.reasons),
+        log.info("Group {group_id} of tenant {tenant_id}: {summary}; {next}",
+                 tenant_id=mark.tenant_id, group_id=mark.group_id,
+                 summary=conclusion.summary(), verdict=conclusion.verdict.name,
+                 reasons=list(conclusion.reasons), done=list(conclusion.done),
                  next=("done" if look_again is None else
                        f"looking again in {max(0.0, look_again - self._clock.seconds()):.1f} s"))
         if look_again is None:

@@ -3,6 +3,7 @@ Tests for otter2.cloud.clb: requests, listings, node feeds, and the error
 table of spec §3.4 with what each error means for each step.
 """
 
+from attrs import evolve
 from pyrsistent import thaw
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -123,7 +124,7 @@ class RemoveNodesTests(SynchronousTestCase):
         """202, a missing or deleted LB and a missing node are SUCCESS."""
         for response in [Response(202), NOT_FOUND, PENDING_DELETE, MARKED_DELETED, NO_NODE]:
             self.assertEqual(clb.classify_remove_nodes("5", response),
-                             StepOutcome(Verdict.SUCCESS), response)
+                             StepOutcome(Verdict.SUCCESS, done=True), response)
 
     def test_retryable(self) -> None:
         """Rate limits, a busy or inactive LB, 5xx and 401 are RETRY."""
@@ -267,3 +268,18 @@ class NodeFeedTests(SynchronousTestCase):
     def test_empty(self) -> None:
         """An empty answer is an empty page."""
         self.assertEqual(clb.parse_node_feed(""), clb.FeedPage(0, None, None))
+
+
+class RetryAfterTests(SynchronousTestCase):
+    """A rate limit's Retry-After reaches the outcome, so the converger waits for it."""
+
+    def test_retry_after_is_read(self) -> None:
+        """A 413 over-limit answer with Retry-After: 30 asks for 30 seconds."""
+        limited = evolve(RATE_LIMITED, headers={"retry-after": "30"})
+        self.assertEqual(clb.classify_add_nodes("5", limited).retry_after, 30.0)
+
+    def test_without_or_unreadable(self) -> None:
+        """No header, or an HTTP date, asks for nothing in particular."""
+        dated = evolve(RATE_LIMITED, headers={"retry-after": "Wed, 21 Oct 2026 07:28:00 GMT"})
+        for response in (RATE_LIMITED, dated):
+            self.assertIsNone(clb.classify_add_nodes("5", response).retry_after)

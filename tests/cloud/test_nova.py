@@ -284,7 +284,7 @@ class CreateServerTests(SynchronousTestCase):
     def test_accepted(self) -> None:
         """202 is RETRY: wait for the server to become active."""
         self.assertEqual(nova.classify_create_server(Response(202, {"server": {"id": "s9"}})),
-                         StepOutcome(Verdict.RETRY, ["waiting for server s9 to become active"]))
+                         StepOutcome(Verdict.RETRY, ["waiting for server s9 to become active"], done=True))
 
     def test_bad_request(self) -> None:
         """A 400 badRequest is an invalid launch configuration (FAILURE)."""
@@ -373,7 +373,7 @@ class SetMetadataItemTests(SynchronousTestCase):
     def test_ok(self) -> None:
         """200 is SUCCESS."""
         self.assertEqual(nova.classify_set_metadata_item("s1", "k", Response(200)),
-                         StepOutcome(Verdict.SUCCESS))
+                         StepOutcome(Verdict.SUCCESS, done=True))
 
     def test_errors_are_retry(self) -> None:
         """A vanished server, too many items, rate limits and faults are RETRY."""

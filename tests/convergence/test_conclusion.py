@@ -259,3 +259,29 @@ class ConclusionExampleTests(SynchronousTestCase):
         conclusion = left_alone("the group is paused")
         self.assertEqual((conclusion.status, conclusion.servers, conclusion.look_again),
                          (None, None, None))
+
+
+class SummaryTests(SynchronousTestCase):
+    """The log line of a conclusion says what was done and how it ended."""
+
+    def test_retry(self) -> None:
+        """Changes, then why the group is not converged yet."""
+        conclusion = conclude(Iteration(NOW, StepOutcome(Verdict.RETRY, ["waiting for builds"]),
+                                        done=["created 2 servers"]), 10, LIMIT)
+        self.assertEqual(conclusion.summary(),
+                         "created 2 servers; not converged yet: waiting for builds")
+
+    def test_converged_without_changes(self) -> None:
+        """Nothing to do reads as such."""
+        conclusion = conclude(Iteration(NOW, StepOutcome(Verdict.SUCCESS), servers=[]), 10, LIMIT)
+        self.assertEqual(conclusion.summary(), "changed nothing; converged")
+
+    def test_error(self) -> None:
+        """An ERROR names its reasons."""
+        conclusion = conclude(Iteration(NOW, StepOutcome(Verdict.FAILURE, ["no quota"])), 10,
+                              LIMIT)
+        self.assertEqual(conclusion.summary(), "changed nothing; ERROR: no quota")
+
+    def test_left_alone(self) -> None:
+        """A paused group's line says why nothing was done."""
+        self.assertEqual(left_alone("the group is paused").summary(), "the group is paused")

@@ -58,7 +58,7 @@ class CreateServerTests(SynchronousTestCase):
             (nova.create_server_request("t1", NAMED), answer(202, {"server": {"id": "s9"}})),
         ], CreateServer(CONFIG))
         self.assertEqual(outcome, StepOutcome(Verdict.RETRY, [
-            "waiting for server s9 to become active"]))
+            "waiting for server s9 to become active"], done=True))
 
     def test_quota(self) -> None:
         """A quota 403 is FAILURE with Nova's message."""
@@ -143,7 +143,7 @@ class SetMetadataItemTests(SynchronousTestCase):
         step = SetMetadataItemOnServer("s1", "rax:autoscale:server:state", "DRAINING")
         request = nova.set_metadata_item_request("t1", "s1", "rax:autoscale:server:state",
                                                  "DRAINING")
-        self.assertEqual(perform([(request, answer(200))], step), StepOutcome(Verdict.SUCCESS))
+        self.assertEqual(perform([(request, answer(200))], step), StepOutcome(Verdict.SUCCESS, done=True))
 
     def test_vanished(self) -> None:
         """A vanished server is RETRY."""
@@ -187,7 +187,7 @@ class RemoveNodesTests(SynchronousTestCase):
         """202 is SUCCESS."""
         outcome = perform([(clb.remove_nodes_request("t1", "5", ["2", "10"]), answer(202))],
                           RemoveNodesFromCLB("5", ["10", "2"]))
-        self.assertEqual(outcome, StepOutcome(Verdict.SUCCESS))
+        self.assertEqual(outcome, StepOutcome(Verdict.SUCCESS, done=True))
 
     def test_more_than_ten(self) -> None:
         """The first ten are removed and the step is RETRY for the rest."""
@@ -195,7 +195,7 @@ class RemoveNodesTests(SynchronousTestCase):
         outcome = perform([(clb.remove_nodes_request("t1", "5", ids[:10]), answer(202))],
                           RemoveNodesFromCLB("5", ids))
         self.assertEqual(outcome, StepOutcome(Verdict.RETRY, [
-            "removed 10 nodes from Cloud Load Balancer 5; 2 more to remove"]))
+            "removed 10 nodes from Cloud Load Balancer 5; 2 more to remove"], done=True))
 
     def test_not_in_lb(self) -> None:
         """Ids CLB says are not on the LB are dropped and the call made again."""
@@ -205,7 +205,7 @@ class RemoveNodesTests(SynchronousTestCase):
                     "Node ids 1,3 are not a part of your load balancer"]}})),
             (clb.remove_nodes_request("t1", "5", ["2"]), answer(202)),
         ], RemoveNodesFromCLB("5", ["1", "2", "3"]))
-        self.assertEqual(outcome, StepOutcome(Verdict.SUCCESS))
+        self.assertEqual(outcome, StepOutcome(Verdict.SUCCESS, done=True))
 
     def test_none_in_lb(self) -> None:
         """When no id is on the LB, there is nothing left to do."""
@@ -214,7 +214,7 @@ class RemoveNodesTests(SynchronousTestCase):
                 "validationErrors": {"messages": [
                     "Node ids 1 are not a part of your load balancer"]}})),
         ], RemoveNodesFromCLB("5", ["1"]))
-        self.assertEqual(outcome, StepOutcome(Verdict.SUCCESS))
+        self.assertEqual(outcome, StepOutcome(Verdict.SUCCESS, done=True))
 
     def test_error_classes(self) -> None:
         """A gone LB is SUCCESS, a busy one RETRY, a refusal FAILURE."""
