@@ -1,15 +1,55 @@
 """
 Log observers for twistd: ``twistd --logger otter2.logs.json_observer otter2``
-writes one JSON object per event to standard output.
+writes one flat JSON object per event to standard output: ``time`` (ISO 8601,
+UTC), ``level``, ``namespace``, ``message`` (the event formatted as a person
+reads it), a ``traceback`` when the event carries a failure, and the event's
+own fields (``tenant_id``, ``group_id``, ``response_id``...), each as JSON or,
+when it is not JSON, as text.
 
-test-case-name: tests.test_daemon
+test-case-name: tests.test_logs
 """
 
+from __future__ import annotations
+
+import json
 import sys
+from datetime import datetime, timezone
+from typing import IO, Any, Mapping, Optional
 
-from twisted.logger import FileLogObserver, jsonFileLogObserver
+from twisted.logger import FileLogObserver, formatEvent
+
+# Keys an event carries for the logging system itself, not for the reader.
+_OWN = ("log_", "format")
 
 
-def json_observer() -> FileLogObserver:
-    """An observer writing JSON lines (one event per line) to standard output."""
-    return jsonFileLogObserver(sys.stdout, recordSeparator="")
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return value
+
+
+def flat_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """One event as a flat JSON-ready object; see the module docstring."""
+    level = event.get("log_level")
+    flat: dict[str, Any] = {
+        "time": datetime.fromtimestamp(event.get("log_time", 0.0), timezone.utc)
+        .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "level": getattr(level, "name", "info"),
+        "namespace": event.get("log_namespace", ""),
+        "message": formatEvent(dict(event)),
+    }
+    failure = event.get("log_failure")
+    if failure is not None:
+        flat["traceback"] = failure.getTraceback()
+    for key, value in event.items():
+        if not key.startswith(_OWN) and key not in flat:
+            flat[key] = _jsonable(value)
+    return flat
+
+
+def json_observer(stream: Optional[IO[str]] = None) -> FileLogObserver:
+    """An observer writing one flat JSON object per line to ``stream`` (standard output)."""
+    return FileLogObserver(stream or sys.stdout,
+                           lambda event: json.dumps(flat_event(event)) + "\n")

@@ -1,0 +1,54 @@
+"""
+Tests for otter2.logs: the JSON log observer writes one flat object per event.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+from twisted.logger import Logger, LogLevel, LogPublisher
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from otter2.logs import json_observer
+
+
+class JSONObserverTests(SynchronousTestCase):
+    """Every event is one line of flat JSON a log shipper can index."""
+
+    def setUp(self) -> None:
+        self.stream = io.StringIO()
+        publisher = LogPublisher(json_observer(self.stream))
+        self.log = Logger(namespace="otter2.test", observer=publisher)
+
+    def lines(self) -> list[dict]:
+        return [json.loads(line) for line in self.stream.getvalue().splitlines()]
+
+    def test_flat_fields(self) -> None:
+        """Time, level, namespace, the formatted message and the event's own fields."""
+        self.log.info("Group {group_id}: {summary}", group_id="g1", summary="created 2 servers",
+                      count=2)
+        [event] = self.lines()
+        self.assertEqual({k: v for k, v in event.items() if k != "time"}, {
+            "level": "info", "namespace": "otter2.test",
+            "message": "Group g1: created 2 servers", "group_id": "g1",
+            "summary": "created 2 servers", "count": 2})
+        self.assertRegex(event["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+    def test_values_that_are_not_json(self) -> None:
+        """A field JSON cannot hold is written as text, and the line stays valid JSON."""
+        self.log.warn("odd {thing}", thing=LogLevel.warn)
+        [event] = self.lines()
+        self.assertEqual((event["level"], event["thing"]), ("warn", str(LogLevel.warn)))
+
+    def test_failure_has_its_traceback(self) -> None:
+        """An error logged with a failure carries the traceback as one field."""
+        try:
+            raise ZeroDivisionError("no servers to divide")
+        except ZeroDivisionError:
+            self.log.failure("iteration failed", Failure())
+        [event] = self.lines()
+        self.assertEqual((event["level"], event["message"]), ("critical", "iteration failed"))
+        self.assertIn("ZeroDivisionError", event["traceback"])
+        self.assertNotIn("log_failure", event)
