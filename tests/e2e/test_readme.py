@@ -1,0 +1,83 @@
+"""
+The README's "Running against mimic" section, run as written: its first
+command in the background, the others in one shell, as a user pasting them
+into a second terminal would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.e2e.support import MIMIC_VENV, ROOT, clean_environment, free_port
+
+
+def section(title: str) -> str:
+    """The README's text under ``## title``, up to the next section."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def shell_blocks(text: str) -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", text, re.S)
+
+
+class MimicWalkThroughTests(SynchronousTestCase):
+    """The mimic walk-through works when pasted, and leaves nothing behind."""
+
+    def test_walk_through_as_written(self) -> None:
+        """
+        ``scripts/run-with-mimic`` starts both, the pasted commands create a
+        group, see it converge, repair a server deleted in mimic, delete the
+        group; Ctrl-C then stops everything and removes ``.mimic/``.
+        """
+        first, *rest = shell_blocks(section("Running against mimic"))
+        self.assertEqual(first.strip(), "scripts/run-with-mimic")
+        port = free_port()
+        env = {**clean_environment(), "OTTER2_PORT": str(port), "MIMIC_VENV": MIMIC_VENV,
+               "VENV": os.path.dirname(os.path.dirname(sys.executable))}
+        log_path = os.path.abspath(self.mktemp())
+        with open(log_path, "wb") as log:
+            runner = subprocess.Popen(["bash", "-c", first], cwd=ROOT, env=env, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            self.wait_until_up(port, runner, log_path)
+            pasted = subprocess.run(["bash", "-c", "set -euo pipefail\n" + "\n".join(rest)],
+                                    cwd=ROOT, env=env, capture_output=True, text=True,
+                                    timeout=150)
+            output = pasted.stdout + pasted.stderr
+            self.assertEqual(pasted.returncode, 0, output)
+            self.assertRegex(output, r"HTTP/1\.1 201")
+            self.assertRegex(output, r"(?i)location: http://127\.0\.0\.1:\d+/v1\.0/123456/groups/")
+            self.assertEqual(output.count("HTTP 204"), 2, output)
+        finally:
+            os.killpg(runner.pid, signal.SIGINT)
+            runner.wait(timeout=30)
+        self.assertFalse(os.path.exists(os.path.join(ROOT, ".mimic")))
+        with self.assertRaises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+
+    def wait_until_up(self, port: int, runner: subprocess.Popen[bytes], log_path: str) -> None:
+        deadline = time.monotonic() + 120  # it may have to set up its environments
+        while time.monotonic() < deadline:
+            if runner.poll() is not None:
+                break
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
+                if os.path.exists(os.path.join(ROOT, ".mimic", "env")):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.25)
+        with open(log_path, errors="replace") as f:
+            raise AssertionError("run-with-mimic did not start:\n" + f.read()[-3000:])
