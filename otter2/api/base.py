@@ -85,6 +85,8 @@ def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
                         path=_redacted(request.path.decode("utf-8", "replace")))
             reply = Reply(500, INTERNAL_ERROR.body())
         request.setResponseCode(reply.status)
+        # Every answer says it is JSON, 202 and 204 included (a reply may say otherwise).
+        request.setHeader(b"Content-Type", b"application/json")
         for name, value in reply.headers.items():
             request.setHeader(name.encode(), value.encode())
         log.info("{method} {path} {status} (response {response_id})",
@@ -95,7 +97,6 @@ def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
             return b""
         if isinstance(reply.body, bytes):
             return reply.body
-        request.setHeader(b"Content-Type", b"application/json")
         return json.dumps(reply.body).encode()
 
     return handler  # type: ignore[return-value]

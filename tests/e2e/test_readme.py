@@ -16,7 +16,7 @@ import urllib.request
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.e2e.support import MIMIC_VENV, ROOT, clean_environment, free_port
+from tests.e2e.support import MIMIC_VENV, ROOT, Daemon, clean_environment, free_port
 
 
 def section(title: str) -> str:
@@ -81,3 +81,36 @@ class MimicWalkThroughTests(SynchronousTestCase):
             time.sleep(0.25)
         with open(log_path, errors="replace") as f:
             raise AssertionError("run-with-mimic did not start:\n" + f.read()[-3000:])
+
+
+class WalkThroughTests(SynchronousTestCase):
+    """The README's walk through the API, and its list of every call, run as written."""
+
+    def test_walk_through_and_every_call(self) -> None:
+        """
+        Pasted into a shell against a daemon without a cloud (its port in
+        place of 9000), every command succeeds and the answers are the ones
+        the text promises.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        daemon = Daemon(directory, {})
+        daemon.start()
+        self.addCleanup(daemon.stop)
+        text = section("A walk through the API").replace("127.0.0.1:9000",
+                                                          f"127.0.0.1:{daemon.port}")
+        script = "set -euo pipefail\n" + "\n".join(shell_blocks(text))
+        pasted = subprocess.run(["bash", "-c", script], cwd=directory, env=clean_environment(),
+                                capture_output=True, text=True, timeout=60)
+        output = pasted.stdout + pasted.stderr
+        self.assertEqual(pasted.returncode, 0, output)
+        statuses = re.findall(r"HTTP/1\.1 (\d{3})", output)
+        # create, add a policy, execute, execute in cooldown, capability, remove a server
+        self.assertEqual(statuses, ["201", "201", "202", "403", "202", "404"], output)
+        # Every answer is JSON, the bodiless 202 of a capability URL included.
+        self.assertEqual(len(re.findall(r"(?im)^content-type: application/json", output)),
+                         len(statuses), output)
+        self.assertRegex(output, r"(?im)^location: http://127\.0\.0\.1:\d+/v1\.0/123456/groups/")
+        self.assertIn('"desiredCapacity": 3', output)
+        self.assertIn("Cooldowns not met", output)
+        self.assertNotIn('"code": 500', output)
