@@ -1,7 +1,7 @@
 """
 Cloud Load Balancers: the requests otter2 makes, the listings read into
-`CLBNode` and `CLB` values, node Atom feeds read for when draining began, and
-the error table of spec §3.4 with what each error means for each step.
+`CLBNode` and `CLB` values, and the error table of spec §3.4 with what each
+error means for each step. Node Atom feeds are read in ``clb_feed``.
 
 test-case-name: tests.cloud.test_clb
 """
@@ -9,7 +9,6 @@ test-case-name: tests.cloud.test_clb
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ElementTree
 from enum import Enum, auto
 from typing import Any, Iterable, Optional
 
@@ -24,7 +23,6 @@ from otter2.cloud.messages import (
     path,
     unrecognised_outcome,
 )
-from otter2.cloud.nova import epoch
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
 from otter2.model.outcome import StepOutcome, Verdict
 from otter2.model.cloud import CLB, CLBDescription, CLBNode, NodeCondition, NodeType
@@ -112,46 +110,6 @@ def parse_nodes(lb_id: str, body: Any) -> list[CLBNode]:
 def parse_health_monitor(body: Any) -> CLB:
     """A `CLB` from a ``GET loadbalancers/{lb}/healthmonitor`` answer."""
     return CLB(health_monitor=bool(thaw(body).get("healthMonitor")))
-
-
-_DRAINING_EVENT = re.compile(
-    r"Node successfully updated with address: '[^']*', port: '\d+', weight: '\d+', "
-    r"condition: 'DRAINING'"
-    r"|Node successfully created with address: '[^']*', port: '\d+', "
-    r"condition: 'DRAINING', weight: '\d+'")
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-@frozen
-class FeedPage:
-    """One page of a node's Atom feed: its entry count, when draining began, the next link."""
-
-    entries: int
-    drained_at: Optional[float]
-    next_href: Optional[str]
-
-
-def parse_node_feed(text: str) -> FeedPage:
-    """
-    When the first entry of a feed page saying the node became DRAINING was
-    written (the feed lists the newest first), and the page's next link.
-    """
-    if not text.strip():
-        return FeedPage(0, None, None)
-    feed = ElementTree.fromstring(text)
-    entries = [child for child in feed if _local(child.tag) == "entry"]
-    drained_at = None
-    for entry in entries:
-        fields = {_local(child.tag): (child.text or "") for child in entry}
-        if _DRAINING_EVENT.search(fields.get("summary", "")):
-            drained_at = epoch(fields["updated"])
-            break
-    next_href = next((child.get("href") for child in feed
-                      if _local(child.tag) == "link" and child.get("rel") == "next"), None)
-    return FeedPage(len(entries), drained_at, next_href)
 
 
 # -- errors --------------------------------------------------------------------
