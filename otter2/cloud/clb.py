@@ -42,6 +42,11 @@ def list_load_balancers_request(tenant_id: str) -> ServiceRequest:
     return _request(tenant_id, "GET", "loadbalancers")
 
 
+def get_load_balancer_request(tenant_id: str, lb_id: str) -> ServiceRequest:
+    """``GET loadbalancers/{lb}``."""
+    return _request(tenant_id, "GET", path("loadbalancers", lb_id))
+
+
 def list_nodes_request(tenant_id: str, lb_id: str) -> ServiceRequest:
     """``GET loadbalancers/{lb}/nodes``."""
     return _request(tenant_id, "GET", path("loadbalancers", lb_id, "nodes"))
@@ -84,6 +89,23 @@ def change_node_request(tenant_id: str, lb_id: str, node_id: str, condition: Nod
 
 
 # -- parsing -------------------------------------------------------------------
+
+
+_LB_ID = re.compile(r"\A[1-9][0-9]*\Z")
+
+
+def is_load_balancer_id(value: Any) -> bool:
+    """
+    Whether a launch configuration's ``loadBalancerId`` can name a CLB: a
+    positive integer, as a JSON number or as its digits. Leading zeros are
+    refused: otter2 matches ids as text against CLB's listings, which say 7,
+    never 007.
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value > 0
+    return isinstance(value, str) and _LB_ID.match(value) is not None
 
 
 def parse_load_balancer_ids(body: Any) -> list[str]:
@@ -188,6 +210,40 @@ def lb_gone(response: Response) -> bool:
     return clb_error(response).kind in (CLBErrorKind.NO_SUCH_LB, CLBErrorKind.DELETED)
 
 
+class LoadBalancerLookup(Enum):
+    """What an answer to ``GET loadbalancers/{lb}`` says of the load balancer."""
+
+    FOUND = auto()
+    MISSING = auto()
+    DELETING = auto()  # PENDING_DELETE or DELETED: it will never take nodes again
+    UNANSWERED = auto()  # CLB could not say: rate-limited, failing, or unreadable
+
+
+_BEING_DELETED = {"PENDING_DELETE", "DELETED"}  # mimic writes PENDING-DELETE
+
+
+def read_load_balancer_lookup(response: Response) -> LoadBalancerLookup:
+    """
+    What a ``GET loadbalancers/{lb}`` answer says: a 200 by the status it
+    shows; a 404 or the table's missing row is MISSING, its deleted rows (and
+    410) are DELETING; anything else is UNANSWERED.
+    """
+    if response.status in (200, 203):
+        body = thaw(response.body)
+        lb = body.get("loadBalancer") if isinstance(body, dict) else None
+        status = lb.get("status") if isinstance(lb, dict) else None
+        if not isinstance(status, str):
+            return LoadBalancerLookup.UNANSWERED
+        deleting = status.upper().replace("-", "_") in _BEING_DELETED
+        return LoadBalancerLookup.DELETING if deleting else LoadBalancerLookup.FOUND
+    kind = clb_error(response).kind
+    if kind is CLBErrorKind.DELETED or response.status == 410:
+        return LoadBalancerLookup.DELETING
+    if kind is CLBErrorKind.NO_SUCH_LB or response.status == 404:
+        return LoadBalancerLookup.MISSING
+    return LoadBalancerLookup.UNANSWERED
+
+
 def _busy(lb_id: str, response: Response, kind: CLBErrorKind) -> Optional[StepOutcome]:
     if kind is CLBErrorKind.RATE_LIMITED:
         return StepOutcome(Verdict.RETRY, [describe(
@@ -199,12 +255,21 @@ def _busy(lb_id: str, response: Response, kind: CLBErrorKind) -> Optional[StepOu
     return None
 
 
+def no_such_lb_reason(lb_id: str) -> str:
+    """The sentence for a load balancer that does not exist."""
+    return f"Cloud Load Balancer does not exist: {lb_id}"
+
+
+def lb_deleted_reason(lb_id: str) -> str:
+    """The sentence for a load balancer that is being (or has been) deleted."""
+    return f"Cloud Load Balancer is currently being deleted: {lb_id}"
+
+
 def _missing_lb(lb_id: str, kind: CLBErrorKind) -> Optional[StepOutcome]:
     if kind is CLBErrorKind.NO_SUCH_LB:
-        return StepOutcome(Verdict.FAILURE, [f"Cloud Load Balancer does not exist: {lb_id}"])
+        return StepOutcome(Verdict.FAILURE, [no_such_lb_reason(lb_id)])
     if kind is CLBErrorKind.DELETED:
-        return StepOutcome(Verdict.FAILURE, [
-            f"Cloud Load Balancer is currently being deleted: {lb_id}"])
+        return StepOutcome(Verdict.FAILURE, [lb_deleted_reason(lb_id)])
     return None
 
 

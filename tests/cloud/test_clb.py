@@ -3,6 +3,8 @@ Tests for otter2.cloud.clb: requests, listings, and the error
 table of spec §3.4 with what each error means for each step.
 """
 
+from hypothesis import given
+from hypothesis import strategies as st
 from pyrsistent import thaw
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -195,6 +197,11 @@ class RequestTests(SynchronousTestCase):
         self.assertEqual(thaw(request.json), {"node": {"condition": "DRAINING", "weight": 3,
                                                        "type": "PRIMARY"}})
 
+    def test_get_load_balancer(self) -> None:
+        """Looking a load balancer up is a GET of its own resource."""
+        self.assertEqual(clb.get_load_balancer_request("t1", "5"), ServiceRequest(
+            "t1", ServiceType.CLOUD_LOAD_BALANCERS, "GET", "loadbalancers/5"))
+
     def test_feed(self) -> None:
         """A node's feed is its .atom resource."""
         self.assertEqual(clb.node_feed_request("t1", "5", "12").path,
@@ -226,3 +233,69 @@ class ParsingTests(SynchronousTestCase):
         self.assertEqual(clb.parse_health_monitor({"healthMonitor": {"type": "CONNECT"}}),
                          CLB(health_monitor=True))
         self.assertEqual(clb.parse_health_monitor({"healthMonitor": {}}), CLB())
+
+
+def shown(status: str) -> Response:
+    """A ``GET loadbalancers/{lb}`` answer showing a load balancer in ``status``."""
+    return Response(200, {"loadBalancer": {"id": 5, "name": "web", "status": status}})
+
+
+class LoadBalancerIdTests(SynchronousTestCase):
+    """Which loadBalancerId values can name a CLB."""
+
+    @given(st.integers(min_value=1))
+    def test_positive_integers(self, number: int) -> None:
+        """A positive integer names a CLB, as a number or as its digits."""
+        self.assertTrue(clb.is_load_balancer_id(number))
+        self.assertTrue(clb.is_load_balancer_id(str(number)))
+
+    @given(st.integers(max_value=0))
+    def test_zero_and_negative(self, number: int) -> None:
+        """Zero and negative numbers name no CLB, whichever way they are written."""
+        self.assertFalse(clb.is_load_balancer_id(number))
+        self.assertFalse(clb.is_load_balancer_id(str(number)))
+
+    def test_other_values(self) -> None:
+        """Words, leading zeros, signs, decimals, booleans and empty text name no CLB."""
+        for value in ["abc", "12a", "007", "+5", "5.0", "", " 5", "٣", True, 5.0, None]:
+            self.assertFalse(clb.is_load_balancer_id(value), value)
+
+
+class LoadBalancerLookupTests(SynchronousTestCase):
+    """What an answer to looking a load balancer up says of it."""
+
+    def test_found(self) -> None:
+        """A load balancer shown ACTIVE, busy or in error exists."""
+        for status in ["ACTIVE", "BUILD", "PENDING_UPDATE", "PENDING-UPDATE", "ERROR"]:
+            self.assertEqual(clb.read_load_balancer_lookup(shown(status)),
+                             clb.LoadBalancerLookup.FOUND, status)
+
+    def test_deleting(self) -> None:
+        """One shown PENDING_DELETE (PENDING-DELETE in mimic) or DELETED, or answered 410 or
+        422 deleted, is being deleted."""
+        for response in [shown("PENDING_DELETE"), shown("PENDING-DELETE"), shown("DELETED"),
+                         MARKED_DELETED, PENDING_DELETE, DELETED_IMMUTABLE]:
+            self.assertEqual(clb.read_load_balancer_lookup(response),
+                             clb.LoadBalancerLookup.DELETING, response)
+
+    def test_missing(self) -> None:
+        """A 404 means there is no such load balancer."""
+        for response in [NOT_FOUND, Response(404, "<html>not here</html>")]:
+            self.assertEqual(clb.read_load_balancer_lookup(response),
+                             clb.LoadBalancerLookup.MISSING, response)
+
+    def test_unanswered(self) -> None:
+        """Rate limits, other refusals, failures and unreadable answers say nothing."""
+        for response in [RATE_LIMITED, FORBIDDEN, Response(500, "oops"), Response(503),
+                         Response(200, {"loadBalancer": {}}), Response(200, "text"),
+                         Response(200, {"loadBalancer": "5"})]:
+            self.assertEqual(clb.read_load_balancer_lookup(response),
+                             clb.LoadBalancerLookup.UNANSWERED, response)
+
+    def test_reasons(self) -> None:
+        """The sentences name the load balancer the way convergence reports it."""
+        self.assertEqual(clb.no_such_lb_reason("5"), "Cloud Load Balancer does not exist: 5")
+        self.assertEqual(clb.lb_deleted_reason("5"),
+                         "Cloud Load Balancer is currently being deleted: 5")
+        self.assertEqual(clb.classify_add_nodes("5", NOT_FOUND).reasons,
+                         [clb.no_such_lb_reason("5")])
