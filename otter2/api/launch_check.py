@@ -6,6 +6,13 @@ Every problem found becomes one line of a 400 ``InvalidLaunchConfiguration``.
 Unlike Otter, a cloud that cannot answer (5xx, timeout, Identity down) is a
 503 to try again, not a claim that the image is invalid.
 
+Unlike Otter too, load balancers are checked here rather than failing the
+group later: each Cloud Load Balancer id must be a positive integer naming a
+load balancer of the tenant that is not being deleted, and each RackConnect
+v3 pool one of the tenant's pools. A catalog without the service is a
+problem of the configuration (the tenant cannot use the service), not an
+outage.
+
 test-case-name: tests.api.test_launch_check
 """
 
@@ -14,25 +21,42 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from effect import Effect, parallel
 from effect.do import do
 
-from otter2.cloud import nova
-from otter2.cloud.messages import describe_exception
-from otter2.cloud.request import Response, ServiceRequest
+from otter2.cloud import clb, nova, rcv3
+from otter2.cloud.clb import LoadBalancerLookup
+from otter2.cloud.messages import (
+    CLOUD_LOAD_BALANCERS,
+    CLOUD_SERVERS,
+    RACKCONNECT,
+    describe_exception,
+)
+from otter2.cloud.request import NoSuchEndpoint, Response, ServiceRequest
 from otter2.control.errors import APIError
 
 _BASE64 = re.compile(r"^[+/=a-zA-Z0-9]+$")
 
 
-def _unavailable(what: str, response: Any) -> APIError:
+_UNAVAILABLE = {CLOUD_SERVERS: "CloudServersUnavailable",
+                CLOUD_LOAD_BALANCERS: "CloudLoadBalancersUnavailable",
+                RACKCONNECT: "RackConnectUnavailable"}
+
+
+def _unavailable(what: str, response: Any, service: str = CLOUD_SERVERS) -> APIError:
     why = (f"HTTP {response.status}" if isinstance(response, Response)
            else describe_exception(response))
-    return APIError(503, "CloudServersUnavailable",
-                    f"Could not check the launch configuration's {what} with Cloud Servers "
+    return APIError(503, _UNAVAILABLE[service],
+                    f"Could not check the launch configuration's {what} with {service} "
                     f"({why}); try again later")
+
+
+def _not_available(service: str, tenant_id: str, missing: NoSuchEndpoint) -> str:
+    where = f" in region {missing.region}" if missing.region else ""
+    return (f"{service} is not available to tenant {tenant_id}: its service catalog has "
+            f"no {missing.service_name} endpoint{where}")
 
 
 def _check_answer(what: str, response: Any) -> bool:
@@ -90,9 +114,72 @@ def _personality_problems(files: Any, limits: Any) -> list[str]:
     return problems
 
 
+def _load_balancer_ids(load_balancers: Iterable[Any]) -> tuple[list[str], list[str], list[str]]:
+    """
+    The distinct CLB ids that can name a load balancer, those that cannot,
+    and the distinct RackConnect v3 pool ids, each in the order given.
+    """
+    clbs: dict[str, bool] = {}
+    pools: dict[str, str] = {}
+    for entry in load_balancers:
+        value = entry["loadBalancerId"]
+        if entry.get("type") == "RackConnectV3":
+            pools.setdefault(str(value).lower(), str(value))
+        else:
+            clbs.setdefault(str(value), clb.is_load_balancer_id(value))
+    return ([lb_id for lb_id, good in clbs.items() if good],
+            [lb_id for lb_id, good in clbs.items() if not good], list(pools.values()))
+
+
+def _malformed_clb(lb_id: str) -> str:
+    return (f'Invalid loadBalancerId "{lb_id}" in launchConfiguration: a Cloud Load '
+            "Balancer id is a positive integer, without leading zeros")
+
+
+def _clb_problem(tenant_id: str, lb_id: str, answer: Any) -> Optional[str]:
+    if isinstance(answer, NoSuchEndpoint):
+        return _not_available(CLOUD_LOAD_BALANCERS, tenant_id, answer)
+    lookup = (clb.read_load_balancer_lookup(answer) if isinstance(answer, Response)
+              else LoadBalancerLookup.UNANSWERED)
+    if lookup is LoadBalancerLookup.MISSING:
+        return clb.no_such_lb_reason(lb_id)
+    if lookup is LoadBalancerLookup.DELETING:
+        return clb.lb_deleted_reason(lb_id)
+    if lookup is LoadBalancerLookup.UNANSWERED:
+        raise _unavailable(f"load balancer {lb_id}", answer, CLOUD_LOAD_BALANCERS)
+    return None
+
+
+def _pool_problems(tenant_id: str, pool_ids: list[str], answer: Any) -> list[str]:
+    if isinstance(answer, NoSuchEndpoint):
+        return [_not_available(RACKCONNECT, tenant_id, answer)]
+    listed = rcv3.listed_pool_ids(answer) if isinstance(answer, Response) else None
+    if listed is None:
+        raise _unavailable("load balancer pools", answer, RACKCONNECT)
+    return [rcv3.no_such_pool_reason(pool_id) for pool_id in pool_ids
+            if pool_id.lower() not in listed]
+
+
 def _answer_or_error(request: ServiceRequest) -> Effect:
     """The response, or the exception when the cloud could not be reached."""
     return Effect(request).on(error=lambda error: error)
+
+
+def _lookups(tenant_id: str, server: Mapping[str, Any], clb_ids: list[str],
+             pool_ids: list[str]) -> list[tuple[str, ServiceRequest]]:
+    """The requests the check makes, each under the name its answer is read by."""
+    lookups = []
+    if server.get("imageRef"):
+        lookups.append(("image", nova.get_image_request(tenant_id, server["imageRef"])))
+    if server.get("flavorRef"):
+        lookups.append(("flavor", nova.get_flavor_request(tenant_id, server["flavorRef"])))
+    if server.get("personality"):
+        lookups.append(("limits", nova.get_limits_request(tenant_id)))
+    lookups.extend((f"clb {lb_id}", clb.get_load_balancer_request(tenant_id, lb_id))
+                   for lb_id in clb_ids)
+    if pool_ids:
+        lookups.append(("pools", rcv3.list_pools_request(tenant_id)))
+    return lookups
 
 
 @do
@@ -100,30 +187,29 @@ def check_launch_config(tenant_id: str, launch: Mapping[str, Any]) -> Any:
     """
     An Effect that succeeds if the launch configuration fits the tenant's
     cloud and fails with a 400 ``InvalidLaunchConfiguration`` listing every
-    problem otherwise. Only ``launch_server`` is checked.
+    problem otherwise (a 503 if a service could not say). Only
+    ``launch_server`` is checked; its lookups are made at once.
     """
     if launch.get("type") != "launch_server":
         return None
     server = launch["args"]["server"]
-    image_ref, flavor_ref = server.get("imageRef"), server.get("flavorRef")
-    files = list(server.get("personality") or ())
-    checks: list[tuple[str, Effect]] = []
-    if image_ref:
-        checks.append(("image", _answer_or_error(nova.get_image_request(tenant_id, image_ref))))
-    if flavor_ref:
-        checks.append(("flavor", _answer_or_error(nova.get_flavor_request(tenant_id, flavor_ref))))
-    if files:
-        checks.append(("limits", _answer_or_error(nova.get_limits_request(tenant_id))))
-    answers = dict(zip([name for name, _ in checks],
-                       (yield parallel([effect for _, effect in checks])), strict=True))
+    clb_ids, malformed, pool_ids = _load_balancer_ids(launch["args"].get("loadBalancers") or ())
+    lookups = _lookups(tenant_id, server, clb_ids, pool_ids)
+    answers = dict(zip([name for name, _ in lookups],
+                       (yield parallel([_answer_or_error(request) for _, request in lookups])),
+                       strict=True))
     problems = []
     if "image" in answers:
-        problems.append(_image_problem(image_ref, answers["image"]))
+        problems.append(_image_problem(server["imageRef"], answers["image"]))
     if "flavor" in answers:
-        problems.append(_flavor_problem(flavor_ref, answers["flavor"]))
-    if files:
-        problems.extend(_personality_problems(files, answers["limits"]))
-    lines = [p for p in problems if p]
+        problems.append(_flavor_problem(server["flavorRef"], answers["flavor"]))
+    if "limits" in answers:
+        problems.extend(_personality_problems(server["personality"], answers["limits"]))
+    problems.extend(_malformed_clb(lb_id) for lb_id in malformed)
+    problems.extend(_clb_problem(tenant_id, lb_id, answers[f"clb {lb_id}"]) for lb_id in clb_ids)
+    if pool_ids:
+        problems.extend(_pool_problems(tenant_id, pool_ids, answers["pools"]))
+    lines = list(dict.fromkeys(p for p in problems if p))  # a missing service is said once
     if lines:
         raise APIError(400, "InvalidLaunchConfiguration",
                        "Following problems with launch configuration:\n" + "\n".join(lines))

@@ -1,7 +1,7 @@
 """
 Cloud Load Balancers: the requests otter2 makes, the listings read into
-`CLBNode` and `CLB` values, node Atom feeds read for when draining began, and
-the error table of spec §3.4 with what each error means for each step.
+`CLBNode` and `CLB` values, and the error table of spec §3.4 with what each
+error means for each step. Node Atom feeds are read in ``clb_feed``.
 
 test-case-name: tests.cloud.test_clb
 """
@@ -9,7 +9,6 @@ test-case-name: tests.cloud.test_clb
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ElementTree
 from enum import Enum, auto
 from typing import Any, Iterable, Optional
 
@@ -25,7 +24,6 @@ from otter2.cloud.messages import (
     retry_after,
     unrecognised_outcome,
 )
-from otter2.cloud.nova import epoch
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
 from otter2.model.outcome import StepOutcome, Verdict
 from otter2.model.cloud import CLB, CLBDescription, CLBNode, NodeCondition, NodeType
@@ -43,6 +41,11 @@ def _request(tenant_id: str, method: str, relative: str, **kwargs: Any) -> Servi
 def list_load_balancers_request(tenant_id: str) -> ServiceRequest:
     """``GET loadbalancers``."""
     return _request(tenant_id, "GET", "loadbalancers")
+
+
+def get_load_balancer_request(tenant_id: str, lb_id: str) -> ServiceRequest:
+    """``GET loadbalancers/{lb}``."""
+    return _request(tenant_id, "GET", path("loadbalancers", lb_id))
 
 
 def list_nodes_request(tenant_id: str, lb_id: str) -> ServiceRequest:
@@ -89,6 +92,23 @@ def change_node_request(tenant_id: str, lb_id: str, node_id: str, condition: Nod
 # -- parsing -------------------------------------------------------------------
 
 
+_LB_ID = re.compile(r"\A[1-9][0-9]*\Z")
+
+
+def is_load_balancer_id(value: Any) -> bool:
+    """
+    Whether a launch configuration's ``loadBalancerId`` can name a CLB: a
+    positive integer, as a JSON number or as its digits. Leading zeros are
+    refused: otter2 matches ids as text against CLB's listings, which say 7,
+    never 007.
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value > 0
+    return isinstance(value, str) and _LB_ID.match(value) is not None
+
+
 def parse_load_balancer_ids(body: Any) -> list[str]:
     """The ids of a ``GET loadbalancers`` answer (read as given: nothing else is needed)."""
     return [str(lb["id"]) for lb in body["loadBalancers"]]
@@ -113,46 +133,6 @@ def parse_nodes(lb_id: str, body: Any) -> list[CLBNode]:
 def parse_health_monitor(body: Any) -> CLB:
     """A `CLB` from a ``GET loadbalancers/{lb}/healthmonitor`` answer."""
     return CLB(health_monitor=bool(thaw(body).get("healthMonitor")))
-
-
-_DRAINING_EVENT = re.compile(
-    r"Node successfully updated with address: '[^']*', port: '\d+', weight: '\d+', "
-    r"condition: 'DRAINING'"
-    r"|Node successfully created with address: '[^']*', port: '\d+', "
-    r"condition: 'DRAINING', weight: '\d+'")
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-@frozen
-class FeedPage:
-    """One page of a node's Atom feed: its entry count, when draining began, the next link."""
-
-    entries: int
-    drained_at: Optional[float]
-    next_href: Optional[str]
-
-
-def parse_node_feed(text: str) -> FeedPage:
-    """
-    When the first entry of a feed page saying the node became DRAINING was
-    written (the feed lists the newest first), and the page's next link.
-    """
-    if not text.strip():
-        return FeedPage(0, None, None)
-    feed = ElementTree.fromstring(text)
-    entries = [child for child in feed if _local(child.tag) == "entry"]
-    drained_at = None
-    for entry in entries:
-        fields = {_local(child.tag): (child.text or "") for child in entry}
-        if _DRAINING_EVENT.search(fields.get("summary", "")):
-            drained_at = epoch(fields["updated"])
-            break
-    next_href = next((child.get("href") for child in feed
-                      if _local(child.tag) == "link" and child.get("rel") == "next"), None)
-    return FeedPage(len(entries), drained_at, next_href)
 
 
 # -- errors --------------------------------------------------------------------
@@ -231,6 +211,40 @@ def lb_gone(response: Response) -> bool:
     return clb_error(response).kind in (CLBErrorKind.NO_SUCH_LB, CLBErrorKind.DELETED)
 
 
+class LoadBalancerLookup(Enum):
+    """What an answer to ``GET loadbalancers/{lb}`` says of the load balancer."""
+
+    FOUND = auto()
+    MISSING = auto()
+    DELETING = auto()  # PENDING_DELETE or DELETED: it will never take nodes again
+    UNANSWERED = auto()  # CLB could not say: rate-limited, failing, or unreadable
+
+
+_BEING_DELETED = {"PENDING_DELETE", "DELETED"}  # mimic writes PENDING-DELETE
+
+
+def read_load_balancer_lookup(response: Response) -> LoadBalancerLookup:
+    """
+    What a ``GET loadbalancers/{lb}`` answer says: a 200 by the status it
+    shows; a 404 or the table's missing row is MISSING, its deleted rows (and
+    410) are DELETING; anything else is UNANSWERED.
+    """
+    if response.status in (200, 203):
+        body = thaw(response.body)
+        lb = body.get("loadBalancer") if isinstance(body, dict) else None
+        status = lb.get("status") if isinstance(lb, dict) else None
+        if not isinstance(status, str):
+            return LoadBalancerLookup.UNANSWERED
+        deleting = status.upper().replace("-", "_") in _BEING_DELETED
+        return LoadBalancerLookup.DELETING if deleting else LoadBalancerLookup.FOUND
+    kind = clb_error(response).kind
+    if kind is CLBErrorKind.DELETED or response.status == 410:
+        return LoadBalancerLookup.DELETING
+    if kind is CLBErrorKind.NO_SUCH_LB or response.status == 404:
+        return LoadBalancerLookup.MISSING
+    return LoadBalancerLookup.UNANSWERED
+
+
 def _busy(lb_id: str, response: Response, kind: CLBErrorKind) -> Optional[StepOutcome]:
     if kind is CLBErrorKind.RATE_LIMITED:
         return StepOutcome(Verdict.RETRY, [describe(
@@ -242,12 +256,21 @@ def _busy(lb_id: str, response: Response, kind: CLBErrorKind) -> Optional[StepOu
     return None
 
 
+def no_such_lb_reason(lb_id: str) -> str:
+    """The sentence for a load balancer that does not exist."""
+    return f"Cloud Load Balancer does not exist: {lb_id}"
+
+
+def lb_deleted_reason(lb_id: str) -> str:
+    """The sentence for a load balancer that is being (or has been) deleted."""
+    return f"Cloud Load Balancer is currently being deleted: {lb_id}"
+
+
 def _missing_lb(lb_id: str, kind: CLBErrorKind) -> Optional[StepOutcome]:
     if kind is CLBErrorKind.NO_SUCH_LB:
-        return StepOutcome(Verdict.FAILURE, [f"Cloud Load Balancer does not exist: {lb_id}"])
+        return StepOutcome(Verdict.FAILURE, [no_such_lb_reason(lb_id)])
     if kind is CLBErrorKind.DELETED:
-        return StepOutcome(Verdict.FAILURE, [
-            f"Cloud Load Balancer is currently being deleted: {lb_id}"])
+        return StepOutcome(Verdict.FAILURE, [lb_deleted_reason(lb_id)])
     return None
 
 

@@ -63,11 +63,29 @@ def parse_pool_ids(body: Any) -> list[str]:
     return [str(pool["id"]) for pool in thaw(body)]
 
 
+def listed_pool_ids(response: Response) -> Optional[frozenset[str]]:
+    """
+    The pool ids, lower-cased (RackConnect compares them so), of a 200 answer
+    to ``GET load_balancer_pools``; None for any other or an unreadable answer.
+    """
+    if response.status != 200:
+        return None
+    try:
+        return frozenset(pool_id.lower() for pool_id in parse_pool_ids(response.body))
+    except (KeyError, TypeError, AttributeError):
+        return None
+
+
 def parse_pool_nodes(pool_id: str, body: Any) -> list[RCv3Node]:
     """The members of a pool, from ``GET load_balancer_pools/{pool}/nodes``."""
     return [RCv3Node(node_id=str(node["id"]), description=RCv3Description(pool_id),
                      cloud_server_id=str(node["cloud_server"]["id"]))
             for node in thaw(body)]
+
+
+def no_such_pool_reason(pool_id: str) -> str:
+    """The sentence for a load balancer pool that does not exist."""
+    return f"RackConnect v3 load balancer pool {pool_id} does not exist"
 
 
 # -- bulk conflicts ------------------------------------------------------------
@@ -120,7 +138,7 @@ def _error(kind: _Kind, match: re.Match[str], adding: bool) -> Optional[str]:
     if kind is _Kind.POOL_INACTIVE:
         return f"RackConnect v3 load balancer pool {match['pool']} is not active"
     if adding and kind is _Kind.NO_SUCH_POOL:
-        return f"RackConnect v3 load balancer pool {match['pool']} does not exist"
+        return no_such_pool_reason(match["pool"])
     if adding and kind is _Kind.UNPROCESSABLE:
         return (f"RackConnect v3 cannot process cloud server {match['server']} yet, "
                 "so it was not added to its load balancer pools")

@@ -21,7 +21,7 @@ from attrs import evolve
 from effect import Constant, Effect, FirstError, parallel
 from effect.do import do
 
-from otter2.cloud import clb, nova, rcv3
+from otter2.cloud import clb, clb_feed, nova, rcv3
 from otter2.cloud.messages import (
     CLOUD_LOAD_BALANCERS,
     CLOUD_SERVERS,
@@ -207,7 +207,7 @@ def _drained_at(tenant_id: str, lb_id: str, node_id: str) -> Generator[Effect, A
             return _GONE
         if response.status == 404:  # the node went away meanwhile
             return None
-        page = _read(response, lambda body: clb.parse_node_feed(body or ""),
+        page = _read(response, lambda body: clb_feed.parse_node_feed(body or ""),
                      f"Could not read the events of node {node_id} "
                      f"of Cloud Load Balancer {lb_id}")
         if page.drained_at is not None or not page.entries or page.next_href is None:

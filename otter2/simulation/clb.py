@@ -202,7 +202,7 @@ def _delete(cloud: SimulatedCloud, tenant_id: str, lb: SimulatedLoadBalancer,
     refusal = immutable(lb)
     if refusal is not None:
         return cloud, refusal
-    window = cloud.behaviour.clb_update_time
+    window = cloud.behaviour.clb_update_time if lb.delete_time is None else lb.delete_time
     lb = evolve(lb, status=CLBStatus.PENDING_DELETE, status_until=now + window, updated=now)
     return due(with_load_balancer(cloud, tenant_id, lb), now + window), Response(202)
 
@@ -228,12 +228,14 @@ def advance_load_balancers(lbs: PMap, now: float) -> tuple[PMap, float]:
 def add_load_balancer(cloud: SimulatedCloud, tenant_id: str, lb_id: int, now: float, *,
                       name: str = "simulated", port: int = 80,
                       health_monitor: Any = None,
-                      update_time: Optional[float] = None) -> SimulatedCloud:
+                      update_time: Optional[float] = None,
+                      delete_time: Optional[float] = None) -> SimulatedCloud:
     """The cloud with a new ACTIVE load balancer of that id (``update_time``
-    overrides the behaviour's PENDING_UPDATE window for it)."""
+    and ``delete_time`` override the behaviour's PENDING_UPDATE and
+    PENDING_DELETE windows for it)."""
     lb = SimulatedLoadBalancer(id=lb_id, name=name, port=port, protocol="HTTP", created=now,
                                updated=now, health_monitor=health_monitor or pmap(),
-                               update_time=update_time)
+                               update_time=update_time, delete_time=delete_time)
     cloud = evolve(cloud, next_lb_id=max(cloud.next_lb_id, lb_id + 1))
     return with_load_balancer(cloud, tenant_id, lb)
 

@@ -117,7 +117,8 @@ class SimulatedLoadBalancer:
     """
     A Cloud Load Balancer. A transient status (BUILD, PENDING_UPDATE,
     PENDING_DELETE) ends at ``status_until``, or never when it is None.
-    ``update_time`` overrides the behaviour's PENDING_UPDATE window.
+    ``update_time`` overrides the behaviour's PENDING_UPDATE window, and
+    ``delete_time`` how long it stays PENDING_DELETE once deleted.
     """
 
     id: int
@@ -131,6 +132,7 @@ class SimulatedLoadBalancer:
     nodes: PMap = pmap()
     health_monitor: PMap = field(factory=pmap, converter=frozen_json)
     update_time: Optional[float] = None
+    delete_time: Optional[float] = None
 
 
 @frozen

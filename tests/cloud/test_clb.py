@@ -1,9 +1,11 @@
 """
-Tests for otter2.cloud.clb: requests, listings, node feeds, and the error
+Tests for otter2.cloud.clb: requests, listings, and the error
 table of spec §3.4 with what each error means for each step.
 """
 
 from attrs import evolve
+from hypothesis import given
+from hypothesis import strategies as st
 from pyrsistent import thaw
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -196,6 +198,11 @@ class RequestTests(SynchronousTestCase):
         self.assertEqual(thaw(request.json), {"node": {"condition": "DRAINING", "weight": 3,
                                                        "type": "PRIMARY"}})
 
+    def test_get_load_balancer(self) -> None:
+        """Looking a load balancer up is a GET of its own resource."""
+        self.assertEqual(clb.get_load_balancer_request("t1", "5"), ServiceRequest(
+            "t1", ServiceType.CLOUD_LOAD_BALANCERS, "GET", "loadbalancers/5"))
+
     def test_feed(self) -> None:
         """A node's feed is its .atom resource."""
         self.assertEqual(clb.node_feed_request("t1", "5", "12").path,
@@ -229,45 +236,70 @@ class ParsingTests(SynchronousTestCase):
         self.assertEqual(clb.parse_health_monitor({"healthMonitor": {}}), CLB())
 
 
-def feed(*entries: tuple[str, str], next_href: str = "") -> str:
-    link = f'<link rel="next" href="{next_href}"/>' if next_href else ""
-    items = "".join(f"<entry><summary>{summary}</summary><updated>{updated}</updated></entry>"
-                    for summary, updated in entries)
-    return f'<feed xmlns="http://www.w3.org/2005/Atom">{link}{items}</feed>'
+def shown(status: str) -> Response:
+    """A ``GET loadbalancers/{lb}`` answer showing a load balancer in ``status``."""
+    return Response(200, {"loadBalancer": {"id": 5, "name": "web", "status": status}})
 
 
-UPDATED_DRAINING = ("Node successfully updated with address: '10.0.0.1', port: '80', "
-                    "weight: '1', condition: 'DRAINING'")
-CREATED_DRAINING = ("Node successfully created with address: '10.0.0.1', port: '80', "
-                    "condition: 'DRAINING', weight: '1'")
+class LoadBalancerIdTests(SynchronousTestCase):
+    """Which loadBalancerId values can name a CLB."""
+
+    @given(st.integers(min_value=1))
+    def test_positive_integers(self, number: int) -> None:
+        """A positive integer names a CLB, as a number or as its digits."""
+        self.assertTrue(clb.is_load_balancer_id(number))
+        self.assertTrue(clb.is_load_balancer_id(str(number)))
+
+    @given(st.integers(max_value=0))
+    def test_zero_and_negative(self, number: int) -> None:
+        """Zero and negative numbers name no CLB, whichever way they are written."""
+        self.assertFalse(clb.is_load_balancer_id(number))
+        self.assertFalse(clb.is_load_balancer_id(str(number)))
+
+    def test_other_values(self) -> None:
+        """Words, leading zeros, signs, decimals, booleans and empty text name no CLB."""
+        for value in ["abc", "12a", "007", "+5", "5.0", "", " 5", "٣", True, 5.0, None]:
+            self.assertFalse(clb.is_load_balancer_id(value), value)
 
 
-class NodeFeedTests(SynchronousTestCase):
-    """When a node began draining, from its Atom feed."""
+class LoadBalancerLookupTests(SynchronousTestCase):
+    """What an answer to looking a load balancer up says of it."""
 
-    def test_first_matching_entry(self) -> None:
-        """The first entry saying the node became DRAINING gives the time."""
-        page = clb.parse_node_feed(feed(
-            ("Node successfully updated with address: '10.0.0.1', port: '80', weight: '1', "
-             "condition: 'ENABLED'", "2015-01-01T00:00:30Z"),
-            (UPDATED_DRAINING, "2015-01-01T00:00:20Z"),
-            (CREATED_DRAINING, "2015-01-01T00:00:10Z")))
-        self.assertEqual(page, clb.FeedPage(3, 1420070420.0, None))
+    def test_found(self) -> None:
+        """A load balancer shown ACTIVE, busy or in error exists."""
+        for status in ["ACTIVE", "BUILD", "PENDING_UPDATE", "PENDING-UPDATE", "ERROR"]:
+            self.assertEqual(clb.read_load_balancer_lookup(shown(status)),
+                             clb.LoadBalancerLookup.FOUND, status)
 
-    def test_created_draining(self) -> None:
-        """A node created DRAINING began draining when it was created."""
-        self.assertEqual(clb.parse_node_feed(feed((CREATED_DRAINING, "2015-01-01T00:00:10Z")))
-                         .drained_at, 1420070410.0)
+    def test_deleting(self) -> None:
+        """One shown PENDING_DELETE (PENDING-DELETE in mimic) or DELETED, or answered 410 or
+        422 deleted, is being deleted."""
+        for response in [shown("PENDING_DELETE"), shown("PENDING-DELETE"), shown("DELETED"),
+                         MARKED_DELETED, PENDING_DELETE, DELETED_IMMUTABLE]:
+            self.assertEqual(clb.read_load_balancer_lookup(response),
+                             clb.LoadBalancerLookup.DELETING, response)
 
-    def test_no_match(self) -> None:
-        """Without a matching entry, the time is unknown; the next link is kept."""
-        self.assertEqual(clb.parse_node_feed(feed(("Node created", "2015-01-01T00:00:10Z"),
-                                                  next_href="http://clb/x.atom?marker=1")),
-                         clb.FeedPage(1, None, "http://clb/x.atom?marker=1"))
+    def test_missing(self) -> None:
+        """A 404 means there is no such load balancer."""
+        for response in [NOT_FOUND, Response(404, "<html>not here</html>")]:
+            self.assertEqual(clb.read_load_balancer_lookup(response),
+                             clb.LoadBalancerLookup.MISSING, response)
 
-    def test_empty(self) -> None:
-        """An empty answer is an empty page."""
-        self.assertEqual(clb.parse_node_feed(""), clb.FeedPage(0, None, None))
+    def test_unanswered(self) -> None:
+        """Rate limits, other refusals, failures and unreadable answers say nothing."""
+        for response in [RATE_LIMITED, FORBIDDEN, Response(500, "oops"), Response(503),
+                         Response(200, {"loadBalancer": {}}), Response(200, "text"),
+                         Response(200, {"loadBalancer": "5"})]:
+            self.assertEqual(clb.read_load_balancer_lookup(response),
+                             clb.LoadBalancerLookup.UNANSWERED, response)
+
+    def test_reasons(self) -> None:
+        """The sentences name the load balancer the way convergence reports it."""
+        self.assertEqual(clb.no_such_lb_reason("5"), "Cloud Load Balancer does not exist: 5")
+        self.assertEqual(clb.lb_deleted_reason("5"),
+                         "Cloud Load Balancer is currently being deleted: 5")
+        self.assertEqual(clb.classify_add_nodes("5", NOT_FOUND).reasons,
+                         [clb.no_such_lb_reason("5")])
 
 
 class RetryAfterTests(SynchronousTestCase):

@@ -42,6 +42,21 @@ class RequestTests(SynchronousTestCase):
             [RCv3Node("n1", RCv3Description("p1"), "s1")])
 
 
+    def test_listed_pool_ids(self) -> None:
+        """A listing answered 200 gives its pool ids lower-cased."""
+        answer = Response(200, [{"id": "P1", "status": "ACTIVE"}, {"id": "p2"}])
+        self.assertEqual(rcv3.listed_pool_ids(answer), frozenset({"p1", "p2"}))
+        self.assertEqual(rcv3.listed_pool_ids(Response(200, [])), frozenset())
+
+    def test_unlisted(self) -> None:
+        """Any other answer, or one that cannot be read, lists nothing."""
+        for answer in [Response(500, {"errors": ["Internal server error"]}),
+                       Response(404, [{"id": "p1"}]), Response(200, {"pools": []}),
+                       Response(200, None), Response(200, [{"name": "web"}]),
+                       Response(200, "text")]:
+            self.assertIsNone(rcv3.listed_pool_ids(answer), answer)
+
+
 class BulkAddTests(SynchronousTestCase):
     """What an answer to a bulk add means."""
 

@@ -29,7 +29,7 @@ from otter2.model.cloud import (
     RCv3Description,
     RCv3Node,
 )
-from tests.cloud.test_clb import CREATED_DRAINING, UPDATED_DRAINING, feed
+from tests.cloud.test_clb_feed import CREATED_DRAINING, UPDATED_DRAINING, feed
 from tests.cloud.test_nova import server_json
 
 NEXT = "http://nova/v2/t1/servers/detail?limit=100&marker="

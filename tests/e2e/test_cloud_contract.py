@@ -1,5 +1,5 @@
 """
-The Nova and CLB behaviour suite that the simulated cloud keeps
+The Nova, CLB and RackConnect v3 behaviour suite that the simulated cloud keeps
 (``tests/simulation/contract.py``), run against mimic through otter2's real
 HTTP performer: the catalog comes from mimic's Identity (a password login),
 every request goes through `perform_service_request` in region ORD.
@@ -15,7 +15,10 @@ What the suite does out of band maps onto mimic's control planes:
 - an instance quota: mimic has none. A ``sequence`` creation behaviour lets
   the creates up to the limit through and refuses the next ones 403 with
   Nova's quota message (mimic counts creates, not live servers);
-- a PENDING_UPDATE window: ``lb_pending_update`` metadata on the CLB.
+- a PENDING_UPDATE window: ``lb_pending_update`` metadata on the CLB, and a
+  PENDING_DELETE window ``lb_pending_delete`` (without it mimic removes a
+  deleted CLB at once);
+- a RackConnect v3 pool: the one mimic gives every tenant.
 
 mimic uses the build metadata in preference to any creation behaviour, so
 while a behaviour is in place new servers are created without it (and are
@@ -82,9 +85,10 @@ class MimicCloudUnderTest:
     def server_metadata(self) -> dict[str, str]:
         return {} if self.behaviours else {"server_building": f"{self.build_time:g}"}
 
-    async def new_load_balancer(self, pending_update: float) -> str:
-        metadata = [{"key": "lb_pending_update", "value": str(math.ceil(pending_update))}] \
-            if pending_update else []
+    async def new_load_balancer(self, pending_update: float, pending_delete: float = 0) -> str:
+        metadata = [{"key": key, "value": str(math.ceil(seconds))}
+                    for key, seconds in (("lb_pending_update", pending_update),
+                                         ("lb_pending_delete", pending_delete)) if seconds]
         body = {"loadBalancer": {"name": "contract", "protocol": "HTTP", "port": 80,
                                  "virtualIps": [{"type": "PUBLIC"}], "nodes": [],
                                  "metadata": metadata}}
@@ -94,6 +98,14 @@ class MimicCloudUnderTest:
         if response.status != 202:
             raise AssertionError(f"mimic refused a load balancer: {response}")
         return str(response.body["loadBalancer"]["id"])
+
+    async def existing_pool(self) -> str:
+        """The one pool mimic gives every tenant (found by listing them, as mimic
+        has no other way to name it)."""
+        _, catalog = await self.authenticator.authenticate(self.tenant_id)
+        pools = await self._call("GET", public_endpoint_url(catalog, "rackconnect", REGION)
+                                 + "/load_balancer_pools", None, 200)
+        return str(pools[0]["id"])
 
     async def force_server_status(self, server_id: str, status: str) -> None:
         await self._call("POST", await self._nova_control("attributes/"),
@@ -139,4 +151,4 @@ class MimicCloudUnderTest:
 
 class MimicBehaviourTests(cloud_behaviour_tests(
         lambda case: MimicCloudUnderTest(shared_mimic(realtime=False)))):
-    """mimic, through otter2's HTTP performer, keeps the Nova and CLB contract."""
+    """mimic, through otter2's HTTP performer, keeps the Nova, CLB and RCv3 contract."""

@@ -231,6 +231,33 @@ class LaunchCheckTests(MimicTestCase):
         listed = await self.request("GET", f"{self.api}/groups", ok=200)
         self.assertEqual(listed["groups"], [])
 
+    async def test_load_balancers(self) -> None:
+        """A CLB and a pool the tenant lacks are refused, one line each; the tenant's own
+        CLB and pool are accepted."""
+        lb = await self.new_load_balancer()
+        pools = await self.request("GET", self.cloud["rackconnect"] + "/load_balancer_pools",
+                                   ok=200)
+        unknown_pool = "abcdef00-0000-4000-8000-000000000000"
+
+        def body(lb_id: int, pool_id: str) -> dict[str, Any]:
+            return {"groupConfiguration": {"name": "web", "cooldown": 0, "minEntities": 0},
+                    "launchConfiguration": {"type": "launch_server", "args": {
+                        "server": {"flavorRef": "general1-1", "imageRef": self.image_id},
+                        "loadBalancers": [{"loadBalancerId": lb_id, "port": 80},
+                                          {"loadBalancerId": pool_id,
+                                           "type": "RackConnectV3"}]}}}
+        answer = await self.http.post(f"{self.api}/groups", json=body(999999, unknown_pool))
+        self.assertEqual(answer.code, 400)
+        error = (await answer.json())["error"]
+        self.assertEqual(error["type"], "InvalidLaunchConfiguration")
+        self.assertEqual(error["message"].splitlines(), [
+            "Following problems with launch configuration:",
+            "Cloud Load Balancer does not exist: 999999",
+            f"RackConnect v3 load balancer pool {unknown_pool} does not exist"])
+        listed = await self.request("GET", f"{self.api}/groups", ok=200)
+        self.assertEqual(listed["groups"], [])
+        await self.request("POST", f"{self.api}/groups", body(lb, pools[0]["id"]), ok=201)
+
 
 class TimingTests(MimicTestCase):
     """

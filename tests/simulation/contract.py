@@ -1,5 +1,6 @@
 """
-One suite of Nova and Cloud Load Balancer behaviours, run against any cloud:
+One suite of Nova, Cloud Load Balancer and RackConnect v3 behaviours, run
+against any cloud:
 the simulated one (through the fast performer, and over HTTP) in unit tests,
 and mimic in ``tests/e2e/``, so the simulation cannot drift from what the
 real services (and their best-known mock) do.
@@ -21,6 +22,7 @@ from otter2.model.group import thaw_json
 
 NOVA = ServiceType.CLOUD_SERVERS
 CLB = ServiceType.CLOUD_LOAD_BALANCERS
+RCV3 = ServiceType.RACKCONNECT_V3
 QUOTA_MESSAGE = re.compile(r"Quota exceeded for \w+: Requested \d+, but already used \d+ of \d+ \w+")
 PENDING_UPDATE = re.compile(
     r"Load Balancer '\d+' has a status of 'PENDING[_-]UPDATE' and is considered immutable")
@@ -42,9 +44,14 @@ class CloudUnderTest(Protocol):
         """Metadata a new server needs to build for ``build_time`` (mimic's
         ``server_building``), merged into every create."""
 
-    def new_load_balancer(self, pending_update: float) -> Awaitable[str]:
+    def new_load_balancer(self, pending_update: float,
+                          pending_delete: float = 0) -> Awaitable[str]:
         """The id of a new, empty, ACTIVE load balancer that stays PENDING_UPDATE
-        for ``pending_update`` seconds after each change."""
+        for ``pending_update`` seconds after each change and, once deleted,
+        PENDING_DELETE for ``pending_delete`` seconds (unless 0), then DELETED."""
+
+    def existing_pool(self) -> Awaitable[str]:
+        """The id of a RackConnect v3 load balancer pool the tenant has."""
 
     def force_server_status(self, server_id: str, status: str) -> Awaitable[None]:
         """Force a server into a status, out of band."""
@@ -235,6 +242,31 @@ def cloud_behaviour_tests(build: Callable[[TestCase], CloudUnderTest]) -> type[T
             message: str = thaw_json(response.body)["message"]
             return message
 
+        async def load_balancer_status(self, lb_id: str) -> str:
+            response = await self.send(CLB, "GET", f"loadbalancers/{lb_id}")
+            self.assertEqual(response.status, 200, response.body)
+            shown = thaw_json(response.body)["loadBalancer"]
+            self.assertEqual(str(shown["id"]), lb_id)
+            status: str = shown["status"]
+            return status
+
+        async def test_load_balancer_is_shown(self) -> None:
+            """A load balancer is shown by its id, ACTIVE."""
+            lb_id = await self.cloud.new_load_balancer(0)
+            self.assertEqual(await self.load_balancer_status(lb_id), "ACTIVE")
+
+        async def test_deleted_load_balancer_is_shown(self) -> None:
+            """A deleted load balancer is shown PENDING_DELETE (mimic spells it
+            PENDING-DELETE) for its window, then DELETED."""
+            lb_id = await self.cloud.new_load_balancer(0, pending_delete=30)
+            deleted = await self.send(CLB, "DELETE", f"loadbalancers/{lb_id}")
+            self.assertEqual(deleted.status, 202, deleted.body)
+            await self.cloud.pass_time(15)
+            self.assertIn(await self.load_balancer_status(lb_id),
+                          ("PENDING_DELETE", "PENDING-DELETE"))
+            await self.cloud.pass_time(31)  # mimic's window starts again at each look
+            self.assertEqual(await self.load_balancer_status(lb_id), "DELETED")
+
         async def test_load_balancer_is_listed(self) -> None:
             """A load balancer is listed ACTIVE, with its id and name."""
             lb_id = await self.cloud.new_load_balancer(0)
@@ -330,6 +362,8 @@ def cloud_behaviour_tests(build: Callable[[TestCase], CloudUnderTest]) -> type[T
 
         async def test_unknown_load_balancer_is_404(self) -> None:
             """Anything on an unknown CLB answers 404 Load balancer not found."""
+            shown = await self.send(CLB, "GET", "loadbalancers/99999999")
+            self.assertEqual(self.assertCLBError(shown, 404), "Load balancer not found")
             listed = await self.send(CLB, "GET", "loadbalancers/99999999/nodes")
             self.assertEqual(self.assertCLBError(listed, 404), "Load balancer not found")
             added = await self.add_nodes("99999999", node("10.0.0.1"))
@@ -348,5 +382,13 @@ def cloud_behaviour_tests(build: Callable[[TestCase], CloudUnderTest]) -> type[T
             response = await self.send(CLB, "GET", f"loadbalancers/{lb_id}/healthmonitor")
             self.assertEqual(response.status, 200)
             self.assertEqual(thaw_json(response.body), {"healthMonitor": {}})
+
+        async def test_pools_are_listed(self) -> None:
+            """The tenant's RackConnect v3 pools are listed, each with its id and status."""
+            pool_id = await self.cloud.existing_pool()
+            response = await self.send(RCV3, "GET", "load_balancer_pools")
+            self.assertEqual(response.status, 200, response.body)
+            listed = {pool["id"]: pool for pool in thaw_json(response.body)}
+            self.assertEqual(listed[pool_id]["status"], "ACTIVE")
 
     return CloudBehaviourContract

@@ -23,6 +23,7 @@ from otter2.simulation import (
     CloudHolder,
     SimulatedCloud,
     add_load_balancer,
+    add_pool,
     fail_service,
     handle,
     set_quota,
@@ -35,6 +36,7 @@ from otter2.simulation import (
 BASE_URL = "http://cloud.simulated"
 REGION = "ORD"
 START = 1_900_000_000.0  # 2030-03-17
+POOL_ID = "d6d3aa7c-0000-4f7e-9b1e-0123456789ab"
 
 
 def endpoint_of(catalog: list[dict], service: ServiceType, region: str) -> str:
@@ -88,12 +90,17 @@ class SimulatedCloudUnderTest:
     def server_metadata(self) -> dict[str, str]:
         return {}
 
-    async def new_load_balancer(self, pending_update: float) -> str:
+    async def new_load_balancer(self, pending_update: float, pending_delete: float = 0) -> str:
         self.next_lb_id += 1
         self.holder.cloud = add_load_balancer(self.holder.cloud, self.tenant_id,
                                               self.next_lb_id, self.clock.seconds(),
-                                              update_time=pending_update)
+                                              update_time=pending_update,
+                                              delete_time=pending_delete or None)
         return str(self.next_lb_id)
+
+    async def existing_pool(self) -> str:
+        self.holder.cloud = add_pool(self.holder.cloud, self.tenant_id, POOL_ID)
+        return POOL_ID
 
     async def force_server_status(self, server_id: str, status: str) -> None:
         self.holder.cloud = set_server_status(self.holder.cloud, self.tenant_id, server_id,

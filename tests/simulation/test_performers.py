@@ -1,7 +1,7 @@
 """
-Tests for otter2.simulation.performers: the simulated cloud behaves like Nova
-and CLB through the fast performer and over HTTP, answers after its latency,
-and lists its endpoints in an Identity catalog.
+Tests for otter2.simulation.performers: the simulated cloud behaves like Nova,
+CLB and RackConnect v3 through the fast performer and over HTTP, answers
+after its latency, and lists its endpoints in an Identity catalog.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ LIST = ServiceRequest("t1", ServiceType.CLOUD_SERVERS, "GET", "servers/detail")
 
 class FastPerformerBehaviourTests(
         cloud_behaviour_tests(lambda case: SimulatedCloudUnderTest(through_performer))):
-    """The simulated cloud keeps the Nova and CLB contract through the fast performer."""
+    """The simulated cloud keeps the Nova, CLB and RCv3 contract through the fast performer."""
 
 
 class HTTPBehaviourTests(
         cloud_behaviour_tests(lambda case: SimulatedCloudUnderTest(through_http))):
-    """The simulated cloud keeps the Nova and CLB contract over HTTP, through treq."""
+    """The simulated cloud keeps the Nova, CLB and RCv3 contract over HTTP, through treq."""
 
 
 class LatencyTests(SynchronousTestCase):
