@@ -145,7 +145,11 @@ class Webhook:
 
 @frozen
 class ScheduledEvent:
-    """The next firing of a schedule policy."""
+    """
+    The next firing of a schedule policy (one per policy): when, for which
+    version of the policy, and the scheduler bucket it is kept in (the
+    group's: see ``control.schedule.group_bucket``).
+    """
 
     tenant_id: str
     group_id: str
@@ -153,6 +157,7 @@ class ScheduledEvent:
     trigger: float
     version: str
     cron: Optional[str] = None
+    bucket: int = 1
 
 
 @frozen

@@ -229,11 +229,33 @@ class CheckHealth:
     method: ClassVar[str] = "check_health"
 
 
+@frozen
+class DueEvents:
+    method: ClassVar[str] = "due_events"
+    buckets: PVector = field(converter=frozen_list)
+    now: float
+    limit: int
+
+
+@frozen
+class FireEvent:
+    method: ClassVar[str] = "fire_event"
+    event: ScheduledEvent
+    state: Optional[GroupState]
+    next_event: Optional[ScheduledEvent]
+    mark_divergent: bool
+
+
+@frozen
+class EarliestTrigger:
+    method: ClassVar[str] = "earliest_trigger"
+    buckets: PVector = field(converter=frozen_list)
+
+
 STORE_INTENTS = (
     CreateGroup, LoadGroup, ListGroups, SaveState, UpdateConfig, UpdateLaunch,
     SaveServers, DeleteGroup, MarkDeleting, CreatePolicies, ListPolicies, LoadPolicy, UpdatePolicy, DeletePolicy,
     CreateWebhooks, ListWebhooks, ListGroupWebhooks, LoadWebhook, UpdateWebhook,
     DeleteWebhook, LookupCapability, MarkDivergent, ClearDivergent, ListDivergent, ListAllGroups,
-    CountRows,
-    CheckHealth,
+    CountRows, CheckHealth, DueEvents, FireEvent, EarliestTrigger,
 )

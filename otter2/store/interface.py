@@ -46,6 +46,10 @@ class StaleVersion(StoreError):
     """A state write was based on a version that is no longer current."""
 
 
+class StaleEvent(StoreError):
+    """A schedule event is no longer pending: it fired already, or its policy changed."""
+
+
 class OverLimit(StoreError):
     """Creating the items would take the count past its limit."""
 
@@ -110,10 +114,13 @@ class GroupStore(Protocol):
 
     def update_policy(self, policy: Policy,
                       event: Optional[ScheduledEvent]) -> Deferred[None]:
-        """Replace a policy's body and version; `NoSuchPolicy` if absent."""
+        """
+        Replace a policy's body and version, and its schedule event by
+        ``event`` (none: a webhook policy); `NoSuchPolicy` if absent.
+        """
 
     def delete_policy(self, tenant_id: str, group_id: str, policy_id: str) -> Deferred[None]:
-        """Remove a policy, its webhooks and their capabilities; `NoSuchPolicy`."""
+        """Remove a policy, its webhooks, their capabilities and its event; `NoSuchPolicy`."""
 
     def create_webhooks(self, tenant_id: str, group_id: str, policy_id: str,
                         webhooks: Sequence[Webhook], max_webhooks: int) -> Deferred[None]:
@@ -151,6 +158,24 @@ class GroupStore(Protocol):
         Withdraw the request: always (pause does this), or only if it is still
         ``mark`` (convergence, so that a request made meanwhile is kept).
         """
+
+    def due_events(self, buckets: Sequence[int], now: float,
+                   limit: int) -> Deferred[list[ScheduledEvent]]:
+        """Up to ``limit`` events of those buckets with ``trigger <= now``, earliest first."""
+
+    def fire_event(self, event: ScheduledEvent, state: Optional[GroupState],
+                   next_event: Optional[ScheduledEvent],
+                   mark_divergent: bool) -> Deferred[None]:
+        """
+        Consume ``event`` and, in the same transaction, save ``state`` (if
+        any; compare-and-set on its version, `StaleVersion`), insert
+        ``next_event`` (if any) and mark the group divergent (if asked), all
+        or nothing. `StaleEvent`, with nothing written, if ``event`` is no
+        longer pending. See Note [Exactly once] in ``otter2.scheduling``.
+        """
+
+    def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[Optional[float]]:
+        """The trigger of the earliest pending event of those buckets, None if none."""
 
     def list_divergent(self) -> Deferred[list[DivergentMark]]:
         """Every group marked divergent, with its mark."""

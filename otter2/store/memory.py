@@ -28,6 +28,7 @@ from otter2.store.interface import (
     NoSuchPolicy,
     NoSuchWebhook,
     OverLimit,
+    StaleEvent,
     StaleVersion,
 )
 
@@ -65,7 +66,7 @@ class MemoryGroupStore:
     def _add_events(self, events: Sequence[ScheduledEvent]) -> None:
         for event in events:
             self.events.setdefault((event.tenant_id, event.group_id), {})[
-                event.policy_id + event.version] = event
+                event.policy_id] = event
 
     # -- groups ---------------------------------------------------------------
 
@@ -178,6 +179,7 @@ class MemoryGroupStore:
             if policy.policy_id not in policies:
                 raise NoSuchPolicy()
             policies[policy.policy_id] = policy
+            self.events.get((policy.tenant_id, policy.group_id), {}).pop(policy.policy_id, None)
             self._add_events([event] if event else [])
         return _answer(work)
 
@@ -186,10 +188,46 @@ class MemoryGroupStore:
             key = (tenant_id, group_id)
             if self.policies.get(key, {}).pop(policy_id, None) is None:
                 raise NoSuchPolicy()
+            self.events.get(key, {}).pop(policy_id, None)
             webhooks = self.webhooks.get(key, {})
             for webhook_key in [k for k in webhooks if k[0] == policy_id]:
                 self.capabilities.pop(webhooks.pop(webhook_key).capability_hash, None)
         return _answer(work)
+
+    # -- schedule events --------------------------------------------------------
+
+    def due_events(self, buckets: Sequence[int], now: float,
+                   limit: int) -> Deferred[list[ScheduledEvent]]:
+        wanted = set(buckets)
+        due = [e for events in self.events.values() for e in events.values()
+               if e.bucket in wanted and e.trigger <= now]
+        return succeed(sorted(due, key=lambda e: (e.trigger, e.policy_id))[:limit])
+
+    def fire_event(self, event: ScheduledEvent, state: Optional[GroupState],
+                   next_event: Optional[ScheduledEvent],
+                   mark_divergent: bool) -> Deferred[None]:
+        def work() -> None:
+            key = (event.tenant_id, event.group_id)
+            if self.events.get(key, {}).get(event.policy_id) != event:
+                raise StaleEvent()
+            if state is not None:
+                group = self.groups.get(key)
+                if group is None:
+                    raise NoSuchGroup()
+                if group.state.version != state.version:
+                    raise StaleVersion()
+                self.groups[key] = evolve(group, state=evolve(state, version=state.version + 1))
+            del self.events[key][event.policy_id]
+            self._add_events([next_event] if next_event else [])
+            if mark_divergent:
+                self.divergent[key] = self.divergent.get(key, 0) + 1
+        return _answer(work)
+
+    def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[Optional[float]]:
+        wanted = set(buckets)
+        triggers = [e.trigger for events in self.events.values() for e in events.values()
+                    if e.bucket in wanted]
+        return succeed(min(triggers) if triggers else None)
 
     # -- webhooks -------------------------------------------------------------
 

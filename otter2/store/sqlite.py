@@ -29,12 +29,19 @@ from otter2.model import (
 )
 from otter2.model.cloud import RecordedServer
 from otter2.store.sqlite_database import Database
+from otter2.store.sqlite_events import SQLiteEvents
 from otter2.store.sqlite_policies import SQLitePolicies, insert_policies
-from otter2.store.sqlite_rows import GROUP_COLUMNS, dump_servers, dumps, group_from_row
+from otter2.store.sqlite_rows import (
+    GROUP_COLUMNS,
+    dump_servers,
+    dumps,
+    group_from_row,
+    mark_divergent_row,
+    write_state,
+)
 from otter2.store.interface import (
     NoSuchGroup,
     OverLimit,
-    StaleVersion,
 )
 
 
@@ -44,6 +51,7 @@ class SQLiteGroupStore:
     def __init__(self, reactor: IReactorThreads, path: str) -> None:
         self._db = Database(reactor, path)
         self._policies = SQLitePolicies(self._db)
+        self._events = SQLiteEvents(self._db)
 
     def close(self) -> None:
         """Stop the store's thread and close the file."""
@@ -102,21 +110,7 @@ class SQLiteGroupStore:
     def save_state(self, state: GroupState) -> Deferred[GroupState]:
         def work() -> GroupState:
             with self._db.transaction() as conn:
-                cursor = conn.execute(
-                    "UPDATE scaling_group SET desired=?, version=version+1, paused=?, "
-                    "suspended=?, status=?, error_reasons=?, group_touched=?, "
-                    "policy_touched=?, limited_retries=?, build_failures=?, build_after=? "
-                    "WHERE tenant_id=? AND group_id=? AND version=?",
-                    (state.desired, int(state.paused), int(state.suspended),
-                     state.status.value, dumps(state.error_reasons),
-                     state.group_touched, dumps(state.policy_touched), state.limited_retries,
-                     state.build_failures, state.build_after,
-                     state.tenant_id, state.group_id, state.version))
-                if cursor.rowcount == 0:
-                    row = conn.execute(
-                        "SELECT 1 FROM scaling_group WHERE tenant_id=? AND group_id=?",
-                        (state.tenant_id, state.group_id)).fetchone()
-                    raise StaleVersion() if row else NoSuchGroup()
+                write_state(conn, state)
             return evolve(state, version=state.version + 1)
         return self._db.write((state.tenant_id, state.group_id), work)
 
@@ -220,14 +214,26 @@ class SQLiteGroupStore:
     def lookup_capability(self, capability_hash: str) -> Deferred[Optional[CapabilityTarget]]:
         return self._policies.lookup_capability(capability_hash)
 
+    # -- schedule events -------------------------------------------------------
+
+    def due_events(self, buckets: Sequence[int], now: float,
+                   limit: int) -> Deferred[list[ScheduledEvent]]:
+        return self._events.due_events(buckets, now, limit)
+
+    def fire_event(self, event: ScheduledEvent, state: Optional[GroupState],
+                   next_event: Optional[ScheduledEvent],
+                   mark_divergent: bool) -> Deferred[None]:
+        return self._events.fire_event(event, state, next_event, mark_divergent)
+
+    def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[Optional[float]]:
+        return self._events.earliest_trigger(buckets)
+
     # -- divergent marks, metrics, health -------------------------------------
 
     def mark_divergent(self, tenant_id: str, group_id: str) -> Deferred[None]:
         def work() -> None:
             with self._db.transaction() as conn:
-                conn.execute(
-                    "INSERT INTO divergent VALUES (?, ?, 1) ON CONFLICT (tenant_id, "
-                    "group_id) DO UPDATE SET mark=mark+1", (tenant_id, group_id))
+                mark_divergent_row(conn, tenant_id, group_id)
         return self._db.run(work)
 
     def clear_divergent(self, tenant_id: str, group_id: str,

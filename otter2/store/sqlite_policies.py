@@ -15,15 +15,8 @@ from twisted.internet.defer import Deferred
 from otter2.model import CapabilityTarget, Policy, ScheduledEvent, Webhook
 from otter2.store.interface import NoSuchGroup, NoSuchPolicy, NoSuchWebhook, OverLimit
 from otter2.store.sqlite_database import Database
+from otter2.store.sqlite_events import delete_policy_events, insert_events
 from otter2.store.sqlite_rows import WEBHOOK_COLUMNS, dumps, policy_from_row, webhook_from_row
-
-BUCKETS = 10
-
-
-def bucket_of(policy_id: str) -> int:
-    """The scheduler bucket (1..BUCKETS) an event of this policy goes to."""
-    return sum(policy_id.encode()) % BUCKETS + 1
-
 
 def _group_exists(conn: sqlite3.Connection, tenant_id: str, group_id: str) -> bool:
     return conn.execute(
@@ -42,10 +35,7 @@ def insert_policies(conn: sqlite3.Connection, policies: Sequence[Policy],
 
 
 def _insert_events(conn: sqlite3.Connection, events: Sequence[ScheduledEvent]) -> None:
-    conn.executemany(
-        "INSERT OR REPLACE INTO schedule_event VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(bucket_of(e.policy_id), e.trigger, e.policy_id, e.tenant_id, e.group_id,
-          e.cron, e.version) for e in events])
+    insert_events(conn, events)
 
 
 class SQLitePolicies:
@@ -102,6 +92,7 @@ class SQLitePolicies:
                      policy.group_id, policy.policy_id))
                 if cursor.rowcount == 0:
                     raise NoSuchPolicy()
+                delete_policy_events(conn, policy.tenant_id, policy.group_id, policy.policy_id)
                 _insert_events(conn, [event] if event else [])
         return self._db.run(work)
 
@@ -115,6 +106,7 @@ class SQLitePolicies:
                     raise NoSuchPolicy()
                 conn.execute("DELETE FROM policy_webhook WHERE tenant_id=? AND "
                              "group_id=? AND policy_id=?", key)
+                delete_policy_events(conn, *key)
         return self._db.run(work)
 
     # -- webhooks -------------------------------------------------------------

@@ -10,6 +10,7 @@ import json
 import sqlite3
 from typing import Any, Sequence
 
+from otter2.store.interface import NoSuchGroup, StaleVersion
 from otter2.model.cloud import CLBDescription, LBDescription, RCv3Description, RecordedServer
 from otter2.model import (
     GroupState,
@@ -78,6 +79,33 @@ def load_servers(text: str) -> list[RecordedServer]:
                            active=bool(entry.get("active", True)),
                            load_balancers=[_lb_description(lb) for lb in entry.get("lbs", ())])
             for entry in json.loads(text)]
+
+
+def write_state(conn: sqlite3.Connection, state: GroupState) -> None:
+    """
+    Save ``state`` if its version is current, inside the caller's transaction:
+    `StaleVersion` otherwise (`NoSuchGroup` if the group is absent).
+    """
+    cursor = conn.execute(
+        "UPDATE scaling_group SET desired=?, version=version+1, paused=?, "
+        "suspended=?, status=?, error_reasons=?, group_touched=?, "
+        "policy_touched=?, limited_retries=?, build_failures=?, build_after=? "
+        "WHERE tenant_id=? AND group_id=? AND version=?",
+        (state.desired, int(state.paused), int(state.suspended),
+         state.status.value, dumps(state.error_reasons),
+         state.group_touched, dumps(state.policy_touched), state.limited_retries,
+         state.build_failures, state.build_after,
+         state.tenant_id, state.group_id, state.version))
+    if cursor.rowcount == 0:
+        row = conn.execute("SELECT 1 FROM scaling_group WHERE tenant_id=? AND group_id=?",
+                           (state.tenant_id, state.group_id)).fetchone()
+        raise StaleVersion() if row else NoSuchGroup()
+
+
+def mark_divergent_row(conn: sqlite3.Connection, tenant_id: str, group_id: str) -> None:
+    """Ask convergence to look at the group, inside the caller's transaction."""
+    conn.execute("INSERT INTO divergent VALUES (?, ?, 1) ON CONFLICT (tenant_id, "
+                 "group_id) DO UPDATE SET mark=mark+1", (tenant_id, group_id))
 
 
 def policy_from_row(row: sqlite3.Row) -> Policy:

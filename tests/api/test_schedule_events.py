@@ -1,6 +1,7 @@
 """
-Schedule policies are stored with their next trigger time (the scheduler
-that fires them comes later): checked in the SQLite file itself.
+Schedule policies are stored with their next trigger time, one pending
+event per policy, replaced when the policy changes and removed with it:
+checked in the SQLite file itself.
 """
 
 import sqlite3
@@ -41,18 +42,30 @@ class ScheduleEventTests(APITestCase):
         self.assertEqual((fires.hour, fires.minute, fires.second), (22, 0, 0))
         self.assertTrue(before < trigger <= before + 86400)
 
-    async def test_update_writes_a_new_event(self) -> None:
-        """Updating a schedule policy records an event for its new args and version."""
+    async def test_update_replaces_the_event(self) -> None:
+        """Updating a schedule policy replaces its event by one for its new args and version."""
         group = await self.create_group()
         policy = {"name": "s", "type": "schedule", "change": 1, "cooldown": 0,
                   "args": {"at": "2031-01-01T00:00:00Z"}}
         answer = await self.call("POST", f"/groups/{group['id']}/policies", [policy])
         policy_id = answer.json["policies"][0]["id"]
+        [(_, _, _, old_version)] = self.events()
         answer = await self.call("PUT", f"/groups/{group['id']}/policies/{policy_id}",
                                  {**policy, "args": {"at": "2032-01-01T00:00:00Z"}})
         self.assertEqual(answer.code, 204, answer.raw)
-        events = self.events()
-        self.assertEqual([e[1] for e in events],
-                         [datetime(2031, 1, 1, tzinfo=timezone.utc).timestamp(),
-                          datetime(2032, 1, 1, tzinfo=timezone.utc).timestamp()])
-        self.assertNotEqual(events[0][3], events[1][3])
+        [(event_policy, trigger, _, version)] = self.events()
+        self.assertEqual((event_policy, trigger),
+                         (policy_id, datetime(2032, 1, 1, tzinfo=timezone.utc).timestamp()))
+        self.assertNotEqual(version, old_version)
+
+    async def test_deleted_policy_leaves_no_event(self) -> None:
+        """A deleted schedule policy has no event left; the others keep theirs."""
+        group = await self.create_group()
+        policies = [{"name": f"s{i}", "type": "schedule", "change": 1, "cooldown": 0,
+                     "args": {"cron": "0 8 * * *"}} for i in range(2)]
+        answer = await self.call("POST", f"/groups/{group['id']}/policies", policies)
+        first, second = (p["id"] for p in answer.json["policies"])
+        self.assertEqual(len(self.events()), 2)
+        answer = await self.call("DELETE", f"/groups/{group['id']}/policies/{first}")
+        self.assertEqual(answer.code, 204, answer.raw)
+        self.assertEqual([e[0] for e in self.events()], [second])

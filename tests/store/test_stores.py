@@ -18,6 +18,7 @@ from otter2.store.interface import (
     NoSuchPolicy,
     NoSuchWebhook,
     OverLimit,
+    StaleEvent,
     StaleVersion,
 )
 from otter2.store.memory import MemoryGroupStore
@@ -37,6 +38,10 @@ def group(tenant_id: str = "t1", group_id: str = "g1", desired: int = 1) -> Scal
 def policy(policy_id: str = "p1", tenant_id: str = "t1", group_id: str = "g1") -> Policy:
     return Policy(tenant_id, group_id, policy_id,
                   {"name": "up", "type": "webhook", "change": 1, "cooldown": 0.5}, "v1")
+
+
+def event(policy_id: str, trigger: float, bucket: int = 1) -> ScheduledEvent:
+    return ScheduledEvent("t1", "g1", policy_id, trigger, "v1", cron="* * * * *", bucket=bucket)
 
 
 def webhook(webhook_id: str = "w1", policy_id: str = "p1", hash_: str = "a" * 64) -> Webhook:
@@ -220,6 +225,51 @@ def group_store_tests(build_store: Callable[[TestCase], Any]) -> type[TestCase]:
             saved = await self.store.save_state(evolve(
                 loaded.state, limited_retries=4, build_failures=5, build_after=1234.5))
             self.assertEqual((await self.store.load_group("t1", "g1")).state, saved)
+
+        async def test_due_events_by_bucket_and_time(self) -> None:
+            """Due events of the asked buckets come earliest first, at most ``limit``."""
+            await self.store.create_group(group(), [policy("a"), policy("b"), policy("c")],
+                                          [event("a", 10.0, bucket=1), event("b", 5.0, bucket=2),
+                                           event("c", 50.0, bucket=1)], 10)
+            due = await self.store.due_events([1, 2], 20.0, 10)
+            self.assertEqual([(e.policy_id, e.trigger) for e in due], [("b", 5.0), ("a", 10.0)])
+            self.assertEqual([e.policy_id for e in await self.store.due_events([1], 20.0, 10)],
+                             ["a"])
+            self.assertEqual(len(await self.store.due_events([1, 2], 100.0, 2)), 2)
+            self.assertEqual(await self.store.earliest_trigger([1]), 10.0)
+            self.assertIsNone(await self.store.earliest_trigger([3]))
+
+        async def test_fire_event_is_all_or_nothing(self) -> None:
+            """
+            Firing consumes the event, saves the state, arms the next event and
+            marks the group in one step; a stale state or a consumed event
+            writes nothing.
+            """
+            first = event("p1", 10.0)
+            await self.store.create_group(group(), [policy()], [first], 10)
+            state = (await self.store.load_group("t1", "g1")).state
+            nxt = event("p1", 70.0)
+            with self.assertRaises(StaleVersion):
+                await self.store.fire_event(first, evolve(state, desired=5, version=7), nxt, True)
+            self.assertEqual([e.trigger for e in await self.store.due_events([1], 100.0, 10)],
+                             [10.0])
+            self.assertEqual(await self.store.list_divergent(), [])
+            await self.store.fire_event(first, evolve(state, desired=5), nxt, True)
+            self.assertEqual((await self.store.load_group("t1", "g1")).state.desired, 5)
+            self.assertEqual([e.trigger for e in await self.store.due_events([1], 100.0, 10)],
+                             [70.0])
+            self.assertEqual([m.group_id for m in await self.store.list_divergent()], ["g1"])
+            with self.assertRaises(StaleEvent):
+                await self.store.fire_event(first, None, nxt, False)
+
+        async def test_event_follows_its_policy(self) -> None:
+            """Updating a policy replaces its event; deleting it removes the event."""
+            await self.store.create_group(group(), [policy()], [event("p1", 10.0)], 10)
+            await self.store.update_policy(policy(), event("p1", 30.0))
+            self.assertEqual([e.trigger for e in await self.store.due_events([1], 100.0, 10)],
+                             [30.0])
+            await self.store.delete_policy("t1", "g1", "p1")
+            self.assertEqual(await self.store.due_events([1], 100.0, 10), [])
 
     return GroupStoreContract
 
