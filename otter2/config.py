@@ -91,6 +91,20 @@ class ConvergerConfig:
 
 
 @frozen
+class SchedulerConfig:
+    """How the scheduler of schedule policies runs (``scheduler``)."""
+
+    interval: float = 10.0  # seconds between looks for due events
+    batchsize: int = 100  # events read at a time
+    buckets: int = 128  # buckets the events are spread over
+
+    @property
+    def bucket_numbers(self) -> range:
+        """Every bucket: 1..buckets."""
+        return range(1, self.buckets + 1)
+
+
+@frozen
 class Config:
     """Everything otter2 reads from its configuration file."""
 
@@ -102,6 +116,7 @@ class Config:
     region: Optional[str] = None
     identity: Optional[IdentityConfig] = None  # None: no cloud; nothing converges
     converger: ConvergerConfig = ConvergerConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
     selfheal_interval: Optional[float] = None
     api_auth_ttl: Optional[float] = None  # None: the API checks no tokens
     service_names: PMap = field(factory=pmap, converter=frozen_json)
@@ -217,6 +232,7 @@ def parse_config(document: Any) -> Config:
 
     return Config(**_given(
         identity=_identity(document), converger=_converger(document),
+        scheduler=_scheduler(document),
         selfheal_interval=_get(_section(document, "selfheal", {"interval"}), "interval",
                                "selfheal.", (int, float), _positive,
                                "a positive number of seconds"),
@@ -277,6 +293,19 @@ def _api_auth(document: Mapping[str, Any]) -> float | _Absent:
         raise ConfigError("auth.enabled needs identity (the Identity that checks tokens)")
     return float(_get(section, "cache_ttl", "auth.", (int, float), _natural,
                       "a number of seconds", default=API_AUTH_TTL))
+
+
+def _scheduler(document: Mapping[str, Any]) -> SchedulerConfig:
+    section = _section(document, "scheduler", {"interval", "batchsize", "buckets",
+                                               "partition"})
+    path = "scheduler."
+    _section(section, "partition", {"path", "time_boundary"}, path)
+    return SchedulerConfig(**_given(
+        interval=_get(section, "interval", path, (int, float), _positive,
+                      "a positive number of seconds"),
+        batchsize=_get(section, "batchsize", path, int, _positive, "a positive integer"),
+        buckets=_get(section, "buckets", path, int, lambda v: 1 <= v <= 4096,
+                     "an integer from 1 to 4096")))
 
 
 def _converger(document: Mapping[str, Any]) -> ConvergerConfig:

@@ -40,6 +40,7 @@ from otter2.effects.auth import (
 from otter2.effects.http import TimeoutHTTPClient
 from otter2.effects import make_dispatcher
 from otter2.service.converger import Converger
+from otter2.service.scheduler import Scheduler, scheduler_check
 from otter2.service.selfheal import SelfHeal
 from otter2.store.sqlite import SQLiteGroupStore
 
@@ -130,11 +131,15 @@ def build_service(config: Config, port: str, reactor: Any,
         Converger(reactor, dispatcher, config.converger).setServiceParent(top)
         if config.selfheal_interval is not None:
             SelfHeal(reactor, dispatcher, config.selfheal_interval).setServiceParent(top)
+    scheduler = Scheduler(reactor, dispatcher, config.scheduler.interval,
+                          config.scheduler.batchsize, config.scheduler.bucket_numbers)
+    scheduler.setServiceParent(top)
     api = OtterAPI(config, dispatcher, reactor, _validator(config, http, reactor))
+    api.add_health_check("scheduler", scheduler_check(scheduler))
     site = APISite(api.resource(), config.limits.max_body_bytes)
     strports_service(port, site, reactor=reactor).setServiceParent(top)  # type: ignore[arg-type]
     if config.admin:
-        admin = AdminAPI(dispatcher, reactor)
+        admin = AdminAPI(dispatcher, reactor, scheduler)
         strports_service(config.admin, APISite(admin.resource(), config.limits.max_body_bytes),  # type: ignore[arg-type]
                          reactor=reactor).setServiceParent(top)
     return top

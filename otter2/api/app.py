@@ -7,10 +7,11 @@ test-case-name: tests.api.test_groups
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Optional
 
 from effect import ComposedDispatcher, Effect
 from klein import Klein
+from twisted.application.service import Service
 from twisted.web.server import Request
 from txeffect import perform
 
@@ -24,13 +25,15 @@ class OtterAPI(GroupRoutes, PolicyRoutes):
 
 
 class AdminAPI:
-    """The admin port: ``/`` and ``/metrics``."""
+    """The admin port: ``/``, ``/metrics`` and ``POST /scheduler/stop``."""
 
     app = Klein()
 
-    def __init__(self, dispatcher: ComposedDispatcher, clock: Any) -> None:
+    def __init__(self, dispatcher: ComposedDispatcher, clock: Any,
+                 scheduler: Optional[Service] = None) -> None:
         self._dispatcher = dispatcher
         self._clock = clock
+        self._scheduler = scheduler
 
     def resource(self) -> Any:
         """The Twisted resource serving the admin API."""
@@ -39,6 +42,14 @@ class AdminAPI:
     @app.route("/", methods=["GET"])
     def root(self, request: Request) -> bytes:
         return b""
+
+    @app.route("/scheduler/stop", methods=["POST"], strict_slashes=False)
+    async def stop_scheduler(self, request: Request) -> bytes:
+        """Stop firing schedule policies on this node (until it restarts)."""
+        request.setHeader(b"Content-Type", b"application/json")
+        if self._scheduler is not None and self._scheduler.running:
+            await self._scheduler.stopService()
+        return b"{}"
 
     @app.route("/metrics", methods=["GET"], strict_slashes=False)
     async def metrics(self, request: Request) -> bytes:

@@ -53,6 +53,7 @@ class Reply:
 
 
 Route = Callable[..., Awaitable[Reply]]
+HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
 def _redacted(path: str) -> str:
@@ -222,5 +223,18 @@ class APIBase:
         except Exception as e:
             check = {"healthy": False, "details": {"reason": str(e) or type(e).__name__}}
         document = {"healthy": check["healthy"], "store": check}
+        for name, part in getattr(self, "_health_checks", {}).items():
+            try:
+                healthy, details = await part()
+            except Exception as e:
+                healthy, details = False, {"reason": str(e) or type(e).__name__}
+            document[name] = {"healthy": healthy, "details": details}
+            document["healthy"] = document["healthy"] and healthy
         return json.dumps(document, indent=2, sort_keys=True).encode()
+
+    def add_health_check(self, name: str, check: HealthCheck) -> None:
+        """Report ``check`` (healthy or not, and details) under ``name`` in ``/health``."""
+        checks: dict[str, HealthCheck] = getattr(self, "_health_checks", {})
+        checks[name] = check
+        self._health_checks = checks
 

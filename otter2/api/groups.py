@@ -71,7 +71,7 @@ class GroupRoutes(APIBase):
                            desired=config["minEntities"])
         group = ScalingGroup(tenant_id=tenant_id, group_id=group_id, config=config,
                              launch=body["launchConfiguration"], state=state, created=now)
-        events = [e for e in (policy_event(p, now) for p in policies) if e]
+        events = [e for e in (policy_event(p, now, self.config.scheduler.buckets) for p in policies) if e]
         try:
             await self._do(store.CreateGroup(group, policies, events,
                                              self.limits.max_groups))

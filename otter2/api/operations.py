@@ -15,7 +15,7 @@ from effect import Effect
 from effect.do import do
 
 from otter2.control.errors import APIError
-from otter2.control.policy import execute_policy, no_such_group
+from otter2.control.policy import execute_policy, execution_time, no_such_group
 from otter2.intents import Now
 from otter2.model import GroupState, Policy, ScalingGroup
 from otter2.store.changes import TooManyConflicts, update_state
@@ -55,18 +55,6 @@ def modify_state(tenant_id: str, group_id: str,  # type: ignore[no-untyped-def]
     return state
 
 
-def _not_before_last_execution(group: ScalingGroup, now: float) -> float:
-    """
-    ``now``, or the group's last execution time if that is later.
-
-    ``now`` is read once, before any lost race; an execution that won the race
-    in between may have been stamped later, and a retry comes after it. Without
-    this a zero cooldown would refuse the retry for an elapsed time below 0.
-    """
-    touched = group.state.group_touched
-    return now if touched is None else max(now, touched)
-
-
 @do
 def execute(tenant_id: str, group_id: str, policy_id: str):  # type: ignore[no-untyped-def]
     """
@@ -81,7 +69,7 @@ def execute(tenant_id: str, group_id: str, policy_id: str):  # type: ignore[no-u
         state = yield modify_state(
             tenant_id, group_id,
             lambda group: execute_policy(group, policy, policy_id,
-                                         _not_before_last_execution(group, now)))
+                                         execution_time(group, now)))
     except APIError as e:
         if e.error_type == "CannotExecutePolicyError":
             yield Effect(MarkDivergent(tenant_id, group_id))

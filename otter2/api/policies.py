@@ -72,7 +72,7 @@ class PolicyRoutes(APIBase):
         bodies = validation.validate_policies(self._json(request), now,
                                               max_items=self.limits.pagination)
         policies = [self._new_policy(tenant_id, group_id, data) for data in bodies]
-        events = [e for e in (policy_event(p, now) for p in policies) if e]
+        events = [e for e in (policy_event(p, now, self.config.scheduler.buckets) for p in policies) if e]
         maximum = self.limits.max_policies_per_group
         try:
             await self._do(store.CreatePolicies(tenant_id, group_id, policies, events,
@@ -106,7 +106,8 @@ class PolicyRoutes(APIBase):
             raise validation_error("Cannot change type of a scaling policy")
         updated = evolve(policy, data=data, version=str(uuid4()))
         try:
-            await self._do(store.UpdatePolicy(updated, policy_event(updated, now)))
+            await self._do(store.UpdatePolicy(
+                updated, policy_event(updated, now, self.config.scheduler.buckets)))
         except NoSuchPolicy:
             raise no_such_policy(tenant_id, group_id, policy_id) from None
         return Reply(204)

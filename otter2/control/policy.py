@@ -76,6 +76,18 @@ def cooldowns_met(group: ScalingGroup, policy: Policy, now: float) -> bool:
     return True
 
 
+def execution_time(group: ScalingGroup, now: float) -> float:
+    """
+    ``now``, or the group's last execution time if that is later.
+
+    ``now`` is read once, before any lost race; an execution that won the race
+    in between may have been stamped later, and a retry comes after it. Without
+    this a zero cooldown would refuse the retry for an elapsed time below 0.
+    """
+    touched = group.state.group_touched
+    return now if touched is None else max(now, touched)
+
+
 def execute_policy(group: ScalingGroup, policy: Optional[Policy], policy_id: str,
                    now: float) -> GroupState:
     """

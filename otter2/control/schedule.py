@@ -14,10 +14,12 @@ test-case-name: tests.control.test_schedule
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Optional
 
+from attrs import evolve
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from otter2.control.errors import validation_error
@@ -121,14 +123,40 @@ def next_trigger(args: Mapping[str, str], now: float) -> float:
     return _next_cron(expression, now)
 
 
-def policy_event(policy: Policy, now: float) -> Optional[ScheduledEvent]:
+def group_bucket(group_id: str, buckets: int) -> int:
+    """
+    The scheduler bucket (1..``buckets``) of a group's events: a stable hash
+    of the group, so that one tenant's groups spread over the buckets and
+    every event of a group stays in one.
+    """
+    return zlib.crc32(group_id.encode()) % buckets + 1
+
+
+def policy_event(policy: Policy, now: float, buckets: int) -> Optional[ScheduledEvent]:
     """The scheduler event of a schedule policy, None for a webhook policy."""
     if policy.policy_type != "schedule":
         return None
     args = policy.data["args"]
     return ScheduledEvent(
         tenant_id=policy.tenant_id, group_id=policy.group_id, policy_id=policy.policy_id,
-        trigger=next_trigger(args, now), version=policy.version, cron=args.get("cron"))
+        trigger=next_trigger(args, now), version=policy.version, cron=args.get("cron"),
+        bucket=group_bucket(policy.group_id, buckets))
+
+
+def following_event(event: ScheduledEvent, policy: Policy,
+                    now: float) -> Optional[ScheduledEvent]:
+    """
+    The event that follows ``event`` once it fired at ``now``: none for an
+    ``at``; for a ``cron``, its first occurrence strictly after both the
+    trigger that fired and ``now``, so that occurrences missed while nothing
+    ran fire once, not once each, and a clock behind the trigger cannot fire
+    the same occurrence twice.
+    """
+    args = policy.data.get("args") or {}
+    if policy.policy_type != "schedule" or "cron" not in args:
+        return None
+    return evolve(event, trigger=next_trigger(args, max(event.trigger, now)),
+                  cron=args["cron"], version=policy.version)
 
 
 def _check_at(at: Any, now: float) -> None:

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.control.errors import APIError, validation_error
-from otter2.control.schedule import check_schedule_args, next_trigger, parse_at, policy_event
+from otter2.control.schedule import (
+    check_schedule_args,
+    following_event,
+    group_bucket,
+    next_trigger,
+    parse_at,
+    policy_event,
+)
 from otter2.model import Policy, ScheduledEvent
 
 
@@ -121,18 +128,67 @@ class PolicyEventTests(SynchronousTestCase):
     def test_at(self) -> None:
         """An ``at`` policy's event fires at its instant and has no cron."""
         event = policy_event(policy({"type": "schedule", "args": {"at": "2030-12-05T03:12:00Z"}}),
-                             NOW)
-        self.assertEqual(event, ScheduledEvent("t1", "g1", "p1", trigger=AT, version="v7"))
+                             NOW, 16)
+        self.assertEqual(event, ScheduledEvent("t1", "g1", "p1", trigger=AT, version="v7",
+                                               bucket=group_bucket("g1", 16)))
 
     def test_cron(self) -> None:
         """A cron policy's event fires at the next occurrence and keeps its cron."""
-        event = policy_event(policy({"type": "schedule", "args": {"cron": "0 22 * * *"}}), NOW)
+        event = policy_event(policy({"type": "schedule", "args": {"cron": "0 22 * * *"}}), NOW, 16)
         self.assertEqual(event, ScheduledEvent("t1", "g1", "p1", trigger=epoch(2023, 11, 15, 22),
-                                               version="v7", cron="0 22 * * *"))
+                                               version="v7", cron="0 22 * * *",
+                                               bucket=group_bucket("g1", 16)))
 
     def test_webhook(self) -> None:
         """A webhook policy has no event."""
-        self.assertIsNone(policy_event(policy({"type": "webhook", "change": 1}), NOW))
+        self.assertIsNone(policy_event(policy({"type": "webhook", "change": 1}), NOW, 16))
+
+    @given(st.text(min_size=1, max_size=40), st.integers(1, 1000))
+    def test_bucket_is_stable_and_in_range(self, group_id: str, buckets: int) -> None:
+        """A group's bucket lies in 1..buckets and is the same every time."""
+        bucket = group_bucket(group_id, buckets)
+        self.assertTrue(1 <= bucket <= buckets)
+        self.assertEqual(bucket, group_bucket(group_id, buckets))
+
+
+class FollowingEventTests(SynchronousTestCase):
+    """The event after a cron fired: its next occurrence after the trigger and now."""
+
+    def following(self, cron: str, trigger: float, now: float) -> float:
+        policy_ = policy({"type": "schedule", "args": {"cron": cron}})
+        event = ScheduledEvent("t1", "g1", "p1", trigger=trigger, version="v7", cron=cron)
+        found = following_event(event, policy_, now)
+        assert found is not None
+        return found.trigger
+
+    def test_across_hours_days_and_month_ends(self) -> None:
+        """Hourly, daily and month-end crons roll over hours, days, months and years."""
+        self.assertEqual(self.following("0 * * * *", epoch(2030, 1, 1, 23), epoch(2030, 1, 1, 23)),
+                         epoch(2030, 1, 2, 0))
+        self.assertEqual(self.following("30 2 * * *", epoch(2030, 1, 31, 2, 30),
+                                        epoch(2030, 1, 31, 2, 30, 4)), epoch(2030, 2, 1, 2, 30))
+        self.assertEqual(self.following("0 0 L * *", epoch(2030, 4, 30), epoch(2030, 4, 30)),
+                         epoch(2030, 5, 31))
+        self.assertEqual(self.following("0 0 1 * *", epoch(2030, 12, 1), epoch(2030, 12, 1)),
+                         epoch(2031, 1, 1))
+
+    def test_leap_days(self) -> None:
+        """29 February fires in leap years only; L in February is the 29th in a leap year."""
+        self.assertEqual(self.following("0 0 29 2 *", epoch(2028, 2, 29), epoch(2028, 2, 29)),
+                         epoch(2032, 2, 29))
+        self.assertEqual(self.following("0 12 L 2 *", epoch(2031, 2, 28, 12),
+                                        epoch(2031, 2, 28, 12)), epoch(2032, 2, 29, 12))
+
+    def test_missed_occurrences_are_skipped(self) -> None:
+        """Fired three days late, a daily cron goes on from tomorrow, not from the missed days."""
+        self.assertEqual(self.following("0 8 * * *", epoch(2030, 3, 1, 8),
+                                        epoch(2030, 3, 4, 9)), epoch(2030, 3, 5, 8))
+
+    def test_at_has_none(self) -> None:
+        """An at policy has nothing after it fired."""
+        at = policy({"type": "schedule", "args": {"at": "2030-12-05T03:12:00Z"}})
+        event = ScheduledEvent("t1", "g1", "p1", trigger=AT, version="v7")
+        self.assertIsNone(following_event(event, at, AT))
 
 
 class ScheduleArgsTests(SynchronousTestCase):

@@ -1,0 +1,118 @@
+"""
+Firing one due schedule event: what it does, decided purely from the group,
+the policy and the time, exactly as an execution through the API would
+(cooldowns, min/max, "no change", paused or suspended groups), and written
+with the event's consumption in one store operation. See Note [Exactly
+once] in ``otter2.scheduling``.
+
+test-case-name: tests.scheduling.test_firing
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Generator, Optional
+
+from attrs import frozen
+from effect import Delay, Effect
+from effect.do import do
+
+from otter2.control.errors import APIError
+from otter2.control.policy import execute_policy, execution_time
+from otter2.control.schedule import following_event
+from otter2.intents import Now
+from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent
+from otter2.store.interface import NoSuchGroup, StaleEvent, StaleVersion, StoreError
+from otter2.store.intents import FireEvent, LoadGroup, LoadPolicy
+
+MAX_ATTEMPTS = 50
+
+
+class Outcome(Enum):
+    """How the firing of an event ended."""
+
+    EXECUTED = "executed"            # the policy changed the desired capacity
+    REFUSED = "refused"              # cooldown or no change: convergence is still asked for
+    NOT_EXECUTED = "not executed"    # paused group or suspended tenant: the event is consumed
+    DISCARDED = "discarded"          # the group or the policy is gone, or the policy changed
+    ALREADY_FIRED = "already fired"  # someone else consumed the event first
+
+
+@frozen
+class Firing:
+    """
+    What firing an event does: the ``outcome`` and a ``message`` for the
+    log, the ``state`` to save (None: unchanged), the ``next_event`` to arm
+    (None: none) and whether to mark the group divergent.
+    """
+
+    outcome: Outcome
+    message: str
+    state: Optional[GroupState] = None
+    next_event: Optional[ScheduledEvent] = None
+    mark_divergent: bool = False
+
+
+@frozen
+class Fired:
+    """A fired event: what happened, and when (``now``, for its lateness)."""
+
+    event: ScheduledEvent
+    firing: Firing
+    now: float
+
+    @property
+    def lateness(self) -> float:
+        """Seconds between the trigger and the firing."""
+        return max(0.0, self.now - self.event.trigger)
+
+
+class TooManyConflicts(StoreError):
+    """Every attempt to fire the event lost a race with a change of the group."""
+
+
+def decide(event: ScheduledEvent, group: Optional[ScalingGroup], policy: Optional[Policy],
+           now: float) -> Firing:
+    """What firing ``event`` at ``now`` does; see the module docstring."""
+    if group is None:
+        return Firing(Outcome.DISCARDED, "the group no longer exists or is being deleted")
+    if policy is None or policy.version != event.version:
+        return Firing(Outcome.DISCARDED, "the policy was deleted or changed")
+    following = following_event(event, policy, now)
+    try:
+        state = execute_policy(group, policy, policy.policy_id, execution_time(group, now))
+    except APIError as error:
+        if error.error_type == "CannotExecutePolicyError":
+            return Firing(Outcome.REFUSED, error.message, next_event=following,
+                          mark_divergent=True)
+        return Firing(Outcome.NOT_EXECUTED, error.message, next_event=following)
+    return Firing(Outcome.EXECUTED,
+                  f"desired capacity {group.state.desired} -> {state.desired}", state=state,
+                  next_event=following, mark_divergent=True)
+
+
+@do
+def fire(event: ScheduledEvent) -> Generator[Effect, Any, Fired]:
+    """
+    An Effect of the `Fired` event: read the group and the policy, decide,
+    and write the decision with the event's consumption; decided again from
+    a fresh read whenever the group changed meanwhile.
+    """
+    for attempt in range(MAX_ATTEMPTS):
+        now: float = yield Effect(Now())
+        group: Optional[ScalingGroup] = yield Effect(LoadGroup(event.tenant_id, event.group_id))
+        policy: Optional[Policy] = None
+        if group is not None:
+            policy = yield Effect(LoadPolicy(event.tenant_id, event.group_id, event.policy_id))
+        firing = decide(event, group, policy, now)
+        try:
+            yield Effect(FireEvent(event, firing.state, firing.next_event, firing.mark_divergent))
+        except StaleEvent:
+            return Fired(event, Firing(Outcome.ALREADY_FIRED, "the event was consumed already"),
+                         now)
+        except (StaleVersion, NoSuchGroup):
+            if attempt >= 5:
+                yield Effect(Delay(min(0.05, 0.001 * attempt)))
+            continue
+        return Fired(event, firing, now)
+    raise TooManyConflicts()

@@ -1,0 +1,134 @@
+"""
+The scheduler: every ``interval`` seconds, fires the due events of schedule
+policies in the buckets this node owns (all of them on one node), a batch of
+at most ``batchsize`` at a time, each exactly once (Note [Exactly once] in
+``otter2.scheduling``), and logs one line per event fired.
+
+test-case-name: tests.service.test_scheduler
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Optional, Sequence
+
+from attrs import frozen
+from effect import Effect
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from txeffect import perform
+
+from otter2.model import ScheduledEvent
+from otter2.scheduling.firing import Fired, fire
+from otter2.service.loop import Repeater
+from otter2.store.intents import DueEvents, EarliestTrigger
+
+log = Logger(namespace="otter2.scheduler")
+
+#: An owned event due for longer than this makes the scheduler unhealthy.
+OVERDUE_LIMIT = 60.0
+
+
+@frozen
+class SchedulerHealth:
+    """Whether the scheduler keeps up: its oldest due event, and how late it is."""
+
+    healthy: bool
+    running: bool
+    oldest_trigger: Optional[float]
+    overdue: float
+
+
+class Scheduler(Service):
+    """Fires due schedule events; see the module docstring."""
+
+    def __init__(self, clock: IReactorTime, dispatcher: Any, interval: float,
+                 batchsize: int, buckets: Sequence[int]) -> None:
+        self._clock = clock
+        self._dispatcher = dispatcher
+        self.batchsize = batchsize
+        self.buckets = list(buckets)
+        self._repeater = Repeater(clock, interval, self.tick, "scheduler")
+        self._ticking: Optional[Deferred[None]] = None
+        self._stopped = False
+
+    def startService(self) -> None:
+        Service.startService(self)
+        self._stopped = False
+        self._repeater.start(now=True)
+
+    def stopService(self) -> Deferred[None]:
+        """Stop firing: the event being fired finishes, no other starts."""
+        Service.stopService(self)
+        self._stopped = True
+        self._repeater.stop()
+        ticking = self._ticking
+        return Deferred.fromCoroutine(self._wait(ticking))
+
+    @staticmethod
+    async def _wait(ticking: Optional[Deferred[None]]) -> None:
+        if ticking is not None:
+            await ticking
+
+    def _do(self, intent: Any) -> Deferred[Any]:
+        return perform(self._dispatcher, intent if isinstance(intent, Effect) else Effect(intent))
+
+    def tick(self) -> Deferred[None]:
+        """Fire every due event of the owned buckets, a batch at a time."""
+        self._ticking = Deferred.fromCoroutine(self._tick())
+        return self._ticking
+
+    async def _tick(self) -> None:
+        while not self._stopped:
+            now = self._clock.seconds()
+            try:
+                due: list[ScheduledEvent] = await self._do(
+                    DueEvents(self.buckets, now, self.batchsize))
+            except Exception:
+                log.failure("Could not read the due schedule events")
+                return
+            for event in due:
+                if self._stopped:
+                    return
+                await self._fire(event)
+            if len(due) < self.batchsize:
+                return
+
+    async def _fire(self, event: ScheduledEvent) -> None:
+        try:
+            fired: Fired = await self._do(fire(event))
+        except Exception:
+            # Nothing was written: the event is still due and fires on a later tick.
+            log.failure("Firing policy {policy_id} of group {group_id} failed",
+                        policy_id=event.policy_id, group_id=event.group_id,
+                        tenant_id=event.tenant_id)
+            return
+        firing = fired.firing
+        log.info("Scheduled policy {policy_id} of group {group_id} of tenant {tenant_id}, "
+                 "due at {trigger}, fired {lateness:.1f} s late: {outcome}: {message}",
+                 policy_id=event.policy_id, group_id=event.group_id,
+                 tenant_id=event.tenant_id, trigger=event.trigger, lateness=fired.lateness,
+                 outcome=firing.outcome.value, message=firing.message,
+                 next_trigger=firing.next_event.trigger if firing.next_event else None)
+
+    def health(self) -> Deferred[SchedulerHealth]:
+        """How the scheduler keeps up: unhealthy when an event is overdue by more than 60 s."""
+        return Deferred.fromCoroutine(self._health())
+
+    async def _health(self) -> SchedulerHealth:
+        oldest = await self._do(EarliestTrigger(self.buckets))
+        overdue = 0.0 if oldest is None else max(0.0, self._clock.seconds() - oldest)
+        running = bool(self.running) and not self._stopped
+        return SchedulerHealth(healthy=running and overdue <= OVERDUE_LIMIT, running=running,
+                               oldest_trigger=oldest, overdue=overdue)
+
+
+def scheduler_check(scheduler: Scheduler) -> Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]:
+    """The scheduler's part of ``/health``: healthy, and what it is based on."""
+    async def check() -> tuple[bool, dict[str, Any]]:
+        health = await scheduler.health()
+        return health.healthy, {"running": health.running,
+                                "oldest_due_trigger": health.oldest_trigger,
+                                "overdue_seconds": round(health.overdue, 3)}
+    return check

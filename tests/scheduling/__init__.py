@@ -1,0 +1,1 @@
+"""Tests of otter2.scheduling."""

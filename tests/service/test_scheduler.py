@@ -1,0 +1,241 @@
+"""
+Tests for otter2.service.scheduler on a Clock: schedule policies fire within
+one interval of their time, exactly once, whatever happens around them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from attrs import evolve
+from effect import ComposedDispatcher, base_dispatcher
+from twisted.internet import reactor
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from txeffect import make_twisted_dispatcher
+
+from otter2.control.schedule import policy_event
+from otter2.effects.dispatcher import store_dispatcher, world_dispatcher
+from otter2.model import GroupState, Policy, ScalingGroup
+from otter2.service.scheduler import Scheduler
+from otter2.store.intents import FireEvent
+from otter2.store.memory import MemoryGroupStore
+from otter2.store.sqlite import SQLiteGroupStore
+
+BUCKETS = 4
+START = datetime(2030, 1, 1, 7, 59, 30, tzinfo=timezone.utc).timestamp()
+EIGHT = START + 30
+
+
+def group(group_id: str = "g1", desired: int = 1) -> ScalingGroup:
+    return ScalingGroup(
+        tenant_id="t1", group_id=group_id,
+        config={"name": group_id, "cooldown": 0, "minEntities": 0, "maxEntities": 1000},
+        launch={"type": "launch_server", "args": {"server": {}}},
+        state=GroupState("t1", group_id, desired), created=0.0)
+
+
+def policy(args: dict[str, str], policy_id: str = "p1", group_id: str = "g1",
+           change: int = 1) -> Policy:
+    return Policy("t1", group_id, policy_id, {"name": policy_id, "type": "schedule",
+                                              "change": change, "cooldown": 0,
+                                              "args": args}, "v1")
+
+
+class SchedulerTestCase(SynchronousTestCase):
+    """A scheduler every 10 s over the in-memory store."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(START)
+        self.store = MemoryGroupStore()
+        self.scheduler = self.make_scheduler(self.store)
+
+    def make_scheduler(self, store: Any, batchsize: int = 100, wrap: Any = None) -> Scheduler:
+        dispatchers = [store_dispatcher(store), world_dispatcher(self.clock),
+                       make_twisted_dispatcher(self.clock), base_dispatcher]
+        if wrap is not None:
+            dispatchers.insert(0, wrap)
+        return Scheduler(self.clock, ComposedDispatcher(dispatchers), interval=10,
+                         batchsize=batchsize, buckets=range(1, BUCKETS + 1))
+
+    def add(self, *policies: Policy, group_id: str = "g1") -> None:
+        events = [policy_event(p, self.clock.seconds(), BUCKETS) for p in policies]
+        self.store.create_group(group(group_id), list(policies), [e for e in events if e], 1000)
+
+    def desired(self, group_id: str = "g1") -> int:
+        return self.store.groups[("t1", group_id)].state.desired
+
+    def run_until(self, moment: float, step: float = 1.0) -> list[tuple[float, int]]:
+        """Run the scheduler to ``moment``; the (time, desired) after each change."""
+        changes = [(self.clock.seconds(), self.desired())]
+        if not self.scheduler.running:
+            self.scheduler.startService()
+            if self.desired() != changes[-1][1]:
+                changes.append((self.clock.seconds(), self.desired()))
+        while self.clock.seconds() < moment:
+            self.clock.advance(step)
+            if self.desired() != changes[-1][1]:
+                changes.append((self.clock.seconds(), self.desired()))
+        return changes
+
+
+class FiringTests(SchedulerTestCase):
+    """When and how often policies fire."""
+
+    def test_at_fires_once_within_an_interval(self) -> None:
+        """An at policy for 08:00 fires once, by 08:00:10."""
+        self.add(policy({"at": "2030-01-01T08:00:00Z"}))
+        changes = self.run_until(EIGHT + 300)
+        self.assertEqual(len(changes), 2, changes)
+        self.assertTrue(EIGHT <= changes[1][0] <= EIGHT + 10, changes)
+        self.assertEqual(self.store.events.get(("t1", "g1")), {})
+
+    def test_cron_fires_each_minute_once(self) -> None:
+        """An every-minute cron fires once per minute, each within 10 s of the minute."""
+        self.add(policy({"cron": "* * * * *"}))
+        changes = self.run_until(EIGHT + 5 * 60 + 30)
+        self.assertEqual([d for _, d in changes], [1, 2, 3, 4, 5, 6, 7])
+        for minute, (when, _) in enumerate(changes[1:]):
+            self.assertTrue(0 <= when - (EIGHT + 60 * minute) <= 10, changes)
+
+    def test_missed_triggers_fire_once(self) -> None:
+        """After an hour without a scheduler, a minutely cron fires once, then every minute."""
+        self.add(policy({"cron": "* * * * *"}))
+        self.clock.advance(3600)
+        changes = self.run_until(EIGHT + 3600 + 60 + 20)
+        # 59 missed occurrences fire once, at start; then 09:00 and 09:01.
+        self.assertEqual([(t - EIGHT, d) for t, d in changes],
+                         [(3570, 1), (3570, 2), (3600, 3), (3660, 4)])
+
+    def test_paused_group_is_skipped_and_cron_goes_on(self) -> None:
+        """While paused nothing fires; after resume the cron fires at its next minute."""
+        self.add(policy({"cron": "* * * * *"}))
+        state = self.store.groups[("t1", "g1")].state
+        self.store.save_state(evolve(state, paused=True))
+        self.run_until(EIGHT + 150)
+        self.assertEqual(self.desired(), 1)
+        self.store.save_state(evolve(self.store.groups[("t1", "g1")].state, paused=False))
+        changes = self.run_until(EIGHT + 200)
+        self.assertEqual([d for _, d in changes], [1, 2])
+        self.assertTrue(EIGHT + 180 <= changes[1][0] <= EIGHT + 190, changes)
+
+    def test_cooldown_refuses_and_converges(self) -> None:
+        """A refused execution (cooldown) changes nothing but marks the group divergent."""
+        hot = group()
+        hot = evolve(hot, config=hot.config.set("cooldown", 3600),
+                     state=evolve(hot.state, group_touched=START))
+        self.store.create_group(hot, [policy({"cron": "* * * * *"})],
+                                [policy_event(policy({"cron": "* * * * *"}), START, BUCKETS)], 10)
+        self.run_until(EIGHT + 20)
+        self.assertEqual((self.desired(), list(self.store.divergent)), (1, [("t1", "g1")]))
+
+    def test_updated_policy_fires_with_its_new_args(self) -> None:
+        """A policy moved from 08:00 to 08:03 fires at 08:03 only."""
+        self.add(policy({"at": "2030-01-01T08:00:00Z"}))
+        moved = evolve(policy({"at": "2030-01-01T08:03:00Z"}), version="v2")
+        self.store.update_policy(moved, policy_event(moved, START, BUCKETS))
+        changes = self.run_until(EIGHT + 300)
+        self.assertEqual(len(changes), 2, changes)
+        self.assertTrue(EIGHT + 180 <= changes[1][0] <= EIGHT + 190, changes)
+
+    def test_deleted_policy_or_group_never_fires(self) -> None:
+        """Events of a deleted policy or group are gone with them."""
+        self.add(policy({"at": "2030-01-01T08:00:00Z"}))
+        self.add(policy({"at": "2030-01-01T08:00:00Z"}, group_id="g2"), group_id="g2")
+        self.store.delete_policy("t1", "g1", "p1")
+        self.store.delete_group("t1", "g2")
+        self.run_until(EIGHT + 60)
+        self.assertEqual(self.desired(), 1)
+        self.assertEqual(self.store.earliest_trigger(range(1, BUCKETS + 1)).result, None)
+
+    def test_more_due_than_a_batch(self) -> None:
+        """250 due events with batches of 100 all fire in the same tick."""
+        self.scheduler = self.make_scheduler(self.store, batchsize=100)
+        for index in range(250):
+            self.add(policy({"at": "2030-01-01T08:00:00Z"}, group_id=f"g{index}"),
+                     group_id=f"g{index}")
+        self.clock.advance(30)
+        self.scheduler.startService()
+        self.assertEqual(sum(g.state.desired for g in self.store.groups.values()), 500)
+
+    def test_health(self) -> None:
+        """Healthy while it keeps up; an event overdue by more than 60 s makes it unhealthy."""
+        self.add(policy({"at": "2030-01-01T08:00:00Z"}))
+        self.clock.advance(30 + 61)
+        unhealthy = self.successResultOf(self.scheduler.health())
+        self.assertEqual((unhealthy.healthy, unhealthy.overdue), (False, 61.0))
+        self.scheduler.startService()
+        self.assertTrue(self.successResultOf(self.scheduler.health()).healthy)
+
+
+class Crash(Exception):
+    """The process died here."""
+
+
+class CrashTests(TestCase):
+    """A crash at any point of a firing leaves it done once overall (real SQLite file)."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(START)
+        self.path = self.mktemp() + ".sqlite"
+
+    def scheduler(self, wrap: Any = None) -> tuple[Scheduler, SQLiteGroupStore]:
+        store = SQLiteGroupStore(reactor, self.path)
+        dispatchers = [store_dispatcher(store), world_dispatcher(self.clock),
+                       make_twisted_dispatcher(self.clock), base_dispatcher]
+        if wrap is not None:
+            dispatchers.insert(0, wrap)
+        return Scheduler(self.clock, ComposedDispatcher(dispatchers), interval=10,
+                         batchsize=100, buckets=range(1, BUCKETS + 1)), store
+
+    async def crash_then_restart(self, before_write: bool) -> int:
+        """Fire with a crash just before (or just after) the store writes; restart; desired."""
+        first, store = self.scheduler()
+        at = policy({"at": "2030-01-01T08:00:00Z"})
+        await store.create_group(group(), [at], [policy_event(at, START, BUCKETS)], 10)
+        self.clock.advance(31)
+
+        def crash(intent: Any) -> Any:
+            if not isinstance(intent, FireEvent):
+                return None
+            if before_write:
+                raise Crash()
+            performer = store_dispatcher(store)(intent)
+
+            def written_then_crash(dispatcher: Any, intent: Any, box: Any) -> None:
+                class Box:
+                    def succeed(self, result: Any) -> None:
+                        box.fail(Crash())
+
+                    def fail(self, error: Any) -> None:
+                        box.fail(error)
+                performer(dispatcher, intent, Box())
+            return written_then_crash
+
+        crashing = Scheduler(self.clock, ComposedDispatcher([
+            crash, store_dispatcher(store), world_dispatcher(self.clock),
+            make_twisted_dispatcher(self.clock), base_dispatcher]), interval=10, batchsize=100,
+            buckets=range(1, BUCKETS + 1))
+        await crashing.tick()
+        self.flushLoggedErrors(Crash)
+        store.close()
+        restarted, store = self.scheduler()
+        self.clock.advance(10)
+        await restarted.tick()
+        await restarted.tick()
+        found = await store.load_group("t1", "g1")
+        assert found is not None
+        self.assertIsNone(await store.earliest_trigger(range(1, BUCKETS + 1)))
+        store.close()
+        return found.state.desired
+
+    async def test_crash_before_the_write(self) -> None:
+        """Killed before the write: nothing happened; after the restart it fires once."""
+        self.assertEqual(await self.crash_then_restart(before_write=True), 2)
+
+    async def test_crash_after_the_write(self) -> None:
+        """Killed right after the write: it happened once; the restart does not repeat it."""
+        self.assertEqual(await self.crash_then_restart(before_write=False), 2)
