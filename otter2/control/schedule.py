@@ -13,10 +13,12 @@ test-case-name: tests.control.test_schedule
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Any, Optional
 
 from attrs import evolve
@@ -88,6 +90,8 @@ def _cron_expression(text: str) -> str | None:
     if len(fields) != 5 or not all(
             pattern.fullmatch(field) for pattern, field in zip(_CRON_FIELDS, fields, strict=True)):
         return None
+    if any(_descending(field) for field in fields):
+        return None
     expression = " ".join(fields)
     try:
         croniter.expand(expression)
@@ -96,14 +100,55 @@ def _cron_expression(text: str) -> str | None:
     return expression
 
 
-def _next_cron(expression: str, now: float) -> float:
-    """The first occurrence of ``expression`` strictly after ``now``, in UTC; raises
-    ``CroniterBadDateError`` if there is none."""
-    start = datetime.fromtimestamp(now, timezone.utc)
-    times = croniter(expression, start,
-                     max_years_between_matches=_MAX_YEARS_BETWEEN_MATCHES)
-    following: datetime = times.get_next(datetime)
-    return following.timestamp()
+_NAMES = {name: number for number, name in enumerate(
+    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
+    start=1)} | {name: number for number, name in enumerate(
+        ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
+
+
+def _descending(field: str) -> bool:
+    """Whether a cron field holds a range whose start is above its end (``6-0``)."""
+    for item in field.split(","):
+        bounds = item.split("/")[0].split("-")
+        if len(bounds) == 2:
+            low, high = (int(b) if b.isdigit() else _NAMES.get(b.upper(), -1) for b in bounds)
+            if low > high:
+                return True
+    return False
+
+
+def _next_cron(expression: str, now: float, zone: Optional[ZoneInfo] = None) -> float:
+    """
+    The first occurrence of ``expression`` strictly after ``now``, in UTC or
+    in the wall-clock time of ``zone``; raises ``CroniterBadDateError`` if
+    there is none.
+
+    In a time zone, occurrences are found on the local wall clock and each
+    is read with the offset in force before any change (``fold=0``): a local
+    time repeated when clocks go back fires once, the first time; one
+    skipped when they go forward fires once, just after the gap (an hour
+    after its nominal time), and two that land on the same instant fire
+    once.
+    """
+    if zone is None:
+        start = datetime.fromtimestamp(now, timezone.utc)
+        times = croniter(expression, start,
+                         max_years_between_matches=_MAX_YEARS_BETWEEN_MATCHES)
+        following: datetime = times.get_next(datetime)
+        return following.timestamp()
+    local = datetime.fromtimestamp(now, zone).replace(tzinfo=None)
+    times = croniter(expression, local, max_years_between_matches=_MAX_YEARS_BETWEEN_MATCHES)
+    while True:
+        candidate: datetime = times.get_next(datetime)
+        instant = candidate.replace(tzinfo=zone).timestamp()
+        if instant > now:
+            return instant
+
+
+def time_zone(args: Mapping[str, Any]) -> Optional[ZoneInfo]:
+    """The IANA time zone of a schedule policy's ``cron``, None for UTC."""
+    name = args.get("timezone")
+    return None if name is None else ZoneInfo(name)
 
 
 def next_trigger(args: Mapping[str, str], now: float) -> float:
@@ -120,7 +165,7 @@ def next_trigger(args: Mapping[str, str], now: float) -> float:
     expression = _cron_expression(args["cron"])
     if expression is None:
         raise ValueError(f"{args['cron']!r} is not a cron expression")
-    return _next_cron(expression, now)
+    return _next_cron(expression, now, time_zone(args))
 
 
 def group_bucket(group_id: str, buckets: int) -> int:
@@ -167,14 +212,24 @@ def _check_at(at: Any, now: float) -> None:
         raise validation_error(f'Invalid "{at}" datetime: It must be in the future')
 
 
-def _check_cron(cron: Any, now: float) -> None:
+def _check_time_zone(name: Any) -> ZoneInfo:
+    if isinstance(name, str) and name and not name.startswith(("/", ".")):
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise validation_error(f"Invalid args.timezone {json.dumps(name)}: not an IANA time "
+                           "zone name such as \"Europe/Paris\" or \"America/New_York\"")
+
+
+def _check_cron(cron: Any, now: float, zone: Optional[ZoneInfo] = None) -> None:
     if isinstance(cron, str) and len(cron.split()) == 6:
         raise validation_error(f'Invalid "{cron}" cron entry: Seconds not allowed')
     expression = _cron_expression(cron) if isinstance(cron, str) else None
     if expression is None:
         raise validation_error(f"'{cron}' is not a 'cron'")
     try:
-        _next_cron(expression, now)
+        _next_cron(expression, now, zone)
     except CroniterBadDateError:
         raise validation_error(
             f'Invalid "{cron}" cron entry: It never fires') from None
@@ -194,6 +249,10 @@ def check_schedule_args(args: Mapping[str, Any], now: float) -> None:
             "args of a schedule policy need exactly one of at, cron "
             f"(found: {', '.join(given) or 'none'})")
     if given == ["at"]:
+        if "timezone" in args:
+            raise validation_error(
+                "args.timezone applies to a cron only: an at is a UTC time ending in Z")
         _check_at(args["at"], now)
     else:
-        _check_cron(args["cron"], now)
+        zone = _check_time_zone(args["timezone"]) if "timezone" in args else None
+        _check_cron(args["cron"], now, zone)

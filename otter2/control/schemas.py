@@ -218,6 +218,7 @@ LAUNCH_CONFIG = _closed({
 _SCHEDULE_ARGS = _closed({
     "at": {"type": "string"},
     "cron": {"type": "string"},
+    "timezone": {"type": "string"},  # otter2's: an IANA zone for the cron
     "check": {},
     "alarm_criteria": {},
 })

@@ -69,3 +69,25 @@ class ScheduleEventTests(APITestCase):
         answer = await self.call("DELETE", f"/groups/{group['id']}/policies/{first}")
         self.assertEqual(answer.code, 204, answer.raw)
         self.assertEqual([e[0] for e in self.events()], [second])
+
+    async def test_cron_in_a_time_zone(self) -> None:
+        """A cron with a timezone is stored as given and fires at its local time."""
+        group = await self.create_group()
+        policy = {"name": "tokyo mornings", "type": "schedule", "desiredCapacity": 2,
+                  "cooldown": 0, "args": {"cron": "0 9 * * *", "timezone": "Asia/Tokyo"}}
+        answer = await self.call("POST", f"/groups/{group['id']}/policies", [policy])
+        self.assertEqual(answer.code, 201, answer.raw)
+        self.assertEqual(answer.json["policies"][0]["args"], policy["args"])
+        [(_, trigger, _, _)] = self.events()
+        fires = datetime.fromtimestamp(trigger, timezone.utc)
+        self.assertEqual((fires.hour, fires.minute), (0, 0))  # 09:00 in Tokyo, UTC+9
+
+    async def test_unknown_time_zone_is_refused(self) -> None:
+        """An unknown zone is a 400 naming the field, and nothing is stored."""
+        group = await self.create_group()
+        policy = {"name": "s", "type": "schedule", "change": 1, "cooldown": 0,
+                  "args": {"cron": "0 9 * * *", "timezone": "Nowhere/Atlantis"}}
+        answer = await self.call("POST", f"/groups/{group['id']}/policies", [policy])
+        self.assertEqual((answer.code, answer.json["error"]["type"]), (400, "ValidationError"))
+        self.assertIn("args.timezone", answer.json["error"]["message"])
+        self.assertEqual(self.events(), [])

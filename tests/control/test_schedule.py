@@ -246,3 +246,56 @@ class ScheduleArgsTests(SynchronousTestCase):
         """Exactly one of ``at`` and ``cron`` is needed."""
         for args in [{}, {"at": "2030-12-05T03:12:00Z", "cron": "* * * * *"}]:
             self.assertRaises(APIError, check_schedule_args, args, NOW)
+
+
+class DescendingRangeTests(SynchronousTestCase):
+    """A range whose start is above its end is not a cron, in any field."""
+
+    def test_refused(self) -> None:
+        """6-0, 23-1, FRI-MON and DEC-JAN ranges are refused; ascending ones are not."""
+        for cron in ["6-0 * * * *", "* 6-0 * * *", "* * 20-3 * *", "* * * 12-1 *",
+                     "* * * * 6-0", "* * * * FRI-MON", "* * * DEC-JAN *", "0,30-10/5 * * * *"]:
+            error = self.assertRaises(APIError, check_schedule_args, {"cron": cron}, NOW)
+            self.assertEqual(error, validation_error(f"'{cron}' is not a 'cron'"))
+        for cron in ["0-6 * * * *", "* * * * MON-FRI", "* * * JAN-DEC *", "0 0 * * 1-7"]:
+            check_schedule_args({"cron": cron}, NOW)
+
+
+class TimeZoneTests(SynchronousTestCase):
+    """An optional IANA ``timezone`` beside ``cron``, daylight-saving changes included."""
+
+    def test_local_wall_clock(self) -> None:
+        """08:00 in Paris is 07:00 UTC in winter and 06:00 UTC in summer."""
+        args = {"cron": "0 8 * * *", "timezone": "Europe/Paris"}
+        self.assertEqual(next_trigger(args, epoch(2030, 1, 10)), epoch(2030, 1, 10, 7))
+        self.assertEqual(next_trigger(args, epoch(2030, 7, 10)), epoch(2030, 7, 10, 6))
+
+    def test_repeated_hour_fires_once(self) -> None:
+        """01:30 in New York on the night clocks go back (3 November 2030) fires once."""
+        args = {"cron": "30 1 * * *", "timezone": "America/New_York"}
+        first = next_trigger(args, epoch(2030, 11, 3, 0))
+        self.assertEqual(first, epoch(2030, 11, 3, 5, 30))  # 01:30 EDT
+        self.assertEqual(next_trigger(args, first), epoch(2030, 11, 4, 6, 30))  # next day, EST
+
+    def test_skipped_hour_fires_once(self) -> None:
+        """02:30 in New York, skipped when clocks go forward (10 March 2030), fires once just
+        after the gap; 02:30 and 03:30 landing on the same instant fire once."""
+        args = {"cron": "30 2 * * *", "timezone": "America/New_York"}
+        self.assertEqual(next_trigger(args, epoch(2030, 3, 10, 0)), epoch(2030, 3, 10, 7, 30))
+        both = {"cron": "30 2,3 * * *", "timezone": "America/New_York"}
+        first = next_trigger(both, epoch(2030, 3, 10, 0))
+        self.assertEqual(first, epoch(2030, 3, 10, 7, 30))
+        self.assertEqual(next_trigger(both, first), epoch(2030, 3, 11, 6, 30))
+
+    def test_validation(self) -> None:
+        """A zone is checked, and allowed only with a cron; without one, UTC as ever."""
+        check_schedule_args({"cron": "0 8 * * *", "timezone": "Asia/Tokyo"}, NOW)
+        for name in ["Mars/Olympus", "", "../etc/passwd", 5]:
+            error = self.assertRaises(APIError, check_schedule_args,
+                                      {"cron": "0 8 * * *", "timezone": name}, NOW)
+            self.assertIn("not an IANA time zone name", error.message)
+        error = self.assertRaises(APIError, check_schedule_args,
+                                  {"at": "2030-12-05T03:12:00Z", "timezone": "Asia/Tokyo"}, NOW)
+        self.assertIn("applies to a cron only", error.message)
+        self.assertEqual(next_trigger({"cron": "0 8 * * *"}, epoch(2030, 7, 10)),
+                         epoch(2030, 7, 10, 8))
