@@ -33,7 +33,8 @@ def read_json(request: Request, max_bytes: int) -> Any:
                        f"Request body is larger than {max_bytes} bytes")
     value = parse_json(raw)
     if _has_lone_surrogate(value):
-        raise invalid_json()
+        raise invalid_json("a string in it holds half of a UTF-16 surrogate pair "
+                           "(an escape such as \\ud800 without its partner)")
     return value
 
 

@@ -25,6 +25,8 @@ from typing import Any
 from jsonschema import Draft7Validator, validators
 from jsonschema.exceptions import ValidationError
 
+from otter2.control.messages import json_list, json_text
+
 NON_BLANK = r"\S"  # unanchored: somewhere in the string
 NO_SPACE = r"\A\S+\Z"
 ONE_LINE = r"\A[^\n]*\Z"
@@ -55,15 +57,15 @@ def _exactly_one(validator: Any, names: list[str], instance: Any,
         return
     present = [name for name in names if name in instance]
     if len(present) != 1:
-        found = ", ".join(present) if present else "none"
-        yield ValidationError(
-            f"exactly one of {', '.join(names)} is required (found: {found})")
+        yield ValidationError(f"exactly one of {json_list(names)} is required "
+                              f"(found: {json_list(present) or 'none'})")
 
 
 def _non_zero(validator: Any, flag: bool, instance: Any,
               schema: dict[str, Any]) -> Iterator[ValidationError]:
     if flag and _is_number(None, instance) and instance == 0:
-        yield ValidationError(f"{instance!r} is not allowed: the value must be non-zero")
+        yield ValidationError(f"{json_text(instance)} is not allowed: the value must be "
+                              "non-zero")
 
 
 def _forbidden(validator: Any, reasons: dict[str, str], instance: Any,
@@ -94,7 +96,8 @@ def _image_source(validator: Any, flag: bool, server: Any,
         yield ValidationError(
             "only one of block_device_mapping and block_device_mapping_v2 may be given")
     elif not no_image:
-        yield ValidationError(f"imageRef {image!r} must be a string without whitespace")
+        yield ValidationError(
+            f"imageRef {json_text(image)} must be a string without whitespace")
     else:
         yield ValidationError("imageRef is required unless block_device_mapping or "
                               "block_device_mapping_v2 is given")

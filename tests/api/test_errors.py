@@ -150,13 +150,23 @@ class BadRequestTests(APITestCase):
     limits = Limits(max_body_bytes=4096)
 
     async def test_malformed_json_is_invalid_json(self) -> None:
-        """A body that is not JSON, or none at all, gets 400 InvalidJsonError with an empty message."""
+        """A body that is not JSON, or none at all, gets 400 InvalidJsonError saying why."""
         f = await make_fixture(self)
         for method, url in body_endpoints(f):
-            for raw in (b"{", b"", b"{'name': 'x'}", b"[1,]", b"\xff\xfe",
-                        b"NaN", b'{"a": Infinity}', b"true false"):
+            for raw, why in ((b"{", "Expecting property name enclosed in double quotes at "
+                                    "line 1, column 2"),
+                             (b"", "it is empty, and this request needs a JSON document"),
+                             (b"{'name': 'x'}", "Expecting property name enclosed in double "
+                                                "quotes at line 1, column 2"),
+                             (b"[1,]", "Expecting value at line 1, column 4"),
+                             (b"\xff\xfe", "it is not UTF-8 text (byte 0 cannot be decoded)"),
+                             (b"NaN", "NaN is not a JSON value (JSON has no NaN or Infinity)"),
+                             (b'{"a": Infinity}', "Infinity is not a JSON value (JSON has no "
+                                                  "NaN or Infinity)"),
+                             (b"true false", "Extra data at line 1, column 6")):
                 answer = await self.call(method, url, raw=raw)
-                assert_error(self, answer, 400, "InvalidJsonError", "")
+                assert_error(self, answer, 400, "InvalidJsonError",
+                             f"The request body is not valid JSON: {why}")
 
     async def test_body_over_the_limit_is_413(self) -> None:
         """A body longer than the configured maximum gets 413, whatever the endpoint."""
@@ -505,7 +515,9 @@ class NoServerErrorTests(APITestCase):
         """A string escaping half a surrogate pair is refused as not JSON, even in a name."""
         f = await make_fixture(self)
         answer = await self.call("POST", f"{f.policy}/webhooks", [{"name": "\ud800"}])
-        assert_error(self, answer, 400, "InvalidJsonError")
+        assert_error(self, answer, 400, "InvalidJsonError",
+                     "The request body is not valid JSON: a string in it holds half of a "
+                     "UTF-16 surrogate pair (an escape such as \\ud800 without its partner)")
         answer = await self.call("PUT", f.webhook, raw=b'{"name": "a\\udc00", "metadata": {}}')
         assert_error(self, answer, 400, "InvalidJsonError")
         answer = await self.call("POST", f"{f.policy}/webhooks",

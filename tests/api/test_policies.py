@@ -184,7 +184,8 @@ class PolicyCrudTests(PolicyTestCase):
             assert_error(self, answer, 400, "ValidationError")
         answer = await self.call("POST", url, [webhook_policy(
             type="cloud_monitoring", args={"check": {}, "alarm_criteria": {}})])
-        assert_error(self, answer, 400, "ValidationError", "cloud_monitoring policy disabled")
+        assert_error(self, answer, 400, "ValidationError",
+                     "[0].type: cloud_monitoring policy disabled")
         answer = await self.call("POST", url, [schedule_policy(
             cron="* * * * *", check={})])
         assert_error(self, answer, 400, "ValidationError")
