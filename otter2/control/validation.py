@@ -22,7 +22,7 @@ from otter2.control.errors import APIError, invalid_json, validation_error
 from otter2.control.messages import describe, located
 from otter2.control.schedule import check_schedule_args
 
-DEFAULT_MAX_ENTITIES = 1000
+DEFAULT_MAX_ENTITIES = schemas.MAX_ENTITIES
 
 SERVICENET_NETWORK = {"uuid": "11111111-1111-1111-1111-111111111111"}
 

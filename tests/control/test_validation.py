@@ -427,7 +427,10 @@ class PolicyTests(ValidationTestCase):
             SCHEDULE, {"name": "launch day", "type": "schedule", "change": 20, "cooldown": 0,
                        "args": {"at": "2030-06-01T08:00:00Z"}},
             {**POLICY, "change": -3}, {**POLICY, "cooldown": 86400},
-            {**POLICY, "change": 10 ** 30}, {**SCHEDULE, "desiredCapacity": 0},
+            {**POLICY, "change": 1000}, {**POLICY, "change": -1000},
+            {"name": "p", "type": "webhook", "changePercent": 100000, "cooldown": 0},
+            {"name": "p", "type": "webhook", "changePercent": -100000, "cooldown": 0},
+            {**SCHEDULE, "desiredCapacity": 0}, {**SCHEDULE, "desiredCapacity": 1000},
         ]
         self.assertEqual(validate_policies(examples, NOW), examples)
         for policy in examples:

@@ -1,0 +1,108 @@
+"""
+Odd inputs through the HTTP API: each is refused with Otter's error body and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.support import APITestCase, minimal_group
+from tests.api.test_errors import assert_error, make_fixture
+
+WEBHOOK_POLICY = {"name": "p", "type": "webhook", "cooldown": 0}
+
+
+class ControlCharacterTests(APITestCase):
+    """Names and metadata keys with control characters are refused, naming the field."""
+
+    async def test_names_refused(self) -> None:
+        """A NUL, another C0 control or DEL in a group, policy or webhook name is a 400."""
+        f = await make_fixture(self)
+        before = (await self.call("GET", f"{f.group}?webhooks=true")).json
+        for char in ("\x00", "\x1b", "\x7f"):
+            name = f"web{char}"
+            code = f"U+{ord(char):04X}"
+            calls: list[tuple[str, str, Any, str]] = [
+                ("POST", "/groups", minimal_group(name=name), "groupConfiguration.name"),
+                ("PUT", f"{f.group}/config", {"name": name, "cooldown": 0, "minEntities": 1,
+                                              "maxEntities": 10, "metadata": {}}, "name"),
+                ("POST", f"{f.group}/policies", [{**WEBHOOK_POLICY, "change": 1, "name": name}],
+                 "[0].name"),
+                ("PUT", f.policy, {**WEBHOOK_POLICY, "change": 1, "name": name}, "name"),
+                ("POST", f"{f.policy}/webhooks", [{"name": name}], "[0].name"),
+                ("PUT", f.webhook, {"name": name, "metadata": {}}, "name"),
+            ]
+            for method, url, body, path in calls:
+                answer = await self.call(method, url, body)
+                error = assert_error(self, answer, 400, "ValidationError")
+                self.assertTrue(error["message"].startswith(f"{path}: "), error["message"])
+                self.assertIn(f"must not contain control characters; found {code}",
+                              error["message"])
+        self.assertEqual((await self.call("GET", f"{f.group}?webhooks=true")).json, before)
+        self.assertEqual(len((await self.call("GET", "/groups")).json["groups"]), 1)
+
+    async def test_metadata_refused(self) -> None:
+        """A control character in a metadata key, or a NUL in a value, is a 400."""
+        f = await make_fixture(self)
+        for metadata, path in [({"k\x00": "v"}, "groupConfiguration.metadata"),
+                               ({"k": "v\x00"}, "groupConfiguration.metadata.k")]:
+            answer = await self.call("POST", "/groups", minimal_group(metadata=metadata))
+            error = assert_error(self, answer, 400, "ValidationError")
+            self.assertTrue(error["message"].startswith(f"{path}: "), error["message"])
+        answer = await self.call("PUT", f.webhook, {"name": "w", "metadata": {"a\tb": "c"}})
+        error = assert_error(self, answer, 400, "ValidationError")
+        self.assertTrue(error["message"].startswith('metadata: key "a\\tb" must not contain '
+                                                    "control characters"), error["message"])
+
+    async def test_text_metadata_accepted(self) -> None:
+        """Metadata values may hold several lines and tabs."""
+        group = await self.create_group(minimal_group(metadata={"note": "one\n\ttwo\r\n"}))
+        answer = await self.call("GET", f"/groups/{group['id']}/config")
+        self.assertEqual(answer.json["groupConfiguration"]["metadata"],
+                         {"note": "one\n\ttwo\r\n"})
+
+
+class BoundsTests(APITestCase):
+    """Numbers beyond what a group could ever use are refused, naming field and bound."""
+
+    async def test_policy_numbers(self) -> None:
+        """A policy's change, changePercent, desiredCapacity or cooldown out of bounds is a
+        400 naming the field and the bound, and creates nothing."""
+        group = await self.create_group()
+        url = f"/groups/{group['id']}/policies"
+        for field, value, message in [
+                ("change", 10 ** 23, "100000000000000000000000 is greater than the maximum "
+                                     "of 1000"),
+                ("change", -1001, "-1001 is less than the minimum of -1000"),
+                ("changePercent", 1e6, "1000000.0 is greater than the maximum of 100000"),
+                ("desiredCapacity", 1001, "1001 is greater than the maximum of 1000"),
+                ("cooldown", 86401, "86401 is greater than the maximum of 86400")]:
+            policy = {"change": 1, **WEBHOOK_POLICY, field: value}
+            if field != "change" and field != "cooldown":
+                del policy["change"]
+            answer = await self.call("POST", url, [policy])
+            assert_error(self, answer, 400, "ValidationError", f"[0].{field}: {message}")
+        self.assertEqual((await self.call("GET", url)).json["policies"], [])
+
+    async def test_group_numbers(self) -> None:
+        """Group sizes, cooldowns and load balancer ports out of bounds are refused."""
+        body = minimal_group(minEntities=1001)
+        answer = await self.call("POST", "/groups", body)
+        assert_error(self, answer, 400, "ValidationError",
+                     "groupConfiguration.minEntities: 1001 is greater than the maximum of 1000")
+        body = minimal_group()
+        body["launchConfiguration"]["args"]["loadBalancers"] = [
+            {"loadBalancerId": 1, "port": 65536}]
+        answer = await self.call("POST", "/groups", body)
+        assert_error(self, answer, 400, "ValidationError",
+                     "launchConfiguration.args.loadBalancers[0].port: 65536 is greater than "
+                     "the maximum of 65535")
+        self.assertEqual((await self.call("GET", "/groups")).json["groups"], [])
+
+    async def test_largest_values_accepted(self) -> None:
+        """Every number at its bound is accepted."""
+        group = await self.create_group(minimal_group(cooldown=86400, maxEntities=1000))
+        for adjustment in ({"change": 1000}, {"change": -1000}, {"changePercent": 100000},
+                           {"changePercent": -100000}, {"desiredCapacity": 1000}):
+            await self.create_policy(group["id"], **adjustment, cooldown=86400)
