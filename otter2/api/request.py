@@ -12,10 +12,13 @@ from typing import Any, Optional
 from twisted.web.server import Request
 
 from otter2.control.errors import APIError, invalid_json
+from otter2.control.messages import json_text
 from otter2.control.validation import parse_json
 
 # Left in a parsed string only by an escape such as ``\uD800`` without its pair.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+_WHOLE_NUMBER = re.compile(r"\A\s*(?P<sign>[+-]?)(?P<digits>[0-9]+)\s*\Z")
 
 
 def read_json(request: Request, max_bytes: int) -> Any:
@@ -68,16 +71,23 @@ def query_arg(request: Request, name: str) -> Optional[str]:
 
 
 def parse_limit(request: Request, pagination: int) -> int:
-    """The page size asked for, clamped into ``[1, pagination]``."""
+    """
+    The page size asked for: a whole number from 1, where a number above
+    ``pagination`` asks for ``pagination`` items (as Otter read it). Anything
+    else is refused: Otter read 0 and negative numbers as 1, which hid the
+    client's mistake.
+    """
     text = query_arg(request, "limit")
     if text is None:
         return pagination
-    try:
-        value = int(text.strip(), 10)
-    except ValueError:
-        raise APIError(400, "InvalidQueryArgument",
-                       'Invalid query argument for "limit"') from None
-    return max(1, min(value, pagination))
+    match = _WHOLE_NUMBER.match(text)
+    digits = "" if match is None else match["digits"].lstrip("0")
+    if match is None or match["sign"] == "-" or not digits:
+        raise APIError(
+            400, "InvalidQueryArgument",
+            f'Invalid query argument for "limit": {json_text(text)} is not a whole '
+            f"number from 1 to {pagination} (larger numbers are read as {pagination})")
+    return pagination if len(digits) > len(str(pagination)) else min(int(digits), pagination)
 
 
 def parse_bool(request: Request, name: str, default: bool) -> bool:

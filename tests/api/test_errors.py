@@ -194,7 +194,8 @@ class BadRequestTests(APITestCase):
             for value in ("abc", "1.5", "", "0x10"):
                 answer = await self.call("GET", f"{url}?limit={value}")
                 assert_error(self, answer, 400, "InvalidQueryArgument",
-                             'Invalid query argument for "limit"')
+                             f'Invalid query argument for "limit": "{value}" is not a whole '
+                             "number from 1 to 100 (larger numbers are read as 100)")
 
     async def test_limit_with_spaces_is_accepted(self) -> None:
         """``limit`` with surrounding spaces is read as the integer."""

@@ -106,3 +106,29 @@ class BoundsTests(APITestCase):
         for adjustment in ({"change": 1000}, {"change": -1000}, {"changePercent": 100000},
                            {"changePercent": -100000}, {"desiredCapacity": 1000}):
             await self.create_policy(group["id"], **adjustment, cooldown=86400)
+
+
+class LimitTests(APITestCase):
+    """``limit`` is a whole number from 1; above the configured maximum it is that
+    maximum, as Otter read it."""
+
+    async def test_below_one_or_not_a_number_refused(self) -> None:
+        """0, negative numbers and anything but a whole number are a 400 on every list."""
+        f = await make_fixture(self)
+        for url in ("/groups", f"{f.group}/policies", f"{f.policy}/webhooks",
+                    f"{f.group}/servers"):
+            for value, shown in [("0", '"0"'), ("-1", '"-1"'), ("-0", '"-0"'),
+                                 ("000", '"000"'), ("%201e3", '" 1e3"'), ("%00", '"\\u0000"'),
+                                 ("%D9%A1", '"\u0661"'), ("1_0", '"1_0"'), ("x", '"x"')]:
+                answer = await self.call("GET", f"{url}?limit={value}")
+                assert_error(self, answer, 400, "InvalidQueryArgument",
+                             f'Invalid query argument for "limit": {shown} is not a whole '
+                             "number from 1 to 100 (larger numbers are read as 100)")
+
+    async def test_whole_numbers_accepted(self) -> None:
+        """Signed, zero-padded, spaced and huge whole numbers are read as such."""
+        ids = sorted([(await self.create_group())["id"] for _ in range(3)])
+        for value, size in [("%2B2", 2), ("002", 2), ("%202%20", 2), ("1", 1),
+                            ("99999999999999999999999999", 3), ("101", 3)]:
+            answer = await self.call("GET", f"/groups?limit={value}")
+            self.assertEqual([g["id"] for g in answer.json["groups"]], ids[:size], value)
