@@ -35,9 +35,15 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+def escape_controls(text: str) -> str:
+    """``text`` with each control character written as a ``\\uXXXX`` escape: one line
+    that cannot disturb a terminal or a log."""
+    return CONTROL.sub(_escape, text)
+
+
 def json_text(value: Any) -> str:
     """``value`` as JSON spells it, control characters escaped, cut short when long."""
-    text = CONTROL.sub(_escape, json.dumps(value, ensure_ascii=False))
+    text = escape_controls(json.dumps(value, ensure_ascii=False))
     if len(text) > MAX_VALUE_LENGTH:
         text = text[:MAX_VALUE_LENGTH - 3] + "..."
     return text

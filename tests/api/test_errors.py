@@ -28,6 +28,7 @@ def assert_error(case: Any, answer: Answer, status: int, error_type: str,
     case.assertEqual(set(error), ERROR_KEYS)
     case.assertEqual(error["code"], status)
     case.assertIsInstance(error["message"], str)
+    case.assertTrue(error["message"].strip(), "an error message says what went wrong")
     case.assertEqual(error["details"], "")
     case.assertEqual(answer.header("Content-Type"), "application/json")
     if message is not None:
@@ -141,7 +142,9 @@ class ErrorBodyTests(APITestCase):
                      'Invalid "force" query argument: "maybe". Must be "true" or '
                      '"false". Defaults to "false" if not provided')
         answer = await self.call("GET", f"{f.group}/servers/s1")
-        assert_error(self, answer, 501, "NotImplementedError", "")
+        error = assert_error(self, answer, 501, "NotImplementedError")
+        self.assertTrue(error["message"].startswith("Showing one server of a group is not "
+                                                    "implemented; "), error["message"])
 
 
 class BadRequestTests(APITestCase):

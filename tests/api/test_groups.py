@@ -746,10 +746,15 @@ class ServersTests(APITestCase):
                      '"false". Defaults to "true" if not provided')
 
     async def test_listing_servers_is_not_implemented(self) -> None:
-        """GET servers and GET servers/{id} answer 501 NotImplementedError with an empty message."""
+        """GET servers and GET servers/{id} answer 501 NotImplementedError, pointing at the
+        group state."""
         group = await self.create_group()
-        for url in (f"/groups/{group['id']}/servers", f"/groups/{group['id']}/servers/s-1"):
-            assert_error(self, await self.call("GET", url), 501, "NotImplementedError", "")
+        state = f"GET /v1.0/t1/groups/{group['id']}/state lists the group's active servers, " \
+                "each with its links to Cloud Servers"
+        for url, what in ((f"/groups/{group['id']}/servers", "Listing the servers of a group"),
+                          (f"/groups/{group['id']}/servers/s-1", "Showing one server of a group")):
+            assert_error(self, await self.call("GET", url), 501, "NotImplementedError",
+                         f"{what} is not implemented; {state}")
 
 
 class RoutingTests(APITestCase):
