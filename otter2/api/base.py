@@ -32,7 +32,7 @@ from otter2.api.auth import check_caller
 from otter2.api.errors import error_page, log_answer, request_path
 from otter2.api.ratelimit import FixedWindowLimiter
 from otter2.api.render import Links
-from otter2.api.request import read_json
+from otter2.api.request import check_body_size, read_json
 from otter2.config import DEFAULT_PORT, Config, default_url_root
 from otter2.control.errors import APIError
 from otter2.effects.auth import TokenValidator
@@ -59,7 +59,10 @@ Route = Callable[..., Awaitable[Reply]]
 def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
     """
     Wrap a route so that it gets a response id, a JSON body, a log line, and
-    the Otter error body for every failure, expected or not.
+    the Otter error body for every failure, expected or not. A body over the
+    size limit is refused (413) before the route runs, even by the routes that
+    read no body: above all the anonymous execution, which would otherwise
+    answer 202 to anything.
     """
 
     @wraps(route)
@@ -71,6 +74,7 @@ def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
             if self.validator is not None and "tenant_id" in kwargs:
                 await check_caller(self.validator, request, kwargs["tenant_id"])
             self._check_rate(request, kwargs)
+            check_body_size(request, self.limits.max_body_bytes)
             reply = await route(self, request, **kwargs)
         except APIError as e:
             error, reply = e, Reply(e.status, e.body())

@@ -21,19 +21,28 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _WHOLE_NUMBER = re.compile(r"\A\s*(?P<sign>[+-]?)(?P<digits>[0-9]+)\s*\Z")
 
 
+def _too_large(max_bytes: int) -> APIError:
+    return APIError(413, "RequestTooLargeError",
+                    f"Request body is larger than the limit of {max_bytes} bytes")
+
+
+def check_body_size(request: Request, max_bytes: int) -> None:
+    """Refuse (413) a request whose body is longer than ``max_bytes``, whether the
+    endpoint reads bodies or not."""
+    if getattr(request, "body_too_large", False):
+        raise _too_large(max_bytes)
+
+
 def read_json(request: Request, max_bytes: int) -> Any:
     """The request's JSON body; 413 past ``max_bytes``, 400 if not JSON."""
-    if getattr(request, "body_too_large", False):
-        raise APIError(413, "RequestTooLargeError",
-                       f"Request body is larger than {max_bytes} bytes")
+    check_body_size(request, max_bytes)
     content = request.content
     if content is None:
         return parse_json(b"")
     content.seek(0)
     raw = content.read(max_bytes + 1)
     if len(raw) > max_bytes:
-        raise APIError(413, "RequestTooLargeError",
-                       f"Request body is larger than {max_bytes} bytes")
+        raise _too_large(max_bytes)
     value = parse_json(raw)
     if _has_lone_surrogate(value):
         raise invalid_json("a string in it holds half of a UTF-16 surrogate pair "

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.support import APITestCase, minimal_group
+from twisted.internet.defer import gatherResults
+
+from otter2.config import Limits
+from tests.api.support import URL_ROOT, APITestCase, minimal_group
 from tests.api.test_errors import assert_error, make_fixture
 
 WEBHOOK_POLICY = {"name": "p", "type": "webhook", "cooldown": 0}
@@ -132,3 +135,40 @@ class LimitTests(APITestCase):
                             ("99999999999999999999999999", 3), ("101", 3)]:
             answer = await self.call("GET", f"/groups?limit={value}")
             self.assertEqual([g["id"] for g in answer.json["groups"]], ids[:size], value)
+
+
+class BodySizeTests(APITestCase):
+    """A body over the size limit is refused with 413 by every endpoint."""
+
+    limits = Limits(max_body_bytes=4096)
+
+    async def test_capability_body_over_the_limit(self) -> None:
+        """A capability URL answers 413 to a body over the limit and executes nothing."""
+        f = await make_fixture(self)
+        capability = f.capability.replace(URL_ROOT, self.base)
+        answer = await self.call("POST", capability, raw=b"x" * 5000)
+        assert_error(self, answer, 413, "RequestTooLargeError",
+                     "Request body is larger than the limit of 4096 bytes")
+        await self.settle()
+        self.assertEqual(await self.desired(f.group_id), 1)
+        answer = await self.call("POST", capability, raw=b"x" * 4096)
+        self.assertEqual(answer.code, 202, answer.raw)
+        await self.settle()
+        self.assertEqual(await self.desired(f.group_id), 2)
+
+    async def test_bodiless_endpoints(self) -> None:
+        """Endpoints that read no body refuse one over the limit, and change nothing."""
+        f = await make_fixture(self)
+        before = (await self.call("GET", f"{f.group}?webhooks=true")).json
+        for method, url in [("POST", f"{f.policy}/execute"), ("POST", f"{f.group}/pause"),
+                            ("POST", f"{f.group}/resume"), ("POST", f"{f.group}/converge"),
+                            ("DELETE", f.webhook), ("DELETE", f.policy),
+                            ("DELETE", f"{f.group}?force=true"), ("GET", "/groups"),
+                            ("GET", "/limits")]:
+            answer = await self.call(method, url, raw=b"x" * 5000)
+            assert_error(self, answer, 413, "RequestTooLargeError")
+        self.assertEqual((await self.call("GET", f"{f.group}?webhooks=true")).json, before)
+
+    async def settle(self) -> None:
+        """Wait for the anonymous executions still running after their 202."""
+        await gatherResults(list(self.api.pending_executions))
