@@ -126,6 +126,9 @@ def method_not_allowed(request: IRequest, methods: Sequence[str]) -> APIError:
 
 
 app = Klein()
+# A path with an empty segment names no resource: werkzeug would otherwise redirect
+# groups//servers to groups/servers (APISite answers such paths before routing).
+app.url_map.merge_slashes = False
 
 
 class APIBase:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet import reactor
 from twisted.internet.defer import gatherResults
+from twisted.web.server import Site
 
 from otter2.config import Limits
 from tests.api.support import URL_ROOT, APITestCase, minimal_group
@@ -172,3 +174,48 @@ class BodySizeTests(APITestCase):
     async def settle(self) -> None:
         """Wait for the anonymous executions still running after their 202."""
         await gatherResults(list(self.api.pending_executions))
+
+
+class EmptySegmentTests(APITestCase):
+    """A path with an empty segment is a 404 with Otter's error body, never a redirect."""
+
+    async def test_empty_segments_are_404(self) -> None:
+        """Doubled slashes anywhere in a path answer 404 NotFound in JSON, for any method,
+        and change nothing."""
+        f = await make_fixture(self)
+        before = (await self.call("GET", f"{f.group}?webhooks=true")).json
+        capability = f.capability.replace(URL_ROOT, self.base)
+        execute_path = capability[len(self.base):]
+        for method, path in [
+                ("GET", f"/v1.0/t1/groups/{f.group_id}//servers/"),
+                ("GET", "/v1.0/t1/groups//servers/"), ("GET", "//v1.0/t1/groups"),
+                ("GET", "/v1.0/t1//groups"), ("GET", "/v1.0/t1/groups//"),
+                ("GET", "/v1.0//limits"), ("GET", "//health"),
+                ("POST", "//v1.0/t1/groups"),
+                ("DELETE", f"//v1.0/t1/groups/{f.group_id}?force=true"),
+                ("POST", f"/v1.0/t1/groups/{f.group_id}/policies/{f.policy_id}//execute"),
+                ("POST", "/" + execute_path), ("POST", execute_path.replace("/1/", "/1//")),
+                ("PUT", f"/v1.0/t1/groups/{f.group_id}//config")]:
+            answer = await self.call(method, self.base + path, body=minimal_group())
+            error = assert_error(self, answer, 404, "NotFound")
+            self.assertIn("empty segment", error["message"])
+            self.assertIsNone(answer.header("Location"), path)
+            self.assertTrue(answer.header("X-Response-Id"), path)
+        self.assertEqual((await self.call("GET", f"{f.group}?webhooks=true")).json, before)
+        self.assertEqual(len((await self.call("GET", "/groups")).json["groups"]), 1)
+
+    async def test_slashes_in_the_query_are_fine(self) -> None:
+        """Doubled slashes after the ``?`` are not part of the path."""
+        answer = await self.call("GET", "/groups?marker=a//b")
+        self.assertEqual(answer.code, 200, answer.raw)
+
+    async def test_routes_never_redirect(self) -> None:
+        """Served by a plain site, the routes themselves answer an empty segment with a
+        404 in JSON rather than werkzeug's redirect to another path."""
+        port = reactor.listenTCP(0, Site(self.api.resource()), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        base = f"http://127.0.0.1:{port.getHost().port}"
+        for path in ("/v1.0/t1/groups//servers/", "/v1.0/t1//groups"):
+            answer = await self.call("GET", base + path)
+            assert_error(self, answer, 404, "NotFound")
+            self.assertIsNone(answer.header("Location"), path)
