@@ -19,7 +19,7 @@ from jsonschema.exceptions import best_match
 
 from otter2.control import schemas
 from otter2.control.errors import APIError, invalid_json, validation_error
-from otter2.control.messages import describe, located
+from otter2.control.messages import describe, json_text, located
 from otter2.control.schedule import check_schedule_args
 
 DEFAULT_MAX_ENTITIES = schemas.MAX_ENTITIES
@@ -71,10 +71,11 @@ def _check_schema(validator: Any, body: Any) -> None:
 
 def _check_entities(config: dict[str, Any]) -> None:
     """``minEntities <= maxEntities``, refusing an explicit null maximum (§3.1)."""
-    maximum = config["maxEntities"]
-    if maximum is None or config["minEntities"] > maximum:
+    minimum, maximum = config["minEntities"], config["maxEntities"]
+    if maximum is None or minimum > maximum:
         raise APIError(400, "InvalidMinEntities",
-                       "minEntities must be less than or equal to maxEntities")
+                       "minEntities must be less than or equal to maxEntities (they are "
+                       f"{json_text(minimum)} and {json_text(maximum)})")
 
 
 def _uses_clb(load_balancers: list[dict[str, Any]]) -> bool:
@@ -82,11 +83,11 @@ def _uses_clb(load_balancers: list[dict[str, Any]]) -> bool:
                for entry in load_balancers)
 
 
-def _check_servicenet(launch: dict[str, Any]) -> None:
+def _check_servicenet(launch: dict[str, Any], where: str) -> None:
     """
     The ServiceNet rule of §3.2.4: CLBs need ServiceNet among the server's networks,
     when networks are given. A ``networks`` value that is not a list has no
-    ServiceNet in it.
+    ServiceNet in it. ``where`` is the launch configuration's path in the body.
     """
     args = launch["args"]
     server = args.get("server", {})
@@ -94,7 +95,8 @@ def _check_servicenet(launch: dict[str, Any]) -> None:
         return
     networks = server["networks"]
     if not (isinstance(networks, list) and SERVICENET_NETWORK in networks):
-        raise validation_error(SERVICENET_MESSAGE)
+        path = f"{where}.args.server.networks" if where else "args.server.networks"
+        raise validation_error(located(path, SERVICENET_MESSAGE))
 
 
 def _normalize_launch(launch: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +144,7 @@ def validate_group_create(body: Any, now: float, max_items: int = 100) -> dict[s
     _check_entities(config)
     launch = _normalize_launch(body["launchConfiguration"])
     if launch["type"] == "launch_server":
-        _check_servicenet(launch)
+        _check_servicenet(launch, "launchConfiguration")
     policies = list(body.get("scalingPolicies", []))
     for index, policy in enumerate(policies):
         _check_policy(policy, now, f"scalingPolicies[{index}]")
@@ -161,7 +163,7 @@ def validate_launch_config(body: Any) -> dict[str, Any]:
     """The body of ``PUT …/launch``, without a null server metadata."""
     _check_schema(schemas.LAUNCH_CONFIG_VALIDATOR, body)
     launch = _normalize_launch(body)
-    _check_servicenet(launch)  # nothing to check for launch_stack
+    _check_servicenet(launch, "")  # nothing to check for launch_stack
     return launch
 
 

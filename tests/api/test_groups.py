@@ -137,7 +137,8 @@ class CreateGroupTests(APITestCase):
         answer = await self.call("POST", "/groups", minimal_group(minEntities=5,
                                                                   maxEntities=4))
         assert_error(self, answer, 400, "InvalidMinEntities",
-                     "minEntities must be less than or equal to maxEntities")
+                     "minEntities must be less than or equal to maxEntities (they are 5 "
+                     "and 4)")
         self.assertEqual((await self.call("GET", "/groups")).json["groups"], [])
 
     async def test_bounds_are_accepted(self) -> None:
@@ -180,8 +181,9 @@ class CreateGroupTests(APITestCase):
             body = with_args(loadBalancers=balancers,
                              server={**server, "networks": networks})
             assert_error(self, await self.call("POST", "/groups", body), 400,
-                         "ValidationError", "ServiceNet network must be present if one "
-                         "or more Cloud Load Balancers are configured.")
+                         "ValidationError", "launchConfiguration.args.server.networks: "
+                         "ServiceNet network must be present if one or more Cloud Load "
+                         "Balancers are configured.")
         accepted = [with_args(loadBalancers=clb),
                     with_args(loadBalancers=clb, server={**server,
                                                          "networks": other + [SERVICENET]}),

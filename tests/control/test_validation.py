@@ -172,11 +172,14 @@ class GroupConfigurationTests(ValidationTestCase):
         """``minEntities`` above ``maxEntities`` is InvalidMinEntities."""
         self.assertRefused(lambda: self.create(minEntities=5, maxEntities=4),
                            "InvalidMinEntities",
-                           "minEntities must be less than or equal to maxEntities")
+                           "minEntities must be less than or equal to maxEntities (they are "
+                           "5 and 4)")
 
     def test_null_max(self) -> None:
         """An explicit null ``maxEntities`` is InvalidMinEntities."""
-        self.assertRefused(lambda: self.create(maxEntities=None), "InvalidMinEntities")
+        self.assertRefused(lambda: self.create(maxEntities=None), "InvalidMinEntities",
+                           "minEntities must be less than or equal to maxEntities (they are "
+                           "0 and null)")
 
     def test_min_entities_checked_before_launch(self) -> None:
         """The entity check comes before the ServiceNet rule."""
@@ -280,9 +283,11 @@ class LaunchConfigurationTests(ValidationTestCase):
         return updated
 
     def refuse(self, launch_config: Any, message: str | None = None) -> None:
-        """``launch_config`` is refused both on create and on update."""
+        """``launch_config`` is refused both on create and on update; ``message`` (which
+        starts with a field's path) is the update's, and the creation's under
+        ``launchConfiguration``."""
         self.assertRefused(lambda: validate_group_create(group(launch_config=launch_config), NOW),
-                           message=message)
+                           message=None if message is None else f"launchConfiguration.{message}")
         self.assertRefused(lambda: validate_launch_config(launch_config), message=message)
 
     def test_example(self) -> None:
@@ -333,7 +338,8 @@ class LaunchConfigurationTests(ValidationTestCase):
         """CLBs need ServiceNet when networks are listed (§3.2.4)."""
         for networks in [[], [{"uuid": "0" * 8}], [{**SERVICENET, "extra": 1}], None, "x"]:
             self.refuse(launch({"server": {**SERVER, "networks": networks},
-                                "loadBalancers": [RCV3, CLB]}), SERVICENET_MESSAGE)
+                                "loadBalancers": [RCV3, CLB]}),
+                        f"args.server.networks: {SERVICENET_MESSAGE}")
 
     def test_servicenet_not_needed(self) -> None:
         """ServiceNet is not needed without networks, without CLBs, or when present."""
