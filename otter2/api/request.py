@@ -1,7 +1,7 @@
 """
 Reading what a request carries: its body (bounded) and query arguments.
 
-test-case-name: tests.api.test_errors
+test-case-name: tests.api.test_errors, tests.api.test_odd_inputs
 """
 
 from __future__ import annotations
