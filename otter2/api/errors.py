@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from typing import Optional
+from urllib.parse import unquote
 from uuid import uuid4
 
 from twisted.logger import Logger
@@ -25,13 +26,14 @@ log = Logger(namespace="otter2.api")
 
 
 def request_path(request: IRequest) -> str:
-    """The path asked for, as text (percent escapes kept)."""
-    return str(request.path.decode("utf-8", "replace"))
-
-
-def _redacted(path: str) -> str:
-    """The path for the log, with a capability hash hidden: it is a secret."""
-    if path.startswith("/v1.0/execute/"):
+    """
+    The path asked for, as text (percent escapes kept) for messages and logs,
+    except that a capability URL is shown as ``/v1.0/execute/…``: its hash is a
+    secret, and a log must not hold it, even from a malformed path.
+    """
+    path = str(request.path.decode("utf-8", "replace"))
+    if [segment for segment in unquote(path).split("/") if segment][:2] == ["v1.0",
+                                                                           "execute"]:
         return "/v1.0/execute/…"
     return path
 
@@ -43,7 +45,7 @@ def log_answer(request: IRequest, status: int, response_id: str,
     error its type and message (on one line, control characters escaped).
     """
     method = escape_controls(request.method.decode("latin-1"))
-    path = escape_controls(_redacted(request_path(request)))
+    path = escape_controls(request_path(request))
     if error is None:
         log.info("{method} {path} {status} (response {response_id})", method=method,
                  path=path, status=status, response_id=response_id)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.defer import gatherResults
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 
-from tests.api.support import APITestCase, minimal_group
+from tests.api.support import URL_ROOT, APITestCase, minimal_group
+from tests.api.test_errors import make_fixture
 
 
 class ErrorLogTests(APITestCase):
@@ -71,3 +73,21 @@ class ErrorLogTests(APITestCase):
         self.assertEqual(formatEvent(event),
                          f"GET /v1.0/t1/groups 200 (response {answer.header('X-Response-Id')})")
         self.assertNotIn("error_type", event)
+
+    async def test_capability_hash_never_logged(self) -> None:
+        """No answer to a capability URL, even a malformed or refused one, logs its hash
+        or tells it back."""
+        f = await make_fixture(self)
+        capability = f.capability.replace(URL_ROOT, self.base)
+        secret = capability.rstrip("/").rsplit("/", 1)[1]
+        path = capability[len(self.base):]
+        for method, url in [("POST", capability), ("GET", capability),
+                            ("POST", capability + "more"), ("POST", self.base + "/" + path),
+                            ("POST", self.base + path.replace("/1/", "/1//")),
+                            ("POST", self.base + path.replace("execute", "%65xecute"))]:
+            answer = await self.call(method, url)
+            self.assertNotIn(secret.encode(), answer.raw, url)
+        await gatherResults(list(self.api.pending_executions))
+        logged = [formatEvent(e) + repr(e) for e in self.events]
+        self.assertTrue(logged)
+        self.assertEqual([line for line in logged if secret in line], [])
