@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from functools import wraps
-from typing import Any, Awaitable, Callable, Mapping, Optional
+from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
 from uuid import uuid4
 
 from attrs import field, frozen
@@ -29,9 +29,10 @@ from werkzeug.routing import MapAdapter
 
 from otter2.api import operations
 from otter2.api.auth import check_caller
+from otter2.api.errors import error_page, log_answer, request_path
 from otter2.api.ratelimit import FixedWindowLimiter
 from otter2.api.render import Links
-from otter2.api.request import read_json
+from otter2.api.request import check_body_size, read_json
 from otter2.config import DEFAULT_PORT, Config, default_url_root
 from otter2.control.errors import APIError
 from otter2.effects.auth import TokenValidator
@@ -56,44 +57,39 @@ Route = Callable[..., Awaitable[Reply]]
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
-def _redacted(path: str) -> str:
-    """The path for the log, with a capability hash hidden: it is a secret."""
-    if path.startswith("/v1.0/execute/"):
-        return "/v1.0/execute/…"
-    return path
-
-
 def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
     """
     Wrap a route so that it gets a response id, a JSON body, a log line, and
-    the Otter error body for every failure, expected or not.
+    the Otter error body for every failure, expected or not. A body over the
+    size limit is refused (413) before the route runs, even by the routes that
+    read no body: above all the anonymous execution, which would otherwise
+    answer 202 to anything.
     """
 
     @wraps(route)
     async def handler(self: "APIBase", request: Request, **kwargs: str) -> bytes:
         response_id = str(uuid4())
         request.setHeader(b"X-Response-Id", response_id.encode())
+        error: Optional[APIError] = None
         try:
             if self.validator is not None and "tenant_id" in kwargs:
                 await check_caller(self.validator, request, kwargs["tenant_id"])
             self._check_rate(request, kwargs)
+            check_body_size(request, self.limits.max_body_bytes)
             reply = await route(self, request, **kwargs)
         except APIError as e:
-            reply = Reply(e.status, e.body())
+            error, reply = e, Reply(e.status, e.body())
         except Exception:
             log.failure("Unexpected failure answering {method} {path}",
                         method=request.method.decode(), response_id=response_id,
-                        path=_redacted(request.path.decode("utf-8", "replace")))
-            reply = Reply(500, INTERNAL_ERROR.body())
+                        path=request_path(request))
+            error, reply = INTERNAL_ERROR, Reply(500, INTERNAL_ERROR.body())
         request.setResponseCode(reply.status)
         # Every answer says it is JSON, 202 and 204 included (a reply may say otherwise).
         request.setHeader(b"Content-Type", b"application/json")
         for name, value in reply.headers.items():
             request.setHeader(name.encode(), value.encode())
-        log.info("{method} {path} {status} (response {response_id})",
-                 method=request.method.decode(),
-                 path=_redacted(request.path.decode("utf-8", "replace")),
-                 status=reply.status, response_id=response_id)
+        log_answer(request, reply.status, response_id, error)
         if reply.body is None:
             return b""
         if isinstance(reply.body, bytes):
@@ -103,9 +99,10 @@ def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
     return handler  # type: ignore[return-value]
 
 
-def _other_methods_with_slash(mapper: MapAdapter) -> bool:
+def _methods_with_slash(mapper: MapAdapter) -> Optional[list[str]]:
     """
-    Whether the path is a route once a slash is appended, for other methods.
+    The methods the path takes once a slash is appended, if it is a route
+    then for other methods only.
 
     Werkzeug answers 404 when a route ending in a slash (``strict_slashes``
     off) is asked without the slash and with a method it does not take; the
@@ -113,17 +110,27 @@ def _other_methods_with_slash(mapper: MapAdapter) -> bool:
     """
     path = mapper.path_info
     if path.endswith("/"):
-        return False
+        return None
     try:
         mapper.match(path + "/")
-    except MethodNotAllowed:
-        return True
+    except MethodNotAllowed as e:
+        return list(e.valid_methods or [])
     except HTTPException:
-        return False
-    return False
+        return None
+    return None
+
+
+def method_not_allowed(request: IRequest, methods: Sequence[str]) -> APIError:
+    """The 405 for a path that takes only ``methods``."""
+    return APIError(405, "InvalidMethod",
+                    f"{request.method.decode('latin-1')} is not allowed on "
+                    f"{request_path(request)}; it takes {', '.join(sorted(methods))}")
 
 
 app = Klein()
+# A path with an empty segment names no resource: werkzeug would otherwise redirect
+# groups//servers to groups/servers (APISite answers such paths before routing).
+app.url_map.merge_slashes = False
 
 
 class APIBase:
@@ -191,17 +198,17 @@ class APIBase:
 
     @app.handle_errors(NotFound)
     def not_found(self, request: IRequest, failure: Failure) -> bytes:
-        if _other_methods_with_slash(IKleinRequest(request).mapper):
-            return self.not_allowed(request, failure)
-        request.setResponseCode(404)
-        request.setHeader(b"Content-Type", b"application/json")
-        return json.dumps(APIError(404, "NotFound", "Resource not found").body()).encode()
+        methods = _methods_with_slash(IKleinRequest(request).mapper)
+        if methods is not None:
+            return error_page(request, method_not_allowed(request, methods))
+        return error_page(request, APIError(
+            404, "NotFound", f"No resource at {request_path(request)}: check the path "
+                             "and the ids in it"))
 
     @app.handle_errors(MethodNotAllowed)
     def not_allowed(self, request: IRequest, failure: Failure) -> bytes:
-        request.setResponseCode(405)
-        request.setHeader(b"Content-Type", b"application/json")
-        return json.dumps(APIError(405, "InvalidMethod", "Method not allowed").body()).encode()
+        methods = failure.value.valid_methods or []
+        return error_page(request, method_not_allowed(request, methods))
 
     # -- service endpoints ------------------------------------------------------
 

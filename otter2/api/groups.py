@@ -37,6 +37,14 @@ from otter2.store.interface import NoSuchGroup, OverLimit
 from uuid import uuid4
 
 
+def _not_implemented(what: str, tenant_id: str, group_id: str) -> APIError:
+    """The 501 of the server reads, pointing at the group state instead."""
+    return APIError(501, "NotImplementedError",
+                    f"{what} is not implemented; GET /v1.0/{tenant_id}/groups/{group_id}"
+                    "/state lists the group's active servers, each with its links to "
+                    "Cloud Servers")
+
+
 class GroupRoutes(APIBase):
     """The group endpoints (spec rest-api §4.1 – §4.10)."""
 
@@ -212,11 +220,11 @@ class GroupRoutes(APIBase):
     @endpoint
     async def list_servers(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         parse_limit(request, self.limits.pagination)
-        raise APIError(501, "NotImplementedError", "")
+        raise _not_implemented("Listing the servers of a group", tenant_id, group_id)
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/servers/<server_id>/",
                methods=["GET"], strict_slashes=False)
     @endpoint
     async def show_server(self, request: Request, tenant_id: str, group_id: str,
                           server_id: str) -> Reply:
-        raise APIError(501, "NotImplementedError", "")
+        raise _not_implemented("Showing one server of a group", tenant_id, group_id)

@@ -24,6 +24,7 @@ from otter2.api.request import parse_limit, query_arg
 from otter2.control import validation
 from otter2.control.capability import CAPABILITY_VERSION, new_capability_hash
 from otter2.control.errors import APIError, validation_error
+from otter2.control.messages import json_text
 from otter2.control.policy import no_such_group, no_such_policy, no_such_webhook
 from otter2.control.schedule import policy_event
 from otter2.model import Policy, Webhook
@@ -103,7 +104,9 @@ class PolicyRoutes(APIBase):
         data = validation.validate_policy(self._json(request), now)
         policy = await self._policy(tenant_id, group_id, policy_id)
         if data["type"] != policy.policy_type:
-            raise validation_error("Cannot change type of a scaling policy")
+            raise validation_error(
+                f"type: Cannot change type of a scaling policy (it is "
+                f"{json_text(policy.policy_type)}); create a new policy instead")
         updated = evolve(policy, data=data, version=str(uuid4()))
         try:
             await self._do(store.UpdatePolicy(

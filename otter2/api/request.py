@@ -1,7 +1,7 @@
 """
 Reading what a request carries: its body (bounded) and query arguments.
 
-test-case-name: tests.api.test_errors
+test-case-name: tests.api.test_errors, tests.api.test_odd_inputs
 """
 
 from __future__ import annotations
@@ -12,28 +12,41 @@ from typing import Any, Optional
 from twisted.web.server import Request
 
 from otter2.control.errors import APIError, invalid_json
+from otter2.control.messages import json_text
 from otter2.control.validation import parse_json
 
 # Left in a parsed string only by an escape such as ``\uD800`` without its pair.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
+_WHOLE_NUMBER = re.compile(r"\A\s*(?P<sign>[+-]?)(?P<digits>[0-9]+)\s*\Z")
+
+
+def _too_large(max_bytes: int) -> APIError:
+    return APIError(413, "RequestTooLargeError",
+                    f"Request body is larger than the limit of {max_bytes} bytes")
+
+
+def check_body_size(request: Request, max_bytes: int) -> None:
+    """Refuse (413) a request whose body is longer than ``max_bytes``, whether the
+    endpoint reads bodies or not."""
+    if getattr(request, "body_too_large", False):
+        raise _too_large(max_bytes)
+
 
 def read_json(request: Request, max_bytes: int) -> Any:
     """The request's JSON body; 413 past ``max_bytes``, 400 if not JSON."""
-    if getattr(request, "body_too_large", False):
-        raise APIError(413, "RequestTooLargeError",
-                       f"Request body is larger than {max_bytes} bytes")
+    check_body_size(request, max_bytes)
     content = request.content
     if content is None:
         return parse_json(b"")
     content.seek(0)
     raw = content.read(max_bytes + 1)
     if len(raw) > max_bytes:
-        raise APIError(413, "RequestTooLargeError",
-                       f"Request body is larger than {max_bytes} bytes")
+        raise _too_large(max_bytes)
     value = parse_json(raw)
     if _has_lone_surrogate(value):
-        raise invalid_json()
+        raise invalid_json("a string in it holds half of a UTF-16 surrogate pair "
+                           "(an escape such as \\ud800 without its partner)")
     return value
 
 
@@ -67,16 +80,23 @@ def query_arg(request: Request, name: str) -> Optional[str]:
 
 
 def parse_limit(request: Request, pagination: int) -> int:
-    """The page size asked for, clamped into ``[1, pagination]``."""
+    """
+    The page size asked for: a whole number from 1, where a number above
+    ``pagination`` asks for ``pagination`` items (as Otter read it). Anything
+    else is refused: Otter read 0 and negative numbers as 1, which hid the
+    client's mistake.
+    """
     text = query_arg(request, "limit")
     if text is None:
         return pagination
-    try:
-        value = int(text.strip(), 10)
-    except ValueError:
-        raise APIError(400, "InvalidQueryArgument",
-                       'Invalid query argument for "limit"') from None
-    return max(1, min(value, pagination))
+    match = _WHOLE_NUMBER.match(text)
+    digits = "" if match is None else match["digits"].lstrip("0")
+    if match is None or match["sign"] == "-" or not digits:
+        raise APIError(
+            400, "InvalidQueryArgument",
+            f'Invalid query argument for "limit": {json_text(text)} is not a whole '
+            f"number from 1 to {pagination} (larger numbers are read as {pagination})")
+    return pagination if len(digits) > len(str(pagination)) else min(int(digits), pagination)
 
 
 def parse_bool(request: Request, name: str, default: bool) -> bool:

@@ -1,16 +1,22 @@
 """
 The HTTP site of the API: requests that stop storing their body past the
-size limit (so a huge upload costs neither memory nor disk), and no access
-log of its own (the API logs each request with its response id).
+size limit (so a huge upload costs neither memory nor disk), a 404 for any
+path with an empty segment, and no access log of its own (the API logs each
+request with its response id).
 
-test-case-name: tests.api.test_errors
+test-case-name: tests.api.test_site, tests.api.test_odd_inputs
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
+from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
+
+from otter2.api.errors import error_page, request_path
+from otter2.control.errors import APIError
 
 
 class BoundedRequest(Request):
@@ -35,8 +41,26 @@ class BoundedRequest(Request):
         super().handleContentChunk(data)
 
 
+class EmptySegment(Resource):
+    """
+    What a path with an empty segment (``groups//servers``, ``//v1.0/…``) is
+    given: a 404. Klein would read ``//v1.0`` as ``/v1.0`` and werkzeug would
+    redirect ``groups//servers`` to ``groups/servers``, which is another
+    resource; a client that left an id out deserves to be told.
+    """
+
+    isLeaf = True
+
+    def render(self, request: IRequest) -> bytes:
+        return error_page(request, APIError(
+            404, "NotFound", f"No resource at {request_path(request)}: the path has an "
+                             "empty segment (//); fill in the missing id or remove the "
+                             "extra slash"))
+
+
 class APISite(Site):
-    """A site whose requests are bounded to ``max_body_bytes``."""
+    """A site whose requests are bounded to ``max_body_bytes``, and whose paths have no
+    empty segment."""
 
     def __init__(self, resource: Any, max_body_bytes: int) -> None:
         super().__init__(resource)
@@ -45,6 +69,13 @@ class APISite(Site):
 
         APIRequest.max_body_bytes = max_body_bytes
         self.requestFactory = APIRequest
+
+    def getResourceFor(self, request: Any) -> Any:
+        if b"//" in request.path:
+            request.site = self
+            request.sitepath = []
+            return EmptySegment()
+        return super().getResourceFor(request)
 
     def log(self, request: Any) -> None:
         """Leave request logging to the API, which knows the response id."""

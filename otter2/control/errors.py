@@ -53,6 +53,6 @@ def validation_error(message: str) -> APIError:
     return APIError(400, "ValidationError", message)
 
 
-def invalid_json() -> APIError:
-    """A 400 ``InvalidJsonError``: the body is not JSON."""
-    return APIError(400, "InvalidJsonError", "")
+def invalid_json(reason: str) -> APIError:
+    """A 400 ``InvalidJsonError``: the body is not JSON, for ``reason``."""
+    return APIError(400, "InvalidJsonError", f"The request body is not valid JSON: {reason}")

@@ -13,7 +13,6 @@ test-case-name: tests.control.test_schedule
 
 from __future__ import annotations
 
-import json
 import re
 import zlib
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from attrs import evolve
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from otter2.control.errors import validation_error
+from otter2.control.messages import json_list, json_text, located
 from otter2.model import Policy, ScheduledEvent
 
 _AT = re.compile(
@@ -160,11 +160,11 @@ def next_trigger(args: Mapping[str, str], now: float) -> float:
     if "at" in args:
         moment = parse_at(args["at"])
         if moment is None:
-            raise ValueError(f"{args['at']!r} is not a date-time")
+            raise ValueError(f"{json_text(args['at'])} is not a date-time")
         return moment
     expression = _cron_expression(args["cron"])
     if expression is None:
-        raise ValueError(f"{args['cron']!r} is not a cron expression")
+        raise ValueError(f"{json_text(args['cron'])} is not a cron expression")
     return _next_cron(expression, now, time_zone(args))
 
 
@@ -204,55 +204,65 @@ def following_event(event: ScheduledEvent, policy: Policy,
                   cron=args["cron"], version=policy.version)
 
 
-def _check_at(at: Any, now: float) -> None:
+def _at_problem(at: Any, now: float) -> Optional[str]:
     moment = parse_at(at) if isinstance(at, str) else None
     if moment is None:
-        raise validation_error(f"'{at}' is not a 'date-time'")
+        return (f"{json_text(at)} is not a date-time: give a UTC time ending in Z, "
+                'such as "2030-12-05T03:12:00Z"')
     if moment <= now:
-        raise validation_error(f'Invalid "{at}" datetime: It must be in the future')
+        return f"Invalid {json_text(at)} datetime: It must be in the future"
+    return None
 
 
-def _check_time_zone(name: Any) -> ZoneInfo:
+def _time_zone_problem(name: Any) -> Optional[str]:
     if isinstance(name, str) and name and not name.startswith(("/", ".")):
         try:
-            return ZoneInfo(name)
+            ZoneInfo(name)
+            return None
         except (ZoneInfoNotFoundError, ValueError):
             pass
-    raise validation_error(f"Invalid args.timezone {json.dumps(name)}: not an IANA time "
-                           "zone name such as \"Europe/Paris\" or \"America/New_York\"")
+    return (f"{json_text(name)} is not an IANA time zone name such as \"Europe/Paris\" or "
+            "\"America/New_York\"")
 
 
-def _check_cron(cron: Any, now: float, zone: Optional[ZoneInfo] = None) -> None:
+def _cron_problem(cron: Any, now: float, zone: Optional[ZoneInfo] = None) -> Optional[str]:
     if isinstance(cron, str) and len(cron.split()) == 6:
-        raise validation_error(f'Invalid "{cron}" cron entry: Seconds not allowed')
+        return f"Invalid {json_text(cron)} cron entry: Seconds not allowed"
     expression = _cron_expression(cron) if isinstance(cron, str) else None
     if expression is None:
-        raise validation_error(f"'{cron}' is not a 'cron'")
+        return (f"{json_text(cron)} is not a cron entry: give five fields (minute, hour, "
+                'day of month, month, day of week) such as "0 22 * * *"')
     try:
         _next_cron(expression, now, zone)
     except CroniterBadDateError:
-        raise validation_error(
-            f'Invalid "{cron}" cron entry: It never fires') from None
+        return f"Invalid {json_text(cron)} cron entry: It never fires"
+    return None
 
 
-def check_schedule_args(args: Mapping[str, Any], now: float) -> None:
+def check_schedule_args(args: Mapping[str, Any], now: float, where: str = "args") -> None:
     """
     Raise the ``ValidationError`` that the ``args`` of a schedule policy deserve at
     ``now``, if any: cloud-monitoring arguments, not exactly one of ``at`` and
     ``cron``, an unacceptable or past ``at``, an unacceptable or never-firing ``cron``.
+    Its message starts with the path of the field at fault, under ``where`` (the path
+    of ``args`` in the request body).
     """
     if "check" in args or "alarm_criteria" in args:
-        raise validation_error("Incorrect args for schedule policy")
+        raise validation_error(located(where, "Incorrect args for schedule policy"))
     given = [key for key in ("at", "cron") if key in args]
     if len(given) != 1:
-        raise validation_error(
-            "args of a schedule policy need exactly one of at, cron "
-            f"(found: {', '.join(given) or 'none'})")
-    if given == ["at"]:
-        if "timezone" in args:
-            raise validation_error(
-                "args.timezone applies to a cron only: an at is a UTC time ending in Z")
-        _check_at(args["at"], now)
+        raise validation_error(located(
+            where, 'a schedule policy needs exactly one of "at" and "cron" '
+                   f"(found: {json_list(given) or 'none'})"))
+    key = given[0]
+    if "timezone" in args:
+        problem = ("applies to a cron only: an at is a UTC time ending in Z" if key == "at"
+                   else _time_zone_problem(args["timezone"]))
+        if problem is not None:
+            raise validation_error(located(f"{where}.timezone", problem))
+    if key == "at":
+        problem = _at_problem(args[key], now)
     else:
-        zone = _check_time_zone(args["timezone"]) if "timezone" in args else None
-        _check_cron(args["cron"], now, zone)
+        problem = _cron_problem(args[key], now, time_zone(args))
+    if problem is not None:
+        raise validation_error(located(f"{where}.{key}", problem))

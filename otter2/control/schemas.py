@@ -7,12 +7,17 @@ excludes booleans, closed objects reject unknown keys. Patterns are matched with
 Python's ``re.search``, so they anchor with ``\\A`` and ``\\Z``: ``$`` would let a
 trailing newline through.
 
-Four small keywords of our own keep the messages readable where plain JSON Schema
+Five small keywords of our own keep the messages readable where plain JSON Schema
 would answer with a dump of the instance: ``exactlyOne`` (a list of property names, one
 of which must be present), ``nonZero``, ``forbidden`` (property name to the reason it
-may not appear) and ``imageSource`` (the image rule of §3.2.2).
+may not appear), ``imageSource`` (the image rule of §3.2.2) and ``allowedControls``
+(a string refusing every control character but those listed).
 
-test-case-name: tests.control.test_validation
+Numbers have bounds that no real group needs to exceed, even where Otter had none
+(the ``MAX_`` constants, listed in the README): a policy ``change`` of 10**23 is a
+mistake, and saying so at once is kinder than clamping it silently at execution.
+
+test-case-name: tests.control.test_schemas, tests.control.test_validation
 """
 
 from __future__ import annotations
@@ -25,16 +30,16 @@ from typing import Any
 from jsonschema import Draft7Validator, validators
 from jsonschema.exceptions import ValidationError
 
+from otter2.control.messages import CONTROL, json_list, json_text
+
 NON_BLANK = r"\S"  # unanchored: somewhere in the string
 NO_SPACE = r"\A\S+\Z"
-ONE_LINE = r"\A[^\n]*\Z"
 SERVER_METADATA_KEY = r"\A[a-zA-Z0-9_:. -]{1,255}\Z"
 
 # What a string failing each pattern lacks, for error messages.
 PATTERN_MEANINGS = {
     NON_BLANK: "must contain a non-whitespace character",
     NO_SPACE: "must be non-empty and contain no whitespace",
-    ONE_LINE: "must not contain a newline",
     SERVER_METADATA_KEY: "must be 1 to 255 letters, digits, spaces or any of -_:.",
 }
 
@@ -55,15 +60,15 @@ def _exactly_one(validator: Any, names: list[str], instance: Any,
         return
     present = [name for name in names if name in instance]
     if len(present) != 1:
-        found = ", ".join(present) if present else "none"
-        yield ValidationError(
-            f"exactly one of {', '.join(names)} is required (found: {found})")
+        yield ValidationError(f"exactly one of {json_list(names)} is required "
+                              f"(found: {json_list(present) or 'none'})")
 
 
 def _non_zero(validator: Any, flag: bool, instance: Any,
               schema: dict[str, Any]) -> Iterator[ValidationError]:
     if flag and _is_number(None, instance) and instance == 0:
-        yield ValidationError(f"{instance!r} is not allowed: the value must be non-zero")
+        yield ValidationError(f"{json_text(instance)} is not allowed: the value must be "
+                              "non-zero")
 
 
 def _forbidden(validator: Any, reasons: dict[str, str], instance: Any,
@@ -94,16 +99,37 @@ def _image_source(validator: Any, flag: bool, server: Any,
         yield ValidationError(
             "only one of block_device_mapping and block_device_mapping_v2 may be given")
     elif not no_image:
-        yield ValidationError(f"imageRef {image!r} must be a string without whitespace")
+        yield ValidationError(
+            f"imageRef {json_text(image)} must be a string without whitespace")
     else:
         yield ValidationError("imageRef is required unless block_device_mapping or "
                               "block_device_mapping_v2 is given")
 
 
+_CONTROL_NAMES = {"\t": "tab", "\n": "line feed", "\r": "carriage return"}
+
+
+def _allowed_controls(validator: Any, allowed: str, instance: Any,
+                      schema: dict[str, Any]) -> Iterator[ValidationError]:
+    """A string holds no control character (NUL, the other C0 controls, DEL, C1) but
+    those in ``allowed``."""
+    if not isinstance(instance, str):
+        return
+    for match in CONTROL.finditer(instance):
+        if match.group() not in allowed:
+            names = [_CONTROL_NAMES.get(c, f"U+{ord(c):04X}") for c in allowed]
+            but = f" other than {', '.join(names[:-1])} and {names[-1]}" if names else ""
+            yield ValidationError(
+                f"{json_text(instance)} must not contain control characters{but}; "
+                f"found U+{ord(match.group()):04X} at position {match.start()}")
+            return
+
+
 _Validator: Any = validators.extend(
     Draft7Validator,
     validators={"exactlyOne": _exactly_one, "nonZero": _non_zero,
-                "forbidden": _forbidden, "imageSource": _image_source},
+                "forbidden": _forbidden, "imageSource": _image_source,
+                "allowedControls": _allowed_controls},
     type_checker=Draft7Validator.TYPE_CHECKER.redefine_many(
         {"integer": _is_integer, "number": _is_number}),
 )
@@ -122,15 +148,25 @@ def _when(key: str, value: str, then: dict[str, Any]) -> dict[str, Any]:
             "then": then}
 
 
-NAME = {"type": "string", "maxLength": 256, "pattern": NON_BLANK}
+# Bounds of numbers that no real group needs to exceed (the README lists them).
+MAX_ENTITIES = 1000          # servers in a group
+MAX_COOLDOWN = 86400         # seconds: a day
+MAX_CHANGE = MAX_ENTITIES    # from no server to the largest group, or back
+MAX_CHANGE_PERCENT = 100000  # from 1 server to 1000 is +99900 %
+MAX_PORT = 65535
+MAX_STACK_TIMEOUT = 10080    # minutes: a week
 
+NAME = {"type": "string", "maxLength": 256, "pattern": NON_BLANK, "allowedControls": ""}
+
+# Keys are names; values may be text of several lines.
 METADATA = {
     "type": "object",
-    "propertyNames": {"maxLength": 256, "pattern": ONE_LINE},
-    "additionalProperties": {"type": "string", "maxLength": 256},
+    "propertyNames": {"maxLength": 256, "allowedControls": ""},
+    "additionalProperties": {"type": "string", "maxLength": 256,
+                             "allowedControls": "\t\n\r"},
 }
 
-_ENTITIES = {"type": "integer", "minimum": 0, "maximum": 1000}
+_ENTITIES = {"type": "integer", "minimum": 0, "maximum": MAX_ENTITIES}
 
 
 def _group_config(update: bool) -> dict[str, Any]:
@@ -138,7 +174,7 @@ def _group_config(update: bool) -> dict[str, Any]:
         ("maxEntities", "metadata") if update else ())
     return _closed({
         "name": NAME,
-        "cooldown": {"type": "integer", "minimum": 0, "maximum": 86400},
+        "cooldown": {"type": "integer", "minimum": 0, "maximum": MAX_COOLDOWN},
         "minEntities": _ENTITIES,
         # null passes here and is refused as InvalidMinEntities (§3.1)
         "maxEntities": {**_ENTITIES, "type": ["integer", "null"]},
@@ -170,7 +206,7 @@ SERVER = {
 
 _CLB = _closed({
     "loadBalancerId": {"type": ["integer", "string"], "pattern": NO_SPACE},
-    "port": {"type": "integer"},
+    "port": {"type": "integer", "minimum": 1, "maximum": MAX_PORT},
     "type": {"const": "CloudLoadBalancer"},
 }, ("loadBalancerId", "port"))
 
@@ -194,7 +230,7 @@ STACK = _closed({
     "environment": _STRING_OR_OBJECT,
     "files": {"type": "object"},
     "parameters": {"type": "object"},
-    "timeout_mins": {"type": "number"},
+    "timeout_mins": {"type": "number", "minimum": 0, "maximum": MAX_STACK_TIMEOUT},
 }, exactlyOne=["template", "template_url"])
 
 LAUNCH_CONFIG = _closed({
@@ -226,10 +262,12 @@ _SCHEDULE_ARGS = _closed({
 POLICY = _closed({
     "name": NAME,
     "type": {"enum": ["webhook", "schedule", "cloud_monitoring"]},
-    "cooldown": {"type": "number", "minimum": 0, "maximum": 86400},
-    "change": {"type": "integer", "nonZero": True},
-    "changePercent": {"type": "number", "nonZero": True},
-    "desiredCapacity": {"type": "integer", "minimum": 0},
+    "cooldown": {"type": "number", "minimum": 0, "maximum": MAX_COOLDOWN},
+    "change": {"type": "integer", "nonZero": True,
+               "minimum": -MAX_CHANGE, "maximum": MAX_CHANGE},
+    "changePercent": {"type": "number", "nonZero": True,
+                      "minimum": -MAX_CHANGE_PERCENT, "maximum": MAX_CHANGE_PERCENT},
+    "desiredCapacity": {"type": "integer", "minimum": 0, "maximum": MAX_ENTITIES},
     "args": {"type": "object"},
 }, ("name", "type", "cooldown"),
     exactlyOne=["change", "changePercent", "desiredCapacity"],

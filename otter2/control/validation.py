@@ -13,18 +13,16 @@ test-case-name: tests.control.test_validation
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import best_match
 
 from otter2.control import schemas
 from otter2.control.errors import APIError, invalid_json, validation_error
+from otter2.control.messages import describe, json_text, located
 from otter2.control.schedule import check_schedule_args
 
-DEFAULT_MAX_ENTITIES = 1000
-
-MAX_MESSAGE_LENGTH = 500
+DEFAULT_MAX_ENTITIES = schemas.MAX_ENTITIES
 
 SERVICENET_NETWORK = {"uuid": "11111111-1111-1111-1111-111111111111"}
 
@@ -32,38 +30,33 @@ SERVICENET_MESSAGE = ("ServiceNet network must be present if one or more Cloud L
                       "Balancers are configured.")
 
 
+class _NotJSON(ValueError):
+    """A constant Python's parser knows and JSON does not."""
+
+
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise _NotJSON(f"{name} is not a JSON value (JSON has no NaN or Infinity)")
 
 
 def parse_json(raw: bytes) -> Any:
-    """The JSON value in ``raw``; ``InvalidJsonError`` if it is empty, not UTF-8, or
-    not strict JSON (``NaN`` and ``Infinity`` are Python's, not JSON's)."""
+    """The JSON value in ``raw``; ``InvalidJsonError`` saying why if it is empty, not
+    UTF-8, or not strict JSON (``NaN`` and ``Infinity`` are Python's, not JSON's)."""
+    if not raw.strip():
+        raise invalid_json("it is empty, and this request needs a JSON document")
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError too
-        raise invalid_json() from None
-
-
-def _where(path: Iterable[str | int]) -> str:
-    """``groupConfiguration.cooldown`` or ``scalingPolicies[0].change``."""
-    where = ""
-    for part in path:
-        where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else part
-    return where
-
-
-def _describe(error: ValidationError) -> str:
-    """The validator's message, prefixed with where the failure is and cut short; a
-    pattern failure says what the pattern demands rather than quoting it."""
-    message = str(error.message)
-    if error.validator == "pattern" and error.validator_value in schemas.PATTERN_MEANINGS:
-        message = f"{error.instance!r} {schemas.PATTERN_MEANINGS[error.validator_value]}"
-    where = _where(error.absolute_path)
-    message = f"{where}: {message}" if where else message
-    if len(message) > MAX_MESSAGE_LENGTH:  # messages quote the instance, however big
-        message = message[:MAX_MESSAGE_LENGTH - 3] + "..."
-    return message
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise invalid_json(f"it is not UTF-8 text (byte {e.start} cannot be decoded)") from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as e:
+        raise invalid_json(f"{e.msg} at line {e.lineno}, column {e.colno}") from None
+    except _NotJSON as e:
+        raise invalid_json(str(e)) from None
+    except ValueError:  # the only other: an integer of thousands of digits
+        raise invalid_json("a number in it has too many digits") from None
+    except RecursionError:
+        raise invalid_json("it is nested too deeply") from None
 
 
 def _check_schema(validator: Any, body: Any) -> None:
@@ -73,15 +66,16 @@ def _check_schema(validator: Any, body: Any) -> None:
     except RecursionError:
         raise validation_error("The body is nested too deeply") from None
     if error is not None:
-        raise validation_error(_describe(error))
+        raise validation_error(describe(error, schemas.PATTERN_MEANINGS))
 
 
 def _check_entities(config: dict[str, Any]) -> None:
     """``minEntities <= maxEntities``, refusing an explicit null maximum (§3.1)."""
-    maximum = config["maxEntities"]
-    if maximum is None or config["minEntities"] > maximum:
+    minimum, maximum = config["minEntities"], config["maxEntities"]
+    if maximum is None or minimum > maximum:
         raise APIError(400, "InvalidMinEntities",
-                       "minEntities must be less than or equal to maxEntities")
+                       "minEntities must be less than or equal to maxEntities (they are "
+                       f"{json_text(minimum)} and {json_text(maximum)})")
 
 
 def _uses_clb(load_balancers: list[dict[str, Any]]) -> bool:
@@ -89,11 +83,11 @@ def _uses_clb(load_balancers: list[dict[str, Any]]) -> bool:
                for entry in load_balancers)
 
 
-def _check_servicenet(launch: dict[str, Any]) -> None:
+def _check_servicenet(launch: dict[str, Any], where: str) -> None:
     """
     The ServiceNet rule of §3.2.4: CLBs need ServiceNet among the server's networks,
     when networks are given. A ``networks`` value that is not a list has no
-    ServiceNet in it.
+    ServiceNet in it. ``where`` is the launch configuration's path in the body.
     """
     args = launch["args"]
     server = args.get("server", {})
@@ -101,7 +95,8 @@ def _check_servicenet(launch: dict[str, Any]) -> None:
         return
     networks = server["networks"]
     if not (isinstance(networks, list) and SERVICENET_NETWORK in networks):
-        raise validation_error(SERVICENET_MESSAGE)
+        path = f"{where}.args.server.networks" if where else "args.server.networks"
+        raise validation_error(located(path, SERVICENET_MESSAGE))
 
 
 def _normalize_launch(launch: dict[str, Any]) -> dict[str, Any]:
@@ -113,12 +108,14 @@ def _normalize_launch(launch: dict[str, Any]) -> dict[str, Any]:
     return {**launch, "args": {**launch["args"], "server": server}}
 
 
-def _check_policy(policy: dict[str, Any], now: float) -> None:
-    """The checks of §3.3.6 and §3.3.3 that follow the schema."""
+def _check_policy(policy: dict[str, Any], now: float, where: str = "") -> None:
+    """The checks of §3.3.6 and §3.3.3 that follow the schema, for the policy at
+    ``where`` in the body (``scalingPolicies[2]``, ``[0]``, or the whole body)."""
     if policy["type"] == "cloud_monitoring":
-        raise validation_error("cloud_monitoring policy disabled")
+        raise validation_error(located(f"{where}.type" if where else "type",
+                                  "cloud_monitoring policy disabled"))
     if policy["type"] == "schedule":
-        check_schedule_args(policy["args"], now)
+        check_schedule_args(policy["args"], now, f"{where}.args" if where else "args")
 
 
 def _check_batch(body: Any, max_items: int, noun: str) -> None:
@@ -147,10 +144,10 @@ def validate_group_create(body: Any, now: float, max_items: int = 100) -> dict[s
     _check_entities(config)
     launch = _normalize_launch(body["launchConfiguration"])
     if launch["type"] == "launch_server":
-        _check_servicenet(launch)
+        _check_servicenet(launch, "launchConfiguration")
     policies = list(body.get("scalingPolicies", []))
-    for policy in policies:
-        _check_policy(policy, now)
+    for index, policy in enumerate(policies):
+        _check_policy(policy, now, f"scalingPolicies[{index}]")
     return {"groupConfiguration": config, "launchConfiguration": launch,
             "scalingPolicies": policies}
 
@@ -166,7 +163,7 @@ def validate_launch_config(body: Any) -> dict[str, Any]:
     """The body of ``PUT …/launch``, without a null server metadata."""
     _check_schema(schemas.LAUNCH_CONFIG_VALIDATOR, body)
     launch = _normalize_launch(body)
-    _check_servicenet(launch)  # nothing to check for launch_stack
+    _check_servicenet(launch, "")  # nothing to check for launch_stack
     return launch
 
 
@@ -174,8 +171,8 @@ def validate_policies(body: Any, now: float, max_items: int = 100) -> list[dict[
     """The body of ``POST …/policies``: an array of 1 to ``max_items`` policies."""
     _check_batch(body, max_items, "policies")
     _check_schema(schemas.POLICIES_VALIDATOR, body)
-    for policy in body:
-        _check_policy(policy, now)
+    for index, policy in enumerate(body):
+        _check_policy(policy, now, f"[{index}]")
     return [dict(policy) for policy in body]
 
 

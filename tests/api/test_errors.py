@@ -28,6 +28,7 @@ def assert_error(case: Any, answer: Answer, status: int, error_type: str,
     case.assertEqual(set(error), ERROR_KEYS)
     case.assertEqual(error["code"], status)
     case.assertIsInstance(error["message"], str)
+    case.assertTrue(error["message"].strip(), "an error message says what went wrong")
     case.assertEqual(error["details"], "")
     case.assertEqual(answer.header("Content-Type"), "application/json")
     if message is not None:
@@ -141,7 +142,9 @@ class ErrorBodyTests(APITestCase):
                      'Invalid "force" query argument: "maybe". Must be "true" or '
                      '"false". Defaults to "false" if not provided')
         answer = await self.call("GET", f"{f.group}/servers/s1")
-        assert_error(self, answer, 501, "NotImplementedError", "")
+        error = assert_error(self, answer, 501, "NotImplementedError")
+        self.assertTrue(error["message"].startswith("Showing one server of a group is not "
+                                                    "implemented; "), error["message"])
 
 
 class BadRequestTests(APITestCase):
@@ -150,13 +153,23 @@ class BadRequestTests(APITestCase):
     limits = Limits(max_body_bytes=4096)
 
     async def test_malformed_json_is_invalid_json(self) -> None:
-        """A body that is not JSON, or none at all, gets 400 InvalidJsonError with an empty message."""
+        """A body that is not JSON, or none at all, gets 400 InvalidJsonError saying why."""
         f = await make_fixture(self)
         for method, url in body_endpoints(f):
-            for raw in (b"{", b"", b"{'name': 'x'}", b"[1,]", b"\xff\xfe",
-                        b"NaN", b'{"a": Infinity}', b"true false"):
+            for raw, why in ((b"{", "Expecting property name enclosed in double quotes at "
+                                    "line 1, column 2"),
+                             (b"", "it is empty, and this request needs a JSON document"),
+                             (b"{'name': 'x'}", "Expecting property name enclosed in double "
+                                                "quotes at line 1, column 2"),
+                             (b"[1,]", "Expecting value at line 1, column 4"),
+                             (b"\xff\xfe", "it is not UTF-8 text (byte 0 cannot be decoded)"),
+                             (b"NaN", "NaN is not a JSON value (JSON has no NaN or Infinity)"),
+                             (b'{"a": Infinity}', "Infinity is not a JSON value (JSON has no "
+                                                  "NaN or Infinity)"),
+                             (b"true false", "Extra data at line 1, column 6")):
                 answer = await self.call(method, url, raw=raw)
-                assert_error(self, answer, 400, "InvalidJsonError", "")
+                assert_error(self, answer, 400, "InvalidJsonError",
+                             f"The request body is not valid JSON: {why}")
 
     async def test_body_over_the_limit_is_413(self) -> None:
         """A body longer than the configured maximum gets 413, whatever the endpoint."""
@@ -184,7 +197,8 @@ class BadRequestTests(APITestCase):
             for value in ("abc", "1.5", "", "0x10"):
                 answer = await self.call("GET", f"{url}?limit={value}")
                 assert_error(self, answer, 400, "InvalidQueryArgument",
-                             'Invalid query argument for "limit"')
+                             f'Invalid query argument for "limit": "{value}" is not a whole '
+                             "number from 1 to 100 (larger numbers are read as 100)")
 
     async def test_limit_with_spaces_is_accepted(self) -> None:
         """``limit`` with surrounding spaces is read as the integer."""
@@ -505,7 +519,9 @@ class NoServerErrorTests(APITestCase):
         """A string escaping half a surrogate pair is refused as not JSON, even in a name."""
         f = await make_fixture(self)
         answer = await self.call("POST", f"{f.policy}/webhooks", [{"name": "\ud800"}])
-        assert_error(self, answer, 400, "InvalidJsonError")
+        assert_error(self, answer, 400, "InvalidJsonError",
+                     "The request body is not valid JSON: a string in it holds half of a "
+                     "UTF-16 surrogate pair (an escape such as \\ud800 without its partner)")
         answer = await self.call("PUT", f.webhook, raw=b'{"name": "a\\udc00", "metadata": {}}')
         assert_error(self, answer, 400, "InvalidJsonError")
         answer = await self.call("POST", f"{f.policy}/webhooks",

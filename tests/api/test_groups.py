@@ -137,7 +137,8 @@ class CreateGroupTests(APITestCase):
         answer = await self.call("POST", "/groups", minimal_group(minEntities=5,
                                                                   maxEntities=4))
         assert_error(self, answer, 400, "InvalidMinEntities",
-                     "minEntities must be less than or equal to maxEntities")
+                     "minEntities must be less than or equal to maxEntities (they are 5 "
+                     "and 4)")
         self.assertEqual((await self.call("GET", "/groups")).json["groups"], [])
 
     async def test_bounds_are_accepted(self) -> None:
@@ -180,8 +181,9 @@ class CreateGroupTests(APITestCase):
             body = with_args(loadBalancers=balancers,
                              server={**server, "networks": networks})
             assert_error(self, await self.call("POST", "/groups", body), 400,
-                         "ValidationError", "ServiceNet network must be present if one "
-                         "or more Cloud Load Balancers are configured.")
+                         "ValidationError", "launchConfiguration.args.server.networks: "
+                         "ServiceNet network must be present if one or more Cloud Load "
+                         "Balancers are configured.")
         accepted = [with_args(loadBalancers=clb),
                     with_args(loadBalancers=clb, server={**server,
                                                          "networks": other + [SERVICENET]}),
@@ -368,9 +370,9 @@ class ListGroupsTests(APITestCase):
         self.assertEqual(await self.page(link["href"]), {"groups": [], "groups_links": []})
 
     async def test_limit_is_clamped(self) -> None:
-        """limit 0 or below acts as 1, above the pagination setting as that setting, absent as it."""
+        """limit above the pagination setting acts as that setting, absent as it."""
         ids = sorted([(await self.create_group())["id"] for _ in range(5)])
-        for limit, size in (("0", 1), ("-3", 1), ("1", 1), ("1000", 4), (None, 4)):
+        for limit, size in (("1", 1), ("4", 4), ("5", 4), ("1000", 4), (None, 4)):
             url = "/groups" if limit is None else f"/groups?limit={limit}"
             listing = await self.page(url)
             self.assertEqual([g["id"] for g in listing["groups"]], ids[:size], url)
@@ -746,10 +748,15 @@ class ServersTests(APITestCase):
                      '"false". Defaults to "true" if not provided')
 
     async def test_listing_servers_is_not_implemented(self) -> None:
-        """GET servers and GET servers/{id} answer 501 NotImplementedError with an empty message."""
+        """GET servers and GET servers/{id} answer 501 NotImplementedError, pointing at the
+        group state."""
         group = await self.create_group()
-        for url in (f"/groups/{group['id']}/servers", f"/groups/{group['id']}/servers/s-1"):
-            assert_error(self, await self.call("GET", url), 501, "NotImplementedError", "")
+        state = f"GET /v1.0/t1/groups/{group['id']}/state lists the group's active servers, " \
+                "each with its links to Cloud Servers"
+        for url, what in ((f"/groups/{group['id']}/servers", "Listing the servers of a group"),
+                          (f"/groups/{group['id']}/servers/s-1", "Showing one server of a group")):
+            assert_error(self, await self.call("GET", url), 501, "NotImplementedError",
+                         f"{what} is not implemented; {state}")
 
 
 class RoutingTests(APITestCase):

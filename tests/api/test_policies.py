@@ -184,7 +184,8 @@ class PolicyCrudTests(PolicyTestCase):
             assert_error(self, answer, 400, "ValidationError")
         answer = await self.call("POST", url, [webhook_policy(
             type="cloud_monitoring", args={"check": {}, "alarm_criteria": {}})])
-        assert_error(self, answer, 400, "ValidationError", "cloud_monitoring policy disabled")
+        assert_error(self, answer, 400, "ValidationError",
+                     "[0].type: cloud_monitoring policy disabled")
         answer = await self.call("POST", url, [schedule_policy(
             cron="* * * * *", check={})])
         assert_error(self, answer, 400, "ValidationError")
@@ -234,7 +235,8 @@ class PolicyCrudTests(PolicyTestCase):
         before = (await self.call("GET", policy)).json
         answer = await self.call("PUT", policy, schedule_policy())
         assert_error(self, answer, 400, "ValidationError",
-                     "Cannot change type of a scaling policy")
+                     'type: Cannot change type of a scaling policy (it is "webhook"); '
+                     "create a new policy instead")
         self.assertEqual((await self.call("GET", policy)).json, before)
 
     async def test_delete_removes_policy_and_webhooks(self) -> None:

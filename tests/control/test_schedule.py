@@ -5,6 +5,7 @@ and the scheduler event of a policy.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -209,17 +210,20 @@ class ScheduleArgsTests(SynchronousTestCase):
     def test_past(self) -> None:
         """An ``at`` that is not strictly in the future is refused."""
         for at in ["2023-11-14T22:13:20Z", "2023-11-14T22:13Z", "2020-01-01T00:00:00Z"]:
-            self.assertRefused({"at": at}, f'Invalid "{at}" datetime: It must be in the future')
+            self.assertRefused({"at": at},
+                               f'args.at: Invalid "{at}" datetime: It must be in the future')
 
     def test_not_a_date_time(self) -> None:
         """An unacceptable ``at`` is not a date-time."""
         for at in ["2030-12-05", "2030-12-05T03:12:00+05:00", "", "  ", "2030-12-05T03:12:60Z"]:
-            self.assertRefused({"at": at}, f"'{at}' is not a 'date-time'")
+            self.assertRefused({"at": at}, f'args.at: "{at}" is not a date-time: give a UTC '
+                                           'time ending in Z, such as "2030-12-05T03:12:00Z"')
 
     def test_seconds(self) -> None:
         """A six-field cron has seconds, which are not allowed."""
         for cron in ["0 0 0 * * *", "* * * * * *", "a b c d e f"]:
-            self.assertRefused({"cron": cron}, f'Invalid "{cron}" cron entry: Seconds not allowed')
+            self.assertRefused({"cron": cron},
+                               f'args.cron: Invalid "{cron}" cron entry: Seconds not allowed')
 
     def test_not_a_cron(self) -> None:
         """Other field counts, keywords and out-of-range or unknown values are refused."""
@@ -229,23 +233,39 @@ class ScheduleArgsTests(SynchronousTestCase):
                      "H * * * *", "0 0 * * L", "0 0 * MON *", "0 JAN * * *",
                      "0 0 * FOO *", "0 0 1-L * *", "0 0 L/2 * *", "-1 * * * *",
                      "1-2-3 * * * *", "0,,1 * * * *", "\u0661 * * * *", "0 0 * * 100"]:
-            self.assertRefused({"cron": cron}, f"'{cron}' is not a 'cron'")
+            self.assertRefused({"cron": cron}, f"args.cron: {json.dumps(cron, ensure_ascii=False)} is not a cron "
+                                               "entry: give five fields (minute, hour, day "
+                                               "of month, month, day of week) such as "
+                                               '"0 22 * * *"')
 
     def test_never_fires(self) -> None:
         """A cron that can never fire is refused."""
         for cron in ["0 0 30 2 *", "0 0 31 4 *", "0 0 31 2,4,6,9,11 *", "0 0 30-31 FEB *"]:
-            self.assertRefused({"cron": cron}, f'Invalid "{cron}" cron entry: It never fires')
+            self.assertRefused({"cron": cron},
+                               f'args.cron: Invalid "{cron}" cron entry: It never fires')
 
     def test_monitoring_args(self) -> None:
         """Cloud-monitoring arguments are incorrect for a schedule policy."""
         args: Any
         for args in [{"check": {}}, {"alarm_criteria": {}, "at": "2030-12-05T03:12:00Z"}]:
-            self.assertRefused(args, "Incorrect args for schedule policy")
+            self.assertRefused(args, "args: Incorrect args for schedule policy")
 
     def test_exactly_one(self) -> None:
         """Exactly one of ``at`` and ``cron`` is needed."""
-        for args in [{}, {"at": "2030-12-05T03:12:00Z", "cron": "* * * * *"}]:
-            self.assertRaises(APIError, check_schedule_args, args, NOW)
+        self.assertRefused({}, 'args: a schedule policy needs exactly one of "at" and "cron" '
+                               "(found: none)")
+        self.assertRefused({"at": "2030-12-05T03:12:00Z", "cron": "* * * * *"},
+                           'args: a schedule policy needs exactly one of "at" and "cron" '
+                           '(found: "at", "cron")')
+
+    def test_message_names_the_path(self) -> None:
+        """Every message starts with the path of the field at fault under the given place."""
+        where = "scalingPolicies[3].args"
+        for args, path in [({"cron": "@daily"}, where + ".cron"),
+                           ({"at": "2020-01-01T00:00:00Z"}, where + ".at"),
+                           ({"at": "x", "cron": "y"}, where), ({"check": 1}, where)]:
+            error = self.assertRaises(APIError, check_schedule_args, args, NOW, where)
+            self.assertTrue(error.message.startswith(path + ": "), error.message)
 
 
 class DescendingRangeTests(SynchronousTestCase):
@@ -256,7 +276,8 @@ class DescendingRangeTests(SynchronousTestCase):
         for cron in ["6-0 * * * *", "* 6-0 * * *", "* * 20-3 * *", "* * * 12-1 *",
                      "* * * * 6-0", "* * * * FRI-MON", "* * * DEC-JAN *", "0,30-10/5 * * * *"]:
             error = self.assertRaises(APIError, check_schedule_args, {"cron": cron}, NOW)
-            self.assertEqual(error, validation_error(f"'{cron}' is not a 'cron'"))
+            self.assertTrue(error.message.startswith(f"args.cron: {json.dumps(cron)} is not a "
+                                                     "cron entry"), error.message)
         for cron in ["0-6 * * * *", "* * * * MON-FRI", "* * * JAN-DEC *", "0 0 * * 1-7"]:
             check_schedule_args({"cron": cron}, NOW)
 

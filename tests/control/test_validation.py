@@ -82,9 +82,22 @@ class ParseJSONTests(ValidationTestCase):
     def test_not_json(self) -> None:
         """Empty, malformed, non-UTF-8 and non-standard bodies are InvalidJsonError."""
         for raw in [b"", b"  ", b"{", b"{'a': 1}", b"\xff\xfe{}", b"NaN", b"[Infinity]",
-                    "{}".encode("utf-16"), b"[" * 100000]:
-            error = self.assertRefused(lambda: parse_json(raw), "InvalidJsonError", "")
-            self.assertEqual(error.message, "")
+                    "{}".encode("utf-16"), b"[" * 100000, b"1" * 5000]:
+            self.assertRefused(lambda: parse_json(raw), "InvalidJsonError")
+
+    def test_not_json_says_why(self) -> None:
+        """The InvalidJsonError message says what is wrong with the body, and where."""
+        for raw, message in [
+                (b" ", "it is empty, and this request needs a JSON document"),
+                (b'{"a": 1,}', "Expecting property name enclosed in double quotes at "
+                               "line 1, column 9"),
+                (b"[1]\n[2]", "Extra data at line 2, column 1"),
+                (b"\xff{}", "it is not UTF-8 text (byte 0 cannot be decoded)"),
+                (b'{"a": NaN}', "NaN is not a JSON value (JSON has no NaN or Infinity)"),
+                (b"[" * 100000, "it is nested too deeply"),
+                (b"1" * 5000, "a number in it has too many digits")]:
+            self.assertRefused(lambda: parse_json(raw), "InvalidJsonError",
+                               f"The request body is not valid JSON: {message}")
 
 
 class GroupConfigurationTests(ValidationTestCase):
@@ -125,21 +138,48 @@ class GroupConfigurationTests(ValidationTestCase):
             group(scalingPolicies=[POLICY, {**POLICY, "change": 1.5}]), NOW))
         self.assertTrue(error.message.startswith("scalingPolicies[1].change: 1.5 "))
 
-    def test_long_message_cut_short(self) -> None:
-        """A message quoting a huge value is cut to a readable length."""
+    def test_long_value_cut_short(self) -> None:
+        """A message quotes only the start of a huge value, and says how long it is."""
         error = self.assertRefused(lambda: self.create(name="x" * 100000))
-        self.assertTrue(error.message.startswith("groupConfiguration.name: "))
-        self.assertEqual(len(error.message), 500)
+        self.assertEqual(error.message, 'groupConfiguration.name: "' + "x" * 56 +
+                         '... has 100000 characters; at most 256 are allowed')
+
+    def test_messages_speak_json(self) -> None:
+        """Values in messages are spelled as JSON: true, null, numbers, double quotes."""
+        for fields, message in [
+                ({"cooldown": True}, "groupConfiguration.cooldown: true is not an integer"),
+                ({"minEntities": None}, "groupConfiguration.minEntities: null is not an "
+                                        "integer"),
+                ({"name": False}, "groupConfiguration.name: false is not a string"),
+                ({"cooldown": "60"}, 'groupConfiguration.cooldown: "60" is not an integer'),
+                ({"cooldown": [1]}, "groupConfiguration.cooldown: [1] is not an integer"),
+                ({"metadata": {"k": None}}, 'groupConfiguration.metadata.k: null is not a '
+                                            'string'),
+                ({"metadata": {"a b": 1}}, 'groupConfiguration.metadata["a b"]: 1 is not a '
+                                           'string'),
+                ({"name": "  "}, 'groupConfiguration.name: "  " must contain a '
+                                 'non-whitespace character'),
+                ({"extra": 1}, 'groupConfiguration: unexpected property "extra"; allowed: '
+                               '"name", "cooldown", "minEntities", "maxEntities", '
+                               '"metadata"')]:
+            self.assertRefused(lambda: self.create(**fields), message=message)
+        config = {k: v for k, v in CONFIG.items() if k != "cooldown"}
+        self.assertRefused(lambda: validate_group_create(group(config), NOW),
+                           message='groupConfiguration: missing required property '
+                                   '"cooldown"')
 
     def test_min_above_max(self) -> None:
         """``minEntities`` above ``maxEntities`` is InvalidMinEntities."""
         self.assertRefused(lambda: self.create(minEntities=5, maxEntities=4),
                            "InvalidMinEntities",
-                           "minEntities must be less than or equal to maxEntities")
+                           "minEntities must be less than or equal to maxEntities (they are "
+                           "5 and 4)")
 
     def test_null_max(self) -> None:
         """An explicit null ``maxEntities`` is InvalidMinEntities."""
-        self.assertRefused(lambda: self.create(maxEntities=None), "InvalidMinEntities")
+        self.assertRefused(lambda: self.create(maxEntities=None), "InvalidMinEntities",
+                           "minEntities must be less than or equal to maxEntities (they are "
+                           "0 and null)")
 
     def test_min_entities_checked_before_launch(self) -> None:
         """The entity check comes before the ServiceNet rule."""
@@ -243,9 +283,11 @@ class LaunchConfigurationTests(ValidationTestCase):
         return updated
 
     def refuse(self, launch_config: Any, message: str | None = None) -> None:
-        """``launch_config`` is refused both on create and on update."""
+        """``launch_config`` is refused both on create and on update; ``message`` (which
+        starts with a field's path) is the update's, and the creation's under
+        ``launchConfiguration``."""
         self.assertRefused(lambda: validate_group_create(group(launch_config=launch_config), NOW),
-                           message=message)
+                           message=None if message is None else f"launchConfiguration.{message}")
         self.assertRefused(lambda: validate_launch_config(launch_config), message=message)
 
     def test_example(self) -> None:
@@ -296,7 +338,8 @@ class LaunchConfigurationTests(ValidationTestCase):
         """CLBs need ServiceNet when networks are listed (§3.2.4)."""
         for networks in [[], [{"uuid": "0" * 8}], [{**SERVICENET, "extra": 1}], None, "x"]:
             self.refuse(launch({"server": {**SERVER, "networks": networks},
-                                "loadBalancers": [RCV3, CLB]}), SERVICENET_MESSAGE)
+                                "loadBalancers": [RCV3, CLB]}),
+                        f"args.server.networks: {SERVICENET_MESSAGE}")
 
     def test_servicenet_not_needed(self) -> None:
         """ServiceNet is not needed without networks, without CLBs, or when present."""
@@ -354,7 +397,7 @@ class GroupCreateTests(ValidationTestCase):
         monitoring = {**POLICY, "type": "cloud_monitoring",
                       "args": {"check": {}, "alarm_criteria": {"criteria": "x"}}}
         self.assertRefused(lambda: validate_group_create(group(scalingPolicies=[monitoring]), NOW),
-                           message="cloud_monitoring policy disabled")
+                           message="scalingPolicies[0].type: cloud_monitoring policy disabled")
 
     def test_shape(self) -> None:
         """The body is a closed object with both configurations."""
@@ -376,8 +419,10 @@ class PolicyTests(ValidationTestCase):
     """Policies for ``POST …/policies`` and ``PUT …/policies/{id}`` (§3.3, §12 item 18)."""
 
     def refuse(self, policy: Any, message: str | None = None) -> None:
-        """``policy`` is refused alone in a batch and as an update."""
-        self.assertRefused(lambda: validate_policies([POLICY, policy], NOW), message=message)
+        """``policy`` is refused second in a batch and as an update; ``message`` (which
+        starts with a field's path) is the update's, and the batch's under ``[1]``."""
+        self.assertRefused(lambda: validate_policies([POLICY, policy], NOW),
+                           message=None if message is None else f"[1].{message}")
         self.assertRefused(lambda: validate_policy(policy, NOW), message=message)
 
     def test_examples(self) -> None:
@@ -388,7 +433,10 @@ class PolicyTests(ValidationTestCase):
             SCHEDULE, {"name": "launch day", "type": "schedule", "change": 20, "cooldown": 0,
                        "args": {"at": "2030-06-01T08:00:00Z"}},
             {**POLICY, "change": -3}, {**POLICY, "cooldown": 86400},
-            {**POLICY, "change": 10 ** 30}, {**SCHEDULE, "desiredCapacity": 0},
+            {**POLICY, "change": 1000}, {**POLICY, "change": -1000},
+            {"name": "p", "type": "webhook", "changePercent": 100000, "cooldown": 0},
+            {"name": "p", "type": "webhook", "changePercent": -100000, "cooldown": 0},
+            {**SCHEDULE, "desiredCapacity": 0}, {**SCHEDULE, "desiredCapacity": 1000},
         ]
         self.assertEqual(validate_policies(examples, NOW), examples)
         for policy in examples:
@@ -430,23 +478,38 @@ class PolicyTests(ValidationTestCase):
     def test_schedule_with_monitoring_args(self) -> None:
         """A schedule policy with check or alarm_criteria has incorrect args."""
         for args in [{"check": {}}, {"alarm_criteria": {}}, {"check": 1, "cron": "0 * * * *"}]:
-            self.refuse({**SCHEDULE, "args": args}, "Incorrect args for schedule policy")
+            self.refuse({**SCHEDULE, "args": args}, "args: Incorrect args for schedule policy")
 
     def test_cloud_monitoring(self) -> None:
         """A cloud_monitoring policy is refused as disabled."""
         for args in [{"check": {}, "alarm_criteria": {"criteria": "x"}}, {"at": "x"}]:
             self.refuse({**POLICY, "type": "cloud_monitoring", "args": args},
-                        "cloud_monitoring policy disabled")
+                        "type: cloud_monitoring policy disabled")
 
     def test_schedule(self) -> None:
-        """Past, Z-less, 6-field and keyword schedules are refused with fixed messages."""
+        """Past, Z-less, 6-field and keyword schedules are refused with messages naming
+        the field."""
         for args, message in [
-                ({"at": "2020-01-01T00:00:00Z"},
-                 'Invalid "2020-01-01T00:00:00Z" datetime: It must be in the future'),
-                ({"at": "2030-12-05T03:12:00"}, "'2030-12-05T03:12:00' is not a 'date-time'"),
-                ({"cron": "0 0 * * * *"}, 'Invalid "0 0 * * * *" cron entry: Seconds not allowed'),
-                ({"cron": "@daily"}, "'@daily' is not a 'cron'")]:
+                ({"at": "2020-01-01T00:00:00Z"}, 'args.at: Invalid "2020-01-01T00:00:00Z" '
+                                                 'datetime: It must be in the future'),
+                ({"at": "2030-12-05T03:12:00"}, 'args.at: "2030-12-05T03:12:00" is not a '
+                                                'date-time: give a UTC time ending in Z, '
+                                                'such as "2030-12-05T03:12:00Z"'),
+                ({"cron": "0 0 * * * *"},
+                 'args.cron: Invalid "0 0 * * * *" cron entry: Seconds not allowed'),
+                ({"cron": "@daily"}, 'args.cron: "@daily" is not a cron entry: give five '
+                                     'fields (minute, hour, day of month, month, day of '
+                                     'week) such as "0 22 * * *"'),
+                ({}, 'args: a schedule policy needs exactly one of "at" and "cron" '
+                     '(found: none)')]:
             self.refuse({**SCHEDULE, "args": args}, message)
+
+    def test_schedule_in_a_group(self) -> None:
+        """A schedule refused at group creation is named by its place in the group."""
+        policies = [POLICY, {**SCHEDULE, "args": {"cron": "0 0 30 2 *"}}]
+        self.assertRefused(lambda: validate_group_create(group(scalingPolicies=policies), NOW),
+                           message='scalingPolicies[1].args.cron: Invalid "0 0 30 2 *" '
+                                   'cron entry: It never fires')
 
     def test_batch(self) -> None:
         """A batch is an array of 1 to ``max_items`` policies."""

@@ -1,0 +1,67 @@
+"""
+The one log line of every answer, and Otter's error body for the answers
+that no route gives (unknown paths, wrong methods, empty path segments).
+
+Each answer is logged once, with its response id: a refused request (4xx)
+with its error type and message, so that an operator reading the log sees
+why a client was refused without asking the client.
+
+test-case-name: tests.api.test_error_log
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+from urllib.parse import unquote
+from uuid import uuid4
+
+from twisted.logger import Logger
+from twisted.web.iweb import IRequest
+
+from otter2.control.errors import APIError
+from otter2.control.messages import escape_controls
+
+log = Logger(namespace="otter2.api")
+
+
+def request_path(request: IRequest) -> str:
+    """
+    The path asked for, as text (percent escapes kept) for messages and logs,
+    except that a capability URL is shown as ``/v1.0/execute/…``: its hash is a
+    secret, and a log must not hold it, even from a malformed path.
+    """
+    path = str(request.path.decode("utf-8", "replace"))
+    if [segment for segment in unquote(path).split("/") if segment][:2] == ["v1.0",
+                                                                           "execute"]:
+        return "/v1.0/execute/…"
+    return path
+
+
+def log_answer(request: IRequest, status: int, response_id: str,
+               error: Optional[APIError] = None) -> None:
+    """
+    Log one line for an answered request: method, path and status, and for an
+    error its type and message (on one line, control characters escaped).
+    """
+    method = escape_controls(request.method.decode("latin-1"))
+    path = escape_controls(request_path(request))
+    if error is None:
+        log.info("{method} {path} {status} (response {response_id})", method=method,
+                 path=path, status=status, response_id=response_id)
+        return
+    emit = log.error if status >= 500 else log.info
+    emit("{method} {path} {status} {error_type}: {reason} (response {response_id})",
+         method=method, path=path, status=status, response_id=response_id,
+         error_type=error.error_type, reason=escape_controls(error.message))
+
+
+def error_page(request: IRequest, error: APIError) -> bytes:
+    """Answer ``request`` with ``error``'s status and body, under a fresh response id,
+    and log it."""
+    response_id = str(uuid4())
+    request.setResponseCode(error.status)
+    request.setHeader(b"X-Response-Id", response_id.encode())
+    request.setHeader(b"Content-Type", b"application/json")
+    log_answer(request, error.status, response_id, error)
+    return json.dumps(error.body()).encode()
