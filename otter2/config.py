@@ -20,8 +20,9 @@ from pyrsistent import PMap, pmap
 from otter2.model import frozen_json
 
 
-#: The endpoint the REST API listens on unless twistd is told otherwise.
-DEFAULT_PORT = "tcp:9000"
+#: The endpoint the REST API listens on unless twistd is told otherwise: this
+#: machine only; listening on other interfaces is the operator's choice.
+DEFAULT_PORT = "tcp:9000:interface=127.0.0.1"
 
 #: Seconds the API remembers what Identity said of a token (``auth.cache_ttl``).
 API_AUTH_TTL = 60.0

@@ -25,6 +25,7 @@ from attrs import evolve
 from twisted.application.service import MultiService
 from treq.client import HTTPClient
 from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web.client import Agent, HTTPConnectionPool
 
@@ -50,17 +51,27 @@ from otter2.effects.http import TimeoutHTTPClient
 from otter2.effects import make_dispatcher
 from otter2.service.converger import Converger
 from otter2.service.daemon import DaemonService, NormalStop, StoreService
-from otter2.service.listening import CannotListen, ListeningService, listen_now, parse_endpoint
+from otter2.service.listening import (
+    LOOPBACK_EXAMPLE,
+    CannotListen,
+    ListeningService,
+    listen_now,
+    parse_endpoint,
+    reachable_from_elsewhere,
+)
 from otter2.service.selfheal import SelfHeal
 from otter2.store.sqlite import SQLiteGroupStore
 from otter2.store.sqlite_database import StoreUnavailable, open_file
+
+log = Logger()
 
 
 class Options(usage.Options):
     """``twistd otter2 [--port STRPORT] [--config FILE]``."""
 
     optParameters = [
-        ["port", "p", DEFAULT_PORT, "Endpoint the REST API listens on."],
+        ["port", "p", DEFAULT_PORT,
+         "Endpoint the REST API listens on (this machine only by default)."],
         ["config", "c", None, "JSON configuration file (defaults if omitted)."],
     ]
 
@@ -149,6 +160,7 @@ def build_service(config: Config, port: str, reactor: Any,
     ports = _listen(parsed, sites, endpoints)
     for listening in ports:
         ListeningService(listening).setServiceParent(top)
+    _warn(config, ports[0].getHost())
     return top
 
 
@@ -168,6 +180,16 @@ def _listen(parsed: list[Any], sites: list[APISite],
             listening.stopListening()
         raise CannotStart(str(e)) from None
     return bound
+
+
+def _warn(config: Config, api_address: Any) -> None:
+    """Log, as the daemon starts, what the operator should know but might not expect."""
+    if config.api_auth_ttl is None and reachable_from_elsewhere(api_address):
+        log.warn("the API listens on {host}:{port}, which other machines can reach, "
+                 "with authentication off (auth.enabled is false): anyone who can reach "
+                 "the port can manage every tenant's groups. Listen on loopback "
+                 "(--port {example}) or turn auth.enabled on.",
+                 host=api_address.host, port=api_address.port, example=LOOPBACK_EXAMPLE)
 
 
 def makeService(options: Options) -> MultiService:

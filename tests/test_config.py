@@ -8,6 +8,7 @@ import os
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.config import (
+    DEFAULT_PORT,
     Config,
     ConfigError,
     ConvergerConfig,
@@ -26,6 +27,10 @@ class ParseConfigTests(SynchronousTestCase):
         self.assertEqual(parse_config({}), Config())
         self.assertEqual(Config().store.path, "otter2.sqlite")
         self.assertEqual(Config().limits, Limits(100, 1000, 100, 25, 1_048_576))
+
+    def test_safe_defaults(self) -> None:
+        """By default the API listens on loopback only."""
+        self.assertEqual(DEFAULT_PORT, "tcp:9000:interface=127.0.0.1")
 
     def test_otter_keys(self) -> None:
         """Otter's key names are read where they apply."""

@@ -1,7 +1,8 @@
 """
 The real daemon's start and stop, ``twistd -n otter2`` as a separate process:
 each failure to start is one line naming its cause and a non-zero exit, with
-nothing left running; a stop the operator asks for exits with status 0.
+nothing left running; a stop the operator asks for exits with status 0; and
+a daemon reachable from other machines without authentication warns as it starts.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from twisted.internet import reactor
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from otter2.service.daemon import DaemonService, StoreService
+from otter2.service.listening import ListeningService
 from otter2.store.sqlite import SQLiteGroupStore
+from otter2.tap import Options, makeService
 from tests.e2e.support import TWISTD, clean_environment, free_port
 from tests.store.test_sqlite_database import store_threads, unwritable_directory
 
@@ -208,6 +211,31 @@ class StopTests(SynchronousTestCase):
         self.assert_stops(signal.SIGINT)
 
 
+class StartWarningTests(SynchronousTestCase):
+    """What the operator should know is logged once as the daemon starts."""
+
+    def started_output(self, endpoint: str, port: int, config: dict[str, Any]) -> str:
+        run = Run(self, ["--port", endpoint], config)
+        run.wait_for_health(port)
+        run.process.send_signal(signal.SIGTERM)
+        run.wait()
+        return run.output()
+
+    def test_every_interface_without_auth(self) -> None:
+        """Listening beyond loopback with authentication off logs a warning naming the
+        risk; on loopback there is none."""
+        port = free_port()
+        output = self.started_output(f"tcp:{port}", port, {})
+        warnings = [line for line in output.splitlines() if "authentication off" in line]
+        self.assertEqual(len(warnings), 1, output)
+        self.assertIn(f"the API listens on 0.0.0.0:{port}", warnings[0])
+        self.assertIn("anyone who can reach the port can manage every tenant's groups",
+                      warnings[0])
+        port = free_port()
+        output = self.started_output(f"tcp:{port}:interface=127.0.0.1", port, {})
+        self.assertNotIn("authentication off", output)
+
+
 class FailingService(Service):
     """A service that cannot start."""
 
@@ -230,3 +258,21 @@ class DaemonServiceTests(TestCase):
         self.assertRaises(RuntimeError, top.startService)
         self.assertEqual(store_threads(), before)
         self.assertFalse(top.running)
+
+    async def test_default_listens_on_loopback(self) -> None:
+        """Without ``--port`` the API listens on 127.0.0.1:9000 only."""
+        options = Options()
+        path = os.path.abspath(self.mktemp())
+        with open(path, "w") as f:
+            json.dump({"store": {"path": path + ".sqlite"}}, f)
+        options.parseOptions(["--config", path])
+        try:
+            top = makeService(options)
+        except SystemExit as e:
+            if "address already in use" in str(e):
+                raise self.skipTest("port 9000 is in use on this machine") from None
+            raise
+        hosts = [(s.port.getHost().host, s.port.getHost().port)
+                 for s in top if isinstance(s, ListeningService)]
+        await top.stopService()
+        self.assertEqual(hosts, [("127.0.0.1", 9000)])

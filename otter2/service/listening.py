@@ -13,13 +13,14 @@ test-case-name: tests.service.test_listening
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Optional
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.internet.interfaces import IAddress, IListeningPort, IStreamServerEndpoint
 from twisted.python.failure import Failure
 
 #: How an endpoint that stays on this machine is written, for messages.
@@ -62,6 +63,18 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, CannotListenError) and isinstance(error.socketError, OSError):
         return (error.socketError.strerror or str(error.socketError)).lower()
     return str(error) or type(error).__name__
+
+
+def reachable_from_elsewhere(address: IAddress) -> bool:
+    """Whether a listener at ``address`` can be reached from other machines: an IP
+    address that is not loopback (``0.0.0.0`` and ``::`` are every interface)."""
+    host = getattr(address, "host", None)
+    if not isinstance(host, str):
+        return False  # a UNIX socket, say
+    try:
+        return not ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return True
 
 
 class ListeningService(Service):

@@ -10,7 +10,7 @@ import errno
 import socket
 from typing import Any
 
-from twisted.internet.address import IPv4Address
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
@@ -24,6 +24,7 @@ from otter2.service.listening import (
     ListeningService,
     listen_now,
     parse_endpoint,
+    reachable_from_elsewhere,
 )
 
 
@@ -114,3 +115,21 @@ class ListenNowTests(SynchronousTestCase):
         bound = listen_now(AnsweringEndpoint(succeed(port)), Factory(), "tcp:9000", "--port")
         ListeningService(bound).stopService()
         self.assertTrue(port.stopped)
+
+
+class ReachableTests(SynchronousTestCase):
+    """Which listening addresses other machines can reach."""
+
+    def test_loopback_is_not_reachable(self) -> None:
+        """127.0.0.0/8, ::1 and UNIX sockets stay on this machine."""
+        for address in [IPv4Address("TCP", "127.0.0.1", 9000),
+                        IPv4Address("TCP", "127.0.0.2", 9000),
+                        IPv6Address("TCP", "::1", 9000), UNIXAddress(b"/tmp/s")]:
+            self.assertFalse(reachable_from_elsewhere(address), address)
+
+    def test_other_addresses_are_reachable(self) -> None:
+        """Every interface (0.0.0.0, ::) and any other address can be reached."""
+        for address in [IPv4Address("TCP", "0.0.0.0", 9000), IPv6Address("TCP", "::", 9000),
+                        IPv4Address("TCP", "10.1.2.3", 9000),
+                        IPv6Address("TCP", "fe80::1%eth0", 9000)]:
+            self.assertTrue(reachable_from_elsewhere(address), address)
