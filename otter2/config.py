@@ -24,6 +24,10 @@ from otter2.model import frozen_json
 #: machine only; listening on other interfaces is the operator's choice.
 DEFAULT_PORT = "tcp:9000:interface=127.0.0.1"
 
+#: Seconds between self-heal passes unless ``selfheal.interval`` says otherwise
+#: (0 or null turns self-heal off).
+SELFHEAL_INTERVAL = 300.0
+
 #: Seconds the API remembers what Identity said of a token (``auth.cache_ttl``).
 API_AUTH_TTL = 60.0
 
@@ -103,7 +107,7 @@ class Config:
     region: Optional[str] = None
     identity: Optional[IdentityConfig] = None  # None: no cloud; nothing converges
     converger: ConvergerConfig = ConvergerConfig()
-    selfheal_interval: Optional[float] = None
+    selfheal_interval: Optional[float] = SELFHEAL_INTERVAL  # None: off
     api_auth_ttl: Optional[float] = None  # None: the API checks no tokens
     service_names: PMap = field(factory=pmap, converter=frozen_json)
     # Sections that later services read; kept as given.
@@ -136,7 +140,8 @@ def _get(section: Mapping[str, Any], key: str, path: str, kind: type | tuple[typ
     if key not in section:
         return default
     value = section[key]
-    ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is int)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    ok = isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))
     if ok and check is not None:
         ok = check(value)
     if not ok:
@@ -218,9 +223,7 @@ def parse_config(document: Any) -> Config:
 
     return Config(**_given(
         identity=_identity(document), converger=_converger(document),
-        selfheal_interval=_get(_section(document, "selfheal", {"interval"}), "interval",
-                               "selfheal.", (int, float), _positive,
-                               "a positive number of seconds"),
+        selfheal_interval=_selfheal(document),
         service_names={key: sections[key] for key in _SERVICE_KEYS if key in sections},
         api_auth_ttl=_api_auth(document),
         url_root=_url_root(document),
@@ -229,6 +232,13 @@ def parse_config(document: Any) -> Config:
         limits=limits, store=store, root=root,
         region=_get(document, "region", "", str, None, "a string"),
         sections=sections))
+
+
+def _selfheal(document: Mapping[str, Any]) -> Optional[float] | _Absent:
+    interval = _get(_section(document, "selfheal", {"interval"}), "interval", "selfheal.",
+                    (int, float, type(None)), lambda v: v is None or v >= 0,
+                    "a number of seconds, or 0 or null for off")
+    return None if interval == 0 else interval
 
 
 _SERVICE_KEYS = ("cloudServersOpenStack", "cloudLoadBalancers", "rackconnect")

@@ -29,8 +29,16 @@ class ParseConfigTests(SynchronousTestCase):
         self.assertEqual(Config().limits, Limits(100, 1000, 100, 25, 1_048_576))
 
     def test_safe_defaults(self) -> None:
-        """By default the API listens on loopback only."""
+        """By default the API listens on loopback only and self-heal runs every 300 s."""
         self.assertEqual(DEFAULT_PORT, "tcp:9000:interface=127.0.0.1")
+        self.assertEqual(parse_config({}).selfheal_interval, 300)
+
+    def test_selfheal_off(self) -> None:
+        """``selfheal.interval`` 0 or null turns self-heal off; any other number of
+        seconds is kept."""
+        for interval, expected in [(0, None), (None, None), (0.5, 0.5), (3600, 3600)]:
+            config = parse_config({"selfheal": {"interval": interval}})
+            self.assertEqual(config.selfheal_interval, expected, interval)
 
     def test_otter_keys(self) -> None:
         """Otter's key names are read where they apply."""
@@ -79,6 +87,9 @@ class ParseConfigTests(SynchronousTestCase):
                 ({"converger": {"step_limits": {"create_server": "x"}}},
                  "converger.step_limits.create_server"),
                 ({"selfheal": {"interval": -1}}, "selfheal.interval"),
+                ({"selfheal": {"interval": True}}, "selfheal.interval"),
+                ({"converger": {"interval": True}}, "converger.interval"),
+                ({"selfheal": {"interval": 300, "jitter": 5}}, "selfheal.jitter"),
                 ({"auth": {"enabled": True}}, "auth.enabled"),
                 ({"limits": {"rate": {"tenant_per_minute": 0}}},
                  "limits.rate.tenant_per_minute"),
