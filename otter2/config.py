@@ -112,6 +112,8 @@ class Config:
     service_names: PMap = field(factory=pmap, converter=frozen_json)
     # Sections that later services read; kept as given.
     sections: PMap = field(factory=pmap, converter=frozen_json)
+    # Keys of `UNUSED_KEYS` the document gives, in that order.
+    unused: tuple[str, ...] = ()
 
 
 # Sections whose content the control plane does not read yet: accepted as
@@ -122,6 +124,13 @@ _STRING_SECTIONS = ("cloudServersOpenStack", "cloudLoadBalancers", "rackconnect"
                     "cloudOrchestration", "environment", "bobby_url")
 _KNOWN = {"url_root", "admin", "limits", "store", "root", "region",
           "non-convergence-tenants", *_OBJECT_SECTIONS, *_STRING_SECTIONS}
+
+#: Keys of Otter's configuration that otter2 accepts, so that an Otter file
+#: loads, but does not act on yet; the daemon names each one given in a
+#: warning as it starts, so that nobody believes it took effect.
+UNUSED_KEYS = ("cassandra", "zookeeper", "scheduler", "metrics", "cloudfeeds",
+               "cloud_client", "cloudOrchestration", "environment", "bobby_url",
+               "non-convergence-tenants", "identity.wait", "converger.max_retry_delay")
 
 
 class _Absent(Enum):
@@ -231,7 +240,18 @@ def parse_config(document: Any) -> Config:
                    "a listening endpoint such as \"tcp:9001\""),
         limits=limits, store=store, root=root,
         region=_get(document, "region", "", str, None, "a string"),
-        sections=sections))
+        sections=sections, unused=_unused(document)))
+
+
+def _unused(document: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys of `UNUSED_KEYS` that ``document`` gives."""
+    given = []
+    for key in UNUSED_KEYS:
+        section, _, name = key.rpartition(".")
+        holder = document.get(section) if section else document
+        if isinstance(holder, dict) and name in holder:
+            given.append(key)
+    return tuple(given)
 
 
 def _selfheal(document: Mapping[str, Any]) -> Optional[float] | _Absent:

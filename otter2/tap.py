@@ -184,6 +184,8 @@ def _listen(parsed: list[Any], sites: list[APISite],
 
 def _warn(config: Config, api_address: Any) -> None:
     """Log, as the daemon starts, what the operator should know but might not expect."""
+    for key in config.unused:
+        log.warn("configuration key {key} is accepted but not used yet", key=key)
     if config.api_auth_ttl is None and reachable_from_elsewhere(api_address):
         log.warn("the API listens on {host}:{port}, which other machines can reach, "
                  "with authentication off (auth.enabled is false): anyone who can reach "

@@ -9,6 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.config import (
     DEFAULT_PORT,
+    UNUSED_KEYS,
     Config,
     ConfigError,
     ConvergerConfig,
@@ -100,6 +101,31 @@ class ParseConfigTests(SynchronousTestCase):
             message = str(caught.exception)
             self.assertIn(key, message)
             self.assertNotIn("\n", message)
+
+    def test_unused_keys_are_listed(self) -> None:
+        """Every key of Otter's configuration that otter2 does not act on yet is
+        listed, in one order, and the document still loads."""
+        config = parse_config({
+            "cassandra": {"seed_hosts": ["tcp:127.0.0.1:9042"], "keyspace": "otter"},
+            "zookeeper": {"hosts": "127.0.0.1:2181"}, "scheduler": {"interval": 10},
+            "metrics": {"interval": 60}, "cloudfeeds": {"tenant_id": "t"},
+            "cloud_client": {"throttling": {}}, "cloudOrchestration": "heat",
+            "environment": "staging", "bobby_url": "http://bobby",
+            "non-convergence-tenants": "none",
+            "identity": {"url": "http://id/v2.0", "username": "u", "password": "p",
+                         "wait": 5},
+            "converger": {"max_retry_delay": 30}})
+        self.assertEqual(config.unused, UNUSED_KEYS)
+
+    def test_used_keys_are_not_listed(self) -> None:
+        """Keys otter2 acts on are not listed, nor a section's other keys."""
+        config = parse_config({
+            "region": "ORD", "selfheal": {"interval": 60},
+            "identity": {"url": "http://id/v2.0", "username": "u", "password": "p"},
+            "converger": {"interval": 5}, "limits": {"pagination": 10}})
+        self.assertEqual(config.unused, ())
+        self.assertEqual(parse_config({"converger": {"max_retry_delay": 30}}).unused,
+                         ("converger.max_retry_delay",))
 
     def test_not_an_object(self) -> None:
         """A document that is not an object is refused."""

@@ -2,7 +2,7 @@
 The real daemon's start and stop, ``twistd -n otter2`` as a separate process:
 each failure to start is one line naming its cause and a non-zero exit, with
 nothing left running; a stop the operator asks for exits with status 0; and
-a daemon reachable from other machines without authentication warns as it starts.
+what the operator should know is logged as it starts.
 """
 
 from __future__ import annotations
@@ -234,6 +234,20 @@ class StartWarningTests(SynchronousTestCase):
         port = free_port()
         output = self.started_output(f"tcp:{port}:interface=127.0.0.1", port, {})
         self.assertNotIn("authentication off", output)
+
+    def test_unused_configuration(self) -> None:
+        """Each key of Otter's configuration that otter2 does not act on yet is named
+        in one warning line."""
+        port = free_port()
+        output = self.started_output(
+            f"tcp:{port}:interface=127.0.0.1", port,
+            {"metrics": {"interval": 60}, "cloudfeeds": {"tenant_id": "t"},
+             "converger": {"max_retry_delay": 30, "interval": 5}})
+        for key in ["metrics", "cloudfeeds", "converger.max_retry_delay"]:
+            lines = [line for line in output.splitlines()
+                     if f"configuration key {key} is accepted but not used yet" in line]
+            self.assertEqual(len(lines), 1, output)
+        self.assertNotIn("converger.interval", output)
 
 
 class FailingService(Service):
