@@ -7,6 +7,9 @@ setup(
                 "Rackspace Auto Scale v1.0",
     python_requires=">=3.11",
     packages=find_packages(include=["otter2", "otter2.*"]) + ["twisted.plugins"],
+    # Every package lies where its name says, under the project root: an editable
+    # install puts the root on sys.path, where twistd finds twisted/plugins too.
+    package_dir={"": "."},
     install_requires=[
         "twisted>=24.7,<27",
         "treq>=24.9,<27",

@@ -20,8 +20,13 @@ from pyrsistent import PMap, pmap
 from otter2.model import frozen_json
 
 
-#: The endpoint the REST API listens on unless twistd is told otherwise.
-DEFAULT_PORT = "tcp:9000"
+#: The endpoint the REST API listens on unless twistd is told otherwise: this
+#: machine only; listening on other interfaces is the operator's choice.
+DEFAULT_PORT = "tcp:9000:interface=127.0.0.1"
+
+#: Seconds between self-heal passes unless ``selfheal.interval`` says otherwise
+#: (0 or null turns self-heal off).
+SELFHEAL_INTERVAL = 300.0
 
 #: Seconds the API remembers what Identity said of a token (``auth.cache_ttl``).
 API_AUTH_TTL = 60.0
@@ -117,11 +122,13 @@ class Config:
     identity: Optional[IdentityConfig] = None  # None: no cloud; nothing converges
     converger: ConvergerConfig = ConvergerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
-    selfheal_interval: Optional[float] = None
+    selfheal_interval: Optional[float] = SELFHEAL_INTERVAL  # None: off
     api_auth_ttl: Optional[float] = None  # None: the API checks no tokens
     service_names: PMap = field(factory=pmap, converter=frozen_json)
     # Sections that later services read; kept as given.
     sections: PMap = field(factory=pmap, converter=frozen_json)
+    # Keys of `UNUSED_KEYS` the document gives, in that order.
+    unused: tuple[str, ...] = ()
 
 
 # Sections whose content the control plane does not read yet: accepted as
@@ -132,6 +139,13 @@ _STRING_SECTIONS = ("cloudServersOpenStack", "cloudLoadBalancers", "rackconnect"
                     "cloudOrchestration", "environment", "bobby_url")
 _KNOWN = {"url_root", "admin", "limits", "store", "root", "region",
           "non-convergence-tenants", *_OBJECT_SECTIONS, *_STRING_SECTIONS}
+
+#: Keys of Otter's configuration that otter2 accepts, so that an Otter file
+#: loads, but does not act on yet; the daemon names each one given in a
+#: warning as it starts, so that nobody believes it took effect.
+UNUSED_KEYS = ("cassandra", "zookeeper", "scheduler.partition", "metrics", "cloudfeeds",
+               "cloud_client", "cloudOrchestration", "environment", "bobby_url",
+               "non-convergence-tenants", "identity.wait", "converger.max_retry_delay")
 
 
 class _Absent(Enum):
@@ -150,7 +164,8 @@ def _get(section: Mapping[str, Any], key: str, path: str, kind: type | tuple[typ
     if key not in section:
         return default
     value = section[key]
-    ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is int)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    ok = isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool))
     if ok and check is not None:
         ok = check(value)
     if not ok:
@@ -233,9 +248,7 @@ def parse_config(document: Any) -> Config:
     return Config(**_given(
         identity=_identity(document), converger=_converger(document),
         scheduler=_scheduler(document),
-        selfheal_interval=_get(_section(document, "selfheal", {"interval"}), "interval",
-                               "selfheal.", (int, float), _positive,
-                               "a positive number of seconds"),
+        selfheal_interval=_selfheal(document),
         service_names={key: sections[key] for key in _SERVICE_KEYS if key in sections},
         api_auth_ttl=_api_auth(document),
         url_root=_url_root(document),
@@ -243,7 +256,25 @@ def parse_config(document: Any) -> Config:
                    "a listening endpoint such as \"tcp:9001\""),
         limits=limits, store=store, root=root,
         region=_get(document, "region", "", str, None, "a string"),
-        sections=sections))
+        sections=sections, unused=_unused(document)))
+
+
+def _unused(document: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys of `UNUSED_KEYS` that ``document`` gives."""
+    given = []
+    for key in UNUSED_KEYS:
+        section, _, name = key.rpartition(".")
+        holder = document.get(section) if section else document
+        if isinstance(holder, dict) and name in holder:
+            given.append(key)
+    return tuple(given)
+
+
+def _selfheal(document: Mapping[str, Any]) -> Optional[float] | _Absent:
+    interval = _get(_section(document, "selfheal", {"interval"}), "interval", "selfheal.",
+                    (int, float, type(None)), lambda v: v is None or v >= 0,
+                    "a number of seconds, or 0 or null for off")
+    return None if interval == 0 else interval
 
 
 _SERVICE_KEYS = ("cloudServersOpenStack", "cloudLoadBalancers", "rackconnect")

@@ -4,7 +4,16 @@ The composition root: twistd's options and `makeService`.
 Reads the configuration once, builds the store, the dispatcher, the API and
 admin sites. The only module that touches the global reactor.
 
-test-case-name: tests.test_daemon
+# Note [Failing to start]
+Everything that can stop the daemon from starting is tried while twistd builds
+it, before logging begins and before any thread runs: the configuration (in
+`Options`), both endpoints, the store's file (opened and closed again), then
+the ports, bound at once. A failure is one line on standard error and a
+non-zero exit (`SystemExit`), with nothing left open. The store is opened for
+good, and its thread started, only when the services start, after twistd
+may have forked.
+
+test-case-name: tests.test_daemon, tests.test_startup
 """
 
 from __future__ import annotations
@@ -13,11 +22,12 @@ from typing import Any, Optional
 
 from attrs import evolve
 
-from twisted.application.service import MultiService, Service
-from twisted.application.strports import service as strports_service
+from twisted.application.service import MultiService
 from treq.client import HTTPClient
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
 from twisted.python import usage
-from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.client import Agent
 
 from otter2.api.app import AdminAPI, OtterAPI
 from otter2.api.site import APISite
@@ -37,19 +47,32 @@ from otter2.effects.auth import (
     PasswordAuthenticator,
     TokenValidator,
 )
-from otter2.effects.http import TimeoutHTTPClient
+from otter2.effects.http import QuietConnectionPool, TimeoutHTTPClient
 from otter2.effects import make_dispatcher
 from otter2.service.converger import Converger
 from otter2.service.scheduler import Scheduler, scheduler_check
+from otter2.service.daemon import DaemonService, NormalStop, StoreService
+from otter2.service.listening import (
+    LOOPBACK_EXAMPLE,
+    CannotListen,
+    ListeningService,
+    listen_now,
+    parse_endpoint,
+    reachable_from_elsewhere,
+)
 from otter2.service.selfheal import SelfHeal
 from otter2.store.sqlite import SQLiteGroupStore
+from otter2.store.sqlite_database import StoreUnavailable, open_file
+
+log = Logger()
 
 
 class Options(usage.Options):
     """``twistd otter2 [--port STRPORT] [--config FILE]``."""
 
     optParameters = [
-        ["port", "p", DEFAULT_PORT, "Endpoint the REST API listens on."],
+        ["port", "p", DEFAULT_PORT,
+         "Endpoint the REST API listens on (this machine only by default)."],
         ["config", "c", None, "JSON configuration file (defaults if omitted)."],
     ]
 
@@ -59,17 +82,6 @@ class Options(usage.Options):
         except ConfigError as e:
             # One line for the operator, not twistd's usage text nor a traceback.
             raise SystemExit(f"otter2: invalid configuration: {e}") from None
-
-
-class StoreService(Service):
-    """Closes the store when the daemon stops."""
-
-    def __init__(self, store: SQLiteGroupStore) -> None:
-        self.store = store
-
-    def stopService(self) -> None:
-        Service.stopService(self)
-        self.store.close()
 
 
 CLOUD_TIMEOUT = 60.0
@@ -88,7 +100,7 @@ def _authenticator(http: Any, identity: IdentityConfig, reactor: Any) -> Caching
 
 def _http_client(reactor: Any) -> TimeoutHTTPClient:
     """The one treq client (one connection pool) for every call to the cloud."""
-    agent: Any = Agent(reactor, pool=HTTPConnectionPool(reactor))
+    agent: Any = Agent(reactor, pool=QuietConnectionPool(reactor))
     treq_client: Any = HTTPClient(agent)
     return TimeoutHTTPClient(treq_client, CLOUD_TIMEOUT)
 
@@ -119,11 +131,21 @@ def build_service(config: Config, port: str, reactor: Any,
     """
     The daemon's services for ``config``: store, API listener, admin listener
     and, when a cloud is configured (``identity``), the converger and self-heal.
+    `CannotStart` if an endpoint or the store cannot be used: see Note
+    [Failing to start].
     """
+    path = store_path or config.store.path
+    endpoints = [(port, "--port")] + ([(config.admin, "admin")] if config.admin else [])
+    try:
+        parsed = [parse_endpoint(reactor, description, source)
+                  for description, source in endpoints]
+        open_file(path).close()
+    except (CannotListen, StoreUnavailable) as e:
+        raise CannotStart(str(e)) from None
     if config.url_root is None:
         config = evolve(config, url_root=default_url_root(port))
-    top = MultiService()
-    store = SQLiteGroupStore(reactor, store_path or config.store.path)
+    top = DaemonService()
+    store = SQLiteGroupStore(reactor, path, start=False)
     StoreService(store).setServiceParent(top)
     http = _http_client(reactor)
     dispatcher = make_dispatcher(reactor, store, **_cloud(config, http, reactor))
@@ -136,17 +158,54 @@ def build_service(config: Config, port: str, reactor: Any,
     scheduler.setServiceParent(top)
     api = OtterAPI(config, dispatcher, reactor, _validator(config, http, reactor))
     api.add_health_check("scheduler", scheduler_check(scheduler))
-    site = APISite(api.resource(), config.limits.max_body_bytes)
-    strports_service(port, site, reactor=reactor).setServiceParent(top)  # type: ignore[arg-type]
+    sites = [APISite(api.resource(), config.limits.max_body_bytes)]
     if config.admin:
-        admin = AdminAPI(dispatcher, reactor, scheduler)
-        strports_service(config.admin, APISite(admin.resource(), config.limits.max_body_bytes),  # type: ignore[arg-type]
-                         reactor=reactor).setServiceParent(top)
+        sites.append(APISite(AdminAPI(dispatcher, reactor, scheduler).resource(),
+                             config.limits.max_body_bytes))
+    ports = _listen(parsed, sites, endpoints)
+    for listening in ports:
+        ListeningService(listening).setServiceParent(top)
+    _warn(config, ports[0].getHost())
     return top
 
 
+class CannotStart(Exception):
+    """The daemon cannot start; the message is one line naming the cause."""
+
+
+def _listen(parsed: list[Any], sites: list[APISite],
+            endpoints: list[tuple[str, str]]) -> list[IListeningPort]:
+    """The ports of every endpoint, bound now; none if one of them cannot be."""
+    bound: list[IListeningPort] = []
+    try:
+        for endpoint, site, (description, source) in zip(parsed, sites, endpoints, strict=True):
+            bound.append(listen_now(endpoint, site, description, source))
+    except CannotListen as e:
+        for listening in bound:
+            listening.stopListening()
+        raise CannotStart(str(e)) from None
+    return bound
+
+
+def _warn(config: Config, api_address: Any) -> None:
+    """Log, as the daemon starts, what the operator should know but might not expect."""
+    for key in config.unused:
+        log.warn("configuration key {key} is accepted but not used yet", key=key)
+    if config.api_auth_ttl is None and reachable_from_elsewhere(api_address):
+        log.warn("the API listens on {host}:{port}, which other machines can reach, "
+                 "with authentication off (auth.enabled is false): anyone who can reach "
+                 "the port can manage every tenant's groups. Listen on loopback "
+                 "(--port {example}) or turn auth.enabled on.",
+                 host=api_address.host, port=api_address.port, example=LOOPBACK_EXAMPLE)
+
+
 def makeService(options: Options) -> MultiService:
-    """twistd's entry point."""
+    """twistd's entry point: the daemon, or a one-line `SystemExit` if it cannot start."""
     from twisted.internet import reactor
 
-    return build_service(options["parsed_config"], options["port"], reactor)
+    try:
+        top = build_service(options["parsed_config"], options["port"], reactor)
+    except CannotStart as e:
+        raise SystemExit(f"otter2: {e}") from None
+    NormalStop(reactor).setServiceParent(top)
+    return top

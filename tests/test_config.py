@@ -8,6 +8,8 @@ import os
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.config import (
+    DEFAULT_PORT,
+    UNUSED_KEYS,
     Config,
     ConfigError,
     ConvergerConfig,
@@ -26,6 +28,18 @@ class ParseConfigTests(SynchronousTestCase):
         self.assertEqual(parse_config({}), Config())
         self.assertEqual(Config().store.path, "otter2.sqlite")
         self.assertEqual(Config().limits, Limits(100, 1000, 100, 25, 1_048_576))
+
+    def test_safe_defaults(self) -> None:
+        """By default the API listens on loopback only and self-heal runs every 300 s."""
+        self.assertEqual(DEFAULT_PORT, "tcp:9000:interface=127.0.0.1")
+        self.assertEqual(parse_config({}).selfheal_interval, 300)
+
+    def test_selfheal_off(self) -> None:
+        """``selfheal.interval`` 0 or null turns self-heal off; any other number of
+        seconds is kept."""
+        for interval, expected in [(0, None), (None, None), (0.5, 0.5), (3600, 3600)]:
+            config = parse_config({"selfheal": {"interval": interval}})
+            self.assertEqual(config.selfheal_interval, expected, interval)
 
     def test_otter_keys(self) -> None:
         """Otter's key names are read where they apply."""
@@ -74,6 +88,9 @@ class ParseConfigTests(SynchronousTestCase):
                 ({"converger": {"step_limits": {"create_server": "x"}}},
                  "converger.step_limits.create_server"),
                 ({"selfheal": {"interval": -1}}, "selfheal.interval"),
+                ({"selfheal": {"interval": True}}, "selfheal.interval"),
+                ({"converger": {"interval": True}}, "converger.interval"),
+                ({"selfheal": {"interval": 300, "jitter": 5}}, "selfheal.jitter"),
                 ({"auth": {"enabled": True}}, "auth.enabled"),
                 ({"limits": {"rate": {"tenant_per_minute": 0}}},
                  "limits.rate.tenant_per_minute"),
@@ -84,6 +101,31 @@ class ParseConfigTests(SynchronousTestCase):
             message = str(caught.exception)
             self.assertIn(key, message)
             self.assertNotIn("\n", message)
+
+    def test_unused_keys_are_listed(self) -> None:
+        """Every key of Otter's configuration that otter2 does not act on yet is
+        listed, in one order, and the document still loads."""
+        config = parse_config({
+            "cassandra": {"seed_hosts": ["tcp:127.0.0.1:9042"], "keyspace": "otter"},
+            "zookeeper": {"hosts": "127.0.0.1:2181"}, "scheduler": {"interval": 10, "partition": {"path": "/s"}},
+            "metrics": {"interval": 60}, "cloudfeeds": {"tenant_id": "t"},
+            "cloud_client": {"throttling": {}}, "cloudOrchestration": "heat",
+            "environment": "staging", "bobby_url": "http://bobby",
+            "non-convergence-tenants": "none",
+            "identity": {"url": "http://id/v2.0", "username": "u", "password": "p",
+                         "wait": 5},
+            "converger": {"max_retry_delay": 30}})
+        self.assertEqual(config.unused, UNUSED_KEYS)
+
+    def test_used_keys_are_not_listed(self) -> None:
+        """Keys otter2 acts on are not listed, nor a section's other keys."""
+        config = parse_config({
+            "region": "ORD", "selfheal": {"interval": 60},
+            "identity": {"url": "http://id/v2.0", "username": "u", "password": "p"},
+            "converger": {"interval": 5}, "limits": {"pagination": 10}})
+        self.assertEqual(config.unused, ())
+        self.assertEqual(parse_config({"converger": {"max_retry_delay": 30}}).unused,
+                         ("converger.max_retry_delay",))
 
     def test_not_an_object(self) -> None:
         """A document that is not an object is refused."""

@@ -19,11 +19,25 @@ from typing import Any, Mapping, Optional, Protocol
 
 from pyrsistent import pmap, thaw
 from twisted.internet.defer import Deferred, succeed
+from twisted.web.client import HTTPConnectionPool, _HTTP11ClientFactory
 
 from otter2.cloud.catalog import Catalog, public_endpoint_url
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
 
 USER_AGENT = "otter2"
+
+
+class _QuietFactory(_HTTP11ClientFactory):
+    noisy = False
+
+
+class QuietConnectionPool(HTTPConnectionPool):
+    """
+    A connection pool whose connections do not log "Starting factory" and
+    "Stopping factory" each time (a quarter of a busy daemon's log lines).
+    """
+
+    _factory = _QuietFactory
 
 
 class HTTPClient(Protocol):

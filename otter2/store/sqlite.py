@@ -6,7 +6,7 @@ policies, webhooks and schedule events to `SQLitePolicies`; both work through
 the one `Database`, its thread and its transactions. Reads of a group are
 answered from memory: see Note [Group cache].
 
-test-case-name: tests.store.test_stores
+test-case-name: tests.store.test_stores, tests.store.test_sqlite_database
 """
 
 from __future__ import annotations
@@ -48,10 +48,17 @@ from otter2.store.interface import (
 class SQLiteGroupStore:
     """A `GroupStore` in one SQLite file; see the module docstring."""
 
-    def __init__(self, reactor: IReactorThreads, path: str) -> None:
-        self._db = Database(reactor, path)
+    def __init__(self, reactor: IReactorThreads, path: str, start: bool = True) -> None:
+        """The store of the file at ``path``, opened now unless ``start`` is false: then
+        `start` opens it (a daemon opens its store when its services start, after
+        twistd may have forked)."""
+        self._db = Database(reactor, path, start)
         self._policies = SQLitePolicies(self._db)
         self._events = SQLiteEvents(self._db)
+
+    def start(self) -> None:
+        """Open the file and start the store's thread; `StoreUnavailable` says why not."""
+        self._db.start()
 
     def close(self) -> None:
         """Stop the store's thread and close the file."""

@@ -1,0 +1,85 @@
+"""
+The daemon's own services: the store opened as the daemon starts and closed as
+it stops, start-up that leaves nothing running when a service fails, and a
+stop the operator asked for that exits with status 0.
+
+test-case-name: tests.test_startup
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+from twisted.application.service import MultiService, Service
+from twisted.logger import Logger
+
+from otter2.store.sqlite import SQLiteGroupStore
+
+log = Logger()
+
+
+class StoreService(Service):
+    """Opens the store when the daemon starts and closes it when the daemon stops."""
+
+    def __init__(self, store: SQLiteGroupStore) -> None:
+        self.store = store
+
+    def startService(self) -> None:
+        self.store.start()
+        Service.startService(self)
+
+    def stopService(self) -> None:
+        Service.stopService(self)
+        self.store.close()
+
+
+class DaemonService(MultiService):
+    """The daemon's services: if one fails to start, those already started are
+    stopped again before the failure goes on (the store's thread would keep the
+    process alive)."""
+
+    def startService(self) -> None:
+        try:
+            MultiService.startService(self)
+        except BaseException:
+            self.running = 0
+            for service in reversed(list(self)):
+                if service.running:
+                    service.stopService()
+            raise
+
+
+class NormalStop(Service):
+    """
+    Stops the reactor on SIGTERM and SIGINT, so that a stop the operator asked
+    for exits with status 0: twistd's own handlers end the process by the
+    signal, which ``make run`` reports as an error. Only the reactor's own
+    handlers are replaced; a signal the daemon was started ignoring stays
+    ignored.
+    """
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+        self._stopping = False
+
+    def startService(self) -> None:
+        Service.startService(self)
+        # After the reactor has installed its handlers, as it starts running.
+        self._reactor.callWhenRunning(self._install)
+
+    def _install(self) -> None:
+        reactors = {signal.SIGTERM: getattr(self._reactor, "sigTerm", None),
+                    signal.SIGINT: getattr(self._reactor, "sigInt", None)}
+        for number, handler in reactors.items():
+            if handler is not None and signal.getsignal(number) == handler:
+                signal.signal(number, self._received)
+
+    def _received(self, number: int, frame: Any) -> None:
+        self._reactor.callFromThread(self._stop, signal.Signals(number).name)
+
+    def _stop(self, name: str) -> None:
+        if not self._stopping:
+            self._stopping = True
+            log.info("Received {signal}, shutting down.", signal=name)
+            self._reactor.stop()
