@@ -1,7 +1,7 @@
 """
 The HTTP site of the API: requests that stop storing their body past the
 size limit (so a huge upload costs neither memory nor disk), a 404 for any
-path with an empty segment, and no access log of its own (the API logs each
+path with an empty segment, a 400 for one whose percent-escapes are not UTF-8, and no access log of its own (the API logs each
 request with its response id).
 
 test-case-name: tests.api.test_site, tests.api.test_odd_inputs
@@ -10,6 +10,7 @@ test-case-name: tests.api.test_site, tests.api.test_odd_inputs
 from __future__ import annotations
 
 from typing import Any, Optional
+from urllib.parse import unquote_to_bytes
 
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
@@ -58,6 +59,29 @@ class EmptySegment(Resource):
                              "extra slash"))
 
 
+class NotUTF8(Resource):
+    """
+    What a path whose percent-escapes are not UTF-8 (``groups/%fe%ff``) is
+    given: Otter's 400 body, instead of the framework's plain-text one.
+    """
+
+    isLeaf = True
+
+    def render(self, request: IRequest) -> bytes:
+        return error_page(request, APIError(
+            400, "InvalidURL", "The path's percent-escapes are not UTF-8: escape each "
+                               "character of an id as the UTF-8 bytes of its encoding"))
+
+
+def _utf8_path(path: bytes) -> bool:
+    """Whether the percent-decoded ``path`` is UTF-8 (every path Klein can route)."""
+    try:
+        unquote_to_bytes(path).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class APISite(Site):
     """A site whose requests are bounded to ``max_body_bytes``, and whose paths have no
     empty segment."""
@@ -71,10 +95,12 @@ class APISite(Site):
         self.requestFactory = APIRequest
 
     def getResourceFor(self, request: Any) -> Any:
-        if b"//" in request.path:
+        odd = (EmptySegment() if b"//" in request.path
+               else None if _utf8_path(request.path) else NotUTF8())
+        if odd is not None:
             request.site = self
             request.sitepath = []
-            return EmptySegment()
+            return odd
         return super().getResourceFor(request)
 
     def log(self, request: Any) -> None:

@@ -219,3 +219,22 @@ class EmptySegmentTests(APITestCase):
             answer = await self.call("GET", base + path)
             assert_error(self, answer, 404, "NotFound")
             self.assertIsNone(answer.header("Location"), path)
+
+
+class NotUTF8Tests(APITestCase):
+    """A path whose percent-escapes are not UTF-8 gets Otter's 400 body."""
+
+    async def test_not_utf8_is_400_json(self) -> None:
+        """%fe%ff in any segment answers 400 InvalidURL in JSON, for any method."""
+        for method, path in [("GET", "/v1.0/1/groups/%fe%ff/"), ("GET", "/v1.0/%fe/groups"),
+                             ("PUT", "/v1.0/t1/groups/%c3%28/config"),
+                             ("POST", "/v1.0/execute/1/%ff/")]:
+            answer = await self.call(method, self.base + path, body=minimal_group())
+            error = assert_error(self, answer, 400, "InvalidURL")
+            self.assertIn("UTF-8", error["message"])
+            self.assertEqual(answer.header("Content-Type"), "application/json")
+
+    async def test_utf8_escapes_are_fine(self) -> None:
+        """An id spelled with UTF-8 escapes is routed as usual (here: an unknown group)."""
+        answer = await self.call("GET", self.base + "/v1.0/t1/groups/%C3%A9t%C3%A9/state")
+        assert_error(self, answer, 404, "NoSuchScalingGroupError")

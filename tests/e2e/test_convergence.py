@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import signal
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from twisted.internet import reactor
@@ -316,3 +316,20 @@ class TimingTests(MimicTestCase):
         samples = await self.sample_nodes(lb, lambda nodes: len(nodes) == 1)
         self.assertLessEqual(samples[-1][0], active_at + self.interval + 1.0)
         await self.converged(group_id, 1, (lb,))
+
+
+class ScheduleTests(MimicTestCase):
+    """A schedule policy fires in the daemon and the cloud follows it."""
+
+    config = {"scheduler": {"interval": 1}}
+
+    async def test_servers_follow_the_schedule(self) -> None:
+        """An at policy three seconds ahead asks for two servers; mimic then holds two."""
+        group_id = await self.create_group(0)
+        at = datetime.fromtimestamp(int(time.time()) + 3, timezone.utc)
+        await self.request("POST", f"{self.api}/groups/{group_id}/policies", [{
+            "name": "soon", "type": "schedule", "desiredCapacity": 2, "cooldown": 0,
+            "args": {"at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}}], ok=201)
+        self.assertEqual((await self.state(group_id))["desiredCapacity"], 0)
+        await self.converged(group_id, 2)
+        self.assertEqual((await self.state(group_id))["desiredCapacity"], 2)
