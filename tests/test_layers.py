@@ -35,7 +35,7 @@ def _unit(path: Path, root: Path = PACKAGE) -> str:
 
 def imported_units(path: Path) -> set[str]:
     """The top-level parts of otter2 that the module at ``path`` imports."""
-    units = set()
+    units: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         names: list[str] = []
         if isinstance(node, ast.Import):

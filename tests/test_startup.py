@@ -18,6 +18,8 @@ from typing import Any, Optional
 
 from twisted.application.service import Service
 from twisted.internet import reactor
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import IListeningPort, IReactorThreads
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from otter2.service.daemon import DaemonService, StoreService
@@ -250,6 +252,14 @@ class StartWarningTests(SynchronousTestCase):
         self.assertNotIn("converger.interval", output)
 
 
+def host_and_port(port: IListeningPort) -> tuple[str, int]:
+    """The IP address and port number ``port`` listens on."""
+    address = port.getHost()
+    if not isinstance(address, (IPv4Address, IPv6Address)):
+        raise AssertionError(f"{address} is not an IP address")
+    return address.host, address.port
+
+
 class FailingService(Service):
     """A service that cannot start."""
 
@@ -265,7 +275,7 @@ class DaemonServiceTests(TestCase):
         and its thread stopped, so nothing keeps the process alive."""
         before = store_threads()
         top = DaemonService()
-        store = SQLiteGroupStore(reactor, self.mktemp(), start=False)
+        store = SQLiteGroupStore(IReactorThreads(reactor), self.mktemp(), start=False)
         self.addCleanup(store.close)
         StoreService(store).setServiceParent(top)
         FailingService().setServiceParent(top)
@@ -286,7 +296,6 @@ class DaemonServiceTests(TestCase):
             if "address already in use" in str(e):
                 raise self.skipTest("port 9000 is in use on this machine") from None
             raise
-        hosts = [(s.port.getHost().host, s.port.getHost().port)
-                 for s in top if isinstance(s, ListeningService)]
+        hosts = [host_and_port(s.port) for s in top if isinstance(s, ListeningService)]
         await top.stopService()
         self.assertEqual(hosts, [("127.0.0.1", 9000)])

@@ -29,4 +29,4 @@ class _QuietSite(Site):
 if __name__ == "__main__":
     endpoints.serverFromString(reactor, f"tcp:{sys.argv[1]}:interface=127.0.0.1").listen(
         _QuietSite(app.resource()))
-    reactor.run()  # type: ignore[attr-defined,misc]
+    reactor.run()

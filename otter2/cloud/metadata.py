@@ -32,7 +32,7 @@ OWN_KEY_PREFIXES = ("rax:autoscale:", "rax:auto_scaling")
 _AUTOSCALE_KEY = re.compile(r"^rax:autoscale((?::[A-Za-z0-9_-]+)+)$")
 
 
-def group_id_of(metadata: Optional[Mapping[str, Any]]) -> Optional[str]:
+def group_id_of(metadata: Optional[Mapping[str, str]]) -> Optional[str]:
     """
     The id of the group a server's metadata puts it in, or None.
 

@@ -136,7 +136,7 @@ def _state(server: Mapping[str, Any]) -> ServerState:
 
 def _is_ipv4(address: Mapping[str, Any]) -> bool:
     if "version" in address:
-        return address["version"] == 4
+        return bool(address["version"] == 4)
     try:
         return ipaddress.ip_address(address.get("addr", "")).version == 4
     except ValueError:
@@ -146,7 +146,7 @@ def _is_ipv4(address: Mapping[str, Any]) -> bool:
 def servicenet_address(server: Mapping[str, Any]) -> str:
     """The first IPv4 address of ``addresses.private`` in 10/8, or ''."""
     for address in (server.get("addresses") or {}).get("private") or ():
-        addr = address.get("addr", "")
+        addr: str = address.get("addr", "")
         if _is_ipv4(address) and addr.startswith("10."):
             return addr
     return ""

@@ -113,11 +113,15 @@ _PATTERNS = [
 ]
 
 
+def _pair_set(pairs: Iterable[Pair]) -> PSet[Pair]:
+    return pset(pairs)
+
+
 @frozen
 class Reissue:
     """Some pairs were already done: make the bulk call again for these."""
 
-    pairs: PSet = field(converter=pset)
+    pairs: PSet[Pair] = field(converter=_pair_set)
 
 
 def _done(kind: _Kind, match: re.Match[str], pairs: PSet, adding: bool) -> Optional[PSet]:

@@ -15,7 +15,8 @@ test-case-name: tests.convergence.test_gathering
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Callable, Generator, Iterable, Optional
+from enum import Enum, auto
+from typing import Any, Callable, Generator, Iterable, NoReturn, Optional, TypeVar, Union
 
 from attrs import evolve
 from effect import Constant, Effect, FirstError, parallel
@@ -49,6 +50,8 @@ from otter2.model.cloud import (
 
 MAX_FEED_PAGES = 100
 
+T = TypeVar("T")
+
 __all__ = ["GatherError", "IdentityFailure", "Observation", "ServiceMissing", "gather_clb", "gather_group",
            "gather_rcv3", "gather_servers"]
 
@@ -69,7 +72,7 @@ class IdentityFailure(GatherError):
     """Identity would not let otter2 act for the tenant: a group error, retried later."""
 
 
-def _raise(error: BaseException) -> Any:
+def _raise(error: BaseException) -> NoReturn:
     raise error
 
 
@@ -97,7 +100,7 @@ def _all(effects: list[Effect]) -> Effect:
         error=lambda e: _raise(e.exception if isinstance(e, FirstError) else e))
 
 
-def _read(response: Response, parse: Callable[[Any], Any], failed: str) -> Any:
+def _read(response: Response, parse: Callable[[Any], T], failed: str) -> T:
     """``parse`` of a 200 answer's body; a GatherError saying ``failed`` otherwise."""
     if response.status != 200:
         raise GatherError(describe(failed, response))
@@ -171,7 +174,13 @@ def gather_clb(tenant_id: str, lb_ids: Iterable[str],
     return nodes, clbs
 
 
-_GONE = object()
+class _Gone(Enum):
+    """The load balancer went away while its nodes' events were being read."""
+
+    GONE = auto()
+
+
+_GONE = _Gone.GONE
 
 
 @do
@@ -188,16 +197,20 @@ def _gather_lb(tenant_id: str, lb_id: str,
         monitor_response, clb.parse_health_monitor,
         f"Could not read the health monitor of Cloud Load Balancer {lb_id}")
     draining = [node for node in nodes if node.description.condition is NodeCondition.DRAINING]
-    drained_at = yield _all([_drained_at(tenant_id, lb_id, node.node_id) for node in draining])
-    if _GONE in drained_at:
-        return [], None
-    since = dict(zip((node.node_id for node in draining), drained_at, strict=True))
+    drained_at: list[Union[float, None, _Gone]] = yield _all(
+        [_drained_at(tenant_id, lb_id, node.node_id) for node in draining])
+    since: dict[str, Optional[float]] = {}
+    for node, when in zip(draining, drained_at, strict=True):
+        if when is _GONE:
+            return [], None
+        since[node.node_id] = when
     return [evolve(node, drained_at=since[node.node_id]) if node.node_id in since else node
             for node in nodes], found
 
 
 @do
-def _drained_at(tenant_id: str, lb_id: str, node_id: str) -> Generator[Effect, Any, Any]:
+def _drained_at(tenant_id: str, lb_id: str, node_id: str,
+                ) -> Generator[Effect, Any, Union[float, None, _Gone]]:
     """Effect resulting in when the node began draining, None if unknown, or _GONE."""
     params: tuple[tuple[str, str], ...] = ()
     for _ in range(MAX_FEED_PAGES):

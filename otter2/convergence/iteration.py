@@ -38,11 +38,12 @@ from otter2.convergence.executing import execute_steps, worst_outcome
 from otter2.convergence.gathering import (
     GatherError,
     IdentityFailure,
+    Observation,
     ServiceMissing,
     gather_group,
 )
 from otter2.convergence.planning import DEFAULT_STEP_LIMITS, plan
-from otter2.convergence.steps import CreateServer
+from otter2.convergence.steps import CreateServer, Step
 from otter2.convergence.summary import summarize
 from otter2.intents import Now
 from otter2.model import GroupState, ScalingGroup
@@ -118,7 +119,7 @@ def vanished_servers(tenant_id: str, servers: Sequence[ObservedServer],
         return []
     checks = [Effect(nova.get_server_request(tenant_id, entry.id))
               .on(nova.is_gone, error=lambda _: False) for entry in missing]
-    gone = yield parallel(checks)
+    gone: list[bool] = yield parallel(checks)
     return [ObservedServer(id=entry.id, state=ServerState.DELETED, created=0.0,
                            desired_lbs=entry.load_balancers, servicenet_address=entry.address)
             for entry, is_gone in zip(missing, gone, strict=True) if is_gone]
@@ -157,19 +158,19 @@ def observe_and_act(group: ScalingGroup, now: float,
                       build_failures=state.build_failures, build_after=state.build_after,
                       error_reasons=state.error_reasons)
     try:
-        observation = yield gather_group(tenant_id, group_id, desired.desired_lbs.union(
+        observation: Observation = yield gather_group(tenant_id, group_id, desired.desired_lbs.union(
             recorded_lbs(group.servers)))
     except GatherError as error:
         verdict = (Verdict.FAILURE if isinstance(error, (ServiceMissing, IdentityFailure))
                    else Verdict.RETRY)
         return evolve(facts, outcome=StepOutcome(verdict, [error.reason]))
 
-    vanished = yield vanished_servers(tenant_id, observation.servers, group.servers)
+    vanished: list[ObservedServer] = yield vanished_servers(tenant_id, observation.servers, group.servers)
     servers = [*observation.servers, *vanished]
     limits = {**DEFAULT_STEP_LIMITS, CreateServer: settings.create_server_limit}
     the_plan = plan(desired, servers, observation.lb_nodes, observation.clbs, now,
                     settings.build_timeout, limits)
-    results = yield execute_steps(the_plan.steps, tenant_id)
+    results: list[tuple[Step, StepOutcome]] = yield execute_steps(the_plan.steps, tenant_id)
     outcomes = [outcome for _, outcome in results]
     waits = [o.retry_after for o in outcomes if o.retry_after is not None]
     serving = autoscale_active(servers, observation.lb_nodes, desired.desired_lbs)
@@ -195,10 +196,10 @@ def converge_one_group(tenant_id: str, group_id: str,
         return left_alone(GONE)
     if group.state.paused and not group.deleting:
         return left_alone("the group is paused")
-    now = yield Effect(Now())
-    facts = yield observe_and_act(group, now, settings)
+    now: float = yield Effect(Now())
+    facts: Iteration = yield observe_and_act(group, now, settings)
     conclusion = conclude(facts, settings.interval, settings.limited_retry_iterations)
-    written = yield write_conclusion(tenant_id, group_id, conclusion)
+    written: Conclusion = yield write_conclusion(tenant_id, group_id, conclusion)
     return written
 
 

@@ -14,24 +14,28 @@ test-case-name: tests.effects.test_auth
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
+from twisted.web.http_headers import Headers
 
 from otter2.cloud.catalog import Catalog
 from otter2.cloud.request import AuthenticationError
-from otter2.effects.http import HTTPClient, USER_AGENT
+from otter2.effects.http import USER_AGENT, Authenticator, HTTPClient
 
 IMPERSONATION_SECONDS = 10800
 
+T = TypeVar("T")
 
-def _json_headers(token: Optional[str] = None) -> dict[str, list[str]]:
-    headers = {"Content-Type": ["application/json"], "Accept": ["application/json"],
-               "User-Agent": [USER_AGENT]}
+
+def _json_headers(token: Optional[str] = None) -> Headers:
+    headers = Headers({"Content-Type": ["application/json"], "Accept": ["application/json"],
+                       "User-Agent": [USER_AGENT]})
     if token:
-        headers["X-Auth-Token"] = [token]
+        headers.setRawHeaders("X-Auth-Token", [token])
     return headers
 
 
@@ -164,8 +168,8 @@ class ImpersonatingAuthenticator:
         response = await self._admin.http.request(
             "GET", f"{legacy}/mosso/{tenant_id}",
             auth=(self._admin.username, self._admin.password),
-            allow_redirects=False, headers={"Accept": ["application/json"],
-                                            "User-Agent": [USER_AGENT]})
+            allow_redirects=False, headers=Headers({"Accept": ["application/json"],
+                                                    "User-Agent": [USER_AGENT]}))
         body = await _json(response, what, (301,))
         try:
             return str(body["user"]["id"])
@@ -201,7 +205,7 @@ class TokenValidator:
     answer for ``ttl`` seconds. What a caller may do is the API's decision.
     """
 
-    def __init__(self, admin: AdminSession, admin_url: str, clock: Any,
+    def __init__(self, admin: AdminSession, admin_url: str, clock: IReactorTime,
                  ttl: float) -> None:
         self._admin = admin
         self._admin_url = admin_url.rstrip("/")
@@ -248,7 +252,7 @@ class CachingAuthenticator:
     ``retries`` times ``retry_interval`` seconds apart before giving up.
     """
 
-    def __init__(self, inner: Any, clock: Any, ttl: float, retries: int,
+    def __init__(self, inner: Authenticator, clock: IReactorTime, ttl: float, retries: int,
                  retry_interval: float) -> None:
         self._inner = inner
         self._clock = clock
@@ -275,7 +279,7 @@ class CachingAuthenticator:
         self._cache.pop(tenant_id, None)
 
     async def _fetch(self, tenant_id: str) -> None:
-        outcome: Any
+        outcome: tuple[str, Catalog] | AuthenticationError
         for attempt in range(self._retries + 1):
             try:
                 outcome = await self._inner.authenticate(tenant_id)
@@ -294,5 +298,5 @@ class CachingAuthenticator:
                 waiter.callback(outcome)
 
 
-async def _value(value: Any) -> Any:
+async def _value(value: T) -> T:
     return value

@@ -38,8 +38,8 @@ def store_dispatcher(store: GroupStore) -> TypeDispatcher:
 def world_dispatcher(clock: IReactorTime) -> TypeDispatcher:
     """Performers for the time and randomness."""
     return TypeDispatcher({
-        Now: deferred_performer(lambda dispatcher, intent: clock.seconds()),  # type: ignore[misc]
-        RandomHex: deferred_performer(  # type: ignore[misc]
+        Now: deferred_performer(lambda dispatcher, intent: clock.seconds()),
+        RandomHex: deferred_performer(
             lambda dispatcher, intent: secrets.token_hex(intent.nbytes)),
     })
 
@@ -52,7 +52,7 @@ def cloud_dispatcher(http: HTTPClient, authenticator: Authenticator, region: Opt
         partial(perform_service_request, http, authenticator, region, service_names))})
 
 
-def make_dispatcher(reactor: Any, store: GroupStore, *, http: Optional[HTTPClient] = None,
+def make_dispatcher(reactor: IReactorTime, store: GroupStore, *, http: Optional[HTTPClient] = None,
                     authenticator: Optional[Authenticator] = None,
                     region: Optional[str] = None,
                     service_names: Optional[Mapping[ServiceType, str]] = None,

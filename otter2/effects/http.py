@@ -20,6 +20,7 @@ from typing import Any, Mapping, Optional, Protocol
 from pyrsistent import pmap, thaw
 from twisted.internet.defer import Deferred, succeed
 from twisted.web.client import HTTPConnectionPool, _HTTP11ClientFactory
+from twisted.web.http_headers import Headers
 
 from otter2.cloud.catalog import Catalog, public_endpoint_url
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
@@ -43,7 +44,10 @@ class QuietConnectionPool(HTTPConnectionPool):
 class HTTPClient(Protocol):
     """What otter2 needs of a treq client (``treq.client.HTTPClient``, ``StubTreq``)."""
 
-    def request(self, method: str, url: str, **kwargs: Any) -> Deferred[Any]:
+    def request(self, method: str, url: str, *, headers: Optional[Headers] = None,
+                params: Optional[list[tuple[str, str]]] = None, data: Optional[bytes] = None,
+                auth: Optional[tuple[str, str]] = None, allow_redirects: bool = True,
+                timeout: Optional[float] = None) -> Deferred[Any]:
         """Send a request; the Deferred fires with a treq response."""
 
 
@@ -85,9 +89,9 @@ class StaticAuthenticator:
         """Nothing to forget."""
 
 
-def _headers(token: str) -> dict[str, list[str]]:
-    return {"Content-Type": ["application/json"], "Accept": ["application/json"],
-            "User-Agent": [USER_AGENT], "X-Auth-Token": [token]}
+def _headers(token: str) -> Headers:
+    return Headers({"Content-Type": ["application/json"], "Accept": ["application/json"],
+                    "User-Agent": [USER_AGENT], "X-Auth-Token": [token]})
 
 
 def _body(content: bytes, headers: Mapping[str, str]) -> Any:

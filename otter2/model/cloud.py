@@ -8,7 +8,7 @@ test-case-name: tests.model.test_cloud
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional, Union
+from typing import Iterable, Mapping, Optional, Union
 
 from attrs import field, frozen
 from pyrsistent import PMap, PSet, PVector, pmap, pset, pvector
@@ -154,6 +154,18 @@ class RecordedServer:
     load_balancers: PSet = field(factory=pset, converter=frozen_set)  # of LBDescription
 
 
+def _servers(servers: Iterable[ObservedServer]) -> PVector[ObservedServer]:
+    return pvector(servers)
+
+
+def _nodes(nodes: Iterable[LBNode]) -> PVector[LBNode]:
+    return pvector(nodes)
+
+
+def _clbs(clbs: Mapping[str, CLB]) -> PMap[str, CLB]:
+    return pmap(clbs)
+
+
 @frozen
 class Observation:
     """
@@ -161,6 +173,6 @@ class Observation:
     nodes of the load balancers it cares about, and those CLBs (by id).
     """
 
-    servers: PVector = field(factory=pvector, converter=pvector)
-    lb_nodes: PVector = field(factory=pvector, converter=pvector)
-    clbs: PMap = field(factory=pmap, converter=pmap)
+    servers: PVector[ObservedServer] = field(factory=pvector, converter=_servers)
+    lb_nodes: PVector[LBNode] = field(factory=pvector, converter=_nodes)
+    clbs: PMap[str, CLB] = field(factory=pmap, converter=_clbs)

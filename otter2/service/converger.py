@@ -72,7 +72,9 @@ class Converger(Service):
         return DeferredList(list(self.converging.values()))
 
     def _do(self, effect: Any) -> Deferred[Any]:
-        return perform(self._dispatcher, effect if isinstance(effect, Effect) else Effect(effect))
+        result: Deferred[Any] = perform(self._dispatcher,
+                                        effect if isinstance(effect, Effect) else Effect(effect))
+        return result
 
     def tick(self) -> Deferred[None]:
         """Start an iteration for every divergent group that is due."""

@@ -34,7 +34,8 @@ class CannotListen(Exception):
 def parse_endpoint(reactor: Any, description: str, source: str) -> IStreamServerEndpoint:
     """The endpoint ``description`` names; `CannotListen` if it is malformed."""
     try:
-        return serverFromString(reactor, description)  # type: ignore[no-any-return]
+        endpoint: IStreamServerEndpoint = serverFromString(reactor, description)
+        return endpoint
     except Exception as e:  # the parsers raise ValueError, TypeError, OSError...
         raise CannotListen(
             f'{source} "{description}" is not a listening endpoint ({e}); '
@@ -56,10 +57,11 @@ def listen_now(endpoint: IStreamServerEndpoint, factory: Any, description: str,
     if isinstance(result, Failure):
         raise CannotListen(f'cannot listen on "{description}" ({source}): '
                            f"{_reason(result.value)}")
-    return result  # type: ignore[no-any-return]
+    port: IListeningPort = result
+    return port
 
 
-def _reason(error: BaseException) -> str:
+def _reason(error: Optional[BaseException]) -> str:
     if isinstance(error, CannotListenError) and isinstance(error.socketError, OSError):
         return (error.socketError.strerror or str(error.socketError)).lower()
     return str(error) or type(error).__name__
@@ -85,4 +87,4 @@ class ListeningService(Service):
 
     def stopService(self) -> Optional[Deferred[None]]:
         Service.stopService(self)
-        return self.port.stopListening()  # type: ignore[no-any-return]
+        return self.port.stopListening()

@@ -72,7 +72,9 @@ class Scheduler(Service):
             await ticking
 
     def _do(self, intent: Any) -> Deferred[Any]:
-        return perform(self._dispatcher, intent if isinstance(intent, Effect) else Effect(intent))
+        result: Deferred[Any] = perform(self._dispatcher,
+                                        intent if isinstance(intent, Effect) else Effect(intent))
+        return result
 
     def tick(self) -> Deferred[None]:
         """Fire every due event of the owned buckets, a batch at a time."""
@@ -89,13 +91,13 @@ class Scheduler(Service):
                 log.failure("Could not read the due schedule events")
                 return
             for event in due:
-                if self._stopped:
-                    return
                 await self._fire(event)
             if len(due) < self.batchsize:
                 return
 
     async def _fire(self, event: ScheduledEvent) -> None:
+        if self._stopped:  # stopService came while the batch was being fired
+            return
         try:
             fired: Fired = await self._do(fire(event))
         except Exception:

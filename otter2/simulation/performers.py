@@ -19,13 +19,14 @@ test-case-name: tests.simulation.test_performers
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Protocol, Union
+from typing import Any, Union
 from urllib.parse import parse_qsl, urlsplit
 
 from attrs import define
 from effect import ComposedDispatcher, TypeDispatcher, base_dispatcher
 from klein import Klein
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 from twisted.web.resource import Resource
 from twisted.web.server import Request
@@ -44,17 +45,6 @@ _CATALOG_TYPES = {
 }
 
 
-class Time(Protocol):
-    """The clock the simulated cloud runs on: a ``task.Clock``, or a reactor."""
-
-    def seconds(self) -> float:
-        """The time now, in seconds since the epoch."""
-
-    def callLater(self, delay: float, callable: Callable[..., Any],
-                  *args: Any, **kw: Any) -> Any:
-        """Call ``callable`` in ``delay`` seconds."""
-
-
 @define
 class CloudHolder:
     """The simulated cloud as it is now: the one mutable cell around the value."""
@@ -62,7 +52,7 @@ class CloudHolder:
     cloud: SimulatedCloud
 
 
-def answer(holder: CloudHolder, clock: Time,
+def answer(holder: CloudHolder, clock: IReactorTime,
            request: ServiceRequest) -> Union[Response, Deferred[Response]]:
     """The cloud's answer to a request arriving now: at once, or after the
     behaviour's latency."""
@@ -70,10 +60,10 @@ def answer(holder: CloudHolder, clock: Time,
     latency = holder.cloud.behaviour.latency
     if latency <= 0:
         return response
-    return deferLater(clock, latency, lambda: response)  # type: ignore[arg-type]
+    return deferLater(clock, latency, lambda: response)
 
 
-def simulated_dispatcher(holder: CloudHolder, clock: Time) -> TypeDispatcher:
+def simulated_dispatcher(holder: CloudHolder, clock: IReactorTime) -> TypeDispatcher:
     """A performer of `ServiceRequest` against the simulated cloud in ``holder``."""
 
     @deferred_performer
@@ -83,12 +73,12 @@ def simulated_dispatcher(holder: CloudHolder, clock: Time) -> TypeDispatcher:
     return TypeDispatcher({ServiceRequest: perform})
 
 
-def standalone_dispatcher(holder: CloudHolder, clock: Time) -> ComposedDispatcher:
+def standalone_dispatcher(holder: CloudHolder, clock: IReactorTime) -> ComposedDispatcher:
     """The simulated cloud plus the time (``Now``, ``Delay``), parallel effects
     and the base intents, all by ``clock``: enough to run convergence alone."""
     return ComposedDispatcher([
         simulated_dispatcher(holder, clock),
-        world_dispatcher(clock),  # type: ignore[arg-type]
+        world_dispatcher(clock),
         make_twisted_dispatcher(clock),
         base_dispatcher,
     ])
@@ -108,7 +98,7 @@ class _SimulatedCloudSite:
 
     app = Klein()
 
-    def __init__(self, holder: CloudHolder, clock: Time) -> None:
+    def __init__(self, holder: CloudHolder, clock: IReactorTime) -> None:
         self.holder = holder
         self.clock = clock
 
@@ -147,7 +137,7 @@ def _write(request: Request, response: Response) -> bytes:
     return json.dumps(thaw_json(response.body)).encode("utf-8")
 
 
-def simulated_resource(holder: CloudHolder, clock: Time) -> Resource:
+def simulated_resource(holder: CloudHolder, clock: IReactorTime) -> Resource:
     """The simulated cloud over HTTP: ``/{service}/{tenant}/{path}``, where
     service is a catalog name (``cloudServersOpenStack``...)."""
     resource: Resource = _SimulatedCloudSite(holder, clock).app.resource()

@@ -106,8 +106,7 @@ def _settle(clock: Clock, outcome: list[Any], deadline: float,
         if not calls:
             raise RuntimeError("the iteration is waiting for something the clock "
                                "will never bring")
-        step = max(0.0, min(call.getTime() for call in calls)  # type: ignore[misc]
-                   - clock.seconds())
+        step = max(0.0, min(call.getTime() for call in calls) - clock.seconds())
         if clock.seconds() + step > deadline:
             raise RuntimeError(f"the iteration is still running at {deadline}")
         clock.advance(step)

@@ -14,7 +14,7 @@ test-case-name: tests.api.test_operations
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generator
+from typing import Any, Callable, Generator, Optional
 
 from effect import Delay, Effect
 from effect.do import do
@@ -43,14 +43,15 @@ def update_state(tenant_id: str, group_id: str,
     by ``change`` ends it with nothing written. See Note [State writes].
     """
     for attempt in range(MAX_ATTEMPTS):
-        group = yield Effect(LoadGroup(tenant_id, group_id, include_deleting))
+        group: Optional[ScalingGroup] = yield Effect(
+            LoadGroup(tenant_id, group_id, include_deleting))
         if group is None:
             raise NoSuchGroup()
         new_state = change(group)
         if new_state == group.state:
             return group.state
         try:
-            saved = yield Effect(SaveState(new_state))
+            saved: GroupState = yield Effect(SaveState(new_state))
         except StaleVersion:
             if attempt >= _EAGER_ATTEMPTS:
                 yield Effect(Delay(min(0.05, 0.001 * attempt)))

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 
-from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.api.render import render_state
 from otter2.bench.bare import BODY, app
 from tests.store.test_stores import group
+from tests.stub_treq import StubTreq
 
 
 class BareRouteTests(SynchronousTestCase):

@@ -28,8 +28,8 @@ from otter2.model.cloud import CLBDescription, RCv3Description, ServerState
 CLB_5 = "rax:autoscale:lb:CloudLoadBalancer:5"
 
 
-def server_json(**changes: object) -> dict:
-    server = {
+def server_json(**changes: object) -> dict[str, object]:
+    server: dict[str, object] = {
         "id": "s1", "status": "ACTIVE", "created": "2015-03-24T19:43:02Z",
         "addresses": {"private": [{"addr": "10.0.0.5", "version": 4}]},
         "image": {"id": "img"}, "flavor": {"id": "2"},
@@ -225,6 +225,8 @@ class ListingTests(SynchronousTestCase):
             {"rel": "next", "href": "http://nova/v2/t1/servers/detail?limit=100&marker=a"}]}
         servers, href = nova.parse_server_page(body)
         self.assertEqual(servers, [{"id": "a"}])
+        if href is None:
+            self.fail("the page has no rel=next link")
         self.assertEqual(nova.next_page_params(href), (("limit", "100"), ("marker", "a")))
 
     def test_last_page(self) -> None:

@@ -3,6 +3,8 @@ Tests for otter2.cloud.rcv3: requests, pool members, and the reading of bulk
 answers, 409 conflicts included (spec §3.4).
 """
 
+from typing import Union
+
 from pyrsistent import thaw
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -17,6 +19,13 @@ PAIRS = [("Pool-A", "s1"), ("pool-a", "s2"), ("pool-b", "s1")]
 
 def conflict(*errors: str) -> Response:
     return Response(409, {"errors": list(errors)})
+
+
+def outcome_of(result: Union[StepOutcome, Reissue]) -> StepOutcome:
+    """``result``, which must be a `StepOutcome` (not a `Reissue`) for the test to go on."""
+    if not isinstance(result, StepOutcome):
+        raise AssertionError(f"a StepOutcome was expected, not {result!r}")
+    return result
 
 
 class RequestTests(SynchronousTestCase):
@@ -94,9 +103,9 @@ class BulkAddTests(SynchronousTestCase):
 
     def test_unprocessable_with_others(self) -> None:
         """Unprocessable servers with another error is FAILURE."""
-        outcome = rcv3.classify_bulk_add(PAIRS, conflict(
+        outcome = outcome_of(rcv3.classify_bulk_add(PAIRS, conflict(
             "Cloud Server s2 is unprocessable",
-            "Load Balancer Pool pool-b is not in an ACTIVE state"))
+            "Load Balancer Pool pool-b is not in an ACTIVE state")))
         self.assertEqual(outcome.verdict, Verdict.FAILURE)
         self.assertEqual(len(outcome.reasons), 2)
 
@@ -106,9 +115,7 @@ class BulkAddTests(SynchronousTestCase):
                          conflict("Cloud Server s1 is not a member of Load Balancer Pool p"),
                          conflict("Cloud Server s9 is already a member of Load Balancer Pool p"),
                          Response(409, "text")]:
-            outcome = rcv3.classify_bulk_add(PAIRS, response)
-            self.assertIsInstance(outcome, StepOutcome)
-            assert isinstance(outcome, StepOutcome)
+            outcome = outcome_of(rcv3.classify_bulk_add(PAIRS, response))
             self.assertEqual(outcome.verdict, Verdict.RETRY)
             self.assertIn("does not understand", outcome.reasons[0])
 
@@ -119,8 +126,8 @@ class BulkAddTests(SynchronousTestCase):
                              "RackConnect v3 refused to add servers to load balancer pools: x "
                              "(HTTP 403)"]))
         for status in [400, 401, 500]:
-            outcome = rcv3.classify_bulk_add(PAIRS, Response(status))
-            self.assertEqual(outcome.verdict, Verdict.RETRY)  # type: ignore[union-attr]
+            outcome = outcome_of(rcv3.classify_bulk_add(PAIRS, Response(status)))
+            self.assertEqual(outcome.verdict, Verdict.RETRY)
 
 
 class BulkRemoveTests(SynchronousTestCase):
@@ -151,8 +158,8 @@ class BulkRemoveTests(SynchronousTestCase):
         """An unknown message, or one that means nothing when removing, is RETRY."""
         for message in ["Cloud Server s1 is unprocessable",
                         "Cloud Server s1 is already a member of Load Balancer Pool pool-a"]:
-            outcome = rcv3.classify_bulk_remove(PAIRS, conflict(message))
-            self.assertEqual(outcome.verdict, Verdict.RETRY)  # type: ignore[union-attr]
+            outcome = outcome_of(rcv3.classify_bulk_remove(PAIRS, conflict(message)))
+            self.assertEqual(outcome.verdict, Verdict.RETRY)
 
     def test_client_errors(self) -> None:
         """Another 4xx is FAILURE; 401 and 5xx are RETRY."""
@@ -160,5 +167,5 @@ class BulkRemoveTests(SynchronousTestCase):
             Verdict.FAILURE, ["RackConnect v3 refused to remove servers from load balancer "
                               "pools: no (HTTP 403)"]))
         for status in [401, 500]:
-            self.assertEqual(rcv3.classify_bulk_remove(PAIRS, Response(status)).verdict,
-                             Verdict.RETRY)  # type: ignore[union-attr]
+            self.assertEqual(outcome_of(rcv3.classify_bulk_remove(PAIRS, Response(status))).verdict,
+                             Verdict.RETRY)

@@ -3,7 +3,7 @@ Tests for otter2.convergence.executing: the requests each step makes, in
 order, with canned answers, and the outcomes it reads from them.
 """
 
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from effect.testing import parallel_sequence, perform_sequence
 from twisted.internet.error import ConnectionRefusedError
@@ -23,6 +23,7 @@ from otter2.convergence.steps import (
     FailConvergence,
     RemoveNodesFromCLB,
     SetMetadataItemOnServer,
+    Step,
 )
 from otter2.model.outcome import StepOutcome, Verdict
 from otter2.intents import RandomHex
@@ -39,7 +40,7 @@ def raise_(error: Exception) -> Callable[[object], Any]:
     return fail
 
 
-def perform(sequence: list, step: Any) -> StepOutcome:
+def perform(sequence: list, step: Step) -> StepOutcome:
     outcome: StepOutcome = perform_sequence(sequence, step_effect(step, "t1"))
     return outcome
 
@@ -304,7 +305,7 @@ class NoIOStepTests(SynchronousTestCase):
 
     def test_unknown_step(self) -> None:
         """A step otter2 cannot perform is RETRY with a readable reason, not an exception."""
-        outcome = perform([], "not a step")  # type: ignore[arg-type]
+        outcome = perform([], cast(Step, "not a step"))
         self.assertEqual(outcome.verdict, Verdict.RETRY)
         self.assertIn("does not know how to perform", outcome.reasons[0])
 
@@ -314,7 +315,7 @@ class ExecuteStepsTests(SynchronousTestCase):
 
     def test_parallel(self) -> None:
         """Every step runs in parallel; each is paired with its outcome."""
-        steps = [DeleteServer("s1"), ConvergeLater(["later"])]
+        steps: list[Step] = [DeleteServer("s1"), ConvergeLater(["later"])]
         results = perform_sequence([parallel_sequence([
             [(nova.delete_server_request("t1", "s1"), answer(404))],
             [],

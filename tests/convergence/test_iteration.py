@@ -25,6 +25,7 @@ from otter2.model import GroupState, GroupStatus, ScalingGroup
 from otter2.model.cloud import (
     CLBDescription,
     CLBNode,
+    LBNode,
     ObservedServer,
     RCv3Description,
     RCv3Node,
@@ -220,7 +221,7 @@ class AutoscaleActiveTests(SynchronousTestCase):
             ObservedServer("c", ServerState.BUILD, 0.0, "10.0.0.3"),
             ObservedServer("d", ServerState.ACTIVE, 0.0, "10.0.0.4"),
         ]
-        nodes = [
+        nodes: list[LBNode] = [
             CLBNode("1", "10.0.0.1", CLBDescription("5", 80, weight=3)),
             RCv3Node("n1", RCv3Description("p"), "a"),
             CLBNode("2", "10.0.0.2", CLBDescription("5", 8080)),

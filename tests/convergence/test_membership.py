@@ -4,7 +4,7 @@ load balancers of kept servers (§2.7, §2.11 rows 11-17), launch-configuration
 LB changes, and node matching.
 """
 
-from pyrsistent import pbag
+from pyrsistent import PBag, pbag
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.convergence.membership import StepCollector
@@ -19,11 +19,13 @@ from otter2.convergence.steps import (
     FailConvergence,
     RemoveNodesFromCLB,
     SetMetadataItemOnServer,
+    Step,
 )
 from otter2.convergence.transforming import Plan
 from otter2.model.cloud import (
     CLB,
     CLBDescription,
+    LBNode,
     NodeCondition,
     NodeType,
     RCv3Description,
@@ -50,7 +52,7 @@ class DrainAndDeleteTests(SynchronousTestCase):
     """Spec §2.6: taking a server off its load balancers, then deleting it."""
 
     def drain(self, nodes: list, timeout: float = 10, now: float = 0, draining: bool = False,
-              state: ServerState = ACTIVE, capacity: int = 0) -> pbag:
+              state: ServerState = ACTIVE, capacity: int = 0) -> PBag:
         abc = server("abc", state, address=IP1, draining=draining)
         return steps_for(capacity, [abc], nodes, draining_timeout=timeout, now=now)
 
@@ -170,7 +172,7 @@ class MembershipTests(SynchronousTestCase):
             self.assertEqual(steps_for(1, [server("a", address=IP1)], [drifted], lbs=[CLB5]),
                              pbag([enable("5", "1")]))
 
-    def monitored(self, node: object, now: float) -> pbag:
+    def monitored(self, node: LBNode, now: float) -> PBag:
         return steps_for(1, [server("a", address=IP1)], [node], lbs=[CLB5],
                          clbs={"5": CLB(health_monitor=True)}, now=now)
 
@@ -302,9 +304,9 @@ class LaunchConfigChangeTests(SynchronousTestCase):
     def test_user_nodes_are_left_alone(self) -> None:
         """Nodes on LBs neither configured nor recorded are the user's: never touched."""
         a = server("a", address=IP1, lbs=[OLD])
-        nodes = [clb_node("1", IP1, lb_id="9", weight=7),
-                 clb_node("2", IP1, lb_id="9", port=22, condition=DRAINING),
-                 rcv3_node("r", "8", "a")]
+        nodes: list[LBNode] = [clb_node("1", IP1, lb_id="9", weight=7),
+                               clb_node("2", IP1, lb_id="9", port=22, condition=DRAINING),
+                               rcv3_node("r", "8", "a")]
         self.assertEqual(steps_for(1, [a], nodes, draining_timeout=30), pbag([]))
 
     def test_only_active_servers_change(self) -> None:
@@ -398,7 +400,8 @@ class StepCollectorTests(SynchronousTestCase):
 
     def test_other_steps_pass_through(self) -> None:
         """Server steps and CLB node changes are kept as they are, repeats included."""
-        given = [CREATE, CREATE, DeleteServer("a"), enable("5", "1"), enable("5", "2"), MARK]
+        given: list[Step] = [CREATE, CREATE, DeleteServer("a"), enable("5", "1"),
+                             enable("5", "2"), MARK]
         steps = StepCollector()
         for step in given:
             steps.append(step)

@@ -33,6 +33,8 @@ from otter2.model.cloud import (
     CLB,
     CLBDescription,
     CLBNode,
+    LBDescription,
+    LBNode,
     NodeCondition,
     NodeType,
     ObservedServer,
@@ -154,8 +156,8 @@ class BrokenServerTests(SynchronousTestCase):
         Row 8: the ERROR server's CLB and RCv3 nodes go, without draining (otter2
         plans the two removals on CLB 5 as one step).
         """
-        nodes = [clb_node("3", IP1, port=80), clb_node("5", IP1, port=8080),
-                 rcv3_node("r", "6", "abc")]
+        nodes: list[LBNode] = [clb_node("3", IP1, port=80), clb_node("5", IP1, port=8080),
+                               rcv3_node("r", "6", "abc")]
         self.assertEqual(
             steps_for(1, [server("abc", ServerState.ERROR, address=IP1)], nodes,
                       draining_timeout=30),
@@ -164,7 +166,7 @@ class BrokenServerTests(SynchronousTestCase):
 
     def test_deleted_server_leaves_its_nodes(self) -> None:
         """Rows 9 and 10: a DELETED (or SOFT_DELETED) server only loses its nodes."""
-        nodes = [clb_node("3", IP1), rcv3_node("r", "6", "abc")]
+        nodes: list[LBNode] = [clb_node("3", IP1), rcv3_node("r", "6", "abc")]
         for state in [ServerState.DELETED, ServerState.SOFT_DELETED]:
             gone = server("abc", state, address=IP1)
             self.assertEqual(steps_for(0, [gone], nodes), pbag([
@@ -336,13 +338,13 @@ class PlanPropertyTests(SynchronousTestCase):
     """Planning is safe and converges, whatever it observes."""
 
     @given(desired=desired_groups(), state=observed(known_drain_start=True), clbs=CLBS)
-    def test_reaches_capacity(self, desired: DesiredGroup, state: tuple, clbs: dict) -> None:
+    def test_reaches_capacity(self, desired: DesiredGroup, state: tuple[list, list], clbs: dict) -> None:
         """Repeated plans leave exactly ``capacity`` counted servers within 8 rounds."""
         servers, nodes, now = run(desired, *state, clbs, rounds=8)
         self.assertEqual(len(counted(servers, now)), desired.capacity)
 
     @given(desired=desired_groups(), state=observed(), clbs=CLBS)
-    def test_deletes_only_surplus_or_broken(self, desired: DesiredGroup, state: tuple,
+    def test_deletes_only_surplus_or_broken(self, desired: DesiredGroup, state: tuple[list, list],
                                             clbs: dict) -> None:
         """
         Only broken, timed-out and marked servers are deleted, except for a
@@ -361,7 +363,7 @@ class PlanPropertyTests(SynchronousTestCase):
                              max(0, len(counted_ids) - desired.capacity))
 
     @given(desired=desired_groups(), state=observed(), clbs=CLBS)
-    def test_creates_only_what_is_missing(self, desired: DesiredGroup, state: tuple,
+    def test_creates_only_what_is_missing(self, desired: DesiredGroup, state: tuple[list, list],
                                           clbs: dict) -> None:
         """A plan creates the missing servers, up to the limit, and never more."""
         servers, nodes = state
@@ -371,7 +373,7 @@ class PlanPropertyTests(SynchronousTestCase):
         self.assertEqual(len(creations), min(10, missing))
 
     @given(desired=desired_groups(), state=observed(), clbs=CLBS)
-    def test_foreign_nodes_untouched(self, desired: DesiredGroup, state: tuple,
+    def test_foreign_nodes_untouched(self, desired: DesiredGroup, state: tuple[list, list],
                                      clbs: dict) -> None:
         """No step names a node, address or server that belongs to no group server."""
         servers, nodes = state
@@ -393,7 +395,7 @@ class PlanPropertyTests(SynchronousTestCase):
     @given(desired=desired_groups(max_capacity=8),
            state=observed(unique_addresses=True, known_drain_start=True),
            monitors=st.tuples(st.booleans(), st.booleans()))
-    def test_reaches_desired_load_balancers(self, desired: DesiredGroup, state: tuple,
+    def test_reaches_desired_load_balancers(self, desired: DesiredGroup, state: tuple[list, list],
                                             monitors: tuple) -> None:
         """
         Repeated plans put every kept ACTIVE server on each configured LB and
@@ -412,5 +414,5 @@ class PlanPropertyTests(SynchronousTestCase):
             self.assertEqual((wanted - on, on & (recorded - wanted)), (set(), set()), kept.id)
 
 
-def _key(description: object) -> tuple:
+def _key(description: LBDescription) -> tuple:
     return (type(description), description.lb_id, getattr(description, "port", None))

@@ -13,6 +13,7 @@ from otter2.convergence.steps import (
     CreateServer,
     DeleteServer,
     RemoveNodesFromCLB,
+    Step,
 )
 from otter2.convergence.summary import summarize
 from otter2.model.cloud import CLBDescription, NodeCondition, NodeType
@@ -29,7 +30,7 @@ class SummarizeTests(SynchronousTestCase):
     def test_counts_by_kind(self) -> None:
         """Two creations, a deletion and node changes read as a person would say them."""
         desc = CLBDescription("5", 80)
-        results = [
+        results: list[tuple[Step, StepOutcome]] = [
             (CREATE, DONE), (CREATE, DONE), (DeleteServer("s1"), DONE),
             (AddNodesToCLB("5", {("10.0.0.1", desc), ("10.0.0.2", desc)}), DONE),
             (RemoveNodesFromCLB("5", {"1"}), StepOutcome(Verdict.SUCCESS, done=True)),

@@ -13,6 +13,7 @@ from otter2.convergence.steps import (
     CreateServer,
     DeleteServer,
     RemoveNodesFromCLB,
+    Step,
 )
 from otter2.convergence.transforming import (
     DEFAULT_STEP_LIMITS,
@@ -103,8 +104,8 @@ class OneCLBStepTests(SynchronousTestCase):
 
     def test_load_balancers_are_independent(self) -> None:
         """Each CLB keeps its own step; other steps pass through."""
-        steps = [CREATE, BulkAddToRCv3({("p", "a")}), change("5", "1"),
-                 RemoveNodesFromCLB("6", {"2"}), ConvergeLater(["x"])]
+        steps: list[Step] = [CREATE, BulkAddToRCv3({("p", "a")}), change("5", "1"),
+                             RemoveNodesFromCLB("6", {"2"}), ConvergeLater(["x"])]
         kept, postponed = one_clb_step(steps)
         self.assertEqual((pbag(kept), postponed), (pbag(steps), []))
 

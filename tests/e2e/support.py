@@ -27,6 +27,7 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.http_headers import Headers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Relative to the project, as the Makefile gives it (trial runs in a temp dir).
@@ -230,8 +231,8 @@ class MimicTestCase(TestCase):
         """The JSON answer (or None) of a request; fails unless its status is ``ok``."""
         response = await self.http.request(
             method, url, data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": ["application/json"],
-                     **{k: [v] for k, v in (headers or {}).items()}})
+            headers=Headers({"Content-Type": ["application/json"],
+                             **{k: [v] for k, v in (headers or {}).items()}}))
         content = await response.content()
         if ok is not None and response.code not in (ok if isinstance(ok, tuple) else (ok,)):
             raise AssertionError(f"{method} {url} answered {response.code}: {content[:500]!r}")
@@ -247,7 +248,8 @@ class MimicTestCase(TestCase):
     async def nodes(self, lb_id: int) -> list[dict[str, Any]]:
         body = await self.request(
             "GET", f"{self.cloud['cloudLoadBalancers']}/loadbalancers/{lb_id}/nodes", ok=200)
-        return body["nodes"]  # type: ignore[no-any-return]
+        nodes: list[dict[str, Any]] = body["nodes"]
+        return nodes
 
     async def new_load_balancer(self, **metadata: Any) -> int:
         body = {"loadBalancer": {"name": "lb", "protocol": "HTTP", "port": 80,
@@ -288,7 +290,8 @@ class MimicTestCase(TestCase):
 
     async def state(self, group_id: str) -> dict[str, Any]:
         answer = await self.request("GET", f"{self.api}/groups/{group_id}/state", ok=200)
-        return answer["group"]  # type: ignore[no-any-return]
+        group: dict[str, Any] = answer["group"]
+        return group
 
     async def eventually(self, check: Callable[[], Awaitable[bool]], what: str,
                          seconds: float = 60.0,

@@ -59,8 +59,8 @@ class MimicCloudUnderTest:
         self.mimic = mimic
         self.tenant_id = f"{os.getpid()}{next(_tenants):04d}"
         # Not persistent: no connection outlives the test (trial's dirty reactor check).
-        self.http: Any = HTTPClient(Agent(reactor, pool=HTTPConnectionPool(reactor,
-                                                                           persistent=False)))
+        self.http = HTTPClient(Agent(reactor, pool=HTTPConnectionPool(reactor,
+                                                                      persistent=False)))
         login = PasswordAuthenticator(self.http, mimic.identity, f"contract-{self.tenant_id}",
                                       "any password does")
         self.authenticator = CachingAuthenticator(login, reactor, ttl=300.0, retries=0,
@@ -149,6 +149,6 @@ class MimicCloudUnderTest:
         return json.loads(content) if content.strip() else None
 
 
-class MimicBehaviourTests(cloud_behaviour_tests(
+class MimicBehaviourTests(cloud_behaviour_tests(  # type: ignore[misc]  # a computed base class
         lambda case: MimicCloudUnderTest(shared_mimic(realtime=False)))):
     """mimic, through otter2's HTTP performer, keeps the Nova, CLB and RCv3 contract."""

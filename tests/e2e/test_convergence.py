@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
+from twisted.web.http_headers import Headers
 
 from tests.e2e.support import MimicTestCase
 
@@ -122,7 +123,8 @@ class FaultTests(MimicTestCase):
         group_id = await self.create_group(2, build_seconds=0)
 
         async def in_error() -> bool:
-            return (await self.state(group_id))["status"] == "ERROR"
+            status: str = (await self.state(group_id))["status"]
+            return status == "ERROR"
         await self.eventually(in_error, "in ERROR")
         errors = (await self.state(group_id))["errors"]
         self.assertTrue(any("Quota exceeded" in e["message"] for e in errors), errors)
@@ -207,7 +209,7 @@ class AuthenticationTests(MimicTestCase):
         await self.request("GET", f"{self.api}/groups",
                            headers={"X-Auth-Token": self.token(self.tenant_id)}, ok=200)
         other = await self.http.get(f"{self.api}/groups",
-                                    headers={"X-Auth-Token": [self.token("999999")]})
+                                    headers=Headers({"X-Auth-Token": [self.token("999999")]}))
         self.assertEqual(other.code, 403)
         await other.content()
 

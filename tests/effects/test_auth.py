@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 from klein import Klein
-from treq.testing import StubTreq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -23,6 +22,7 @@ from otter2.effects.auth import (
     TokenValidator,
     catalog_from_endpoints,
 )
+from tests.stub_treq import StubTreq
 
 ENDPOINTS = [
     {"name": "cloudServersOpenStack", "type": "compute", "region": "ORD",

@@ -4,6 +4,7 @@ Tests for otter2.effects.dispatcher: the store intents performed for real.
 
 from effect import Effect
 from twisted.internet import reactor
+from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 from txeffect import perform
@@ -27,7 +28,7 @@ class StoreIntentTests(TestCase):
     """Every store intent reaches the store method it names."""
 
     def setUp(self) -> None:
-        self.store = SQLiteGroupStore(reactor, self.mktemp() + ".sqlite")
+        self.store = SQLiteGroupStore(IReactorThreads(reactor), self.mktemp() + ".sqlite")
         self.addCleanup(self.store.close)
         self.dispatcher = make_dispatcher(reactor, self.store)
 

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from klein import Klein
-from treq.testing import StubTreq
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.task import Clock
@@ -23,6 +22,8 @@ from otter2.convergence.gathering import gather_group
 from otter2.convergence.steps import DeleteServer
 from otter2.effects.dispatcher import make_dispatcher
 from otter2.effects.http import StaticAuthenticator, perform_service_request
+from otter2.store.memory import MemoryGroupStore
+from tests.stub_treq import StubTreq
 
 CATALOG = [
     {"name": "cloudServersOpenStack", "type": "compute", "endpoints": [
@@ -234,7 +235,7 @@ class DispatcherWiringTests(SynchronousTestCase):
         """A delete step runs through the real performer and reads Nova's answers."""
         fake = FakeNova()
         stub = StubTreq(fake.app.resource())
-        dispatcher = make_dispatcher(Clock(), None, http=stub,
+        dispatcher = make_dispatcher(Clock(), MemoryGroupStore(), http=stub,
                                      authenticator=StaticAuthenticator("good", CATALOG),
                                      region="ORD")
         deferred = perform(dispatcher, step_effect(DeleteServer("gone"), "t1"))
@@ -245,7 +246,7 @@ class DispatcherWiringTests(SynchronousTestCase):
         """A gather runs through the real performer, pages and all."""
         fake = FakeNova()
         stub = StubTreq(fake.app.resource())
-        dispatcher = make_dispatcher(Clock(), None, http=stub,
+        dispatcher = make_dispatcher(Clock(), MemoryGroupStore(), http=stub,
                                      authenticator=StaticAuthenticator("good", CATALOG),
                                      region="ORD")
         deferred = perform(dispatcher, gather_group("t1", "g1", []))
@@ -257,10 +258,11 @@ class DispatcherWiringTests(SynchronousTestCase):
 
     def test_without_http(self) -> None:
         """Without an HTTP client, ServiceRequest has no performer (the signature stays)."""
-        dispatcher = make_dispatcher(Clock(), None)
+        dispatcher = make_dispatcher(Clock(), MemoryGroupStore())
         self.assertIsNone(dispatcher(request("servers")))
 
     def test_http_needs_authenticator(self) -> None:
         """An HTTP client without an authenticator is refused."""
         with self.assertRaises(ValueError):
-            make_dispatcher(Clock(), None, http=StubTreq(FakeNova().app.resource()))
+            make_dispatcher(Clock(), MemoryGroupStore(),
+                            http=StubTreq(FakeNova().app.resource()))

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from otter2.model.cloud import CLBDescription, NodeCondition, NodeType, RCv3Description
+from otter2.model.cloud import (
+    CLBDescription,
+    LBDescription,
+    NodeCondition,
+    NodeType,
+    RCv3Description,
+)
 
 
 class EquivalenceTests(SynchronousTestCase):
@@ -25,7 +31,9 @@ class EquivalenceTests(SynchronousTestCase):
     def test_clb_other_place(self) -> None:
         """Another port, another load balancer or a pool is somewhere else."""
         wish = CLBDescription("5", 80)
-        for other in [CLBDescription("5", 443), CLBDescription("6", 80), RCv3Description("5")]:
+        others: list[LBDescription] = [CLBDescription("5", 443), CLBDescription("6", 80),
+                                       RCv3Description("5")]
+        for other in others:
             self.assertFalse(wish.equivalent_to(other), other)
 
     def test_pool_ids_ignore_case(self) -> None:

@@ -108,7 +108,7 @@ class ConvergerTests(ConvergerTestCase):
                                    behaviour=evolve(self.behaviour, latency=3))
         self.make_group(desired=0)
         self.store.mark_divergent("t1", "g1")
-        [mark] = self.store.list_divergent().result
+        [mark] = self.successResultOf(self.store.list_divergent())
         self.converger.startService()
         self.store.mark_divergent("t1", "g1")
         self.assertEqual(self.store.divergent, {("t1", "g1"): mark.mark + 1})

@@ -11,13 +11,14 @@ from typing import Any
 from attrs import evolve
 from effect import ComposedDispatcher, base_dispatcher
 from twisted.internet import reactor
+from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from txeffect import make_twisted_dispatcher
 
 from otter2.control.schedule import policy_event
 from otter2.effects.dispatcher import store_dispatcher, world_dispatcher
-from otter2.model import GroupState, Policy, ScalingGroup
+from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent
 from otter2.service.scheduler import Scheduler
 from otter2.store.intents import FireEvent
 from otter2.store.memory import MemoryGroupStore
@@ -41,6 +42,14 @@ def policy(args: dict[str, str], policy_id: str = "p1", group_id: str = "g1",
     return Policy("t1", group_id, policy_id, {"name": policy_id, "type": "schedule",
                                               "change": change, "cooldown": 0,
                                               "args": args}, "v1")
+
+
+def event_of(policy: Policy, now: float) -> ScheduledEvent:
+    """The scheduler event of a schedule ``policy``."""
+    event = policy_event(policy, now, BUCKETS)
+    if event is None:
+        raise AssertionError(f"policy {policy.policy_id} has no scheduler event")
+    return event
 
 
 class SchedulerTestCase(SynchronousTestCase):
@@ -127,7 +136,7 @@ class FiringTests(SchedulerTestCase):
         hot = evolve(hot, config=hot.config.set("cooldown", 3600),
                      state=evolve(hot.state, group_touched=START))
         self.store.create_group(hot, [policy({"cron": "* * * * *"})],
-                                [policy_event(policy({"cron": "* * * * *"}), START, BUCKETS)], 10)
+                                [event_of(policy({"cron": "* * * * *"}), START)], 10)
         self.run_until(EIGHT + 20)
         self.assertEqual((self.desired(), list(self.store.divergent)), (1, [("t1", "g1")]))
 
@@ -183,7 +192,7 @@ class CrashTests(TestCase):
         self.path = self.mktemp() + ".sqlite"
 
     def scheduler(self, wrap: Any = None) -> tuple[Scheduler, SQLiteGroupStore]:
-        store = SQLiteGroupStore(reactor, self.path)
+        store = SQLiteGroupStore(IReactorThreads(reactor), self.path)
         dispatchers = [store_dispatcher(store), world_dispatcher(self.clock),
                        make_twisted_dispatcher(self.clock), base_dispatcher]
         if wrap is not None:
@@ -195,7 +204,7 @@ class CrashTests(TestCase):
         """Fire with a crash just before (or just after) the store writes; restart; desired."""
         first, store = self.scheduler()
         at = policy({"at": "2030-01-01T08:00:00Z"})
-        await store.create_group(group(), [at], [policy_event(at, START, BUCKETS)], 10)
+        await store.create_group(group(), [at], [event_of(at, START)], 10)
         self.clock.advance(31)
 
         def crash(intent: Any) -> Any:

@@ -11,7 +11,6 @@ from typing import Any, Awaitable, Callable
 
 from effect import Effect
 from pyrsistent import pmap
-from treq.testing import StubTreq
 from twisted.internet.task import Clock
 from txeffect import perform
 
@@ -32,6 +31,7 @@ from otter2.simulation import (
     simulated_dispatcher,
     simulated_resource,
 )
+from tests.stub_treq import StubTreq
 
 BASE_URL = "http://cloud.simulated"
 REGION = "ORD"

@@ -8,9 +8,8 @@ of status codes and bodies, as it does against the real cloud.
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 
-from treq.testing import StubTreq
 from twisted.internet.defer import Deferred, succeed
 from twisted.web.resource import Resource
 from twisted.web.server import Request
@@ -20,7 +19,7 @@ from otter2.cloud.catalog import Catalog
 from otter2.convergence.iteration import converge_one_group
 from otter2.model.outcome import Verdict
 from otter2.effects.dispatcher import make_dispatcher
-from otter2.effects.http import HTTPClient, StaticAuthenticator
+from otter2.effects.http import StaticAuthenticator
 from otter2.model import GroupStatus
 from otter2.simulation import (
     Behaviour,
@@ -32,6 +31,7 @@ from otter2.simulation import (
     simulated_resource,
 )
 from tests.simulation.test_convergence import Scenario
+from tests.stub_treq import StubTreq
 
 REGION = "ORD"
 
@@ -99,7 +99,7 @@ class HTTPScenario(Scenario):
     def use(self, authenticator: Any) -> None:
         """Reach the cloud with ``authenticator``'s tokens, through the real performer."""
         self.dispatcher = make_dispatcher(self.clock, self.store,
-                                          http=cast(HTTPClient, self.http),
+                                          http=self.http,
                                           authenticator=authenticator, region=REGION)
 
     def converge_for(self, minutes: float) -> Timeline:

@@ -7,7 +7,6 @@ after its latency, and lists its endpoints in an Identity catalog.
 from __future__ import annotations
 
 from effect import Effect
-from treq.testing import StubTreq
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from txeffect import perform
@@ -29,17 +28,19 @@ from tests.simulation.support import (
     through_http,
     through_performer,
 )
+from tests.stub_treq import StubTreq
 
 LIST = ServiceRequest("t1", ServiceType.CLOUD_SERVERS, "GET", "servers/detail")
 
 
 class FastPerformerBehaviourTests(
-        cloud_behaviour_tests(lambda case: SimulatedCloudUnderTest(through_performer))):
+        cloud_behaviour_tests(  # type: ignore[misc]  # a computed base class
+            lambda case: SimulatedCloudUnderTest(through_performer))):
     """The simulated cloud keeps the Nova, CLB and RCv3 contract through the fast performer."""
 
 
-class HTTPBehaviourTests(
-        cloud_behaviour_tests(lambda case: SimulatedCloudUnderTest(through_http))):
+class HTTPBehaviourTests(cloud_behaviour_tests(  # type: ignore[misc]  # a computed base class
+        lambda case: SimulatedCloudUnderTest(through_http))):
     """The simulated cloud keeps the Nova, CLB and RCv3 contract over HTTP, through treq."""
 
 

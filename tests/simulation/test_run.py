@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from effect import ComposedDispatcher, Delay, Effect, TypeDispatcher, parallel
-from treq.testing import StubTreq
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
@@ -30,6 +29,7 @@ from otter2.simulation import (
     standalone_dispatcher,
 )
 from tests.simulation.support import BASE_URL, REGION, call, create_body, send_with_treq
+from tests.stub_treq import StubTreq
 
 NOVA = ServiceType.CLOUD_SERVERS
 GROUP = "rax:autoscale:group:id"

@@ -10,6 +10,7 @@ import os
 import threading
 
 from twisted.internet import reactor
+from twisted.internet.interfaces import IReactorThreads
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.store.sqlite import SQLiteGroupStore
@@ -26,7 +27,7 @@ def unwritable_directory(case: SynchronousTestCase) -> str:
     read-only or, for root (whom permissions do not stop), sysfs, where nobody may."""
     if os.geteuid() == 0:
         return "/sys"
-    directory = os.path.abspath(case.mktemp())
+    directory: str = os.path.abspath(case.mktemp())
     os.makedirs(directory)
     os.chmod(directory, 0o500)
     case.addCleanup(os.chmod, directory, 0o700)
@@ -82,14 +83,14 @@ class StartTests(SynchronousTestCase):
     def test_unstarted_store_runs_nothing(self) -> None:
         """Before `start`, no thread runs and no file exists."""
         path, before = self.mktemp(), store_threads()
-        store = SQLiteGroupStore(reactor, path, start=False)
+        store = SQLiteGroupStore(IReactorThreads(reactor), path, start=False)
         self.addCleanup(store.close)
         self.assertEqual((store_threads(), os.path.exists(path)), (before, False))
 
     def test_start_opens(self) -> None:
         """`start` opens the file and starts the store's thread; `close` stops it."""
         path, before = self.mktemp(), store_threads()
-        store = SQLiteGroupStore(reactor, path, start=False)
+        store = SQLiteGroupStore(IReactorThreads(reactor), path, start=False)
         self.addCleanup(store.close)
         store.start()
         self.assertEqual((store_threads(), os.path.exists(path)), (before + 1, True))
@@ -98,14 +99,14 @@ class StartTests(SynchronousTestCase):
 
     def test_close_twice(self) -> None:
         """Closing a store again does nothing."""
-        store = SQLiteGroupStore(reactor, self.mktemp())
+        store = SQLiteGroupStore(IReactorThreads(reactor), self.mktemp())
         store.close()
         store.close()
 
     def test_failed_start_runs_nothing(self) -> None:
         """A store whose file cannot be opened starts no thread."""
         before = store_threads()
-        store = SQLiteGroupStore(reactor, os.path.join(self.mktemp(), "x"), start=False)
+        store = SQLiteGroupStore(IReactorThreads(reactor), os.path.join(self.mktemp(), "x"), start=False)
         self.addCleanup(store.close)
         self.assertRaises(StoreUnavailable, store.start)
         self.assertEqual(store_threads(), before)

@@ -5,15 +5,17 @@ the SQLite store on real files.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable, Optional, TypeVar
 
 from attrs import evolve
 from twisted.internet import reactor
+from twisted.internet.interfaces import IReactorThreads
 from twisted.trial.unittest import TestCase
 
 from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent, Webhook
 from otter2.model.cloud import CLBDescription, RCv3Description, RecordedServer
 from otter2.store.interface import (
+    GroupStore,
     NoSuchGroup,
     NoSuchPolicy,
     NoSuchWebhook,
@@ -24,9 +26,18 @@ from otter2.store.interface import (
 from otter2.store.memory import MemoryGroupStore
 from otter2.store.sqlite import SQLiteGroupStore
 
+T = TypeVar("T")
+
 CONFIG = {"name": "web", "cooldown": 0, "minEntities": 1, "maxEntities": 10,
           "metadata": {"k": "v"}}
 LAUNCH = {"type": "launch_server", "args": {"server": {"flavorRef": "f", "imageRef": "i"}}}
+
+
+def present(value: Optional[T]) -> T:
+    """``value``, which must not be None for the test to go on."""
+    if value is None:
+        raise AssertionError("expected a value, found None")
+    return value
 
 
 def group(tenant_id: str = "t1", group_id: str = "g1", desired: int = 1) -> ScalingGroup:
@@ -48,7 +59,7 @@ def webhook(webhook_id: str = "w1", policy_id: str = "p1", hash_: str = "a" * 64
     return Webhook("t1", "g1", policy_id, webhook_id, "hook", hash_, {"m": "n"})
 
 
-def group_store_tests(build_store: Callable[[TestCase], Any]) -> type[TestCase]:
+def group_store_tests(build_store: Callable[[TestCase], GroupStore]) -> type[TestCase]:
     """A contract suite for a store built by ``build_store``."""
 
     class GroupStoreContract(TestCase):
@@ -74,21 +85,21 @@ def group_store_tests(build_store: Callable[[TestCase], Any]) -> type[TestCase]:
         async def test_stale_write_changes_nothing(self) -> None:
             """A write based on an old version is refused and changes nothing."""
             await self.store.create_group(group(), [], [], 10)
-            state = (await self.store.load_group("t1", "g1")).state
+            state = present(await self.store.load_group("t1", "g1")).state
             saved = await self.store.save_state(evolve(state, desired=3))
             self.assertEqual(saved.version, state.version + 1)
             with self.assertRaises(StaleVersion):
                 await self.store.save_state(evolve(state, desired=5))
-            self.assertEqual((await self.store.load_group("t1", "g1")).state, saved)
+            self.assertEqual(present(await self.store.load_group("t1", "g1")).state, saved)
 
         async def test_config_change_invalidates_older_state(self) -> None:
             """A state computed before a config change cannot be saved after it."""
             await self.store.create_group(group(), [], [], 10)
-            state = (await self.store.load_group("t1", "g1")).state
+            state = present(await self.store.load_group("t1", "g1")).state
             await self.store.update_config("t1", "g1", {**CONFIG, "maxEntities": 2})
             with self.assertRaises(StaleVersion):
                 await self.store.save_state(evolve(state, desired=5))
-            reloaded = await self.store.load_group("t1", "g1")
+            reloaded = present(await self.store.load_group("t1", "g1"))
             self.assertEqual((reloaded.max_entities, reloaded.state.desired), (2, 1))
 
         async def test_save_state_of_missing_group(self) -> None:
@@ -145,7 +156,7 @@ def group_store_tests(build_store: Callable[[TestCase], Any]) -> type[TestCase]:
             """Deleting a policy removes its webhooks and their capability index."""
             await self.store.create_group(group(), [policy()], [], 10)
             await self.store.create_webhooks("t1", "g1", "p1", [webhook()], 25)
-            target = await self.store.lookup_capability("a" * 64)
+            target = present(await self.store.lookup_capability("a" * 64))
             self.assertEqual((target.tenant_id, target.group_id, target.policy_id),
                              ("t1", "g1", "p1"))
             await self.store.delete_policy("t1", "g1", "p1")
@@ -216,15 +227,15 @@ def group_store_tests(build_store: Callable[[TestCase], Any]) -> type[TestCase]:
                                                      RCv3Description("pool")]),
                       RecordedServer("s2")]
             await self.store.save_servers("t1", "g1", record)
-            self.assertEqual(list((await self.store.load_group("t1", "g1")).servers), record)
+            self.assertEqual(list(present(await self.store.load_group("t1", "g1")).servers), record)
 
         async def test_retry_counts_are_kept_with_the_state(self) -> None:
             """The LIMITED_RETRY count and the build back-off are kept with the group's state."""
             await self.store.create_group(group(), [], [], 10)
-            loaded = await self.store.load_group("t1", "g1")
+            loaded = present(await self.store.load_group("t1", "g1"))
             saved = await self.store.save_state(evolve(
                 loaded.state, limited_retries=4, build_failures=5, build_after=1234.5))
-            self.assertEqual((await self.store.load_group("t1", "g1")).state, saved)
+            self.assertEqual(present(await self.store.load_group("t1", "g1")).state, saved)
 
         async def test_due_events_by_bucket_and_time(self) -> None:
             """Due events of the asked buckets come earliest first, at most ``limit``."""
@@ -247,7 +258,7 @@ def group_store_tests(build_store: Callable[[TestCase], Any]) -> type[TestCase]:
             """
             first = event("p1", 10.0)
             await self.store.create_group(group(), [policy()], [first], 10)
-            state = (await self.store.load_group("t1", "g1")).state
+            state = present(await self.store.load_group("t1", "g1")).state
             nxt = event("p1", 70.0)
             with self.assertRaises(StaleVersion):
                 await self.store.fire_event(first, evolve(state, desired=5, version=7), nxt, True)
@@ -255,7 +266,7 @@ def group_store_tests(build_store: Callable[[TestCase], Any]) -> type[TestCase]:
                              [10.0])
             self.assertEqual(await self.store.list_divergent(), [])
             await self.store.fire_event(first, evolve(state, desired=5), nxt, True)
-            self.assertEqual((await self.store.load_group("t1", "g1")).state.desired, 5)
+            self.assertEqual(present(await self.store.load_group("t1", "g1")).state.desired, 5)
             self.assertEqual([e.trigger for e in await self.store.due_events([1], 100.0, 10)],
                              [70.0])
             self.assertEqual([m.group_id for m in await self.store.list_divergent()], ["g1"])
@@ -275,12 +286,13 @@ def group_store_tests(build_store: Callable[[TestCase], Any]) -> type[TestCase]:
 
 
 def _sqlite_store(case: TestCase) -> SQLiteGroupStore:
-    store = SQLiteGroupStore(reactor, case.mktemp() + ".sqlite")
+    store = SQLiteGroupStore(IReactorThreads(reactor), case.mktemp() + ".sqlite")
     case.addCleanup(store.close)
     return store
 
 
-class SQLiteGroupStoreTests(group_store_tests(_sqlite_store)):  # type: ignore[misc]
+class SQLiteGroupStoreTests(
+        group_store_tests(_sqlite_store)):  # type: ignore[misc]  # a computed base class
     """The SQLite store keeps the contract."""
 
 
@@ -290,15 +302,16 @@ class SQLiteDurabilityTests(TestCase):
     async def test_reopen(self) -> None:
         """A group written, then the store closed, is there on reopening."""
         path = self.mktemp() + ".sqlite"
-        store = SQLiteGroupStore(reactor, path)
+        store = SQLiteGroupStore(IReactorThreads(reactor), path)
         await store.create_group(group(), [policy()], [], 10)
         store.close()
-        reopened = SQLiteGroupStore(reactor, path)
+        reopened = SQLiteGroupStore(IReactorThreads(reactor), path)
         self.addCleanup(reopened.close)
         self.assertEqual(await reopened.load_group("t1", "g1"), group())
 
 
-class MemoryGroupStoreTests(group_store_tests(lambda case: MemoryGroupStore())):  # type: ignore[misc]
+class MemoryGroupStoreTests(
+        group_store_tests(lambda case: MemoryGroupStore())):  # type: ignore[misc]  # a computed base class
     """The in-memory store keeps the same contract."""
 
 
@@ -311,19 +324,19 @@ class SQLiteGroupCacheTests(TestCase):
     async def test_every_write_is_seen_by_the_next_read(self) -> None:
         """A cached group read after each kind of write shows that write."""
         await self.store.create_group(group(), [], [], 10)
-        cached = await self.store.load_group("t1", "g1")
+        cached = present(await self.store.load_group("t1", "g1"))
         saved = await self.store.save_state(evolve(cached.state, desired=4))
-        self.assertEqual((await self.store.load_group("t1", "g1")).state, saved)
+        self.assertEqual(present(await self.store.load_group("t1", "g1")).state, saved)
         await self.store.update_config("t1", "g1", {**CONFIG, "name": "renamed"})
-        self.assertEqual((await self.store.load_group("t1", "g1")).name, "renamed")
+        self.assertEqual(present(await self.store.load_group("t1", "g1")).name, "renamed")
         await self.store.update_launch("t1", "g1", {"type": "launch_stack", "args": {}})
-        self.assertEqual((await self.store.load_group("t1", "g1")).launch["type"],
+        self.assertEqual(present(await self.store.load_group("t1", "g1")).launch["type"],
                          "launch_stack")
         await self.store.save_servers("t1", "g1", [RecordedServer("s1", active=True)])
-        self.assertEqual(len((await self.store.load_group("t1", "g1")).servers), 1)
+        self.assertEqual(len(present(await self.store.load_group("t1", "g1")).servers), 1)
         await self.store.mark_deleting("t1", "g1")
         self.assertIsNone(await self.store.load_group("t1", "g1"))
-        self.assertTrue((await self.store.load_group("t1", "g1", True)).deleting)
+        self.assertTrue(present(await self.store.load_group("t1", "g1", True)).deleting)
         await self.store.delete_group("t1", "g1")
         self.assertIsNone(await self.store.load_group("t1", "g1", True))
 
@@ -332,9 +345,9 @@ class SQLiteGroupCacheTests(TestCase):
         await self.store.create_group(group(), [], [], 10)  # leaves nothing cached
         before = self.store.load_group("t1", "g1")
         write = self.store.save_state(evolve(group().state, desired=7))
-        self.assertEqual((await before).state.desired, 1)
+        self.assertEqual(present(await before).state.desired, 1)
         await write
-        self.assertEqual((await self.store.load_group("t1", "g1")).state.desired, 7)
+        self.assertEqual(present(await self.store.load_group("t1", "g1")).state.desired, 7)
 
     async def test_missing_group_is_cached_until_created(self) -> None:
         """An unknown group read as None is found once created."""
