@@ -9,6 +9,7 @@ test-case-name: tests.service.test_scheduler
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from attrs import frozen
@@ -110,7 +111,8 @@ class Scheduler(Service):
         log.info("Scheduled policy {policy_id} of group {group_id} of tenant {tenant_id}, "
                  "due at {trigger}, fired {lateness:.1f} s late: {outcome}: {message}",
                  policy_id=event.policy_id, group_id=event.group_id,
-                 tenant_id=event.tenant_id, trigger=event.trigger, lateness=fired.lateness,
+                 tenant_id=event.tenant_id, lateness=fired.lateness,
+                 trigger=datetime.fromtimestamp(event.trigger, timezone.utc).isoformat(),
                  outcome=firing.outcome.value, message=firing.message,
                  next_trigger=firing.next_event.trigger if firing.next_event else None)
 
@@ -131,6 +133,6 @@ def scheduler_check(scheduler: Scheduler) -> Callable[[], Awaitable[tuple[bool, 
     async def check() -> tuple[bool, dict[str, Any]]:
         health = await scheduler.health()
         return health.healthy, {"running": health.running,
-                                "oldest_due_trigger": health.oldest_trigger,
+                                "earliest_trigger": health.oldest_trigger,
                                 "overdue_seconds": round(health.overdue, 3)}
     return check
