@@ -102,9 +102,23 @@ def server_metadata(group_id: str, desired_lbs: Iterable[LBDescription]) -> dict
     The metadata otter2 writes on every server it creates for a group:
     both membership keys and one key per load balancer.
     """
-    metadata = {GROUP_ID_KEY: group_id, LEGACY_GROUP_ID_KEY: group_id}
+    return {GROUP_ID_KEY: group_id, LEGACY_GROUP_ID_KEY: group_id,
+            **lb_metadata(desired_lbs)}
+
+
+def with_load_balancers(metadata: Mapping[str, Any],
+                        lbs: Iterable[LBDescription]) -> dict[str, str]:
+    """``metadata`` whose load-balancer keys say ``lbs``, and nothing else changed."""
+    kept = {key: str(value) for key, value in metadata.items()
+            if not key.startswith((CLB_KEY_PREFIX, RCV3_KEY_PREFIX))}
+    return {**kept, **lb_metadata(lbs)}
+
+
+def lb_metadata(lbs: Iterable[LBDescription]) -> dict[str, str]:
+    """One metadata key per load balancer of ``lbs``: a CLB's with its ports."""
+    metadata: dict[str, str] = {}
     ports: dict[str, set[int]] = {}
-    for lb in desired_lbs:
+    for lb in lbs:
         if isinstance(lb, CLBDescription):
             ports.setdefault(lb.lb_id, set()).add(lb.port)
         else:

@@ -301,6 +301,20 @@ def classify_deletion_check(server_id: str, response: Response) -> StepOutcome:
                                 response, client_error=Verdict.RETRY)
 
 
+def classify_replace_metadata(server_id: str, response: Response) -> StepOutcome:
+    """
+    What Nova's answer to replacing a server's metadata means: 200 is
+    SUCCESS; a vanished server or anything else is RETRY.
+    """
+    if response.status == 200:
+        return StepOutcome(Verdict.SUCCESS, done=True)
+    if response.status == 404 and fault_message(response.body, "itemNotFound"):
+        return StepOutcome(Verdict.RETRY, [
+            f"server {server_id} no longer exists, so its metadata cannot be rewritten"])
+    return unrecognised_outcome(CLOUD_SERVERS, f"rewrite the metadata of server {server_id}",
+                                response, client_error=Verdict.RETRY)
+
+
 def classify_set_metadata_item(server_id: str, key: str, response: Response) -> StepOutcome:
     """
     What Nova's answer to a metadata write means: 200 is SUCCESS; anything

@@ -34,6 +34,7 @@ from otter2.convergence.steps import (
     CreateServer,
     DeleteServer,
     FailConvergence,
+    RecordLoadBalancers,
     RemoveNodesFromCLB,
     SetMetadataItemOnServer,
     Step,
@@ -45,7 +46,8 @@ SERVER_NAME_BYTES = 4
 
 _SERVICE_OF: dict[type, str] = {
     CreateServer: CLOUD_SERVERS, DeleteServer: CLOUD_SERVERS,
-    SetMetadataItemOnServer: CLOUD_SERVERS, AddNodesToCLB: CLOUD_LOAD_BALANCERS,
+    SetMetadataItemOnServer: CLOUD_SERVERS, RecordLoadBalancers: CLOUD_SERVERS,
+    AddNodesToCLB: CLOUD_LOAD_BALANCERS,
     RemoveNodesFromCLB: CLOUD_LOAD_BALANCERS, ChangeCLBNode: CLOUD_LOAD_BALANCERS,
     BulkAddToRCv3: RACKCONNECT, BulkRemoveFromRCv3: RACKCONNECT,
 }
@@ -130,6 +132,12 @@ def _delete(step: DeleteServer, tenant_id: str) -> Effect:
 def _set_metadata(step: SetMetadataItemOnServer, tenant_id: str) -> Effect:
     request = nova.set_metadata_item_request(tenant_id, step.server_id, step.key, step.value)
     return _call(request, partial(nova.classify_set_metadata_item, step.server_id, step.key))
+
+
+@_step_io.register
+def _record_lbs(step: RecordLoadBalancers, tenant_id: str) -> Effect:
+    request = nova.replace_metadata_request(tenant_id, step.server_id, step.metadata)
+    return _call(request, partial(nova.classify_replace_metadata, step.server_id))
 
 
 @_step_io.register

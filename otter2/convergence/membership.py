@@ -6,6 +6,20 @@ group's servers, how a server leaves its load balancers (drained first, spec
 balancer as they come (the one place where steps are merged), and the
 instant the soonest known wait ends.
 
+# Note [Load-balancer history]
+A server's metadata names the load balancers otter2 put it on (one key per
+load balancer, written when the server is created). That record is how a
+node is found again after the launch configuration changed: otter2 removes
+only nodes of load balancers the record names. So the record must always
+name every load balancer the server is or may be on, whatever the number of
+changes: before a server joins a load balancer it does not name, its
+metadata is rewritten to name it (the join waits for the next iteration, so
+a crash in between leaves nothing unrecorded); a load balancer it names and
+the group no longer wants keeps its key until no node of the server is seen
+there, and only then is the key dropped. Nova's metadata is replaced whole
+(``PUT servers/{id}/metadata``, as Nova serves it everywhere), from what the
+gather saw.
+
 test-case-name: tests.convergence.test_membership
 """
 
@@ -17,6 +31,7 @@ from attrs import evolve
 
 from otter2.cloud.metadata import DRAINING as DRAINING_VALUE
 from otter2.cloud.metadata import SERVER_STATE_KEY as DRAINING_KEY
+from otter2.cloud.metadata import with_load_balancers
 from otter2.convergence.destiny import Destiny
 from otter2.convergence.steps import (
     AddNodesToCLB,
@@ -26,6 +41,7 @@ from otter2.convergence.steps import (
     ConvergeLater,
     DeleteServer,
     FailConvergence,
+    RecordLoadBalancers,
     RemoveNodesFromCLB,
     SetMetadataItemOnServer,
     Step,
@@ -69,6 +85,8 @@ class StepCollector:
         self._reasons: dict[bool, set[str]] = {False: set(), True: set()}
         self._failures: set[str] = set()
         self.wake_at: Optional[float] = None
+        #: Work that can be done at the next iteration, in sentences.
+        self.postponed: list[str] = []
 
     def append(self, step: Step) -> None:
         """Take ``step`` as it is."""
@@ -100,6 +118,10 @@ class StepCollector:
         """Note that a wait ends at ``at``: something changes then."""
         if self.wake_at is None or at < self.wake_at:
             self.wake_at = at
+
+    def postpone(self, reason: str) -> None:
+        """Leave work for the next iteration, which can do it at once, for ``reason``."""
+        self.postponed.append(reason)
 
     def fail(self, reason: str) -> None:
         """Tell the group's owner that convergence cannot go on, for ``reason``."""
@@ -210,25 +232,40 @@ def converge_membership(server: ObservedServer, nodes: Sequence[LBNode],
     are left alone.
     """
     present: dict[Key, list[LBNode]] = {}
-    recorded: Optional[set[Key]] = None
+    recorded = {lb_key(description): description for description in server.desired_lbs}
+    still_on: dict[Key, LBDescription] = {}
     for node in nodes:
         key = lb_key(node.description)
         if key in wanted:
             present.setdefault(key, []).append(node)
-            continue
-        if recorded is None:
-            recorded = {lb_key(description) for description in server.desired_lbs}
-        if key in recorded:
-            leave(node, draining_timeout, now, steps)
+        elif key in recorded:
+            if leave(node, draining_timeout, now, steps):
+                steps.postpone(f"server {server.id} leaves "
+                               f"{_lb_name(recorded[key])}; its record is updated once the "
+                               "node is seen gone")
+            still_on[key] = recorded[key]
+    # See Note [Load-balancer history].
+    if recorded.keys() != wanted.keys() | still_on.keys():
+        steps.append(RecordLoadBalancers(server.id, with_load_balancers(
+            server.metadata, [*wanted.values(), *still_on.values()])))
     for key, description in wanted.items():
         matching = present.get(key)
-        if not matching:
+        if not matching and key not in recorded:
+            steps.postpone(f"adding server {server.id} to {_lb_name(description)} waits for "
+                           "the next iteration: its metadata must name it first")
+        elif not matching:
             _join(server, joining[key], steps)
         elif isinstance(description, CLBDescription):
             for node in matching:
                 assert isinstance(node, CLBNode)
                 if node.description != description:
                     _reset(node, description, clbs, now, build_timeout, steps)
+
+
+def _lb_name(description: LBDescription) -> str:
+    if isinstance(description, CLBDescription):
+        return f"Cloud Load Balancer {description.lb_id}"
+    return f"RackConnect v3 pool {description.lb_id}"
 
 
 def _no_health_info(lb_id: str) -> str:

@@ -56,8 +56,9 @@ def plan(desired: DesiredGroup, servers: Iterable[ObservedServer], lb_nodes: Ite
     time of the gather.
     """
     steps, kept, broken = _survey(desired, servers, lb_nodes, clbs, now, build_timeout)
-    return evolve(transform(steps.result(), step_limits), kept=kept, broken=broken,
-                  wake_at=steps.wake_at)
+    transformed = transform(steps.result(), step_limits)
+    return evolve(transformed, postponed=transformed.postponed.extend(steps.postponed), kept=kept,
+                  broken=broken, wake_at=steps.wake_at)
 
 
 def plan_steps(desired: DesiredGroup, servers: Iterable[ObservedServer],

@@ -40,6 +40,18 @@ class SetMetadataItemOnServer:
 
 
 @frozen
+class RecordLoadBalancers:
+    """
+    Replace a server's metadata by ``metadata``: its load-balancer keys
+    rewritten to name every load balancer it is or will be on (Note
+    [Load-balancer history] in ``membership``).
+    """
+
+    server_id: str
+    metadata: PMap = field(converter=frozen_json)
+
+
+@frozen
 class AddNodesToCLB:
     """Add (address, description) pairs as nodes of one CLB."""
 
@@ -95,10 +107,12 @@ class FailConvergence:
     reasons: PVector = field(factory=pvector, converter=frozen_list)
 
 
-Step = Union[CreateServer, DeleteServer, SetMetadataItemOnServer, AddNodesToCLB,
+Step = Union[CreateServer, DeleteServer, SetMetadataItemOnServer, RecordLoadBalancers,
+             AddNodesToCLB,
              RemoveNodesFromCLB, ChangeCLBNode, BulkAddToRCv3, BulkRemoveFromRCv3,
              ConvergeLater, FailConvergence]
 
 __all__ = ["AddNodesToCLB", "BulkAddToRCv3", "BulkRemoveFromRCv3", "CLBDescription",
            "ChangeCLBNode", "ConvergeLater", "CreateServer", "DeleteServer",
-           "FailConvergence", "RemoveNodesFromCLB", "SetMetadataItemOnServer", "Step"]
+           "FailConvergence", "RecordLoadBalancers", "RemoveNodesFromCLB",
+           "SetMetadataItemOnServer", "Step"]

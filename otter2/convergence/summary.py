@@ -17,6 +17,7 @@ from otter2.convergence.steps import (
     ChangeCLBNode,
     CreateServer,
     DeleteServer,
+    RecordLoadBalancers,
     RemoveNodesFromCLB,
     SetMetadataItemOnServer,
     Step,
@@ -41,6 +42,8 @@ def _phrase(step: Step) -> Optional[tuple[str, str, int]]:
         return "deleted {}", "server", 1
     if isinstance(step, SetMetadataItemOnServer):
         return "marked {} for draining", "server", 1
+    if isinstance(step, RecordLoadBalancers):
+        return "recorded the load balancers of {}", "server", 1
     if isinstance(step, AddNodesToCLB):
         return (f"added {{}} to Cloud Load Balancer {step.lb_id}", "node",
                 len(step.address_configs))

@@ -4,6 +4,7 @@ Builders of observed servers, LB nodes and desired groups for the planning tests
 
 from typing import Iterable, Mapping, Optional
 
+from attrs import evolve
 from pyrsistent import PBag, pbag
 
 from otter2.convergence.planning import plan_steps
@@ -60,8 +61,13 @@ def steps_for(capacity: int, servers: Iterable[ObservedServer] = (),
               nodes: Iterable[LBNode] = (), clbs: Optional[Mapping[str, CLB]] = None,
               lbs: Iterable[LBDescription] = (), draining_timeout: float = 0.0,
               now: float = 0, build_timeout: float = 3600) -> PBag:
-    """The raw steps planned for a group (every CLB known, no monitor, unless told)."""
+    """
+    The raw steps planned for a group (every CLB known, no monitor, unless
+    told). A server given without load balancers in its metadata is taken to
+    have been created by otter2 for ``lbs``, so its metadata names them.
+    """
     lbs = list(lbs)
+    servers = [s if s.desired_lbs else evolve(s, desired_lbs=lbs) for s in servers]
     if clbs is None:
         clbs = {lb.lb_id: CLB() for lb in lbs if isinstance(lb, CLBDescription)}
     return pbag(plan_steps(group(capacity, lbs, draining_timeout), servers, nodes, clbs,

@@ -7,6 +7,7 @@ LB changes, and node matching.
 from pyrsistent import PBag, pbag
 from twisted.trial.unittest import SynchronousTestCase
 
+from otter2.cloud.metadata import lb_metadata
 from otter2.convergence.membership import StepCollector
 from otter2.convergence.planning import DRAINING_KEY, DRAINING_REASON, DRAINING_VALUE, plan
 from otter2.convergence.steps import (
@@ -17,6 +18,7 @@ from otter2.convergence.steps import (
     ConvergeLater,
     DeleteServer,
     FailConvergence,
+    RecordLoadBalancers,
     RemoveNodesFromCLB,
     SetMetadataItemOnServer,
     Step,
@@ -25,6 +27,7 @@ from otter2.convergence.transforming import Plan
 from otter2.model.cloud import (
     CLB,
     CLBDescription,
+    LBDescription,
     LBNode,
     NodeCondition,
     NodeType,
@@ -38,6 +41,11 @@ ENABLED, DISABLED, DRAINING = NodeCondition.ENABLED, NodeCondition.DISABLED, Nod
 CLB5 = CLBDescription("5", 80)
 IP1, IP2 = "10.0.0.1", "10.0.0.2"
 MARK = SetMetadataItemOnServer("abc", DRAINING_KEY, DRAINING_VALUE)
+
+
+def record(server_id: str, *lbs: LBDescription) -> RecordLoadBalancers:
+    """The step that makes a server's metadata (empty but for it) name ``lbs``."""
+    return RecordLoadBalancers(server_id, lb_metadata(lbs))
 
 
 def to_drain(lb_id: str, node_id: str) -> ChangeCLBNode:
@@ -243,9 +251,15 @@ class LaunchConfigChangeTests(SynchronousTestCase):
     """
 
     def test_joins_new_load_balancer(self) -> None:
-        """A kept server joins an LB added to the launch configuration."""
+        """
+        A kept server joins an LB added to the launch configuration once its
+        metadata names it: first the record, then the join.
+        """
         a = server("a", address=IP1, lbs=[OLD])
         self.assertEqual(steps_for(1, [a], [clb_node("1", IP1)], lbs=[OLD, NEW]),
+                         pbag([record("a", OLD, NEW)]))
+        recorded = server("a", address=IP1, lbs=[OLD, NEW])
+        self.assertEqual(steps_for(1, [recorded], [clb_node("1", IP1)], lbs=[OLD, NEW]),
                          pbag([AddNodesToCLB("7", {(IP1, NEW)})]))
 
     def test_drains_from_removed_load_balancer(self) -> None:
@@ -253,13 +267,17 @@ class LaunchConfigChangeTests(SynchronousTestCase):
         a = server("a", address=IP1, lbs=[OLD])
         nodes = [clb_node("1", IP1), clb_node("2", IP1, lb_id="7")]
         self.assertEqual(steps_for(1, [a], nodes, lbs=[NEW], draining_timeout=30),
-                         pbag([to_drain("5", "1")]))
+                         pbag([to_drain("5", "1"), record("a", OLD, NEW)]))
 
     def test_removed_at_once_without_draining_timeout(self) -> None:
-        """Without a draining timeout the node is removed at once."""
+        """
+        Without a draining timeout the node is removed at once; the old LB stays
+        recorded until its node is seen gone, the new one is recorded before
+        the server joins it.
+        """
         a = server("a", address=IP1, lbs=[OLD])
         self.assertEqual(steps_for(1, [a], [clb_node("1", IP1)], lbs=[NEW]),
-                         pbag([RemoveNodesFromCLB("5", {"1"}), AddNodesToCLB("7", {(IP1, NEW)})]))
+                         pbag([RemoveNodesFromCLB("5", {"1"}), record("a", OLD, NEW)]))
 
     def test_draining_node_is_removed_when_drained(self) -> None:
         """The draining node waits for the draining timeout, then is removed."""
@@ -286,28 +304,42 @@ class LaunchConfigChangeTests(SynchronousTestCase):
 
     def test_port_change(self) -> None:
         """
-        A new port on the same CLB is added first; draining the old port waits
-        for the next iteration (one change per CLB), and the plan says so.
+        A new port on the same CLB: the old port's node starts draining and the
+        new port is recorded; then the server joins the new port; the drained
+        node goes; last the old port leaves the record. The plans say why they
+        are not done.
         """
         port = CLBDescription("5", 8080)
-        a = server("a", address=IP1, lbs=[OLD])
         desired = group(1, [port], draining_timeout=30)
-        first = plan(desired, [a], [clb_node("1", IP1)], {"5": CLB()}, 0, 3600)
-        second = plan(desired, [a], [clb_node("1", IP1), clb_node("2", IP1, port=8080)],
-                      {"5": CLB()}, 0, 3600)
-        self.assertEqual([first, second], [
-            Plan([AddNodesToCLB("5", {(IP1, port)})],
-                 ["changing 1 node of Cloud Load Balancer 5 waits for the next iteration: a "
-                  "Cloud Load Balancer takes one change at a time"], kept=["a"], wake_at=30),
-            Plan([to_drain("5", "1")], kept=["a"], wake_at=30)])
+        old, both = server("a", address=IP1, lbs=[OLD]), server("a", address=IP1,
+                                                                 lbs=[OLD, port])
+        draining = clb_node("1", IP1, condition=DRAINING, drained_at=0)
+        plans = [plan(desired, [old], [clb_node("1", IP1)], {"5": CLB()}, 0, 3600),
+                 plan(desired, [both], [draining], {"5": CLB()}, 10, 3600),
+                 plan(desired, [both], [draining, clb_node("2", IP1, port=8080)],
+                      {"5": CLB()}, 30, 3600),
+                 plan(desired, [both], [clb_node("2", IP1, port=8080)], {"5": CLB()}, 31, 3600)]
+        self.assertEqual(plans, [
+            Plan([to_drain("5", "1"), record("a", OLD, port)],
+                 ["adding server a to Cloud Load Balancer 5 waits for the next iteration: "
+                  "its metadata must name it first"], kept=["a"], wake_at=30),
+            Plan([AddNodesToCLB("5", {(IP1, port)}), ConvergeLater([DRAINING_REASON])],
+                 kept=["a"], wake_at=30),
+            Plan([RemoveNodesFromCLB("5", {"1"})],
+                 ["server a leaves Cloud Load Balancer 5; its record is updated once the node "
+                  "is seen gone"], kept=["a"]),
+            Plan([record("a", port)], kept=["a"])])
 
     def test_user_nodes_are_left_alone(self) -> None:
-        """Nodes on LBs neither configured nor recorded are the user's: never touched."""
+        """
+        Nodes on LBs neither configured nor recorded are the user's: never
+        touched (the recorded LB the server has left is dropped from its record).
+        """
         a = server("a", address=IP1, lbs=[OLD])
         nodes: list[LBNode] = [clb_node("1", IP1, lb_id="9", weight=7),
                                clb_node("2", IP1, lb_id="9", port=22, condition=DRAINING),
                                rcv3_node("r", "8", "a")]
-        self.assertEqual(steps_for(1, [a], nodes, draining_timeout=30), pbag([]))
+        self.assertEqual(steps_for(1, [a], nodes, draining_timeout=30), pbag([record("a")]))
 
     def test_only_active_servers_change(self) -> None:
         """Waiting and held servers keep their nodes on dropped LBs for now."""

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pyrsistent import pbag
 from twisted.trial.unittest import SynchronousTestCase
 
+from otter2.cloud.metadata import desired_lbs_of
 from otter2.convergence.destiny import COUNTED, Destiny, destiny
 from otter2.convergence.planning import BUILDING_REASON, plan, plan_steps
 from otter2.convergence.steps import (
@@ -26,6 +27,7 @@ from otter2.convergence.steps import (
     CreateServer,
     DeleteServer,
     RemoveNodesFromCLB,
+    RecordLoadBalancers,
     SetMetadataItemOnServer,
 )
 from otter2.convergence.transforming import Plan
@@ -194,7 +196,7 @@ class PlanTests(SynchronousTestCase):
         5 give one merged addition and ten creations; the other ten are
         reported as postponed.
         """
-        servers = [server("a", address=IP1), server("b", address=IP2)]
+        servers = [server("a", address=IP1, lbs=[CLB5]), server("b", address=IP2, lbs=[CLB5])]
         result = plan(group(20, [CLB5]), servers, [], {"5": CLB()}, now=0, build_timeout=3600)
         self.assertEqual(result, Plan(
             [AddNodesToCLB("5", {(IP1, CLB5), (IP2, CLB5)})] + [CREATE] * 10,
@@ -290,6 +292,9 @@ def apply(plan_: Plan, servers: list, nodes: list, desired: DesiredGroup, now: f
             by_id.pop(step.server_id, None)
         elif isinstance(step, SetMetadataItemOnServer):
             by_id[step.server_id] = evolve(by_id[step.server_id], draining=True)
+        elif isinstance(step, RecordLoadBalancers):
+            by_id[step.server_id] = evolve(by_id[step.server_id], metadata=step.metadata,
+                                           desired_lbs=desired_lbs_of(step.metadata))
         elif isinstance(step, AddNodesToCLB):
             nodes = nodes + [
                 CLBNode(f"m{next(fresh)}", address, description,
@@ -412,6 +417,36 @@ class PlanPropertyTests(SynchronousTestCase):
                       else n.cloud_server_id == kept.id)}
             recorded = {_key(description) for description in kept.desired_lbs}
             self.assertEqual((wanted - on, on & (recorded - wanted)), (set(), set()), kept.id)
+
+
+class LoadBalancerHistoryTests(SynchronousTestCase):
+    """Load-balancer membership survives any number of launch-configuration changes."""
+
+    @given(desired=desired_groups(max_capacity=4),
+           changes=st.lists(st.sets(st.sampled_from(LBS)), min_size=1, max_size=4),
+           timeout=st.sampled_from([0.0, 30.0]))
+    def test_on_exactly_the_current_load_balancers(self, desired: DesiredGroup,
+                                                   changes: list[set], timeout: float) -> None:
+        """
+        After each change converges, every kept ACTIVE server is on exactly
+        the current load balancers and on none the group used before, and
+        its metadata names exactly the current ones.
+        """
+        clbs = {"5": CLB(), "7": CLB()}
+        servers: list = []
+        nodes: list = []
+        now = 5000.0
+        for lbs in [desired.desired_lbs, *changes]:
+            current = evolve(desired, desired_lbs=lbs, draining_timeout=timeout)
+            # A CLB takes one node change per iteration: up to 8 drains in a row.
+            servers, nodes, now = run(current, servers, nodes, clbs, rounds=30, now=now)
+            wanted = {_key(description) for description in lbs}
+            for kept in servers:
+                on = {_key(n.description) for n in nodes
+                      if (n.address == kept.servicenet_address if isinstance(n, CLBNode)
+                          else n.cloud_server_id == kept.id)}
+                self.assertEqual(on, wanted, kept.id)
+                self.assertEqual({_key(d) for d in kept.desired_lbs}, wanted, kept.id)
 
 
 def _key(description: LBDescription) -> tuple:

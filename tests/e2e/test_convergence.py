@@ -335,3 +335,30 @@ class ScheduleTests(MimicTestCase):
         self.assertEqual((await self.state(group_id))["desiredCapacity"], 0)
         await self.converged(group_id, 2)
         self.assertEqual((await self.state(group_id))["desiredCapacity"], 2)
+
+
+class LoadBalancerHistoryTests(MimicTestCase):
+    """Servers follow the launch configuration through several load-balancer changes."""
+
+    async def test_three_load_balancers_in_turn(self) -> None:
+        """CLB a, then b, then c: the servers end on c only, with metadata naming c only."""
+        lbs = [await self.new_load_balancer() for _ in range(3)]
+        group_id = await self.create_group(2, (lbs[0],))
+        await self.converged(group_id, 2, (lbs[0],))
+        launch = await self.request("GET", f"{self.api}/groups/{group_id}/launch", ok=200)
+        for lb in lbs[1:]:
+            args = {**launch["launchConfiguration"]["args"],
+                    "loadBalancers": [{"loadBalancerId": lb, "port": 80}]}
+            await self.request("PUT", f"{self.api}/groups/{group_id}/launch",
+                               {"type": "launch_server", "args": args}, ok=204)
+            await self.request("POST", f"{self.api}/groups/{group_id}/converge", ok=204)
+            await self.converged(group_id, 2, (lb,))
+
+            async def left() -> bool:
+                return not any([await self.nodes(old) for old in lbs if old != lb])
+            await self.eventually(left, "off the other load balancers")
+        async def recorded() -> bool:
+            return all(sorted(k for k in server["metadata"] if k.startswith("rax:autoscale:lb:"))
+                       == [f"rax:autoscale:lb:CloudLoadBalancer:{lbs[2]}"]
+                       for server in await self.servers(group_id))
+        await self.eventually(recorded, "with metadata naming the last load balancer only")

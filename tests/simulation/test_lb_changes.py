@@ -123,6 +123,33 @@ class LaunchConfigurationLBChangeTests(LBChangeScenario):
         self.assertEqual(len(result.active_ids), 3)
 
 
+class LoadBalancerHistoryTests(LBChangeScenario):
+    """Membership survives several changes (Note [Load-balancer history])."""
+
+    def test_five_then_six_then_seven(self) -> None:
+        """CLB 5, then 6, then 7: the same servers end on CLB 7 only, strangers untouched."""
+        self.holder.cloud = add_load_balancer(self.holder.cloud, "t1", 7, self.clock.seconds())
+        self.make_group(3, draining_timeout=30, lbs=[CLB5])
+        self.assert_converged(self.converge_for(minutes=5), 3)
+        kept = {s.id for s in self.group_servers()}
+        others = self.others(self.holder.cloud)
+        for lbs in ([CLB6], [{"loadBalancerId": 7, "port": 80}]):
+            self.change_lbs(lbs)
+            for _ in range(30):
+                result = self.converge_for(minutes=0).samples[-1].result
+                if result.verdict is Verdict.SUCCESS:
+                    break
+            self.assertEqual(result.verdict, Verdict.SUCCESS, result)
+        self.assertEqual({s.id for s in self.group_servers()}, kept)
+        self.assertEqual((self.group_nodes(5), self.group_nodes(6)), ({}, {}))
+        self.assertEqual(len(self.group_nodes(7)), 3)
+        self.assertEqual(self.others(self.holder.cloud), others)
+        for found in self.group_servers():
+            self.assertEqual(
+                sorted(k for k in found.metadata if k.startswith("rax:autoscale:lb:")),
+                ["rax:autoscale:lb:CloudLoadBalancer:7"])
+
+
 class LostServerTests(LBChangeScenario):
     """A server lost before its nodes could be removed leaves none behind."""
 
