@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from functools import wraps
-from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional
 from uuid import uuid4
 
 from attrs import field, frozen
@@ -120,7 +120,7 @@ def _methods_with_slash(mapper: MapAdapter) -> Optional[list[str]]:
     return None
 
 
-def method_not_allowed(request: IRequest, methods: Sequence[str]) -> APIError:
+def method_not_allowed(request: IRequest, methods: Iterable[str]) -> APIError:
     """The 405 for a path that takes only ``methods``."""
     return APIError(405, "InvalidMethod",
                     f"{request.method.decode('latin-1')} is not allowed on "
@@ -160,7 +160,8 @@ class APIBase:
     def _do(self, intent_or_effect: Any) -> Deferred[Any]:
         effect = (intent_or_effect if isinstance(intent_or_effect, Effect)
                   else Effect(intent_or_effect))
-        return perform(self._dispatcher, effect)
+        result: Deferred[Any] = perform(self._dispatcher, effect)
+        return result
 
     def _json(self, request: Request) -> Any:
         if self.limits.require_json:
@@ -207,7 +208,9 @@ class APIBase:
 
     @app.handle_errors(MethodNotAllowed)
     def not_allowed(self, request: IRequest, failure: Failure) -> bytes:
-        methods = failure.value.valid_methods or []
+        error = failure.value
+        assert isinstance(error, MethodNotAllowed)  # the only error this handles
+        methods = error.valid_methods or []
         return error_page(request, method_not_allowed(request, methods))
 
     # -- service endpoints ------------------------------------------------------

@@ -366,6 +366,7 @@ class WebhookTests(PolicyTestCase):
         self.assertEqual((answer.code, answer.raw), (204, b""))
         shown = (await self.call("GET", url)).json["webhook"]
         self.assertEqual(shown, {**webhook, "name": "renamed", "metadata": {"k": "v"}})
+        body: object
         for body in ({"name": "x"}, {"metadata": {}}, {"name": "x", "metadata": {},
                                                        "extra": 1},
                      {"name": "", "metadata": {}}, {"name": "x", "metadata": {"k": 1}},
@@ -377,6 +378,7 @@ class WebhookTests(PolicyTestCase):
         """Malformed webhook batches are refused with 400 and create nothing."""
         _, policy = await self.group_with_policy()
         url = f"{policy}/webhooks"
+        body: object
         for body in ([], {"name": "w"}, [{}], [{"name": "  "}], [{"name": "x" * 257}],
                      [{"name": "w", "metadata": {"a": {"b": "c"}}}], [{"name": "w", "id": "x"}],
                      [{"name": "w"}] * 101, [{"name": "w", "metadata": None}]):

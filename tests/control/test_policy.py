@@ -139,7 +139,7 @@ class PercentChangeTests(SynchronousTestCase):
         self.assertTrue(change == 0 or (change > 0) == (percent > 0))
 
 
-policies = st.one_of(
+policies: st.SearchStrategy[dict[str, float]] = st.one_of(
     st.builds(dict, change=st.integers(-2000, 2000).filter(bool)),
     st.builds(dict, changePercent=st.one_of(
         st.integers(-500, 500), st.floats(-500, 500, allow_nan=False)).filter(bool)),
