@@ -57,7 +57,7 @@ Route = Callable[..., Awaitable[Reply]]
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
-def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
+def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
     """
     Wrap a route so that it gets a response id, a JSON body, a log line, and
     the Otter error body for every failure, expected or not. A body over the
@@ -96,7 +96,7 @@ def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
             return reply.body
         return json.dumps(reply.body).encode()
 
-    return handler  # type: ignore[return-value]
+    return handler
 
 
 def _methods_with_slash(mapper: MapAdapter) -> Optional[list[str]]:
@@ -193,7 +193,8 @@ class APIBase:
                       data=data, version=str(uuid4()))
 
     async def _group(self, tenant_id: str, group_id: str) -> ScalingGroup:
-        return await self._do(operations.load_group(tenant_id, group_id))  # type: ignore[no-any-return]
+        group: ScalingGroup = await self._do(operations.load_group(tenant_id, group_id))
+        return group
 
     # -- routing errors ---------------------------------------------------------
 

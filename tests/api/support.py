@@ -107,17 +107,20 @@ class APITestCase(TestCase):
         answer = await self.call("POST", f"{self.base}/v1.0/{tenant}/groups/",
                                  body or minimal_group())
         self.assertEqual(answer.code, 201, answer.raw)
-        return answer.json["group"]  # type: ignore[no-any-return]
+        group: dict[str, Any] = answer.json["group"]
+        return group
 
     async def create_policy(self, group_id: str, **policy: Any) -> dict[str, Any]:
         """Create one webhook policy (cooldown 0 unless given) and return it."""
         body = {"name": "p", "type": "webhook", "cooldown": 0, **policy}
         answer = await self.call("POST", f"/groups/{group_id}/policies/", [body])
         self.assertEqual(answer.code, 201, answer.raw)
-        return answer.json["policies"][0]  # type: ignore[no-any-return]
+        created: dict[str, Any] = answer.json["policies"][0]
+        return created
 
     async def desired(self, group_id: str) -> int:
         """The group's desired capacity as the state endpoint reports it."""
         answer = await self.call("GET", f"/groups/{group_id}/state/")
         self.assertEqual(answer.code, 200, answer.raw)
-        return answer.json["group"]["desiredCapacity"]  # type: ignore[no-any-return]
+        desired: int = answer.json["group"]["desiredCapacity"]
+        return desired

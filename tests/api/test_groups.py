@@ -327,7 +327,8 @@ class ListGroupsTests(APITestCase):
         """A page of groups, following an absolute link or a relative URL."""
         answer = await self.call("GET", url.replace(URL_ROOT, self.base))
         self.assertEqual(answer.code, 200, answer.raw)
-        return answer.json  # type: ignore[no-any-return]
+        page: dict[str, Any] = answer.json
+        return page
 
     async def test_no_groups(self) -> None:
         """A tenant without groups gets empty lists."""

@@ -55,7 +55,8 @@ class PolicyTestCase(APITestCase):
         answer = await self.call("POST", f"{policy_url}/webhooks",
                                  [{"name": name} for name in names])
         self.assertEqual(answer.code, 201, answer.raw)
-        return answer.json["webhooks"]  # type: ignore[no-any-return]
+        webhooks: list[dict[str, Any]] = answer.json["webhooks"]
+        return webhooks
 
     def capability(self, webhook: dict[str, Any]) -> str:
         """The capability URL of a webhook, on the test server."""
