@@ -45,9 +45,10 @@ class DaemonTests(TestCase):
 
     async def _create(self, daemon: Daemon, name: str) -> str:
         response = await treq.post(f"{daemon.url}/v1.0/t1/groups/",
-                                   json.dumps(group_body(name, 1)).encode())
+                                   data=json.dumps(group_body(name, 1)).encode())
         self.assertEqual(response.code, 201)
-        return (await response.json())["group"]["id"]  # type: ignore[no-any-return]
+        group_id: str = (await response.json())["group"]["id"]
+        return group_id
 
     async def _names(self, daemon: Daemon) -> set[str]:
         response = await treq.get(f"{daemon.url}/v1.0/t1/groups/")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from functools import wraps
-from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional
 from uuid import uuid4
 
 from attrs import field, frozen
@@ -57,7 +57,7 @@ Route = Callable[..., Awaitable[Reply]]
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
-def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
+def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
     """
     Wrap a route so that it gets a response id, a JSON body, a log line, and
     the Otter error body for every failure, expected or not. A body over the
@@ -96,7 +96,7 @@ def endpoint(route: Route) -> Callable[..., Deferred[bytes]]:
             return reply.body
         return json.dumps(reply.body).encode()
 
-    return handler  # type: ignore[return-value]
+    return handler
 
 
 def _methods_with_slash(mapper: MapAdapter) -> Optional[list[str]]:
@@ -120,7 +120,7 @@ def _methods_with_slash(mapper: MapAdapter) -> Optional[list[str]]:
     return None
 
 
-def method_not_allowed(request: IRequest, methods: Sequence[str]) -> APIError:
+def method_not_allowed(request: IRequest, methods: Iterable[str]) -> APIError:
     """The 405 for a path that takes only ``methods``."""
     return APIError(405, "InvalidMethod",
                     f"{request.method.decode('latin-1')} is not allowed on "
@@ -160,7 +160,8 @@ class APIBase:
     def _do(self, intent_or_effect: Any) -> Deferred[Any]:
         effect = (intent_or_effect if isinstance(intent_or_effect, Effect)
                   else Effect(intent_or_effect))
-        return perform(self._dispatcher, effect)
+        result: Deferred[Any] = perform(self._dispatcher, effect)
+        return result
 
     def _json(self, request: Request) -> Any:
         if self.limits.require_json:
@@ -192,7 +193,8 @@ class APIBase:
                       data=data, version=str(uuid4()))
 
     async def _group(self, tenant_id: str, group_id: str) -> ScalingGroup:
-        return await self._do(operations.load_group(tenant_id, group_id))  # type: ignore[no-any-return]
+        group: ScalingGroup = await self._do(operations.load_group(tenant_id, group_id))
+        return group
 
     # -- routing errors ---------------------------------------------------------
 
@@ -207,7 +209,9 @@ class APIBase:
 
     @app.handle_errors(MethodNotAllowed)
     def not_allowed(self, request: IRequest, failure: Failure) -> bytes:
-        methods = failure.value.valid_methods or []
+        error = failure.value
+        assert isinstance(error, MethodNotAllowed)  # the only error this handles
+        methods = error.valid_methods or []
         return error_page(request, method_not_allowed(request, methods))
 
     # -- service endpoints ------------------------------------------------------

@@ -9,7 +9,7 @@ test-case-name: tests.api.test_operations
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Generator, Optional
 
 from effect import Effect
 from effect.do import do
@@ -36,8 +36,9 @@ def load_group(tenant_id: str, group_id: str) -> Effect:
 
 
 @do
-def modify_state(tenant_id: str, group_id: str,  # type: ignore[no-untyped-def]
-                 change: Callable[[ScalingGroup], GroupState]):
+def modify_state(tenant_id: str, group_id: str,
+                 change: Callable[[ScalingGroup], GroupState],
+                 ) -> Generator[Effect, Any, GroupState]:
     """
     An Effect of the saved state after applying ``change`` to the group
     (see Note [State writes] in ``otter2.store.changes``), with the store's
@@ -45,7 +46,7 @@ def modify_state(tenant_id: str, group_id: str,  # type: ignore[no-untyped-def]
     operation with nothing written.
     """
     try:
-        state = yield update_state(tenant_id, group_id, change)
+        state: GroupState = yield update_state(tenant_id, group_id, change)
     except NoSuchGroup:
         raise no_such_group(tenant_id, group_id) from None
     except TooManyConflicts:
@@ -56,7 +57,7 @@ def modify_state(tenant_id: str, group_id: str,  # type: ignore[no-untyped-def]
 
 
 @do
-def execute(tenant_id: str, group_id: str, policy_id: str):  # type: ignore[no-untyped-def]
+def execute(tenant_id: str, group_id: str, policy_id: str) -> Generator[Effect, Any, GroupState]:
     """
     An Effect of the state after executing a policy (spec rest-api §4.14).
 
@@ -66,7 +67,7 @@ def execute(tenant_id: str, group_id: str, policy_id: str):  # type: ignore[no-u
     now = yield Effect(Now())
     policy: Optional[Policy] = yield Effect(LoadPolicy(tenant_id, group_id, policy_id))
     try:
-        state = yield modify_state(
+        state: GroupState = yield modify_state(
             tenant_id, group_id,
             lambda group: execute_policy(group, policy, policy_id,
                                          execution_time(group, now)))

@@ -8,7 +8,7 @@ test-case-name: tests.api.test_policies
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Optional
 from uuid import uuid4
 from xml.sax.saxutils import quoteattr
 
@@ -43,10 +43,11 @@ class PolicyRoutes(APIBase):
 
     async def _policy(self, tenant_id: str, group_id: str, policy_id: str) -> Policy:
         await self._group(tenant_id, group_id)
-        policy = await self._do(store.LoadPolicy(tenant_id, group_id, policy_id))
+        policy: Optional[Policy] = await self._do(
+            store.LoadPolicy(tenant_id, group_id, policy_id))
         if policy is None:
             raise no_such_policy(tenant_id, group_id, policy_id)
-        return policy  # type: ignore[no-any-return]
+        return policy
 
     # -- policies ---------------------------------------------------------------
 
@@ -180,11 +181,11 @@ class PolicyRoutes(APIBase):
     async def _webhook(self, tenant_id: str, group_id: str, policy_id: str,
                        webhook_id: str) -> Webhook:
         await self._group(tenant_id, group_id)
-        webhook = await self._do(store.LoadWebhook(tenant_id, group_id, policy_id,
-                                                   webhook_id))
+        webhook: Optional[Webhook] = await self._do(
+            store.LoadWebhook(tenant_id, group_id, policy_id, webhook_id))
         if webhook is None:
             raise no_such_webhook(tenant_id, group_id, policy_id, webhook_id)
-        return webhook  # type: ignore[no-any-return]
+        return webhook
 
     @app.route(_WEBHOOK, methods=["GET"], strict_slashes=False)
     @endpoint

@@ -8,13 +8,15 @@ test-case-name: tests.api.test_ratelimit
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Optional
+
+from twisted.internet.interfaces import IReactorTime
 
 
 class FixedWindowLimiter:
     """At most ``limit`` requests per key in each ``window`` seconds of the clock."""
 
-    def __init__(self, clock: Any, limit: int, window: float) -> None:
+    def __init__(self, clock: IReactorTime, limit: int, window: float) -> None:
         self._clock = clock
         self.limit = limit
         self.window = window

@@ -79,14 +79,14 @@ def render_state(group: ScalingGroup) -> dict[str, Any]:
 
 def render_group_config(group: ScalingGroup) -> dict[str, Any]:
     """The group configuration with its defaults filled."""
-    config = thaw_json(group.config)
+    config: dict[str, Any] = thaw_json(group.config)
     config.setdefault("metadata", {})
     return config
 
 
 def render_policy(links: Links, policy: Policy) -> dict[str, Any]:
     """A policy as stored, plus ``id`` and its self link."""
-    document = thaw_json(policy.data)
+    document: dict[str, Any] = thaw_json(policy.data)
     document["id"] = policy.policy_id
     document["links"] = self_link(links.policy(policy.tenant_id, policy.group_id,
                                                policy.policy_id))

@@ -10,9 +10,12 @@ from typing import Any, Optional
 from attrs import evolve, frozen
 from treq.client import HTTPClient
 from twisted.internet import reactor
-from twisted.trial.unittest import TestCase
+from twisted.internet.address import IPv4Address
+from twisted.internet.interfaces import IReactorThreads
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
+from twisted.web.server import Site
 
 from otter2.api.app import OtterAPI
 from otter2.api.site import APISite
@@ -40,6 +43,17 @@ class Answer:
         return values[0] if values else None
 
 
+def serve_on_loopback(case: SynchronousTestCase, site: Site) -> str:
+    """The base URL of ``site`` served on a free loopback port until ``case`` ends."""
+    # Twisted types listenTCP's factory as ServerFactory[_ProtoWithFactory], and
+    # Factory is invariant in its protocol, so the annotation refuses every Site.
+    port = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[arg-type]
+    case.addCleanup(port.stopListening)
+    address = port.getHost()
+    assert isinstance(address, IPv4Address)
+    return f"http://127.0.0.1:{address.port}"
+
+
 def minimal_group(**config: Any) -> dict[str, Any]:
     """The smallest valid create-group body."""
     group_config = {"name": "web", "cooldown": 0, "minEntities": 0, **config}
@@ -57,16 +71,14 @@ class APITestCase(TestCase):
 
     def setUp(self) -> None:
         self.store_path = self.mktemp() + ".sqlite"
-        self.store = SQLiteGroupStore(reactor, self.store_path)
+        self.store = SQLiteGroupStore(IReactorThreads(reactor), self.store_path)
         self.addCleanup(self.store.close)
         self.config = self.make_config(evolve(Config(), url_root=URL_ROOT, limits=self.limits))
         self.api = OtterAPI(self.config, self.make_dispatcher(), reactor)
-        site = APISite(self.api.resource(), self.limits.max_body_bytes)
-        port = reactor.listenTCP(0, site, interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
+        self.base = serve_on_loopback(
+            self, APISite(self.api.resource(), self.limits.max_body_bytes))
         pool = HTTPConnectionPool(reactor, persistent=False)
         self.http = HTTPClient(Agent(reactor, pool=pool))
-        self.base = f"http://127.0.0.1:{port.getHost().port}"
         self.root = self.base + "/v1.0/t1"
 
     def make_config(self, config: Config) -> Config:
@@ -85,7 +97,7 @@ class APITestCase(TestCase):
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         response = await self.http.request(
             method, url, data=data,
-            headers={k: [v] for k, v in (headers or {}).items()})
+            headers=Headers({k: [v] for k, v in (headers or {}).items()}))
         content = await response.content()
         return Answer(response.code, response.headers, content)
 
@@ -95,17 +107,20 @@ class APITestCase(TestCase):
         answer = await self.call("POST", f"{self.base}/v1.0/{tenant}/groups/",
                                  body or minimal_group())
         self.assertEqual(answer.code, 201, answer.raw)
-        return answer.json["group"]  # type: ignore[no-any-return]
+        group: dict[str, Any] = answer.json["group"]
+        return group
 
     async def create_policy(self, group_id: str, **policy: Any) -> dict[str, Any]:
         """Create one webhook policy (cooldown 0 unless given) and return it."""
         body = {"name": "p", "type": "webhook", "cooldown": 0, **policy}
         answer = await self.call("POST", f"/groups/{group_id}/policies/", [body])
         self.assertEqual(answer.code, 201, answer.raw)
-        return answer.json["policies"][0]  # type: ignore[no-any-return]
+        created: dict[str, Any] = answer.json["policies"][0]
+        return created
 
     async def desired(self, group_id: str) -> int:
         """The group's desired capacity as the state endpoint reports it."""
         answer = await self.call("GET", f"/groups/{group_id}/state/")
         self.assertEqual(answer.code, 200, answer.raw)
-        return answer.json["group"]["desiredCapacity"]  # type: ignore[no-any-return]
+        desired: int = answer.json["group"]["desiredCapacity"]
+        return desired

@@ -15,7 +15,7 @@ from otter2.api.auth import Caller, check_permission
 from otter2.control.errors import APIError
 from otter2.effects.auth import AdminSession, TokenValidator
 from otter2.effects.http import TimeoutHTTPClient
-from tests.api.support import APITestCase, minimal_group
+from tests.api.support import APITestCase, minimal_group, serve_on_loopback
 from tests.api.test_errors import assert_error
 from tests.effects.test_auth import FakeIdentity
 
@@ -25,9 +25,8 @@ class APIAuthTests(APITestCase):
 
     def setUp(self) -> None:
         self.identity = FakeIdentity()
-        port = reactor.listenTCP(0, Site(self.identity.app.resource()), interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
-        self.identity_url = f"http://127.0.0.1:{port.getHost().port}/v2.0"
+        self.identity_url = serve_on_loopback(
+            self, Site(self.identity.app.resource())) + "/v2.0"
         super().setUp()
         admin = AdminSession(TimeoutHTTPClient(self.http, 10), self.identity_url,
                              "otter", "secret")

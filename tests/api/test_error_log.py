@@ -5,10 +5,8 @@ logged once with its status, error type, message and response id.
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet.defer import gatherResults
-from twisted.logger import LogLevel, formatEvent, globalLogPublisher
+from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 
 from tests.api.support import URL_ROOT, APITestCase, minimal_group
 from tests.api.test_errors import make_fixture
@@ -19,11 +17,9 @@ class ErrorLogTests(APITestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        self.events: list[dict[str, Any]] = []
-        globalLogPublisher.addObserver(self.events.append)
-        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+        self.events = self.enterContext(capturedLogs())
 
-    def answers(self, response_id: str) -> list[dict[str, Any]]:
+    def answers(self, response_id: str) -> list[LogEvent]:
         """The events of the API that log the answer with ``response_id``."""
         return [e for e in self.events if e.get("log_namespace") == "otter2.api"
                 and e.get("response_id") == response_id]

@@ -100,7 +100,7 @@ class CreateGroupTests(APITestCase):
 
     async def test_invalid_configurations_are_refused(self) -> None:
         """Out-of-bounds or malformed group configurations are refused with 400 and create nothing."""
-        bad = [
+        bad: list[tuple[dict[str, Any], str]] = [
             ({"name": ""}, "ValidationError"), ({"name": "   "}, "ValidationError"),
             ({"name": "x" * 257}, "ValidationError"), ({"name": 5}, "ValidationError"),
             ({"cooldown": -1}, "ValidationError"), ({"cooldown": 1.5}, "ValidationError"),
@@ -128,11 +128,11 @@ class CreateGroupTests(APITestCase):
             del body["groupConfiguration"][key]
             assert_error(self, await self.call("POST", "/groups", body), 400,
                          "ValidationError")
-        for body in ({"groupConfiguration": minimal_group()["groupConfiguration"]},
-                     {"launchConfiguration": minimal_group()["launchConfiguration"]},
-                     {**minimal_group(), "scalingPolicies": None},
-                     {**minimal_group(), "extra": {}}, [minimal_group()], "group"):
-            assert_error(self, await self.call("POST", "/groups", body), 400,
+        for document in ({"groupConfiguration": minimal_group()["groupConfiguration"]},
+                         {"launchConfiguration": minimal_group()["launchConfiguration"]},
+                         {**minimal_group(), "scalingPolicies": None},
+                         {**minimal_group(), "extra": {}}, [minimal_group()], "group"):
+            assert_error(self, await self.call("POST", "/groups", document), 400,
                          "ValidationError")
         answer = await self.call("POST", "/groups", minimal_group(minEntities=5,
                                                                   maxEntities=4))
@@ -153,6 +153,7 @@ class CreateGroupTests(APITestCase):
 
     async def test_image_and_flavor_rules(self) -> None:
         """flavorRef must be a string, and an image or a block device mapping is required."""
+        server: dict[str, Any]
         for server in ({"flavorRef": 2, "imageRef": "i"}, {"flavorRef": "f"},
                        {"imageRef": "i"}, {"flavorRef": "", "imageRef": "i"},
                        {"flavorRef": "a b", "imageRef": "i"},
@@ -231,6 +232,7 @@ class CreateGroupTests(APITestCase):
 
     async def test_server_metadata_rules(self) -> None:
         """Server metadata keys and values are restricted, and a null metadata is dropped."""
+        metadata: object
         for metadata in ({"a/b": "v"}, {"k": "v" * 256}, {"": "v"}, {"k" * 256: "v"},
                          {"k": 1}, {"k": {"n": "v"}}, []):
             answer = await self.call("POST", "/groups", with_server(
@@ -254,6 +256,7 @@ class CreateGroupTests(APITestCase):
         body["launchConfiguration"] = {"type": "launch_stack", "args": {"stack": stack}}
         group = await self.create_group(body)
         self.assertEqual(group["launchConfiguration"], body["launchConfiguration"])
+        args: dict[str, Any]
         for args in ({}, {"stack": {}}, {"stack": {**stack, "template_url": "http://x"}},
                      {"stack": stack, "server": {}}):
             body["launchConfiguration"] = {"type": "launch_stack", "args": args}
@@ -324,7 +327,8 @@ class ListGroupsTests(APITestCase):
         """A page of groups, following an absolute link or a relative URL."""
         answer = await self.call("GET", url.replace(URL_ROOT, self.base))
         self.assertEqual(answer.code, 200, answer.raw)
-        return answer.json  # type: ignore[no-any-return]
+        page: dict[str, Any] = answer.json
+        return page
 
     async def test_no_groups(self) -> None:
         """A tenant without groups gets empty lists."""
@@ -663,6 +667,7 @@ class LaunchTests(APITestCase):
         """PUT launch applies the schema and the ServiceNet rule, and drops a null metadata."""
         group = await self.create_group()
         url = f"/groups/{group['id']}/launch"
+        launch: object
         for launch in ({"type": "launch_server", "args": {"server": {"flavorRef": "f"}}},
                        {"type": "launch_server", "args": {
                            "server": {"flavorRef": "f", "imageRef": "i", "networks": []},
@@ -843,12 +848,14 @@ class RoutingTests(APITestCase):
     async def test_response_ids_are_fresh_uuids(self) -> None:
         """Every handled request, failed or not, carries its own X-Response-Id."""
         group = await self.create_group()
-        ids = []
+        ids: list[str] = []
         for method, url in (("GET", "/groups"), ("GET", "/groups"),
                             ("GET", f"/groups/{group['id']}"), ("GET", "/groups/nope"),
                             ("GET", "/groups?limit=x"), ("POST", "/groups")):
             answer = await self.call(method, url)
-            ids.append(answer.header("X-Response-Id"))
+            response_id = answer.header("X-Response-Id")
+            assert response_id is not None, url
+            ids.append(response_id)
         for response_id in ids:
             self.assertRegex(response_id, UUID4)
         self.assertEqual(len(set(ids)), len(ids))

@@ -11,7 +11,6 @@ from typing import Any
 
 from attrs import evolve
 from effect.testing import parallel_sequence, perform_sequence
-from treq.testing import StubTreq
 from twisted.internet import reactor
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -35,6 +34,7 @@ from otter2.simulation import (
 from otter2.simulation.nova import set_image_status
 from tests.api.support import APITestCase, minimal_group
 from tests.api.test_errors import assert_error
+from tests.stub_treq import StubTreq
 
 CLOUD = "http://cloud.simulated"
 REGION = "ORD"
@@ -77,9 +77,9 @@ class CheckLaunchConfigTests(SynchronousTestCase):
     def problems(self, config: dict[str, Any], answers: list[Any]) -> list[str]:
         with self.assertRaises(APIError) as caught:
             self.check(config, answers)
-        self.assertEqual((caught.exception.status, caught.exception.error_type),
-                         (400, "InvalidLaunchConfiguration"))
-        lines = caught.exception.message.splitlines()
+        error: APIError = caught.exception
+        self.assertEqual((error.status, error.error_type), (400, "InvalidLaunchConfiguration"))
+        lines = error.message.splitlines()
         self.assertEqual(lines[0], "Following problems with launch configuration:")
         return lines[1:]
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet import reactor
 from twisted.internet.defer import gatherResults
 from twisted.web.server import Site
 
 from otter2.config import Limits
-from tests.api.support import URL_ROOT, APITestCase, minimal_group
+from tests.api.support import URL_ROOT, APITestCase, minimal_group, serve_on_loopback
 from tests.api.test_errors import assert_error, make_fixture
 
 WEBHOOK_POLICY = {"name": "p", "type": "webhook", "cooldown": 0}
@@ -212,9 +211,7 @@ class EmptySegmentTests(APITestCase):
     async def test_routes_never_redirect(self) -> None:
         """Served by a plain site, the routes themselves answer an empty segment with a
         404 in JSON rather than werkzeug's redirect to another path."""
-        port = reactor.listenTCP(0, Site(self.api.resource()), interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
-        base = f"http://127.0.0.1:{port.getHost().port}"
+        base = serve_on_loopback(self, Site(self.api.resource()))
         for path in ("/v1.0/t1/groups//servers/", "/v1.0/t1//groups"):
             answer = await self.call("GET", base + path)
             assert_error(self, answer, 404, "NotFound")

@@ -55,7 +55,8 @@ class PolicyTestCase(APITestCase):
         answer = await self.call("POST", f"{policy_url}/webhooks",
                                  [{"name": name} for name in names])
         self.assertEqual(answer.code, 201, answer.raw)
-        return answer.json["webhooks"]  # type: ignore[no-any-return]
+        webhooks: list[dict[str, Any]] = answer.json["webhooks"]
+        return webhooks
 
     def capability(self, webhook: dict[str, Any]) -> str:
         """The capability URL of a webhook, on the test server."""
@@ -366,6 +367,7 @@ class WebhookTests(PolicyTestCase):
         self.assertEqual((answer.code, answer.raw), (204, b""))
         shown = (await self.call("GET", url)).json["webhook"]
         self.assertEqual(shown, {**webhook, "name": "renamed", "metadata": {"k": "v"}})
+        body: object
         for body in ({"name": "x"}, {"metadata": {}}, {"name": "x", "metadata": {},
                                                        "extra": 1},
                      {"name": "", "metadata": {}}, {"name": "x", "metadata": {"k": 1}},
@@ -377,6 +379,7 @@ class WebhookTests(PolicyTestCase):
         """Malformed webhook batches are refused with 400 and create nothing."""
         _, policy = await self.group_with_policy()
         url = f"{policy}/webhooks"
+        body: object
         for body in ([], {"name": "w"}, [{}], [{"name": "  "}], [{"name": "x" * 257}],
                      [{"name": "w", "metadata": {"a": {"b": "c"}}}], [{"name": "w", "id": "x"}],
                      [{"name": "w"}] * 101, [{"name": "w", "metadata": None}]):

@@ -10,13 +10,15 @@ from typing import Any
 from treq.client import HTTPClient
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
-from twisted.logger import globalLogPublisher
+from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.resource import Resource
 from twisted.web.server import Site
+from zope.interface import provider
 
 from otter2.effects.http import QuietConnectionPool
+from tests.api.support import serve_on_loopback
 
 
 class Hello(Resource):
@@ -30,15 +32,14 @@ class QuietPoolTests(TestCase):
     """Connections to the cloud leave no factory noise in the log."""
 
     def setUp(self) -> None:
-        port = reactor.listenTCP(0, Site(Hello()), interface="127.0.0.1")  # type: ignore[attr-defined]
-        self.addCleanup(port.stopListening)
-        self.url = f"http://127.0.0.1:{port.getHost().port}/"
+        self.url = serve_on_loopback(self, Site(Hello())) + "/"
 
     async def factory_lines(self, pool: HTTPConnectionPool) -> list[str]:
         """The factory start/stop lines logged while ``pool`` makes two requests."""
         seen: list[str] = []
 
-        def observe(event: dict[str, Any]) -> None:
+        @provider(ILogObserver)
+        def observe(event: LogEvent) -> None:
             text = str(event.get("log_format", ""))
             if "factory" in text.lower() and "Site" not in repr(event.get("factory")):
                 seen.append(text)

@@ -116,18 +116,19 @@ class DescribeTests(SynchronousTestCase):
         """Failures deep in a group name their whole path."""
         launch = VALID_GROUP["launchConfiguration"]
         lbs = [{"loadBalancerId": 1, "port": 80}] * 6
-        for args, message in [
-                ({"loadBalancers": lbs}, "launchConfiguration.args.loadBalancers: has 6 "
-                                         "items; at most 5 are allowed"),
-                ({"loadBalancers": lbs[:2]}, "launchConfiguration.args.loadBalancers: holds "
-                                             "the same item more than once; every item must "
-                                             "be different"),
-                ({"loadBalancers": [{"loadBalancerId": "p", "type": "RackConnectv3"}]},
-                 'launchConfiguration.args.loadBalancers[0].type: "RackConnectv3" is not '
-                 'one of "CloudLoadBalancer", "RackConnectV3"'),
-                ({"server": {"flavorRef": "f", "imageRef": True}},
-                 "launchConfiguration.args.server: imageRef true must be a string without "
-                 "whitespace")]:
+        cases: list[tuple[dict[str, Any], str]] = [
+            ({"loadBalancers": lbs}, "launchConfiguration.args.loadBalancers: has 6 "
+                                     "items; at most 5 are allowed"),
+            ({"loadBalancers": lbs[:2]}, "launchConfiguration.args.loadBalancers: holds "
+                                         "the same item more than once; every item must "
+                                         "be different"),
+            ({"loadBalancers": [{"loadBalancerId": "p", "type": "RackConnectv3"}]},
+             'launchConfiguration.args.loadBalancers[0].type: "RackConnectv3" is not '
+             'one of "CloudLoadBalancer", "RackConnectV3"'),
+            ({"server": {"flavorRef": "f", "imageRef": True}},
+             "launchConfiguration.args.server: imageRef true must be a string without "
+             "whitespace")]
+        for args, message in cases:
             body = {**VALID_GROUP, "launchConfiguration": {
                 **launch, "args": {**launch["args"], **args}}}
             self.assertEqual(refusal(body), message)

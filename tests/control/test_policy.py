@@ -2,6 +2,8 @@
 Tests for otter2.control.policy: the policy execution math.
 """
 
+from typing import Any
+
 from attrs import evolve
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,11 +22,11 @@ from otter2.model import GroupState, Policy, ScalingGroup
 
 
 def make_group(minimum: int = 0, maximum: int = 10, desired: int = 5, cooldown: int = 0,
-               **state: object) -> ScalingGroup:
+               **state: Any) -> ScalingGroup:
     config = {"name": "g", "cooldown": cooldown, "minEntities": minimum,
               "maxEntities": maximum, "metadata": {}}
     return ScalingGroup(tenant_id="t1", group_id="g1", config=config, launch={},
-                        state=GroupState("t1", "g1", desired=desired, **state),  # type: ignore[arg-type]
+                        state=GroupState("t1", "g1", desired=desired, **state),
                         created=0.0)
 
 
@@ -139,7 +141,7 @@ class PercentChangeTests(SynchronousTestCase):
         self.assertTrue(change == 0 or (change > 0) == (percent > 0))
 
 
-policies = st.one_of(
+policies: st.SearchStrategy[dict[str, float]] = st.one_of(
     st.builds(dict, change=st.integers(-2000, 2000).filter(bool)),
     st.builds(dict, changePercent=st.one_of(
         st.integers(-500, 500), st.floats(-500, 500, allow_nan=False)).filter(bool)),

@@ -73,7 +73,7 @@ class BoundsTests(SynchronousTestCase):
 
     def refused(self, body: dict[str, Any]) -> str:
         """The message of the 400 ``ValidationError`` that refuses ``body``."""
-        error = self.assertRaises(APIError, validate_group_create, body, NOW)
+        error: APIError = self.assertRaises(APIError, validate_group_create, body, NOW)
         self.assertEqual((error.status, error.error_type), (400, "ValidationError"))
         return error.message
 

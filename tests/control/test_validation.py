@@ -64,7 +64,7 @@ class ValidationTestCase(SynchronousTestCase):
     def assertRefused(self, call: Callable[[], object], error_type: str = "ValidationError",
                       message: str | None = None) -> APIError:
         """``call`` raises a 400 ``error_type`` error, with ``message`` if given."""
-        error = self.assertRaises(APIError, call)
+        error: APIError = self.assertRaises(APIError, call)
         self.assertEqual((error.status, error.error_type), (400, error_type))
         if message is not None:
             self.assertEqual(error.message, message)
@@ -146,22 +146,23 @@ class GroupConfigurationTests(ValidationTestCase):
 
     def test_messages_speak_json(self) -> None:
         """Values in messages are spelled as JSON: true, null, numbers, double quotes."""
-        for fields, message in [
-                ({"cooldown": True}, "groupConfiguration.cooldown: true is not an integer"),
-                ({"minEntities": None}, "groupConfiguration.minEntities: null is not an "
-                                        "integer"),
-                ({"name": False}, "groupConfiguration.name: false is not a string"),
-                ({"cooldown": "60"}, 'groupConfiguration.cooldown: "60" is not an integer'),
-                ({"cooldown": [1]}, "groupConfiguration.cooldown: [1] is not an integer"),
-                ({"metadata": {"k": None}}, 'groupConfiguration.metadata.k: null is not a '
-                                            'string'),
-                ({"metadata": {"a b": 1}}, 'groupConfiguration.metadata["a b"]: 1 is not a '
-                                           'string'),
-                ({"name": "  "}, 'groupConfiguration.name: "  " must contain a '
-                                 'non-whitespace character'),
-                ({"extra": 1}, 'groupConfiguration: unexpected property "extra"; allowed: '
-                               '"name", "cooldown", "minEntities", "maxEntities", '
-                               '"metadata"')]:
+        cases: list[tuple[dict[str, Any], str]] = [
+            ({"cooldown": True}, "groupConfiguration.cooldown: true is not an integer"),
+            ({"minEntities": None}, "groupConfiguration.minEntities: null is not an "
+                                    "integer"),
+            ({"name": False}, "groupConfiguration.name: false is not a string"),
+            ({"cooldown": "60"}, 'groupConfiguration.cooldown: "60" is not an integer'),
+            ({"cooldown": [1]}, "groupConfiguration.cooldown: [1] is not an integer"),
+            ({"metadata": {"k": None}}, 'groupConfiguration.metadata.k: null is not a '
+                                        'string'),
+            ({"metadata": {"a b": 1}}, 'groupConfiguration.metadata["a b"]: 1 is not a '
+                                       'string'),
+            ({"name": "  "}, 'groupConfiguration.name: "  " must contain a '
+                             'non-whitespace character'),
+            ({"extra": 1}, 'groupConfiguration: unexpected property "extra"; allowed: '
+                           '"name", "cooldown", "minEntities", "maxEntities", '
+                           '"metadata"')]
+        for fields, message in cases:
             self.assertRefused(lambda: self.create(**fields), message=message)
         config = {k: v for k, v in CONFIG.items() if k != "cooldown"}
         self.assertRefused(lambda: validate_group_create(group(config), NOW),
