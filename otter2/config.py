@@ -93,6 +93,7 @@ class ConvergerConfig:
     limited_retry_iterations: int = 10
     max_retry_delay: float = 60.0
     create_server_limit: int = 10  # ``step_limits.create_server``
+    offline_timeout: float = 3600.0  # a node joining a monitored CLB may stay OFFLINE so long
 
 
 @frozen
@@ -342,7 +343,7 @@ def _scheduler(document: Mapping[str, Any]) -> SchedulerConfig:
 def _converger(document: Mapping[str, Any]) -> ConvergerConfig:
     section = _section(document, "converger", {
         "interval", "concurrency", "build_timeout", "limited_retry_iterations",
-        "max_retry_delay", "step_limits"})
+        "max_retry_delay", "step_limits", "offline_timeout"})
     path = "converger."
     number = (int, float)
     limits = _section(section, "step_limits", {"create_server"}, path)
@@ -356,6 +357,8 @@ def _converger(document: Mapping[str, Any]) -> ConvergerConfig:
         limited_retry_iterations=_get(section, "limited_retry_iterations", path, int,
                                       _natural, "a non-negative integer"),
         max_retry_delay=_get(section, "max_retry_delay", path, number, _positive,
+                             "a positive number of seconds"),
+        offline_timeout=_get(section, "offline_timeout", path, number, _positive,
                              "a positive number of seconds"),
         create_server_limit=_get(limits, "create_server", path + "step_limits.", int,
                                  _positive, "a positive integer")))

@@ -41,6 +41,23 @@ class ParseConfigTests(SynchronousTestCase):
             config = parse_config({"selfheal": {"interval": interval}})
             self.assertEqual(config.selfheal_interval, expected, interval)
 
+    def test_scheduler_and_offline_timeout(self) -> None:
+        """The scheduler's keys and the converger's OFFLINE timeout are read, with defaults."""
+        config = parse_config({"scheduler": {"interval": 2, "batchsize": 7, "buckets": 16},
+                               "converger": {"offline_timeout": 600}})
+        self.assertEqual((config.scheduler.interval, config.scheduler.batchsize,
+                          list(config.scheduler.bucket_numbers)), (2, 7, list(range(1, 17))))
+        self.assertEqual(config.converger.offline_timeout, 600)
+        default = parse_config({})
+        self.assertEqual((default.scheduler.interval, default.scheduler.batchsize,
+                          default.scheduler.buckets, default.converger.offline_timeout),
+                         (10, 100, 128, 3600))
+        for bad, key in [({"scheduler": {"buckets": 0}}, "scheduler.buckets"),
+                         ({"scheduler": {"interval": -1}}, "scheduler.interval"),
+                         ({"converger": {"offline_timeout": 0}}, "converger.offline_timeout")]:
+            error = self.assertRaises(ConfigError, parse_config, bad)
+            self.assertIn(key, str(error))
+
     def test_otter_keys(self) -> None:
         """Otter's key names are read where they apply."""
         config = parse_config({

@@ -169,7 +169,7 @@ def observe_and_act(group: ScalingGroup, now: float,
     servers = [*observation.servers, *vanished]
     limits = {**DEFAULT_STEP_LIMITS, CreateServer: settings.create_server_limit}
     the_plan = plan(desired, servers, observation.lb_nodes, observation.clbs, now,
-                    settings.build_timeout, limits)
+                    settings.build_timeout, limits, settings.offline_timeout)
     results: list[tuple[Step, StepOutcome]] = yield execute_steps(the_plan.steps, tenant_id)
     outcomes = [outcome for _, outcome in results]
     waits = [o.retry_after for o in outcomes if o.retry_after is not None]

@@ -221,7 +221,7 @@ def drain_and_delete(server: ObservedServer, nodes: Sequence[LBNode], timeout: f
 def converge_membership(server: ObservedServer, nodes: Sequence[LBNode],
                         wanted: Mapping[Key, LBDescription],
                         joining: Mapping[Key, LBDescription | str], clbs: Mapping[str, CLB],
-                        now: float, build_timeout: float, draining_timeout: float,
+                        now: float, offline_timeout: float, draining_timeout: float,
                         steps: StepCollector) -> None:
     """
     Put a kept ACTIVE server on exactly the group's load balancers (spec
@@ -259,7 +259,7 @@ def converge_membership(server: ObservedServer, nodes: Sequence[LBNode],
             for node in matching:
                 assert isinstance(node, CLBNode)
                 if node.description != description:
-                    _reset(node, description, clbs, now, build_timeout, steps)
+                    _reset(node, description, clbs, now, offline_timeout, steps)
 
 
 def _lb_name(description: LBDescription) -> str:
@@ -302,11 +302,11 @@ def _join(server: ObservedServer, joining: LBDescription | str, steps: StepColle
 
 
 def _reset(node: CLBNode, description: CLBDescription, clbs: Mapping[str, CLB], now: float,
-           build_timeout: float, steps: StepCollector) -> None:
+           offline_timeout: float, steps: StepCollector) -> None:
     """
     Give a drifted CLB node its wanted condition, weight and type. On a
     CLB with a health monitor, a node that joined DRAINING is enabled only
-    once ONLINE, and one OFFLINE for longer than ``build_timeout`` needs the
+    once ONLINE, and one OFFLINE for longer than ``offline_timeout`` needs the
     group's owner.
     """
     lb_id = node.description.lb_id
@@ -318,11 +318,11 @@ def _reset(node: CLBNode, description: CLBDescription, clbs: Mapping[str, CLB], 
         waiting = f"Waiting for node {node.node_id} of Cloud Load Balancer {lb_id} to come ONLINE"
         if node.drained_at is None:
             steps.later(waiting, limited=True)
-        elif now - node.drained_at > build_timeout:
+        elif now - node.drained_at > offline_timeout:
             steps.fail(f"Node {node.node_id} of Cloud Load Balancer {lb_id} has remained "
-                       f"OFFLINE for more than {build_timeout:g} seconds")
+                       f"OFFLINE for more than {offline_timeout:g} seconds")
         else:
-            steps.later(waiting, until=node.drained_at + build_timeout)
+            steps.later(waiting, until=node.drained_at + offline_timeout)
     else:
         steps.append(ChangeCLBNode(lb_id, node.node_id, description.condition,
                                    description.weight, description.type))

@@ -11,7 +11,7 @@ test-case-name: tests.convergence.test_planning
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Optional
 
 from attrs import evolve
 
@@ -43,7 +43,8 @@ _KEEP_ORDER = (Destiny.COUNT, Destiny.HOLD, Destiny.WAIT, Destiny.BUILDING)
 
 def plan(desired: DesiredGroup, servers: Iterable[ObservedServer], lb_nodes: Iterable[LBNode],
          clbs: Mapping[str, CLB], now: float, build_timeout: float,
-         step_limits: Mapping[type, int] = DEFAULT_STEP_LIMITS) -> Plan:
+         step_limits: Mapping[type, int] = DEFAULT_STEP_LIMITS,
+         offline_timeout: Optional[float] = None) -> Plan:
     """
     What one iteration does for the group: the steps of ``plan_steps``,
     limited and reduced to one change per CLB, with the work that had to
@@ -53,9 +54,11 @@ def plan(desired: DesiredGroup, servers: Iterable[ObservedServer], lb_nodes: Ite
     ``servers`` are the group's servers (gone ones included, so their nodes
     can be removed); ``lb_nodes`` every node of the tenant's load balancers;
     ``clbs`` the CLBs whose health monitor could be read, by id; ``now`` the
-    time of the gather.
+    time of the gather; ``offline_timeout`` how long a node joining a
+    monitored CLB may stay OFFLINE (``build_timeout`` when not given).
     """
-    steps, kept, broken = _survey(desired, servers, lb_nodes, clbs, now, build_timeout)
+    steps, kept, broken = _survey(desired, servers, lb_nodes, clbs, now, build_timeout,
+                                  build_timeout if offline_timeout is None else offline_timeout)
     transformed = transform(steps.result(), step_limits)
     return evolve(transformed, postponed=transformed.postponed.extend(steps.postponed), kept=kept,
                   broken=broken, wake_at=steps.wake_at)
@@ -72,12 +75,14 @@ def plan_steps(desired: DesiredGroup, servers: Iterable[ObservedServer],
     membership for the ACTIVE servers that stay. Node additions and removals
     come merged per load balancer, the waits and failures as one step each.
     """
-    return _survey(desired, servers, lb_nodes, clbs, now, build_timeout)[0].result()
+    return _survey(desired, servers, lb_nodes, clbs, now, build_timeout,
+                   build_timeout)[0].result()
 
 
 def _survey(desired: DesiredGroup, servers: Iterable[ObservedServer],
             lb_nodes: Iterable[LBNode], clbs: Mapping[str, CLB], now: float,
-            build_timeout: float) -> tuple[StepCollector, list[str], list[str]]:
+            build_timeout: float,
+            offline_timeout: float) -> tuple[StepCollector, list[str], list[str]]:
     """
     The steps of ``plan_steps``, collected; the ids of the servers kept; and
     a sentence for each broken server replaced.
@@ -117,7 +122,7 @@ def _survey(desired: DesiredGroup, servers: Iterable[ObservedServer],
     for server, fate in kept:
         if fate is Destiny.COUNT:
             converge_membership(server, owned.get(server.id, ()), wanted, joining, clbs,
-                                now, build_timeout, desired.draining_timeout, steps)
+                                now, offline_timeout, desired.draining_timeout, steps)
         elif fate is Destiny.WAIT:
             steps.later(f"Waiting for server {server.id} to transition to ACTIVE from "
                         f"{server.state.value}", limited=True)

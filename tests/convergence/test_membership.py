@@ -196,6 +196,18 @@ class MembershipTests(SynchronousTestCase):
             "Node 1 of Cloud Load Balancer 5 has remained OFFLINE for more than 3600 "
             "seconds"])]))
 
+    def test_offline_timeout_is_its_own_setting(self) -> None:
+        """With an OFFLINE timeout of 600 s, a node OFFLINE for 700 s fails; builds keep 3600."""
+        node = clb_node("1", IP1, condition=DRAINING, online=False, drained_at=0)
+        server_ = server("a", address=IP1, lbs=[CLB5])
+        found = plan(group(1, [CLB5]), [server_], [node], {"5": CLB(health_monitor=True)}, 700,
+                     3600, offline_timeout=600)
+        self.assertEqual(list(found.steps), [FailConvergence([
+            "Node 1 of Cloud Load Balancer 5 has remained OFFLINE for more than 600 seconds"])])
+        waiting = plan(group(1, [CLB5]), [server_], [node], {"5": CLB(health_monitor=True)}, 500,
+                       3600, offline_timeout=600)
+        self.assertEqual(waiting.wake_at, 600)
+
     def test_offline_node_waits(self) -> None:
         """Row 17, and the strict ``>``: an OFFLINE node within the timeout is waited for."""
         node = clb_node("1", IP1, condition=DRAINING, online=False, drained_at=1)
