@@ -326,6 +326,7 @@ class SelfHealTests(ConvergerTestCase):
         self.store.save_state(evolve(self.state(), status=GroupStatus.ERROR))
         self.store.clear_divergent("t1", "g1")
         SelfHeal(self.clock, self.dispatcher, interval=60).heal()
+        self.clock.advance(0)
         self.assertEqual(list(self.store.divergent), [("t1", "g1")])
 
 
