@@ -49,6 +49,7 @@ from otter2.effects.auth import (
 )
 from otter2.effects.http import QuietConnectionPool, TimeoutHTTPClient
 from otter2.effects import make_dispatcher
+from otter2.effects.dispatcher import notify_after
 from otter2.service.converger import Converger
 from otter2.service.scheduler import Scheduler, scheduler_check
 from otter2.service.daemon import DaemonService, NormalStop, StoreService
@@ -61,6 +62,7 @@ from otter2.service.listening import (
     reachable_from_elsewhere,
 )
 from otter2.service.selfheal import SelfHeal
+from otter2.store.intents import MarkDivergent
 from otter2.store.sqlite import SQLiteGroupStore
 from otter2.store.sqlite_database import StoreUnavailable, open_file
 
@@ -150,7 +152,10 @@ def build_service(config: Config, port: str, reactor: Any,
     http = _http_client(reactor)
     dispatcher = make_dispatcher(reactor, store, **_cloud(config, http, reactor))
     if config.identity is not None:
-        Converger(reactor, dispatcher, config.converger).setServiceParent(top)
+        converger = Converger(reactor, dispatcher, config.converger)
+        converger.setServiceParent(top)
+        # A mark written on this node is looked at now: Note [Divergent marks].
+        dispatcher = notify_after(dispatcher, MarkDivergent, converger.look_now)
         if config.selfheal_interval is not None:
             SelfHeal(reactor, dispatcher, config.selfheal_interval).setServiceParent(top)
     scheduler = Scheduler(reactor, dispatcher, config.scheduler.interval,

@@ -3,7 +3,8 @@ One convergence iteration of one group, as an Effect: read the group,
 observe the cloud, plan, execute, and record what was seen and concluded
 (spec §4, with the weaknesses of §9 fixed where they touch an iteration).
 
-- A paused group is left alone until it is resumed (a deleting one is not:
+- A paused group is left alone until it is resumed, and a suspended tenant's
+  group until the tenant is no longer suspended (a deleting one is not:
   deletion goes on).
 - What the iteration observed and did is gathered in an `Iteration`, and
   ``conclusion.conclude`` alone decides how it ends (status, reasons,
@@ -196,6 +197,8 @@ def converge_one_group(tenant_id: str, group_id: str,
         return left_alone(GONE)
     if group.state.paused and not group.deleting:
         return left_alone("the group is paused")
+    if group.state.suspended and not group.deleting:
+        return left_alone("the tenant is suspended")
     now: float = yield Effect(Now())
     facts: Iteration = yield observe_and_act(group, now, settings)
     conclusion = conclude(facts, settings.interval, settings.limited_retry_iterations)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import secrets
 from functools import partial
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
-from attrs import fields
+from attrs import fields, frozen
 from effect import ComposedDispatcher, TypeDispatcher, base_dispatcher
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -73,3 +73,38 @@ def make_dispatcher(reactor: IReactorTime, store: GroupStore, *, http: Optional[
         make_twisted_dispatcher(reactor),
         base_dispatcher,
     ])
+
+
+@frozen
+class _ThenBox:
+    """A performer's box that calls ``then`` once the result is in."""
+
+    box: Any
+    then: Callable[[], None]
+
+    def succeed(self, result: Any) -> None:
+        self.box.succeed(result)
+        self.then()
+
+    def fail(self, error: Any) -> None:
+        self.box.fail(error)
+
+
+def notify_after(dispatcher: Callable[[Any], Any], intent_type: type,
+                 then: Callable[[], None]) -> Callable[[Any], Any]:
+    """
+    A dispatcher that performs every intent as ``dispatcher`` does and calls
+    ``then`` each time an intent of ``intent_type`` succeeds. The composition
+    root wraps the dispatcher with it so that a `MarkDivergent` written on
+    this node asks the converger to look at once (Note [Divergent marks]).
+    """
+
+    def dispatch(intent: Any) -> Any:
+        performer = dispatcher(intent)
+        if performer is None or not isinstance(intent, intent_type):
+            return performer
+
+        def perform_then(outer: Any, intent: Any, box: Any) -> None:
+            performer(outer, intent, _ThenBox(box, then))
+        return perform_then
+    return dispatch

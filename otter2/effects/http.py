@@ -3,8 +3,9 @@ The `ServiceRequest` performer: authenticate for the tenant, find the
 service's endpoint in the region, send the request with treq, and answer a
 `Response` whatever the status.
 
-A 401 means the token went stale: the performer drops it, authenticates
-again and retries once; a second 401 is answered like any other status (the
+A 401 or a 403 means the token went stale (a 403 also when Identity revoked
+it or its roles changed): the performer drops it, authenticates again and
+retries once; a second 401 or 403 is answered like any other status (the
 step reads it as RETRY, never as a group error). The performer raises only
 when the transport or authentication fails, or the catalog has no endpoint
 for the service (`NoSuchEndpoint`).
@@ -127,7 +128,7 @@ async def _service_request(http_client: HTTPClient, authenticator: Authenticator
                                          params=list(intent.params) or None, data=data)
 
     response = await send()
-    if response.code == 401:
+    if response.code in (401, 403):
         await response.content()  # let the connection go back to the pool
         authenticator.invalidate(intent.tenant_id)
         response = await send()

@@ -16,6 +16,11 @@ was started for is cleared, and only that one: a mark made meanwhile
 survives and brings the group back on the next tick; or it names the instant
 of the next look (see Note [Looking again]), when the converger runs the
 group again. A new mark cuts such a wait short: the group is looked at on the
+next tick. A mark made on this node (by the API, the scheduler or self-heal)
+does not wait for that tick: the composition root performs `MarkDivergent`
+through a dispatcher that calls `Converger.look_now` once the mark is
+written, and that runs a tick on the reactor's next turn (one at a time:
+marks made together share it). A mark made on another node is seen on the
 next tick. The waits live only in memory, and need not be kept: after a
 restart every marked group is looked at on the first tick, and the
 LIMITED_RETRY count is kept with the group.
@@ -25,7 +30,7 @@ test-case-name: tests.service.test_converger
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from effect import Effect
 from twisted.application.service import Service
@@ -58,6 +63,7 @@ class Converger(Service):
         self._repeater = Repeater(clock, settings.interval, self.tick, "converger")
         self.converging: dict[GroupKey, Deferred[None]] = {}
         self.waiting: dict[GroupKey, tuple[IDelayedCall, DivergentMark]] = {}
+        self._prompt: Optional[IDelayedCall] = None
 
     def startService(self) -> None:
         Service.startService(self)
@@ -66,6 +72,9 @@ class Converger(Service):
     def stopService(self) -> Deferred[Any]:
         Service.stopService(self)
         self._repeater.stop()
+        if self._prompt is not None and self._prompt.active():
+            self._prompt.cancel()
+        self._prompt = None
         for call, _ in self.waiting.values():
             call.cancel()
         self.waiting.clear()
@@ -75,6 +84,20 @@ class Converger(Service):
         result: Deferred[Any] = perform(self._dispatcher,
                                         effect if isinstance(effect, Effect) else Effect(effect))
         return result
+
+    def look_now(self) -> None:
+        """
+        Tick on the reactor's next turn rather than at the next interval,
+        unless such a tick is already due: a group was just marked divergent
+        on this node. See Note [Divergent marks].
+        """
+        if not self.running or self._prompt is not None:
+            return
+        self._prompt = self._clock.callLater(0, self._prompted)
+
+    def _prompted(self) -> None:
+        self._prompt = None
+        self.tick()
 
     def tick(self) -> Deferred[None]:
         """Start an iteration for every divergent group that is due."""

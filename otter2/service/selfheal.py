@@ -3,33 +3,42 @@ Self-heal: every ``interval`` seconds, mark every group divergent (groups in
 ERROR included), so that damage done to the cloud behind otter2's back is
 repaired without any API call.
 
-test-case-name: tests.service.test_converger
+The marks are spread over the interval rather than made in one burst: of
+the n groups listed, the i-th is marked i * interval / n seconds after the
+listing, so the converger and the cloud see a steady trickle and every group
+is marked once per interval. A suspended tenant's group is not marked (the
+converger would leave it alone anyway), unless it is being deleted.
+
+test-case-name: tests.service.test_selfheal
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from effect import Effect
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from txeffect import perform
 
+from otter2.model import ScalingGroup
 from otter2.service.loop import Repeater
-from otter2.store.intents import ListAllGroups, MarkDivergent
+from otter2.store.intents import ListAllGroups, LoadGroup, MarkDivergent
 
 log = Logger(namespace="otter2.selfheal")
 
 
 class SelfHeal(Service):
-    """Marks all groups divergent periodically."""
+    """Marks all groups divergent periodically, spread over the interval."""
 
     def __init__(self, clock: IReactorTime, dispatcher: Any, interval: float) -> None:
+        self._clock = clock
         self._dispatcher = dispatcher
         self.interval = interval
         self._repeater = Repeater(clock, interval, self.heal, "self-heal")
+        self._pending: list[IDelayedCall] = []
 
     def startService(self) -> None:
         Service.startService(self)
@@ -38,17 +47,40 @@ class SelfHeal(Service):
     def stopService(self) -> None:
         Service.stopService(self)
         self._repeater.stop()
+        for call in self._pending:
+            if call.active():
+                call.cancel()
+        self._pending = []
 
     def heal(self) -> Deferred[None]:
-        """Mark every group divergent."""
+        """List every group and schedule its mark, spread over the interval."""
         return Deferred.fromCoroutine(self._heal())
 
     async def _heal(self) -> None:
         try:
             groups = await perform(self._dispatcher, Effect(ListAllGroups()))
-            for tenant_id, group_id in groups:
-                await perform(self._dispatcher, Effect(MarkDivergent(tenant_id, group_id)))
         except Exception:
-            log.failure("Self-heal could not mark the groups")
+            log.failure("Self-heal could not list the groups")
             return
-        log.info("Self-heal marked {count} groups divergent", count=len(groups))
+        self._pending = [call for call in self._pending if call.active()]
+        spacing = self.interval / max(1, len(groups))
+        for i, (tenant_id, group_id) in enumerate(groups):
+            self._pending.append(
+                self._clock.callLater(i * spacing, self._mark, tenant_id, group_id))
+        log.info("Self-heal marks {count} groups divergent over {interval} s",
+                 count=len(groups), interval=self.interval)
+
+    def _mark(self, tenant_id: str, group_id: str) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._mark_one(tenant_id, group_id))
+
+    async def _mark_one(self, tenant_id: str, group_id: str) -> None:
+        """Mark the group divergent unless it is gone or its tenant is suspended."""
+        try:
+            group: Optional[ScalingGroup] = await perform(
+                self._dispatcher, Effect(LoadGroup(tenant_id, group_id, True)))
+            if group is None or (group.state.suspended and not group.deleting):
+                return
+            await perform(self._dispatcher, Effect(MarkDivergent(tenant_id, group_id)))
+        except Exception:
+            log.failure("Self-heal could not mark group {group_id} of tenant {tenant_id}",
+                        tenant_id=tenant_id, group_id=group_id)

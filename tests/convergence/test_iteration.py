@@ -88,6 +88,25 @@ class ConvergeOneGroupTests(SynchronousTestCase):
         ], converge_one_group("t1", "g1"))
         self.assertTrue(result.remove_group)
 
+    def test_suspended_group_is_left_alone(self) -> None:
+        """A suspended tenant's group is not gathered nor changed."""
+        g = evolve(group(desired=3), state=evolve(group(desired=3).state, suspended=True))
+        result = perform_sequence([(LoadGroup("t1", "g1", True), lambda _: g)],
+                                  converge_one_group("t1", "g1"))
+        self.assertEqual(result, left_alone("the tenant is suspended"))
+
+    def test_suspended_deleting_group_is_still_deleted(self) -> None:
+        """Deleting goes on while the tenant is suspended."""
+        g = group(desired=3, deleting=True)
+        g = evolve(g, state=evolve(g.state, suspended=True))
+        result = perform_sequence([
+            (LoadGroup("t1", "g1", True), lambda _: g),
+            (Now(), lambda _: 100.0),
+            (nova.list_servers_request("t1"), lambda _: listing()),
+            (DeleteGroup("t1", "g1"), lambda _: None),
+        ], converge_one_group("t1", "g1"))
+        self.assertTrue(result.remove_group)
+
     def test_converged_group_records_and_succeeds(self) -> None:
         """Nothing to do: the (empty) record is saved and the iteration succeeds."""
         g = group()

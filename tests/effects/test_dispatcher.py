@@ -1,5 +1,6 @@
 """
-Tests for otter2.effects.dispatcher: the store intents performed for real.
+Tests for otter2.effects.dispatcher: the store intents performed for real,
+and the dispatcher that calls back after an intent of one type.
 """
 
 from effect import Effect
@@ -10,16 +11,19 @@ from twisted.trial.unittest import TestCase
 from txeffect import perform
 
 from otter2.effects import make_dispatcher
-from otter2.effects.dispatcher import world_dispatcher
+from otter2.effects.dispatcher import notify_after, world_dispatcher
 from otter2.intents import Now, RandomHex
 from otter2.store.intents import (
     STORE_INTENTS,
     CountRows,
     CreateGroup,
     ListGroups,
+    ListDivergent,
     LoadGroup,
+    MarkDivergent,
 )
 from otter2.store.interface import GroupStore
+from otter2.store.memory import MemoryGroupStore
 from otter2.store.sqlite import SQLiteGroupStore
 from tests.store.test_stores import group
 
@@ -74,3 +78,25 @@ class WorldTests(TestCase):
         second = await perform(dispatcher, Effect(RandomHex(4)))
         self.assertRegex(first, "^[0-9a-f]{8}$")
         self.assertNotEqual(first, second)
+
+
+class NotifyAfterTests(TestCase):
+    """A dispatcher that calls back once an intent of one type is performed."""
+
+    def setUp(self) -> None:
+        self.store = MemoryGroupStore()
+        self.seen: list[dict[tuple[str, str], int]] = []
+        self.dispatcher = notify_after(make_dispatcher(Clock(), self.store), MarkDivergent,
+                                       lambda: self.seen.append(dict(self.store.divergent)))
+
+    async def test_called_after_the_mark_is_written(self) -> None:
+        """The callback runs once per mark, when the store already holds the mark."""
+        await perform(self.dispatcher, Effect(MarkDivergent("t1", "g1")))
+        await perform(self.dispatcher, Effect(MarkDivergent("t1", "g2")))
+        self.assertEqual(self.seen, [{("t1", "g1"): 1}, {("t1", "g1"): 1, ("t1", "g2"): 1}])
+
+    async def test_other_intents_do_not_call_back(self) -> None:
+        """Intents of other types are performed as before, with no callback."""
+        await perform(self.dispatcher, Effect(ListDivergent()))
+        self.assertEqual(await perform(self.dispatcher, Effect(Now())), 0.0)
+        self.assertEqual(self.seen, [])

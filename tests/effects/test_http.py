@@ -92,6 +92,14 @@ class FakeNova:
         request.setHeader("content-type", "application/json")
         return json.dumps({"server": {"id": "s9"}, "echo": json.loads(self.seen[-1]["body"])})
 
+    @app.route("/v2/t1/flavors")
+    def flavors(self, request: IRequest) -> Any:
+        request.setHeader("content-type", "application/json")
+        if not self._record(request):
+            request.setResponseCode(403)
+            return json.dumps({"forbidden": {"message": "Policy doesn't allow it", "code": 403}})
+        return json.dumps({"flavors": []})
+
     @app.route("/v2/t1/plain")
     def plain(self, request: IRequest) -> Any:
         self._record(request)
@@ -189,6 +197,23 @@ class PerformServiceRequestTests(SynchronousTestCase):
         self.assertEqual(response.status, 401)
         self.assertEqual(response.body["unauthorized"]["message"], "Invalid token")
         self.assertEqual(len(self.nova.seen), 2)
+
+    def test_403_reauthenticates_once(self) -> None:
+        """A 403 drops the token, authenticates again and retries once, like a 401."""
+        authenticator = RotatingAuthenticator(["stale", "good"])
+        response = self.perform(request("flavors"), authenticator)
+        self.assertEqual((response.status, response.body), (200, {"flavors": []}))
+        self.assertEqual((authenticator.authentications, authenticator.invalidations), (2, 1))
+        self.assertEqual([s["headers"]["x-auth-token"] for s in self.nova.seen],
+                         ["stale", "good"])
+
+    def test_second_403_is_answered(self) -> None:
+        """A second 403 is the answer: the token is dropped once, with no third try."""
+        authenticator = RotatingAuthenticator(["stale"])
+        response = self.perform(request("flavors"), authenticator)
+        self.assertEqual(response.status, 403)
+        self.assertEqual(response.body["forbidden"]["code"], 403)
+        self.assertEqual((len(self.nova.seen), authenticator.invalidations), (2, 1))
 
     def test_every_status_is_a_response(self) -> None:
         """Error statuses are answers, with their JSON body; an empty body is None."""

@@ -24,6 +24,7 @@ from otter2.simulation import (
     Behaviour,
     CloudHolder,
     add_load_balancer,
+    Capacity,
     SimulatedCloud,
     capacity,
     delete_server,
@@ -164,6 +165,14 @@ class ConvergerTests(ConvergerTestCase):
         self.store.save_state(evolve(self.state(), paused=True))
         self.run_for(30)
         self.assertEqual(capacity(self.holder.cloud, "t1", "g1").building, 0)
+        self.assertEqual(self.store.divergent, {})
+
+    def test_suspended_group(self) -> None:
+        """A suspended tenant's group is not converged and its mark is cleared."""
+        self.make_group(desired=2)
+        self.store.save_state(evolve(self.state(), suspended=True))
+        self.run_for(60)
+        self.assertEqual(capacity(self.holder.cloud, "t1", "g1"), Capacity())
         self.assertEqual(self.store.divergent, {})
 
     def test_stop_waits_for_iterations(self) -> None:
@@ -317,6 +326,7 @@ class SelfHealTests(ConvergerTestCase):
         self.store.save_state(evolve(self.state(), status=GroupStatus.ERROR))
         self.store.clear_divergent("t1", "g1")
         SelfHeal(self.clock, self.dispatcher, interval=60).heal()
+        self.clock.advance(0)
         self.assertEqual(list(self.store.divergent), [("t1", "g1")])
 
 
