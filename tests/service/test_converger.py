@@ -164,7 +164,7 @@ class ConvergerTests(ConvergerTestCase):
         self.make_group(desired=2)
         self.store.save_state(evolve(self.state(), paused=True))
         self.run_for(30)
-        self.assertEqual(capacity(self.holder.cloud, "t1", "g1").building, 0)
+        self.assertEqual(capacity(self.holder.cloud, "t1", "g1"), capacity(SimulatedCloud()))
         self.assertEqual(self.store.divergent, {})
 
     def test_suspended_group(self) -> None:
