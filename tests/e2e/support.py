@@ -262,7 +262,7 @@ class MimicTestCase(TestCase):
 
     async def create_group(self, minimum: int, lb_ids: tuple[int, ...] = (),
                            build_seconds: int = 1, draining_timeout: int = 0,
-                           **config: Any) -> str:
+                           pool_ids: tuple[str, ...] = (), **config: Any) -> str:
         # mimic builds a server for ``server_building`` seconds; that metadata
         # also overrides its control plane's creation behaviours, so it is
         # left out when ``build_seconds`` is 0.
@@ -274,7 +274,8 @@ class MimicTestCase(TestCase):
                                        **config},
                 "launchConfiguration": {"type": "launch_server", "args": {
                     "server": server,
-                    "loadBalancers": [{"loadBalancerId": lb, "port": 80} for lb in lb_ids],
+                    "loadBalancers": [{"loadBalancerId": lb, "port": 80} for lb in lb_ids]
+                    + [{"loadBalancerId": pool, "type": "RackConnectV3"} for pool in pool_ids],
                     **({"draining_timeout": draining_timeout} if draining_timeout else {})}}}
         answer = await self.request("POST", self.api + "/groups", body, ok=201)
         return str(answer["group"]["id"])
