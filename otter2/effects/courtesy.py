@@ -21,9 +21,7 @@ from twisted.internet.task import deferLater
 
 from otter2.cloud.courtesy import RetryWindows, Throttle, asked_wait, throttle_for
 from otter2.cloud.request import Response, ServiceRequest
-
-#: Calls of one tenant in flight at once unless configured otherwise.
-MAX_IN_FLIGHT_PER_TENANT = 20
+from otter2.config import MAX_IN_FLIGHT_PER_TENANT
 
 
 class Courtesy:

@@ -18,6 +18,7 @@ from otter2.cloud.courtesy import (
     throttle_for,
 )
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
+from otter2.config import THROTTLE_KEYS
 
 tenants = st.sampled_from(["t1", "t2", "t3"])
 services = st.sampled_from(list(ServiceType))
@@ -89,6 +90,10 @@ class ThrottleForTests(SynchronousTestCase):
         """With no delays configured nothing is throttled."""
         for service, method in THROTTLE_KINDS:
             self.assertIsNone(throttle_for(request(service, method), pmap()))
+
+    def test_every_configurable_throttle_has_a_kind(self) -> None:
+        """The kinds are exactly the keys ``cloud_client.throttling`` accepts."""
+        self.assertEqual(sorted(THROTTLE_KINDS.values()), sorted(THROTTLE_KEYS))
 
     def test_nova_reads_and_writes_are_never_throttled(self) -> None:
         """Nova GET and PUT take no throttle even with every delay configured."""
