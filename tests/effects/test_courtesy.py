@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from attrs import evolve
 from effect import Effect
 from pyrsistent import pmap
 from twisted.internet.defer import Deferred, succeed
@@ -143,6 +144,29 @@ class CourtesyTests(SynchronousTestCase):
         self.assertEqual([self.successResultOf(d).status for d in creates], [202, 202])
         self.assertEqual([(round(t, 1), method) for t, _, method, _ in self.arrivals.seen],
                          [(0, "GET"), (1, "POST"), (2, "POST")])
+
+    def test_throttled_calls_heed_a_wait_asked_meanwhile(self) -> None:
+        """Creates queued behind a throttle when a 429 comes back wait for the time
+        asked instead of going in, and get refused, one after the other."""
+        self.use(Courtesy(self.clock, pmap({"create_server_delay": 1.0})))
+        self.holder.cloud = limit_rate(self.holder.cloud, "t1", NOVA, until=30)
+        body = {"server": {"name": "s", "imageRef": "i", "flavorRef": "f"}}
+        creates = [self.send("t1", NOVA, "POST", "servers", body) for _ in range(3)]
+        self.advance(32.125)
+        self.assertEqual([self.successResultOf(d).status for d in creates], [429, 202, 202])
+        self.assertEqual([round(t, 1) for t, _, _, _ in self.arrivals.seen], [1, 31, 32])
+
+    def test_slot_heeds_a_wait_asked_meanwhile(self) -> None:
+        """A call waiting for a slot when a 429 comes back for its tenant waits for
+        the time asked (from the answer's arrival, 5 s after it was sent)
+        instead of going in."""
+        self.holder.cloud = evolve(limit_rate(self.holder.cloud, "t1", NOVA, until=20),
+                                   behaviour=Behaviour(latency=5))
+        self.use(Courtesy(self.clock, max_in_flight_per_tenant=1))
+        calls = [self.send("t1", NOVA, "GET", "servers/detail") for _ in range(2)]
+        self.advance(30.125)
+        self.assertEqual([self.successResultOf(d).status for d in calls], [429, 200])
+        self.assertEqual([round(t, 1) for t, _, _, _ in self.arrivals.seen], [0, 25])
 
     def test_clb_throttle_is_per_tenant(self) -> None:
         """A CLB throttle holds each tenant apart: two tenants' calls go side by side."""
