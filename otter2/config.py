@@ -31,6 +31,15 @@ SELFHEAL_INTERVAL = 300.0
 #: Seconds the API remembers what Identity said of a token (``auth.cache_ttl``).
 API_AUTH_TTL = 60.0
 
+#: Calls of one tenant to the cloud in flight at once unless
+#: ``cloud_client.max_in_flight_per_tenant`` says otherwise.
+MAX_IN_FLIGHT_PER_TENANT = 20
+
+#: The throttles of ``cloud_client.throttling`` (spec §3.6), one per kind of call.
+THROTTLE_KEYS = ("create_server_delay", "delete_server_delay", "get_rcv3_delay",
+                 "create_rcv3_delay", "delete_rcv3_delay", "get_clb_delay", "post_clb_delay",
+                 "put_clb_delay", "delete_clb_delay")
+
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message is one line for the operator."""
@@ -111,6 +120,16 @@ class SchedulerConfig:
 
 
 @frozen
+class CloudClientConfig:
+    """The pace of calls to the cloud (``cloud_client``): each configured
+    throttle's delay in seconds (none: off, as in Otter), and the cap on a
+    tenant's calls in flight."""
+
+    throttling: PMap = field(factory=pmap, converter=frozen_json)
+    max_in_flight_per_tenant: int = MAX_IN_FLIGHT_PER_TENANT
+
+
+@frozen
 class Config:
     """Everything otter2 reads from its configuration file."""
 
@@ -126,6 +145,7 @@ class Config:
     selfheal_interval: Optional[float] = SELFHEAL_INTERVAL  # None: off
     api_auth_ttl: Optional[float] = None  # None: the API checks no tokens
     service_names: PMap = field(factory=pmap, converter=frozen_json)
+    cloud_client: CloudClientConfig = CloudClientConfig()
     # Sections that later services read; kept as given.
     sections: PMap = field(factory=pmap, converter=frozen_json)
     # Keys of `UNUSED_KEYS` the document gives, in that order.
@@ -145,8 +165,11 @@ _KNOWN = {"url_root", "admin", "limits", "store", "root", "region",
 #: loads, but does not act on yet; the daemon names each one given in a
 #: warning as it starts, so that nobody believes it took effect.
 UNUSED_KEYS = ("cassandra", "zookeeper", "scheduler.partition", "metrics", "cloudfeeds",
-               "cloud_client", "cloudOrchestration", "environment", "bobby_url",
+               "cloudOrchestration", "environment", "bobby_url",
                "non-convergence-tenants", "identity.wait", "converger.max_retry_delay")
+
+#: The keys of ``cloud_client`` otter2 acts on; any other is named in the warning.
+_CLOUD_CLIENT_KEYS = ("throttling", "max_in_flight_per_tenant")
 
 
 class _Absent(Enum):
@@ -248,6 +271,7 @@ def parse_config(document: Any) -> Config:
 
     return Config(**_given(
         identity=_identity(document), converger=_converger(document),
+        cloud_client=_cloud_client(document),
         scheduler=_scheduler(document),
         selfheal_interval=_selfheal(document),
         service_names={key: sections[key] for key in _SERVICE_KEYS if key in sections},
@@ -268,7 +292,25 @@ def _unused(document: Mapping[str, Any]) -> tuple[str, ...]:
         holder = document.get(section) if section else document
         if isinstance(holder, dict) and name in holder:
             given.append(key)
+    cloud_client = document.get("cloud_client")
+    if isinstance(cloud_client, dict):
+        given.extend(f"cloud_client.{name}" for name in cloud_client
+                     if name not in _CLOUD_CLIENT_KEYS)
     return tuple(given)
+
+
+def _cloud_client(document: Mapping[str, Any]) -> CloudClientConfig:
+    section = document.get("cloud_client", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"cloud_client must be an object (got {json.dumps(section)})")
+    path = "cloud_client."
+    throttling = _section(section, "throttling", set(THROTTLE_KEYS), path)
+    return CloudClientConfig(**_given(
+        throttling={key: float(_get(throttling, key, path + "throttling.", (int, float),
+                                    _natural, "a number of seconds"))
+                    for key in THROTTLE_KEYS if key in throttling},
+        max_in_flight_per_tenant=_get(section, "max_in_flight_per_tenant", path, int,
+                                      _positive, "a positive integer")))
 
 
 def _selfheal(document: Mapping[str, Any]) -> Optional[float] | _Absent:

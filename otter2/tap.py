@@ -48,7 +48,7 @@ from otter2.effects.auth import (
     TokenValidator,
 )
 from otter2.effects.http import QuietConnectionPool, TimeoutHTTPClient
-from otter2.effects import make_dispatcher
+from otter2.effects import Courtesy, make_dispatcher
 from otter2.effects.dispatcher import notify_after
 from otter2.service.converger import Converger
 from otter2.service.scheduler import Scheduler, scheduler_check
@@ -113,6 +113,8 @@ def _cloud(config: Config, http: TimeoutHTTPClient, reactor: Any) -> dict[str, A
         return {}
     return {"http": http, "authenticator": _authenticator(http, config.identity, reactor),
             "region": config.region,
+            "courtesy": Courtesy(reactor, config.cloud_client.throttling,
+                                 config.cloud_client.max_in_flight_per_tenant),
             "service_names": {ServiceType(key): name
                               for key, name in config.service_names.items()}}
 

@@ -5,11 +5,13 @@ Tests for otter2.config: the configuration file.
 import json
 import os
 
+from pyrsistent import pmap
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.config import (
     DEFAULT_PORT,
     UNUSED_KEYS,
+    CloudClientConfig,
     Config,
     ConfigError,
     ConvergerConfig,
@@ -126,23 +128,46 @@ class ParseConfigTests(SynchronousTestCase):
             "cassandra": {"seed_hosts": ["tcp:127.0.0.1:9042"], "keyspace": "otter"},
             "zookeeper": {"hosts": "127.0.0.1:2181"}, "scheduler": {"interval": 10, "partition": {"path": "/s"}},
             "metrics": {"interval": 60}, "cloudfeeds": {"tenant_id": "t"},
-            "cloud_client": {"throttling": {}}, "cloudOrchestration": "heat",
+            "cloud_client": {"throttling": {}, "timeout": 30}, "cloudOrchestration": "heat",
             "environment": "staging", "bobby_url": "http://bobby",
             "non-convergence-tenants": "none",
             "identity": {"url": "http://id/v2.0", "username": "u", "password": "p",
                          "wait": 5},
             "converger": {"max_retry_delay": 30}})
-        self.assertEqual(config.unused, UNUSED_KEYS)
+        self.assertEqual(config.unused, (*UNUSED_KEYS, "cloud_client.timeout"))
 
     def test_used_keys_are_not_listed(self) -> None:
         """Keys otter2 acts on are not listed, nor a section's other keys."""
         config = parse_config({
             "region": "ORD", "selfheal": {"interval": 60},
             "identity": {"url": "http://id/v2.0", "username": "u", "password": "p"},
-            "converger": {"interval": 5}, "limits": {"pagination": 10}})
+            "converger": {"interval": 5}, "limits": {"pagination": 10},
+            "cloud_client": {"throttling": {"create_server_delay": 1},
+                             "max_in_flight_per_tenant": 5}})
         self.assertEqual(config.unused, ())
         self.assertEqual(parse_config({"converger": {"max_retry_delay": 30}}).unused,
                          ("converger.max_retry_delay",))
+
+    def test_cloud_client(self) -> None:
+        """Throttles are off and 20 calls per tenant may be in flight unless
+        ``cloud_client`` says otherwise; each throttle given is kept, in seconds."""
+        self.assertEqual(parse_config({}).cloud_client, CloudClientConfig(pmap(), 20))
+        config = parse_config({"cloud_client": {
+            "throttling": {"create_server_delay": 1, "get_clb_delay": 0.2},
+            "max_in_flight_per_tenant": 5}})
+        self.assertEqual(config.cloud_client, CloudClientConfig(
+            pmap({"create_server_delay": 1.0, "get_clb_delay": 0.2}), 5))
+
+    def test_cloud_client_refusals(self) -> None:
+        """An unknown throttle, a negative delay or a cap below 1 is refused, naming the key."""
+        for document, key in [
+                ({"throttling": {"list_server_delay": 1}}, "cloud_client.throttling.list_server_delay"),
+                ({"throttling": {"create_server_delay": -1}}, "cloud_client.throttling.create_server_delay"),
+                ({"throttling": []}, "cloud_client.throttling"),
+                ({"max_in_flight_per_tenant": 0}, "cloud_client.max_in_flight_per_tenant")]:
+            with self.assertRaises(ConfigError) as caught:
+                parse_config({"cloud_client": document})
+            self.assertIn(key, str(caught.exception))
 
     def test_not_an_object(self) -> None:
         """A document that is not an object is refused."""

@@ -7,7 +7,8 @@ A group cares about the load balancers of its launch configuration and those
 its servers' metadata records; otter2 lists no other LB's nodes. A failed
 gather raises `GatherError` with a readable reason (the iteration reports it
 and tries again later); a catalog without Nova or CLB raises `ServiceMissing`,
-a group error. A catalog without RackConnect means no pool members.
+a group error. A catalog without RackConnect means no pool members. A
+listing refused as over the rate limit says how long the cloud asked to wait.
 
 test-case-name: tests.convergence.test_gathering
 """
@@ -23,6 +24,7 @@ from effect import Constant, Effect, FirstError, parallel
 from effect.do import do
 
 from otter2.cloud import clb, clb_feed, nova, rcv3
+from otter2.cloud.courtesy import asked_wait
 from otter2.cloud.messages import (
     CLOUD_LOAD_BALANCERS,
     CLOUD_SERVERS,
@@ -57,11 +59,16 @@ __all__ = ["GatherError", "IdentityFailure", "Observation", "ServiceMissing", "g
 
 
 class GatherError(Exception):
-    """Observing the cloud failed; ``reason`` says how, for the group's owner."""
+    """
+    Observing the cloud failed; ``reason`` says how, for the group's owner;
+    ``retry_after`` is the seconds the cloud asked otter2 to wait, if it did
+    (see Note [Rate limits are the tenant's] in ``otter2.cloud.courtesy``).
+    """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, retry_after: Optional[float] = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.retry_after = retry_after
 
 
 class ServiceMissing(GatherError):
@@ -102,6 +109,10 @@ def _all(effects: list[Effect]) -> Effect:
 
 def _read(response: Response, parse: Callable[[Any], T], failed: str) -> T:
     """``parse`` of a 200 answer's body; a GatherError saying ``failed`` otherwise."""
+    wait = asked_wait(response)
+    if wait is not None:
+        raise GatherError(describe(f"{failed}: the service is limiting the rate of requests "
+                                   f"and asked to wait {wait:g} s", response), wait)
     if response.status != 200:
         raise GatherError(describe(failed, response))
     try:

@@ -164,7 +164,9 @@ def observe_and_act(group: ScalingGroup, now: float,
     except GatherError as error:
         verdict = (Verdict.FAILURE if isinstance(error, (ServiceMissing, IdentityFailure))
                    else Verdict.RETRY)
-        return evolve(facts, outcome=StepOutcome(verdict, [error.reason]))
+        return evolve(facts, outcome=StepOutcome(verdict, [error.reason],
+                                                 retry_after=error.retry_after),
+                      retry_after=error.retry_after)
 
     vanished: list[ObservedServer] = yield vanished_servers(tenant_id, observation.servers, group.servers)
     servers = [*observation.servers, *vanished]

@@ -17,6 +17,7 @@ from twisted.internet.interfaces import IReactorTime
 from txeffect import deferred_performer, make_twisted_dispatcher
 
 from otter2.cloud.request import ServiceRequest, ServiceType
+from otter2.effects.courtesy import Courtesy
 from otter2.effects.http import Authenticator, HTTPClient, perform_service_request
 from otter2.intents import Now, RandomHex
 from otter2.store.interface import GroupStore
@@ -46,26 +47,31 @@ def world_dispatcher(clock: IReactorTime) -> TypeDispatcher:
 
 def cloud_dispatcher(http: HTTPClient, authenticator: Authenticator, region: Optional[str],
                      service_names: Optional[Mapping[ServiceType, str]] = None,
-                     ) -> TypeDispatcher:
-    """The performer of `ServiceRequest`: treq, the tenant's token and catalog."""
+                     courtesy: Optional[Courtesy] = None) -> TypeDispatcher:
+    """The performer of `ServiceRequest`: treq, the tenant's token and catalog,
+    at ``courtesy``'s pace."""
     return TypeDispatcher({ServiceRequest: deferred_performer(
-        partial(perform_service_request, http, authenticator, region, service_names))})
+        partial(perform_service_request, http, authenticator, region, service_names,
+                courtesy=courtesy))})
 
 
 def make_dispatcher(reactor: IReactorTime, store: GroupStore, *, http: Optional[HTTPClient] = None,
                     authenticator: Optional[Authenticator] = None,
                     region: Optional[str] = None,
                     service_names: Optional[Mapping[ServiceType, str]] = None,
-                    ) -> ComposedDispatcher:
+                    courtesy: Optional[Courtesy] = None) -> ComposedDispatcher:
     """
     Every performer otter2 has, bound to its collaborators. With an ``http``
-    client (and an ``authenticator``), `ServiceRequest` intents reach the cloud.
+    client (and an ``authenticator``), `ServiceRequest` intents reach the cloud,
+    at the pace of ``courtesy`` (by default: Retry-After honoured on
+    ``reactor``'s clock, no throttle, the default cap on calls in flight).
     """
     cloud = []
     if http is not None:
         if authenticator is None:
             raise ValueError("an HTTP client needs an authenticator")
-        cloud = [cloud_dispatcher(http, authenticator, region, service_names)]
+        cloud = [cloud_dispatcher(http, authenticator, region, service_names,
+                                  courtesy if courtesy is not None else Courtesy(reactor))]
     return ComposedDispatcher([
         store_dispatcher(store),
         world_dispatcher(reactor),

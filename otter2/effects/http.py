@@ -8,7 +8,8 @@ it or its roles changed): the performer drops it, authenticates again and
 retries once; a second 401 or 403 is answered like any other status (the
 step reads it as RETRY, never as a group error). The performer raises only
 when the transport or authentication fails, or the catalog has no endpoint
-for the service (`NoSuchEndpoint`).
+for the service (`NoSuchEndpoint`). Given a `Courtesy`, the performer sends
+each request at its pace (Retry-After, throttles, calls in flight per tenant).
 
 test-case-name: tests.effects.test_http
 """
@@ -25,6 +26,7 @@ from twisted.web.http_headers import Headers
 
 from otter2.cloud.catalog import Catalog, public_endpoint_url
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
+from otter2.effects.courtesy import Courtesy
 
 USER_AGENT = "otter2"
 
@@ -138,12 +140,20 @@ async def _service_request(http_client: HTTPClient, authenticator: Authenticator
 def perform_service_request(http_client: HTTPClient, authenticator: Authenticator,
                             region: Optional[str],
                             service_names: Optional[Mapping[ServiceType, str]],
-                            dispatcher: Any, intent: ServiceRequest) -> Deferred[Response]:
+                            dispatcher: Any, intent: ServiceRequest,
+                            courtesy: Optional[Courtesy] = None) -> Deferred[Response]:
     """
     Perform a `ServiceRequest` (see the module docstring). ``service_names``
     maps a service type to its name in the catalog; a type it omits goes by
-    its default name (``cloudServersOpenStack``...).
+    its default name (``cloudServersOpenStack``...). With ``courtesy``, the
+    whole request, authentication included, goes at its pace.
     """
     name = (service_names or {}).get(intent.service, intent.service.value)
-    return Deferred.fromCoroutine(
-        _service_request(http_client, authenticator, region, name, intent))
+
+    def send() -> Deferred[Response]:
+        return Deferred.fromCoroutine(
+            _service_request(http_client, authenticator, region, name, intent))
+
+    if courtesy is None:
+        return send()
+    return Deferred.fromCoroutine(courtesy.call(intent, send))

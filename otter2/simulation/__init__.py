@@ -14,6 +14,7 @@ from otter2.simulation.cloud import (
     delete_server,
     fail_service,
     handle,
+    limit_rate,
     remove_node,
     set_load_balancer_status,
     set_node_online,
@@ -35,7 +36,7 @@ from otter2.simulation.state import Behaviour, CLBStatus, SimulatedCloud
 __all__ = [
     "Behaviour", "CLBStatus", "Capacity", "CloudHolder", "Sample", "SimulatedCloud",
     "Timeline", "add_load_balancer", "add_pool", "advance", "capacity", "delete_server",
-    "fail_service", "handle", "remove_node", "run_for", "set_load_balancer_status",
+    "fail_service", "handle", "limit_rate", "remove_node", "run_for", "set_load_balancer_status",
     "set_node_online", "set_pool_status", "set_quota", "set_server_metadata",
     "set_server_status", "simulated_catalog", "simulated_dispatcher", "simulated_resource",
     "standalone_dispatcher",

@@ -9,7 +9,7 @@ RackConnect v3 do, as pure transitions on an immutable `SimulatedCloud`:
   balancers become ACTIVE after their window;
 - the out-of-band operations (``delete_server``, ``set_server_status``,
   ``remove_node``, ``set_load_balancer_status``, ``fail_service``,
-  ``set_quota``...) are what operators and failing hosts do behind otter2's
+  ``limit_rate``, ``set_quota``...) are what operators and failing hosts do behind otter2's
   back.
 
 ``otter2.simulation.performers`` serves ``handle`` to the dispatcher and over
@@ -46,6 +46,7 @@ from otter2.simulation.nova import (
 )
 from otter2.simulation.rcv3 import add_pool, handle_rcv3, set_pool_status
 from otter2.simulation.state import (
+    JSON_HEADERS,
     Behaviour,
     CLBStatus,
     Outage,
@@ -70,9 +71,13 @@ def handle(cloud: SimulatedCloud, request: ServiceRequest,
 
     Time passes first (see `advance`). A service in an outage, or a request
     losing the draw against the behaviour's fault rate, gets a 5xx and
-    changes nothing.
+    changes nothing; so does a tenant's request over its rate limit, answered
+    413 or 429 with the seconds left in ``Retry-After``.
     """
     cloud = advance(cloud, now)
+    limit = cloud.rate_limits.get((request.tenant_id, request.service))
+    if limit is not None and now < limit.until:
+        return cloud, rate_limited(request.service, limit.status, limit.until - now)
     outage = cloud.outages.get(request.service)
     if outage is not None and now < outage.until:
         return cloud, service_fault(request.service, outage.status)
@@ -117,6 +122,31 @@ def service_fault(service: ServiceType, status: int) -> Response:
     return json_response(status, {"errors": ["Internal server error"]})
 
 
+def rate_limited(service: ServiceType, status: int, seconds: float) -> Response:
+    """
+    What a service answers a tenant over its rate limit: Nova and CLB an
+    ``overLimit`` fault, RackConnect its error list; all of them with the
+    whole seconds left before the limit lifts in ``Retry-After``.
+    """
+    wait = str(max(1, math.ceil(seconds)))
+    if service is ServiceType.RACKCONNECT_V3:
+        body: dict = {"errors": ["Too many requests: rate limit exceeded"]}
+    else:
+        body = {"overLimit": {"code": status, "message": "This request was rate-limited.",
+                              "retryAfter": wait,
+                              "details": "Too many requests for this account; retry later."}}
+    return Response(status, body, {**JSON_HEADERS, "retry-after": wait})
+
+
+def limit_rate(cloud: SimulatedCloud, tenant_id: str, service: ServiceType, until: float,
+               status: int = 429) -> SimulatedCloud:
+    """The cloud with a service refusing every request of a tenant as over the
+    account's rate limit until ``until`` (a storm of 429s, or of Nova's and
+    CLB's 413s); other tenants are served."""
+    return evolve(cloud, rate_limits=cloud.rate_limits.set((tenant_id, service),
+                                                           Outage(until, status)))
+
+
 def fail_service(cloud: SimulatedCloud, service: ServiceType, until: float,
                  status: int = 500) -> SimulatedCloud:
     """The cloud with a service answering ``status`` to everything until ``until``."""
@@ -125,7 +155,7 @@ def fail_service(cloud: SimulatedCloud, service: ServiceType, until: float,
 
 __all__ = [
     "Behaviour", "CLBStatus", "SimulatedCloud", "add_load_balancer", "add_pool", "advance",
-    "delete_server", "fail_service", "handle", "remove_node", "service_fault",
+    "delete_server", "fail_service", "handle", "limit_rate", "rate_limited", "remove_node", "service_fault",
     "set_load_balancer_status", "set_node_online", "set_pool_status", "set_quota",
     "set_server_metadata", "set_server_status",
 ]

@@ -181,6 +181,7 @@ class SimulatedCloud:
     load_balancers: PMap = pmap()  # tenant -> {lb id: SimulatedLoadBalancer}
     pools: PMap = pmap()  # tenant -> {pool id: SimulatedPool}
     outages: PMap = pmap()  # ServiceType -> Outage
+    rate_limits: PMap = pmap()  # (tenant, ServiceType) -> Outage of status 413 or 429
     addresses_issued: int = 0
     next_lb_id: int = 10000
     next_node_id: int = 1

@@ -203,6 +203,16 @@ class ConclusionExampleTests(SynchronousTestCase):
         conclusion = conclusion_of(iteration(Verdict.RETRY, "slow down", retry_after=90), 10)
         self.assertEqual(conclusion.look_again, NOW + 90)
 
+    def test_throttled_retry_does_not_count_as_limited(self) -> None:
+        """A RETRY the cloud throttled (Retry-After) is a RETRY even with the
+        LIMITED_RETRY count at its limit: no time-out, the count starts again,
+        and the wait asked is kept."""
+        conclusion = conclusion_of(iteration(Verdict.RETRY, "rate limited", retry_after=30,
+                                             limited_retries=LIMIT), 10)
+        self.assertEqual((conclusion.verdict, conclusion.status, list(conclusion.reasons),
+                          conclusion.limited_retries, conclusion.look_again),
+                         (Verdict.RETRY, GroupStatus.ACTIVE, ["rate limited"], 0, NOW + 30))
+
     def test_limited_retry_times_out(self) -> None:
         """Past the limit, LIMITED_RETRY becomes an ERROR with 'Timed out' reasons."""
         conclusion = conclusion_of(iteration(Verdict.LIMITED_RETRY, "rebooting",

@@ -94,6 +94,24 @@ class GatherServersTests(SynchronousTestCase):
         self.assertEqual(caught.exception.reason,
                          "Could not list the servers of Cloud Servers: Boom (HTTP 500)")
 
+    def test_rate_limited(self) -> None:
+        """A listing refused with 429 and Retry-After fails the gather saying so, with
+        the seconds asked; one without Retry-After asks nothing."""
+        limited = Response(429, {"overLimit": {"message": "This request was rate-limited."}},
+                           {"retry-after": "30"})
+        with self.assertRaises(GatherError) as caught:
+            perform_sequence([(nova.list_servers_request("t1"), lambda _: limited)],
+                             gather_servers("t1", "g1"))
+        self.assertEqual(caught.exception.retry_after, 30.0)
+        self.assertEqual(caught.exception.reason,
+                         "Could not list the servers of Cloud Servers: the service is limiting "
+                         "the rate of requests and asked to wait 30 s: This request was "
+                         "rate-limited. (HTTP 429)")
+        with self.assertRaises(GatherError) as caught:
+            perform_sequence([(nova.list_servers_request("t1"), answer(429))],
+                             gather_servers("t1", "g1"))
+        self.assertIsNone(caught.exception.retry_after)
+
     def test_unreachable(self) -> None:
         """A transport failure fails the gather, naming the service."""
         with self.assertRaises(GatherError) as caught:

@@ -137,6 +137,26 @@ class ConvergeOneGroupTests(SynchronousTestCase):
         self.assertIn("Could not list the servers", result.reasons[0])
         self.assertEqual((result.servers, result.look_again), (None, 110.0))
 
+    def test_rate_limited_gather_waits_as_asked(self) -> None:
+        """
+        A Nova listing refused with Retry-After makes the iteration RETRY with the
+        reason shown, no sooner than asked and without counting a LIMITED_RETRY.
+        """
+        g = group(desired=1)
+        g = evolve(g, state=evolve(g.state, limited_retries=2))
+        limited = Response(429, {"overLimit": {"message": "slow down"}}, {"retry-after": "45"})
+        reset = evolve(g.state, limited_retries=0)
+        result = perform_sequence([
+            (LoadGroup("t1", "g1", True), lambda _: g),
+            (Now(), lambda _: 100.0),
+            (nova.list_servers_request("t1"), lambda _: limited),
+            (LoadGroup("t1", "g1", True), lambda _: g),
+            (SaveState(reset), lambda _: evolve(reset, version=1)),
+        ], converge_one_group("t1", "g1", SETTINGS))
+        self.assertEqual((result.verdict, result.status, result.look_again,
+                          result.limited_retries), (Verdict.RETRY, GroupStatus.ACTIVE, 145.0, 0))
+        self.assertIn("limiting the rate of requests and asked to wait 45 s", result.reasons[0])
+
     def test_success_clears_error(self) -> None:
         """A group in ERROR that converges is set back to ACTIVE."""
         g = group(status=GroupStatus.ERROR)

@@ -17,6 +17,7 @@ from otter2.simulation import (
     SimulatedCloud,
     advance,
     fail_service,
+    limit_rate,
 )
 from otter2.simulation.state import roll
 from tests.simulation.support import START, call, create_body
@@ -147,6 +148,33 @@ class FailureTests(SynchronousTestCase):
         self.assertEqual(answers[0].status, 500)
         self.assertEqual(answers[0].body["computeFault"]["code"], 500)
         self.assertNotIn("t1", cloud.nova)
+
+    def test_rate_limit(self) -> None:
+        """A tenant over its rate limit gets 429 with the whole seconds left in
+        Retry-After and creates nothing, until the limit lifts; others are served."""
+        cloud = limit_rate(SimulatedCloud(), "t1", NOVA, until=START + 30)
+        cloud, [refused] = create(cloud, 1)
+        self.assertEqual((refused.status, refused.headers["retry-after"]), (429, "30"))
+        self.assertEqual(refused.body["overLimit"]["retryAfter"], "30")
+        self.assertNotIn("t1", cloud.nova)
+        cloud, [served] = create(cloud, 1, tenant_id="t2")
+        self.assertEqual(served.status, 202)
+        cloud, response = call(cloud, CLB, "GET", "loadbalancers", START + 1)
+        self.assertEqual(response.status, 200)
+        cloud, response = call(cloud, NOVA, "GET", "servers/detail", START + 29.5)
+        self.assertEqual((response.status, response.headers["retry-after"]), (429, "1"))
+        cloud, [later] = create(cloud, 1, now=START + 30)
+        self.assertEqual(later.status, 202)
+
+    def test_rate_limit_bodies(self) -> None:
+        """CLB's 413 is its overLimit fault; RackConnect's 429 lists its error."""
+        cloud = limit_rate(SimulatedCloud(), "t1", CLB, until=START + 5, status=413)
+        cloud = limit_rate(cloud, "t1", ServiceType.RACKCONNECT_V3, until=START + 5)
+        _, response = call(cloud, CLB, "GET", "loadbalancers")
+        self.assertEqual((response.status, response.body["overLimit"]["code"]), (413, 413))
+        _, response = call(cloud, ServiceType.RACKCONNECT_V3, "GET", "load_balancer_pools")
+        self.assertEqual((response.status, response.headers["retry-after"]), (429, "5"))
+        self.assertIn("errors", response.body)
 
     def test_unknown_route(self) -> None:
         """A path no service has answers 404 in the service's error shape."""

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from attrs import evolve
+from effect import parallel
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
@@ -20,11 +23,13 @@ from otter2.convergence.iteration import converge_one_group
 from otter2.model.outcome import Verdict
 from otter2.effects.dispatcher import make_dispatcher
 from otter2.effects.http import StaticAuthenticator
+from otter2.cloud.request import ServiceType
 from otter2.model import GroupStatus
 from otter2.simulation import (
     Behaviour,
     Timeline,
     capacity,
+    limit_rate,
     run_for,
     set_quota,
     simulated_catalog,
@@ -39,15 +44,17 @@ REGION = "ORD"
 class TokenGate(Resource):
     """
     The simulated cloud behind a token check: a request whose X-Auth-Token
-    is not in ``accepted`` gets Identity's 401. Every request is noted.
+    is not in ``accepted`` gets Identity's 401. Every request is noted, with
+    the time it arrived by ``clock``.
     """
 
     isLeaf = True
 
-    def __init__(self, cloud: Resource, accepted: set[str]) -> None:
+    def __init__(self, cloud: Resource, accepted: set[str], clock: IReactorTime) -> None:
         super().__init__()
         self.cloud = cloud
         self.accepted = accepted
+        self.clock = clock
         self.seen: list[dict[str, Any]] = []
         self.refused = 0
 
@@ -59,7 +66,7 @@ class TokenGate(Resource):
             content = request.content.read()
             request.content.seek(0)  # the cloud reads it again
         self.seen.append({"method": request.method.decode(), "uri": request.uri.decode(),
-                          "headers": headers, "body": content})
+                          "headers": headers, "body": content, "at": self.clock.seconds()})
         if headers.get("x-auth-token") not in self.accepted:
             self.refused += 1
             request.setResponseCode(401)
@@ -92,7 +99,8 @@ class HTTPScenario(Scenario):
     def setUp(self) -> None:
         super().setUp()
         self.catalog = simulated_catalog(self.holder.cloud.base_url, REGION, "t1")
-        self.gate = TokenGate(simulated_resource(self.holder, self.clock), {"token", "fresh"})
+        self.gate = TokenGate(simulated_resource(self.holder, self.clock), {"token", "fresh"},
+                              self.clock)
         self.http = StubTreq(self.gate)
         self.use(StaticAuthenticator("token", self.catalog))
 
@@ -152,3 +160,49 @@ class HTTPWiringTests(HTTPScenario):
         self.assertEqual(state.status, GroupStatus.ERROR)
         self.assertIn("Quota exceeded for instances: Requested 1, but already used 2 of 2 "
                       "instances", " ".join(state.error_reasons))
+
+
+class RateLimitStormTests(HTTPScenario):
+    """Two groups of one tenant through a storm of Nova's 429s."""
+
+    def test_storm_slows_without_failing(self) -> None:
+        """
+        While Nova refuses the tenant's calls for two minutes with 429 and
+        Retry-After, both groups RETRY saying so, their calls wait instead of
+        hammering Nova (one refused call, whichever group made it), no group
+        goes to ERROR, and both converge once the storm is over.
+        """
+        self.make_group(2)
+        first = self.store.groups[("t1", "g1")]
+        self.store.create_group(evolve(first, group_id="g2",
+                                       state=evolve(first.state, group_id="g2")), [], [], 10)
+        start = self.clock.seconds()
+        storm_end = start + 120
+        self.holder.cloud = limit_rate(self.holder.cloud, "t1", ServiceType.CLOUD_SERVERS,
+                                       storm_end)
+        settings = ConvergerConfig(build_timeout=600, limited_retry_iterations=2)
+        timeline = run_for(
+            self.clock, self.holder,
+            lambda: parallel([converge_one_group("t1", group, settings)
+                              for group in ("g1", "g2")]),
+            self.dispatcher, minutes=6, interval=10,
+            measure=lambda cloud: capacity(cloud, "t1"), flush=self.http.flush)
+        nova_calls = [seen for seen in self.gate.seen if "/cloudServersOpenStack/" in seen["uri"]]
+        refused = [seen for seen in nova_calls if seen["at"] < storm_end]
+        self.assertEqual([seen["at"] for seen in refused], [start, start])
+        # The wait runs from when the 429 came back, a latency after it was sent.
+        self.assertEqual([round(seen["at"] - storm_end, 1) for seen in nova_calls[2:4]],
+                         [0.2, 0.2])
+        reasons = [reason for sample in timeline.samples if sample.result is not None
+                   for conclusion in sample.result for reason in conclusion.reasons]
+        self.assertTrue(any("limiting the rate of requests" in r for r in reasons), reasons)
+        verdicts = {c.verdict for sample in timeline.samples for c in sample.result}
+        self.assertNotIn(Verdict.FAILURE, verdicts)
+        self.assertGreater(timeline.first_time(lambda c: c.active == 4) or 0, storm_end)
+        final = timeline.final()
+        self.assertEqual((final.active, final.building, final.errored, final.lb_nodes),
+                         (4, 0, 0, 4))
+        self.assertEqual([c.verdict for c in timeline.samples[-1].result],
+                         [Verdict.SUCCESS, Verdict.SUCCESS])
+        for group in ("g1", "g2"):
+            self.assertEqual(self.store.groups[("t1", group)].state.status, GroupStatus.ACTIVE)
