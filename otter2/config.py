@@ -11,14 +11,14 @@ test-case-name: tests.test_config
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from enum import Enum, auto
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from attrs import field, frozen
 from pyrsistent import PMap, pmap
 
 from otter2.model import frozen_json
-
 
 #: The endpoint the REST API listens on unless twistd is told otherwise: this
 #: machine only; listening on other interfaces is the operator's choice.
@@ -56,8 +56,8 @@ class Limits:
     max_body_bytes: int = 1_048_576
     # Requests per minute under /v1.0/{tenantId}/ and per second of anonymous
     # executions; None: not limited (a proxy in front may do it).
-    tenant_per_minute: Optional[int] = None
-    execute_per_second: Optional[int] = None
+    tenant_per_minute: int | None = None
+    execute_per_second: int | None = None
     require_json: bool = False  # 415 for a body that does not say application/json
 
 
@@ -86,7 +86,7 @@ class IdentityConfig:
     username: str
     password: str
     strategy: str = "impersonation"  # or "password" (one tenant)
-    admin_url: Optional[str] = None  # impersonation; defaults to ``url``
+    admin_url: str | None = None  # impersonation; defaults to ``url``
     cache_ttl: float = 300.0
     max_retries: int = 3
     retry_interval: float = 2.0
@@ -133,17 +133,17 @@ class CloudClientConfig:
 class Config:
     """Everything otter2 reads from its configuration file."""
 
-    url_root: Optional[str] = None  # None: derived from the listening port
-    admin: Optional[str] = None
+    url_root: str | None = None  # None: derived from the listening port
+    admin: str | None = None
     limits: Limits = Limits()
     store: StoreConfig = StoreConfig()
     root: RootResponse = RootResponse()
-    region: Optional[str] = None
-    identity: Optional[IdentityConfig] = None  # None: no cloud; nothing converges
+    region: str | None = None
+    identity: IdentityConfig | None = None  # None: no cloud; nothing converges
     converger: ConvergerConfig = ConvergerConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
-    selfheal_interval: Optional[float] = SELFHEAL_INTERVAL  # None: off
-    api_auth_ttl: Optional[float] = None  # None: the API checks no tokens
+    selfheal_interval: float | None = SELFHEAL_INTERVAL  # None: off
+    api_auth_ttl: float | None = None  # None: the API checks no tokens
     service_names: PMap = field(factory=pmap, converter=frozen_json)
     cloud_client: CloudClientConfig = CloudClientConfig()
     # Sections that later services read; kept as given.
@@ -313,7 +313,7 @@ def _cloud_client(document: Mapping[str, Any]) -> CloudClientConfig:
                                       _positive, "a positive integer")))
 
 
-def _selfheal(document: Mapping[str, Any]) -> Optional[float] | _Absent:
+def _selfheal(document: Mapping[str, Any]) -> float | None | _Absent:
     interval = _get(_section(document, "selfheal", {"interval"}), "interval", "selfheal.",
                     (int, float, type(None)), lambda v: v is None or v >= 0,
                     "a number of seconds, or 0 or null for off")
@@ -426,7 +426,7 @@ def default_url_root(port: str) -> str:
     return f"http://127.0.0.1:{number}"
 
 
-def load_config(path: Optional[str]) -> Config:
+def load_config(path: str | None) -> Config:
     """The configuration in the file at ``path``, or the defaults if None."""
     if path is None:
         return Config()

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
-from typing import IO, Any, Mapping, Optional
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import IO, Any
 
 from twisted.logger import FileLogObserver, formatEvent
 
@@ -34,7 +35,7 @@ def flat_event(event: Mapping[str, Any]) -> dict[str, Any]:
     """One event as a flat JSON-ready object; see the module docstring."""
     level = event.get("log_level")
     flat: dict[str, Any] = {
-        "time": datetime.fromtimestamp(event.get("log_time", 0.0), timezone.utc)
+        "time": datetime.fromtimestamp(event.get("log_time", 0.0), UTC)
         .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "level": getattr(level, "name", "info"),
         "namespace": event.get("log_namespace", ""),
@@ -49,7 +50,7 @@ def flat_event(event: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def json_observer(stream: Optional[IO[str]] = None) -> FileLogObserver:
+def json_observer(stream: IO[str] | None = None) -> FileLogObserver:
     """An observer writing one flat JSON object per line to ``stream`` (standard output)."""
     return FileLogObserver(stream or sys.stdout,
                            lambda event: json.dumps(flat_event(event)) + "\n")

@@ -18,12 +18,11 @@ test-case-name: tests.test_daemon, tests.test_startup
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from attrs import evolve
-
-from twisted.application.service import MultiService
 from treq.client import HTTPClient
+from twisted.application.service import MultiService
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python import usage
@@ -40,6 +39,7 @@ from otter2.config import (
     default_url_root,
     load_config,
 )
+from otter2.effects import Courtesy, make_dispatcher
 from otter2.effects.auth import (
     AdminSession,
     CachingAuthenticator,
@@ -47,11 +47,9 @@ from otter2.effects.auth import (
     PasswordAuthenticator,
     TokenValidator,
 )
-from otter2.effects.http import QuietConnectionPool, TimeoutHTTPClient
-from otter2.effects import Courtesy, make_dispatcher
 from otter2.effects.dispatcher import notify_after
+from otter2.effects.http import QuietConnectionPool, TimeoutHTTPClient
 from otter2.service.converger import Converger
-from otter2.service.scheduler import Scheduler, scheduler_check
 from otter2.service.daemon import DaemonService, NormalStop, StoreService
 from otter2.service.listening import (
     LOOPBACK_EXAMPLE,
@@ -61,6 +59,7 @@ from otter2.service.listening import (
     parse_endpoint,
     reachable_from_elsewhere,
 )
+from otter2.service.scheduler import Scheduler, scheduler_check
 from otter2.service.selfheal import SelfHeal
 from otter2.store.intents import MarkDivergent
 from otter2.store.sqlite import SQLiteGroupStore
@@ -120,7 +119,7 @@ def _cloud(config: Config, http: TimeoutHTTPClient, reactor: Any) -> dict[str, A
 
 
 def _validator(config: Config, http: TimeoutHTTPClient,
-               reactor: Any) -> Optional[TokenValidator]:
+               reactor: Any) -> TokenValidator | None:
     """What checks API callers' tokens, when ``auth.enabled`` asks for it."""
     identity = config.identity
     if config.api_auth_ttl is None or identity is None:
@@ -131,7 +130,7 @@ def _validator(config: Config, http: TimeoutHTTPClient,
 
 
 def build_service(config: Config, port: str, reactor: Any,
-                  store_path: Optional[str] = None) -> MultiService:
+                  store_path: str | None = None) -> MultiService:
     """
     The daemon's services for ``config``: store, API listener, admin listener
     and, when a cloud is configured (``identity``), the converger and self-heal.

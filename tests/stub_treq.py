@@ -5,7 +5,7 @@ methods onto itself in ``__init__``, where mypy cannot see them.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from treq.response import _Response
 from treq.testing import StubTreq as _UntypedStubTreq

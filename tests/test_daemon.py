@@ -11,11 +11,11 @@ import signal
 import subprocess
 from typing import Any
 
+from treq.client import HTTPClient
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
-from treq.client import HTTPClient
 
 from tests.e2e.support import TWISTD, Daemon, free_port
 

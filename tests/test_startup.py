@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from typing import Any, Optional
+from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet import reactor
@@ -44,7 +44,7 @@ class Run:
     """One ``twistd -n otter2`` in a directory of its own, with ``config`` as its file."""
 
     def __init__(self, case: SynchronousTestCase, args: list[str],
-                 config: Optional[dict[str, Any]] = None) -> None:
+                 config: dict[str, Any] | None = None) -> None:
         self.directory = os.path.abspath(case.mktemp())
         os.makedirs(self.directory)
         if config is not None:
@@ -103,7 +103,7 @@ def listening_socket() -> tuple[socket.socket, int]:
 class StartFailureTests(SynchronousTestCase):
     """A daemon that cannot start exits non-zero at once with one line, and no traceback."""
 
-    def assert_one_line(self, args: list[str], config: Optional[dict[str, Any]],
+    def assert_one_line(self, args: list[str], config: dict[str, Any] | None,
                         line: str) -> Run:
         run = Run(self, args, config)
         run.wait()

@@ -7,7 +7,7 @@ test-case-name: tests.api.test_groups
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 from effect import ComposedDispatcher, Effect
 from klein import Klein
@@ -30,7 +30,7 @@ class AdminAPI:
     app = Klein()
 
     def __init__(self, dispatcher: ComposedDispatcher, clock: Any,
-                 scheduler: Optional[Service] = None) -> None:
+                 scheduler: Service | None = None) -> None:
         self._dispatcher = dispatcher
         self._clock = clock
         self._scheduler = scheduler

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import wraps
-from typing import Any, Awaitable, Callable, Iterable, Mapping, Optional
+from typing import Any
 from uuid import uuid4
 
 from attrs import field, frozen
@@ -67,10 +68,10 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
     """
 
     @wraps(route)
-    async def handler(self: "APIBase", request: Request, **kwargs: str) -> bytes:
+    async def handler(self: APIBase, request: Request, **kwargs: str) -> bytes:
         response_id = str(uuid4())
         request.setHeader(b"X-Response-Id", response_id.encode())
-        error: Optional[APIError] = None
+        error: APIError | None = None
         try:
             if self.validator is not None and "tenant_id" in kwargs:
                 await check_caller(self.validator, request, kwargs["tenant_id"])
@@ -99,7 +100,7 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
     return handler
 
 
-def _methods_with_slash(mapper: MapAdapter) -> Optional[list[str]]:
+def _methods_with_slash(mapper: MapAdapter) -> list[str] | None:
     """
     The methods the path takes once a slash is appended, if it is a route
     then for other methods only.
@@ -139,7 +140,7 @@ class APIBase:
     app = app
 
     def __init__(self, config: Config, dispatcher: ComposedDispatcher,
-                 clock: Any, validator: Optional[TokenValidator] = None) -> None:
+                 clock: Any, validator: TokenValidator | None = None) -> None:
         self.config = config
         self.validator = validator
         self.limits = config.limits

@@ -12,7 +12,6 @@ test-case-name: tests.api.test_error_log
 from __future__ import annotations
 
 import json
-from typing import Optional
 from urllib.parse import unquote
 from uuid import uuid4
 
@@ -39,7 +38,7 @@ def request_path(request: IRequest) -> str:
 
 
 def log_answer(request: IRequest, status: int, response_id: str,
-               error: Optional[APIError] = None) -> None:
+               error: APIError | None = None) -> None:
     """
     Log one line for an answered request: method, path and status, and for an
     error its type and message (on one line, control characters escaped).

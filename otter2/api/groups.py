@@ -7,11 +7,14 @@ test-case-name: tests.api.test_groups
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 from attrs import evolve
 from twisted.web.server import Request
 
 from otter2.api import operations
 from otter2.api.base import APIBase, Reply, app, endpoint
+from otter2.api.launch_check import check_launch_config
 from otter2.api.render import (
     next_links,
     render_group_config,
@@ -19,7 +22,6 @@ from otter2.api.render import (
     render_state,
     self_link,
 )
-from otter2.api.launch_check import check_launch_config
 from otter2.api.request import parse_bool, parse_limit, query_arg
 from otter2.api.servers import remove_server, server_not_found
 from otter2.control import validation
@@ -34,7 +36,6 @@ from otter2.control.schedule import policy_event
 from otter2.model import GroupState, ScalingGroup, thaw_json
 from otter2.store import intents as store
 from otter2.store.interface import NoSuchGroup, OverLimit
-from uuid import uuid4
 
 
 def _not_implemented(what: str, tenant_id: str, group_id: str) -> APIError:

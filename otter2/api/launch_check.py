@@ -21,7 +21,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from effect import Effect, parallel
 from effect.do import do
@@ -68,7 +69,7 @@ def _check_answer(what: str, response: Any) -> bool:
     raise _unavailable(what, response)
 
 
-def _image_problem(image_ref: str, response: Any) -> Optional[str]:
+def _image_problem(image_ref: str, response: Any) -> str | None:
     if not _check_answer("image", response):
         return f'Invalid imageRef "{image_ref}" in launchConfiguration'
     if not nova.image_is_active(response.body):
@@ -76,13 +77,13 @@ def _image_problem(image_ref: str, response: Any) -> Optional[str]:
     return None
 
 
-def _flavor_problem(flavor_ref: str, response: Any) -> Optional[str]:
+def _flavor_problem(flavor_ref: str, response: Any) -> str | None:
     if not _check_answer("flavor", response):
         return f'Invalid flavorRef "{flavor_ref}" in launchConfiguration'
     return None
 
 
-def _decoded(contents: Any) -> Optional[bytes]:
+def _decoded(contents: Any) -> bytes | None:
     if not isinstance(contents, str) or not _BASE64.match(contents):
         return None
     try:
@@ -136,7 +137,7 @@ def _malformed_clb(lb_id: str) -> str:
             "Balancer id is a positive integer, without leading zeros")
 
 
-def _clb_problem(tenant_id: str, lb_id: str, answer: Any) -> Optional[str]:
+def _clb_problem(tenant_id: str, lb_id: str, answer: Any) -> str | None:
     if isinstance(answer, NoSuchEndpoint):
         return _not_available(CLOUD_LOAD_BALANCERS, tenant_id, answer)
     lookup = (clb.read_load_balancer_lookup(answer) if isinstance(answer, Response)

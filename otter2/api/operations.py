@@ -9,7 +9,8 @@ test-case-name: tests.api.test_operations
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generator, Optional
+from collections.abc import Callable, Generator
+from typing import Any
 
 from effect import Effect
 from effect.do import do
@@ -19,8 +20,8 @@ from otter2.control.policy import execute_policy, execution_time, no_such_group
 from otter2.intents import Now
 from otter2.model import GroupState, Policy, ScalingGroup
 from otter2.store.changes import TooManyConflicts, update_state
-from otter2.store.interface import NoSuchGroup
 from otter2.store.intents import LoadGroup, LoadPolicy, MarkDivergent
+from otter2.store.interface import NoSuchGroup
 
 
 def load_group(tenant_id: str, group_id: str) -> Effect:
@@ -28,7 +29,7 @@ def load_group(tenant_id: str, group_id: str) -> Effect:
     An Effect of the group; fails with the 404 if it is absent or deleting.
     A callback, not a @do generator: every read of the API takes this path.
     """
-    def found(group: Optional[ScalingGroup]) -> ScalingGroup:
+    def found(group: ScalingGroup | None) -> ScalingGroup:
         if group is None:
             raise no_such_group(tenant_id, group_id)
         return group
@@ -65,7 +66,7 @@ def execute(tenant_id: str, group_id: str, policy_id: str) -> Generator[Effect, 
     for cooldowns or for changing nothing, so that lost servers come back.
     """
     now = yield Effect(Now())
-    policy: Optional[Policy] = yield Effect(LoadPolicy(tenant_id, group_id, policy_id))
+    policy: Policy | None = yield Effect(LoadPolicy(tenant_id, group_id, policy_id))
     try:
         state: GroupState = yield modify_state(
             tenant_id, group_id,

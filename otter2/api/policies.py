@@ -7,8 +7,8 @@ test-case-name: tests.api.test_policies
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 from uuid import uuid4
 from xml.sax.saxutils import quoteattr
 
@@ -43,7 +43,7 @@ class PolicyRoutes(APIBase):
 
     async def _policy(self, tenant_id: str, group_id: str, policy_id: str) -> Policy:
         await self._group(tenant_id, group_id)
-        policy: Optional[Policy] = await self._do(
+        policy: Policy | None = await self._do(
             store.LoadPolicy(tenant_id, group_id, policy_id))
         if policy is None:
             raise no_such_policy(tenant_id, group_id, policy_id)
@@ -181,7 +181,7 @@ class PolicyRoutes(APIBase):
     async def _webhook(self, tenant_id: str, group_id: str, policy_id: str,
                        webhook_id: str) -> Webhook:
         await self._group(tenant_id, group_id)
-        webhook: Optional[Webhook] = await self._do(
+        webhook: Webhook | None = await self._do(
             store.LoadWebhook(tenant_id, group_id, policy_id, webhook_id))
         if webhook is None:
             raise no_such_webhook(tenant_id, group_id, policy_id, webhook_id)
@@ -267,7 +267,7 @@ class PolicyRoutes(APIBase):
             if limiter is None:
                 continue
             remaining, next_window = limiter.remaining(key)
-            available = datetime.fromtimestamp(next_window, timezone.utc)
+            available = datetime.fromtimestamp(next_window, UTC)
             rate.append({"uri": uri, "regex": regex, "limit": [{
                 "verb": "ALL", "value": limiter.limit, "unit": unit, "remaining": remaining,
                 "next-available": available.strftime("%Y-%m-%dT%H:%M:%S.000Z")}]})

@@ -8,7 +8,6 @@ test-case-name: tests.api.test_ratelimit
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -27,7 +26,7 @@ class FixedWindowLimiter:
         window_start, count = self._counts.get(key, (start, 0))
         return (start, 0) if window_start != start else (start, count)
 
-    def allow(self, key: str) -> Optional[float]:
+    def allow(self, key: str) -> float | None:
         """Count a request; None if it may go ahead, else the seconds until it may."""
         start, count = self._current(key)
         if count >= self.limit:

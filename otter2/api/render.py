@@ -8,7 +8,8 @@ test-case-name: tests.api.test_groups
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from otter2.model import GroupStatus, Policy, ScalingGroup, Webhook, thaw_json
@@ -106,7 +107,7 @@ def render_webhook(links: Links, webhook: Webhook) -> dict[str, Any]:
 
 def render_manifest(links: Links, group: ScalingGroup, policies: Sequence[Policy],
                     pagination: int,
-                    webhooks: Optional[Iterable[Webhook]] = None) -> dict[str, Any]:
+                    webhooks: Iterable[Webhook] | None = None) -> dict[str, Any]:
     """The whole group: configs, state, every policy (and webhook if asked)."""
     tenant_id, group_id = group.tenant_id, group.group_id
     by_policy: dict[str, list[Webhook]] = {}

@@ -7,7 +7,7 @@ test-case-name: tests.api.test_errors, tests.api.test_odd_inputs
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Any
 
 from twisted.web.server import Request
 
@@ -70,7 +70,7 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def query_arg(request: Request, name: str) -> Optional[str]:
+def query_arg(request: Request, name: str) -> str | None:
     """The first value of a query argument, or None."""
     args: dict[bytes, list[bytes]] = request.args or {}
     values = args.get(name.encode())

@@ -24,6 +24,7 @@ from otter2.control.policy import tenant_suspended
 from otter2.model import GroupState, ScalingGroup
 from otter2.store.intents import MarkDivergent
 
+
 def server_not_found(tenant_id: str, group_id: str, server_id: str) -> APIError:
     """The 404 for a server that is not (or no longer) in the group."""
     return APIError(404, "ServerNotFoundError",

@@ -9,7 +9,7 @@ test-case-name: tests.api.test_site, tests.api.test_odd_inputs
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from twisted.web.iweb import IRequest
@@ -26,7 +26,7 @@ class BoundedRequest(Request):
     max_body_bytes: int  # set by `APISite` from the configured limit
     body_too_large = False
 
-    def gotLength(self, length: Optional[int]) -> None:
+    def gotLength(self, length: int | None) -> None:
         if length is not None and length > self.max_body_bytes:
             self.body_too_large = True
             length = 0

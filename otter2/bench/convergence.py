@@ -31,9 +31,9 @@ from txeffect import perform
 from otter2.config import ConvergerConfig
 from otter2.convergence.conclusion import Conclusion
 from otter2.convergence.iteration import converge_one_group
-from otter2.model.outcome import Verdict
 from otter2.effects.dispatcher import store_dispatcher
 from otter2.model import GroupState, ScalingGroup
+from otter2.model.outcome import Verdict
 from otter2.simulation import (
     Behaviour,
     CloudHolder,

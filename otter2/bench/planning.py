@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from otter2.convergence.planning import plan
 from otter2.model.cloud import CLB, CLBDescription, CLBNode, ObservedServer, ServerState

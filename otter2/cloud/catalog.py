@@ -6,14 +6,15 @@ test-case-name: tests.effects.test_http
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from otter2.cloud.request import NoSuchEndpoint
 
 Catalog = Sequence[Mapping[str, Any]]  # Identity's serviceCatalog: [{name, type, endpoints}]
 
 
-def public_endpoint_url(catalog: Catalog, service_name: str, region: Optional[str]) -> str:
+def public_endpoint_url(catalog: Catalog, service_name: str, region: str | None) -> str:
     """
     The ``publicURL`` of the first service named ``service_name``: its first
     endpoint in ``region`` (any region when None). `NoSuchEndpoint` otherwise.

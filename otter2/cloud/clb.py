@@ -9,8 +9,9 @@ test-case-name: tests.cloud.test_clb
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import Enum, auto
-from typing import Any, Iterable, Optional
+from typing import Any
 
 from attrs import frozen
 from pyrsistent import thaw
@@ -25,8 +26,8 @@ from otter2.cloud.messages import (
     unrecognised_outcome,
 )
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
-from otter2.model.outcome import StepOutcome, Verdict
 from otter2.model.cloud import CLB, CLBDescription, CLBNode, NodeCondition, NodeType
+from otter2.model.outcome import StepOutcome, Verdict
 
 MAX_NODES_PER_DELETE = 10
 
@@ -158,7 +159,7 @@ class CLBError:
     """A CLB error answer, recognised: its kind and what the kind carries."""
 
     kind: CLBErrorKind
-    node_limit: Optional[int] = None
+    node_limit: int | None = None
     node_ids: tuple[str, ...] = ()
 
 
@@ -245,7 +246,7 @@ def read_load_balancer_lookup(response: Response) -> LoadBalancerLookup:
     return LoadBalancerLookup.UNANSWERED
 
 
-def _busy(lb_id: str, response: Response, kind: CLBErrorKind) -> Optional[StepOutcome]:
+def _busy(lb_id: str, response: Response, kind: CLBErrorKind) -> StepOutcome | None:
     if kind is CLBErrorKind.RATE_LIMITED:
         return StepOutcome(Verdict.RETRY, [describe(
             f"Cloud Load Balancers is limiting the rate of requests for load balancer {lb_id}",
@@ -266,7 +267,7 @@ def lb_deleted_reason(lb_id: str) -> str:
     return f"Cloud Load Balancer is currently being deleted: {lb_id}"
 
 
-def _missing_lb(lb_id: str, kind: CLBErrorKind) -> Optional[StepOutcome]:
+def _missing_lb(lb_id: str, kind: CLBErrorKind) -> StepOutcome | None:
     if kind is CLBErrorKind.NO_SUCH_LB:
         return StepOutcome(Verdict.FAILURE, [no_such_lb_reason(lb_id)])
     if kind is CLBErrorKind.DELETED:

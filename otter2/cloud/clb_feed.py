@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ElementTree
-from typing import Optional
 
 from attrs import frozen
 
@@ -32,8 +31,8 @@ class FeedPage:
     """One page of a node's Atom feed: its entry count, when draining began, the next link."""
 
     entries: int
-    drained_at: Optional[float]
-    next_href: Optional[str]
+    drained_at: float | None
+    next_href: str | None
 
 
 def parse_node_feed(text: str) -> FeedPage:

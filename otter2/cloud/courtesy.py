@@ -21,8 +21,6 @@ test-case-name: tests.cloud.test_courtesy
 
 from __future__ import annotations
 
-from typing import Optional
-
 from attrs import field, frozen
 from pyrsistent import PMap, pmap
 
@@ -52,11 +50,11 @@ class Throttle:
     """A lock held by requests of one kind (and tenant, for CLB): each waits ``delay`` first."""
 
     kind: str
-    tenant_id: Optional[str]
+    tenant_id: str | None
     delay: float
 
 
-def throttle_for(request: ServiceRequest, delays: PMap) -> Optional[Throttle]:
+def throttle_for(request: ServiceRequest, delays: PMap) -> Throttle | None:
     """The throttle ``request`` takes under the configured ``delays``, or None."""
     kind = THROTTLE_KINDS.get((request.service, request.method.upper()))
     if kind is None or kind not in delays:
@@ -65,7 +63,7 @@ def throttle_for(request: ServiceRequest, delays: PMap) -> Optional[Throttle]:
     return Throttle(kind, tenant, float(delays[kind]))
 
 
-def asked_wait(response: Response) -> Optional[float]:
+def asked_wait(response: Response) -> float | None:
     """The seconds a rate-limited answer (413 or 429) asks to wait, or None."""
     if response.status not in (413, 429):
         return None

@@ -8,7 +8,7 @@ test-case-name: tests.cloud.test_nova
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import quote
 
 from effect import FirstError
@@ -104,7 +104,7 @@ def unrecognised_outcome(service: str, action: str, response: Response,
         f"{service} answered unexpectedly when asked to {action}", response)])
 
 
-def retry_after(response: Response) -> Optional[float]:
+def retry_after(response: Response) -> float | None:
     """
     The seconds a ``Retry-After`` header asks to wait (its delta-seconds
     form), or None without one; an unreadable value or an HTTP date counts

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pyrsistent import PMap, PSet, freeze, pset, thaw
 
@@ -32,7 +33,7 @@ OWN_KEY_PREFIXES = ("rax:autoscale:", "rax:auto_scaling")
 _AUTOSCALE_KEY = re.compile(r"^rax:autoscale((?::[A-Za-z0-9_-]+)+)$")
 
 
-def group_id_of(metadata: Optional[Mapping[str, str]]) -> Optional[str]:
+def group_id_of(metadata: Mapping[str, str] | None) -> str | None:
     """
     The id of the group a server's metadata puts it in, or None.
 
@@ -46,7 +47,7 @@ def group_id_of(metadata: Optional[Mapping[str, str]]) -> Optional[str]:
     return metadata.get(LEGACY_GROUP_ID_KEY)
 
 
-def is_draining(metadata: Optional[Mapping[str, Any]]) -> bool:
+def is_draining(metadata: Mapping[str, Any] | None) -> bool:
     """Whether the metadata holds otter2's draining marker (exactly ``DRAINING``)."""
     return metadata is not None and metadata.get(SERVER_STATE_KEY) == DRAINING
 
@@ -74,7 +75,7 @@ def _clb_descriptions(lb_id: str, value: Any) -> list[CLBDescription]:
     return descriptions
 
 
-def desired_lbs_of(metadata: Optional[Mapping[str, Any]]) -> PSet:
+def desired_lbs_of(metadata: Mapping[str, Any] | None) -> PSet:
     """
     The load balancers a server's metadata records for it.
 

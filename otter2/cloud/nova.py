@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import datetime, timezone
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from pyrsistent import PMap, freeze, thaw
@@ -26,8 +27,8 @@ from otter2.cloud.messages import (
 )
 from otter2.cloud.metadata import desired_lbs_of, group_id_of, is_draining
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
-from otter2.model.outcome import StepOutcome, Verdict
 from otter2.model.cloud import ObservedServer, ServerState
+from otter2.model.outcome import StepOutcome, Verdict
 
 PAGE_SIZE = 100
 FIRST_PAGE = (("limit", str(PAGE_SIZE)),)
@@ -121,7 +122,7 @@ def epoch(timestamp: str) -> float:
     """Seconds since the epoch of an ISO 8601 time (UTC when it names no zone)."""
     moment = datetime.fromisoformat(timestamp.strip())
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
@@ -152,7 +153,7 @@ def servicenet_address(server: Mapping[str, Any]) -> str:
     return ""
 
 
-def _id_of(reference: Any) -> Optional[str]:
+def _id_of(reference: Any) -> str | None:
     if isinstance(reference, Mapping) and reference.get("id"):
         return str(reference["id"])
     return None
@@ -186,7 +187,7 @@ def belongs_to(server: Mapping[str, Any], group_id: str) -> bool:
     return group_id_of(server.get("metadata")) == group_id
 
 
-def parse_server_page(body: Any) -> tuple[list[Any], Optional[str]]:
+def parse_server_page(body: Any) -> tuple[list[Any], str | None]:
     """
     The servers of one listing page and its ``rel=next`` link, if any. The
     page is read as given, not thawed: a tenant's listing can hold thousands
@@ -215,7 +216,7 @@ _NETWORK_MESSAGES = re.compile(
     r"|Exactly \d+ isolated network\(s\) must be attached)")
 
 
-def _rate_limited(response: Response) -> Optional[StepOutcome]:
+def _rate_limited(response: Response) -> StepOutcome | None:
     if response.status == 413 and fault_message(response.body, "overLimit"):
         return StepOutcome(Verdict.RETRY, [describe(
             "Cloud Servers is limiting the rate of requests", response)],

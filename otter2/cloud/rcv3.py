@@ -10,16 +10,17 @@ test-case-name: tests.cloud.test_rcv3
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from enum import Enum, auto
-from typing import Any, Iterable, Optional, Union
+from typing import Any
 
 from attrs import field, frozen
 from pyrsistent import PSet, pset, thaw
 
 from otter2.cloud.messages import RACKCONNECT, describe, path, unrecognised_outcome
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
-from otter2.model.outcome import StepOutcome, Verdict
 from otter2.model.cloud import RCv3Description, RCv3Node
+from otter2.model.outcome import StepOutcome, Verdict
 
 Pair = tuple[str, str]  # (pool id, server id)
 
@@ -63,7 +64,7 @@ def parse_pool_ids(body: Any) -> list[str]:
     return [str(pool["id"]) for pool in thaw(body)]
 
 
-def listed_pool_ids(response: Response) -> Optional[frozenset[str]]:
+def listed_pool_ids(response: Response) -> frozenset[str] | None:
     """
     The pool ids, lower-cased (RackConnect compares them so), of a 200 answer
     to ``GET load_balancer_pools``; None for any other or an unreadable answer.
@@ -124,7 +125,7 @@ class Reissue:
     pairs: PSet[Pair] = field(converter=_pair_set)
 
 
-def _done(kind: _Kind, match: re.Match[str], pairs: PSet, adding: bool) -> Optional[PSet]:
+def _done(kind: _Kind, match: re.Match[str], pairs: PSet, adding: bool) -> PSet | None:
     """The pairs a message says are already as wanted, or None if it says no such thing."""
     groups = {name: value.lower() for name, value in match.groupdict().items()}
     if kind is (_Kind.ALREADY_MEMBER if adding else _Kind.NOT_MEMBER):
@@ -137,7 +138,7 @@ def _done(kind: _Kind, match: re.Match[str], pairs: PSet, adding: bool) -> Optio
     return None
 
 
-def _error(kind: _Kind, match: re.Match[str], adding: bool) -> Optional[str]:
+def _error(kind: _Kind, match: re.Match[str], adding: bool) -> str | None:
     """The readable reason for a message that is an error in this direction, or None."""
     if kind is _Kind.POOL_INACTIVE:
         return f"RackConnect v3 load balancer pool {match['pool']} is not active"
@@ -149,10 +150,10 @@ def _error(kind: _Kind, match: re.Match[str], adding: bool) -> Optional[str]:
     return None
 
 
-_Reading = tuple[Optional[tuple[_Kind, str]], PSet]
+_Reading = tuple[tuple[_Kind, str] | None, PSet]
 
 
-def _read(message: str, pairs: PSet, adding: bool) -> Optional[_Reading]:
+def _read(message: str, pairs: PSet, adding: bool) -> _Reading | None:
     """
     One 409 message: its error (kind and reason) or None, and the pairs it
     says are already done. None when the message is unknown or means nothing
@@ -171,7 +172,7 @@ def _read(message: str, pairs: PSet, adding: bool) -> Optional[_Reading]:
 
 
 def _classify_conflict(pairs: PSet, response: Response,
-                       adding: bool) -> Union[StepOutcome, Reissue]:
+                       adding: bool) -> StepOutcome | Reissue:
     body = thaw(response.body)
     messages = body.get("errors") if isinstance(body, dict) else None
     readings = ([_read(str(m), pairs, adding) for m in messages]
@@ -190,7 +191,7 @@ def _classify_conflict(pairs: PSet, response: Response,
     return Reissue(pairs - pset().union(*(done for _, done in known)))
 
 
-def classify_bulk_add(pairs: Iterable[Pair], response: Response) -> Union[StepOutcome, Reissue]:
+def classify_bulk_add(pairs: Iterable[Pair], response: Response) -> StepOutcome | Reissue:
     """
     What an answer to a bulk add means: 201 is RETRY (look again); a 409
     naming only pairs already added asks for the call again without them; an
@@ -206,7 +207,7 @@ def classify_bulk_add(pairs: Iterable[Pair], response: Response) -> Union[StepOu
 
 
 def classify_bulk_remove(pairs: Iterable[Pair],
-                         response: Response) -> Union[StepOutcome, Reissue]:
+                         response: Response) -> StepOutcome | Reissue:
     """
     What an answer to a bulk remove means: 204 is RETRY (look again); a 409
     naming pairs already gone (not a member, no such pool or server) asks for

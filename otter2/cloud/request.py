@@ -14,7 +14,7 @@ test-case-name: tests.effects.test_http
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 from attrs import field, frozen
 from pyrsistent import PMap, pmap
@@ -59,7 +59,7 @@ class Response:
 class NoSuchEndpoint(Exception):
     """The tenant's service catalog has no endpoint for a service in the region."""
 
-    def __init__(self, service_name: str, region: Optional[str]) -> None:
+    def __init__(self, service_name: str, region: str | None) -> None:
         super().__init__(service_name, region)
         self.service_name = service_name
         self.region = region

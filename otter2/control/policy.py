@@ -8,8 +8,9 @@ test-case-name: tests.control.test_policy
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import ROUND_UP, Decimal
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from attrs import evolve
 
@@ -88,7 +89,7 @@ def execution_time(group: ScalingGroup, now: float) -> float:
     return now if touched is None else max(now, touched)
 
 
-def execute_policy(group: ScalingGroup, policy: Optional[Policy], policy_id: str,
+def execute_policy(group: ScalingGroup, policy: Policy | None, policy_id: str,
                    now: float) -> GroupState:
     """
     The group state after executing ``policy`` at ``now``.

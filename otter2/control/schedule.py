@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-from typing import Any, Optional
 
 from attrs import evolve
 from croniter import CroniterBadDateError, CroniterError, croniter
@@ -76,7 +76,7 @@ def parse_at(text: str) -> float | None:
             int(fields["hour"] or 0),
             int(fields["minute"] or 0),
             int(fields["second"] or 0),
-            tzinfo=timezone.utc)
+            tzinfo=UTC)
     except ValueError:  # out-of-range month, day, hour, minute or second
         return None
     fraction = float("0." + fields["fraction"]) if fields["fraction"] else 0.0
@@ -117,7 +117,7 @@ def _descending(field: str) -> bool:
     return False
 
 
-def _next_cron(expression: str, now: float, zone: Optional[ZoneInfo] = None) -> float:
+def _next_cron(expression: str, now: float, zone: ZoneInfo | None = None) -> float:
     """
     The first occurrence of ``expression`` strictly after ``now``, in UTC or
     in the wall-clock time of ``zone``; raises ``CroniterBadDateError`` if
@@ -131,7 +131,7 @@ def _next_cron(expression: str, now: float, zone: Optional[ZoneInfo] = None) -> 
     once.
     """
     if zone is None:
-        start = datetime.fromtimestamp(now, timezone.utc)
+        start = datetime.fromtimestamp(now, UTC)
         times = croniter(expression, start,
                          max_years_between_matches=_MAX_YEARS_BETWEEN_MATCHES)
         following: datetime = times.get_next(datetime)
@@ -145,7 +145,7 @@ def _next_cron(expression: str, now: float, zone: Optional[ZoneInfo] = None) -> 
             return instant
 
 
-def time_zone(args: Mapping[str, Any]) -> Optional[ZoneInfo]:
+def time_zone(args: Mapping[str, Any]) -> ZoneInfo | None:
     """The IANA time zone of a schedule policy's ``cron``, None for UTC."""
     name = args.get("timezone")
     return None if name is None else ZoneInfo(name)
@@ -177,7 +177,7 @@ def group_bucket(group_id: str, buckets: int) -> int:
     return zlib.crc32(group_id.encode()) % buckets + 1
 
 
-def policy_event(policy: Policy, now: float, buckets: int) -> Optional[ScheduledEvent]:
+def policy_event(policy: Policy, now: float, buckets: int) -> ScheduledEvent | None:
     """The scheduler event of a schedule policy, None for a webhook policy."""
     if policy.policy_type != "schedule":
         return None
@@ -189,7 +189,7 @@ def policy_event(policy: Policy, now: float, buckets: int) -> Optional[Scheduled
 
 
 def following_event(event: ScheduledEvent, policy: Policy,
-                    now: float) -> Optional[ScheduledEvent]:
+                    now: float) -> ScheduledEvent | None:
     """
     The event that follows ``event`` once it fired at ``now``: none for an
     ``at``; for a ``cron``, its first occurrence strictly after both the
@@ -204,7 +204,7 @@ def following_event(event: ScheduledEvent, policy: Policy,
                   cron=args["cron"], version=policy.version)
 
 
-def _at_problem(at: Any, now: float) -> Optional[str]:
+def _at_problem(at: Any, now: float) -> str | None:
     moment = parse_at(at) if isinstance(at, str) else None
     if moment is None:
         return (f"{json_text(at)} is not a date-time: give a UTC time ending in Z, "
@@ -214,7 +214,7 @@ def _at_problem(at: Any, now: float) -> Optional[str]:
     return None
 
 
-def _time_zone_problem(name: Any) -> Optional[str]:
+def _time_zone_problem(name: Any) -> str | None:
     if isinstance(name, str) and name and not name.startswith(("/", ".")):
         try:
             ZoneInfo(name)
@@ -225,7 +225,7 @@ def _time_zone_problem(name: Any) -> Optional[str]:
             "\"America/New_York\"")
 
 
-def _cron_problem(cron: Any, now: float, zone: Optional[ZoneInfo] = None) -> Optional[str]:
+def _cron_problem(cron: Any, now: float, zone: ZoneInfo | None = None) -> str | None:
     if isinstance(cron, str) and len(cron.split()) == 6:
         return f"Invalid {json_text(cron)} cron entry: Seconds not allowed"
     expression = _cron_expression(cron) if isinstance(cron, str) else None

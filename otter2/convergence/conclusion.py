@@ -44,7 +44,8 @@ test-case-name: tests.convergence.test_conclusion
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 from attrs import field, frozen
 from pyrsistent import PSet, PVector, pset, pvector
@@ -70,7 +71,7 @@ LATEST_BROKEN = "Latest broken: "
 MAX_BUILD_BACKOFF = 900.0
 
 
-def _optional_list(value: Optional[Iterable[Any]]) -> Optional[PVector]:
+def _optional_list(value: Iterable[Any] | None) -> PVector | None:
     return None if value is None else pvector(value)
 
 
@@ -95,14 +96,14 @@ class Iteration:
     outcome: StepOutcome
     deleting: bool = False
     limited_retries: int = 0
-    servers: Optional[PVector] = field(default=None, converter=_optional_list)
+    servers: PVector | None = field(default=None, converter=_optional_list)
     gone: PSet = field(factory=pset, converter=frozen_set)
     postponed: PVector = field(factory=pvector, converter=frozen_list)
-    wake_at: Optional[float] = None
-    retry_after: Optional[float] = None
+    wake_at: float | None = None
+    retry_after: float | None = None
     broken: PVector = field(factory=pvector, converter=frozen_list)
     build_failures: int = 0
-    build_after: Optional[float] = None
+    build_after: float | None = None
     error_reasons: PVector = field(factory=pvector, converter=frozen_list)
     done: PVector = field(factory=pvector, converter=frozen_list)
 
@@ -122,13 +123,13 @@ class Conclusion:
 
     verdict: Verdict
     reasons: PVector = field(factory=pvector, converter=frozen_list)
-    status: Optional[GroupStatus] = None
-    servers: Optional[PVector] = field(default=None, converter=_optional_list)
+    status: GroupStatus | None = None
+    servers: PVector | None = field(default=None, converter=_optional_list)
     limited_retries: int = 0
     build_failures: int = 0
-    build_after: Optional[float] = None
+    build_after: float | None = None
     remove_group: bool = False
-    look_again: Optional[float] = None
+    look_again: float | None = None
     done: PVector = field(factory=pvector, converter=frozen_list)
 
     def summary(self) -> str:
@@ -193,7 +194,7 @@ def conclude(iteration: Iteration, interval: float, limited_retry_iterations: in
 
 
 def _build_backoff(iteration: Iteration, verdict: Verdict,
-                   interval: float) -> tuple[int, Optional[float]]:
+                   interval: float) -> tuple[int, float | None]:
     """The build back-off after ``iteration``; see Note [Servers that keep failing]."""
     if verdict is Verdict.SUCCESS or iteration.deleting:
         return 0, None
@@ -206,7 +207,7 @@ def _build_backoff(iteration: Iteration, verdict: Verdict,
     return failures, iteration.now + delay
 
 
-def _keep_failing(failures: int, build_after: Optional[float],
+def _keep_failing(failures: int, build_after: float | None,
                   iteration: Iteration) -> list[str]:
     """The reasons of a group that backs off: how long, and the servers that broke last."""
     after = (f"; no server is built again before {iso_time(build_after)}"

@@ -12,8 +12,9 @@ test-case-name: tests.convergence.test_executing
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from functools import partial, singledispatch
-from typing import Any, Callable, Iterable, Union
+from typing import Any
 
 from effect import Constant, Effect, parallel
 
@@ -39,8 +40,8 @@ from otter2.convergence.steps import (
     SetMetadataItemOnServer,
     Step,
 )
-from otter2.model.outcome import StepOutcome, Verdict
 from otter2.intents import RandomHex
+from otter2.model.outcome import StepOutcome, Verdict
 
 SERVER_NAME_BYTES = 4
 
@@ -120,7 +121,7 @@ def _create(step: CreateServer, tenant_id: str) -> Effect:
 
 @_step_io.register
 def _delete(step: DeleteServer, tenant_id: str) -> Effect:
-    def deleted(response: Response) -> Union[StepOutcome, Effect]:
+    def deleted(response: Response) -> StepOutcome | Effect:
         if response.status == 204:
             return _call(nova.get_server_request(tenant_id, step.server_id),
                          partial(nova.classify_deletion_check, step.server_id))
@@ -160,7 +161,7 @@ def _remove_nodes(step: RemoveNodesFromCLB, tenant_id: str) -> Effect:
         request = clb.remove_nodes_request(tenant_id, step.lb_id, node_ids)
         return _call(request, partial(removed, node_ids))
 
-    def removed(node_ids: list[str], response: Response) -> Union[StepOutcome, Effect]:
+    def removed(node_ids: list[str], response: Response) -> StepOutcome | Effect:
         error = clb.clb_error(response) if response.status == 400 else None
         if error is not None and error.kind is clb.CLBErrorKind.NODES_NOT_IN_LB:
             others = [i for i in node_ids if i not in error.node_ids]
@@ -192,7 +193,7 @@ def _bulk(tenant_id: str, pairs: Any, build: Callable[[str, Any], ServiceRequest
     if not pairs:
         return Effect(Constant(done()))
 
-    def follow(result: Union[StepOutcome, rcv3.Reissue]) -> Union[StepOutcome, Effect]:
+    def follow(result: StepOutcome | rcv3.Reissue) -> StepOutcome | Effect:
         if isinstance(result, rcv3.Reissue):
             return _bulk(tenant_id, result.pairs, build, classify, done)
         return result

@@ -15,9 +15,10 @@ test-case-name: tests.convergence.test_gathering
 
 from __future__ import annotations
 
-from functools import partial
+from collections.abc import Callable, Generator, Iterable
 from enum import Enum, auto
-from typing import Any, Callable, Generator, Iterable, NoReturn, Optional, TypeVar, Union
+from functools import partial
+from typing import Any, NoReturn, TypeVar
 
 from attrs import evolve
 from effect import Constant, Effect, FirstError, parallel
@@ -65,7 +66,7 @@ class GatherError(Exception):
     (see Note [Rate limits are the tenant's] in ``otter2.cloud.courtesy``).
     """
 
-    def __init__(self, reason: str, retry_after: Optional[float] = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
@@ -133,7 +134,7 @@ def gather_servers(tenant_id: str, group_id: str) -> Generator[Effect, Any, list
     when their metadata makes them members.
     """
     params: tuple[tuple[str, str], ...] = nova.FIRST_PAGE
-    previous: Optional[str] = None
+    previous: str | None = None
     members: list[Any] = []
     while True:
         response = yield _call(CLOUD_SERVERS, nova.list_servers_request(tenant_id, params))
@@ -196,7 +197,7 @@ _GONE = _Gone.GONE
 
 @do
 def _gather_lb(tenant_id: str, lb_id: str,
-               ) -> Generator[Effect, Any, tuple[list[CLBNode], Optional[CLB]]]:
+               ) -> Generator[Effect, Any, tuple[list[CLBNode], CLB | None]]:
     nodes_response, monitor_response = yield _all([
         _call(CLOUD_LOAD_BALANCERS, clb.list_nodes_request(tenant_id, lb_id)),
         _call(CLOUD_LOAD_BALANCERS, clb.health_monitor_request(tenant_id, lb_id)),
@@ -204,13 +205,13 @@ def _gather_lb(tenant_id: str, lb_id: str,
     nodes: list[CLBNode] = [] if clb.lb_gone(nodes_response) else _read(
         nodes_response, partial(clb.parse_nodes, lb_id),
         f"Could not list the nodes of Cloud Load Balancer {lb_id}")
-    found: Optional[CLB] = None if clb.lb_gone(monitor_response) else _read(
+    found: CLB | None = None if clb.lb_gone(monitor_response) else _read(
         monitor_response, clb.parse_health_monitor,
         f"Could not read the health monitor of Cloud Load Balancer {lb_id}")
     draining = [node for node in nodes if node.description.condition is NodeCondition.DRAINING]
-    drained_at: list[Union[float, None, _Gone]] = yield _all(
+    drained_at: list[float | None | _Gone] = yield _all(
         [_drained_at(tenant_id, lb_id, node.node_id) for node in draining])
-    since: dict[str, Optional[float]] = {}
+    since: dict[str, float | None] = {}
     for node, when in zip(draining, drained_at, strict=True):
         if when is _GONE:
             return [], None
@@ -221,7 +222,7 @@ def _gather_lb(tenant_id: str, lb_id: str,
 
 @do
 def _drained_at(tenant_id: str, lb_id: str, node_id: str,
-                ) -> Generator[Effect, Any, Union[float, None, _Gone]]:
+                ) -> Generator[Effect, Any, float | None | _Gone]:
     """Effect resulting in when the node began draining, None if unknown, or _GONE."""
     params: tuple[tuple[str, str], ...] = ()
     for _ in range(MAX_FEED_PAGES):

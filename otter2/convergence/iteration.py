@@ -24,7 +24,8 @@ test-case-name: tests.convergence.test_iteration
 
 from __future__ import annotations
 
-from typing import Any, Generator, Iterable, Optional, Sequence
+from collections.abc import Generator, Iterable, Sequence
+from typing import Any
 
 from attrs import evolve
 from effect import Effect, parallel
@@ -60,8 +61,8 @@ from otter2.model.cloud import (
 from otter2.model.desired import DesiredGroup
 from otter2.model.outcome import StepOutcome, Verdict
 from otter2.store.changes import update_state
-from otter2.store.interface import NoSuchGroup
 from otter2.store.intents import DeleteGroup, LoadGroup, SaveServers
+from otter2.store.interface import NoSuchGroup
 
 GONE = "the group no longer exists"
 
@@ -194,7 +195,7 @@ def converge_one_group(tenant_id: str, group_id: str,
     An Effect of the `Conclusion` of one iteration for the group, written
     to the store; see the module docstring.
     """
-    group: Optional[ScalingGroup] = yield Effect(LoadGroup(tenant_id, group_id, True))
+    group: ScalingGroup | None = yield Effect(LoadGroup(tenant_id, group_id, True))
     if group is None:
         return left_alone(GONE)
     if group.state.paused and not group.deleting:

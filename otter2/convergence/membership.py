@@ -25,7 +25,7 @@ test-case-name: tests.convergence.test_membership
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from attrs import evolve
 
@@ -84,7 +84,7 @@ class StepCollector:
         self._rcv3_removes: set[tuple[str, str]] = set()
         self._reasons: dict[bool, set[str]] = {False: set(), True: set()}
         self._failures: set[str] = set()
-        self.wake_at: Optional[float] = None
+        self.wake_at: float | None = None
         #: Work that can be done at the next iteration, in sentences.
         self.postponed: list[str] = []
 
@@ -108,7 +108,7 @@ class StepCollector:
             self._rcv3_removes.add((node.description.lb_id, node.cloud_server_id))
 
     def later(self, reason: str, limited: bool = False,
-              until: Optional[float] = None) -> None:
+              until: float | None = None) -> None:
         """Look again later, for ``reason``; at ``until`` if the wait ends then."""
         self._reasons[limited].add(reason)
         if until is not None:

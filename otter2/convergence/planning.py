@@ -10,8 +10,8 @@ test-case-name: tests.convergence.test_planning
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 from attrs import evolve
 
@@ -44,7 +44,7 @@ _KEEP_ORDER = (Destiny.COUNT, Destiny.HOLD, Destiny.WAIT, Destiny.BUILDING)
 def plan(desired: DesiredGroup, servers: Iterable[ObservedServer], lb_nodes: Iterable[LBNode],
          clbs: Mapping[str, CLB], now: float, build_timeout: float,
          step_limits: Mapping[type, int] = DEFAULT_STEP_LIMITS,
-         offline_timeout: Optional[float] = None) -> Plan:
+         offline_timeout: float | None = None) -> Plan:
     """
     What one iteration does for the group: the steps of ``plan_steps``,
     limited and reduced to one change per CLB, with the work that had to
@@ -144,7 +144,7 @@ def _why_broken(server: ObservedServer, build_timeout: float) -> str:
 
 def iso_time(seconds: float) -> str:
     """An instant as ISO 8601 in UTC, to the second."""
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _newest_first(server: ObservedServer) -> tuple[float, str]:

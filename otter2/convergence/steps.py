@@ -7,8 +7,6 @@ test-case-name: tests.convergence.test_planning
 
 from __future__ import annotations
 
-from typing import Union
-
 from attrs import field, frozen
 from pyrsistent import PMap, PSet, PVector, pvector
 
@@ -107,10 +105,9 @@ class FailConvergence:
     reasons: PVector = field(factory=pvector, converter=frozen_list)
 
 
-Step = Union[CreateServer, DeleteServer, SetMetadataItemOnServer, RecordLoadBalancers,
-             AddNodesToCLB,
-             RemoveNodesFromCLB, ChangeCLBNode, BulkAddToRCv3, BulkRemoveFromRCv3,
-             ConvergeLater, FailConvergence]
+Step = (CreateServer | DeleteServer | SetMetadataItemOnServer | RecordLoadBalancers
+        | AddNodesToCLB | RemoveNodesFromCLB | ChangeCLBNode | BulkAddToRCv3
+        | BulkRemoveFromRCv3 | ConvergeLater | FailConvergence)
 
 __all__ = ["AddNodesToCLB", "BulkAddToRCv3", "BulkRemoveFromRCv3", "CLBDescription",
            "ChangeCLBNode", "ConvergeLater", "CreateServer", "DeleteServer",

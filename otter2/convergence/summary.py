@@ -8,7 +8,7 @@ test-case-name: tests.convergence.test_summary
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from otter2.convergence.steps import (
     AddNodesToCLB,
@@ -30,7 +30,7 @@ def _plural(count: int, noun: str) -> str:
     return f"1 {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def _phrase(step: Step) -> Optional[tuple[str, str, int]]:
+def _phrase(step: Step) -> tuple[str, str, int] | None:
     """
     What a step that was done did: a phrase with a hole for the counted
     noun, the noun, and how many of it the step stands for (None for steps

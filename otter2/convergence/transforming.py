@@ -10,7 +10,7 @@ test-case-name: tests.convergence.test_transforming
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from attrs import field, frozen
 from pyrsistent import PBag, PMap, PSet, PVector, pbag, pmap, pset, pvector
@@ -47,7 +47,7 @@ class Plan:
     postponed: PVector = field(factory=pvector, converter=frozen_list)
     kept: PSet = field(factory=pset, converter=frozen_set)
     broken: PVector = field(factory=pvector, converter=frozen_list)
-    wake_at: Optional[float] = None
+    wake_at: float | None = None
 
 
 #: At most this many steps of each type run in one iteration; unlisted types

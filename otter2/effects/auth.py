@@ -14,7 +14,7 @@ test-case-name: tests.effects.test_auth
 from __future__ import annotations
 
 import json
-from typing import Any, Optional, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred
@@ -31,7 +31,7 @@ IMPERSONATION_SECONDS = 10800
 T = TypeVar("T")
 
 
-def _json_headers(token: Optional[str] = None) -> Headers:
+def _json_headers(token: str | None = None) -> Headers:
     headers = Headers({"Content-Type": ["application/json"], "Accept": ["application/json"],
                        "User-Agent": [USER_AGENT]})
     if token:
@@ -111,7 +111,7 @@ class AdminSession:
         self._url = url.rstrip("/")
         self.username = username
         self.password = password
-        self._token: Optional[str] = None
+        self._token: str | None = None
 
     async def _login(self) -> str:
         what = f"log in the otter2 administrator {self.username}"
@@ -211,7 +211,7 @@ class TokenValidator:
         self._admin_url = admin_url.rstrip("/")
         self._clock = clock
         self._ttl = ttl
-        self._known: dict[str, tuple[float, Optional[TokenOwner]]] = {}
+        self._known: dict[str, tuple[float, TokenOwner | None]] = {}
 
     def validate(self, token: str) -> Deferred[TokenOwner]:
         """The tenant and role names of the token's owner; `InvalidToken` if Identity
@@ -230,7 +230,7 @@ class TokenValidator:
             raise InvalidToken()
         return known[1]
 
-    async def _ask(self, token: str) -> Optional[TokenOwner]:
+    async def _ask(self, token: str) -> TokenOwner | None:
         response = await self._admin.send("GET", f"{self._admin_url}/tokens/{quote(token, safe='')}")
         if response.code in (401, 403, 404):
             await response.content()

@@ -14,7 +14,7 @@ test-case-name: tests.effects.test_courtesy
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from pyrsistent import PMap, pmap
 from twisted.internet.defer import DeferredLock, DeferredSemaphore

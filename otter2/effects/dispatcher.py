@@ -7,8 +7,9 @@ test-case-name: tests.effects.test_dispatcher
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from attrs import fields, frozen
 from effect import ComposedDispatcher, TypeDispatcher, base_dispatcher
@@ -20,8 +21,8 @@ from otter2.cloud.request import ServiceRequest, ServiceType
 from otter2.effects.courtesy import Courtesy
 from otter2.effects.http import Authenticator, HTTPClient, perform_service_request
 from otter2.intents import Now, RandomHex
-from otter2.store.interface import GroupStore
 from otter2.store.intents import STORE_INTENTS
+from otter2.store.interface import GroupStore
 
 
 def store_dispatcher(store: GroupStore) -> TypeDispatcher:
@@ -45,9 +46,9 @@ def world_dispatcher(clock: IReactorTime) -> TypeDispatcher:
     })
 
 
-def cloud_dispatcher(http: HTTPClient, authenticator: Authenticator, region: Optional[str],
-                     service_names: Optional[Mapping[ServiceType, str]] = None,
-                     courtesy: Optional[Courtesy] = None) -> TypeDispatcher:
+def cloud_dispatcher(http: HTTPClient, authenticator: Authenticator, region: str | None,
+                     service_names: Mapping[ServiceType, str] | None = None,
+                     courtesy: Courtesy | None = None) -> TypeDispatcher:
     """The performer of `ServiceRequest`: treq, the tenant's token and catalog,
     at ``courtesy``'s pace."""
     return TypeDispatcher({ServiceRequest: deferred_performer(
@@ -55,11 +56,11 @@ def cloud_dispatcher(http: HTTPClient, authenticator: Authenticator, region: Opt
                 courtesy=courtesy))})
 
 
-def make_dispatcher(reactor: IReactorTime, store: GroupStore, *, http: Optional[HTTPClient] = None,
-                    authenticator: Optional[Authenticator] = None,
-                    region: Optional[str] = None,
-                    service_names: Optional[Mapping[ServiceType, str]] = None,
-                    courtesy: Optional[Courtesy] = None) -> ComposedDispatcher:
+def make_dispatcher(reactor: IReactorTime, store: GroupStore, *, http: HTTPClient | None = None,
+                    authenticator: Authenticator | None = None,
+                    region: str | None = None,
+                    service_names: Mapping[ServiceType, str] | None = None,
+                    courtesy: Courtesy | None = None) -> ComposedDispatcher:
     """
     Every performer otter2 has, bound to its collaborators. With an ``http``
     client (and an ``authenticator``), `ServiceRequest` intents reach the cloud,

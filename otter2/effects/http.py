@@ -17,7 +17,8 @@ test-case-name: tests.effects.test_http
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from pyrsistent import pmap, thaw
 from twisted.internet.defer import Deferred, succeed
@@ -47,10 +48,10 @@ class QuietConnectionPool(HTTPConnectionPool):
 class HTTPClient(Protocol):
     """What otter2 needs of a treq client (``treq.client.HTTPClient``, ``StubTreq``)."""
 
-    def request(self, method: str, url: str, *, headers: Optional[Headers] = None,
-                params: Optional[list[tuple[str, str]]] = None, data: Optional[bytes] = None,
-                auth: Optional[tuple[str, str]] = None, allow_redirects: bool = True,
-                timeout: Optional[float] = None) -> Deferred[Any]:
+    def request(self, method: str, url: str, *, headers: Headers | None = None,
+                params: list[tuple[str, str]] | None = None, data: bytes | None = None,
+                auth: tuple[str, str] | None = None, allow_redirects: bool = True,
+                timeout: float | None = None) -> Deferred[Any]:
         """Send a request; the Deferred fires with a treq response."""
 
 
@@ -118,7 +119,7 @@ async def _read(response: Any) -> Response:
 
 
 async def _service_request(http_client: HTTPClient, authenticator: Authenticator,
-                           region: Optional[str], service_name: str,
+                           region: str | None, service_name: str,
                            intent: ServiceRequest) -> Response:
     data = None if intent.json is None else json.dumps(thaw(intent.json)).encode("utf-8")
 
@@ -138,10 +139,10 @@ async def _service_request(http_client: HTTPClient, authenticator: Authenticator
 
 
 def perform_service_request(http_client: HTTPClient, authenticator: Authenticator,
-                            region: Optional[str],
-                            service_names: Optional[Mapping[ServiceType, str]],
+                            region: str | None,
+                            service_names: Mapping[ServiceType, str] | None,
                             dispatcher: Any, intent: ServiceRequest,
-                            courtesy: Optional[Courtesy] = None) -> Deferred[Response]:
+                            courtesy: Courtesy | None = None) -> Deferred[Response]:
     """
     Perform a `ServiceRequest` (see the module docstring). ``service_names``
     maps a service type to its name in the catalog; a type it omits goes by

@@ -7,8 +7,8 @@ test-case-name: tests.model.test_cloud
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from enum import Enum
-from typing import Iterable, Mapping, Optional, Union
 
 from attrs import field, frozen
 from pyrsistent import PMap, PSet, PVector, pmap, pset, pvector
@@ -67,7 +67,7 @@ class CLBDescription:
     condition: NodeCondition = NodeCondition.ENABLED
     type: NodeType = NodeType.PRIMARY
 
-    def equivalent_to(self, other: "LBDescription") -> bool:
+    def equivalent_to(self, other: LBDescription) -> bool:
         """Same load balancer and port; weight, condition and type don't matter."""
         return (isinstance(other, CLBDescription) and self.lb_id == other.lb_id
                 and self.port == other.port)
@@ -83,12 +83,12 @@ class RCv3Description:
 
     lb_id: str = field(converter=_lower)
 
-    def equivalent_to(self, other: "LBDescription") -> bool:
+    def equivalent_to(self, other: LBDescription) -> bool:
         """The same pool."""
         return isinstance(other, RCv3Description) and self.lb_id == other.lb_id
 
 
-LBDescription = Union[CLBDescription, RCv3Description]
+LBDescription = CLBDescription | RCv3Description
 
 
 @frozen
@@ -99,8 +99,8 @@ class CLBNode:
     address: str
     description: CLBDescription
     is_online: bool = True
-    drained_at: Optional[float] = None  # when it entered DRAINING, if known
-    connections: Optional[int] = None
+    drained_at: float | None = None  # when it entered DRAINING, if known
+    connections: int | None = None
 
 
 @frozen
@@ -112,7 +112,7 @@ class RCv3Node:
     cloud_server_id: str
 
 
-LBNode = Union[CLBNode, RCv3Node]
+LBNode = CLBNode | RCv3Node
 
 
 @frozen
@@ -133,8 +133,8 @@ class ObservedServer:
     desired_lbs: PSet = field(factory=pset, converter=frozen_set)
     draining: bool = False  # metadata rax:autoscale:server:state is DRAINING
     links: PVector = field(factory=pvector, converter=frozen_json)
-    image_id: Optional[str] = None
-    flavor_id: Optional[str] = None
+    image_id: str | None = None
+    flavor_id: str | None = None
     metadata: PMap = field(factory=pmap, converter=frozen_json)
 
 

@@ -6,8 +6,6 @@ test-case-name: tests.convergence.test_planning
 
 from __future__ import annotations
 
-from typing import Optional
-
 from attrs import field, frozen
 from pyrsistent import PMap, PSet, pmap, pset
 
@@ -30,4 +28,4 @@ class DesiredGroup:
     server_config: PMap = field(factory=pmap, converter=frozen_json)
     desired_lbs: PSet = field(factory=pset, converter=frozen_set)
     draining_timeout: float = 0.0
-    build_after: Optional[float] = None
+    build_after: float | None = None

@@ -6,8 +6,9 @@ test-case-name: tests.store.test_stores
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from attrs import field, frozen
 from pyrsistent import PMap, PSet, PVector, freeze, pmap, pset, pvector
@@ -63,11 +64,11 @@ class GroupState:
     suspended: bool = False
     status: GroupStatus = GroupStatus.ACTIVE
     error_reasons: PVector = field(factory=pvector, converter=frozen_json)
-    group_touched: Optional[float] = None
+    group_touched: float | None = None
     policy_touched: PMap = field(factory=pmap, converter=frozen_json)
     limited_retries: int = 0
     build_failures: int = 0
-    build_after: Optional[float] = None
+    build_after: float | None = None
 
 
 @frozen
@@ -156,7 +157,7 @@ class ScheduledEvent:
     policy_id: str
     trigger: float
     version: str
-    cron: Optional[str] = None
+    cron: str | None = None
     bucket: int = 1
 
 

@@ -9,7 +9,6 @@ test-case-name: tests.convergence.test_executing
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
 
 from attrs import field, frozen
 from pyrsistent import PVector, pvector
@@ -39,4 +38,4 @@ class StepOutcome:
     verdict: Verdict
     reasons: PVector = field(factory=pvector, converter=frozen_list)
     done: bool = False
-    retry_after: Optional[float] = None
+    retry_after: float | None = None

@@ -10,8 +10,9 @@ test-case-name: tests.scheduling.test_firing
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from enum import Enum
-from typing import Any, Generator, Optional
+from typing import Any
 
 from attrs import frozen
 from effect import Delay, Effect
@@ -22,8 +23,8 @@ from otter2.control.policy import execute_policy, execution_time
 from otter2.control.schedule import following_event
 from otter2.intents import Now
 from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent
-from otter2.store.interface import NoSuchGroup, StaleEvent, StaleVersion, StoreError
 from otter2.store.intents import FireEvent, LoadGroup, LoadPolicy
+from otter2.store.interface import NoSuchGroup, StaleEvent, StaleVersion, StoreError
 
 MAX_ATTEMPTS = 50
 
@@ -48,8 +49,8 @@ class Firing:
 
     outcome: Outcome
     message: str
-    state: Optional[GroupState] = None
-    next_event: Optional[ScheduledEvent] = None
+    state: GroupState | None = None
+    next_event: ScheduledEvent | None = None
     mark_divergent: bool = False
 
 
@@ -71,7 +72,7 @@ class TooManyConflicts(StoreError):
     """Every attempt to fire the event lost a race with a change of the group."""
 
 
-def decide(event: ScheduledEvent, group: Optional[ScalingGroup], policy: Optional[Policy],
+def decide(event: ScheduledEvent, group: ScalingGroup | None, policy: Policy | None,
            now: float) -> Firing:
     """What firing ``event`` at ``now`` does; see the module docstring."""
     if group is None:
@@ -100,8 +101,8 @@ def fire(event: ScheduledEvent) -> Generator[Effect, Any, Fired]:
     """
     for attempt in range(MAX_ATTEMPTS):
         now: float = yield Effect(Now())
-        group: Optional[ScalingGroup] = yield Effect(LoadGroup(event.tenant_id, event.group_id))
-        policy: Optional[Policy] = None
+        group: ScalingGroup | None = yield Effect(LoadGroup(event.tenant_id, event.group_id))
+        policy: Policy | None = None
         if group is not None:
             policy = yield Effect(LoadPolicy(event.tenant_id, event.group_id, event.policy_id))
         firing = decide(event, group, policy, now)

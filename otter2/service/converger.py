@@ -30,7 +30,7 @@ test-case-name: tests.service.test_converger
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from effect import Effect
 from twisted.application.service import Service
@@ -63,7 +63,7 @@ class Converger(Service):
         self._repeater = Repeater(clock, settings.interval, self.tick, "converger")
         self.converging: dict[GroupKey, Deferred[None]] = {}
         self.waiting: dict[GroupKey, tuple[IDelayedCall, DivergentMark]] = {}
-        self._prompt: Optional[IDelayedCall] = None
+        self._prompt: IDelayedCall | None = None
 
     def startService(self) -> None:
         Service.startService(self)

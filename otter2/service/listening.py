@@ -14,7 +14,7 @@ test-case-name: tests.service.test_listening
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Optional
+from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
@@ -61,7 +61,7 @@ def listen_now(endpoint: IStreamServerEndpoint, factory: Any, description: str,
     return port
 
 
-def _reason(error: Optional[BaseException]) -> str:
+def _reason(error: BaseException | None) -> str:
     if isinstance(error, CannotListenError) and isinstance(error.socketError, OSError):
         return (error.socketError.strerror or str(error.socketError)).lower()
     return str(error) or type(error).__name__
@@ -85,6 +85,6 @@ class ListeningService(Service):
     def __init__(self, port: IListeningPort) -> None:
         self.port = port
 
-    def stopService(self) -> Optional[Deferred[None]]:
+    def stopService(self) -> Deferred[None] | None:
         Service.stopService(self)
         return self.port.stopListening()

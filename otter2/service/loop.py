@@ -8,7 +8,8 @@ test-case-name: tests.service.test_converger
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -27,7 +28,7 @@ class Repeater:
         self.interval = interval
         self._work = work
         self._what = what
-        self._loop: Optional[LoopingCall] = None
+        self._loop: LoopingCall | None = None
 
     def start(self, now: bool) -> None:
         """Begin, with a first call at once if ``now``, else after one interval."""

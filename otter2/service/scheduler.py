@@ -9,8 +9,9 @@ test-case-name: tests.service.test_scheduler
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Optional, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from attrs import frozen
 from effect import Effect
@@ -37,7 +38,7 @@ class SchedulerHealth:
 
     healthy: bool
     running: bool
-    oldest_trigger: Optional[float]
+    oldest_trigger: float | None
     overdue: float
 
 
@@ -51,7 +52,7 @@ class Scheduler(Service):
         self.batchsize = batchsize
         self.buckets = list(buckets)
         self._repeater = Repeater(clock, interval, self.tick, "scheduler")
-        self._ticking: Optional[Deferred[None]] = None
+        self._ticking: Deferred[None] | None = None
         self._stopped = False
 
     def startService(self) -> None:
@@ -68,7 +69,7 @@ class Scheduler(Service):
         return Deferred.fromCoroutine(self._wait(ticking))
 
     @staticmethod
-    async def _wait(ticking: Optional[Deferred[None]]) -> None:
+    async def _wait(ticking: Deferred[None] | None) -> None:
         if ticking is not None:
             await ticking
 
@@ -112,7 +113,7 @@ class Scheduler(Service):
                  "due at {trigger}, fired {lateness:.1f} s late: {outcome}: {message}",
                  policy_id=event.policy_id, group_id=event.group_id,
                  tenant_id=event.tenant_id, lateness=fired.lateness,
-                 trigger=datetime.fromtimestamp(event.trigger, timezone.utc).isoformat(),
+                 trigger=datetime.fromtimestamp(event.trigger, UTC).isoformat(),
                  outcome=firing.outcome.value, message=firing.message,
                  next_trigger=firing.next_event.trigger if firing.next_event else None)
 

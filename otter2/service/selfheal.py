@@ -14,7 +14,7 @@ test-case-name: tests.service.test_selfheal
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from effect import Effect
 from twisted.application.service import Service
@@ -76,7 +76,7 @@ class SelfHeal(Service):
     async def _mark_one(self, tenant_id: str, group_id: str) -> None:
         """Mark the group divergent unless it is gone or its tenant is suspended."""
         try:
-            group: Optional[ScalingGroup] = await perform(
+            group: ScalingGroup | None = await perform(
                 self._dispatcher, Effect(LoadGroup(tenant_id, group_id, True)))
             if group is None or (group.state.suspended and not group.deleting):
                 return

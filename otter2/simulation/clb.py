@@ -10,7 +10,7 @@ test-case-name: tests.simulation.test_clb
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 from xml.sax.saxutils import escape
 
 from attrs import evolve
@@ -45,7 +45,7 @@ STATUS_AFTER = {
 _ATOM_HEADERS = pmap({"content-type": "application/atom+xml"})
 
 
-def immutable(lb: SimulatedLoadBalancer) -> Optional[Response]:
+def immutable(lb: SimulatedLoadBalancer) -> Response | None:
     """The 422 CLB answers a change to this load balancer, or None if it may change."""
     if lb.status is CLBStatus.DELETED:
         return clb_error(422, "The load balancer is deleted and considered immutable.")
@@ -228,8 +228,8 @@ def advance_load_balancers(lbs: PMap, now: float) -> tuple[PMap, float]:
 def add_load_balancer(cloud: SimulatedCloud, tenant_id: str, lb_id: int, now: float, *,
                       name: str = "simulated", port: int = 80,
                       health_monitor: Any = None,
-                      update_time: Optional[float] = None,
-                      delete_time: Optional[float] = None) -> SimulatedCloud:
+                      update_time: float | None = None,
+                      delete_time: float | None = None) -> SimulatedCloud:
     """The cloud with a new ACTIVE load balancer of that id (``update_time``
     and ``delete_time`` override the behaviour's PENDING_UPDATE and
     PENDING_DELETE windows for it)."""
@@ -241,7 +241,7 @@ def add_load_balancer(cloud: SimulatedCloud, tenant_id: str, lb_id: int, now: fl
 
 
 def set_load_balancer_status(cloud: SimulatedCloud, tenant_id: str, lb_id: int,
-                             status: CLBStatus, until: Optional[float] = None) -> SimulatedCloud:
+                             status: CLBStatus, until: float | None = None) -> SimulatedCloud:
     """The cloud with a load balancer in ``status``; a transient status ends at
     ``until`` (never when it is None)."""
     lb = evolve(tenant_load_balancers(cloud, tenant_id)[lb_id], status=status,

@@ -9,7 +9,7 @@ test-case-name: tests.simulation.test_clb
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from attrs import evolve
 from pyrsistent import PMap, PVector
@@ -121,7 +121,7 @@ def update_node(lb: SimulatedLoadBalancer, node_id: int, body: Any, method: str,
                 now: float) -> tuple[SimulatedLoadBalancer, Response]:
     """The load balancer after a node's PUT (condition, weight, type) or DELETE,
     and CLB's answer: 202, 400, or 404 for an unknown node."""
-    node: Optional[SimulatedNode] = lb.nodes.get(node_id)
+    node: SimulatedNode | None = lb.nodes.get(node_id)
     if node is None:
         return lb, clb_error(404, f"Node with id #{node_id} not found for "
                                   f"loadbalancer #{lb.id}")

@@ -21,7 +21,7 @@ test-case-name: tests.simulation.test_cloud
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 from attrs import evolve
 

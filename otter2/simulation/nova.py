@@ -9,7 +9,7 @@ test-case-name: tests.simulation.test_nova
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlencode
 
 from attrs import evolve
@@ -165,7 +165,7 @@ def _list(cloud: SimulatedCloud, tenant_id: str, request: ServiceRequest,
     return json_response(200, body)
 
 
-def _metadata_problem(cloud: SimulatedCloud, metadata: Any) -> Optional[Response]:
+def _metadata_problem(cloud: SimulatedCloud, metadata: Any) -> Response | None:
     if not isinstance(metadata, PMap) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         return nova_fault(400, "badRequest", "Invalid metadata: keys and values must be strings")

@@ -19,7 +19,7 @@ test-case-name: tests.simulation.test_performers
 from __future__ import annotations
 
 import json
-from typing import Any, Union
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from attrs import define
@@ -53,7 +53,7 @@ class CloudHolder:
 
 
 def answer(holder: CloudHolder, clock: IReactorTime,
-           request: ServiceRequest) -> Union[Response, Deferred[Response]]:
+           request: ServiceRequest) -> Response | Deferred[Response]:
     """The cloud's answer to a request arriving now: at once, or after the
     behaviour's latency."""
     holder.cloud, response = handle(holder.cloud, request, clock.seconds())

@@ -8,7 +8,7 @@ test-case-name: tests.simulation.test_rcv3
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from attrs import evolve
 from pyrsistent import PMap, PVector
@@ -59,7 +59,7 @@ def handle_rcv3(cloud: SimulatedCloud, request: ServiceRequest,
     return cloud, _errors(404, "Resource not found")
 
 
-def _pairs(body: Any) -> Optional[list[tuple[str, str]]]:
+def _pairs(body: Any) -> list[tuple[str, str]] | None:
     """(pool id lower-cased, server id) pairs of a bulk body, or None if malformed."""
     if not isinstance(body, PVector):
         return None
@@ -86,7 +86,7 @@ def _render_member(pool: SimulatedPool, member: PoolMember) -> dict:
             "status": "ACTIVE", "status_detail": None}
 
 
-def _pool_problem(pools: PMap, pool_id: str) -> Optional[str]:
+def _pool_problem(pools: PMap, pool_id: str) -> str | None:
     pool = pools.get(pool_id)
     if pool is None:
         return f"Load Balancer Pool {pool_id} does not exist"
@@ -95,7 +95,7 @@ def _pool_problem(pools: PMap, pool_id: str) -> Optional[str]:
     return None
 
 
-def _server_problem(server: Optional[SimulatedServer], server_id: str) -> Optional[str]:
+def _server_problem(server: SimulatedServer | None, server_id: str) -> str | None:
     if server is None:
         return f"Cloud Server {server_id} does not exist"
     if server.status is not ServerState.ACTIVE:

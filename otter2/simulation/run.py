@@ -13,7 +13,8 @@ test-case-name: tests.simulation.test_run
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from attrs import field, frozen
 from effect import Effect
@@ -48,7 +49,7 @@ class Sample:
     time: float
     capacity: Capacity
     result: Any = None
-    error: Optional[str] = None
+    error: str | None = None
 
 
 @frozen
@@ -62,13 +63,13 @@ class Timeline:
         last: Capacity = self.samples[-1].capacity
         return last
 
-    def first_time(self, reached: Callable[[Capacity], bool]) -> Optional[float]:
+    def first_time(self, reached: Callable[[Capacity], bool]) -> float | None:
         """When the capacity first satisfied ``reached``, or None if it never did."""
         return next((s.time for s in self.samples if reached(s.capacity)), None)
 
 
-def capacity(cloud: SimulatedCloud, tenant_id: Optional[str] = None,
-             group_id: Optional[str] = None) -> Capacity:
+def capacity(cloud: SimulatedCloud, tenant_id: str | None = None,
+             group_id: str | None = None) -> Capacity:
     """The capacity of a tenant (or every tenant) in the cloud, counting only a
     group's servers (by their metadata) when ``group_id`` is given."""
     servers, addresses = [], set()

@@ -15,10 +15,10 @@ import math
 import time
 import uuid
 from enum import Enum
-from typing import Any, Optional
+from typing import Any
 
 from attrs import evolve, field, frozen
-from pyrsistent import PSet, pset, PMap, PVector, pmap, pvector
+from pyrsistent import PMap, PSet, PVector, pmap, pset, pvector
 
 from otter2.cloud.request import Response, ServiceType
 from otter2.model.cloud import NodeCondition, NodeType, ServerState
@@ -77,7 +77,7 @@ class SimulatedServer:
     image_id: str
     flavor_id: str
     metadata: PMap = field(factory=pmap, converter=frozen_json)
-    deleted_at: Optional[float] = None
+    deleted_at: float | None = None
 
 
 @frozen
@@ -86,7 +86,7 @@ class NovaTenant:
 
     servers: PMap = pmap()
     order: PVector = pvector()
-    quota: Optional[int] = None  # instances; None means the behaviour's default
+    quota: int | None = None  # instances; None means the behaviour's default
     # Images and flavors exist unless removed: id -> status ("DELETED" hides it).
     images: PMap = pmap()
     missing_flavors: PSet = pset()
@@ -103,7 +103,7 @@ class SimulatedNode:
     weight: int
     type: NodeType
     created: float
-    online_at: Optional[float]  # ONLINE from then on; None means OFFLINE
+    online_at: float | None  # ONLINE from then on; None means OFFLINE
     events: PVector = pvector()
 
     def status(self, now: float) -> str:
@@ -128,11 +128,11 @@ class SimulatedLoadBalancer:
     created: float
     updated: float
     status: CLBStatus = CLBStatus.ACTIVE
-    status_until: Optional[float] = None
+    status_until: float | None = None
     nodes: PMap = pmap()
     health_monitor: PMap = field(factory=pmap, converter=frozen_json)
-    update_time: Optional[float] = None
-    delete_time: Optional[float] = None
+    update_time: float | None = None
+    delete_time: float | None = None
 
 
 @frozen

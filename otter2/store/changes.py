@@ -14,14 +14,15 @@ test-case-name: tests.api.test_operations
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generator, Optional
+from collections.abc import Callable, Generator
+from typing import Any
 
 from effect import Delay, Effect
 from effect.do import do
 
 from otter2.model import GroupState, ScalingGroup
-from otter2.store.interface import NoSuchGroup, StaleVersion, StoreError
 from otter2.store.intents import LoadGroup, SaveState
+from otter2.store.interface import NoSuchGroup, StaleVersion, StoreError
 
 MAX_ATTEMPTS = 200
 _EAGER_ATTEMPTS = 5
@@ -43,7 +44,7 @@ def update_state(tenant_id: str, group_id: str,
     by ``change`` ends it with nothing written. See Note [State writes].
     """
     for attempt in range(MAX_ATTEMPTS):
-        group: Optional[ScalingGroup] = yield Effect(
+        group: ScalingGroup | None = yield Effect(
             LoadGroup(tenant_id, group_id, include_deleting))
         if group is None:
             raise NoSuchGroup()

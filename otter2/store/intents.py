@@ -10,7 +10,7 @@ test-case-name: tests.effects.test_dispatcher
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 from attrs import field, frozen
 from pyrsistent import PMap, PVector
@@ -48,7 +48,7 @@ class ListGroups:
     method: ClassVar[str] = "list_groups"
     tenant_id: str
     limit: int
-    marker: Optional[str]
+    marker: str | None
 
 
 @frozen
@@ -111,7 +111,7 @@ class ListPolicies:
     tenant_id: str
     group_id: str
     limit: int
-    marker: Optional[str]
+    marker: str | None
 
 
 @frozen
@@ -126,7 +126,7 @@ class LoadPolicy:
 class UpdatePolicy:
     method: ClassVar[str] = "update_policy"
     policy: Policy
-    event: Optional[ScheduledEvent]
+    event: ScheduledEvent | None
 
 
 @frozen
@@ -153,8 +153,8 @@ class ListWebhooks:
     tenant_id: str
     group_id: str
     policy_id: str
-    limit: Optional[int]
-    marker: Optional[str]
+    limit: int | None
+    marker: str | None
 
 
 @frozen
@@ -206,7 +206,7 @@ class ClearDivergent:
     method: ClassVar[str] = "clear_divergent"
     tenant_id: str
     group_id: str
-    mark: Optional[int] = None
+    mark: int | None = None
 
 
 @frozen
@@ -241,8 +241,8 @@ class DueEvents:
 class FireEvent:
     method: ClassVar[str] = "fire_event"
     event: ScheduledEvent
-    state: Optional[GroupState]
-    next_event: Optional[ScheduledEvent]
+    state: GroupState | None
+    next_event: ScheduledEvent | None
     mark_divergent: bool
 
 

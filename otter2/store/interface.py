@@ -10,7 +10,8 @@ test-case-name: tests.store.test_stores
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Protocol, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 
@@ -66,11 +67,11 @@ class GroupStore(Protocol):
         """Insert a group with its policies at once; `OverLimit` past ``max_groups``."""
 
     def load_group(self, tenant_id: str, group_id: str,
-                   include_deleting: bool = False) -> Deferred[Optional[ScalingGroup]]:
+                   include_deleting: bool = False) -> Deferred[ScalingGroup | None]:
         """The group, or None if absent (or deleting, unless asked for)."""
 
     def list_groups(self, tenant_id: str, limit: int,
-                    marker: Optional[str]) -> Deferred[list[ScalingGroup]]:
+                    marker: str | None) -> Deferred[list[ScalingGroup]]:
         """Up to ``limit`` non-deleting groups with ids after ``marker``, ascending."""
 
     def save_state(self, state: GroupState) -> Deferred[GroupState]:
@@ -105,15 +106,15 @@ class GroupStore(Protocol):
         """Insert policies all or nothing; `NoSuchGroup`, `OverLimit`."""
 
     def list_policies(self, tenant_id: str, group_id: str, limit: int,
-                      marker: Optional[str]) -> Deferred[list[Policy]]:
+                      marker: str | None) -> Deferred[list[Policy]]:
         """Up to ``limit`` policies with ids after ``marker``, ascending."""
 
     def load_policy(self, tenant_id: str, group_id: str,
-                    policy_id: str) -> Deferred[Optional[Policy]]:
+                    policy_id: str) -> Deferred[Policy | None]:
         """The policy or None."""
 
     def update_policy(self, policy: Policy,
-                      event: Optional[ScheduledEvent]) -> Deferred[None]:
+                      event: ScheduledEvent | None) -> Deferred[None]:
         """
         Replace a policy's body and version, and its schedule event by
         ``event`` (none: a webhook policy); `NoSuchPolicy` if absent.
@@ -127,8 +128,8 @@ class GroupStore(Protocol):
         """Insert webhooks all or nothing; `NoSuchPolicy`, `OverLimit`."""
 
     def list_webhooks(self, tenant_id: str, group_id: str, policy_id: str,
-                      limit: Optional[int],
-                      marker: Optional[str]) -> Deferred[list[Webhook]]:
+                      limit: int | None,
+                      marker: str | None) -> Deferred[list[Webhook]]:
         """A policy's webhooks after ``marker``, ascending (all if no limit)."""
 
     def list_group_webhooks(self, tenant_id: str,
@@ -136,7 +137,7 @@ class GroupStore(Protocol):
         """Every webhook of every policy of the group, by policy then id."""
 
     def load_webhook(self, tenant_id: str, group_id: str, policy_id: str,
-                     webhook_id: str) -> Deferred[Optional[Webhook]]:
+                     webhook_id: str) -> Deferred[Webhook | None]:
         """The webhook or None."""
 
     def update_webhook(self, webhook: Webhook) -> Deferred[None]:
@@ -146,14 +147,14 @@ class GroupStore(Protocol):
                        webhook_id: str) -> Deferred[None]:
         """Remove a webhook and its capability; `NoSuchWebhook` if absent."""
 
-    def lookup_capability(self, capability_hash: str) -> Deferred[Optional[CapabilityTarget]]:
+    def lookup_capability(self, capability_hash: str) -> Deferred[CapabilityTarget | None]:
         """The policy a capability hash executes, or None."""
 
     def mark_divergent(self, tenant_id: str, group_id: str) -> Deferred[None]:
         """Ask convergence to look at the group."""
 
     def clear_divergent(self, tenant_id: str, group_id: str,
-                        mark: Optional[int] = None) -> Deferred[None]:
+                        mark: int | None = None) -> Deferred[None]:
         """
         Withdraw the request: always (pause does this), or only if it is still
         ``mark`` (convergence, so that a request made meanwhile is kept).
@@ -163,8 +164,8 @@ class GroupStore(Protocol):
                    limit: int) -> Deferred[list[ScheduledEvent]]:
         """Up to ``limit`` events of those buckets with ``trigger <= now``, earliest first."""
 
-    def fire_event(self, event: ScheduledEvent, state: Optional[GroupState],
-                   next_event: Optional[ScheduledEvent],
+    def fire_event(self, event: ScheduledEvent, state: GroupState | None,
+                   next_event: ScheduledEvent | None,
                    mark_divergent: bool) -> Deferred[None]:
         """
         Consume ``event`` and, in the same transaction, save ``state`` (if
@@ -174,7 +175,7 @@ class GroupStore(Protocol):
         longer pending. See Note [Exactly once] in ``otter2.scheduling``.
         """
 
-    def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[Optional[float]]:
+    def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
         """The trigger of the earliest pending event of those buckets, None if none."""
 
     def list_divergent(self) -> Deferred[list[DivergentMark]]:

@@ -8,7 +8,8 @@ test-case-name: tests.store.test_stores
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from attrs import evolve
 from twisted.internet.defer import Deferred, fail, succeed
@@ -84,14 +85,14 @@ class MemoryGroupStore:
         return _answer(work)
 
     def load_group(self, tenant_id: str, group_id: str,
-                   include_deleting: bool = False) -> Deferred[Optional[ScalingGroup]]:
+                   include_deleting: bool = False) -> Deferred[ScalingGroup | None]:
         group = self.groups.get((tenant_id, group_id))
         if group is not None and group.deleting and not include_deleting:
             group = None
         return succeed(group)
 
     def list_groups(self, tenant_id: str, limit: int,
-                    marker: Optional[str]) -> Deferred[list[ScalingGroup]]:
+                    marker: str | None) -> Deferred[list[ScalingGroup]]:
         found = sorted((g for (tenant, group_id), g in self.groups.items()
                         if tenant == tenant_id and group_id > (marker or "")
                         and not g.deleting), key=lambda g: g.group_id)
@@ -163,17 +164,17 @@ class MemoryGroupStore:
         return _answer(work)
 
     def list_policies(self, tenant_id: str, group_id: str, limit: int,
-                      marker: Optional[str]) -> Deferred[list[Policy]]:
+                      marker: str | None) -> Deferred[list[Policy]]:
         policies = self.policies.get((tenant_id, group_id), {})
         found = [policies[p] for p in sorted(policies) if p > (marker or "")]
         return succeed(found if limit < 0 else found[:limit])
 
     def load_policy(self, tenant_id: str, group_id: str,
-                    policy_id: str) -> Deferred[Optional[Policy]]:
+                    policy_id: str) -> Deferred[Policy | None]:
         return succeed(self.policies.get((tenant_id, group_id), {}).get(policy_id))
 
     def update_policy(self, policy: Policy,
-                      event: Optional[ScheduledEvent]) -> Deferred[None]:
+                      event: ScheduledEvent | None) -> Deferred[None]:
         def work() -> None:
             policies = self.policies.get((policy.tenant_id, policy.group_id), {})
             if policy.policy_id not in policies:
@@ -203,8 +204,8 @@ class MemoryGroupStore:
                if e.bucket in wanted and e.trigger <= now]
         return succeed(sorted(due, key=lambda e: (e.trigger, e.policy_id))[:limit])
 
-    def fire_event(self, event: ScheduledEvent, state: Optional[GroupState],
-                   next_event: Optional[ScheduledEvent],
+    def fire_event(self, event: ScheduledEvent, state: GroupState | None,
+                   next_event: ScheduledEvent | None,
                    mark_divergent: bool) -> Deferred[None]:
         def work() -> None:
             key = (event.tenant_id, event.group_id)
@@ -223,7 +224,7 @@ class MemoryGroupStore:
                 self.divergent[key] = self.divergent.get(key, 0) + 1
         return _answer(work)
 
-    def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[Optional[float]]:
+    def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
         wanted = set(buckets)
         triggers = [e.trigger for events in self.events.values() for e in events.values()
                     if e.bucket in wanted]
@@ -248,8 +249,8 @@ class MemoryGroupStore:
         return _answer(work)
 
     def list_webhooks(self, tenant_id: str, group_id: str, policy_id: str,
-                      limit: Optional[int],
-                      marker: Optional[str]) -> Deferred[list[Webhook]]:
+                      limit: int | None,
+                      marker: str | None) -> Deferred[list[Webhook]]:
         webhooks = self.webhooks.get((tenant_id, group_id), {})
         found = [webhooks[k] for k in sorted(webhooks)
                  if k[0] == policy_id and k[1] > (marker or "")]
@@ -261,7 +262,7 @@ class MemoryGroupStore:
         return succeed([webhooks[k] for k in sorted(webhooks)])
 
     def load_webhook(self, tenant_id: str, group_id: str, policy_id: str,
-                     webhook_id: str) -> Deferred[Optional[Webhook]]:
+                     webhook_id: str) -> Deferred[Webhook | None]:
         return succeed(self.webhooks.get((tenant_id, group_id), {}).get(
             (policy_id, webhook_id)))
 
@@ -285,7 +286,7 @@ class MemoryGroupStore:
             self.capabilities.pop(webhook.capability_hash, None)
         return _answer(work)
 
-    def lookup_capability(self, capability_hash: str) -> Deferred[Optional[CapabilityTarget]]:
+    def lookup_capability(self, capability_hash: str) -> Deferred[CapabilityTarget | None]:
         return succeed(self.capabilities.get(capability_hash))
 
     # -- divergent marks, metrics, health -------------------------------------
@@ -296,7 +297,7 @@ class MemoryGroupStore:
         return succeed(None)
 
     def clear_divergent(self, tenant_id: str, group_id: str,
-                        mark: Optional[int] = None) -> Deferred[None]:
+                        mark: int | None = None) -> Deferred[None]:
         key = (tenant_id, group_id)
         if mark is None or self.divergent.get(key) == mark:
             self.divergent.pop(key, None)

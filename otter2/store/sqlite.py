@@ -12,7 +12,8 @@ test-case-name: tests.store.test_stores, tests.store.test_sqlite_database
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from attrs import evolve
 from twisted.internet.defer import Deferred
@@ -28,6 +29,10 @@ from otter2.model import (
     Webhook,
 )
 from otter2.model.cloud import RecordedServer
+from otter2.store.interface import (
+    NoSuchGroup,
+    OverLimit,
+)
 from otter2.store.sqlite_database import Database
 from otter2.store.sqlite_events import SQLiteEvents
 from otter2.store.sqlite_policies import SQLitePolicies, insert_policies
@@ -38,10 +43,6 @@ from otter2.store.sqlite_rows import (
     group_from_row,
     mark_divergent_row,
     write_state,
-)
-from otter2.store.interface import (
-    NoSuchGroup,
-    OverLimit,
 )
 
 
@@ -89,8 +90,8 @@ class SQLiteGroupStore:
         return self._db.write((group.tenant_id, group.group_id), work)
 
     def load_group(self, tenant_id: str, group_id: str,
-                   include_deleting: bool = False) -> Deferred[Optional[ScalingGroup]]:
-        def work() -> Optional[ScalingGroup]:
+                   include_deleting: bool = False) -> Deferred[ScalingGroup | None]:
+        def work() -> ScalingGroup | None:
             row = self._db.conn.execute(
                 f"SELECT {GROUP_COLUMNS} FROM scaling_group "
                 "WHERE tenant_id=? AND group_id=?", (tenant_id, group_id)).fetchone()
@@ -98,14 +99,14 @@ class SQLiteGroupStore:
                 return None
             return group_from_row(row)
 
-        def visible(group: Optional[ScalingGroup]) -> Optional[ScalingGroup]:
+        def visible(group: ScalingGroup | None) -> ScalingGroup | None:
             return group if group is None or include_deleting or not group.deleting else None
 
         # See Note [Group cache].
         return self._db.read_group((tenant_id, group_id), work).addCallback(visible)
 
     def list_groups(self, tenant_id: str, limit: int,
-                    marker: Optional[str]) -> Deferred[list[ScalingGroup]]:
+                    marker: str | None) -> Deferred[list[ScalingGroup]]:
         def work() -> list[ScalingGroup]:
             rows = self._db.conn.execute(
                 f"SELECT {GROUP_COLUMNS} FROM scaling_group WHERE tenant_id=? "
@@ -179,15 +180,15 @@ class SQLiteGroupStore:
                                               max_policies)
 
     def list_policies(self, tenant_id: str, group_id: str, limit: int,
-                      marker: Optional[str]) -> Deferred[list[Policy]]:
+                      marker: str | None) -> Deferred[list[Policy]]:
         return self._policies.list_policies(tenant_id, group_id, limit, marker)
 
     def load_policy(self, tenant_id: str, group_id: str,
-                    policy_id: str) -> Deferred[Optional[Policy]]:
+                    policy_id: str) -> Deferred[Policy | None]:
         return self._policies.load_policy(tenant_id, group_id, policy_id)
 
     def update_policy(self, policy: Policy,
-                      event: Optional[ScheduledEvent]) -> Deferred[None]:
+                      event: ScheduledEvent | None) -> Deferred[None]:
         return self._policies.update_policy(policy, event)
 
     def delete_policy(self, tenant_id: str, group_id: str, policy_id: str) -> Deferred[None]:
@@ -199,8 +200,8 @@ class SQLiteGroupStore:
                                               max_webhooks)
 
     def list_webhooks(self, tenant_id: str, group_id: str, policy_id: str,
-                      limit: Optional[int],
-                      marker: Optional[str]) -> Deferred[list[Webhook]]:
+                      limit: int | None,
+                      marker: str | None) -> Deferred[list[Webhook]]:
         return self._policies.list_webhooks(tenant_id, group_id, policy_id, limit, marker)
 
     def list_group_webhooks(self, tenant_id: str,
@@ -208,7 +209,7 @@ class SQLiteGroupStore:
         return self._policies.list_group_webhooks(tenant_id, group_id)
 
     def load_webhook(self, tenant_id: str, group_id: str, policy_id: str,
-                     webhook_id: str) -> Deferred[Optional[Webhook]]:
+                     webhook_id: str) -> Deferred[Webhook | None]:
         return self._policies.load_webhook(tenant_id, group_id, policy_id, webhook_id)
 
     def update_webhook(self, webhook: Webhook) -> Deferred[None]:
@@ -218,7 +219,7 @@ class SQLiteGroupStore:
                        webhook_id: str) -> Deferred[None]:
         return self._policies.delete_webhook(tenant_id, group_id, policy_id, webhook_id)
 
-    def lookup_capability(self, capability_hash: str) -> Deferred[Optional[CapabilityTarget]]:
+    def lookup_capability(self, capability_hash: str) -> Deferred[CapabilityTarget | None]:
         return self._policies.lookup_capability(capability_hash)
 
     # -- schedule events -------------------------------------------------------
@@ -227,12 +228,12 @@ class SQLiteGroupStore:
                    limit: int) -> Deferred[list[ScheduledEvent]]:
         return self._events.due_events(buckets, now, limit)
 
-    def fire_event(self, event: ScheduledEvent, state: Optional[GroupState],
-                   next_event: Optional[ScheduledEvent],
+    def fire_event(self, event: ScheduledEvent, state: GroupState | None,
+                   next_event: ScheduledEvent | None,
                    mark_divergent: bool) -> Deferred[None]:
         return self._events.fire_event(event, state, next_event, mark_divergent)
 
-    def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[Optional[float]]:
+    def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
         return self._events.earliest_trigger(buckets)
 
     # -- divergent marks, metrics, health -------------------------------------
@@ -244,7 +245,7 @@ class SQLiteGroupStore:
         return self._db.run(work)
 
     def clear_divergent(self, tenant_id: str, group_id: str,
-                        mark: Optional[int] = None) -> Deferred[None]:
+                        mark: int | None = None) -> Deferred[None]:
         def work() -> None:
             with self._db.transaction() as conn:
                 if mark is None:

@@ -26,9 +26,10 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorThreads
@@ -120,7 +121,7 @@ class Database:
     def __init__(self, reactor: IReactorThreads, path: str, start: bool = True) -> None:
         self._reactor = reactor
         self.path = path
-        self._groups: OrderedDict[tuple[str, str], Optional[ScalingGroup]] = OrderedDict()
+        self._groups: OrderedDict[tuple[str, str], ScalingGroup | None] = OrderedDict()
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="otter2-sqlite")
         self._opened = self._closed = False
         if start:
@@ -169,13 +170,13 @@ class Database:
         return self.run(work).addBoth(written)
 
     def read_group(self, key: tuple[str, str],
-                   work: Callable[[], Optional[ScalingGroup]]) -> Deferred[Optional[ScalingGroup]]:
+                   work: Callable[[], ScalingGroup | None]) -> Deferred[ScalingGroup | None]:
         """The group's cached copy, else what ``work`` reads of it, which is then kept."""
         if key in self._groups:
             self._groups.move_to_end(key)
             return succeed(self._groups[key])
 
-        def remember(group: Optional[ScalingGroup]) -> Optional[ScalingGroup]:
+        def remember(group: ScalingGroup | None) -> ScalingGroup | None:
             self._groups[key] = group
             if len(self._groups) > CACHED_GROUPS:
                 self._groups.popitem(last=False)

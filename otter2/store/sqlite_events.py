@@ -10,7 +10,7 @@ test-case-name: tests.store.test_stores
 from __future__ import annotations
 
 import sqlite3
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from twisted.internet.defer import Deferred
 
@@ -61,8 +61,8 @@ class SQLiteEvents:
             return sorted(found, key=lambda e: (e.trigger, e.policy_id))[:limit]
         return self._db.run(work)
 
-    def fire_event(self, event: ScheduledEvent, state: Optional[GroupState],
-                   next_event: Optional[ScheduledEvent],
+    def fire_event(self, event: ScheduledEvent, state: GroupState | None,
+                   next_event: ScheduledEvent | None,
                    mark_divergent: bool) -> Deferred[None]:
         def work() -> None:
             with self._db.transaction() as conn:
@@ -80,8 +80,8 @@ class SQLiteEvents:
                     mark_divergent_row(conn, event.tenant_id, event.group_id)
         return self._db.write((event.tenant_id, event.group_id), work)
 
-    def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[Optional[float]]:
-        def work() -> Optional[float]:
+    def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
+        def work() -> float | None:
             triggers = [row[0] for bucket in buckets for row in self._db.conn.execute(
                 "SELECT min(trigger) FROM schedule_event WHERE bucket=?", (bucket,))
                 if row[0] is not None]

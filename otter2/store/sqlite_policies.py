@@ -8,7 +8,7 @@ test-case-name: tests.store.test_stores
 from __future__ import annotations
 
 import sqlite3
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from twisted.internet.defer import Deferred
 
@@ -17,6 +17,7 @@ from otter2.store.interface import NoSuchGroup, NoSuchPolicy, NoSuchWebhook, Ove
 from otter2.store.sqlite_database import Database
 from otter2.store.sqlite_events import delete_policy_events, insert_events
 from otter2.store.sqlite_rows import WEBHOOK_COLUMNS, dumps, policy_from_row, webhook_from_row
+
 
 def _group_exists(conn: sqlite3.Connection, tenant_id: str, group_id: str) -> bool:
     return conn.execute(
@@ -62,7 +63,7 @@ class SQLitePolicies:
         return self._db.run(work)
 
     def list_policies(self, tenant_id: str, group_id: str, limit: int,
-                      marker: Optional[str]) -> Deferred[list[Policy]]:
+                      marker: str | None) -> Deferred[list[Policy]]:
         def work() -> list[Policy]:
             rows = self._db.conn.execute(
                 "SELECT tenant_id, group_id, policy_id, data, version FROM scaling_policy "
@@ -72,8 +73,8 @@ class SQLitePolicies:
         return self._db.run(work)
 
     def load_policy(self, tenant_id: str, group_id: str,
-                    policy_id: str) -> Deferred[Optional[Policy]]:
-        def work() -> Optional[Policy]:
+                    policy_id: str) -> Deferred[Policy | None]:
+        def work() -> Policy | None:
             row = self._db.conn.execute(
                 "SELECT tenant_id, group_id, policy_id, data, version FROM scaling_policy "
                 "WHERE tenant_id=? AND group_id=? AND policy_id=?",
@@ -82,7 +83,7 @@ class SQLitePolicies:
         return self._db.run(work)
 
     def update_policy(self, policy: Policy,
-                      event: Optional[ScheduledEvent]) -> Deferred[None]:
+                      event: ScheduledEvent | None) -> Deferred[None]:
         def work() -> None:
             with self._db.transaction() as conn:
                 cursor = conn.execute(
@@ -133,8 +134,8 @@ class SQLitePolicies:
         return self._db.run(work)
 
     def list_webhooks(self, tenant_id: str, group_id: str, policy_id: str,
-                      limit: Optional[int],
-                      marker: Optional[str]) -> Deferred[list[Webhook]]:
+                      limit: int | None,
+                      marker: str | None) -> Deferred[list[Webhook]]:
         def work() -> list[Webhook]:
             rows = self._db.conn.execute(
                 f"SELECT {WEBHOOK_COLUMNS} FROM policy_webhook WHERE tenant_id=? AND "
@@ -154,8 +155,8 @@ class SQLitePolicies:
         return self._db.run(work)
 
     def load_webhook(self, tenant_id: str, group_id: str, policy_id: str,
-                     webhook_id: str) -> Deferred[Optional[Webhook]]:
-        def work() -> Optional[Webhook]:
+                     webhook_id: str) -> Deferred[Webhook | None]:
+        def work() -> Webhook | None:
             row = self._db.conn.execute(
                 f"SELECT {WEBHOOK_COLUMNS} FROM policy_webhook WHERE tenant_id=? AND "
                 "group_id=? AND policy_id=? AND webhook_id=?",
@@ -187,8 +188,8 @@ class SQLitePolicies:
                     raise NoSuchWebhook()
         return self._db.run(work)
 
-    def lookup_capability(self, capability_hash: str) -> Deferred[Optional[CapabilityTarget]]:
-        def work() -> Optional[CapabilityTarget]:
+    def lookup_capability(self, capability_hash: str) -> Deferred[CapabilityTarget | None]:
+        def work() -> CapabilityTarget | None:
             row = self._db.conn.execute(
                 "SELECT tenant_id, group_id, policy_id FROM policy_webhook "
                 "WHERE capability_hash=?", (capability_hash,)).fetchone()

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from otter2.store.interface import NoSuchGroup, StaleVersion
-from otter2.model.cloud import CLBDescription, LBDescription, RCv3Description, RecordedServer
 from otter2.model import (
     GroupState,
     GroupStatus,
@@ -20,6 +19,8 @@ from otter2.model import (
     Webhook,
     thaw_json,
 )
+from otter2.model.cloud import CLBDescription, LBDescription, RCv3Description, RecordedServer
+from otter2.store.interface import NoSuchGroup, StaleVersion
 
 GROUP_COLUMNS = ("tenant_id, group_id, config, launch, desired, version, paused, "
                   "suspended, status, error_reasons, group_touched, policy_touched, "

@@ -5,7 +5,7 @@ A real otter2 API on a loopback port in the test process, with a treq client.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 from attrs import evolve, frozen
 from treq.client import HTTPClient
@@ -38,7 +38,7 @@ class Answer:
     def json(self) -> Any:
         return json.loads(self.raw)
 
-    def header(self, name: str) -> Optional[str]:
+    def header(self, name: str) -> str | None:
         values = self.headers.getRawHeaders(name)
         return values[0] if values else None
 
@@ -89,8 +89,8 @@ class APITestCase(TestCase):
         """The API's dispatcher: the store only (subclasses add a cloud)."""
         return make_dispatcher(reactor, self.store)
 
-    async def call(self, method: str, url: str, body: Any = None, raw: Optional[bytes] = None,
-                   headers: Optional[dict[str, str]] = None) -> Answer:
+    async def call(self, method: str, url: str, body: Any = None, raw: bytes | None = None,
+                   headers: dict[str, str] | None = None) -> Answer:
         """Send a request; ``url`` is absolute or relative to tenant t1's root."""
         if not url.startswith("http"):
             url = self.root + url
@@ -101,7 +101,7 @@ class APITestCase(TestCase):
         content = await response.content()
         return Answer(response.code, response.headers, content)
 
-    async def create_group(self, body: Optional[dict[str, Any]] = None,
+    async def create_group(self, body: dict[str, Any] | None = None,
                            tenant: str = "t1") -> dict[str, Any]:
         """Create a group (minimal unless given) and return its document."""
         answer = await self.call("POST", f"{self.base}/v1.0/{tenant}/groups/",

@@ -7,7 +7,7 @@ that no body makes the API fail with a 5xx.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -19,7 +19,7 @@ ERROR_KEYS = {"type", "code", "message", "details"}
 
 
 def assert_error(case: Any, answer: Answer, status: int, error_type: str,
-                 message: Optional[str] = None) -> dict[str, Any]:
+                 message: str | None = None) -> dict[str, Any]:
     """Check ``answer`` is Otter's error body for ``error_type``; return the error."""
     case.assertEqual((answer.code, answer.json["error"]["type"]), (status, error_type),
                      answer.raw)

@@ -13,8 +13,8 @@ from otter2.control.errors import APIError
 from otter2.intents import Now
 from otter2.model import GroupState, Policy, ScalingGroup
 from otter2.store.changes import MAX_ATTEMPTS
-from otter2.store.interface import NoSuchGroup, StaleVersion
 from otter2.store.intents import LoadGroup, LoadPolicy, MarkDivergent, SaveState
+from otter2.store.interface import NoSuchGroup, StaleVersion
 
 
 def group(desired: int = 1, version: int = 0, **config: object) -> ScalingGroup:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Optional
+from typing import Any
 from xml.etree import ElementTree
 
 from twisted.internet import reactor
@@ -63,7 +63,7 @@ class PolicyTestCase(APITestCase):
         href = next(link["href"] for link in webhook["links"] if link["rel"] == "capability")
         return str(href).replace(URL_ROOT, self.base)
 
-    async def execute_anonymously(self, url: str, raw: Optional[bytes] = None) -> None:
+    async def execute_anonymously(self, url: str, raw: bytes | None = None) -> None:
         """POST to a capability URL, check the empty 202, and wait for the work behind it."""
         answer = await self.call("POST", url, raw=raw)
         self.assertEqual((answer.code, answer.raw), (202, b""))
@@ -521,7 +521,7 @@ class ExecutionTests(PolicyTestCase):
 
     async def test_worked_examples(self) -> None:
         """Every row of the worked examples gives the documented desired capacity and status."""
-        rows: list[tuple[int, Optional[int], int, dict[str, Any], int, bool]] = [
+        rows: list[tuple[int, int | None, int, dict[str, Any], int, bool]] = [
             (0, 10, 5, {"change": 5}, 10, True),
             (0, 10, 8, {"change": 5}, 10, True),
             (0, 10, 10, {"change": 1}, 10, False),

@@ -6,7 +6,7 @@ checked in the SQLite file itself.
 
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tests.api.support import APITestCase, minimal_group
 
@@ -35,10 +35,10 @@ class ScheduleEventTests(APITestCase):
         events = {policy_id: (trigger, cron) for policy_id, trigger, cron, _ in self.events()}
         self.assertEqual(set(events), {at_id, cron_id})
         self.assertEqual(events[at_id],
-                         (datetime(2030, 6, 1, 8, tzinfo=timezone.utc).timestamp(), None))
+                         (datetime(2030, 6, 1, 8, tzinfo=UTC).timestamp(), None))
         trigger, cron = events[cron_id]
         self.assertEqual(cron, "0 22 * * *")
-        fires = datetime.fromtimestamp(trigger, timezone.utc)
+        fires = datetime.fromtimestamp(trigger, UTC)
         self.assertEqual((fires.hour, fires.minute, fires.second), (22, 0, 0))
         self.assertTrue(before < trigger <= before + 86400)
 
@@ -55,7 +55,7 @@ class ScheduleEventTests(APITestCase):
         self.assertEqual(answer.code, 204, answer.raw)
         [(event_policy, trigger, _, version)] = self.events()
         self.assertEqual((event_policy, trigger),
-                         (policy_id, datetime(2032, 1, 1, tzinfo=timezone.utc).timestamp()))
+                         (policy_id, datetime(2032, 1, 1, tzinfo=UTC).timestamp()))
         self.assertNotEqual(version, old_version)
 
     async def test_deleted_policy_leaves_no_event(self) -> None:
@@ -79,7 +79,7 @@ class ScheduleEventTests(APITestCase):
         self.assertEqual(answer.code, 201, answer.raw)
         self.assertEqual(answer.json["policies"][0]["args"], policy["args"])
         [(_, trigger, _, _)] = self.events()
-        fires = datetime.fromtimestamp(trigger, timezone.utc)
+        fires = datetime.fromtimestamp(trigger, UTC)
         self.assertEqual((fires.hour, fires.minute), (0, 0))  # 09:00 in Tokyo, UTC+9
 
     async def test_unknown_time_zone_is_refused(self) -> None:

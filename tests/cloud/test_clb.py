@@ -12,8 +12,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from otter2.cloud import clb
 from otter2.cloud.clb import CLBError, CLBErrorKind
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
-from otter2.model.outcome import StepOutcome, Verdict
 from otter2.model.cloud import CLB, CLBDescription, CLBNode, NodeCondition, NodeType
+from otter2.model.outcome import StepOutcome, Verdict
 
 
 def message(status: int, text: str) -> Response:

@@ -22,8 +22,8 @@ from otter2.cloud.metadata import (
     without_own_keys,
 )
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
-from otter2.model.outcome import StepOutcome, Verdict
 from otter2.model.cloud import CLBDescription, RCv3Description, ServerState
+from otter2.model.outcome import StepOutcome, Verdict
 
 CLB_5 = "rax:autoscale:lb:CloudLoadBalancer:5"
 

@@ -3,7 +3,6 @@ Tests for otter2.cloud.rcv3: requests, pool members, and the reading of bulk
 answers, 409 conflicts included (spec §3.4).
 """
 
-from typing import Union
 
 from pyrsistent import thaw
 from twisted.trial.unittest import SynchronousTestCase
@@ -11,8 +10,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from otter2.cloud import rcv3
 from otter2.cloud.rcv3 import Reissue
 from otter2.cloud.request import Response
-from otter2.model.outcome import StepOutcome, Verdict
 from otter2.model.cloud import RCv3Description, RCv3Node
+from otter2.model.outcome import StepOutcome, Verdict
 
 PAIRS = [("Pool-A", "s1"), ("pool-a", "s2"), ("pool-b", "s1")]
 
@@ -21,7 +20,7 @@ def conflict(*errors: str) -> Response:
     return Response(409, {"errors": list(errors)})
 
 
-def outcome_of(result: Union[StepOutcome, Reissue]) -> StepOutcome:
+def outcome_of(result: StepOutcome | Reissue) -> StepOutcome:
     """``result``, which must be a `StepOutcome` (not a `Reissue`) for the test to go on."""
     if not isinstance(result, StepOutcome):
         raise AssertionError(f"a StepOutcome was expected, not {result!r}")

@@ -6,7 +6,7 @@ and the scheduler event of a policy.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import given
@@ -28,7 +28,7 @@ from otter2.model import Policy, ScheduledEvent
 def epoch(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
           second: int = 0) -> float:
     """Seconds since the epoch of a UTC date and time."""
-    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc).timestamp()
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
 
 
 NOW = epoch(2023, 11, 14, 22, 13, 20)  # a Tuesday
@@ -69,7 +69,7 @@ class ParseAtTests(SynchronousTestCase):
             self.assertIsNone(parse_at(text), text)
 
     @given(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31),
-                        timezones=st.just(timezone.utc)),
+                        timezones=st.just(UTC)),
            st.sampled_from(["%Y-%m-%dT%H:%M:%S.%fZ", "%Y%m%dT%H%M%S.%fZ", "%Y-%m-%d %H:%M:%S.%fZ"]))
     def test_round_trip(self, moment: datetime, spelling: str) -> None:
         """A formatted UTC date-time parses back to its instant."""

@@ -5,7 +5,8 @@ Tests for ``otter2.control.validation``: request bodies (rest-api.md §3, §4, �
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st

@@ -2,7 +2,7 @@
 Builders of observed servers, LB nodes and desired groups for the planning tests.
 """
 
-from typing import Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
 
 from attrs import evolve
 from pyrsistent import PBag, pbag
@@ -39,8 +39,8 @@ def server(server_id: str, state: ServerState = ServerState.ACTIVE, created: flo
 def clb_node(node_id: str, address: str, lb_id: str = "5", port: int = 80,
              condition: NodeCondition = NodeCondition.ENABLED, weight: int = 1,
              type: NodeType = NodeType.PRIMARY, online: bool = True,
-             drained_at: Optional[float] = None,
-             connections: Optional[int] = None) -> CLBNode:
+             drained_at: float | None = None,
+             connections: int | None = None) -> CLBNode:
     """A CLB node as listed."""
     return CLBNode(node_id, address, CLBDescription(lb_id, port, weight, condition, type),
                    is_online=online, drained_at=drained_at, connections=connections)
@@ -58,7 +58,7 @@ def group(capacity: int, lbs: Iterable[LBDescription] = (),
 
 
 def steps_for(capacity: int, servers: Iterable[ObservedServer] = (),
-              nodes: Iterable[LBNode] = (), clbs: Optional[Mapping[str, CLB]] = None,
+              nodes: Iterable[LBNode] = (), clbs: Mapping[str, CLB] | None = None,
               lbs: Iterable[LBDescription] = (), draining_timeout: float = 0.0,
               now: float = 0, build_timeout: float = 3600) -> PBag:
     """

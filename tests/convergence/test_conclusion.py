@@ -5,7 +5,7 @@ properties over arbitrary iteration outcomes and as examples.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -167,8 +167,8 @@ class ConclusionPropertyTests(SynchronousTestCase):
 
 
 def iteration(verdict: Verdict, *why: str, limited_retries: int = 0,
-              postponed: tuple[str, ...] = (), wake_at: Optional[float] = None,
-              retry_after: Optional[float] = None, deleting: bool = False) -> Iteration:
+              postponed: tuple[str, ...] = (), wake_at: float | None = None,
+              retry_after: float | None = None, deleting: bool = False) -> Iteration:
     return Iteration(NOW, StepOutcome(verdict, list(why)), deleting=deleting,
                      limited_retries=limited_retries, postponed=list(postponed),
                      wake_at=wake_at, retry_after=retry_after)

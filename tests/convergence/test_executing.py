@@ -3,7 +3,8 @@ Tests for otter2.convergence.executing: the requests each step makes, in
 order, with canned answers, and the outcomes it reads from them.
 """
 
-from typing import Any, Callable, cast
+from collections.abc import Callable
+from typing import Any, cast
 
 from effect.testing import parallel_sequence, perform_sequence
 from twisted.internet.error import ConnectionRefusedError
@@ -25,9 +26,9 @@ from otter2.convergence.steps import (
     SetMetadataItemOnServer,
     Step,
 )
-from otter2.model.outcome import StepOutcome, Verdict
 from otter2.intents import RandomHex
 from otter2.model.cloud import CLBDescription, NodeCondition, NodeType
+from otter2.model.outcome import StepOutcome, Verdict
 
 
 def answer(status: int, body: Any = None) -> Callable[[object], Response]:

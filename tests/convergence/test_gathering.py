@@ -3,7 +3,8 @@ Tests for otter2.convergence.gathering: the requests a gather makes, in order,
 with canned answers, and the Observation (or the readable failure) it yields.
 """
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from effect.testing import parallel_sequence, perform_sequence
 from pyrsistent import pmap, pvector

@@ -7,7 +7,7 @@ properties over arbitrary observed states.
 import itertools
 import subprocess
 import sys
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from attrs import evolve
 from hypothesis import given
@@ -26,8 +26,8 @@ from otter2.convergence.steps import (
     ConvergeLater,
     CreateServer,
     DeleteServer,
-    RemoveNodesFromCLB,
     RecordLoadBalancers,
+    RemoveNodesFromCLB,
     SetMetadataItemOnServer,
 )
 from otter2.convergence.transforming import Plan

@@ -20,7 +20,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from typing import Any, Awaitable, Callable, Optional
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from treq.client import HTTPClient
 from twisted.internet import reactor
@@ -63,7 +64,7 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], what: str,
     raise AssertionError(f"{what} did not answer within {seconds} s")
 
 
-def _stop(process: Optional[subprocess.Popen[bytes]], sig: int = signal.SIGTERM) -> None:
+def _stop(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
     if process is None or process.poll() is not None:
         return
     try:
@@ -103,7 +104,7 @@ class Mimic:
         self.url = f"http://127.0.0.1:{self.port}"
         self.directory = tempfile.mkdtemp(prefix="otter2-mimic-")
         self.log = open(os.path.join(self.directory, "mimic.log"), "wb")
-        self.process: Optional[subprocess.Popen[bytes]] = subprocess.Popen(
+        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
             [twistd, "-n", "--pidfile=", "mimic", "--listen",
              f"tcp:{self.port}:interface=127.0.0.1", *(["--realtime"] if realtime else [])],
             cwd=self.directory, stdout=self.log, stderr=subprocess.STDOUT,
@@ -153,7 +154,7 @@ class Daemon:
         self.config_path = os.path.join(directory, "config.json")
         with open(self.config_path, "w") as f:
             json.dump({"url_root": self.url, **config}, f)
-        self.process: Optional[subprocess.Popen[bytes]] = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.log = open(os.path.join(self.directory, "otter2.log"), "ab")
@@ -227,7 +228,7 @@ class MimicTestCase(TestCase):
     # -- talking to otter2 and mimic -----------------------------------------------
 
     async def request(self, method: str, url: str, body: Any = None,
-                      headers: Optional[dict[str, str]] = None, ok: Any = None) -> Any:
+                      headers: dict[str, str] | None = None, ok: Any = None) -> Any:
         """The JSON answer (or None) of a request; fails unless its status is ``ok``."""
         response = await self.http.request(
             method, url, data=None if body is None else json.dumps(body).encode(),
@@ -296,7 +297,7 @@ class MimicTestCase(TestCase):
 
     async def eventually(self, check: Callable[[], Awaitable[bool]], what: str,
                          seconds: float = 60.0,
-                         seen: Optional[Callable[[], Awaitable[str]]] = None) -> None:
+                         seen: Callable[[], Awaitable[str]] | None = None) -> None:
         """Wait until ``check()`` is true; fail, saying ``what`` (and what was
         ``seen``), after ``seconds``."""
         deadline = time.monotonic() + seconds

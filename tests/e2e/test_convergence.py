@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import signal
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
@@ -328,7 +329,7 @@ class ScheduleTests(MimicTestCase):
     async def test_servers_follow_the_schedule(self) -> None:
         """An at policy three seconds ahead asks for two servers; mimic then holds two."""
         group_id = await self.create_group(0)
-        at = datetime.fromtimestamp(int(time.time()) + 3, timezone.utc)
+        at = datetime.fromtimestamp(int(time.time()) + 3, UTC)
         await self.request("POST", f"{self.api}/groups/{group_id}/policies", [{
             "name": "soon", "type": "schedule", "desiredCapacity": 2, "cooldown": 0,
             "args": {"at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}}], ok=201)

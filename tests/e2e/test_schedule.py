@@ -11,7 +11,7 @@ import os
 import signal
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -23,7 +23,7 @@ SLACK = 1.5  # a request or two, and the store's thread
 
 
 def iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ScheduleDaemonTests(SynchronousTestCase):

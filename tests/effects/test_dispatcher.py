@@ -17,8 +17,8 @@ from otter2.store.intents import (
     STORE_INTENTS,
     CountRows,
     CreateGroup,
-    ListGroups,
     ListDivergent,
+    ListGroups,
     LoadGroup,
     MarkDivergent,
 )

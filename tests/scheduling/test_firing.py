@@ -5,25 +5,23 @@ the group, the policy and the time, and written with the event's consumption.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from attrs import evolve
-from effect import ComposedDispatcher
+from effect import ComposedDispatcher, base_dispatcher
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
-from txeffect import perform
+from txeffect import make_twisted_dispatcher, perform
 
 from otter2.control.schedule import policy_event
 from otter2.effects.dispatcher import store_dispatcher, world_dispatcher
 from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent
 from otter2.scheduling.firing import Fired, Outcome, decide, fire
 from otter2.store.memory import MemoryGroupStore
-from effect import base_dispatcher
-from txeffect import make_twisted_dispatcher
 
 MINUTE = 60.0
-NOW = datetime(2030, 1, 1, 8, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2030, 1, 1, 8, 0, tzinfo=UTC).timestamp()
 
 
 def group(desired: int = 1, **state: Any) -> ScalingGroup:
@@ -120,7 +118,7 @@ class FireTests(SynchronousTestCase):
             make_twisted_dispatcher(self.clock), base_dispatcher])
 
     def fire(self, event: ScheduledEvent) -> Fired:
-        result: Optional[Fired] = self.successResultOf(perform(self.dispatcher, fire(event)))
+        result: Fired | None = self.successResultOf(perform(self.dispatcher, fire(event)))
         assert result is not None
         return result
 

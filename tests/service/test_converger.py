@@ -6,7 +6,8 @@ store (and the cloud requests made), never the converger's own methods.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from attrs import evolve
 from effect import ComposedDispatcher, sync_performer
@@ -14,18 +15,18 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.cloud.request import NoSuchEndpoint, ServiceRequest, ServiceType
+from otter2.config import ConvergerConfig
 from otter2.effects.dispatcher import store_dispatcher
 from otter2.model import GroupState, GroupStatus, ScalingGroup
 from otter2.model.cloud import NodeCondition, ServerState
-from otter2.config import ConvergerConfig
 from otter2.service.converger import Converger
 from otter2.service.selfheal import SelfHeal
 from otter2.simulation import (
     Behaviour,
-    CloudHolder,
-    add_load_balancer,
     Capacity,
+    CloudHolder,
     SimulatedCloud,
+    add_load_balancer,
     capacity,
     delete_server,
     fail_service,
@@ -51,7 +52,7 @@ class ConvergerTestCase(SynchronousTestCase):
         self.converger = Converger(self.clock, self.dispatcher, self.settings)
 
     def make_group(self, group_id: str = "g1", desired: int = 2, tenant_id: str = "t1",
-                   lb_id: Optional[int] = None, draining_timeout: float = 0.0) -> None:
+                   lb_id: int | None = None, draining_timeout: float = 0.0) -> None:
         args: dict[str, Any] = {"server": {"name": "web", "flavorRef": "f", "imageRef": "i"}}
         if lb_id is not None:
             self.holder.cloud = add_load_balancer(self.holder.cloud, tenant_id, lb_id,

@@ -7,7 +7,6 @@ are in tests.test_startup.
 from __future__ import annotations
 
 import errno
-import socket
 from typing import Any
 
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
@@ -85,7 +84,7 @@ class ListenNowTests(SynchronousTestCase):
     def test_taken_port(self) -> None:
         """A port in use is named with its source and the system's reason."""
         refused = CannotListenError("127.0.0.1", 9000,
-                                    socket.error(errno.EADDRINUSE, "Address already in use"))
+                                    OSError(errno.EADDRINUSE, "Address already in use"))
         with self.assertRaises(CannotListen) as caught:
             listen_now(AnsweringEndpoint(fail(refused)), Factory(),
                        "tcp:9000:interface=127.0.0.1", "--port")

@@ -5,7 +5,7 @@ one interval of their time, exactly once, whatever happens around them.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from attrs import evolve
@@ -25,7 +25,7 @@ from otter2.store.memory import MemoryGroupStore
 from otter2.store.sqlite import SQLiteGroupStore
 
 BUCKETS = 4
-START = datetime(2030, 1, 1, 7, 59, 30, tzinfo=timezone.utc).timestamp()
+START = datetime(2030, 1, 1, 7, 59, 30, tzinfo=UTC).timestamp()
 EIGHT = START + 30
 
 

@@ -12,7 +12,8 @@ band (`CloudUnderTest`); an operation a cloud cannot do raises ``SkipTest``.
 from __future__ import annotations
 
 import re
-from typing import Any, Awaitable, Callable, Optional, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from twisted.trial.unittest import TestCase
@@ -63,7 +64,7 @@ class CloudUnderTest(Protocol):
         """Make Nova answer 500 to creates for ``seconds``."""
 
 
-def next_page(response: Response) -> Optional[tuple[tuple[str, str], ...]]:
+def next_page(response: Response) -> tuple[tuple[str, str], ...] | None:
     """The query of a servers listing's next page, or None if it is the last."""
     links = [link for link in thaw_json(response.body).get("servers_links", [])
              if link.get("rel") == "next"]
@@ -90,7 +91,7 @@ def cloud_behaviour_tests(build: Callable[[TestCase], CloudUnderTest]) -> type[T
                                                   params, json))
 
         async def create_server(self, name: str = "s",
-                                metadata: Optional[dict[str, str]] = None) -> Response:
+                                metadata: dict[str, str] | None = None) -> Response:
             body = {"server": {"name": name, "imageRef": "image", "flavorRef": "general1-1",
                                "metadata": {**self.cloud.server_metadata(),
                                             **(metadata or {})}}}

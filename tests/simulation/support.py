@@ -7,7 +7,8 @@ through the fast performer or over HTTP with ``StubTreq``; and a sender of
 from __future__ import annotations
 
 import json
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from effect import Effect
 from pyrsistent import pmap

@@ -6,20 +6,20 @@ simulated minutes on a Clock.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from attrs import evolve
 from effect import ComposedDispatcher
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from otter2.config import ConvergerConfig
 from otter2.cloud.request import ServiceType
+from otter2.config import ConvergerConfig
 from otter2.convergence.iteration import converge_one_group
-from otter2.model.outcome import Verdict
 from otter2.effects.dispatcher import store_dispatcher
 from otter2.model import GroupState, GroupStatus, ScalingGroup
 from otter2.model.cloud import ServerState
+from otter2.model.outcome import Verdict
 from otter2.simulation import (
     Behaviour,
     CLBStatus,
@@ -56,7 +56,7 @@ class Scenario(SynchronousTestCase):
         self.dispatcher = ComposedDispatcher([
             store_dispatcher(self.store), standalone_dispatcher(self.holder, self.clock)])
 
-    def make_group(self, desired: int, draining_timeout: Optional[float] = None,
+    def make_group(self, desired: int, draining_timeout: float | None = None,
                    lbs: Any = ({"loadBalancerId": 5, "port": 80},)) -> None:
         args: dict[str, Any] = {
             "server": {"name": "web", "flavorRef": "general1-1", "imageRef": "image",

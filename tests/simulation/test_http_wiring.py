@@ -17,14 +17,14 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from otter2.config import ConvergerConfig
 from otter2.cloud.catalog import Catalog
+from otter2.cloud.request import ServiceType
+from otter2.config import ConvergerConfig
 from otter2.convergence.iteration import converge_one_group
-from otter2.model.outcome import Verdict
 from otter2.effects.dispatcher import make_dispatcher
 from otter2.effects.http import StaticAuthenticator
-from otter2.cloud.request import ServiceType
 from otter2.model import GroupStatus
+from otter2.model.outcome import Verdict
 from otter2.simulation import (
     Behaviour,
     Timeline,

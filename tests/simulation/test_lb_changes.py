@@ -12,8 +12,8 @@ from effect import Effect
 from txeffect import perform
 
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
-from otter2.model.outcome import Verdict
 from otter2.model.cloud import NodeCondition, ServerState
+from otter2.model.outcome import Verdict
 from otter2.simulation import (
     CLBStatus,
     add_load_balancer,

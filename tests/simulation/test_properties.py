@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from attrs import evolve, frozen
 from effect import ComposedDispatcher
@@ -30,7 +31,6 @@ from otter2.cloud.metadata import GROUP_ID_KEY, SERVER_STATE_KEY, server_metadat
 from otter2.config import ConvergerConfig
 from otter2.convergence.conclusion import Conclusion
 from otter2.convergence.iteration import converge_one_group
-from otter2.model.outcome import Verdict
 from otter2.effects.dispatcher import store_dispatcher
 from otter2.model import GroupState, ScalingGroup
 from otter2.model.cloud import (
@@ -41,6 +41,7 @@ from otter2.model.cloud import (
     RCv3Description,
     ServerState,
 )
+from otter2.model.outcome import Verdict
 from otter2.simulation import (
     Behaviour,
     CloudHolder,
@@ -101,11 +102,11 @@ class ServerSpec:
 
     status: ServerState
     age: int
-    owner: Optional[str]
+    owner: str | None
     recorded: tuple
     draining: bool
     nodes: tuple  # of (LB, condition, weight, type)
-    ends_at: Optional[int]
+    ends_at: int | None
     outcome: ServerState
 
 
@@ -132,7 +133,7 @@ def server_specs(draw: Callable, owner: st.SearchStrategy) -> ServerSpec:
     """A server in any status, recording some LBs and with nodes on some."""
     status = draw(st.sampled_from(STATUSES))
     age = draw(st.integers(0, 100))
-    ends_at: Optional[int] = None
+    ends_at: int | None = None
     if status is ServerState.BUILD:
         ends_at = draw(st.sampled_from([None, START - age + int(BEHAVIOUR.build_time)]))
     elif status in WAIT_STATES:

@@ -5,7 +5,8 @@ cloud on a clock, and the capacity they leave over time.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from effect import ComposedDispatcher, Delay, Effect, TypeDispatcher, parallel
 from twisted.internet.defer import Deferred

@@ -5,7 +5,8 @@ the SQLite store on real files.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from attrs import evolve
 from twisted.internet import reactor
@@ -33,7 +34,7 @@ CONFIG = {"name": "web", "cooldown": 0, "minEntities": 1, "maxEntities": 10,
 LAUNCH = {"type": "launch_server", "args": {"server": {"flavorRef": "f", "imageRef": "i"}}}
 
 
-def present(value: Optional[T]) -> T:
+def present(value: T | None) -> T:
     """``value``, which must not be None for the test to go on."""
     if value is None:
         raise AssertionError("expected a value, found None")
