@@ -153,6 +153,8 @@ class APIBase:
                                 FixedWindowLimiter(clock, self.limits.execute_per_second, 1))
         # Anonymous executions still running after their 202 was sent.
         self.pending_executions: set[Deferred[Any]] = set()
+        # Parts of the daemon that report in /health besides the store.
+        self._health_checks: dict[str, HealthCheck] = {}
 
     def resource(self) -> Any:
         """The Twisted resource serving this API."""
@@ -235,7 +237,7 @@ class APIBase:
         except Exception as e:
             check = {"healthy": False, "details": {"reason": str(e) or type(e).__name__}}
         document = {"healthy": check["healthy"], "store": check}
-        for name, part in getattr(self, "_health_checks", {}).items():
+        for name, part in self._health_checks.items():
             try:
                 healthy, details = await part()
             except Exception as e:
@@ -246,7 +248,5 @@ class APIBase:
 
     def add_health_check(self, name: str, check: HealthCheck) -> None:
         """Report ``check`` (healthy or not, and details) under ``name`` in ``/health``."""
-        checks: dict[str, HealthCheck] = getattr(self, "_health_checks", {})
-        checks[name] = check
-        self._health_checks = checks
+        self._health_checks[name] = check
 

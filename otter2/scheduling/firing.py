@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from attrs import frozen
-from effect import Delay, Effect
+from effect import Effect
 from effect.do import do
 
 from otter2.control.errors import APIError
@@ -23,8 +23,9 @@ from otter2.control.policy import execute_policy, execution_time
 from otter2.control.schedule import following_event
 from otter2.intents import Now
 from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent
+from otter2.store.changes import TooManyConflicts, after_lost_race
 from otter2.store.intents import FireEvent, LoadGroup, LoadPolicy
-from otter2.store.interface import NoSuchGroup, StaleEvent, StaleVersion, StoreError
+from otter2.store.interface import NoSuchGroup, StaleEvent, StaleVersion
 
 MAX_ATTEMPTS = 50
 
@@ -68,10 +69,6 @@ class Fired:
         return max(0.0, self.now - self.event.trigger)
 
 
-class TooManyConflicts(StoreError):
-    """Every attempt to fire the event lost a race with a change of the group."""
-
-
 def decide(event: ScheduledEvent, group: ScalingGroup | None, policy: Policy | None,
            now: float) -> Firing:
     """What firing ``event`` at ``now`` does; see the module docstring."""
@@ -112,8 +109,7 @@ def fire(event: ScheduledEvent) -> Generator[Effect, Any, Fired]:
             return Fired(event, Firing(Outcome.ALREADY_FIRED, "the event was consumed already"),
                          now)
         except (StaleVersion, NoSuchGroup):
-            if attempt >= 5:
-                yield Effect(Delay(min(0.05, 0.001 * attempt)))
+            yield after_lost_race(attempt)
             continue
         return Fired(event, firing, now)
     raise TooManyConflicts()

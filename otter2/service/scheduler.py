@@ -10,7 +10,6 @@ test-case-name: tests.service.test_scheduler
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from attrs import frozen
@@ -21,6 +20,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from txeffect import perform
 
+from otter2.convergence.planning import iso_time
 from otter2.model import ScheduledEvent
 from otter2.scheduling.firing import Fired, fire
 from otter2.service.loop import Repeater
@@ -113,7 +113,7 @@ class Scheduler(Service):
                  "due at {trigger}, fired {lateness:.1f} s late: {outcome}: {message}",
                  policy_id=event.policy_id, group_id=event.group_id,
                  tenant_id=event.tenant_id, lateness=fired.lateness,
-                 trigger=datetime.fromtimestamp(event.trigger, UTC).isoformat(),
+                 trigger=iso_time(event.trigger),
                  outcome=firing.outcome.value, message=firing.message,
                  next_trigger=firing.next_event.trigger if firing.next_event else None)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
-from effect import Delay, Effect
+from effect import Constant, Delay, Effect
 from effect.do import do
 
 from otter2.model import GroupState, ScalingGroup
@@ -30,6 +30,17 @@ _EAGER_ATTEMPTS = 5
 
 class TooManyConflicts(StoreError):
     """Every attempt to write the state lost its race."""
+
+
+def after_lost_race(attempt: int) -> Effect:
+    """
+    An Effect to perform before trying again after the ``attempt``-th lost
+    compare-and-set: nothing the first few times, then a pause growing to
+    50 ms (see Note [State writes]).
+    """
+    if attempt < _EAGER_ATTEMPTS:
+        return Effect(Constant(None))
+    return Effect(Delay(min(0.05, 0.001 * attempt)))
 
 
 @do
@@ -54,8 +65,7 @@ def update_state(tenant_id: str, group_id: str,
         try:
             saved: GroupState = yield Effect(SaveState(new_state))
         except StaleVersion:
-            if attempt >= _EAGER_ATTEMPTS:
-                yield Effect(Delay(min(0.05, 0.001 * attempt)))
+            yield after_lost_race(attempt)
             continue
         return saved
     raise TooManyConflicts()

@@ -98,18 +98,20 @@ class MemoryGroupStore:
                         and not g.deleting), key=lambda g: g.group_id)
         return succeed(found[:limit])
 
+    def _write_state(self, state: GroupState) -> GroupState:
+        """Save ``state`` if its version is current (`StaleVersion`, `NoSuchGroup`)."""
+        key = (state.tenant_id, state.group_id)
+        group = self.groups.get(key)
+        if group is None:
+            raise NoSuchGroup()
+        if group.state.version != state.version:
+            raise StaleVersion()
+        saved = evolve(state, version=state.version + 1)
+        self.groups[key] = evolve(group, state=saved)
+        return saved
+
     def save_state(self, state: GroupState) -> Deferred[GroupState]:
-        def work() -> GroupState:
-            key = (state.tenant_id, state.group_id)
-            group = self.groups.get(key)
-            if group is None:
-                raise NoSuchGroup()
-            if group.state.version != state.version:
-                raise StaleVersion()
-            saved = evolve(state, version=state.version + 1)
-            self.groups[key] = evolve(group, state=saved)
-            return saved
-        return _answer(work)
+        return _answer(lambda: self._write_state(state))
 
     def update_config(self, tenant_id: str, group_id: str,
                       config: Mapping[str, Any]) -> Deferred[None]:
@@ -212,16 +214,11 @@ class MemoryGroupStore:
             if self.events.get(key, {}).get(event.policy_id) != event:
                 raise StaleEvent()
             if state is not None:
-                group = self.groups.get(key)
-                if group is None:
-                    raise NoSuchGroup()
-                if group.state.version != state.version:
-                    raise StaleVersion()
-                self.groups[key] = evolve(group, state=evolve(state, version=state.version + 1))
+                self._write_state(state)
             del self.events[key][event.policy_id]
             self._add_events([next_event] if next_event else [])
             if mark_divergent:
-                self.divergent[key] = self.divergent.get(key, 0) + 1
+                self.mark_divergent(event.tenant_id, event.group_id)
         return _answer(work)
 
     def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:

@@ -11,19 +11,15 @@ import os
 import signal
 import time
 import urllib.request
-from datetime import UTC, datetime
 from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from otter2.convergence.planning import iso_time
 from tests.e2e.support import Daemon
 
 INTERVAL = 1.0
 SLACK = 1.5  # a request or two, and the store's thread
-
-
-def iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ScheduleDaemonTests(SynchronousTestCase):
@@ -71,7 +67,7 @@ class ScheduleDaemonTests(SynchronousTestCase):
     def test_at_fires_on_time_once(self) -> None:
         """An at policy three seconds ahead fires within one interval of its time, once."""
         at = math.ceil(time.time()) + 3
-        group_id = self.scheduled_group({"at": iso(at)})
+        group_id = self.scheduled_group({"at": iso_time(at)})
         changes = self.watch(group_id, at + 6)
         self.assertEqual([d for _, d in changes], [0, 1], changes)
         self.assertTrue(at <= changes[1][0] <= at + INTERVAL + SLACK, (at, changes))
@@ -88,7 +84,7 @@ class ScheduleDaemonTests(SynchronousTestCase):
     def test_sigkill_before_the_trigger(self) -> None:
         """Killed before its time and started after it, the policy fires once, at start."""
         at = math.ceil(time.time()) + 3
-        group_id = self.scheduled_group({"at": iso(at)})
+        group_id = self.scheduled_group({"at": iso_time(at)})
         self.daemon.stop(signal.SIGKILL)
         time.sleep(max(0.0, at + 1 - time.time()))
         self.daemon.start()
