@@ -20,6 +20,7 @@ from otter2.model.outcome import StepOutcome, Verdict
 CLOUD_SERVERS = "Cloud Servers"
 CLOUD_LOAD_BALANCERS = "Cloud Load Balancers"
 RACKCONNECT = "RackConnect v3"
+ORCHESTRATION = "Cloud Orchestration"
 
 _LONGEST = 400
 

@@ -28,6 +28,7 @@ class ServiceType(Enum):
     CLOUD_SERVERS = "cloudServersOpenStack"
     CLOUD_LOAD_BALANCERS = "cloudLoadBalancers"
     RACKCONNECT_V3 = "rackconnect"
+    ORCHESTRATION = "cloudOrchestration"
 
 
 @frozen

@@ -42,7 +42,7 @@ _KNOWN = {"url_root", "admin", "limits", "store", "root", "region",
 #: loads, but does not act on yet; the daemon names each one given in a
 #: warning as it starts, so that nobody believes it took effect.
 UNUSED_KEYS = ("cassandra", "zookeeper", "scheduler.partition", "metrics", "cloudfeeds",
-               "cloudOrchestration", "environment", "bobby_url",
+               "environment", "bobby_url",
                "non-convergence-tenants", "identity.wait", "converger.max_retry_delay")
 
 #: The keys of ``cloud_client`` otter2 acts on; any other is named in the warning.
@@ -155,7 +155,8 @@ def _selfheal(document: Mapping[str, Any]) -> float | None | Absent:
     return None if interval == 0 else interval
 
 
-_SERVICE_KEYS = ("cloudServersOpenStack", "cloudLoadBalancers", "rackconnect")
+_SERVICE_KEYS = ("cloudServersOpenStack", "cloudLoadBalancers", "rackconnect",
+                 "cloudOrchestration")
 
 
 def _identity(document: Mapping[str, Any]) -> IdentityConfig | Absent:
