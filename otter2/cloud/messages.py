@@ -39,7 +39,8 @@ def error_message(body: Any) -> str:
     """
     The human part of an error body, whatever the service's shape:
     ``{"message"}`` (CLB), ``{"itemNotFound": {"message"}}`` (Nova),
-    ``{"errors": [...]}`` (RCv3), validation messages, or plain text.
+    ``{"errors": [...]}`` (RCv3), ``{"error": {"message"}, "explanation"...}``
+    (Heat), validation messages, or plain text.
     """
     body = thaw(body)
     if body is None:
@@ -53,6 +54,9 @@ def error_message(body: Any) -> str:
             return _short("; ".join(str(m) for m in messages))
         if isinstance(body.get("message"), str):
             return _short(body["message"])
+        heat = body.get("error")
+        if isinstance(heat, dict) and isinstance(heat.get("message"), str):
+            return _short(heat["message"])
         if isinstance(body.get("errors"), list):
             return _short("; ".join(str(e) for e in body["errors"]))
         if len(body) == 1:

@@ -18,10 +18,11 @@ from typing import Any
 
 from effect import Constant, Effect, parallel
 
-from otter2.cloud import clb, nova, rcv3
+from otter2.cloud import clb, heat, nova, rcv3
 from otter2.cloud.messages import (
     CLOUD_LOAD_BALANCERS,
     CLOUD_SERVERS,
+    ORCHESTRATION,
     RACKCONNECT,
     describe_exception,
 )
@@ -31,19 +32,24 @@ from otter2.convergence.steps import (
     BulkAddToRCv3,
     BulkRemoveFromRCv3,
     ChangeCLBNode,
+    CheckStack,
     ConvergeLater,
     CreateServer,
+    CreateStack,
     DeleteServer,
+    DeleteStack,
     FailConvergence,
     RecordLoadBalancers,
     RemoveNodesFromCLB,
     SetMetadataItemOnServer,
     Step,
+    UpdateStack,
 )
 from otter2.intents import RandomHex
 from otter2.model.outcome import StepOutcome, Verdict
 
 SERVER_NAME_BYTES = 4
+STACK_NAME_BYTES = 8
 
 _SERVICE_OF: dict[type, str] = {
     CreateServer: CLOUD_SERVERS, DeleteServer: CLOUD_SERVERS,
@@ -51,6 +57,8 @@ _SERVICE_OF: dict[type, str] = {
     AddNodesToCLB: CLOUD_LOAD_BALANCERS,
     RemoveNodesFromCLB: CLOUD_LOAD_BALANCERS, ChangeCLBNode: CLOUD_LOAD_BALANCERS,
     BulkAddToRCv3: RACKCONNECT, BulkRemoveFromRCv3: RACKCONNECT,
+    CreateStack: ORCHESTRATION, CheckStack: ORCHESTRATION, UpdateStack: ORCHESTRATION,
+    DeleteStack: ORCHESTRATION,
 }
 
 
@@ -211,6 +219,33 @@ def _bulk_add(step: BulkAddToRCv3, tenant_id: str) -> Effect:
 def _bulk_remove(step: BulkRemoveFromRCv3, tenant_id: str) -> Effect:
     return _bulk(tenant_id, step.lb_node_pairs, rcv3.bulk_remove_request,
                  rcv3.classify_bulk_remove, rcv3.removed)
+
+
+@_step_io.register
+def _create_stack(step: CreateStack, tenant_id: str) -> Effect:
+    def create(suffix: str) -> Effect:
+        config = heat.name_stack(step.stack_config, step.group_id, suffix)
+        return _call(heat.create_stack_request(tenant_id, config), heat.classify_create_stack)
+    return Effect(RandomHex(STACK_NAME_BYTES)).on(create)
+
+
+@_step_io.register
+def _check_stack(step: CheckStack, tenant_id: str) -> Effect:
+    return _call(heat.check_stack_request(tenant_id, step.name, step.stack_id),
+                 partial(heat.classify_check_stack, step.stack_id))
+
+
+@_step_io.register
+def _update_stack(step: UpdateStack, tenant_id: str) -> Effect:
+    return _call(heat.update_stack_request(tenant_id, step.name, step.stack_id,
+                                           step.stack_config),
+                 partial(heat.classify_update_stack, step.stack_id, step.finishing))
+
+
+@_step_io.register
+def _delete_stack(step: DeleteStack, tenant_id: str) -> Effect:
+    return _call(heat.delete_stack_request(tenant_id, step.name, step.stack_id),
+                 partial(heat.classify_delete_stack, step.stack_id))
 
 
 @_step_io.register

@@ -24,11 +24,12 @@ from attrs import evolve
 from effect import Constant, Effect, FirstError, parallel
 from effect.do import do
 
-from otter2.cloud import clb, clb_feed, nova, rcv3
+from otter2.cloud import clb, clb_feed, heat, nova, rcv3
 from otter2.cloud.courtesy import asked_wait
 from otter2.cloud.messages import (
     CLOUD_LOAD_BALANCERS,
     CLOUD_SERVERS,
+    ORCHESTRATION,
     RACKCONNECT,
     describe,
     describe_exception,
@@ -47,6 +48,7 @@ from otter2.model.cloud import (
     NodeCondition,
     Observation,
     ObservedServer,
+    ObservedStack,
     RCv3Description,
     RCv3Node,
 )
@@ -55,8 +57,8 @@ MAX_FEED_PAGES = 100
 
 T = TypeVar("T")
 
-__all__ = ["GatherError", "IdentityFailure", "Observation", "ServiceMissing", "gather_clb", "gather_group",
-           "gather_rcv3", "gather_servers"]
+__all__ = ["GatherError", "IdentityFailure", "Observation", "ServiceMissing", "gather_clb",
+           "gather_group", "gather_rcv3", "gather_servers", "gather_stacks"]
 
 
 class GatherError(Exception):
@@ -266,6 +268,41 @@ def gather_rcv3(tenant_id: str, pool_ids: Iterable[str]) -> Generator[Effect, An
             if response.status != 404
             for node in _read(response, partial(rcv3.parse_pool_nodes, pool_id),
                               f"Could not list the members of RackConnect v3 pool {pool_id}")]
+
+
+# -- Heat --------------------------------------------------------------------------
+
+
+@do
+def gather_stacks(tenant_id: str, group_id: str) -> Generator[Effect, Any, list[ObservedStack]]:
+    """
+    Effect resulting in the group's Heat stacks: every page of the stacks
+    tagged with the group (``marker`` paging, stopping at a short page or one
+    that brings nothing new), deleted ones left out by Heat.
+    """
+    tag = heat.group_tag(group_id)
+    marker: str | None = None
+    seen: set[str] = set()
+    listed: list[Any] = []
+    while True:
+        response = yield _call(ORCHESTRATION, heat.list_stacks_request(tenant_id, tag, marker))
+        page = _read(response, heat.parse_stack_page,
+                     "Could not list the stacks of Cloud Orchestration")
+        fresh = [stack for stack in page if str(stack.get("id")) not in seen]
+        seen.update(str(stack.get("id")) for stack in fresh)
+        listed.extend(fresh)
+        if len(page) < heat.PAGE_SIZE or not fresh:
+            break
+        marker = str(page[-1].get("id"))
+    return [_parse_stack(stack) for stack in listed if heat.carries(stack, tag)]
+
+
+def _parse_stack(stack: Any) -> ObservedStack:
+    try:
+        return heat.parse_stack(stack)
+    except Exception as error:
+        raise GatherError(f"Cloud Orchestration described stack {stack.get('id')} unreadably "
+                          f"({describe_exception(error)})") from error
 
 
 # -- the whole group ---------------------------------------------------------------

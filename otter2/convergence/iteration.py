@@ -18,6 +18,9 @@ observe the cloud, plan, execute, and record what was seen and concluded
   DELETED, and those load balancers are still gathered, so the nodes it left
   behind are removed even when no configuration or server names them any
   more.
+- A ``launch_stack`` group's iteration gathers its Heat stacks instead and
+  plans them with ``stacks.plan_stacks``; its stacks are recorded the way
+  servers are, so the state lists the active ones.
 
 test-case-name: tests.convergence.test_iteration
 """
@@ -32,7 +35,7 @@ from effect import Effect, parallel
 from effect.do import do
 from pyrsistent import PSet, pset
 
-from otter2.cloud import nova
+from otter2.cloud import heat, nova
 from otter2.cloud.metadata import launch_load_balancers, prepare_server_config
 from otter2.config import ConvergerConfig
 from otter2.convergence.conclusion import Conclusion, Iteration, conclude, left_alone
@@ -43,8 +46,10 @@ from otter2.convergence.gathering import (
     Observation,
     ServiceMissing,
     gather_group,
+    gather_stacks,
 )
-from otter2.convergence.planning import DEFAULT_STEP_LIMITS, plan
+from otter2.convergence.planning import DEFAULT_STEP_LIMITS, Plan, plan
+from otter2.convergence.stacks import plan_stacks, serving
 from otter2.convergence.steps import CreateServer, Step
 from otter2.convergence.summary import summarize
 from otter2.intents import Now
@@ -54,11 +59,12 @@ from otter2.model.cloud import (
     LBDescription,
     LBNode,
     ObservedServer,
+    ObservedStack,
     RCv3Node,
     RecordedServer,
     ServerState,
 )
-from otter2.model.desired import DesiredGroup
+from otter2.model.desired import DesiredGroup, DesiredStackGroup
 from otter2.model.outcome import StepOutcome, Verdict
 from otter2.store.changes import update_state
 from otter2.store.intents import DeleteGroup, LoadGroup, SaveServers
@@ -150,41 +156,85 @@ def observe_and_act(group: ScalingGroup, now: float,
                     settings: ConvergerConfig) -> Generator[Effect, Any, Iteration]:
     """
     An Effect of the `Iteration` that gathers the group's part of the cloud,
-    plans and executes the steps; nothing about the group is written.
+    plans and executes the steps (for its servers, or for the Heat stacks of
+    a ``launch_stack`` group); nothing about the group is written.
     """
-    tenant_id, group_id = group.tenant_id, group.group_id
-    desired = desired_group(group)
     state = group.state
     facts = Iteration(now=now, outcome=StepOutcome(Verdict.SUCCESS), deleting=group.deleting,
                       limited_retries=state.limited_retries,
                       build_failures=state.build_failures, build_after=state.build_after,
                       error_reasons=state.error_reasons)
+    act = _act_on_stacks if is_stack_group(group) else _act_on_servers
     try:
-        observation: Observation = yield gather_group(tenant_id, group_id, desired.desired_lbs.union(
-            recorded_lbs(group.servers)))
+        result: Iteration = yield act(group, now, settings, facts)
     except GatherError as error:
         verdict = (Verdict.FAILURE if isinstance(error, (ServiceMissing, IdentityFailure))
                    else Verdict.RETRY)
         return evolve(facts, outcome=StepOutcome(verdict, [error.reason],
                                                  retry_after=error.retry_after),
                       retry_after=error.retry_after)
+    return result
 
+
+def is_stack_group(group: ScalingGroup) -> bool:
+    """Whether the group launches Heat stacks rather than servers."""
+    return bool(group.launch.get("type") == "launch_stack")
+
+
+@do
+def _act_on_servers(group: ScalingGroup, now: float, settings: ConvergerConfig,
+                    facts: Iteration) -> Generator[Effect, Any, Iteration]:
+    """The iteration of a ``launch_server`` group; a failed gather raises `GatherError`."""
+    tenant_id, group_id = group.tenant_id, group.group_id
+    desired = desired_group(group)
+    observation: Observation = yield gather_group(tenant_id, group_id, desired.desired_lbs.union(
+        recorded_lbs(group.servers)))
     vanished: list[ObservedServer] = yield vanished_servers(tenant_id, observation.servers, group.servers)
     servers = [*observation.servers, *vanished]
     limits = {**DEFAULT_STEP_LIMITS, CreateServer: settings.create_server_limit}
     the_plan = plan(desired, servers, observation.lb_nodes, observation.clbs, now,
                     settings.build_timeout, limits, settings.offline_timeout)
     results: list[tuple[Step, StepOutcome]] = yield execute_steps(the_plan.steps, tenant_id)
+    serving = autoscale_active(servers, observation.lb_nodes, desired.desired_lbs)
+    return _acted(facts, the_plan, results, record_servers(servers, serving, the_plan.kept),
+                  gone=[s.id for s in servers if s.state is ServerState.DELETED])
+
+
+def desired_stack_group(group: ScalingGroup) -> DesiredStackGroup:
+    """The desired state of a ``launch_stack`` group (capacity 0 while deleting)."""
+    return DesiredStackGroup(
+        group_id=group.group_id,
+        capacity=0 if group.deleting else group.state.desired,
+        stack_config=heat.stack_config(group.launch["args"]["stack"], group.group_id),
+        build_after=group.state.build_after)
+
+
+@do
+def _act_on_stacks(group: ScalingGroup, now: float, settings: ConvergerConfig,
+                   facts: Iteration) -> Generator[Effect, Any, Iteration]:
+    """
+    The iteration of a ``launch_stack`` group; a failed gather raises
+    `GatherError`. The stacks are recorded like servers: by id, with their
+    links, active when they serve and the plan keeps them.
+    """
+    stacks: list[ObservedStack] = yield gather_stacks(group.tenant_id, group.group_id)
+    the_plan = plan_stacks(desired_stack_group(group), stacks, now)
+    results: list[tuple[Step, StepOutcome]] = yield execute_steps(the_plan.steps, group.tenant_id)
+    active = serving(stacks).intersection(the_plan.kept)
+    record = [RecordedServer(id=stack.id, links=stack.links, active=stack.id in active)
+              for stack in sorted(stacks, key=lambda stack: stack.id)]
+    return _acted(facts, the_plan, results, record, gone=[])
+
+
+def _acted(facts: Iteration, the_plan: Plan, results: list[tuple[Step, StepOutcome]],
+           record: list[RecordedServer], gone: list[str]) -> Iteration:
+    """The facts of an iteration that gathered, planned and executed ``results``."""
     outcomes = [outcome for _, outcome in results]
     waits = [o.retry_after for o in outcomes if o.retry_after is not None]
-    serving = autoscale_active(servers, observation.lb_nodes, desired.desired_lbs)
     return evolve(
-        facts, outcome=worst_outcome(outcomes),
-        servers=record_servers(servers, serving, the_plan.kept),
-        gone=[s.id for s in servers if s.state is ServerState.DELETED],
+        facts, outcome=worst_outcome(outcomes), servers=record, gone=gone,
         postponed=the_plan.postponed, wake_at=the_plan.wake_at, broken=the_plan.broken,
-        done=summarize(results),
-        retry_after=max(waits) if waits else None)
+        done=summarize(results), retry_after=max(waits) if waits else None)
 
 
 @do

@@ -91,6 +91,43 @@ class BulkRemoveFromRCv3:
 
 
 @frozen
+class CreateStack:
+    """Create one Heat stack of the group from its (tagged) stack body."""
+
+    group_id: str
+    stack_config: PMap = field(converter=frozen_json)
+
+
+@frozen
+class CheckStack:
+    """Ask Heat to check that a stack's resources are still there."""
+
+    stack_id: str
+    name: str
+
+
+@frozen
+class UpdateStack:
+    """
+    Update a stack to the group's stack body: to repair it after a failed
+    check, or (``finishing``) to end a check cycle, which is then done.
+    """
+
+    stack_id: str
+    name: str
+    stack_config: PMap = field(converter=frozen_json)
+    finishing: bool = False
+
+
+@frozen
+class DeleteStack:
+    """Delete a stack; a 404 means done."""
+
+    stack_id: str
+    name: str
+
+
+@frozen
 class ConvergeLater:
     """No I/O: look again later (RETRY, or LIMITED_RETRY when ``limited``)."""
 
@@ -107,9 +144,10 @@ class FailConvergence:
 
 Step = (CreateServer | DeleteServer | SetMetadataItemOnServer | RecordLoadBalancers
         | AddNodesToCLB | RemoveNodesFromCLB | ChangeCLBNode | BulkAddToRCv3
-        | BulkRemoveFromRCv3 | ConvergeLater | FailConvergence)
+        | BulkRemoveFromRCv3 | CreateStack | CheckStack | UpdateStack | DeleteStack
+        | ConvergeLater | FailConvergence)
 
 __all__ = ["AddNodesToCLB", "BulkAddToRCv3", "BulkRemoveFromRCv3", "CLBDescription",
-           "ChangeCLBNode", "ConvergeLater", "CreateServer", "DeleteServer",
-           "FailConvergence", "RecordLoadBalancers", "RemoveNodesFromCLB",
+           "ChangeCLBNode", "CheckStack", "ConvergeLater", "CreateServer", "CreateStack",
+           "DeleteServer", "DeleteStack", "FailConvergence", "UpdateStack", "RecordLoadBalancers", "RemoveNodesFromCLB",
            "SetMetadataItemOnServer", "Step"]

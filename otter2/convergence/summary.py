@@ -15,12 +15,16 @@ from otter2.convergence.steps import (
     BulkAddToRCv3,
     BulkRemoveFromRCv3,
     ChangeCLBNode,
+    CheckStack,
     CreateServer,
+    CreateStack,
     DeleteServer,
+    DeleteStack,
     RecordLoadBalancers,
     RemoveNodesFromCLB,
     SetMetadataItemOnServer,
     Step,
+    UpdateStack,
 )
 from otter2.model.cloud import NodeCondition
 from otter2.model.outcome import StepOutcome
@@ -52,6 +56,14 @@ def _phrase(step: Step) -> tuple[str, str, int] | None:
     if isinstance(step, ChangeCLBNode):
         verb = "started draining" if step.condition is NodeCondition.DRAINING else "changed"
         return f"{verb} {{}} of Cloud Load Balancer {step.lb_id}", "node", 1
+    if isinstance(step, CreateStack):
+        return "created {}", "stack", 1
+    if isinstance(step, CheckStack):
+        return "checked {}", "stack", 1
+    if isinstance(step, UpdateStack):
+        return ("updated {}" if step.finishing else "repaired {}"), "stack", 1
+    if isinstance(step, DeleteStack):
+        return "deleted {}", "stack", 1
     if isinstance(step, BulkAddToRCv3):
         return "added {} to RackConnect v3 pools", "server", len(step.lb_node_pairs)
     if isinstance(step, BulkRemoveFromRCv3):

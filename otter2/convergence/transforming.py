@@ -19,6 +19,7 @@ from otter2.convergence.steps import (
     AddNodesToCLB,
     ChangeCLBNode,
     CreateServer,
+    CreateStack,
     RemoveNodesFromCLB,
     Step,
 )
@@ -52,10 +53,11 @@ class Plan:
 
 #: At most this many steps of each type run in one iteration; unlisted types
 #: are unlimited (Otter's default; ``converger.step_limits`` overrides it).
-DEFAULT_STEP_LIMITS: PMap = pmap({CreateServer: 10})
+DEFAULT_STEP_LIMITS: PMap = pmap({CreateServer: 10, CreateStack: 10})
 
 _NOUNS: Mapping[type, str] = {
     CreateServer: "server creation",
+    CreateStack: "stack creation",
 }
 
 

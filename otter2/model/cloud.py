@@ -154,6 +154,25 @@ class RecordedServer:
     load_balancers: PSet = field(factory=pset, converter=frozen_set)  # of LBDescription
 
 
+@frozen
+class ObservedStack:
+    """
+    A Heat stack of a ``launch_stack`` group, as a gather saw it: Heat's
+    ``stack_status`` split into ``action`` (CREATE, UPDATE, CHECK, DELETE,
+    ROLLBACK...) and ``status`` (IN_PROGRESS, COMPLETE, FAILED); ``reason``
+    is Heat's ``stack_status_reason``; ``created`` is seconds since the epoch
+    (0 when Heat did not say).
+    """
+
+    id: str
+    name: str
+    action: str
+    status: str
+    reason: str = ""
+    created: float = 0.0
+    links: PVector = field(factory=pvector, converter=frozen_json)
+
+
 def _servers(servers: Iterable[ObservedServer]) -> PVector[ObservedServer]:
     return pvector(servers)
 

@@ -1,5 +1,5 @@
 """
-What a group should be: the input of planning.
+What a group should be: the input of planning (of servers or of stacks).
 
 test-case-name: tests.convergence.test_planning
 """
@@ -28,4 +28,19 @@ class DesiredGroup:
     server_config: PMap = field(factory=pmap, converter=frozen_json)
     desired_lbs: PSet = field(factory=pset, converter=frozen_set)
     draining_timeout: float = 0.0
+    build_after: float | None = None
+
+
+@frozen
+class DesiredStackGroup:
+    """
+    The desired state of a ``launch_stack`` group: ``capacity`` stacks made
+    from ``stack_config`` (the launch configuration's stack, tagged with the
+    group). No stack is created before ``build_after`` (None: at once), the
+    back-off of a group whose stacks keep failing.
+    """
+
+    group_id: str
+    capacity: int
+    stack_config: PMap = field(factory=pmap, converter=frozen_json)
     build_after: float | None = None
