@@ -27,23 +27,27 @@ from typing import Any
 from effect import Effect, parallel
 from effect.do import do
 
-from otter2.cloud import clb, nova, rcv3
+from otter2.cloud import clb, heat, nova, rcv3
 from otter2.cloud.clb import LoadBalancerLookup
 from otter2.cloud.messages import (
     CLOUD_LOAD_BALANCERS,
     CLOUD_SERVERS,
+    ORCHESTRATION,
     RACKCONNECT,
     describe_exception,
+    error_message,
 )
 from otter2.cloud.request import NoSuchEndpoint, Response, ServiceRequest
 from otter2.control.errors import APIError
+from otter2.intents import RandomHex
 
 _BASE64 = re.compile(r"^[+/=a-zA-Z0-9]+$")
 
 
 _UNAVAILABLE = {CLOUD_SERVERS: "CloudServersUnavailable",
                 CLOUD_LOAD_BALANCERS: "CloudLoadBalancersUnavailable",
-                RACKCONNECT: "RackConnectUnavailable"}
+                RACKCONNECT: "RackConnectUnavailable",
+                ORCHESTRATION: "CloudOrchestrationUnavailable"}
 
 
 def _unavailable(what: str, response: Any, service: str = CLOUD_SERVERS) -> APIError:
@@ -188,9 +192,13 @@ def check_launch_config(tenant_id: str, launch: Mapping[str, Any]) -> Any:
     """
     An Effect that succeeds if the launch configuration fits the tenant's
     cloud and fails with a 400 ``InvalidLaunchConfiguration`` listing every
-    problem otherwise (a 503 if a service could not say). Only
-    ``launch_server`` is checked; its lookups are made at once.
+    problem otherwise (a 503 if a service could not say). A
+    ``launch_server`` configuration's lookups are made at once; a
+    ``launch_stack`` one is previewed by Heat.
     """
+    if launch.get("type") == "launch_stack":
+        yield check_stack(tenant_id, launch["args"]["stack"])
+        return None
     if launch.get("type") != "launch_server":
         return None
     server = launch["args"]["server"]
@@ -214,4 +222,27 @@ def check_launch_config(tenant_id: str, launch: Mapping[str, Any]) -> Any:
     if lines:
         raise APIError(400, "InvalidLaunchConfiguration",
                        "Following problems with launch configuration:\n" + "\n".join(lines))
+    return None
+
+
+@do
+def check_stack(tenant_id: str, stack: Mapping[str, Any]) -> Any:
+    """
+    An Effect that succeeds if Heat can preview the stack, and fails with a
+    400 ``InvalidLaunchConfiguration`` carrying Heat's message if it refuses
+    it (400, 404, 409), or a 503 if Heat could not say.
+    """
+    suffix: str = yield Effect(RandomHex(8))
+    config = heat.name_stack(stack, "preview", suffix)
+    answer = yield _answer_or_error(heat.preview_stack_request(tenant_id, config))
+    if isinstance(answer, NoSuchEndpoint):
+        raise APIError(400, "InvalidLaunchConfiguration",
+                       "Following problems with launch configuration:\n"
+                       + _not_available(ORCHESTRATION, tenant_id, answer))
+    if isinstance(answer, Response) and answer.status in (400, 404, 409):
+        message = error_message(answer.body) or f"HTTP {answer.status}"
+        raise APIError(400, "InvalidLaunchConfiguration",
+                       "Following problems with launch configuration:\n" + message)
+    if not isinstance(answer, Response) or answer.status != 200:
+        raise _unavailable("stack", answer, ORCHESTRATION)
     return None
