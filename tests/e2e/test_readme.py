@@ -59,7 +59,8 @@ class MimicWalkThroughTests(SynchronousTestCase):
             self.assertEqual(pasted.returncode, 0, output)
             self.assertRegex(output, r"HTTP/1\.1 201")
             self.assertRegex(output, r"(?i)location: http://127\.0\.0\.1:\d+/v1\.0/123456/groups/")
-            self.assertEqual(output.count("HTTP 204"), 2, output)
+            self.assertEqual(output.count("HTTP 204"), 3, output)
+            self.assertEqual(output.count('"stack_status": "UPDATE_COMPLETE"'), 3, output)
         finally:
             os.killpg(runner.pid, signal.SIGINT)
             runner.wait(timeout=30)
