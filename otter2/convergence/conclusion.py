@@ -89,7 +89,9 @@ class Iteration:
     cloud asked for, in seconds; ``build_failures``, ``build_after`` and
     ``error_reasons`` are the group's stored back-off and the reasons its
     state shows (Note [Servers that keep failing]); ``done`` says what the
-    steps changed, in words (``summary.summarize``).
+    steps changed, in words (``summary.summarize``); ``unit`` is what the
+    group is made of, in words ("server", or "stack" for a ``launch_stack``
+    group).
     """
 
     now: float
@@ -106,6 +108,7 @@ class Iteration:
     build_after: float | None = None
     error_reasons: PVector = field(factory=pvector, converter=frozen_list)
     done: PVector = field(factory=pvector, converter=frozen_list)
+    unit: str = "server"
 
 
 @frozen
@@ -210,14 +213,15 @@ def _build_backoff(iteration: Iteration, verdict: Verdict,
 def _keep_failing(failures: int, build_after: float | None,
                   iteration: Iteration) -> list[str]:
     """The reasons of a group that backs off: how long, and the servers that broke last."""
-    after = (f"; no server is built again before {iso_time(build_after)}"
+    unit = iteration.unit
+    after = (f"; no {unit} is built again before {iso_time(build_after)}"
              if build_after is not None else "")
     if iteration.broken:
         latest = [LATEST_BROKEN + "; ".join(iteration.broken)]
     else:
         latest = [r for r in iteration.error_reasons if r.startswith(LATEST_BROKEN)]
-    return [f"Servers keep breaking: {failures} rounds in a row had to replace broken "
-            f"servers{after}", *latest]
+    return [f"{unit.capitalize()}s keep breaking: {failures} rounds in a row had to replace "
+            f"broken {unit}s{after}", *latest]
 
 
 def next_look(iteration: Iteration, interval: float) -> float:

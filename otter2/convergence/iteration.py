@@ -160,11 +160,12 @@ def observe_and_act(group: ScalingGroup, now: float,
     a ``launch_stack`` group); nothing about the group is written.
     """
     state = group.state
+    stacks = is_stack_group(group)
     facts = Iteration(now=now, outcome=StepOutcome(Verdict.SUCCESS), deleting=group.deleting,
                       limited_retries=state.limited_retries,
                       build_failures=state.build_failures, build_after=state.build_after,
-                      error_reasons=state.error_reasons)
-    act = _act_on_stacks if is_stack_group(group) else _act_on_servers
+                      error_reasons=state.error_reasons, unit="stack" if stacks else "server")
+    act = _act_on_stacks if stacks else _act_on_servers
     try:
         result: Iteration = yield act(group, now, settings, facts)
     except GatherError as error:
