@@ -4,6 +4,10 @@ an Effect: look the server up in Nova, then mark it for draining (purge) or
 strip the group's metadata from it (release), and lower the desired
 capacity when no replacement is wanted. Convergence does the rest.
 
+In a ``launch_stack`` group the ids the state lists are Heat stacks': the
+stack is found among the group's (by its tag) and deleted at once, and the
+desired capacity lowered likewise.
+
 test-case-name: tests.api.test_servers
 """
 
@@ -16,11 +20,14 @@ from effect import Effect
 from effect.do import do
 
 from otter2.api.operations import load_group, modify_state
-from otter2.cloud import nova
+from otter2.cloud import heat, nova
 from otter2.cloud.metadata import DRAINING, SERVER_STATE_KEY, group_id_of, without_own_keys
 from otter2.cloud.request import Response
 from otter2.control.errors import APIError
 from otter2.control.policy import tenant_suspended
+from otter2.convergence.gathering import GatherError, gather_stacks
+from otter2.convergence.iteration import is_stack_group
+from otter2.convergence.stacks import StackFate, stack_fate
 from otter2.model import GroupState, ScalingGroup
 from otter2.store.intents import MarkDivergent
 
@@ -61,6 +68,9 @@ def remove_server(tenant_id: str, group_id: str, server_id: str, replace: bool,
     group: ScalingGroup = yield load_group(tenant_id, group_id)
     if group.state.suspended:
         raise tenant_suspended(tenant_id)
+    if is_stack_group(group):
+        yield remove_stack(group, server_id, replace)
+        return None
     response = yield Effect(nova.get_server_request(tenant_id, server_id))
     if response.status == 404:
         raise server_not_found(tenant_id, group_id, server_id)
@@ -84,3 +94,32 @@ def remove_server(tenant_id: str, group_id: str, server_id: str, replace: bool,
     if not replace:
         yield modify_state(tenant_id, group_id, _one_fewer(server_id))
     yield Effect(MarkDivergent(tenant_id, group_id))
+
+
+def _heat_unavailable(what: str, why: str) -> APIError:
+    return APIError(503, "CloudOrchestrationUnavailable",
+                    f"Cloud Orchestration could not {what} ({why}); try again later")
+
+
+@do
+def remove_stack(group: ScalingGroup, stack_id: str, replace: bool) -> Any:
+    """An Effect that deletes one of a ``launch_stack`` group's stacks; see the module
+    docstring."""
+    tenant_id, group_id = group.tenant_id, group.group_id
+    try:
+        stacks = yield gather_stacks(tenant_id, group_id)
+    except GatherError as error:
+        raise _heat_unavailable(f"list the stacks of group {group_id}", error.reason) from error
+    stack = next((s for s in stacks if s.id == stack_id
+                  and stack_fate(s) not in (StackFate.GONE, StackFate.DELETING)), None)
+    if stack is None:
+        raise server_not_found(tenant_id, group_id, stack_id)
+    if not replace and group.state.desired <= group.min_entities:
+        raise _below_min(group, stack_id)
+    response = yield Effect(heat.delete_stack_request(tenant_id, stack.name, stack.id))
+    if response.status not in (204, 404):
+        raise _heat_unavailable(f"delete stack {stack_id}", f"HTTP {response.status}")
+    if not replace:
+        yield modify_state(tenant_id, group_id, _one_fewer(stack_id))
+    yield Effect(MarkDivergent(tenant_id, group_id))
+    return None

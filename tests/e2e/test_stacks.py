@@ -80,3 +80,20 @@ class StackGroupTests(MimicTestCase):
             await answer.content()
             return answer.code == 404 and not await self.stacks(group_id)
         await self.eventually(gone, "deleted with its stacks")
+
+    async def test_removing_one_stack(self) -> None:
+        """DELETE …/servers/{id} with a stack's id deletes that stack: replaced by
+        default, and with replace=false the desired capacity drops by one."""
+        group_id = await self.create_stack_group(minimum=1)
+        await self.execute(group_id, desiredCapacity=3)
+        three = await self.cycled(group_id, 3)
+        first, second = three[0]["id"], three[1]["id"]
+        await self.request("DELETE", f"{self.api}/groups/{group_id}/servers/{first}", ok=202)
+        after = await self.cycled(group_id, 3)
+        self.assertNotIn(first, {s["id"] for s in after})
+        await self.request(
+            "DELETE", f"{self.api}/groups/{group_id}/servers/{second}?replace=false", ok=202)
+        two = await self.cycled(group_id, 2)
+        self.assertNotIn(second, {s["id"] for s in two})
+        self.assertEqual((await self.state(group_id))["desiredCapacity"], 2)
+        await self.request("DELETE", f"{self.api}/groups/{group_id}/servers/{first}", ok=404)
