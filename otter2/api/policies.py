@@ -29,7 +29,13 @@ from otter2.control.policy import no_such_group, no_such_policy, no_such_webhook
 from otter2.control.schedule import policy_event
 from otter2.model import Policy, Webhook
 from otter2.store import intents as store
-from otter2.store.interface import NoSuchGroup, NoSuchPolicy, NoSuchWebhook, OverLimit
+from otter2.store.interface import (
+    NoSuchGroup,
+    NoSuchPolicy,
+    NoSuchWebhook,
+    OverLimit,
+    StoreUnavailable,
+)
 
 log = Logger(namespace="otter2.api")
 
@@ -232,7 +238,11 @@ class PolicyRoutes(APIBase):
 
     def _execute_capability(self, capability_hash: str) -> Deferred[Any]:
         async def work() -> None:
-            target = await self._do(store.LookupCapability(capability_hash))
+            try:
+                target = await self._do(store.LookupCapability(capability_hash))
+            except StoreUnavailable as e:
+                log.warn("Anonymous execution not done: {reason}", reason=str(e))
+                return
             if target is None:
                 log.info("Anonymous execution of an unknown capability ignored")
                 return
@@ -243,6 +253,10 @@ class PolicyRoutes(APIBase):
                 log.info("Anonymous execution of policy {policy_id} refused: {message}",
                          policy_id=target.policy_id, group_id=target.group_id,
                          tenant_id=target.tenant_id, message=e.message)
+            except StoreUnavailable as e:
+                log.warn("Anonymous execution of policy {policy_id} not done: {reason}",
+                         policy_id=target.policy_id, group_id=target.group_id,
+                         tenant_id=target.tenant_id, reason=str(e))
             else:
                 log.info("Anonymous execution of policy {policy_id} succeeded",
                          policy_id=target.policy_id, group_id=target.group_id,

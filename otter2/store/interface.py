@@ -31,6 +31,11 @@ class StoreError(Exception):
     """A store operation was refused; nothing was written."""
 
 
+class StoreUnavailable(StoreError):
+    """The store cannot be used (its file cannot be opened, or it is closed); the
+    message is one line saying why."""
+
+
 class NoSuchGroup(StoreError):
     """The group is absent or being deleted."""
 

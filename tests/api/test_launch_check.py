@@ -20,6 +20,7 @@ from otter2.config import Config, IdentityConfig
 from otter2.control.errors import APIError
 from otter2.effects import make_dispatcher
 from otter2.effects.http import StaticAuthenticator
+from otter2.intents import RandomHex
 from otter2.simulation import (
     CLBStatus,
     CloudHolder,
@@ -150,10 +151,37 @@ class CheckLaunchConfigTests(SynchronousTestCase):
                          (503, "CloudLoadBalancersUnavailable"))
         self.assertIn("refused", caught.exception.message)
 
-    def test_stack_is_not_checked(self) -> None:
-        """launch_stack configurations are not looked up."""
-        self.assertIsNone(perform_sequence([], check_launch_config(
-            "t1", {"type": "launch_stack", "args": {"stack": {"template": "x"}}})))
+    def stack_check(self, answer: Any) -> Any:
+        stack = {"template": {"heat_template_version": "2015-04-30", "resources": {}}}
+        preview = ServiceRequest("t1", ServiceType.ORCHESTRATION, "POST", "stacks/preview",
+                                 json={**stack, "stack_name": "autoscale_preview_00ff"})
+        return perform_sequence([(RandomHex(8), lambda _: "00ff"), (preview, answer)],
+                                check_launch_config("t1", {"type": "launch_stack",
+                                                           "args": {"stack": stack}}))
+
+    def test_stack_previewed(self) -> None:
+        """A launch_stack configuration is previewed by Heat; a 200 accepts it."""
+        self.assertIsNone(self.stack_check(lambda _: Response(200, {"stack": {}})))
+
+    def test_stack_refused_by_heat(self) -> None:
+        """A 400 from Heat's preview is InvalidLaunchConfiguration with Heat's message."""
+        body = {"code": 400, "title": "Bad Request", "explanation": "The server could not "
+                "comply with the request since it is either malformed or otherwise incorrect.",
+                "error": {"message": "Unknown resource Type : OS::Nope", "traceback": None,
+                          "type": "StackValidationFailed"}}
+        with self.assertRaises(APIError) as caught:
+            self.stack_check(lambda _: Response(400, body))
+        self.assertEqual((caught.exception.status, caught.exception.error_type,
+                          caught.exception.message),
+                         (400, "InvalidLaunchConfiguration",
+                          f"{PROBLEMS}\nUnknown resource Type : OS::Nope"))
+
+    def test_stack_heat_down(self) -> None:
+        """Heat failing to answer is a 503 to try again, not a verdict on the stack."""
+        with self.assertRaises(APIError) as caught:
+            self.stack_check(lambda _: Response(503, "down"))
+        self.assertEqual((caught.exception.status, caught.exception.error_type),
+                         (503, "CloudOrchestrationUnavailable"))
 
 
 POOL = "d6d3aa7c-0000-4f7e-9b1e-0123456789ab"

@@ -1,20 +1,24 @@
 """
 Tests for opening the embedded store's file (otter2.store.sqlite_database):
 each reason a file cannot be used is one line naming it, and nothing is left
-running. What the store keeps is tested in tests.store.test_stores.
+running; and how its operations are committed, together and durably. What
+the store keeps is tested in tests.store.test_stores.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+from collections.abc import Callable
 
 from twisted.internet import reactor
+from twisted.internet.defer import gatherResults
 from twisted.internet.interfaces import IReactorThreads
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from otter2.store.sqlite import SQLiteGroupStore
-from otter2.store.sqlite_database import StoreUnavailable, open_file
+from otter2.store.sqlite_database import Database, StoreUnavailable, open_file
 
 
 def store_threads() -> int:
@@ -110,3 +114,79 @@ class StartTests(SynchronousTestCase):
         self.addCleanup(store.close)
         self.assertRaises(StoreUnavailable, store.start)
         self.assertEqual(store_threads(), before)
+
+
+class GroupCommitTests(TestCase):
+    """Operations queued together commit together (Note [Group commit])."""
+
+    def setUp(self) -> None:
+        self.path = os.path.abspath(self.mktemp())
+        self.db = Database(IReactorThreads(reactor), self.path)
+        self.addCleanup(self.db.close)
+        self.db.conn.execute("CREATE TABLE item (name TEXT PRIMARY KEY)")
+
+    def insert(self, name: str) -> Callable[[], str]:
+        def work() -> str:
+            with self.db.transaction() as conn:
+                conn.execute("INSERT INTO item VALUES (?)", (name,))
+            return name
+        return work
+
+    def on_disk(self) -> list[str]:
+        """What another connection reads from the file: committed rows only."""
+        other = sqlite3.connect(self.path)
+        try:
+            return [name for (name,) in other.execute("SELECT name FROM item ORDER BY name")]
+        finally:
+            other.close()
+
+    async def test_results_in_order_once_committed(self) -> None:
+        """Many operations submitted at once come back in order, each already on disk
+        when its result arrives."""
+        names = [f"n{i:03d}" for i in range(300)]
+        seen: list[list[str]] = []
+
+        def arrived(name: str) -> str:
+            seen.append(self.on_disk())
+            return name
+        results = await gatherResults([self.db.run(self.insert(name)).addCallback(arrived)
+                                       for name in names])
+        self.assertEqual(results, names)
+        for name, disk in zip(names, seen, strict=True):
+            self.assertIn(name, disk)
+
+    async def test_failed_operation_rolls_back_alone(self) -> None:
+        """An operation that fails leaves nothing; those around it in its batch commit."""
+        def half_then_fail() -> None:
+            with self.db.transaction() as conn:
+                conn.execute("INSERT INTO item VALUES ('half')")
+                raise ValueError("no")
+        first = self.db.run(self.insert("a"))
+        failed = self.db.run(half_then_fail)
+        duplicate = self.db.run(self.insert("a"))
+        last = self.db.run(self.insert("b"))
+        self.assertEqual(await first, "a")
+        with self.assertRaises(ValueError):
+            await failed
+        with self.assertRaises(sqlite3.IntegrityError):
+            await duplicate
+        self.assertEqual(await last, "b")
+        self.assertEqual(self.on_disk(), ["a", "b"])
+
+    async def test_close_runs_what_is_queued(self) -> None:
+        """Closing the store runs the operations still queued after the batch in
+        flight: nothing submitted is lost, results come in order; afterwards
+        operations fail with StoreUnavailable."""
+        order: list[str] = []
+        pending = [self.db.run(self.insert(name)).addCallback(order.append)
+                   for name in ("x", "y", "z")]
+        self.db.close()
+        await gatherResults(pending)
+        self.assertEqual(order, ["x", "y", "z"])
+        self.assertEqual(self.on_disk(), ["x", "y", "z"])
+        self.failureResultOf(self.db.run(self.insert("late")), StoreUnavailable)
+
+    def test_durable_by_default(self) -> None:
+        """The file waits for the disk at every commit (synchronous=FULL)."""
+        (level,) = self.db.conn.execute("PRAGMA synchronous").fetchone()
+        self.assertEqual(level, 2)
