@@ -184,7 +184,13 @@ def parse_server(server: Mapping[str, Any]) -> ObservedServer:
 
 def belongs_to(server: Mapping[str, Any], group_id: str) -> bool:
     """Whether a listed server's metadata makes it a member of the group."""
-    return group_id_of(server.get("metadata")) == group_id
+    return owner_of(server) == group_id
+
+
+def owner_of(server: Mapping[str, Any]) -> str | None:
+    """The id of the group a listed server's metadata makes it a member of, or None."""
+    metadata = server.get("metadata")
+    return group_id_of(metadata) if isinstance(metadata, Mapping) else None
 
 
 def parse_server_page(body: Any) -> tuple[list[Any], str | None]:

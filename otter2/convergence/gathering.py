@@ -57,8 +57,9 @@ MAX_FEED_PAGES = 100
 
 T = TypeVar("T")
 
-__all__ = ["GatherError", "IdentityFailure", "Observation", "ServiceMissing", "gather_clb",
-           "gather_group", "gather_rcv3", "gather_servers", "gather_stacks"]
+__all__ = ["GatherError", "IdentityFailure", "Observation", "ServiceMissing", "as_gather_error",
+           "gather_clb", "gather_group", "gather_lb", "gather_members", "gather_rcv3",
+           "gather_servers", "gather_stacks", "list_clb_ids"]
 
 
 class GatherError(Exception):
@@ -86,7 +87,8 @@ def _raise(error: BaseException) -> NoReturn:
     raise error
 
 
-def _as_gather_error(service: str, error: BaseException) -> GatherError:
+def as_gather_error(service: str, error: BaseException) -> GatherError:
+    """What a failure to observe ``service`` means: a `GatherError` saying so."""
     if isinstance(error, FirstError):
         error = error.exception
     if isinstance(error, GatherError):
@@ -99,7 +101,7 @@ def _as_gather_error(service: str, error: BaseException) -> GatherError:
 
 
 def _call(service: str, request: ServiceRequest) -> Effect:
-    return Effect(request).on(error=lambda e: _raise(_as_gather_error(service, e)))
+    return Effect(request).on(error=lambda e: _raise(as_gather_error(service, e)))
 
 
 def _all(effects: list[Effect]) -> Effect:
@@ -135,21 +137,40 @@ def gather_servers(tenant_id: str, group_id: str) -> Generator[Effect, Any, list
     (following ``rel=next`` links; the same link twice in a row fails), kept
     when their metadata makes them members.
     """
+    members = yield gather_members(tenant_id, {group_id})
+    servers: list[ObservedServer] = members.get(group_id, [])
+    return servers
+
+
+@do
+def gather_members(tenant_id: str, group_ids: Iterable[str],
+                   ) -> Generator[Effect, Any, dict[str, list[ObservedServer]]]:
+    """
+    Effect resulting in the servers of each of ``group_ids`` (by id; a group
+    without servers is absent), from one listing of the tenant's servers:
+    every page of ``servers/detail``, following ``rel=next`` links (the same
+    link twice in a row fails).
+    """
+    wanted = set(group_ids)
     params: tuple[tuple[str, str], ...] = nova.FIRST_PAGE
     previous: str | None = None
-    members: list[Any] = []
+    members: dict[str, list[Any]] = {}
     while True:
         response = yield _call(CLOUD_SERVERS, nova.list_servers_request(tenant_id, params))
         servers, next_href = _read(response, nova.parse_server_page,
                                    "Could not list the servers of Cloud Servers")
-        members.extend(server for server in servers if nova.belongs_to(server, group_id))
+        for server in servers:
+            owner = nova.owner_of(server)
+            if owner in wanted:
+                members.setdefault(owner, []).append(server)
         if not servers or next_href is None:
             break
         if next_href == previous:
             raise GatherError("Could not list the servers of Cloud Servers: it gave the "
                               f"same next page twice ({next_href})")
         previous, params = next_href, nova.next_page_params(next_href)
-    return [_parse_server(server) for server in members]
+    return {group_id: [_parse_server(server) for server in servers]
+            for group_id, servers in members.items()}
 
 
 def _parse_server(server: Any) -> ObservedServer:
@@ -178,14 +199,21 @@ def gather_clb(tenant_id: str, lb_ids: Iterable[str],
     wanted = set(lb_ids)
     if not wanted:
         return [], {}
-    response = yield _call(CLOUD_LOAD_BALANCERS, clb.list_load_balancers_request(tenant_id))
-    listed = set(_read(response, clb.parse_load_balancer_ids,
-                       "Could not list the load balancers of Cloud Load Balancers"))
-    present = sorted(wanted & listed, key=_number_order)
-    results = yield _all([_gather_lb(tenant_id, lb_id) for lb_id in present])
+    present = yield list_clb_ids(tenant_id, wanted)
+    results = yield _all([gather_lb(tenant_id, lb_id) for lb_id in present])
     nodes = [node for lb_nodes, _ in results for node in lb_nodes]
     clbs = {lb_id: found for lb_id, (_, found) in zip(present, results, strict=True) if found is not None}
     return nodes, clbs
+
+
+def list_clb_ids(tenant_id: str, wanted: set[str]) -> Effect:
+    """Effect resulting in those of ``wanted`` that the tenant's CLB listing shows,
+    in number order."""
+    def present(response: Response) -> list[str]:
+        listed = set(_read(response, clb.parse_load_balancer_ids,
+                           "Could not list the load balancers of Cloud Load Balancers"))
+        return sorted(wanted & listed, key=_number_order)
+    return _call(CLOUD_LOAD_BALANCERS, clb.list_load_balancers_request(tenant_id)).on(present)
 
 
 class _Gone(Enum):
@@ -198,8 +226,10 @@ _GONE = _Gone.GONE
 
 
 @do
-def _gather_lb(tenant_id: str, lb_id: str,
-               ) -> Generator[Effect, Any, tuple[list[CLBNode], CLB | None]]:
+def gather_lb(tenant_id: str, lb_id: str,
+              ) -> Generator[Effect, Any, tuple[list[CLBNode], CLB | None]]:
+    """Effect resulting in one listed CLB's nodes (with when DRAINING ones began
+    draining) and its `CLB`, or no nodes and None if it went away meanwhile."""
     nodes_response, monitor_response = yield _all([
         _call(CLOUD_LOAD_BALANCERS, clb.list_nodes_request(tenant_id, lb_id)),
         _call(CLOUD_LOAD_BALANCERS, clb.health_monitor_request(tenant_id, lb_id)),

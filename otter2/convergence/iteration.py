@@ -52,6 +52,7 @@ from otter2.convergence.planning import DEFAULT_STEP_LIMITS, Plan, plan
 from otter2.convergence.stacks import plan_stacks, serving
 from otter2.convergence.steps import CreateServer, Step
 from otter2.convergence.summary import summarize
+from otter2.convergence.tenant_view import TenantView
 from otter2.intents import Now
 from otter2.model import GroupState, ScalingGroup
 from otter2.model.cloud import (
@@ -152,12 +153,13 @@ def record_servers(servers: Iterable[ObservedServer], serving: set[str],
 
 
 @do
-def observe_and_act(group: ScalingGroup, now: float,
-                    settings: ConvergerConfig) -> Generator[Effect, Any, Iteration]:
+def observe_and_act(group: ScalingGroup, now: float, settings: ConvergerConfig,
+                    view: TenantView | None = None) -> Generator[Effect, Any, Iteration]:
     """
-    An Effect of the `Iteration` that gathers the group's part of the cloud,
-    plans and executes the steps (for its servers, or for the Heat stacks of
-    a ``launch_stack`` group); nothing about the group is written.
+    An Effect of the `Iteration` that gathers the group's part of the cloud
+    (or takes it from ``view``, a tenant's cloud observed for several groups
+    at once), plans and executes the steps (for its servers, or for the Heat
+    stacks of a ``launch_stack`` group); nothing about the group is written.
     """
     state = group.state
     stacks = is_stack_group(group)
@@ -165,9 +167,9 @@ def observe_and_act(group: ScalingGroup, now: float,
                       limited_retries=state.limited_retries,
                       build_failures=state.build_failures, build_after=state.build_after,
                       error_reasons=state.error_reasons, unit="stack" if stacks else "server")
-    act = _act_on_stacks if stacks else _act_on_servers
     try:
-        result: Iteration = yield act(group, now, settings, facts)
+        result: Iteration = yield (_act_on_stacks(group, now, facts) if stacks
+                                   else _act_on_servers(group, now, settings, facts, view))
     except GatherError as error:
         verdict = (Verdict.FAILURE if isinstance(error, (ServiceMissing, IdentityFailure))
                    else Verdict.RETRY)
@@ -182,14 +184,22 @@ def is_stack_group(group: ScalingGroup) -> bool:
     return bool(group.launch.get("type") == "launch_stack")
 
 
+def cared_for(group: ScalingGroup) -> PSet:
+    """The load balancers a ``launch_server`` group gathers besides those its servers'
+    metadata names: those of its configuration and of its record."""
+    return launch_load_balancers(group.launch["args"]).union(recorded_lbs(group.servers))
+
+
 @do
 def _act_on_servers(group: ScalingGroup, now: float, settings: ConvergerConfig,
-                    facts: Iteration) -> Generator[Effect, Any, Iteration]:
+                    facts: Iteration,
+                    view: TenantView | None) -> Generator[Effect, Any, Iteration]:
     """The iteration of a ``launch_server`` group; a failed gather raises `GatherError`."""
     tenant_id, group_id = group.tenant_id, group.group_id
     desired = desired_group(group)
-    observation: Observation = yield gather_group(tenant_id, group_id, desired.desired_lbs.union(
-        recorded_lbs(group.servers)))
+    observation: Observation = (
+        view.observation(group_id, cared_for(group)) if view is not None
+        else (yield gather_group(tenant_id, group_id, cared_for(group))))
     vanished: list[ObservedServer] = yield vanished_servers(tenant_id, observation.servers, group.servers)
     servers = [*observation.servers, *vanished]
     limits = {**DEFAULT_STEP_LIMITS, CreateServer: settings.create_server_limit}
@@ -211,7 +221,7 @@ def desired_stack_group(group: ScalingGroup) -> DesiredStackGroup:
 
 
 @do
-def _act_on_stacks(group: ScalingGroup, now: float, settings: ConvergerConfig,
+def _act_on_stacks(group: ScalingGroup, now: float,
                    facts: Iteration) -> Generator[Effect, Any, Iteration]:
     """
     The iteration of a ``launch_stack`` group; a failed gather raises
@@ -247,17 +257,33 @@ def converge_one_group(tenant_id: str, group_id: str,
     to the store; see the module docstring.
     """
     group: ScalingGroup | None = yield Effect(LoadGroup(tenant_id, group_id, True))
-    if group is None:
-        return left_alone(GONE)
-    if group.state.paused and not group.deleting:
-        return left_alone("the group is paused")
-    if group.state.suspended and not group.deleting:
-        return left_alone("the tenant is suspended")
+    why_not = not_acting_on(group)
+    if why_not is not None:
+        return left_alone(why_not)
+    assert group is not None
     now: float = yield Effect(Now())
     facts: Iteration = yield observe_and_act(group, now, settings)
-    conclusion = conclude(facts, settings.interval, settings.limited_retry_iterations)
-    written: Conclusion = yield write_conclusion(tenant_id, group_id, conclusion)
+    written: Conclusion = yield conclude_and_write(group, facts, settings)
     return written
+
+
+def not_acting_on(group: ScalingGroup | None) -> str | None:
+    """Why an iteration leaves the group alone (gone, paused, its tenant suspended), or
+    None when it acts on it."""
+    if group is None:
+        return GONE
+    if group.state.paused and not group.deleting:
+        return "the group is paused"
+    if group.state.suspended and not group.deleting:
+        return "the tenant is suspended"
+    return None
+
+
+def conclude_and_write(group: ScalingGroup, facts: Iteration,
+                       settings: ConvergerConfig) -> Effect:
+    """An Effect of the `Conclusion` drawn from ``facts``, written."""
+    conclusion = conclude(facts, settings.interval, settings.limited_retry_iterations)
+    return write_conclusion(group.tenant_id, group.group_id, conclusion)
 
 
 @do

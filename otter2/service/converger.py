@@ -1,7 +1,9 @@
 """
 The converger: runs iterations of the groups marked divergent, one at a time
-per group and many groups at once up to a limit, and looks at each again
-when its last iteration says. It decides nothing and writes no group state:
+per group, in rounds (the groups of one tenant due at the same moment share
+one observation of its cloud: ``otter2.convergence.rounds``), many rounds at
+once up to a limit, and looks at each group again when its last iteration
+says. It decides nothing and writes no group state:
 the iteration concludes (``otter2.convergence.conclusion``) and writes its
 conclusion; the converger only schedules.
 
@@ -10,7 +12,10 @@ The API marks a group divergent whenever its desired state changes (and on
 converge, resume, rejected executions...), and self-heal marks every group
 now and then. Every ``interval`` seconds the converger lists the marks and
 starts an iteration for each group that is neither converging nor waiting to
-be looked at again for that same mark. An iteration's `Conclusion` either
+be looked at again for that same mark; the groups of one tenant started
+together form one round (one observation of the tenant's cloud shared by
+all of them; ``converger.concurrency`` bounds the rounds in flight, and the
+tenant's calls to the cloud are bounded by its own cap). An iteration's `Conclusion` either
 says the group needs no more work (``look_again`` is None), and the mark it
 was started for is cleared, and only that one: a mark made meanwhile
 survives and brings the group back on the next tick; or it names the instant
@@ -41,7 +46,7 @@ from twisted.python.failure import Failure
 from txeffect import perform
 
 from otter2.config import ConvergerConfig
-from otter2.convergence.iteration import converge_one_group
+from otter2.convergence.rounds import converge_tenant
 from otter2.model import DivergentMark
 from otter2.service.loop import Repeater
 from otter2.store.intents import ClearDivergent, ListDivergent
@@ -64,6 +69,9 @@ class Converger(Service):
         self.converging: dict[GroupKey, Deferred[None]] = {}
         self.waiting: dict[GroupKey, tuple[IDelayedCall, DivergentMark]] = {}
         self._prompt: IDelayedCall | None = None
+        # Groups due now, by tenant, gathered into rounds on the reactor's next turn.
+        self._due: dict[str, dict[str, DivergentMark]] = {}
+        self._gather: IDelayedCall | None = None
 
     def startService(self) -> None:
         Service.startService(self)
@@ -72,9 +80,14 @@ class Converger(Service):
     def stopService(self) -> Deferred[Any]:
         Service.stopService(self)
         self._repeater.stop()
-        if self._prompt is not None and self._prompt.active():
-            self._prompt.cancel()
-        self._prompt = None
+        for call in (self._prompt, self._gather):
+            if call is not None and call.active():
+                call.cancel()
+        self._prompt = self._gather = None
+        due, self._due = self._due, {}
+        for tenant_id, marks in due.items():  # never started: nothing to wait for
+            for group_id in marks:
+                self.converging.pop((tenant_id, group_id)).callback(None)
         for call, _ in self.waiting.values():
             call.cancel()
         self.waiting.clear()
@@ -121,26 +134,48 @@ class Converger(Service):
                 call.cancel()
                 del self.waiting[key]
             self._start(mark)
+        self._start_rounds()
 
     def _start(self, mark: DivergentMark) -> None:
+        """Converge the group in the round of its tenant that starts on the reactor's
+        next turn (with every other group of the tenant due by then)."""
         key = (mark.tenant_id, mark.group_id)
-        d: Deferred[None] = self._semaphore.run(self._converge, mark)
-        self.converging[key] = d
-        d.addBoth(self._done, key)
+        self.converging[key] = Deferred()  # fired when its round ends
+        self._due.setdefault(mark.tenant_id, {})[mark.group_id] = mark
+        if self._gather is None:
+            self._gather = self._clock.callLater(0, self._start_rounds)
 
-    def _done(self, result: Any, key: GroupKey) -> None:
-        del self.converging[key]
+    def _start_rounds(self) -> None:
+        """Start a round for each tenant with groups due."""
+        if self._gather is not None and self._gather.active():
+            self._gather.cancel()
+        self._gather = None
+        due, self._due = self._due, {}
+        for tenant_id, marks in due.items():
+            d: Deferred[None] = self._semaphore.run(self._converge, tenant_id,
+                                                    list(marks.values()))
+            d.addBoth(self._done, [(tenant_id, group_id) for group_id in marks])
+
+    def _done(self, result: Any, keys: list[GroupKey]) -> None:
         if isinstance(result, Failure):
-            log.failure("Converging group {key} failed", result, key=key)
+            log.failure("Converging the groups {keys} failed", result, keys=keys)
+        for key in keys:
+            self.converging.pop(key).callback(None)
 
-    async def _converge(self, mark: DivergentMark) -> None:
+    async def _converge(self, tenant_id: str, marks: list[DivergentMark]) -> None:
         try:
-            conclusion = await self._do(converge_one_group(
-                mark.tenant_id, mark.group_id, self.settings))
-        except Exception:
+            results = await self._do(converge_tenant(
+                tenant_id, [mark.group_id for mark in marks], self.settings))
+        except Exception as error:
+            results = {mark.group_id: error for mark in marks}
+        for mark in marks:
+            await self._concluded(mark, results[mark.group_id])
+
+    async def _concluded(self, mark: DivergentMark, conclusion: Any) -> None:
+        if isinstance(conclusion, Exception):
             # A bug: the iteration wrote nothing; try again after an interval.
             log.failure("Converging group {group_id} of tenant {tenant_id} failed",
-                        tenant_id=mark.tenant_id, group_id=mark.group_id)
+                        Failure(conclusion), tenant_id=mark.tenant_id, group_id=mark.group_id)
             self._look_again(mark, self._clock.seconds() + self.settings.interval)
             return
         look_again = conclusion.look_again
@@ -151,7 +186,11 @@ class Converger(Service):
                  next=("done" if look_again is None else
                        f"looking again in {max(0.0, look_again - self._clock.seconds()):.1f} s"))
         if look_again is None:
-            await self._do(ClearDivergent(mark.tenant_id, mark.group_id, mark.mark))
+            try:
+                await self._do(ClearDivergent(mark.tenant_id, mark.group_id, mark.mark))
+            except Exception:
+                log.failure("Could not clear the mark of group {group_id} of tenant "
+                            "{tenant_id}", tenant_id=mark.tenant_id, group_id=mark.group_id)
         else:
             self._look_again(mark, look_again)
 
