@@ -170,14 +170,16 @@ def gather_clb(tenant_id: str, lb_ids: Iterable[str],
                ) -> Generator[Effect, Any, tuple[list[CLBNode], dict[str, CLB]]]:
     """
     Effect resulting in (nodes, {lb_id: CLB}) for those of ``lb_ids`` that
-    exist: their nodes, when DRAINING ones began draining, and their health
+    exist and are not being deleted (one that is counts as missing): their
+    nodes, when DRAINING ones began draining (and, when the load balancer
+    holds no connection at all, that they have none), and their health
     monitors. An LB found gone meanwhile has no nodes and no `CLB`.
     """
     wanted = set(lb_ids)
     if not wanted:
         return [], {}
     response = yield _call(CLOUD_LOAD_BALANCERS, clb.list_load_balancers_request(tenant_id))
-    listed = set(_read(response, clb.parse_load_balancer_ids,
+    listed = set(_read(response, clb.parse_live_load_balancer_ids,
                        "Could not list the load balancers of Cloud Load Balancers"))
     present = sorted(wanted & listed, key=_number_order)
     results = yield _all([_gather_lb(tenant_id, lb_id) for lb_id in present])
@@ -209,15 +211,30 @@ def _gather_lb(tenant_id: str, lb_id: str,
         monitor_response, clb.parse_health_monitor,
         f"Could not read the health monitor of Cloud Load Balancer {lb_id}")
     draining = [node for node in nodes if node.description.condition is NodeCondition.DRAINING]
-    drained_at: list[float | None | _Gone] = yield _all(
-        [_drained_at(tenant_id, lb_id, node.node_id) for node in draining])
+    if not draining:
+        return nodes, found
+    *drained_at, connections = yield _all(
+        [*(_drained_at(tenant_id, lb_id, node.node_id) for node in draining),
+         _current_connections(tenant_id, lb_id)])
     since: dict[str, float | None] = {}
     for node, when in zip(draining, drained_at, strict=True):
         if when is _GONE:
             return [], None
         since[node.node_id] = when
-    return [evolve(node, drained_at=since[node.node_id]) if node.node_id in since else node
-            for node in nodes], found
+    # The count is the whole load balancer's: only 0 says something of each node.
+    idle = 0 if connections == 0 else None
+    return [evolve(node, drained_at=since[node.node_id], connections=idle)
+            if node.node_id in since else node for node in nodes], found
+
+
+def _current_connections(tenant_id: str, lb_id: str) -> Effect:
+    """
+    Effect resulting in the connections the load balancer holds now, or None
+    when that cannot be read (mimic serves no ``stats``): a drain then waits
+    its timeout, as it would without this look.
+    """
+    return Effect(clb.stats_request(tenant_id, lb_id)).on(
+        clb.read_current_connections, error=lambda _: None)
 
 
 @do

@@ -30,6 +30,7 @@ from otter2.simulation import (
     capacity,
     delete_server,
     fail_service,
+    set_current_connections,
     set_server_status,
     standalone_dispatcher,
 )
@@ -282,6 +283,41 @@ class TimingTests(ConvergerTestCase):
         # Removed when the drain ends, not at the next look after it.
         self.assertEqual(left, began + 32)
         self.assertEqual((self.active(), len(self.recorded_active())), (1, 1))
+
+    def test_idle_load_balancer_ends_a_drain_at_the_next_look(self) -> None:
+        """
+        A node of a 300 s drain on a load balancer whose stats show no connection
+        leaves at the next look after it began draining, not 300 s later.
+        """
+        self.make_group(desired=2, lb_id=5, draining_timeout=300)
+        self.run_for(120, step=0.25)
+        self.assertEqual((self.lb_nodes(), self.store.divergent), (2, {}))
+        self.holder.cloud = set_current_connections(self.holder.cloud, "t1", 5, 0)
+        self.set_desired(1)
+
+        def nodes() -> tuple[int, int]:
+            listed = self.holder.cloud.load_balancers["t1"][5].nodes.values()
+            return (len(listed), sum(n.condition is NodeCondition.DRAINING for n in listed))
+        samples = self.sample_until(120, nodes)
+        began = next(t for t, (_, draining) in samples if draining == 1)
+        left = next(t for t, (count, _) in samples if count == 1)
+        self.assertGreater(left, began)
+        self.assertLessEqual(left, began + self.settings.interval)
+        self.assertEqual((self.active(), len(self.recorded_active())), (1, 1))
+
+    def test_busy_load_balancer_drains_for_the_whole_timeout(self) -> None:
+        """With connections on the load balancer, the drain lasts its timeout."""
+        self.make_group(desired=2, lb_id=5, draining_timeout=40)
+        self.run_for(120, step=0.25)
+        self.holder.cloud = set_current_connections(self.holder.cloud, "t1", 5, 3)
+        self.set_desired(1)
+        samples = self.sample_until(120, lambda: (
+            len(self.holder.cloud.load_balancers["t1"][5].nodes),
+            any(n.condition is NodeCondition.DRAINING
+                for n in self.holder.cloud.load_balancers["t1"][5].nodes.values())))
+        began = next(t for t, (_, draining) in samples if draining)
+        left = next(t for t, (count, _) in samples if count == 1)
+        self.assertEqual(left, began + 40)
 
     def test_restart_keeps_the_limited_retry_count(self) -> None:
         """A converger that restarts in the middle of LIMITED_RETRY goes on counting."""
