@@ -6,6 +6,7 @@ store (and the cloud requests made), never the converger's own methods.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.cloud.request import NoSuchEndpoint, ServiceRequest, ServiceType
 from otter2.config import ConvergerConfig
-from otter2.effects.dispatcher import store_dispatcher
+from otter2.effects.courtesy import Courtesy
+from otter2.effects.dispatcher import make_dispatcher, store_dispatcher
 from otter2.model import GroupState, GroupStatus, ScalingGroup
 from otter2.model.cloud import NodeCondition, ServerState
 from otter2.service.converger import Converger
@@ -30,11 +32,15 @@ from otter2.simulation import (
     capacity,
     delete_server,
     fail_service,
+    limit_rate,
     set_current_connections,
     set_server_status,
+    simulated_resource,
     standalone_dispatcher,
 )
 from otter2.store.memory import MemoryGroupStore
+from tests.effects.test_courtesy import REGION, Arrivals, TenantsAuthenticator
+from tests.stub_treq import StubTreq
 
 
 class ConvergerTestCase(SynchronousTestCase):
@@ -233,6 +239,77 @@ class ConcurrencyTests(ConvergerTestCase):
         self.run_for(200, step=0.5)
         self.assertEqual((max(m[0] for m in most), max(m[1] for m in most)), (2, 1))
         self.assertEqual([self.active(f"g{i}", f"t{i}") for i in range(5)], [1] * 5)
+
+
+class ThrottledTenantTests(ConvergerTestCase):
+    """
+    A tenant that the cloud asked to wait does not hold the converger back
+    from other tenants: its calls are refused unsent while the wait lasts
+    (see Note [Rate limits are the tenant's]), over the real HTTP performer.
+    """
+
+    settings = ConvergerConfig(interval=5, concurrency=2)
+    behaviour = Behaviour(build_time=30, latency=0.25)
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.arrivals = Arrivals(simulated_resource(self.holder, self.clock), self.clock)
+        self.http = StubTreq(self.arrivals)
+        self.use(Courtesy(self.clock))
+
+    def use(self, courtesy: Courtesy) -> None:
+        self.dispatcher = make_dispatcher(
+            self.clock, self.store, http=self.http, region=REGION, courtesy=courtesy,
+            authenticator=TenantsAuthenticator(self.holder.cloud.base_url))
+        self.converger = Converger(self.clock, self.dispatcher, self.settings)
+
+    def run_for(self, seconds: float, step: float = 0.25) -> None:
+        self.converger.startService() if not self.converger.running else None
+        end = self.clock.seconds() + seconds
+        while self.clock.seconds() < end:
+            self.clock.advance(step)
+            self.http.flush()
+
+    def storm(self) -> float:
+        """Six groups of t1, whose Nova calls are refused for ten minutes, and two of
+        t2; the instant the storm ends."""
+        storm_end = self.clock.seconds() + 600
+        self.holder.cloud = limit_rate(self.holder.cloud, "t1", ServiceType.CLOUD_SERVERS,
+                                       storm_end)
+        for i in range(6):
+            self.make_group(f"a{i}", desired=1, tenant_id="t1")
+        for i in range(2):
+            self.make_group(f"b{i}", desired=1, tenant_id="t2")
+        return storm_end
+
+    def test_other_tenant_goes_on(self) -> None:
+        """
+        With two converger slots and t1's six groups first in line, t2's groups
+        converge while t1 is held; t1's groups stay ACTIVE saying they wait, reach
+        Nova only with their first calls (made before the first 429 came back),
+        and converge once the wait is over.
+        """
+        storm_end = self.storm()
+        self.run_for(120)
+        self.assertEqual([self.active(f"b{i}", "t2") for i in range(2)], [1, 1])
+        for i in range(6):
+            state = self.store.groups[("t1", f"a{i}")].state
+            self.assertEqual(state.status, GroupStatus.ACTIVE)
+            self.assertIn("limiting the rate of requests", " ".join(state.waiting))
+        refused = [t for t, tenant, _, path in self.arrivals.seen
+                   if tenant == "t1" and t < storm_end]
+        self.assertEqual(refused, [refused[0]] * 2)
+        self.run_for(storm_end - self.clock.seconds() + 120)
+        self.assertEqual([self.active(f"a{i}", "t1") for i in range(6)], [1] * 6)
+        self.assertEqual(self.store.divergent, {})
+
+    def test_waiting_in_place_would_block(self) -> None:
+        """The same storm with every wait sat out in place (the old behaviour) keeps t2
+        waiting behind t1's held calls: what the refusal avoids."""
+        self.use(Courtesy(self.clock, longest_hold=math.inf))
+        self.storm()
+        self.run_for(120)
+        self.assertEqual([self.active(f"b{i}", "t2") for i in range(2)], [0, 0])
 
 
 class TimingTests(ConvergerTestCase):
