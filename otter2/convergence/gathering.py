@@ -15,7 +15,7 @@ test-case-name: tests.convergence.test_gathering
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Container, Generator, Iterable
 from enum import Enum, auto
 from functools import partial
 from typing import Any, NoReturn, TypeVar
@@ -166,14 +166,16 @@ def _number_order(lb_id: str) -> tuple[int, str]:
 
 
 @do
-def gather_clb(tenant_id: str, lb_ids: Iterable[str],
+def gather_clb(tenant_id: str, lb_ids: Iterable[str], addresses: Container[str] | None = None,
                ) -> Generator[Effect, Any, tuple[list[CLBNode], dict[str, CLB]]]:
     """
     Effect resulting in (nodes, {lb_id: CLB}) for those of ``lb_ids`` that
     exist and are not being deleted (one that is counts as missing): their
     nodes, when DRAINING ones began draining (and, when the load balancer
     holds no connection at all, that they have none), and their health
-    monitors. An LB found gone meanwhile has no nodes and no `CLB`.
+    monitors. An LB found gone meanwhile has no nodes and no `CLB`. Given the
+    ``addresses`` of the group's servers, only DRAINING nodes at one of them
+    are looked into (the others are not the group's to remove).
     """
     wanted = set(lb_ids)
     if not wanted:
@@ -182,7 +184,7 @@ def gather_clb(tenant_id: str, lb_ids: Iterable[str],
     listed = set(_read(response, clb.parse_live_load_balancer_ids,
                        "Could not list the load balancers of Cloud Load Balancers"))
     present = sorted(wanted & listed, key=_number_order)
-    results = yield _all([_gather_lb(tenant_id, lb_id) for lb_id in present])
+    results = yield _all([_gather_lb(tenant_id, lb_id, addresses) for lb_id in present])
     nodes = [node for lb_nodes, _ in results for node in lb_nodes]
     clbs = {lb_id: found for lb_id, (_, found) in zip(present, results, strict=True) if found is not None}
     return nodes, clbs
@@ -198,7 +200,7 @@ _GONE = _Gone.GONE
 
 
 @do
-def _gather_lb(tenant_id: str, lb_id: str,
+def _gather_lb(tenant_id: str, lb_id: str, addresses: Container[str] | None,
                ) -> Generator[Effect, Any, tuple[list[CLBNode], CLB | None]]:
     nodes_response, monitor_response = yield _all([
         _call(CLOUD_LOAD_BALANCERS, clb.list_nodes_request(tenant_id, lb_id)),
@@ -210,7 +212,8 @@ def _gather_lb(tenant_id: str, lb_id: str,
     found: CLB | None = None if clb.lb_gone(monitor_response) else _read(
         monitor_response, clb.parse_health_monitor,
         f"Could not read the health monitor of Cloud Load Balancer {lb_id}")
-    draining = [node for node in nodes if node.description.condition is NodeCondition.DRAINING]
+    draining = [node for node in nodes if node.description.condition is NodeCondition.DRAINING
+                and (addresses is None or node.address in addresses)]
     if not draining:
         return nodes, found
     *drained_at, connections = yield _all(
@@ -300,7 +303,8 @@ def gather_group(tenant_id: str, group_id: str, desired_lbs: Iterable[LBDescript
     lbs = set(desired_lbs).union(*(server.desired_lbs for server in servers))
     clb_ids = {lb.lb_id for lb in lbs if isinstance(lb, CLBDescription)}
     pool_ids = {lb.lb_id for lb in lbs if isinstance(lb, RCv3Description)}
-    effects = ([gather_clb(tenant_id, clb_ids)] if clb_ids else []) + \
+    addresses = {server.servicenet_address for server in servers if server.servicenet_address}
+    effects = ([gather_clb(tenant_id, clb_ids, addresses)] if clb_ids else []) + \
         ([gather_rcv3(tenant_id, pool_ids)] if pool_ids else [])
     results = yield (effects[0].on(lambda result: [result]) if len(effects) == 1
                      else _all(effects))

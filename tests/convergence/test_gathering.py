@@ -369,6 +369,29 @@ class GatherGroupTests(SynchronousTestCase):
                       RCv3Node("n1", RCv3Description("p"), "a")],
             clbs={"6": CLB(health_monitor=True)}))
 
+    def test_only_the_groups_draining_nodes_are_looked_into(self) -> None:
+        """Of the DRAINING nodes, only those at a group server's address get their feed
+        and their load balancer's stats read: here, CLB 5 holds the group's draining
+        node (10.0.0.5), CLB 6 only another's."""
+        def nodes_of(lb_id: str, address: str) -> Any:
+            return [(clb.list_nodes_request("t1", lb_id), answer(200, {"nodes": [
+                {"id": 9, "address": address, "port": 80, "condition": "DRAINING"}]}))]
+        observation = perform_sequence([
+            (nova.list_servers_request("t1"), page([MINE])),
+            (clb.list_load_balancers_request("t1"), LBS),
+            parallel_sequence([
+                [parallel_sequence([nodes_of("5", "10.0.0.5"),
+                                    [(clb.health_monitor_request("t1", "5"), MONITOR)]]),
+                 parallel_sequence([
+                     [(clb.node_feed_request("t1", "5", "9"), answer(200, feed()))],
+                     [(clb.stats_request("t1", "5"), answer(200, {"currentConn": 0}))]])],
+                [parallel_sequence([nodes_of("6", "10.0.0.99"),
+                                    [(clb.health_monitor_request("t1", "6"), MONITOR)]])],
+            ]),
+        ], gather_group("t1", "g1", [CLBDescription("5", 80), CLBDescription("6", 80)]))
+        self.assertEqual([(n.address, n.connections) for n in observation.lb_nodes
+                          if isinstance(n, CLBNode)], [("10.0.0.5", 0), ("10.0.0.99", None)])
+
     def test_only_clbs(self) -> None:
         """A group with only CLBs reads no RackConnect."""
         observation = perform_sequence([
