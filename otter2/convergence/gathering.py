@@ -4,7 +4,10 @@ servers, the nodes and health monitors of the Cloud Load Balancers it cares
 about, and the members of its RackConnect v3 pools.
 
 A group cares about the load balancers of its launch configuration and those
-its servers' metadata records; otter2 lists no other LB's nodes. A failed
+its servers' metadata records; otter2 lists no other LB's nodes, nor those of
+one being deleted (it counts as missing: its nodes go with it). While some of
+the group's nodes drain, the load balancer's ``stats`` say whether it holds
+any connection at all. A failed
 gather raises `GatherError` with a readable reason (the iteration reports it
 and tries again later); a catalog without Nova or CLB raises `ServiceMissing`,
 a group error. A catalog without RackConnect means no pool members. A

@@ -269,8 +269,6 @@ def _lb_name(description: LBDescription) -> str:
     return f"RackConnect v3 pool {description.lb_id}"
 
 
-
-
 def how_to_join(description: LBDescription, clbs: Mapping[str, CLB]) -> LBDescription | str:
     """
     How a server joins the load balancer of ``description``: as that
