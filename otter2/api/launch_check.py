@@ -65,10 +65,15 @@ def _not_available(service: str, tenant_id: str, missing: NoSuchEndpoint) -> str
 
 
 def _check_answer(what: str, response: Any) -> bool:
-    """Whether Nova found it (True) or not (False); a 503 error if it could not say."""
+    """
+    Whether Nova found it (True) or not (False); a 503 error if it could not
+    say, rate limits included (a 413 or 429, Nova's or otter2's own while the
+    tenant waits out a Retry-After: see Note [Rate limits are the tenant's]).
+    """
     if isinstance(response, Response) and response.status in (200, 203):
         return True
-    if isinstance(response, Response) and 400 <= response.status < 500:
+    if (isinstance(response, Response) and 400 <= response.status < 500
+            and response.status not in (413, 429)):
         return False
     raise _unavailable(what, response)
 

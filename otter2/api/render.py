@@ -75,6 +75,9 @@ def render_state(group: ScalingGroup) -> dict[str, Any]:
     }
     if state.status is GroupStatus.ERROR:
         document["errors"] = [{"message": reason} for reason in state.error_reasons]
+    elif state.waiting:
+        # otter2's own: why the group is not converged yet (clients ignore it).
+        document["waiting"] = [{"message": reason} for reason in state.waiting]
     return document
 
 

@@ -59,6 +59,11 @@ def health_monitor_request(tenant_id: str, lb_id: str) -> ServiceRequest:
     return _request(tenant_id, "GET", path("loadbalancers", lb_id, "healthmonitor"))
 
 
+def stats_request(tenant_id: str, lb_id: str) -> ServiceRequest:
+    """``GET loadbalancers/{lb}/stats``, the load balancer's connection counts."""
+    return _request(tenant_id, "GET", path("loadbalancers", lb_id, "stats"))
+
+
 def node_feed_request(tenant_id: str, lb_id: str, node_id: str,
                       params: tuple[tuple[str, str], ...] = ()) -> ServiceRequest:
     """``GET loadbalancers/{lb}/nodes/{node}.atom``, a page of the node's events."""
@@ -115,6 +120,20 @@ def parse_load_balancer_ids(body: Any) -> list[str]:
     return [str(lb["id"]) for lb in body["loadBalancers"]]
 
 
+def parse_live_load_balancer_ids(body: Any) -> list[str]:
+    """
+    The ids of a ``GET loadbalancers`` answer but those of load balancers
+    being deleted (PENDING_DELETE or DELETED, in CLB's or mimic's spelling):
+    such a load balancer will never take a node again, and its nodes go with it.
+    """
+    return [str(lb["id"]) for lb in body["loadBalancers"] if not is_being_deleted(lb.get("status"))]
+
+
+def is_being_deleted(status: Any) -> bool:
+    """Whether a load balancer's ``status`` says it is being (or has been) deleted."""
+    return isinstance(status, str) and status.upper().replace("-", "_") in _BEING_DELETED
+
+
 def parse_nodes(lb_id: str, body: Any) -> list[CLBNode]:
     """The nodes of a ``GET loadbalancers/{lb}/nodes`` answer, with their description."""
     return [
@@ -129,6 +148,21 @@ def parse_nodes(lb_id: str, body: Any) -> list[CLBNode]:
         )
         for node in thaw(body).get("nodes", ())
     ]
+
+
+def read_current_connections(response: Response) -> int | None:
+    """
+    The connections a load balancer holds now (``currentConn`` of a ``stats``
+    answer), or None when the answer does not say (any error, or a body
+    without a whole count: not every CLB serves ``stats``).
+    """
+    if response.status != 200:
+        return None
+    body = thaw(response.body)
+    count = body.get("currentConn") if isinstance(body, dict) else None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        return None
+    return count
 
 
 def parse_health_monitor(body: Any) -> CLB:
@@ -236,8 +270,8 @@ def read_load_balancer_lookup(response: Response) -> LoadBalancerLookup:
         status = lb.get("status") if isinstance(lb, dict) else None
         if not isinstance(status, str):
             return LoadBalancerLookup.UNANSWERED
-        deleting = status.upper().replace("-", "_") in _BEING_DELETED
-        return LoadBalancerLookup.DELETING if deleting else LoadBalancerLookup.FOUND
+        return (LoadBalancerLookup.DELETING if is_being_deleted(status)
+                else LoadBalancerLookup.FOUND)
     kind = clb_error(response).kind
     if kind is CLBErrorKind.DELETED or response.status == 410:
         return LoadBalancerLookup.DELETING

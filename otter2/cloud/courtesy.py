@@ -12,9 +12,15 @@ When one of them answers a tenant's request with 413 or 429 and a
 ``Retry-After``, every call of that tenant to that service waits until the
 instant asked, whichever group makes it: the first group to hear it RETRYs
 with the reason shown and looks again no sooner than asked (see Note
-[Looking again] in ``otter2.convergence.conclusion``); the others' calls are
-delayed, not failed. Other tenants, and the tenant's other services, go on
-at once.
+[Looking again] in ``otter2.convergence.conclusion``). The others' calls are
+not sent: while more than a moment of the wait is left they are answered at
+once with what the service would say (``held_answer``: a 429 with the seconds
+left in ``Retry-After``), so their groups RETRY the same way and look again
+when the wait ends, instead of holding a converger slot for it (many groups
+of one throttled tenant would fill ``converger.concurrency`` and hold every
+other tenant back); a call a moment from the end waits for it. Other tenants,
+and the tenant's other services, go on at once. Throttles (spec §3.6) are
+otter2's own pace, not a refusal: their delays are waited for.
 
 test-case-name: tests.cloud.test_courtesy
 """
@@ -68,6 +74,18 @@ def asked_wait(response: Response) -> float | None:
     if response.status not in (413, 429):
         return None
     return retry_after(response)
+
+
+def held_answer(seconds: int) -> Response:
+    """
+    The answer to a call not sent because its tenant must wait ``seconds``
+    more before calling the service again: the service's own refusal, a 429
+    with ``Retry-After`` and an ``overLimit`` body (as Nova and CLB word it).
+    """
+    message = f"otter2 did not send the call: the wait asked ends in {seconds} s"
+    return Response(429, {"overLimit": {"code": 429, "message": message,
+                                        "retryAfter": str(seconds)}},
+                    {"retry-after": str(seconds), "content-type": "application/json"})
 
 
 @frozen

@@ -1,6 +1,7 @@
 """
 How one iteration of a group ends, decided once, by a pure function of what
-the iteration observed and did: the group's status and its reasons, the
+the iteration observed and did: the group's status and its reasons (shown in its state as
+``errors`` in ERROR, as ``waiting`` while ACTIVE and not converged), the
 record of its servers, whether the group is removed, the LIMITED_RETRY count
 kept with the group, and when to look at it again.
 
@@ -60,6 +61,9 @@ from otter2.model.outcome import StepOutcome, Verdict
 PROMPTLY = 1.0
 
 FAILED_WITHOUT_REASON = "the group cannot converge as configured"
+
+#: The reason of an iteration that did not converge the group and said no more.
+NOT_DONE_WITHOUT_REASON = "convergence is not finished yet"
 
 #: Rounds of broken servers in a row from which building backs off.
 BUILD_FAILURE_ROUNDS = 3
@@ -157,6 +161,19 @@ class Conclusion:
         """The reasons shown in the group's state: those of an ERROR only."""
         return self.reasons if self.status is GroupStatus.ERROR else pvector()
 
+    @property
+    def waiting(self) -> PVector:
+        """
+        The reasons shown as ``waiting`` in the group's state: those of an
+        iteration that left the group ACTIVE and not converged (RETRY or
+        LIMITED_RETRY: a gather that failed, servers building, a wait the
+        cloud asked for); none once converged or in ERROR.
+        """
+        if self.status is GroupStatus.ACTIVE and self.verdict in (Verdict.RETRY,
+                                                                  Verdict.LIMITED_RETRY):
+            return self.reasons
+        return pvector()
+
 
 def left_alone(reason: str) -> Conclusion:
     """The conclusion of an iteration that did nothing (the group is gone or paused)."""
@@ -180,6 +197,8 @@ def conclude(iteration: Iteration, interval: float, limited_retry_iterations: in
         verdict, limited = Verdict.FAILURE, 0
     if verdict is Verdict.FAILURE and not reasons:
         reasons = pvector([FAILED_WITHOUT_REASON])
+    elif verdict in (Verdict.RETRY, Verdict.LIMITED_RETRY) and not reasons:
+        reasons = pvector([NOT_DONE_WITHOUT_REASON])
     servers = iteration.servers
     if servers is not None and verdict is Verdict.SUCCESS:
         # Their clean-up is known to be done: forget the servers that are gone.

@@ -4,7 +4,10 @@ servers, the nodes and health monitors of the Cloud Load Balancers it cares
 about, and the members of its RackConnect v3 pools.
 
 A group cares about the load balancers of its launch configuration and those
-its servers' metadata records; otter2 lists no other LB's nodes. A failed
+its servers' metadata records; otter2 lists no other LB's nodes, nor those of
+one being deleted (it counts as missing: its nodes go with it). While some of
+the group's nodes drain, the load balancer's ``stats`` say whether it holds
+any connection at all. A failed
 gather raises `GatherError` with a readable reason (the iteration reports it
 and tries again later); a catalog without Nova or CLB raises `ServiceMissing`,
 a group error. A catalog without RackConnect means no pool members. A
@@ -15,7 +18,7 @@ test-case-name: tests.convergence.test_gathering
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Container, Generator, Iterable
 from enum import Enum, auto
 from functools import partial
 from typing import Any, NoReturn, TypeVar
@@ -189,28 +192,33 @@ def _number_order(lb_id: str) -> tuple[int, str]:
 
 
 @do
-def gather_clb(tenant_id: str, lb_ids: Iterable[str],
+def gather_clb(tenant_id: str, lb_ids: Iterable[str], addresses: Container[str] | None = None,
                ) -> Generator[Effect, Any, tuple[list[CLBNode], dict[str, CLB]]]:
     """
     Effect resulting in (nodes, {lb_id: CLB}) for those of ``lb_ids`` that
-    exist: their nodes, when DRAINING ones began draining, and their health
-    monitors. An LB found gone meanwhile has no nodes and no `CLB`.
+    exist and are not being deleted (one that is counts as missing): their
+    nodes, when DRAINING ones began draining (and, when the load balancer
+    holds no connection at all, that they have none), and their health
+    monitors. An LB found gone meanwhile has no nodes and no `CLB`. Given the
+    ``addresses`` of the group's servers, only DRAINING nodes at one of them
+    are looked into (the others are not the group's to remove).
     """
     wanted = set(lb_ids)
     if not wanted:
         return [], {}
     present = yield list_clb_ids(tenant_id, wanted)
-    results = yield _all([gather_lb(tenant_id, lb_id) for lb_id in present])
+    results = yield _all([gather_lb(tenant_id, lb_id, addresses) for lb_id in present])
     nodes = [node for lb_nodes, _ in results for node in lb_nodes]
     clbs = {lb_id: found for lb_id, (_, found) in zip(present, results, strict=True) if found is not None}
     return nodes, clbs
 
 
 def list_clb_ids(tenant_id: str, wanted: set[str]) -> Effect:
-    """Effect resulting in those of ``wanted`` that the tenant's CLB listing shows,
-    in number order."""
+    """Effect resulting in those of ``wanted`` that the tenant's CLB listing shows
+    and that are not being deleted (one that is counts as missing), in number
+    order."""
     def present(response: Response) -> list[str]:
-        listed = set(_read(response, clb.parse_load_balancer_ids,
+        listed = set(_read(response, clb.parse_live_load_balancer_ids,
                            "Could not list the load balancers of Cloud Load Balancers"))
         return sorted(wanted & listed, key=_number_order)
     return _call(CLOUD_LOAD_BALANCERS, clb.list_load_balancers_request(tenant_id)).on(present)
@@ -226,10 +234,12 @@ _GONE = _Gone.GONE
 
 
 @do
-def gather_lb(tenant_id: str, lb_id: str,
+def gather_lb(tenant_id: str, lb_id: str, addresses: Container[str] | None = None,
               ) -> Generator[Effect, Any, tuple[list[CLBNode], CLB | None]]:
-    """Effect resulting in one listed CLB's nodes (with when DRAINING ones began
-    draining) and its `CLB`, or no nodes and None if it went away meanwhile."""
+    """Effect resulting in one listed CLB's nodes (with when DRAINING ones at
+    ``addresses``, or any when None, began draining, and whether the load
+    balancer holds no connection) and its `CLB`, or no nodes and None if it
+    went away meanwhile."""
     nodes_response, monitor_response = yield _all([
         _call(CLOUD_LOAD_BALANCERS, clb.list_nodes_request(tenant_id, lb_id)),
         _call(CLOUD_LOAD_BALANCERS, clb.health_monitor_request(tenant_id, lb_id)),
@@ -240,16 +250,32 @@ def gather_lb(tenant_id: str, lb_id: str,
     found: CLB | None = None if clb.lb_gone(monitor_response) else _read(
         monitor_response, clb.parse_health_monitor,
         f"Could not read the health monitor of Cloud Load Balancer {lb_id}")
-    draining = [node for node in nodes if node.description.condition is NodeCondition.DRAINING]
-    drained_at: list[float | None | _Gone] = yield _all(
-        [_drained_at(tenant_id, lb_id, node.node_id) for node in draining])
+    draining = [node for node in nodes if node.description.condition is NodeCondition.DRAINING
+                and (addresses is None or node.address in addresses)]
+    if not draining:
+        return nodes, found
+    *drained_at, connections = yield _all(
+        [*(_drained_at(tenant_id, lb_id, node.node_id) for node in draining),
+         _current_connections(tenant_id, lb_id)])
     since: dict[str, float | None] = {}
     for node, when in zip(draining, drained_at, strict=True):
         if when is _GONE:
             return [], None
         since[node.node_id] = when
-    return [evolve(node, drained_at=since[node.node_id]) if node.node_id in since else node
-            for node in nodes], found
+    # The count is the whole load balancer's: only 0 says something of each node.
+    idle = 0 if connections == 0 else None
+    return [evolve(node, drained_at=since[node.node_id], connections=idle)
+            if node.node_id in since else node for node in nodes], found
+
+
+def _current_connections(tenant_id: str, lb_id: str) -> Effect:
+    """
+    Effect resulting in the connections the load balancer holds now, or None
+    when that cannot be read (mimic serves no ``stats``): a drain then waits
+    its timeout, as it would without this look.
+    """
+    return Effect(clb.stats_request(tenant_id, lb_id)).on(
+        clb.read_current_connections, error=lambda _: None)
 
 
 @do
@@ -350,7 +376,8 @@ def gather_group(tenant_id: str, group_id: str, desired_lbs: Iterable[LBDescript
     lbs = set(desired_lbs).union(*(server.desired_lbs for server in servers))
     clb_ids = {lb.lb_id for lb in lbs if isinstance(lb, CLBDescription)}
     pool_ids = {lb.lb_id for lb in lbs if isinstance(lb, RCv3Description)}
-    effects = ([gather_clb(tenant_id, clb_ids)] if clb_ids else []) + \
+    addresses = {server.servicenet_address for server in servers if server.servicenet_address}
+    effects = ([gather_clb(tenant_id, clb_ids, addresses)] if clb_ids else []) + \
         ([gather_rcv3(tenant_id, pool_ids)] if pool_ids else [])
     results = yield (effects[0].on(lambda result: [result]) if len(effects) == 1
                      else _all(effects))

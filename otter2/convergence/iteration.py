@@ -303,7 +303,7 @@ def write_conclusion(tenant_id: str, group_id: str,
 
     def change(group: ScalingGroup) -> GroupState:
         return evolve(group.state, status=conclusion.status or group.state.status,
-                      error_reasons=conclusion.error_reasons,
+                      error_reasons=conclusion.error_reasons, waiting=conclusion.waiting,
                       limited_retries=conclusion.limited_retries,
                       build_failures=conclusion.build_failures,
                       build_after=conclusion.build_after)

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from attrs import evolve
 
+from otter2.cloud.clb import no_such_lb_reason
 from otter2.cloud.metadata import DRAINING as DRAINING_VALUE
 from otter2.cloud.metadata import SERVER_STATE_KEY as DRAINING_KEY
 from otter2.cloud.metadata import with_load_balancers
@@ -268,10 +269,6 @@ def _lb_name(description: LBDescription) -> str:
     return f"RackConnect v3 pool {description.lb_id}"
 
 
-def _no_health_info(lb_id: str) -> str:
-    return f"Could not find health monitor configuration of Cloud Load Balancer {lb_id}"
-
-
 def how_to_join(description: LBDescription, clbs: Mapping[str, CLB]) -> LBDescription | str:
     """
     How a server joins the load balancer of ``description``: as that
@@ -282,7 +279,7 @@ def how_to_join(description: LBDescription, clbs: Mapping[str, CLB]) -> LBDescri
         return description
     clb = clbs.get(description.lb_id)
     if clb is None:
-        return _no_health_info(description.lb_id)
+        return no_such_lb_reason(description.lb_id)
     if clb.health_monitor:
         return evolve(description, condition=NodeCondition.DRAINING)
     return description
@@ -312,7 +309,7 @@ def _reset(node: CLBNode, description: CLBDescription, clbs: Mapping[str, CLB], 
     lb_id = node.description.lb_id
     clb = clbs.get(lb_id)
     if clb is None:
-        steps.fail(_no_health_info(lb_id))
+        steps.fail(no_such_lb_reason(lb_id))
     elif (clb.health_monitor and node.description.condition is NodeCondition.DRAINING
             and not node.is_online):
         waiting = f"Waiting for node {node.node_id} of Cloud Load Balancer {lb_id} to come ONLINE"

@@ -118,25 +118,28 @@ def gather_tenant(tenant_id: str, groups: Mapping[str, Iterable[LBDescription]],
         wanted |= _lbs_of(lbs, members.get(group_id, []))
     clb_ids = {lb.lb_id for lb in wanted if isinstance(lb, CLBDescription)}
     pool_ids = {lb.lb_id for lb in wanted if isinstance(lb, RCv3Description)}
+    addresses = {server.servicenet_address for servers in members.values()
+                 for server in servers if server.servicenet_address}
     clbs, pools = yield parallel([
-        _gather_clbs(tenant_id, clb_ids),
+        _gather_clbs(tenant_id, clb_ids, addresses),
         gather_rcv3(tenant_id, pool_ids).on(
             error=lambda error: as_gather_error(RACKCONNECT, error)),
     ])
     return TenantView(members=members, clbs=clbs, pools=pools)
 
 
-def _gather_clbs(tenant_id: str, lb_ids: set[str]) -> Effect:
+def _gather_clbs(tenant_id: str, lb_ids: set[str], addresses: set[str]) -> Effect:
     """
     Effect resulting in each of ``lb_ids`` that exists mapped to its nodes and
     `CLB` (or None when gone meanwhile), or to the error reading it raised; a
-    listing that fails maps every id to its error.
+    listing that fails maps every id to its error. Only the DRAINING nodes at
+    ``addresses`` (the groups' servers) are looked into.
     """
     if not lb_ids:
         return Effect(Constant({}))
 
     def each(present: list[str]) -> Effect:
-        reads = [gather_lb(tenant_id, lb_id).on(
+        reads = [gather_lb(tenant_id, lb_id, addresses).on(
             error=lambda error: as_gather_error(CLOUD_LOAD_BALANCERS, error))
             for lb_id in present]
         return (parallel(reads) if reads else Effect(Constant([]))).on(

@@ -1,19 +1,25 @@
 """
 The pace of otter2's calls to the cloud, kept around the `ServiceRequest`
-performer: a call first waits out any ``Retry-After`` its tenant was given
-by the service (see Note [Rate limits are the tenant's] in
-``otter2.cloud.courtesy``), then takes its kind's throttle, if one is
-configured (spec §3.6: a lock held until the call completes, each call
-preceded by the delay), then one of its tenant's slots for calls in flight;
-if by then an answer has asked its tenant to wait, it lets both go and waits
-again. A wait asked is noted before the throttle and slot pass on. Waiting
-is done on the reactor's clock; nothing is refused.
+performer: a call first meets any ``Retry-After`` its tenant was given by the
+service (see Note [Rate limits are the tenant's] in ``otter2.cloud.courtesy``),
+then takes its kind's throttle, if one is configured (spec §3.6: a lock held
+until the call completes, each call preceded by the delay), then one of its
+tenant's slots for calls in flight; if by then an answer has asked its tenant
+to wait, it lets both go and meets the wait again.
+
+Meeting a wait: a call whose tenant may call the service again within
+``longest_hold`` seconds waits for it on the reactor's clock; a longer wait is
+answered at once, without sending anything, by the answer the service would
+give: a 429 with the seconds left in ``Retry-After``. Its group then RETRYs and
+looks again when the wait ends, so a converger slot is not held for the wait.
+A wait asked is noted before the throttle and slot pass on.
 
 test-case-name: tests.effects.test_courtesy
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 
 from pyrsistent import PMap, pmap
@@ -21,9 +27,13 @@ from twisted.internet.defer import DeferredLock, DeferredSemaphore
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 
-from otter2.cloud.courtesy import RetryWindows, Throttle, asked_wait, throttle_for
+from otter2.cloud.courtesy import RetryWindows, Throttle, asked_wait, held_answer, throttle_for
 from otter2.cloud.request import Response, ServiceRequest
 from otter2.config import MAX_IN_FLIGHT_PER_TENANT
+
+#: The longest wait, in seconds, that a call sits out rather than being
+#: answered at once as the service would (see the module docstring).
+LONGEST_HOLD = 1.0
 
 
 class Courtesy:
@@ -33,10 +43,12 @@ class Courtesy:
     """
 
     def __init__(self, clock: IReactorTime, delays: PMap = pmap(),
-                 max_in_flight_per_tenant: int = MAX_IN_FLIGHT_PER_TENANT) -> None:
+                 max_in_flight_per_tenant: int = MAX_IN_FLIGHT_PER_TENANT,
+                 longest_hold: float = LONGEST_HOLD) -> None:
         self.clock = clock
         self.delays = delays
         self.max_in_flight = max_in_flight_per_tenant
+        self.longest_hold = longest_hold
         self.windows = RetryWindows()
         self._locks: dict[Throttle, DeferredLock] = {}
         self._slots: dict[str, DeferredSemaphore] = {}
@@ -44,15 +56,19 @@ class Courtesy:
     async def call(self, request: ServiceRequest,
                    send: Callable[[], Awaitable[Response]]) -> Response:
         """
-        ``send()``'s answer, sent when courtesy allows; a 413 or 429 with
-        ``Retry-After`` holds the tenant's later calls to the service. A call
-        that finds the tenant held once it has its throttle and its slot (an
-        answer came back while it waited for them) lets both go and waits.
+        ``send()``'s answer, sent when courtesy allows, or the service's
+        refusal, unsent, while the tenant is held for longer than
+        ``longest_hold``; a 413 or 429 with ``Retry-After`` holds the tenant's
+        later calls to the service. A call that finds the tenant held once it
+        has its throttle and its slot (an answer came back while it waited for
+        them) lets both go and meets the wait again.
         """
         throttle = throttle_for(request, self.delays)
         lock = None if throttle is None else self._locks.setdefault(throttle, DeferredLock())
         while True:
-            await self._window(request)
+            refusal = await self._window(request)
+            if refusal is not None:
+                return refusal
             if lock is not None:
                 await lock.acquire()
             try:
@@ -83,11 +99,14 @@ class Courtesy:
     def _held(self, request: ServiceRequest) -> bool:
         return self.windows.wait(request.tenant_id, request.service, self.clock.seconds()) > 0
 
-    async def _window(self, request: ServiceRequest) -> None:
+    async def _window(self, request: ServiceRequest) -> Response | None:
+        """Wait out a short hold of the tenant; the refusal to answer for a long one."""
         while True:
             wait = self.windows.wait(request.tenant_id, request.service, self.clock.seconds())
             if wait <= 0:
-                return
+                return None
+            if wait > self.longest_hold:
+                return held_answer(math.ceil(wait))
             await deferLater(self.clock, wait, lambda: None)
 
     def _release(self, tenant_id: str, slots: DeferredSemaphore) -> None:

@@ -53,7 +53,9 @@ class GroupState:
     so that a restart, or a move to another node, does not forget it.
     ``build_failures`` counts the iterations since the group last converged
     that had to replace broken servers, and no server is built before
-    ``build_after`` (see Note [Servers that keep failing]).
+    ``build_after`` (see Note [Servers that keep failing]). ``waiting`` holds
+    the reasons why the latest iteration did not converge a group that is
+    not in ERROR (empty once it converged; ``error_reasons`` say why in ERROR).
     """
 
     tenant_id: str
@@ -69,6 +71,7 @@ class GroupState:
     limited_retries: int = 0
     build_failures: int = 0
     build_after: float | None = None
+    waiting: PVector = field(factory=pvector, converter=frozen_json)
 
 
 @frozen

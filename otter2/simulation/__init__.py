@@ -16,6 +16,7 @@ from otter2.simulation.cloud import (
     handle,
     limit_rate,
     remove_node,
+    set_current_connections,
     set_load_balancer_status,
     set_node_online,
     set_pool_status,
@@ -36,7 +37,7 @@ from otter2.simulation.state import Behaviour, CLBStatus, SimulatedCloud
 __all__ = [
     "Behaviour", "CLBStatus", "Capacity", "CloudHolder", "Sample", "SimulatedCloud",
     "Timeline", "add_load_balancer", "add_pool", "advance", "capacity", "delete_server",
-    "fail_service", "handle", "limit_rate", "remove_node", "run_for", "set_load_balancer_status",
+    "fail_service", "handle", "limit_rate", "remove_node", "run_for", "set_current_connections", "set_load_balancer_status",
     "set_node_online", "set_pool_status", "set_quota", "set_server_metadata",
     "set_server_status", "simulated_catalog", "simulated_dispatcher", "simulated_resource",
     "standalone_dispatcher",

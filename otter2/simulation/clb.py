@@ -1,6 +1,6 @@
 """
 The simulated Cloud Load Balancers (v1): load balancers, their nodes, health
-monitors and nodes' Atom feeds, with the real API's immutable windows
+monitors, nodes' Atom feeds and connection counts (``stats``), with the real API's immutable windows
 (PENDING_UPDATE after every change, answered 422), node limit (413) and error
 bodies; plus the out-of-band operations tests use on load balancers.
 
@@ -104,6 +104,8 @@ def handle_clb(cloud: SimulatedCloud, request: ServiceRequest,
             return cloud, json_response(200, {"node": render_node(node, now)})
         case "GET", ["healthmonitor"]:
             return cloud, json_response(200, {"healthMonitor": lb.health_monitor})
+        case "GET", ["stats"] if lb.current_connections is not None:
+            return cloud, json_response(200, _stats(lb.current_connections))
     refusal = immutable(lb)
     if refusal is not None:
         deleting = lb.status in (CLBStatus.PENDING_DELETE, CLBStatus.DELETED)
@@ -145,6 +147,15 @@ def _feed(lb: SimulatedLoadBalancer, node_file: str) -> Response:
     feed = ('<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
             f'<title type="text">Node {node.id}</title>{entries}</feed>')
     return Response(200, feed, _ATOM_HEADERS)
+
+
+def _stats(current: int) -> dict:
+    """A load balancer's ``stats``: its current connections, the other counters 0."""
+    counters = ("connectTimeOut", "connectError", "connectFailure", "dataTimedOut",
+                "keepAliveTimedOut", "maxConn", "connectTimeOutSsl", "connectErrorSsl",
+                "connectFailureSsl", "dataTimedOutSsl", "keepAliveTimedOutSsl", "maxConnSsl",
+                "currentConnSsl")
+    return {**dict.fromkeys(counters, 0), "currentConn": current}
 
 
 def _int(text: str) -> int:
@@ -255,6 +266,14 @@ def remove_node(cloud: SimulatedCloud, tenant_id: str, lb_id: int,
     """The cloud without that node (no PENDING_UPDATE window follows)."""
     lb = tenant_load_balancers(cloud, tenant_id)[lb_id]
     return with_load_balancer(cloud, tenant_id, evolve(lb, nodes=lb.nodes.discard(node_id)))
+
+
+def set_current_connections(cloud: SimulatedCloud, tenant_id: str, lb_id: int,
+                            count: int | None) -> SimulatedCloud:
+    """The cloud with a load balancer whose ``stats`` say it holds ``count``
+    connections now (None: ``stats`` is not served)."""
+    lb = tenant_load_balancers(cloud, tenant_id)[lb_id]
+    return with_load_balancer(cloud, tenant_id, evolve(lb, current_connections=count))
 
 
 def set_node_online(cloud: SimulatedCloud, tenant_id: str, lb_id: int, node_id: int,

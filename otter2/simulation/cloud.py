@@ -31,6 +31,7 @@ from otter2.simulation.clb import (
     advance_load_balancers,
     handle_clb,
     remove_node,
+    set_current_connections,
     set_load_balancer_status,
     set_node_online,
 )
@@ -156,6 +157,6 @@ def fail_service(cloud: SimulatedCloud, service: ServiceType, until: float,
 __all__ = [
     "Behaviour", "CLBStatus", "SimulatedCloud", "add_load_balancer", "add_pool", "advance",
     "delete_server", "fail_service", "handle", "limit_rate", "rate_limited", "remove_node", "service_fault",
-    "set_load_balancer_status", "set_node_online", "set_pool_status", "set_quota",
+    "set_current_connections", "set_load_balancer_status", "set_node_online", "set_pool_status", "set_quota",
     "set_server_metadata", "set_server_status",
 ]

@@ -119,6 +119,8 @@ class SimulatedLoadBalancer:
     PENDING_DELETE) ends at ``status_until``, or never when it is None.
     ``update_time`` overrides the behaviour's PENDING_UPDATE window, and
     ``delete_time`` how long it stays PENDING_DELETE once deleted.
+    ``current_connections`` is what its ``stats`` say it holds now; None
+    means ``stats`` is not served (404), as in mimic.
     """
 
     id: int
@@ -133,6 +135,7 @@ class SimulatedLoadBalancer:
     health_monitor: PMap = field(factory=pmap, converter=frozen_json)
     update_time: float | None = None
     delete_time: float | None = None
+    current_connections: int | None = None
 
 
 @frozen

@@ -24,7 +24,7 @@ from otter2.store.interface import NoSuchGroup, StaleVersion
 
 GROUP_COLUMNS = ("tenant_id, group_id, config, launch, desired, version, paused, "
                   "suspended, status, error_reasons, group_touched, policy_touched, "
-                  "deleting, created, active, limited_retries, build_failures, build_after")
+                  "deleting, created, active, limited_retries, build_failures, build_after, waiting")
 
 
 def dumps(value: Any) -> str:
@@ -34,13 +34,13 @@ def dumps(value: Any) -> str:
 def group_from_row(row: sqlite3.Row) -> ScalingGroup:
     (tenant_id, group_id, config, launch, desired, version, paused, suspended,
      status, error_reasons, group_touched, policy_touched, deleting, created,
-     active, limited_retries, build_failures, build_after) = row
+     active, limited_retries, build_failures, build_after, waiting) = row
     state = GroupState(
         tenant_id=tenant_id, group_id=group_id, desired=desired, version=version,
         paused=bool(paused), suspended=bool(suspended), status=GroupStatus(status),
         error_reasons=json.loads(error_reasons), group_touched=group_touched,
         policy_touched=json.loads(policy_touched), limited_retries=limited_retries,
-        build_failures=build_failures, build_after=build_after)
+        build_failures=build_failures, build_after=build_after, waiting=json.loads(waiting))
     return ScalingGroup(tenant_id=tenant_id, group_id=group_id,
                         config=json.loads(config), launch=json.loads(launch),
                         state=state, created=created, deleting=bool(deleting),
@@ -90,12 +90,12 @@ def write_state(conn: sqlite3.Connection, state: GroupState) -> None:
     cursor = conn.execute(
         "UPDATE scaling_group SET desired=?, version=version+1, paused=?, "
         "suspended=?, status=?, error_reasons=?, group_touched=?, "
-        "policy_touched=?, limited_retries=?, build_failures=?, build_after=? "
+        "policy_touched=?, limited_retries=?, build_failures=?, build_after=?, waiting=? "
         "WHERE tenant_id=? AND group_id=? AND version=?",
         (state.desired, int(state.paused), int(state.suspended),
          state.status.value, dumps(state.error_reasons),
          state.group_touched, dumps(state.policy_touched), state.limited_retries,
-         state.build_failures, state.build_after,
+         state.build_failures, state.build_after, dumps(state.waiting),
          state.tenant_id, state.group_id, state.version))
     if cursor.rowcount == 0:
         row = conn.execute("SELECT 1 FROM scaling_group WHERE tenant_id=? AND group_id=?",

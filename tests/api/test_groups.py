@@ -10,7 +10,10 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from attrs import evolve
+
 from otter2.config import Limits
+from otter2.model import GroupStatus
 from tests.api.support import URL_ROOT, APITestCase, minimal_group
 from tests.api.test_errors import assert_error, make_fixture
 
@@ -552,6 +555,33 @@ class StateTests(APITestCase):
         self.assertEqual(answer.json, {"group": {
             "name": "tier", "paused": False, "status": "ACTIVE", "desiredCapacity": 2,
             "active": [], "activeCapacity": 0, "pendingCapacity": 2}})
+
+    async def test_waiting_while_not_converged(self) -> None:
+        """While ACTIVE and not converged the state says why under ``waiting`` (in the
+        group's manifest and list entry too); in ERROR it shows ``errors`` instead;
+        converged, neither."""
+        group = await self.create_group()
+        url = f"/groups/{group['id']}/state"
+
+        async def shown(**changes: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+            loaded = await self.store.load_group("t1", group["id"])
+            assert loaded is not None
+            await self.store.save_state(evolve(loaded.state, **changes))
+            listed = (await self.call("GET", "/groups")).json["groups"][0]["state"]
+            manifest = (await self.call("GET", f"/groups/{group['id']}")).json["group"]
+            self.assertEqual(listed, manifest["state"])
+            return (await self.call("GET", url)).json["group"], manifest["state"]
+
+        reason = "Could not reach Cloud Servers: down (HTTP 503)"
+        state, in_manifest = await shown(waiting=[reason])
+        self.assertEqual((state["status"], state["waiting"], in_manifest["waiting"]),
+                         ("ACTIVE", [{"message": reason}], [{"message": reason}]))
+        self.assertNotIn("errors", state)
+        state, _ = await shown(status=GroupStatus.ERROR, error_reasons=["no quota"])
+        self.assertEqual(state["errors"], [{"message": "no quota"}])
+        self.assertNotIn("waiting", state)
+        state, _ = await shown(status=GroupStatus.ACTIVE, error_reasons=[], waiting=[])
+        self.assertFalse({"errors", "waiting"} & set(state))
 
     async def test_state_follows_the_configured_name(self) -> None:
         """A renamed group's state shows the new name."""

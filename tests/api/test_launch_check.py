@@ -15,6 +15,7 @@ from twisted.internet import reactor
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.api.launch_check import check_launch_config
+from otter2.cloud.courtesy import held_answer
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
 from otter2.config import Config, IdentityConfig
 from otter2.control.errors import APIError
@@ -125,6 +126,16 @@ class CheckLaunchConfigTests(SynchronousTestCase):
                                   (nova("flavors/f1"), lambda _: FLAVOR_OK)])
         self.assertEqual(caught.exception.status, 503)
         self.assertIn("refused", caught.exception.message)
+
+    def test_rate_limit_is_503(self) -> None:
+        """A lookup refused over the rate limit (Nova's 413 or 429, or the answer
+        given while the tenant waits out a Retry-After) is a 503, not an invalid image."""
+        for limited in [Response(413, {"overLimit": {"message": "slow"}}, {"retry-after": "5"}),
+                        held_answer(30)]:
+            with self.assertRaises(APIError) as caught:
+                self.check(launch(), [(nova("images/i1"), lambda _, r=limited: r),
+                                      (nova("flavors/f1"), lambda _: FLAVOR_OK)])
+            self.assertEqual(caught.exception.status, 503)
 
     def test_load_balancer_lookups(self) -> None:
         """Each distinct CLB is looked up and the pools listed, at once with Nova."""

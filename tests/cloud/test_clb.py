@@ -217,6 +217,24 @@ class ParsingTests(SynchronousTestCase):
         self.assertEqual(clb.parse_load_balancer_ids({"loadBalancers": [{"id": 5}, {"id": 6}]}),
                          ["5", "6"])
 
+    def test_live_load_balancers(self) -> None:
+        """Load balancers being deleted, in CLB's or mimic's spelling, are left out."""
+        body = {"loadBalancers": [{"id": 5, "status": "ACTIVE"}, {"id": 6},
+                                  {"id": 7, "status": "PENDING_DELETE"},
+                                  {"id": 8, "status": "PENDING-DELETE"},
+                                  {"id": 9, "status": "DELETED"},
+                                  {"id": 10, "status": "PENDING_UPDATE"}]}
+        self.assertEqual(clb.parse_live_load_balancer_ids(body), ["5", "6", "10"])
+
+    def test_current_connections(self) -> None:
+        """``currentConn`` of a 200 stats answer; None for anything else."""
+        self.assertEqual(
+            [clb.read_current_connections(Response(status, body)) for status, body in [
+                (200, {"currentConn": 0}), (200, {"currentConn": 7}), (404, {"currentConn": 0}),
+                (200, {}), (200, {"currentConn": -1}), (200, {"currentConn": True}),
+                (200, {"currentConn": "0"}), (200, "stats")]],
+            [0, 7, None, None, None, None, None, None])
+
     def test_nodes(self) -> None:
         """Nodes carry their description under the LB, their id as a string and ONLINE-ness."""
         body = {"nodes": [

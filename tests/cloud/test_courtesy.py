@@ -10,15 +10,18 @@ from hypothesis import strategies as st
 from pyrsistent import pmap
 from twisted.trial.unittest import SynchronousTestCase
 
+from otter2.cloud import clb, nova, rcv3
 from otter2.cloud.courtesy import (
     THROTTLE_KINDS,
     RetryWindows,
     Throttle,
     asked_wait,
+    held_answer,
     throttle_for,
 )
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
 from otter2.config import THROTTLE_KEYS
+from otter2.model.outcome import StepOutcome, Verdict
 
 tenants = st.sampled_from(["t1", "t2", "t3"])
 services = st.sampled_from(list(ServiceType))
@@ -81,6 +84,30 @@ class AskedWaitTests(SynchronousTestCase):
         self.assertIsNone(asked_wait(Response(503, None, headers)))
         self.assertIsNone(asked_wait(Response(429, None)))
         self.assertIsNone(asked_wait(Response(429, None, {"retry-after": "soon"})))
+
+
+class HeldAnswerTests(SynchronousTestCase):
+    """The answer to a call held back reads as the service's own rate limit."""
+
+    @given(st.integers(1, 86399))
+    def test_asks_for_the_seconds_left(self, seconds: int) -> None:
+        """It is a 429 asking for exactly the seconds given."""
+        answer = held_answer(seconds)
+        self.assertEqual((answer.status, asked_wait(answer)), (429, float(seconds)))
+
+    def test_steps_retry_after_the_wait(self) -> None:
+        """Every kind of step reads it as a RETRY after the wait, never a group error."""
+        answer = held_answer(30)
+        outcomes = [clb.classify_add_nodes("5", answer), clb.classify_remove_nodes("5", answer),
+                    clb.classify_change_node("5", "1", answer),
+                    nova.classify_create_server(answer), nova.classify_delete_server("s1", answer),
+                    nova.classify_replace_metadata("s1", answer),
+                    nova.classify_set_metadata_item("s1", "k", answer),
+                    rcv3.classify_bulk_add([("p", "s1")], answer),
+                    rcv3.classify_bulk_remove([("p", "s1")], answer)]
+        self.assertEqual({(o.verdict, o.retry_after) if isinstance(o, StepOutcome) else o
+                          for o in outcomes}, {(Verdict.RETRY, 30.0)})
+        self.assertIn("the wait asked ends in 30 s", clb.classify_add_nodes("5", answer).reasons[0])
 
 
 class ThrottleForTests(SynchronousTestCase):

@@ -15,6 +15,7 @@ from otter2.convergence.conclusion import (
     BUILD_FAILURE_ROUNDS,
     FAILED_WITHOUT_REASON,
     MAX_BUILD_BACKOFF,
+    NOT_DONE_WITHOUT_REASON,
     PROMPTLY,
     Iteration,
     conclude,
@@ -67,6 +68,30 @@ class ConclusionPropertyTests(SynchronousTestCase):
             self.assertTrue(conclusion.error_reasons)
         else:
             self.assertEqual(list(conclusion.error_reasons), [])
+
+    @given(iterations(), st.floats(1, 120))
+    def test_waiting_while_active_and_not_converged(self, iteration: Iteration,
+                                                    interval: float) -> None:
+        """The state shows why exactly while the group is ACTIVE and not converged (RETRY
+        or LIMITED_RETRY): the iteration's reasons, never empty; never beside errors."""
+        conclusion = conclusion_of(iteration, interval)
+        not_converged = (conclusion.status is GroupStatus.ACTIVE
+                         and conclusion.verdict in (Verdict.RETRY, Verdict.LIMITED_RETRY))
+        self.assertEqual(bool(conclusion.waiting), not_converged)
+        if not_converged:
+            self.assertEqual(conclusion.waiting, conclusion.reasons)
+        self.assertFalse(conclusion.waiting and conclusion.error_reasons)
+
+    @given(st.lists(st.text(min_size=1), min_size=1, max_size=3),
+           st.one_of(st.none(), st.floats(0, 600)), st.integers(0, LIMIT))
+    def test_gather_failure_waits_active(self, why: list[str], retry_after: float | None,
+                                         limited: int) -> None:
+        """A failed gather (a RETRY with nothing else observed) never puts the group in
+        ERROR: its reason is shown as waiting, however often it happens."""
+        conclusion = conclusion_of(Iteration(NOW, StepOutcome(Verdict.RETRY, why),
+                                             limited_retries=limited, retry_after=retry_after))
+        self.assertEqual((conclusion.status, list(conclusion.waiting),
+                          list(conclusion.error_reasons)), (GroupStatus.ACTIVE, why, []))
 
     @given(iterations(), st.floats(1, 120))
     def test_looks_again_unless_done(self, iteration: Iteration, interval: float) -> None:
@@ -220,6 +245,25 @@ class ConclusionExampleTests(SynchronousTestCase):
         self.assertEqual((conclusion.status, list(conclusion.reasons),
                           conclusion.limited_retries, conclusion.look_again),
                          (GroupStatus.ERROR, ["Timed out: rebooting"], 0, None))
+
+    def test_retry_without_reason(self) -> None:
+        """A group not converged always says something while it waits."""
+        self.assertEqual(list(conclusion_of(iteration(Verdict.RETRY)).waiting),
+                         [NOT_DONE_WITHOUT_REASON])
+
+    def test_waiting_is_shown_until_converged(self) -> None:
+        """Builds and a Retry-After wait are shown as waiting; a converged or failed
+        group shows none."""
+        self.assertEqual(
+            [list(conclusion_of(iteration(verdict, *why, retry_after=wait)).waiting)
+             for verdict, why, wait in [
+                 (Verdict.RETRY, ["waiting for servers to build"], None),
+                 (Verdict.RETRY, ["Cloud Servers asked to wait 30 s (HTTP 429)"], 30.0),
+                 (Verdict.LIMITED_RETRY, ["rebooting"], None),
+                 (Verdict.SUCCESS, [], None),
+                 (Verdict.FAILURE, ["no quota"], None)]],
+            [["waiting for servers to build"], ["Cloud Servers asked to wait 30 s (HTTP 429)"],
+             ["rebooting"], [], []])
 
     def test_failure_without_reason(self) -> None:
         """An ERROR always says something."""

@@ -6,6 +6,7 @@ with canned answers, and the Observation (or the readable failure) it yields.
 from collections.abc import Callable
 from typing import Any
 
+from attrs import evolve
 from effect.testing import parallel_sequence, perform_sequence
 from pyrsistent import pmap, pvector
 from twisted.internet.error import ConnectionRefusedError
@@ -144,6 +145,8 @@ def node(node_id: int, condition: str = "ENABLED") -> dict:
 LBS = answer(200, {"loadBalancers": [{"id": 5}, {"id": 6}, {"id": 7}]})
 MONITOR = answer(200, {"healthMonitor": {"type": "CONNECT"}})
 NOT_FOUND = answer(404, {"message": "Load balancer not found"})
+#: ``stats`` as mimic answers it: not served.
+NO_STATS = [(clb.stats_request("t1", "5"), answer(404, {"message": "Resource not found"}))]
 
 
 def draining_node(node_id: int, drained_at: Any = None) -> CLBNode:
@@ -169,7 +172,7 @@ class GatherCLBTests(SynchronousTestCase):
                                   next_href="http://clb/5/nodes/2.atom?marker=7"))),
                 (clb.node_feed_request("t1", "5", "2", (("marker", "7"),)),
                  answer(200, feed((UPDATED_DRAINING, "2015-01-01T00:00:20Z")))),
-            ]])]]),
+            ], NO_STATS])]]),
         ], gather_clb("t1", ["5", "9"]))
         self.assertEqual(result, (
             [CLBNode("1", "10.0.0.1", CLBDescription("5", 80)), draining_node(2, 1420070420.0)],
@@ -186,7 +189,7 @@ class GatherCLBTests(SynchronousTestCase):
             ]), parallel_sequence([[
                 (clb.node_feed_request("t1", "5", "2"),
                  answer(200, feed(next_href="http://clb/5/nodes/2.atom?marker=7"))),
-            ]])]]),
+            ], NO_STATS])]]),
         ], gather_clb("t1", ["5"]))
         self.assertEqual(result, ([draining_node(2)], {"5": CLB()}))
 
@@ -201,7 +204,7 @@ class GatherCLBTests(SynchronousTestCase):
             ]), parallel_sequence([[
                 (clb.node_feed_request("t1", "5", "2"),
                  answer(200, feed((CREATED_DRAINING, "2015-01-01T00:00:10Z")))),
-            ]])]]),
+            ], NO_STATS])]]),
         ], gather_clb("t1", ["5"]))
         self.assertEqual(result[0], [draining_node(2, 1420070410.0)])
 
@@ -213,7 +216,8 @@ class GatherCLBTests(SynchronousTestCase):
                 [(clb.list_nodes_request("t1", "5"), answer(200, {"nodes": [
                     node(1), node(2, "DRAINING")]}))],
                 [(clb.health_monitor_request("t1", "5"), MONITOR)],
-            ]), parallel_sequence([[(clb.node_feed_request("t1", "5", "2"), NOT_FOUND)]])]]),
+            ]), parallel_sequence([[(clb.node_feed_request("t1", "5", "2"), NOT_FOUND)],
+                                   NO_STATS])]]),
         ], gather_clb("t1", ["5"]))
         self.assertEqual(result, ([], {}))
 
@@ -242,6 +246,62 @@ class GatherCLBTests(SynchronousTestCase):
             ], gather_clb("t1", ["5"]))
         self.assertEqual(caught.exception.reason,
                          "Could not list the nodes of Cloud Load Balancer 5: down (HTTP 500)")
+
+    def draining(self, stats: Callable[[object], Any]) -> list[CLBNode]:
+        """The nodes gathered from CLB 5 with a DRAINING and an ENABLED node, its
+        ``stats`` answered with ``stats``."""
+        nodes: list[CLBNode]
+        nodes, _ = perform_sequence([
+            (clb.list_load_balancers_request("t1"), LBS),
+            parallel_sequence([[parallel_sequence([
+                [(clb.list_nodes_request("t1", "5"), answer(200, {"nodes": [
+                    node(1), node(2, "DRAINING")]}))],
+                [(clb.health_monitor_request("t1", "5"), MONITOR)],
+            ]), parallel_sequence([
+                [(clb.node_feed_request("t1", "5", "2"),
+                  answer(200, feed((UPDATED_DRAINING, "2015-01-01T00:00:20Z"))))],
+                [(clb.stats_request("t1", "5"), stats)],
+            ])]]),
+        ], gather_clb("t1", ["5"]))
+        return nodes
+
+    def test_idle_load_balancer(self) -> None:
+        """A load balancer holding no connection says its DRAINING nodes have none;
+        its other nodes are not told."""
+        self.assertEqual(self.draining(answer(200, {"currentConn": 0, "maxConn": 4})), [
+            CLBNode("1", "10.0.0.1", CLBDescription("5", 80)),
+            evolve(draining_node(2, 1420070420.0), connections=0)])
+
+    def test_busy_or_unknown_connections(self) -> None:
+        """Connections on the load balancer, or stats that cannot be read, leave the
+        draining node's count unknown (it may be the one holding them)."""
+        for stats in [answer(200, {"currentConn": 3}), answer(404, {"message": "nope"}),
+                      answer(200, {"maxConn": 0}), raise_(ConnectionRefusedError())]:
+            self.assertEqual(self.draining(stats)[1], draining_node(2, 1420070420.0))
+
+    def test_no_stats_without_draining(self) -> None:
+        """Without DRAINING nodes the load balancer's stats are not read."""
+        result = perform_sequence([
+            (clb.list_load_balancers_request("t1"), LBS),
+            parallel_sequence([[parallel_sequence([
+                [(clb.list_nodes_request("t1", "5"), answer(200, {"nodes": [node(1)]}))],
+                [(clb.health_monitor_request("t1", "5"), MONITOR)]])]]),
+        ], gather_clb("t1", ["5"]))
+        self.assertEqual(result[0], [CLBNode("1", "10.0.0.1", CLBDescription("5", 80))])
+
+    def test_being_deleted_counts_as_missing(self) -> None:
+        """A load balancer listed as PENDING_DELETE or DELETED (CLB's or mimic's
+        spelling) is not read: no nodes to add to or remove from, no CLB."""
+        listing = answer(200, {"loadBalancers": [
+            {"id": 5, "status": "PENDING_DELETE"}, {"id": 6, "status": "PENDING-DELETE"},
+            {"id": 7, "status": "DELETED"}, {"id": 8, "status": "ACTIVE"}]})
+        result = perform_sequence([
+            (clb.list_load_balancers_request("t1"), listing),
+            parallel_sequence([[parallel_sequence([
+                [(clb.list_nodes_request("t1", "8"), answer(200, {"nodes": []}))],
+                [(clb.health_monitor_request("t1", "8"), MONITOR)]])]]),
+        ], gather_clb("t1", ["5", "6", "7", "8"]))
+        self.assertEqual(result, ([], {"8": CLB(health_monitor=True)}))
 
     def test_nothing_wanted(self) -> None:
         """No wanted LB reads nothing."""
@@ -308,6 +368,29 @@ class GatherGroupTests(SynchronousTestCase):
             lb_nodes=[CLBNode("1", "10.0.0.1", CLBDescription("6", 80)),
                       RCv3Node("n1", RCv3Description("p"), "a")],
             clbs={"6": CLB(health_monitor=True)}))
+
+    def test_only_the_groups_draining_nodes_are_looked_into(self) -> None:
+        """Of the DRAINING nodes, only those at a group server's address get their feed
+        and their load balancer's stats read: here, CLB 5 holds the group's draining
+        node (10.0.0.5), CLB 6 only another's."""
+        def nodes_of(lb_id: str, address: str) -> Any:
+            return [(clb.list_nodes_request("t1", lb_id), answer(200, {"nodes": [
+                {"id": 9, "address": address, "port": 80, "condition": "DRAINING"}]}))]
+        observation = perform_sequence([
+            (nova.list_servers_request("t1"), page([MINE])),
+            (clb.list_load_balancers_request("t1"), LBS),
+            parallel_sequence([
+                [parallel_sequence([nodes_of("5", "10.0.0.5"),
+                                    [(clb.health_monitor_request("t1", "5"), MONITOR)]]),
+                 parallel_sequence([
+                     [(clb.node_feed_request("t1", "5", "9"), answer(200, feed()))],
+                     [(clb.stats_request("t1", "5"), answer(200, {"currentConn": 0}))]])],
+                [parallel_sequence([nodes_of("6", "10.0.0.99"),
+                                    [(clb.health_monitor_request("t1", "6"), MONITOR)]])],
+            ]),
+        ], gather_group("t1", "g1", [CLBDescription("5", 80), CLBDescription("6", 80)]))
+        self.assertEqual([(n.address, n.connections) for n in observation.lb_nodes
+                          if isinstance(n, CLBNode)], [("10.0.0.5", 0), ("10.0.0.99", None)])
 
     def test_only_clbs(self) -> None:
         """A group with only CLBs reads no RackConnect."""

@@ -123,18 +123,22 @@ class ConvergeOneGroupTests(SynchronousTestCase):
     def test_failed_gather_is_a_retry_with_its_reason(self) -> None:
         """
         A Nova listing that fails makes the iteration RETRY with a readable
-        reason, keeps the last record and looks again after one interval.
+        reason, shown in the ACTIVE group's state as why it waits; it keeps the
+        last record and looks again after one interval.
         """
         g = group(desired=1)
+        reason = "Could not list the servers of Cloud Servers: unavailable (HTTP 503)"
+        waiting = evolve(g.state, waiting=[reason])
         result = perform_sequence([
             (LoadGroup("t1", "g1", True), lambda _: g),
             (Now(), lambda _: 100.0),
             (nova.list_servers_request("t1"), lambda _: Response(503, "unavailable")),
             (LoadGroup("t1", "g1", True), lambda _: g),
+            (SaveState(waiting), lambda _: evolve(waiting, version=1)),
         ], converge_one_group("t1", "g1", SETTINGS))
         self.assertEqual(result.verdict, Verdict.RETRY)
         self.assertEqual(len(result.reasons), 1)
-        self.assertIn("Could not list the servers", result.reasons[0])
+        self.assertEqual(result.reasons[0], reason)
         self.assertEqual((result.servers, result.look_again), (None, 110.0))
 
     def test_rate_limited_gather_waits_as_asked(self) -> None:
@@ -145,7 +149,9 @@ class ConvergeOneGroupTests(SynchronousTestCase):
         g = group(desired=1)
         g = evolve(g, state=evolve(g.state, limited_retries=2))
         limited = Response(429, {"overLimit": {"message": "slow down"}}, {"retry-after": "45"})
-        reset = evolve(g.state, limited_retries=0)
+        reset = evolve(g.state, limited_retries=0, waiting=[
+            "Could not list the servers of Cloud Servers: the service is limiting the rate "
+            "of requests and asked to wait 45 s: slow down (HTTP 429)"])
         result = perform_sequence([
             (LoadGroup("t1", "g1", True), lambda _: g),
             (Now(), lambda _: 100.0),
@@ -174,7 +180,8 @@ class ConvergeOneGroupTests(SynchronousTestCase):
     def test_limited_retry_count_is_stored(self) -> None:
         """A server stuck rebooting adds one to the group's stored LIMITED_RETRY count."""
         g = group(desired=1, limited_retries=1)
-        counted = evolve(g.state, limited_retries=2)
+        counted = evolve(g.state, limited_retries=2, waiting=[
+            "Waiting for server s1 to transition to ACTIVE from REBOOT"])
         result = perform_sequence([
             (LoadGroup("t1", "g1", True), lambda _: g),
             (Now(), lambda _: 100.0),

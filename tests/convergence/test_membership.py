@@ -170,8 +170,7 @@ class MembershipTests(SynchronousTestCase):
         """Row 13: a wanted CLB without health information fails with a readable reason."""
         self.assertEqual(steps_for(1, [server("a", address=IP1)], lbs=[CLB5], clbs={}),
                          pbag([FailConvergence([
-                             "Could not find health monitor configuration of Cloud Load "
-                             "Balancer 5"])]))
+                             "Cloud Load Balancer does not exist: 5"])]))
 
     def test_drift_is_reset(self) -> None:
         """Row 14: a node whose weight, condition or type drifted is set back."""
@@ -226,8 +225,7 @@ class MembershipTests(SynchronousTestCase):
         """A drifted node on a CLB without health information fails readably."""
         self.assertEqual(steps_for(1, [server("a", address=IP1)], [clb_node("1", IP1, weight=3)],
                                    lbs=[CLB5], clbs={}),
-                         pbag([FailConvergence(["Could not find health monitor configuration "
-                                                "of Cloud Load Balancer 5"])]))
+                         pbag([FailConvergence(["Cloud Load Balancer does not exist: 5"])]))
 
     def test_several_ports(self) -> None:
         """Two ports on one CLB give two nodes, in one merged addition."""

@@ -57,6 +57,29 @@ class ScalingTests(MimicTestCase):
         await self.request("GET", f"{self.api}/groups/{group_id}", ok=404)
 
 
+class WaitingTests(MimicTestCase):
+    """The group state says why a group is not converged yet."""
+
+    async def test_waiting_for_builds(self) -> None:
+        """While its server builds the ACTIVE group shows why it waits, without errors;
+        converged, it shows neither."""
+        group_id = await self.create_group(1, build_seconds=6)
+
+        async def waiting() -> bool:
+            state = await self.state(group_id)
+            return bool(state["status"] == "ACTIVE" and state.get("waiting")
+                        and "errors" not in state)
+        await self.eventually(waiting, "waiting while the server builds")
+        state = await self.state(group_id)
+        self.assertTrue(all(set(entry) == {"message"} and entry["message"]
+                            for entry in state["waiting"]), state)
+        await self.converged(group_id, 1)
+
+        async def settled() -> bool:
+            return not {"waiting", "errors"} & set(await self.state(group_id))
+        await self.eventually(settled, "neither waiting nor in error once converged")
+
+
 class DamageTests(MimicTestCase):
     """Damage done behind otter2's back is repaired without any API call."""
 

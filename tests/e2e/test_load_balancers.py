@@ -110,9 +110,8 @@ class DeletedLoadBalancerTests(LoadBalancerTestCase):
                            ok=202)
         await self.execute(group_id, desiredCapacity=2)
         state = await self.status_is(group_id, "ERROR", 2)
-        # Otter's words (spec §8.2): the gather found no such CLB, so no health monitor.
-        self.assertEqual(self.errors(state), [
-            f"Could not find health monitor configuration of Cloud Load Balancer {lb}"])
+        # Listed PENDING-DELETE or DELETED, or gone: the CLB counts as missing.
+        self.assertEqual(self.errors(state), [f"Cloud Load Balancer does not exist: {lb}"])
         self.assertEqual(state["activeCapacity"], 0)
 
         await self.execute(group_id, desiredCapacity=0)
@@ -131,20 +130,27 @@ class DeletedLoadBalancerTests(LoadBalancerTestCase):
         return lb, group_id
 
     async def test_pending_delete_scale_up(self) -> None:
-        """A CLB in PENDING_DELETE puts the growing group in ERROR saying it is being
-        deleted."""
+        """A CLB in PENDING_DELETE counts as missing: the growing group goes to ERROR
+        saying it does not exist, and its old node is left to go with the CLB."""
         lb, group_id = await self.pending_delete(1)
         await self.execute(group_id, desiredCapacity=2)
         state = await self.status_is(group_id, "ERROR", 2)
-        self.assertEqual(self.errors(state),
-                         [f"Cloud Load Balancer is currently being deleted: {lb}"])
+        self.assertEqual(self.errors(state), [f"Cloud Load Balancer does not exist: {lb}"])
+        self.assertEqual(len(await self.nodes(lb)), 1)
 
     async def test_pending_delete_scale_down(self) -> None:
-        """Scaling down is not held up by a CLB in PENDING_DELETE: the server goes though
-        the CLB refuses to remove its node, and the group settles."""
+        """Scaling down is not held up by a CLB in PENDING_DELETE: the server goes
+        without its node being touched (it goes with the CLB); the group, whose launch
+        configuration still wants the CLB, shows ERROR saying it does not exist."""
         lb, group_id = await self.pending_delete(2)
         await self.execute(group_id, desiredCapacity=1)
-        await self.settled(group_id, 1)
+
+        async def check() -> bool:
+            state = await self.state(group_id)
+            return (len(await self.servers(group_id)) == 1 and state["status"] == "ERROR"
+                    and self.errors(state) == [f"Cloud Load Balancer does not exist: {lb}"])
+        await self.eventually(check, "one server left, in ERROR naming the CLB")
+        self.assertEqual(len(await self.nodes(lb)), 2)
 
 
 class SharedLoadBalancerTests(LoadBalancerTestCase):

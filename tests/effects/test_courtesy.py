@@ -20,6 +20,8 @@ from twisted.web.server import Request
 from txeffect import perform
 
 from otter2.cloud.catalog import Catalog
+from otter2.cloud.courtesy import asked_wait
+from otter2.cloud.messages import retry_after
 from otter2.cloud.request import ServiceRequest, ServiceType
 from otter2.effects.courtesy import Courtesy
 from otter2.effects.dispatcher import make_dispatcher
@@ -72,7 +74,8 @@ class TenantsAuthenticator:
 
 
 class CourtesyTests(SynchronousTestCase):
-    """Calls wait out Retry-After, throttles and the per-tenant cap on the clock."""
+    """Calls meet Retry-After (refused unsent, or waited for its last moment), and wait
+    out throttles and the per-tenant cap on the clock."""
 
     def setUp(self) -> None:
         self.clock = Clock()
@@ -103,34 +106,51 @@ class CourtesyTests(SynchronousTestCase):
             self.http.flush()
 
     def test_retry_after_holds_the_tenant(self) -> None:
-        """After a 429 with Retry-After: 30, the tenant's next Nova call waits 30 s
-        while another tenant's calls, and the tenant's CLB calls, go at once."""
+        """After a 429 with Retry-After: 30, the tenant's Nova calls are answered at once
+        with a 429 giving the seconds left, and not sent, until the 30 s are over;
+        another tenant's calls, and the tenant's CLB calls, go at once."""
         self.holder.cloud = limit_rate(self.holder.cloud, "t1", NOVA, until=30)
         first = self.successResultOf(self.send("t1", NOVA, "GET", "servers/detail"))
         self.assertEqual((first.status, first.headers["retry-after"]), (429, "30"))
-        held = self.send("t1", NOVA, "GET", "servers/detail")
+        held = self.successResultOf(self.send("t1", NOVA, "GET", "servers/detail"))
         other = self.successResultOf(self.send("t2", NOVA, "GET", "servers/detail"))
         clb = self.successResultOf(self.send("t1", CLB, "GET", "loadbalancers"))
-        self.assertEqual((other.status, clb.status), (200, 200))
-        self.assertNoResult(held)
-        self.advance(29.875)
-        self.assertNoResult(held)
-        self.advance(0.25)
-        self.assertEqual(self.successResultOf(held).status, 200)
+        self.assertEqual((held.status, held.headers["retry-after"], other.status, clb.status),
+                         (429, "30", 200, 200))
+        self.assertEqual(held.body["overLimit"]["message"],
+                         "otter2 did not send the call: the wait asked ends in 30 s")
+        self.advance(10.125)
+        later = self.successResultOf(self.send("t1", NOVA, "GET", "servers/detail"))
+        self.assertEqual((later.status, later.headers["retry-after"]), (429, "20"))
+        self.advance(20)
+        self.assertEqual(
+            self.successResultOf(self.send("t1", NOVA, "GET", "servers/detail")).status, 200)
         self.assertEqual([(round(t, 1), tenant) for t, tenant, _, path in self.arrivals.seen
                           if path.startswith(NOVA.value)],
-                         [(0, "t1"), (0, "t2"), (30, "t1")])
+                         [(0, "t1"), (0, "t2"), (30.1, "t1")])
 
-    def test_wait_is_not_a_failure(self) -> None:
-        """A call made while its tenant is held is delayed, then answered, not failed."""
+    def test_refusal_is_read_as_the_service_would_be(self) -> None:
+        """The unsent answer is a rate limit like the service's own: it asks for the
+        seconds left, rounded up so that the next look comes after the wait."""
         self.holder.cloud = limit_rate(self.holder.cloud, "t1", CLB, until=10, status=413)
         self.successResultOf(self.send("t1", CLB, "GET", "loadbalancers"))
+        self.advance(2.5)
+        held = self.successResultOf(self.send("t1", CLB, "GET", "loadbalancers"))
+        self.assertEqual((asked_wait(held), retry_after(held)), (8.0, 8.0))
+
+    def test_last_moment_of_a_wait_is_waited(self) -> None:
+        """A call made within a second of the wait's end waits for it, then is sent
+        and answered: no refusal for a moment's wait."""
+        self.holder.cloud = limit_rate(self.holder.cloud, "t1", CLB, until=10, status=413)
+        self.successResultOf(self.send("t1", CLB, "GET", "loadbalancers"))
+        self.advance(9.25)
         held = [self.send("t1", CLB, "GET", "loadbalancers") for _ in range(3)]
         for deferred in held:
             self.assertNoResult(deferred)
-        self.advance(10.125)
+        self.advance(0.875)
         self.assertEqual([self.successResultOf(d).status for d in held], [200, 200, 200])
-        self.assertEqual(len(self.arrivals.seen), 4)
+        self.assertEqual([round(t, 1) for t, _, _, _ in self.arrivals.seen],
+                         [0, 10, 10, 10])
 
     def test_throttle_serialises_its_kind(self) -> None:
         """With create_server_delay 1, creates go one at a time, each a second after
@@ -146,27 +166,34 @@ class CourtesyTests(SynchronousTestCase):
                          [(0, "GET"), (1, "POST"), (2, "POST")])
 
     def test_throttled_calls_heed_a_wait_asked_meanwhile(self) -> None:
-        """Creates queued behind a throttle when a 429 comes back wait for the time
-        asked instead of going in, and get refused, one after the other."""
+        """Creates queued behind a throttle when a 429 comes back still take their
+        turn (the throttle's delay is waited), then are refused without being sent."""
         self.use(Courtesy(self.clock, pmap({"create_server_delay": 1.0})))
         self.holder.cloud = limit_rate(self.holder.cloud, "t1", NOVA, until=30)
         body = {"server": {"name": "s", "imageRef": "i", "flavorRef": "f"}}
         creates = [self.send("t1", NOVA, "POST", "servers", body) for _ in range(3)]
-        self.advance(32.125)
-        self.assertEqual([self.successResultOf(d).status for d in creates], [429, 202, 202])
-        self.assertEqual([round(t, 1) for t, _, _, _ in self.arrivals.seen], [1, 31, 32])
+        self.advance(1.125)
+        first = self.successResultOf(creates[0])
+        self.assertNoResult(creates[1])
+        self.advance(2)
+        answers = [first, *(self.successResultOf(d) for d in creates[1:])]
+        self.assertEqual([(a.status, a.headers["retry-after"]) for a in answers],
+                         [(429, "29"), (429, "28"), (429, "27")])
+        self.assertEqual([round(t, 1) for t, _, _, _ in self.arrivals.seen], [1])
 
     def test_slot_heeds_a_wait_asked_meanwhile(self) -> None:
-        """A call waiting for a slot when a 429 comes back for its tenant waits for
-        the time asked (from the answer's arrival, 5 s after it was sent)
+        """A call waiting for a slot when a 429 comes back for its tenant is refused
+        with the time asked (from the answer's arrival, 5 s after it was sent)
         instead of going in."""
         self.holder.cloud = evolve(limit_rate(self.holder.cloud, "t1", NOVA, until=20),
                                    behaviour=Behaviour(latency=5))
         self.use(Courtesy(self.clock, max_in_flight_per_tenant=1))
         calls = [self.send("t1", NOVA, "GET", "servers/detail") for _ in range(2)]
-        self.advance(30.125)
-        self.assertEqual([self.successResultOf(d).status for d in calls], [429, 200])
-        self.assertEqual([round(t, 1) for t, _, _, _ in self.arrivals.seen], [0, 25])
+        self.advance(5.125)
+        answers = [self.successResultOf(d) for d in calls]
+        self.assertEqual([(a.status, a.headers["retry-after"]) for a in answers],
+                         [(429, "20"), (429, "20")])
+        self.assertEqual([round(t, 1) for t, _, _, _ in self.arrivals.seen], [0])
 
     def test_clb_throttle_is_per_tenant(self) -> None:
         """A CLB throttle holds each tenant apart: two tenants' calls go side by side."""

@@ -16,7 +16,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.cloud.request import NoSuchEndpoint, ServiceRequest, ServiceType
 from otter2.config import ConvergerConfig
-from otter2.effects.dispatcher import store_dispatcher
+from otter2.effects.courtesy import Courtesy
+from otter2.effects.dispatcher import make_dispatcher, store_dispatcher
 from otter2.model import GroupState, GroupStatus, ScalingGroup
 from otter2.model.cloud import NodeCondition, ServerState
 from otter2.service.converger import Converger
@@ -30,10 +31,15 @@ from otter2.simulation import (
     capacity,
     delete_server,
     fail_service,
+    limit_rate,
+    set_current_connections,
     set_server_status,
+    simulated_resource,
     standalone_dispatcher,
 )
 from otter2.store.memory import MemoryGroupStore
+from tests.effects.test_courtesy import REGION, Arrivals, TenantsAuthenticator
+from tests.stub_treq import StubTreq
 
 
 class ConvergerTestCase(SynchronousTestCase):
@@ -234,6 +240,69 @@ class ConcurrencyTests(ConvergerTestCase):
         self.assertEqual([self.active(f"g{i}", f"t{i}") for i in range(5)], [1] * 5)
 
 
+class ThrottledTenantTests(ConvergerTestCase):
+    """
+    A tenant that the cloud asked to wait does not hold the converger back
+    from other tenants: its calls are refused unsent while the wait lasts
+    (see Note [Rate limits are the tenant's]), over the real HTTP performer.
+    """
+
+    settings = ConvergerConfig(interval=5, concurrency=1)
+    behaviour = Behaviour(build_time=30, latency=0.25)
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.arrivals = Arrivals(simulated_resource(self.holder, self.clock), self.clock)
+        self.http = StubTreq(self.arrivals)
+        self.use(Courtesy(self.clock))
+
+    def use(self, courtesy: Courtesy) -> None:
+        self.dispatcher = make_dispatcher(
+            self.clock, self.store, http=self.http, region=REGION, courtesy=courtesy,
+            authenticator=TenantsAuthenticator(self.holder.cloud.base_url))
+        self.converger = Converger(self.clock, self.dispatcher, self.settings)
+
+    def run_for(self, seconds: float, step: float = 0.25) -> None:
+        self.converger.startService() if not self.converger.running else None
+        end = self.clock.seconds() + seconds
+        while self.clock.seconds() < end:
+            self.clock.advance(step)
+            self.http.flush()
+
+    def storm(self) -> float:
+        """Six groups of t1, whose Nova calls are refused for ten minutes, and two of
+        t2; the instant the storm ends."""
+        storm_end = self.clock.seconds() + 600
+        self.holder.cloud = limit_rate(self.holder.cloud, "t1", ServiceType.CLOUD_SERVERS,
+                                       storm_end)
+        for i in range(6):
+            self.make_group(f"a{i}", desired=1, tenant_id="t1")
+        for i in range(2):
+            self.make_group(f"b{i}", desired=1, tenant_id="t2")
+        return storm_end
+
+    def test_other_tenant_goes_on(self) -> None:
+        """
+        With one converger slot and t1's round of six groups first in line, t2's
+        groups converge while t1 is held; t1's groups stay ACTIVE saying they wait,
+        reach Nova only with their round's first listing (made before the first
+        429 came back), and converge once the wait is over.
+        """
+        storm_end = self.storm()
+        self.run_for(120)
+        self.assertEqual([self.active(f"b{i}", "t2") for i in range(2)], [1, 1])
+        for i in range(6):
+            state = self.store.groups[("t1", f"a{i}")].state
+            self.assertEqual(state.status, GroupStatus.ACTIVE)
+            self.assertIn("limiting the rate of requests", " ".join(state.waiting))
+        refused = [t for t, tenant, _, path in self.arrivals.seen
+                   if tenant == "t1" and t < storm_end]
+        self.assertEqual(refused, [refused[0]])
+        self.run_for(storm_end - self.clock.seconds() + 120)
+        self.assertEqual([self.active(f"a{i}", "t1") for i in range(6)], [1] * 6)
+        self.assertEqual(self.store.divergent, {})
+
+
 class TimingTests(ConvergerTestCase):
     """The converger comes back when a wait ends, not after a guessed delay."""
 
@@ -282,6 +351,41 @@ class TimingTests(ConvergerTestCase):
         # Removed when the drain ends, not at the next look after it.
         self.assertEqual(left, began + 32)
         self.assertEqual((self.active(), len(self.recorded_active())), (1, 1))
+
+    def test_idle_load_balancer_ends_a_drain_at_the_next_look(self) -> None:
+        """
+        A node of a 300 s drain on a load balancer whose stats show no connection
+        leaves at the next look after it began draining, not 300 s later.
+        """
+        self.make_group(desired=2, lb_id=5, draining_timeout=300)
+        self.run_for(120, step=0.25)
+        self.assertEqual((self.lb_nodes(), self.store.divergent), (2, {}))
+        self.holder.cloud = set_current_connections(self.holder.cloud, "t1", 5, 0)
+        self.set_desired(1)
+
+        def nodes() -> tuple[int, int]:
+            listed = self.holder.cloud.load_balancers["t1"][5].nodes.values()
+            return (len(listed), sum(n.condition is NodeCondition.DRAINING for n in listed))
+        samples = self.sample_until(120, nodes)
+        began = next(t for t, (_, draining) in samples if draining == 1)
+        left = next(t for t, (count, _) in samples if count == 1)
+        self.assertGreater(left, began)
+        self.assertLessEqual(left, began + self.settings.interval)
+        self.assertEqual((self.active(), len(self.recorded_active())), (1, 1))
+
+    def test_busy_load_balancer_drains_for_the_whole_timeout(self) -> None:
+        """With connections on the load balancer, the drain lasts its timeout."""
+        self.make_group(desired=2, lb_id=5, draining_timeout=40)
+        self.run_for(120, step=0.25)
+        self.holder.cloud = set_current_connections(self.holder.cloud, "t1", 5, 3)
+        self.set_desired(1)
+        samples = self.sample_until(120, lambda: (
+            len(self.holder.cloud.load_balancers["t1"][5].nodes),
+            any(n.condition is NodeCondition.DRAINING
+                for n in self.holder.cloud.load_balancers["t1"][5].nodes.values())))
+        began = next(t for t, (_, draining) in samples if draining)
+        left = next(t for t, (count, _) in samples if count == 1)
+        self.assertEqual(left, began + 40)
 
     def test_restart_keeps_the_limited_retry_count(self) -> None:
         """A converger that restarts in the middle of LIMITED_RETRY goes on counting."""

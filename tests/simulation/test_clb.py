@@ -18,6 +18,7 @@ from otter2.simulation import (
     SimulatedCloud,
     add_load_balancer,
     remove_node,
+    set_current_connections,
     set_load_balancer_status,
     set_node_online,
 )
@@ -211,6 +212,17 @@ class NodeTests(SynchronousTestCase):
                                   "port: '80', condition: 'ENABLED', weight: '1'")
         self.assertLess(updated, created)
         self.assertIn("<updated>2030-03-17T17:47:40.000Z</updated>", feed.body)
+
+    def test_stats(self) -> None:
+        """``stats`` says the connections set out of band; unset, it is not served (as
+        in mimic)."""
+        self.assertEqual(clb(with_lb(), "GET", "/7/stats")[1].status, 404)
+        cloud = set_current_connections(with_lb(), "t1", 7, 12)
+        _, stats = clb(cloud, "GET", "/7/stats")
+        self.assertEqual((stats.status, stats.body["currentConn"], stats.body["maxConn"]),
+                         (200, 12, 0))
+        _, stats = clb(set_current_connections(cloud, "t1", 7, 0), "GET", "/7/stats")
+        self.assertEqual(stats.body["currentConn"], 0)
 
     def test_single_node(self) -> None:
         """A node is shown by id; an unknown one answers 404."""

@@ -174,14 +174,58 @@ class OutOfBandTests(Scenario):
         self.assert_converged(self.converge_for(minutes=6), 3)
 
     def test_nova_outage(self) -> None:
-        """A burst of Nova 503s delays but does not prevent convergence."""
+        """A burst of Nova 503s delays but does not prevent convergence; meanwhile the
+        group stays ACTIVE and its state says why it waits, until it converges."""
         self.make_group(3)
         self.holder.cloud = fail_service(self.holder.cloud, ServiceType.CLOUD_SERVERS,
                                          self.clock.seconds() + 90, status=503)
         first = self.converge_for(minutes=1)
         self.assertTrue(all(s.result.verdict is Verdict.RETRY for s in first.samples))
-        self.assertEqual(self.store.groups[("t1", "g1")].state.status, GroupStatus.ACTIVE)
+        state = self.store.groups[("t1", "g1")].state
+        self.assertEqual(state.status, GroupStatus.ACTIVE)
+        [waiting] = state.waiting
+        self.assertTrue(waiting.startswith("Could not list the servers of Cloud Servers")
+                        and waiting.endswith("(HTTP 503)"), waiting)
+        self.assertEqual(list(state.error_reasons), [])
         self.assert_converged(self.converge_for(minutes=5), 3)
+        self.assertEqual(list(self.store.groups[("t1", "g1")].state.waiting), [])
+
+    def test_building_servers_are_waited_for(self) -> None:
+        """While its servers build, the group's state says it waits for them."""
+        self.make_group(2)
+        self.converge_for(minutes=0.5)
+        state = self.store.groups[("t1", "g1")].state
+        self.assertEqual(state.status, GroupStatus.ACTIVE)
+        self.assertTrue(state.waiting, state)
+        self.assertTrue(any("build" in reason or "ACTIVE" in reason for reason in state.waiting),
+                        state.waiting)
+
+
+class DeletedLoadBalancerTests(Scenario):
+    """A load balancer being deleted counts as gone, its nodes with it."""
+
+    def test_pending_delete_is_an_error_not_a_retry(self) -> None:
+        """A group growing on a CLB held in PENDING_DELETE, its old nodes still listed,
+        goes to ERROR saying the CLB does not exist (it RETRYed for ever, ACTIVE, when it
+        tried to remove and add nodes there); scaled to 0 it settles without touching
+        the CLB."""
+        self.make_group(2)
+        self.assert_converged(self.converge_for(minutes=5), 2)
+        self.holder.cloud = set_load_balancer_status(self.holder.cloud, "t1", 5,
+                                                     CLBStatus.PENDING_DELETE)
+        self.set_desired(3)
+        stuck = self.converge_for(minutes=3)
+        state = self.store.groups[("t1", "g1")].state
+        self.assertEqual((state.status, list(state.error_reasons)),
+                         (GroupStatus.ERROR, ["Cloud Load Balancer does not exist: 5"]))
+        self.assertEqual(stuck.samples[-1].result.verdict, Verdict.FAILURE)
+        self.assertEqual(len(self.holder.cloud.load_balancers["t1"][5].nodes), 2)
+
+        self.set_desired(0)
+        settled = self.converge_for(minutes=3)
+        self.assertEqual(settled.samples[-1].result.verdict, Verdict.SUCCESS)
+        self.assertEqual((self.servers(), self.store.groups[("t1", "g1")].state.status),
+                         ([], GroupStatus.ACTIVE))
 
 
 class QuotaTests(Scenario):

@@ -168,9 +168,10 @@ class RateLimitStormTests(HTTPScenario):
     def test_storm_slows_without_failing(self) -> None:
         """
         While Nova refuses the tenant's calls for two minutes with 429 and
-        Retry-After, both groups RETRY saying so, their calls wait instead of
-        hammering Nova (one refused call, whichever group made it), no group
-        goes to ERROR, and both converge once the storm is over.
+        Retry-After, both groups RETRY saying so, their later calls are refused
+        unsent instead of hammering Nova (the calls that reach it during the storm
+        are those made before the first 429 came back), no group goes to ERROR,
+        and both converge once the storm is over.
         """
         self.make_group(2)
         first = self.store.groups[("t1", "g1")]

@@ -231,11 +231,14 @@ def group_store_tests(build_store: Callable[[TestCase], GroupStore]) -> type[Tes
             self.assertEqual(list(present(await self.store.load_group("t1", "g1")).servers), record)
 
         async def test_retry_counts_are_kept_with_the_state(self) -> None:
-            """The LIMITED_RETRY count and the build back-off are kept with the group's state."""
+            """The LIMITED_RETRY count, the build back-off and the reasons a group waits
+            are kept with the group's state."""
             await self.store.create_group(group(), [], [], 10)
             loaded = present(await self.store.load_group("t1", "g1"))
+            self.assertEqual(list(loaded.state.waiting), [])
             saved = await self.store.save_state(evolve(
-                loaded.state, limited_retries=4, build_failures=5, build_after=1234.5))
+                loaded.state, limited_retries=4, build_failures=5, build_after=1234.5,
+                waiting=["waiting for servers to build", "Could not reach Cloud Servers"]))
             self.assertEqual(present(await self.store.load_group("t1", "g1")).state, saved)
 
         async def test_due_events_by_bucket_and_time(self) -> None:
