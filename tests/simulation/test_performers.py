@@ -1,6 +1,6 @@
 """
 Tests for otter2.simulation.performers: the simulated cloud behaves like Nova,
-CLB and RackConnect v3 through the fast performer and over HTTP, answers
+CLB, RackConnect v3 and Heat through the fast performer and over HTTP, answers
 after its latency, and lists its endpoints in an Identity catalog.
 """
 
@@ -36,12 +36,12 @@ LIST = ServiceRequest("t1", ServiceType.CLOUD_SERVERS, "GET", "servers/detail")
 class FastPerformerBehaviourTests(
         cloud_behaviour_tests(  # type: ignore[misc]  # a computed base class
             lambda case: SimulatedCloudUnderTest(through_performer))):
-    """The simulated cloud keeps the Nova, CLB and RCv3 contract through the fast performer."""
+    """The simulated cloud keeps the Nova, CLB, RCv3 and Heat contract through the fast performer."""
 
 
 class HTTPBehaviourTests(cloud_behaviour_tests(  # type: ignore[misc]  # a computed base class
         lambda case: SimulatedCloudUnderTest(through_http))):
-    """The simulated cloud keeps the Nova, CLB and RCv3 contract over HTTP, through treq."""
+    """The simulated cloud keeps the Nova, CLB, RCv3 and Heat contract over HTTP, through treq."""
 
 
 class LatencyTests(SynchronousTestCase):
@@ -122,6 +122,9 @@ class CatalogTests(SynchronousTestCase):
             {"name": "rackconnect", "type": "rax:rackconnect",
              "endpoints": [{"region": "ORD", "tenantId": "42",
                             "publicURL": "http://sim.test/rackconnect/42"}]},
+            {"name": "cloudOrchestration", "type": "orchestration",
+             "endpoints": [{"region": "ORD", "tenantId": "42",
+                            "publicURL": "http://sim.test/cloudOrchestration/42"}]},
         ])
 
 
