@@ -222,7 +222,11 @@ def _busy(stack: SimulatedStack) -> Response | None:
 
 def _update(cloud: SimulatedCloud, tenant_id: str, name: str, stack_id: str, body: Any,
             now: float) -> tuple[SimulatedCloud, Response]:
-    """A PUT: the body replaces the whole definition (tags too; none given, none kept)."""
+    """
+    A PUT: the body replaces the whole definition, tags too (none given, none
+    kept), except that the timeout and rollback flag stay as they were unless
+    given, as Heat keeps them.
+    """
     stack = _find(cloud, tenant_id, name, stack_id)
     if stack is None:
         return cloud, not_found(name)
@@ -232,6 +236,9 @@ def _update(cloud: SimulatedCloud, tenant_id: str, name: str, stack_id: str, bod
     definition = stack_definition(body)
     if isinstance(definition, Response):
         return cloud, definition
+    definition = evolve(definition, **{field: getattr(stack.definition, field)
+                                       for field in ("timeout_mins", "disable_rollback")
+                                       if field not in body})
     phases = change_phases(UPDATE, definition, stack.definition, cloud.behaviour.stack_time,
                             now)
     stack = evolve(stack, definition=definition, action=UPDATE, status=IN_PROGRESS,

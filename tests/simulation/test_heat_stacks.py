@@ -134,6 +134,18 @@ class UpdateTests(HeatErrorAssertions):
         cloud, _ = heat(cloud, "PUT", f"stacks/s/{stack_id}", json={"template": TEMPLATE})
         self.assertEqual(listed(cloud, ("tags", "g1")), [])
 
+    def test_timeout_and_rollback_kept(self) -> None:
+        """An update without a timeout or rollback flag keeps the stack's; with them,
+        takes them."""
+        cloud, stack_id = new_stack(SimulatedCloud(), timeout_mins=7, disable_rollback=False)
+        cloud, _ = heat(cloud, "PUT", f"stacks/s/{stack_id}", json={"template": TEMPLATE})
+        stack = shown(cloud, "s", stack_id)
+        self.assertEqual((stack["timeout_mins"], stack["disable_rollback"]), (7, False))
+        cloud, _ = heat(cloud, "PUT", f"stacks/s/{stack_id}", json={
+            "template": TEMPLATE, "timeout_mins": 3, "disable_rollback": True})
+        stack = shown(cloud, "s", stack_id)
+        self.assertEqual((stack["timeout_mins"], stack["disable_rollback"]), (3, True))
+
     def test_unknown_is_404(self) -> None:
         """Updating an unknown or deleted stack answers 404."""
         cloud, stack_id = new_stack(SimulatedCloud())
