@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyrsistent import PMap, pmap, pvector
@@ -134,8 +134,11 @@ def stack_definition(body: Any) -> StackDefinition | Response:
     tags = body.get("tags") or ""
     if isinstance(tags, str):
         tags = [tag for tag in tags.split(",") if tag]
-    elif not all(isinstance(tag, str) for tag in tags):
+    elif not isinstance(tags, Sequence) or not all(isinstance(tag, str) for tag in tags):
         return bad_request("Tags must be a comma-separated string")
+    environment = body.get("environment", pmap())
+    if not isinstance(environment, (Mapping, str)):
+        return bad_request("The environment must be a JSON object or a string")
     timeout = body.get("timeout_mins")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int)
                                 or timeout < 0):
@@ -150,7 +153,7 @@ def stack_definition(body: Any) -> StackDefinition | Response:
                            "'true', 'false'")
     return StackDefinition(
         template=template, template_url=body.get("template_url"), parameters=parameters,
-        environment=body.get("environment", pmap()), files=files, tags=pvector(tags),
+        environment=environment, files=files, tags=pvector(tags),
         timeout_mins=timeout, disable_rollback=rollback)
 
 

@@ -151,9 +151,11 @@ class CreateTests(HeatErrorAssertions):
         self.assertEqual(status(cloud, "s", stack_id), "CREATE_COMPLETE")
 
     def test_bad_fields(self) -> None:
-        """Parameters or files that are not objects, tags that are not strings, a timeout
+        """Parameters or files that are not objects, tags that are not strings, an
+        environment neither an object nor a string, a timeout
         that is not a whole number and a rollback flag that is not one are refused."""
-        for field, value in (("parameters", []), ("files", "x"), ("tags", [1]),
+        for field, value in (("parameters", []), ("files", "x"), ("tags", [1]), ("tags", 5),
+                             ("environment", [1]),
                              ("timeout_mins", "soon"), ("timeout_mins", -1),
                              ("disable_rollback", "maybe"), ("disable_rollback", 3)):
             self.refused({"stack_name": "s", "template": TEMPLATE, field: value})
