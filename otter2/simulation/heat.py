@@ -1,9 +1,10 @@
 """
 The simulated Heat (Cloud Orchestration v1): stacks created, listed by tag,
-shown, updated, checked, previewed and deleted with Heat's status codes and
-error bodies; each operation IN_PROGRESS for the behaviour's ``stack_time``,
-then COMPLETE, or FAILED (and rolled back) as Heat would end it. How the
-operations run their course is in ``heat_stacks`` (Note [Stack phases]).
+looked up by name or id, shown, updated, checked, previewed and deleted with
+Heat's status codes and error bodies; each operation IN_PROGRESS for the
+behaviour's ``stack_time``, then COMPLETE, or FAILED (and rolled back) as
+Heat would end it. How the operations run their course is in
+``heat_stacks`` (Note [Stack phases]).
 
 test-case-name: tests.simulation.test_heat
 """
@@ -59,6 +60,8 @@ def handle_heat(cloud: SimulatedCloud, request: ServiceRequest,
             return _create(cloud, tenant_id, body, now)
         case "POST", ["stacks", "preview"]:
             return cloud, _preview(cloud, tenant_id, body, now)
+        case "GET", ["stacks", name_or_id]:
+            return cloud, _look_up(cloud, tenant_id, name_or_id)
         case "GET", ["stacks", name, stack_id]:
             stack = _find(cloud, tenant_id, name, stack_id, show_deleted=True)
             if stack is None:
@@ -80,6 +83,18 @@ def _find(cloud: SimulatedCloud, tenant_id: str, name: str, stack_id: str,
     if stack is None or stack.name != name or (stack.gone and not show_deleted):
         return None
     return stack
+
+
+def _look_up(cloud: SimulatedCloud, tenant_id: str, name_or_id: str) -> Response:
+    """Heat's 302 from ``stacks/{name}`` (a live stack's) or ``stacks/{id}`` to the
+    stack's own URL."""
+    stacks = heat_tenant(cloud, tenant_id).stacks
+    stack = stacks.get(name_or_id) or next(
+        (s for s in stacks.values() if s.name == name_or_id and not s.gone), None)
+    if stack is None:
+        return not_found(name_or_id)
+    href = _links(cloud, tenant_id, stack)[0]["href"]
+    return Response(302, None, {"location": href})
 
 
 def _links(cloud: SimulatedCloud, tenant_id: str, stack: SimulatedStack) -> list[dict]:

@@ -278,6 +278,18 @@ class ShowTests(HeatErrorAssertions):
         cloud, _ = heat(cloud, "DELETE", f"stacks/web/{stack_id}")
         self.assertEqual(status(cloud, "web", stack_id), "DELETE_COMPLETE")
 
+    def test_look_up(self) -> None:
+        """GET stacks/{name} or stacks/{id} answers 302 to the stack's own URL; a
+        deleted stack is found by its id only; an unknown one is 404."""
+        cloud, stack_id = new_stack(SimulatedCloud(), "web")
+        url = f"http://cloud.simulated/cloudOrchestration/t1/stacks/web/{stack_id}"
+        for key in ("web", stack_id):
+            response = heat(cloud, "GET", f"stacks/{key}")[1]
+            self.assertEqual((response.status, response.headers["location"]), (302, url))
+        cloud, _ = heat(cloud, "DELETE", f"stacks/web/{stack_id}")
+        self.assertEqual(heat(cloud, "GET", f"stacks/{stack_id}")[1].status, 302)
+        self.assertHeatError(heat(cloud, "GET", "stacks/web")[1], 404, "EntityNotFound")
+
     def test_unknown_route_is_404(self) -> None:
         """A path Heat does not serve answers 404 in Heat's body."""
         self.assertHeatError(heat(SimulatedCloud(), "GET", "software_configs")[1], 404,

@@ -79,6 +79,28 @@ class LatencyTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(response).code, 200)
 
 
+class StackTimeTests(SynchronousTestCase):
+    """Heat's operations end by the clock the cloud is served on."""
+
+    def test_stack_created_by_the_clock(self) -> None:
+        """A stack created through the performer is CREATE_IN_PROGRESS until the clock
+        has run the stack time, then CREATE_COMPLETE."""
+        clock = Clock()
+        holder = CloudHolder(SimulatedCloud(Behaviour(stack_time=30)))
+        dispatcher = simulated_dispatcher(holder, clock)
+        create = ServiceRequest("t1", ServiceType.ORCHESTRATION, "POST", "stacks", json={
+            "stack_name": "s", "template": {"heat_template_version": "2015-10-15",
+                                            "resources": {}}})
+        self.assertEqual(self.successResultOf(perform(dispatcher, Effect(create))).status, 201)
+        listing = Effect(ServiceRequest("t1", ServiceType.ORCHESTRATION, "GET", "stacks"))
+        statuses = []
+        for seconds in (29, 1):
+            clock.advance(seconds)
+            response = self.successResultOf(perform(dispatcher, listing))
+            statuses.append(response.body["stacks"][0]["stack_status"])
+        self.assertEqual(statuses, ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"])
+
+
 class HTTPResourceTests(TestCase):
     """The HTTP resource refuses what no service would take."""
 
