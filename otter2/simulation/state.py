@@ -190,7 +190,7 @@ class StackDefinition:
     environment: Any = field(factory=pmap, converter=frozen_json)
     files: PMap = field(factory=pmap, converter=frozen_json)
     tags: PVector = field(factory=pvector, converter=frozen_json)
-    timeout_mins: float | None = None
+    timeout_mins: int | None = None
     disable_rollback: bool = True  # Heat's default
 
 
