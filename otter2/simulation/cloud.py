@@ -1,16 +1,18 @@
 """
-An in-memory cloud that behaves like Nova, Cloud Load Balancers and
-RackConnect v3 do, as pure transitions on an immutable `SimulatedCloud`:
+An in-memory cloud that behaves like Nova, Cloud Load Balancers,
+RackConnect v3 and Heat do, as pure transitions on an immutable
+`SimulatedCloud`:
 
 - ``handle(cloud, request, now)`` answers one `ServiceRequest` the way the
   real service would (status codes, bodies, pagination, error bodies);
 - ``advance(cloud, now)`` lets time pass: BUILD servers become ACTIVE (or
   ERROR, at the behaviour's rate) after the build time, PENDING_UPDATE load
-  balancers become ACTIVE after their window;
+  balancers become ACTIVE after their window, stack operations end after the
+  stack time;
 - the out-of-band operations (``delete_server``, ``set_server_status``,
   ``remove_node``, ``set_load_balancer_status``, ``fail_service``,
-  ``limit_rate``, ``set_quota``...) are what operators and failing hosts do behind otter2's
-  back.
+  ``limit_rate``, ``set_quota``, ``damage_stack``...) are what operators and failing
+  hosts do behind otter2's back.
 
 ``otter2.simulation.performers`` serves ``handle`` to the dispatcher and over
 HTTP; ``otter2.simulation.run`` drives convergence against it.
@@ -36,6 +38,16 @@ from otter2.simulation.clb import (
     set_node_online,
 )
 from otter2.simulation.clb_nodes import clb_error
+from otter2.simulation.heat import handle_heat
+from otter2.simulation.heat_stacks import (
+    advance_heat,
+    damage_stack,
+    delete_stack,
+    fail_stack_deletes,
+    set_stack_status,
+    tenant_stacks,
+)
+from otter2.simulation.heat_validation import heat_error
 from otter2.simulation.nova import (
     advance_nova,
     delete_server,
@@ -62,6 +74,7 @@ _HANDLERS: dict[ServiceType, Handler] = {
     ServiceType.CLOUD_SERVERS: handle_nova,
     ServiceType.CLOUD_LOAD_BALANCERS: handle_clb,
     ServiceType.RACKCONNECT_V3: handle_rcv3,
+    ServiceType.ORCHESTRATION: handle_heat,
 }
 
 
@@ -106,8 +119,12 @@ def advance(cloud: SimulatedCloud, now: float) -> SimulatedCloud:
     for tenant_id, lbs in cloud.load_balancers.items():
         load_balancers[tenant_id], due_at = advance_load_balancers(lbs, now)
         next_change = min(next_change, due_at)
+    heat = cloud.heat.evolver()
+    for tenant_id, stacks in cloud.heat.items():
+        heat[tenant_id], due_at = advance_heat(stacks, now)
+        next_change = min(next_change, due_at)
     return evolve(cloud, nova=nova.persistent(), load_balancers=load_balancers.persistent(),
-                  next_change=next_change)
+                  heat=heat.persistent(), next_change=next_change)
 
 
 def service_fault(service: ServiceType, status: int) -> Response:
@@ -120,16 +137,26 @@ def service_fault(service: ServiceType, status: int) -> Response:
     if service is ServiceType.CLOUD_LOAD_BALANCERS:
         return clb_error(status, "Service Unavailable" if status == 503 else
                          "An unknown exception has occurred. Please contact support.")
+    if service is ServiceType.ORCHESTRATION:
+        if status == 503:
+            return heat_error(503, "HTTPServiceUnavailable", "Service Unavailable")
+        return heat_error(status, "HTTPInternalServerError", "The server has either erred or "
+                          "is incapable of performing the requested operation.")
     return json_response(status, {"errors": ["Internal server error"]})
 
 
 def rate_limited(service: ServiceType, status: int, seconds: float) -> Response:
     """
     What a service answers a tenant over its rate limit: Nova and CLB an
-    ``overLimit`` fault, RackConnect its error list; all of them with the
-    whole seconds left before the limit lifts in ``Retry-After``.
+    ``overLimit`` fault, RackConnect its error list, Heat its error body;
+    all of them with the whole seconds left before the limit lifts in
+    ``Retry-After``.
     """
     wait = str(max(1, math.ceil(seconds)))
+    if service is ServiceType.ORCHESTRATION:
+        error = heat_error(status, "HTTPTooManyRequests" if status == 429 else
+                           "HTTPRequestEntityTooLarge", "This request was rate-limited.")
+        return Response(status, error.body, {**JSON_HEADERS, "retry-after": wait})
     if service is ServiceType.RACKCONNECT_V3:
         body: dict = {"errors": ["Too many requests: rate limit exceeded"]}
     else:
@@ -156,7 +183,8 @@ def fail_service(cloud: SimulatedCloud, service: ServiceType, until: float,
 
 __all__ = [
     "Behaviour", "CLBStatus", "SimulatedCloud", "add_load_balancer", "add_pool", "advance",
-    "delete_server", "fail_service", "handle", "limit_rate", "rate_limited", "remove_node", "service_fault",
+    "damage_stack", "delete_server", "delete_stack", "fail_service", "fail_stack_deletes",
+    "handle", "limit_rate", "rate_limited", "remove_node", "service_fault",
     "set_current_connections", "set_load_balancer_status", "set_node_online", "set_pool_status", "set_quota",
-    "set_server_metadata", "set_server_status",
+    "set_server_metadata", "set_server_status", "set_stack_status", "tenant_stacks",
 ]

@@ -42,6 +42,7 @@ _CATALOG_TYPES = {
     ServiceType.CLOUD_SERVERS: "compute",
     ServiceType.CLOUD_LOAD_BALANCERS: "rax:load-balancer",
     ServiceType.RACKCONNECT_V3: "rax:rackconnect",
+    ServiceType.ORCHESTRATION: "orchestration",
 }
 
 

@@ -1,10 +1,10 @@
 """
 The simulated cloud as one immutable value: Nova servers, Cloud Load
-Balancers and RackConnect v3 pools per tenant, the `Behaviour` that makes it
-slow or flaky, and the seed of its randomness.
+Balancers, RackConnect v3 pools and Heat stacks per tenant, the `Behaviour`
+that makes it slow or flaky, and the seed of its randomness.
 
 This module holds data and the few pure helpers the per-service modules
-(``nova``, ``clb``, ``rcv3``) share; ``cloud`` serves requests on it.
+(``nova``, ``clb``, ``rcv3``, ``heat``) share; ``cloud`` serves requests on it.
 
 test-case-name: tests.simulation.test_cloud
 """
@@ -42,6 +42,7 @@ class Behaviour:
     node_limit: int = 25  # nodes per load balancer
     instance_quota: int = 100  # servers per tenant unless set otherwise
     metadata_limit: int = 40  # metadata items per server
+    stack_time: float = 0.0  # seconds each Heat stack operation spends IN_PROGRESS
 
 
 class CLBStatus(Enum):
@@ -159,6 +160,102 @@ class SimulatedPool:
     members: PMap = pmap()
 
 
+class StackAction(Enum):
+    """What a Heat stack is doing or last did (the first half of ``stack_status``)."""
+
+    CREATE = "CREATE"
+    UPDATE = "UPDATE"
+    CHECK = "CHECK"
+    DELETE = "DELETE"
+    ROLLBACK = "ROLLBACK"
+    SUSPEND = "SUSPEND"
+    RESUME = "RESUME"
+    ADOPT = "ADOPT"
+    SNAPSHOT = "SNAPSHOT"
+    RESTORE = "RESTORE"
+
+
+class StackStatus(Enum):
+    """How a Heat stack's action went (the second half of ``stack_status``)."""
+
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"
+
+
+@frozen
+class StackDefinition:
+    """What a create or an update gave a Heat stack; an update replaces all of it."""
+
+    template: PMap = field(factory=pmap, converter=frozen_json)
+    template_url: str | None = None
+    parameters: PMap = field(factory=pmap, converter=frozen_json)
+    environment: Any = field(factory=pmap, converter=frozen_json)
+    files: PMap = field(factory=pmap, converter=frozen_json)
+    tags: PVector = field(factory=pvector, converter=frozen_json)
+    timeout_mins: int | None = None
+    disable_rollback: bool = True  # Heat's default
+
+
+@frozen
+class StackPhase:
+    """
+    A state a Heat stack reaches at ``at`` by itself: the next step of the
+    operation under way. ``restore`` is the definition a rollback puts back;
+    ``repair`` says the stack is whole again (its damage is gone).
+    """
+
+    at: float
+    action: StackAction
+    status: StackStatus
+    reason: str
+    restore: StackDefinition | None = None
+    repair: bool = False
+
+
+@frozen
+class SimulatedStack:
+    """
+    A Heat stack. ``sequence`` is its place in the tenant's creation order;
+    ``phases`` are the states its operation under way goes through, in order.
+    A stack with ``damage`` (why its resources are broken) fails its checks
+    until an update completes; while ``delete_failure`` is set its deletes end
+    DELETE_FAILED with that reason.
+    """
+
+    id: str
+    name: str
+    sequence: int
+    created: float
+    definition: StackDefinition
+    action: StackAction
+    status: StackStatus
+    status_reason: str
+    updated: float | None = None
+    deleted: float | None = None
+    phases: PVector = pvector()
+    damage: str | None = None
+    delete_failure: str | None = None
+
+    @property
+    def stack_status(self) -> str:
+        """ACTION_STATUS, as Heat lists it."""
+        return f"{self.action.value}_{self.status.value}"
+
+    @property
+    def gone(self) -> bool:
+        """Deleted for good (DELETE_COMPLETE): listed only with show_deleted."""
+        return self.action is StackAction.DELETE and self.status is StackStatus.COMPLETE
+
+
+@frozen
+class HeatTenant:
+    """A tenant's stacks by id; ``order`` keeps every id ever created, by sequence."""
+
+    stacks: PMap = pmap()
+    order: PVector = pvector()
+
+
 @frozen
 class Outage:
     """A service answering ``status`` to everything until ``until``."""
@@ -170,7 +267,7 @@ class Outage:
 @frozen
 class SimulatedCloud:
     """
-    Every tenant's Nova servers, load balancers and pools, plus how the cloud
+    Every tenant's Nova servers, load balancers, pools and stacks, plus how the cloud
     behaves. ``seed`` is the state of its randomness: the same cloud and the
     same requests give the same answers. ``next_change`` is the earliest time
     a timed transition is due (``advance`` does nothing before it). Links in
@@ -183,6 +280,7 @@ class SimulatedCloud:
     nova: PMap = pmap()  # tenant -> NovaTenant
     load_balancers: PMap = pmap()  # tenant -> {lb id: SimulatedLoadBalancer}
     pools: PMap = pmap()  # tenant -> {pool id: SimulatedPool}
+    heat: PMap = pmap()  # tenant -> HeatTenant
     outages: PMap = pmap()  # ServiceType -> Outage
     rate_limits: PMap = pmap()  # (tenant, ServiceType) -> Outage of status 413 or 429
     addresses_issued: int = 0
@@ -278,3 +376,17 @@ def with_pool(cloud: SimulatedCloud, tenant_id: str, pool: SimulatedPool) -> Sim
     """The cloud with one pool added or replaced."""
     pools = tenant_pools(cloud, tenant_id).set(pool.id, pool)
     return evolve(cloud, pools=cloud.pools.set(tenant_id, pools))
+
+
+def heat_tenant(cloud: SimulatedCloud, tenant_id: str) -> HeatTenant:
+    """A tenant's Heat state (empty for a tenant never seen)."""
+    result: HeatTenant = cloud.heat.get(tenant_id, HeatTenant())
+    return result
+
+
+def with_stack(cloud: SimulatedCloud, tenant_id: str, stack: SimulatedStack) -> SimulatedCloud:
+    """The cloud with one stack added (at the end of the creation order) or replaced."""
+    tenant = heat_tenant(cloud, tenant_id)
+    order = tenant.order if stack.id in tenant.stacks else tenant.order.append(stack.id)
+    tenant = evolve(tenant, stacks=tenant.stacks.set(stack.id, stack), order=order)
+    return evolve(cloud, heat=cloud.heat.set(tenant_id, tenant))

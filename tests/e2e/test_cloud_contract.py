@@ -1,5 +1,5 @@
 """
-The Nova, CLB and RackConnect v3 behaviour suite that the simulated cloud keeps
+The Nova, CLB, RackConnect v3 and Heat behaviour suite that the simulated cloud keeps
 (``tests/simulation/contract.py``), run against mimic through otter2's real
 HTTP performer: the catalog comes from mimic's Identity (a password login),
 every request goes through `perform_service_request` in region ORD.
@@ -18,7 +18,8 @@ What the suite does out of band maps onto mimic's control planes:
 - a PENDING_UPDATE window: ``lb_pending_update`` metadata on the CLB, and a
   PENDING_DELETE window ``lb_pending_delete`` (without it mimic removes a
   deleted CLB at once);
-- a RackConnect v3 pool: the one mimic gives every tenant.
+- a RackConnect v3 pool: the one mimic gives every tenant;
+- Heat needs nothing: mimic serves it in ORD and its stacks change state at once.
 
 mimic uses the build metadata in preference to any creation behaviour, so
 while a behaviour is in place new servers are created without it (and are
@@ -151,4 +152,4 @@ class MimicCloudUnderTest:
 
 class MimicBehaviourTests(cloud_behaviour_tests(  # type: ignore[misc]  # a computed base class
         lambda case: MimicCloudUnderTest(shared_mimic(realtime=False)))):
-    """mimic, through otter2's HTTP performer, keeps the Nova, CLB and RCv3 contract."""
+    """mimic, through otter2's HTTP performer, keeps the Nova, CLB, RCv3 and Heat contract."""

@@ -1,12 +1,18 @@
 """
-One suite of Nova, Cloud Load Balancer and RackConnect v3 behaviours, run
-against any cloud:
+One suite of Nova, Cloud Load Balancer, RackConnect v3 and Heat behaviours,
+run against any cloud:
 the simulated one (through the fast performer, and over HTTP) in unit tests,
 and mimic in ``tests/e2e/``, so the simulation cannot drift from what the
 real services (and their best-known mock) do.
 
 A cloud under test says how requests reach it and how to act on it out of
 band (`CloudUnderTest`); an operation a cloud cannot do raises ``SkipTest``.
+
+Heat's behaviours are the ones mimic has: its stacks change state at once
+(the simulation's ``stack_time`` is 0 here), it answers a check 201 where
+Heat answers 200, it lists tags as a comma-joined string where Heat lists
+them as a list, and it cannot show one stack; what only the simulation does
+(timed states, validation, failures) is tested in ``test_heat``.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from twisted.trial.unittest import TestCase
 
@@ -24,6 +30,9 @@ from otter2.model.group import thaw_json
 NOVA = ServiceType.CLOUD_SERVERS
 CLB = ServiceType.CLOUD_LOAD_BALANCERS
 RCV3 = ServiceType.RACKCONNECT_V3
+HEAT = ServiceType.ORCHESTRATION
+TEMPLATE = {"heat_template_version": "2015-10-15",
+            "resources": {"secret": {"type": "OS::Heat::RandomString"}}}
 QUOTA_MESSAGE = re.compile(r"Quota exceeded for \w+: Requested \d+, but already used \d+ of \d+ \w+")
 PENDING_UPDATE = re.compile(
     r"Load Balancer '\d+' has a status of 'PENDING[_-]UPDATE' and is considered immutable")
@@ -75,6 +84,12 @@ def node(address: str, port: int = 80, condition: str = "ENABLED") -> dict:
     """A node to add to a CLB."""
     return {"address": address, "port": port, "condition": condition,
             "type": "PRIMARY", "weight": 1}
+
+
+def listed_tags(stack: dict) -> list[str]:
+    """A listed stack's tags, whether as Heat's list or mimic's comma-joined string."""
+    tags = stack.get("tags") or []
+    return [tag for tag in tags.split(",") if tag] if isinstance(tags, str) else list(tags)
 
 
 def cloud_behaviour_tests(build: Callable[[TestCase], CloudUnderTest]) -> type[TestCase]:
@@ -391,5 +406,79 @@ def cloud_behaviour_tests(build: Callable[[TestCase], CloudUnderTest]) -> type[T
             self.assertEqual(response.status, 200, response.body)
             listed = {pool["id"]: pool for pool in thaw_json(response.body)}
             self.assertEqual(listed[pool_id]["status"], "ACTIVE")
+
+        async def new_stack(self, name: str, tags: str) -> str:
+            body = {"stack_name": name, "tags": tags, "template": TEMPLATE}
+            response = await self.send(HEAT, "POST", "stacks", json=body)
+            self.assertEqual(response.status, 201, response.body)
+            stack_id: str = response.body["stack"]["id"]
+            return stack_id
+
+        async def stacks(self, *params: tuple[str, str]) -> dict[str, dict]:
+            response = await self.send(HEAT, "GET", "stacks", params)
+            self.assertEqual(response.status, 200, response.body)
+            return {stack["id"]: stack for stack in thaw_json(response.body)["stacks"]}
+
+        async def test_stack_is_listed_by_tag(self) -> None:
+            """A new stack answers 201 with its id and link, and is listed CREATE_COMPLETE
+            by any of its tags; stacks without the tag are not listed."""
+            body = {"stack_name": "autoscale_g1_a", "tags": "autoscale_g1,web",
+                    "template": TEMPLATE}
+            response = await self.send(HEAT, "POST", "stacks", json=body)
+            self.assertEqual(response.status, 201, response.body)
+            created = thaw_json(response.body)["stack"]
+            self.assertTrue(unquote(created["links"][0]["href"]).endswith(
+                f"/stacks/autoscale_g1_a/{created['id']}"), created)
+            other = await self.new_stack("autoscale_g2_a", "autoscale_g2")
+            listed = await self.stacks(("tags", "autoscale_g1"))
+            self.assertEqual(list(listed), [created["id"]])
+            stack = listed[created["id"]]
+            self.assertEqual((stack["stack_name"], stack["stack_status"]),
+                             ("autoscale_g1_a", "CREATE_COMPLETE"))
+            self.assertEqual(sorted(listed_tags(stack)), ["autoscale_g1", "web"])
+            self.assertEqual(list(await self.stacks(("tags", "autoscale_g1,web"))),
+                             [created["id"]])
+            self.assertEqual(sorted(await self.stacks()), sorted([created["id"], other]))
+
+        async def test_check_stack(self) -> None:
+            """Checking a stack answers 200 (mimic: 201); it is then CHECK_COMPLETE."""
+            stack_id = await self.new_stack("autoscale_g1_a", "autoscale_g1")
+            response = await self.send(HEAT, "POST", f"stacks/autoscale_g1_a/{stack_id}/actions",
+                                       json={"check": None})
+            self.assertIn(response.status, (200, 201), response.body)
+            listed = await self.stacks(("tags", "autoscale_g1"))
+            self.assertEqual(listed[stack_id]["stack_status"], "CHECK_COMPLETE")
+
+        async def test_update_stack(self) -> None:
+            """Updating a checked stack answers 202; it is then UPDATE_COMPLETE."""
+            stack_id = await self.new_stack("autoscale_g1_a", "autoscale_g1")
+            path = f"stacks/autoscale_g1_a/{stack_id}"
+            await self.send(HEAT, "POST", f"{path}/actions", json={"check": None})
+            response = await self.send(HEAT, "PUT", path,
+                                       json={"template": TEMPLATE, "tags": "autoscale_g1"})
+            self.assertEqual(response.status, 202, response.body)
+            listed = await self.stacks(("tags", "autoscale_g1"))
+            self.assertEqual(listed[stack_id]["stack_status"], "UPDATE_COMPLETE")
+
+        async def test_deleted_stack_is_unlisted(self) -> None:
+            """Deleting a stack answers 204; it is then listed only with show_deleted,
+            DELETE_COMPLETE."""
+            stack_id = await self.new_stack("autoscale_g1_a", "autoscale_g1")
+            kept = await self.new_stack("autoscale_g1_b", "autoscale_g1")
+            response = await self.send(HEAT, "DELETE", f"stacks/autoscale_g1_a/{stack_id}")
+            self.assertEqual(response.status, 204, response.body)
+            self.assertEqual(list(await self.stacks(("tags", "autoscale_g1"))), [kept])
+            everything = await self.stacks(("tags", "autoscale_g1"), ("show_deleted", "true"))
+            self.assertEqual(everything[stack_id]["stack_status"], "DELETE_COMPLETE")
+
+        async def test_unknown_stack_is_404(self) -> None:
+            """Updating, checking or deleting an unknown stack answers 404."""
+            path = "stacks/autoscale_g1_a/no-such-stack"
+            updated = await self.send(HEAT, "PUT", path, json={"template": TEMPLATE})
+            self.assertEqual(updated.status, 404, updated.body)
+            checked = await self.send(HEAT, "POST", f"{path}/actions", json={"check": None})
+            self.assertEqual(checked.status, 404, checked.body)
+            deleted = await self.send(HEAT, "DELETE", path)
+            self.assertEqual(deleted.status, 404, deleted.body)
 
     return CloudBehaviourContract

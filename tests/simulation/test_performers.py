@@ -1,6 +1,6 @@
 """
 Tests for otter2.simulation.performers: the simulated cloud behaves like Nova,
-CLB and RackConnect v3 through the fast performer and over HTTP, answers
+CLB, RackConnect v3 and Heat through the fast performer and over HTTP, answers
 after its latency, and lists its endpoints in an Identity catalog.
 """
 
@@ -36,12 +36,12 @@ LIST = ServiceRequest("t1", ServiceType.CLOUD_SERVERS, "GET", "servers/detail")
 class FastPerformerBehaviourTests(
         cloud_behaviour_tests(  # type: ignore[misc]  # a computed base class
             lambda case: SimulatedCloudUnderTest(through_performer))):
-    """The simulated cloud keeps the Nova, CLB and RCv3 contract through the fast performer."""
+    """The simulated cloud keeps the Nova, CLB, RCv3 and Heat contract through the fast performer."""
 
 
 class HTTPBehaviourTests(cloud_behaviour_tests(  # type: ignore[misc]  # a computed base class
         lambda case: SimulatedCloudUnderTest(through_http))):
-    """The simulated cloud keeps the Nova, CLB and RCv3 contract over HTTP, through treq."""
+    """The simulated cloud keeps the Nova, CLB, RCv3 and Heat contract over HTTP, through treq."""
 
 
 class LatencyTests(SynchronousTestCase):
@@ -77,6 +77,28 @@ class LatencyTests(SynchronousTestCase):
         self.clock.advance(2.5)
         http.flush()
         self.assertEqual(self.successResultOf(response).code, 200)
+
+
+class StackTimeTests(SynchronousTestCase):
+    """Heat's operations end by the clock the cloud is served on."""
+
+    def test_stack_created_by_the_clock(self) -> None:
+        """A stack created through the performer is CREATE_IN_PROGRESS until the clock
+        has run the stack time, then CREATE_COMPLETE."""
+        clock = Clock()
+        holder = CloudHolder(SimulatedCloud(Behaviour(stack_time=30)))
+        dispatcher = simulated_dispatcher(holder, clock)
+        create = ServiceRequest("t1", ServiceType.ORCHESTRATION, "POST", "stacks", json={
+            "stack_name": "s", "template": {"heat_template_version": "2015-10-15",
+                                            "resources": {}}})
+        self.assertEqual(self.successResultOf(perform(dispatcher, Effect(create))).status, 201)
+        listing = Effect(ServiceRequest("t1", ServiceType.ORCHESTRATION, "GET", "stacks"))
+        statuses = []
+        for seconds in (29, 1):
+            clock.advance(seconds)
+            response = self.successResultOf(perform(dispatcher, listing))
+            statuses.append(response.body["stacks"][0]["stack_status"])
+        self.assertEqual(statuses, ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"])
 
 
 class HTTPResourceTests(TestCase):
@@ -122,6 +144,9 @@ class CatalogTests(SynchronousTestCase):
             {"name": "rackconnect", "type": "rax:rackconnect",
              "endpoints": [{"region": "ORD", "tenantId": "42",
                             "publicURL": "http://sim.test/rackconnect/42"}]},
+            {"name": "cloudOrchestration", "type": "orchestration",
+             "endpoints": [{"region": "ORD", "tenantId": "42",
+                            "publicURL": "http://sim.test/cloudOrchestration/42"}]},
         ])
 
 
