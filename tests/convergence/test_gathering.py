@@ -338,6 +338,13 @@ class GatherStacksTests(SynchronousTestCase):
         ], gather_stacks("t1", "g1"))
         self.assertEqual([s.id for s in stacks], [f"st{n:03}" for n in range(150)])
 
+    def test_repeated_on_one_page(self) -> None:
+        """A stack listed twice on one page is read once, not counted twice."""
+        stacks = perform_sequence([
+            (heat.list_stacks_request("t1", TAG), stacks_page([stack_json(), stack_json()])),
+        ], gather_stacks("t1", "g1"))
+        self.assertEqual(stacks, [heat.parse_stack(stack_json())])
+
     def test_other_tags_dropped(self) -> None:
         """A stack whose shown tags lack the group's tag is not the group's; one whose
         tags are not shown is."""
