@@ -159,6 +159,16 @@ class ParseStackTests(SynchronousTestCase):
             with self.assertRaises(KeyError):
                 heat.parse_stack(stack_json(**{missing: None}))
 
+    def test_null_or_empty_fields(self) -> None:
+        """A stack whose id, name or status is null, empty or not text is unreadable,
+        not a stack with a status of "None" to replace."""
+        for key in ["id", "stack_name", "stack_status"]:
+            for value in [{"x": 1}, "", 5]:
+                with self.assertRaises(ValueError):
+                    heat.parse_stack({**stack_json(), key: value})
+            with self.assertRaises(ValueError):
+                heat.parse_stack({**stack_json(), key: None})
+
     def test_page(self) -> None:
         """A page holds the list of stacks; anything else is unreadable."""
         self.assertEqual(heat.parse_stack_page({"stacks": [stack_json()]}), [stack_json()])
