@@ -125,14 +125,21 @@ def carries(stack: Mapping[str, Any], tag: str) -> bool:
 
 
 def parse_stack(stack: Mapping[str, Any]) -> ObservedStack:
-    """An `ObservedStack` from a listed stack; raises when it is unreadable."""
-    action, _, status = str(stack["stack_status"]).partition("_")
+    """
+    An `ObservedStack` from a listed stack; raises when it is unreadable (an
+    id, name or status missing or not a string: a null status read as text
+    would make a stack to replace of one nobody described).
+    """
+    for key in ("id", "stack_name", "stack_status"):
+        if not isinstance(stack[key], str) or not stack[key]:
+            raise ValueError(f"{key} is not a non-empty string")
+    action, _, status = stack["stack_status"].partition("_")
     created = stack.get("creation_time")
     try:
         when = epoch(created) if isinstance(created, str) else 0.0
     except ValueError:
         when = 0.0
-    return ObservedStack(id=str(stack["id"]), name=str(stack["stack_name"]), action=action,
+    return ObservedStack(id=stack["id"], name=stack["stack_name"], action=action,
                          status=status, reason=str(stack.get("stack_status_reason") or ""),
                          created=when, links=stack.get("links") or [])
 

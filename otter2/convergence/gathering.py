@@ -344,8 +344,12 @@ def gather_stacks(tenant_id: str, group_id: str) -> Generator[Effect, Any, list[
         response = yield _call(ORCHESTRATION, heat.list_stacks_request(tenant_id, tag, marker))
         page = _read(response, heat.parse_stack_page,
                      "Could not list the stacks of Cloud Orchestration")
-        fresh = [stack for stack in page if str(stack.get("id")) not in seen]
-        seen.update(str(stack.get("id")) for stack in fresh)
+        fresh = []
+        for stack in page:  # a stack listed twice, even on one page, is read once
+            stack_id = str(stack.get("id"))
+            if stack_id not in seen:
+                seen.add(stack_id)
+                fresh.append(stack)
         listed.extend(fresh)
         if len(page) < heat.PAGE_SIZE or not fresh:
             break

@@ -115,8 +115,10 @@ def plan_stacks(desired: DesiredStackGroup, stacks: Iterable[ObservedStack], now
 
     missing = capacity - len(kept)
     if missing > 0 and desired.build_after is not None and now < desired.build_after:
-        steps.later(f"{_stacks(missing)} to create wait until {iso_time(desired.build_after)}: "
-                    "the group's stacks keep failing", until=desired.build_after)
+        wait = "waits" if missing == 1 else "wait"
+        steps.later(f"{_stacks(missing)} to create {wait} until "
+                    f"{iso_time(desired.build_after)}: the group's stacks keep failing",
+                    until=desired.build_after)
     else:
         for _ in range(missing):
             steps.append(CreateStack(desired.group_id, desired.stack_config))

@@ -10,7 +10,7 @@ from effect.testing import parallel_sequence, perform_sequence
 from twisted.internet.error import ConnectionRefusedError
 from twisted.trial.unittest import SynchronousTestCase
 
-from otter2.cloud import clb, nova, rcv3
+from otter2.cloud import clb, heat, nova, rcv3
 from otter2.cloud.request import NoSuchEndpoint, Response
 from otter2.convergence.executing import execute_steps, step_effect, worst_outcome
 from otter2.convergence.steps import (
@@ -18,13 +18,17 @@ from otter2.convergence.steps import (
     BulkAddToRCv3,
     BulkRemoveFromRCv3,
     ChangeCLBNode,
+    CheckStack,
     ConvergeLater,
     CreateServer,
+    CreateStack,
     DeleteServer,
+    DeleteStack,
     FailConvergence,
     RemoveNodesFromCLB,
     SetMetadataItemOnServer,
     Step,
+    UpdateStack,
 )
 from otter2.intents import RandomHex
 from otter2.model.cloud import CLBDescription, NodeCondition, NodeType
@@ -287,6 +291,130 @@ class BulkRCv3Tests(SynchronousTestCase):
             (rcv3.bulk_remove_request("t1", [("p1", "s1")]), answer(204)),
         ], BulkRemoveFromRCv3(PAIRS))
         self.assertEqual(outcome, rcv3.removed())
+
+
+STACK_CONFIG = {"template": {"heat_template_version": "2015-04-30"}, "tags": "autoscale_g1"}
+NAMED_STACK = {**STACK_CONFIG, "stack_name": "autoscale_g1_0a1b2c3d4e5f6071"}
+HEAT_400 = {"code": 400, "title": "Bad Request", "error": {
+    "message": "The template version is invalid", "type": "InvalidTemplateVersion"}}
+
+
+class CreateStackTests(SynchronousTestCase):
+    """CreateStack: a new name from eight random bytes, then POST stacks."""
+
+    def test_created(self) -> None:
+        """The body is named from a random suffix and posted; 201 is RETRY."""
+        outcome = perform([
+            (RandomHex(8), lambda _: "0a1b2c3d4e5f6071"),
+            (heat.create_stack_request("t1", NAMED_STACK),
+             answer(201, {"stack": {"id": "st9", "links": []}})),
+        ], CreateStack("g1", STACK_CONFIG))
+        self.assertEqual(outcome, StepOutcome(Verdict.RETRY, [
+            "waiting for stack st9 to be created"], done=True))
+
+    def test_invalid_template(self) -> None:
+        """Heat refusing the template is FAILURE with Heat's message."""
+        outcome = perform([
+            (RandomHex(8), lambda _: "0a1b2c3d4e5f6071"),
+            (heat.create_stack_request("t1", NAMED_STACK), answer(400, HEAT_400)),
+        ], CreateStack("g1", STACK_CONFIG))
+        self.assertEqual(outcome, StepOutcome(Verdict.FAILURE, [
+            "Stack launch configuration is invalid: The template version is invalid "
+            "(HTTP 400)"]))
+
+    def test_unreachable(self) -> None:
+        """A transport failure is RETRY naming Cloud Orchestration."""
+        outcome = perform([
+            (RandomHex(8), lambda _: "0a1b2c3d4e5f6071"),
+            (heat.create_stack_request("t1", NAMED_STACK), raise_(ConnectionRefusedError())),
+        ], CreateStack("g1", STACK_CONFIG))
+        self.assertEqual(outcome.verdict, Verdict.RETRY)
+        self.assertTrue(outcome.reasons[0].startswith(
+            "Could not reach Cloud Orchestration: ConnectionRefusedError"))
+
+    def test_no_endpoint(self) -> None:
+        """A catalog without Heat is FAILURE with the §3.5 message."""
+        outcome = perform([
+            (RandomHex(8), lambda _: "0a1b2c3d4e5f6071"),
+            (heat.create_stack_request("t1", NAMED_STACK),
+             raise_(NoSuchEndpoint("cloudOrchestration", "ORD"))),
+        ], CreateStack("g1", STACK_CONFIG))
+        self.assertEqual(outcome, StepOutcome(Verdict.FAILURE, [
+            "Could not locate service cloudOrchestration in the service catalog. Please "
+            "check if your account is still active."]))
+
+
+class CheckStackTests(SynchronousTestCase):
+    """CheckStack: POST the check action."""
+
+    def test_checked(self) -> None:
+        """A 200 is RETRY: wait for the check to end."""
+        outcome = perform([
+            (heat.check_stack_request("t1", "autoscale_g1_ab", "st1"), answer(200)),
+        ], CheckStack("st1", "autoscale_g1_ab"))
+        self.assertEqual(outcome, StepOutcome(Verdict.RETRY, [
+            "waiting for stack st1 to be checked"], done=True))
+
+    def test_busy(self) -> None:
+        """A 409 is RETRY, not done."""
+        outcome = perform([
+            (heat.check_stack_request("t1", "autoscale_g1_ab", "st1"), answer(409)),
+        ], CheckStack("st1", "autoscale_g1_ab"))
+        self.assertEqual((outcome.verdict, outcome.done), (Verdict.RETRY, False))
+
+
+class UpdateStackTests(SynchronousTestCase):
+    """UpdateStack: PUT the group's body."""
+
+    def request(self) -> Any:
+        return heat.update_stack_request("t1", "autoscale_g1_ab", "st1", STACK_CONFIG)
+
+    def test_finishing(self) -> None:
+        """A 202 to the update that ends a check cycle is SUCCESS."""
+        outcome = perform([(self.request(), answer(202))],
+                          UpdateStack("st1", "autoscale_g1_ab", STACK_CONFIG, finishing=True))
+        self.assertEqual(outcome, StepOutcome(Verdict.SUCCESS, done=True))
+
+    def test_repair(self) -> None:
+        """A 202 to a repair is RETRY: wait for the update."""
+        outcome = perform([(self.request(), answer(202))],
+                          UpdateStack("st1", "autoscale_g1_ab", STACK_CONFIG))
+        self.assertEqual(outcome, StepOutcome(Verdict.RETRY, [
+            "waiting for stack st1 to be updated"], done=True))
+
+    def test_invalid_template(self) -> None:
+        """Heat refusing the template is FAILURE with Heat's message."""
+        outcome = perform([(self.request(), answer(400, HEAT_400))],
+                          UpdateStack("st1", "autoscale_g1_ab", STACK_CONFIG, finishing=True))
+        self.assertEqual(outcome.verdict, Verdict.FAILURE)
+        self.assertIn("The template version is invalid", outcome.reasons[0])
+
+
+class DeleteStackTests(SynchronousTestCase):
+    """DeleteStack: DELETE the stack, once."""
+
+    def test_deleted(self) -> None:
+        """A 204 is RETRY: wait for the stack to be gone."""
+        outcome = perform([
+            (heat.delete_stack_request("t1", "autoscale_g1_ab", "st1"), answer(204)),
+        ], DeleteStack("st1", "autoscale_g1_ab"))
+        self.assertEqual(outcome, StepOutcome(Verdict.RETRY, [
+            "waiting for stack st1 to be deleted"], done=True))
+
+    def test_gone(self) -> None:
+        """A 404 is SUCCESS: nothing is left to delete."""
+        outcome = perform([
+            (heat.delete_stack_request("t1", "autoscale_g1_ab", "st1"), answer(404)),
+        ], DeleteStack("st1", "autoscale_g1_ab"))
+        self.assertEqual(outcome, StepOutcome(Verdict.SUCCESS))
+
+    def test_errors(self) -> None:
+        """Errors, 4xx included, are RETRY: a delete is never a group error."""
+        for status in [400, 403, 409, 500]:
+            outcome = perform([
+                (heat.delete_stack_request("t1", "autoscale_g1_ab", "st1"), answer(status)),
+            ], DeleteStack("st1", "autoscale_g1_ab"))
+            self.assertEqual(outcome.verdict, Verdict.RETRY)
 
 
 class NoIOStepTests(SynchronousTestCase):

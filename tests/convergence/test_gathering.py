@@ -12,7 +12,7 @@ from pyrsistent import pmap, pvector
 from twisted.internet.error import ConnectionRefusedError
 from twisted.trial.unittest import SynchronousTestCase
 
-from otter2.cloud import clb, nova, rcv3
+from otter2.cloud import clb, heat, nova, rcv3
 from otter2.cloud.request import NoSuchEndpoint, Response
 from otter2.convergence.gathering import (
     GatherError,
@@ -22,6 +22,7 @@ from otter2.convergence.gathering import (
     gather_group,
     gather_rcv3,
     gather_servers,
+    gather_stacks,
 )
 from otter2.model.cloud import (
     CLB,
@@ -32,6 +33,7 @@ from otter2.model.cloud import (
     RCv3Node,
 )
 from tests.cloud.test_clb_feed import CREATED_DRAINING, UPDATED_DRAINING, feed
+from tests.cloud.test_heat import stack_json
 from tests.cloud.test_nova import server_json
 
 NEXT = "http://nova/v2/t1/servers/detail?limit=100&marker="
@@ -334,6 +336,135 @@ class GatherRCv3Tests(SynchronousTestCase):
         with self.assertRaises(GatherError):
             perform_sequence([(rcv3.list_pools_request("t1"), answer(503))],
                              gather_rcv3("t1", ["pool-a"]))
+
+
+TAG = "autoscale_g1"
+
+
+def stacks_page(stacks: list) -> Callable[[object], Response]:
+    return answer(200, {"stacks": stacks})
+
+
+def numbered(first: int, count: int) -> list:
+    return [stack_json(id=f"st{n:03}", stack_name=f"autoscale_g1_{n:03}")
+            for n in range(first, first + count)]
+
+
+class GatherStacksTests(SynchronousTestCase):
+    """The group's Heat stacks, from every page of the listing by its tag."""
+
+    def test_one_page(self) -> None:
+        """A page shorter than the limit is the last; its stacks are read."""
+        stacks = perform_sequence([
+            (heat.list_stacks_request("t1", TAG), stacks_page([stack_json()])),
+        ], gather_stacks("t1", "g1"))
+        self.assertEqual(stacks, [heat.parse_stack(stack_json())])
+
+    def test_pages(self) -> None:
+        """A full page is followed by the next, after its last stack."""
+        first, second = numbered(0, 100), numbered(100, 3)
+        stacks = perform_sequence([
+            (heat.list_stacks_request("t1", TAG), stacks_page(first)),
+            (heat.list_stacks_request("t1", TAG, "st099"), stacks_page(second)),
+        ], gather_stacks("t1", "g1"))
+        self.assertEqual(stacks, [heat.parse_stack(s) for s in first + second])
+
+    def test_full_last_page(self) -> None:
+        """A full page followed by an empty one ends the listing."""
+        first = numbered(0, 100)
+        stacks = perform_sequence([
+            (heat.list_stacks_request("t1", TAG), stacks_page(first)),
+            (heat.list_stacks_request("t1", TAG, "st099"), stacks_page([])),
+        ], gather_stacks("t1", "g1"))
+        self.assertEqual(len(stacks), 100)
+
+    def test_repeated_page_stops(self) -> None:
+        """A page that brings no stack not seen before (a cloud ignoring the marker)
+        ends the listing; repeated stacks are read once."""
+        first = numbered(0, 100)
+        stacks = perform_sequence([
+            (heat.list_stacks_request("t1", TAG), stacks_page(first)),
+            (heat.list_stacks_request("t1", TAG, "st099"), stacks_page(first)),
+        ], gather_stacks("t1", "g1"))
+        self.assertEqual(stacks, [heat.parse_stack(s) for s in first])
+
+    def test_partly_repeated_page_goes_on(self) -> None:
+        """A full page with some new stacks is followed; the repeated ones are dropped."""
+        first, second = numbered(0, 100), numbered(50, 100)
+        stacks = perform_sequence([
+            (heat.list_stacks_request("t1", TAG), stacks_page(first)),
+            (heat.list_stacks_request("t1", TAG, "st099"), stacks_page(second)),
+            (heat.list_stacks_request("t1", TAG, "st149"), stacks_page([])),
+        ], gather_stacks("t1", "g1"))
+        self.assertEqual([s.id for s in stacks], [f"st{n:03}" for n in range(150)])
+
+    def test_repeated_on_one_page(self) -> None:
+        """A stack listed twice on one page is read once, not counted twice."""
+        stacks = perform_sequence([
+            (heat.list_stacks_request("t1", TAG), stacks_page([stack_json(), stack_json()])),
+        ], gather_stacks("t1", "g1"))
+        self.assertEqual(stacks, [heat.parse_stack(stack_json())])
+
+    def test_other_tags_dropped(self) -> None:
+        """A stack whose shown tags lack the group's tag is not the group's; one whose
+        tags are not shown is."""
+        mine = stack_json(id="a", tags="x,autoscale_g1")
+        other = stack_json(id="b", tags=["autoscale_g2"])
+        untagged = stack_json(id="c", tags=None)
+        stacks = perform_sequence([
+            (heat.list_stacks_request("t1", TAG), stacks_page([mine, other, untagged])),
+        ], gather_stacks("t1", "g1"))
+        self.assertEqual([s.id for s in stacks], ["a", "c"])
+
+    def test_error_status(self) -> None:
+        """A 5xx fails the gather, quoting Heat."""
+        with self.assertRaises(GatherError) as caught:
+            perform_sequence([(heat.list_stacks_request("t1", TAG), answer(
+                503, {"code": 503, "error": {"message": "Heat is down"}}))],
+                gather_stacks("t1", "g1"))
+        self.assertEqual(caught.exception.reason,
+                         "Could not list the stacks of Cloud Orchestration: Heat is down "
+                         "(HTTP 503)")
+        self.assertIsNone(caught.exception.retry_after)
+
+    def test_rate_limited(self) -> None:
+        """A 429 with Retry-After fails the gather saying so, with the seconds asked."""
+        limited = Response(429, {"error": {"message": "Too many requests"}},
+                           {"retry-after": "30"})
+        with self.assertRaises(GatherError) as caught:
+            perform_sequence([(heat.list_stacks_request("t1", TAG), lambda _: limited)],
+                             gather_stacks("t1", "g1"))
+        self.assertEqual(caught.exception.retry_after, 30.0)
+        self.assertEqual(caught.exception.reason,
+                         "Could not list the stacks of Cloud Orchestration: the service is "
+                         "limiting the rate of requests and asked to wait 30 s: Too many "
+                         "requests (HTTP 429)")
+
+    def test_no_endpoint(self) -> None:
+        """A catalog without Heat is ServiceMissing, with the §3.5 message."""
+        with self.assertRaises(ServiceMissing) as caught:
+            perform_sequence([(heat.list_stacks_request("t1", TAG), raise_(
+                NoSuchEndpoint("cloudOrchestration", "ORD")))], gather_stacks("t1", "g1"))
+        self.assertIn("Could not locate service cloudOrchestration", caught.exception.reason)
+
+    def test_unreachable(self) -> None:
+        """A transport failure fails the gather, naming the service."""
+        with self.assertRaises(GatherError) as caught:
+            perform_sequence([(heat.list_stacks_request("t1", TAG),
+                               raise_(ConnectionRefusedError()))], gather_stacks("t1", "g1"))
+        self.assertTrue(caught.exception.reason.startswith(
+            "Could not reach Cloud Orchestration"))
+
+    def test_unreadable(self) -> None:
+        """An unreadable page, or a stack without a status, fails the gather saying so."""
+        with self.assertRaises(GatherError) as caught:
+            perform_sequence([(heat.list_stacks_request("t1", TAG), answer(200, {}))],
+                             gather_stacks("t1", "g1"))
+        self.assertIn("the answer was unreadable", caught.exception.reason)
+        with self.assertRaises(GatherError) as caught:
+            perform_sequence([(heat.list_stacks_request("t1", TAG), stacks_page([
+                stack_json(id="z", stack_status=None)]))], gather_stacks("t1", "g1"))
+        self.assertIn("stack z", caught.exception.reason)
 
 
 class GatherGroupTests(SynchronousTestCase):

@@ -10,10 +10,14 @@ from otter2.convergence.steps import (
     AddNodesToCLB,
     BulkAddToRCv3,
     ChangeCLBNode,
+    CheckStack,
     CreateServer,
+    CreateStack,
     DeleteServer,
+    DeleteStack,
     RemoveNodesFromCLB,
     Step,
+    UpdateStack,
 )
 from otter2.convergence.summary import summarize
 from otter2.model.cloud import CLBDescription, NodeCondition, NodeType
@@ -42,6 +46,29 @@ class SummarizeTests(SynchronousTestCase):
             "removed 1 node from Cloud Load Balancer 5",
             "started draining 1 node of Cloud Load Balancer 5",
             "added 1 server to RackConnect v3 pools"])
+
+    def test_stack_phrases(self) -> None:
+        """Stack steps read as stacks created, checked, repaired, updated and deleted."""
+        config = {"template": {}, "tags": "autoscale_g1"}
+        finished = StepOutcome(Verdict.SUCCESS, done=True)
+        results: list[tuple[Step, StepOutcome]] = [
+            (CreateStack("g1", config), DONE), (CreateStack("g1", config), DONE),
+            (CheckStack("st1", "a"), DONE), (CheckStack("st2", "b"), DONE),
+            (CheckStack("st3", "c"), DONE), (UpdateStack("st4", "d", config), DONE),
+            (UpdateStack("st5", "e", config, finishing=True), finished),
+            (UpdateStack("st6", "f", config, finishing=True), finished),
+            (DeleteStack("st7", "g"), DONE),
+        ]
+        self.assertEqual(summarize(results), [
+            "created 2 stacks", "checked 3 stacks", "repaired 1 stack", "updated 2 stacks",
+            "deleted 1 stack"])
+
+    def test_stack_steps_not_done(self) -> None:
+        """A stack step Heat refused, or a stack found gone already, is not said."""
+        self.assertEqual(summarize([
+            (CreateStack("g1", {}), StepOutcome(Verdict.FAILURE, ["invalid"])),
+            (DeleteStack("st1", "a"), StepOutcome(Verdict.SUCCESS)),
+            (CheckStack("st2", "b"), FAILED)]), [])
 
     def test_failed_steps_are_not_counted(self) -> None:
         """A step the cloud refused is not said to be done."""
