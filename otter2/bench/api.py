@@ -19,7 +19,7 @@ each POST execute at 50% or more of the bare POST's, no socket error and no
 answer outside 2xx and 3xx, and a p99 latency at most three times the bare
 route's.
 
-test-case-name: tests.bench.test_api
+test-case-name: tests.bench.test_main
 """
 
 from __future__ import annotations

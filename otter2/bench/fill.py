@@ -8,7 +8,7 @@ tens of thousands of requests would take minutes. 1 000 groups to a tenant.
 
 Run it with no daemon on the file: the daemon owns its file while it runs.
 
-test-case-name: tests.bench.test_memory
+test-case-name: tests.bench.test_daemon
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ keeps of a group in memory is there), and its resident size is read. The
 start-up time is shown beside that of a daemon on an empty store, measured
 in the same runs.
 
-test-case-name: tests.bench.test_memory
+test-case-name: tests.bench.test_main
 """
 
 from __future__ import annotations

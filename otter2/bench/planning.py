@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from otter2.bench.report import Figure, median, sort_baseline_ms, timed_ms
 from otter2.convergence.planning import plan
+from otter2.convergence.transforming import Plan
 from otter2.model.cloud import (
     CLB,
     CLBDescription,
@@ -55,7 +56,7 @@ def scenario(size: int) -> tuple[list[ObservedServer], list[LBNode]]:
     return servers, nodes
 
 
-def planner(size: int, capacity: int) -> Callable[[], object]:
+def planner(size: int, capacity: int) -> Callable[[], Plan]:
     """Planning the group of ``size`` servers toward ``capacity``, ready to be timed."""
     servers, nodes = scenario(size)
     desired = DesiredGroup(capacity=capacity, desired_lbs=LBS, draining_timeout=30)
