@@ -75,6 +75,33 @@ def resident_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used, user and system (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(pid: int, limit: float = 30.0, interval: float = 0.25,
+                    busy_share: float = 0.1) -> float:
+    """
+    Wait until the process uses less than ``busy_share`` of a core over two
+    ``interval``s in a row (work it accepted and still does in the
+    background, such as anonymous executions, would otherwise steal the core
+    from the next measurement), or until ``limit`` seconds pass: the seconds
+    waited.
+    """
+    started = time.perf_counter()
+    quiet = 0
+    used = cpu_seconds(pid)
+    while quiet < 2 and time.perf_counter() - started < limit:
+        time.sleep(interval)
+        now = cpu_seconds(pid)
+        quiet = quiet + 1 if now - used < busy_share * interval else 0
+        used = now
+    return time.perf_counter() - started
+
+
 class Daemon:
     """``twistd -n otter2`` over ``directory`` (its store file and log there)."""
 
@@ -106,6 +133,11 @@ class Daemon:
         assert self.process is not None
         return resident_bytes(self.process.pid)
 
+    def wait_until_idle(self, limit: float = 30.0) -> float:
+        """Wait until the daemon is idle (`wait_until_idle`): the seconds waited."""
+        assert self.process is not None
+        return wait_until_idle(self.process.pid, limit)
+
     def stop(self) -> None:
         """Stop the daemon, if it runs."""
         if self.process is not None:
@@ -125,7 +157,8 @@ class CreatedGroup:
 
 
 def group_body(name: str, desired: int = 500) -> dict[str, Any]:
-    """A group of ``desired`` servers (up to 1 000) with a +1 and a -1 webhook policy."""
+    """A group of ``desired`` servers (its minimum; up to 1 000) with a +1 and a -1
+    webhook policy."""
     return {
         "groupConfiguration": {"name": name, "cooldown": 0, "minEntities": desired,
                                "maxEntities": 1000},
@@ -154,8 +187,12 @@ class Client:
 
 
 def _create(client: Client, tenant_id: str, name: str, desired: int) -> CreatedGroup:
-    group = client.request("POST", f"/v1.0/{tenant_id}/groups/",
-                           group_body(name, desired))["group"]
+    body = group_body(name, desired)
+    group = client.request("POST", f"/v1.0/{tenant_id}/groups/", body)["group"]
+    # Created at ``desired`` servers (its minimum), the group may then go
+    # down as well as up: executions of either policy change it.
+    client.request("PUT", f"/v1.0/{tenant_id}/groups/{group['id']}/config/",
+                   {**body["groupConfiguration"], "minEntities": 0, "metadata": {}})
     policy_ids = tuple(p["id"] for p in group["scalingPolicies"])
     urls = []
     for policy_id in policy_ids:
@@ -171,7 +208,8 @@ def _create(client: Client, tenant_id: str, name: str, desired: int) -> CreatedG
 def populate(daemon: Daemon, tenants: Sequence[tuple[str, int]], desired: int = 500,
              threads: int = 8) -> list[CreatedGroup]:
     """Create, through the API, the given number of groups in each tenant, each
-    with two policies and a webhook on each: ``threads`` clients at once."""
+    of ``desired`` servers (its minimum then lowered to 0) with two policies
+    and a webhook on each: ``threads`` clients at once."""
     work = [(tenant_id, f"g{index}") for tenant_id, count in tenants for index in range(count)]
     chunks = [work[i::threads] for i in range(threads)]
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from attrs import field, frozen
-from pyrsistent import PMap, freeze, pmap, thaw
+from pyrsistent import PMap, PVector, freeze, pmap, thaw
 
 MET, MISSED, REPORTED, SKIPPED = "met", "missed", "-", "skipped"
 
@@ -115,6 +115,8 @@ def _raw(figure: Figure) -> str:
 
 
 def _number(value: Any) -> str:
+    if isinstance(value, (list, tuple, PVector)):
+        return "[" + " ".join(_number(v) for v in value) + "]"
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)

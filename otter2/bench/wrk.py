@@ -29,7 +29,7 @@ local headers = {["Content-Type"] = "application/json"}
 
 request = function()
   counter = counter + 1
-  return wrk.format(method, paths[(counter %% #paths) + 1], headers, %(body)s)
+  return wrk.format(method, paths[((counter - 1) %% #paths) + 1], headers, %(body)s)
 end
 
 done = function(summary, latency, requests)

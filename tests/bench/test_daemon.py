@@ -52,6 +52,7 @@ class DaemonTests(SynchronousTestCase):
         self.assertEqual(sorted(p["change"] for p in manifest["scalingPolicies"]), [-1, 1])
         self.assertEqual([len(p["webhooks"]) for p in manifest["scalingPolicies"]], [1, 1])
         self.assertEqual(manifest["state"]["desiredCapacity"], 5)
+        self.assertEqual(manifest["groupConfiguration"]["minEntities"], 0)
         urls = {link["href"] for p in manifest["scalingPolicies"] for w in p["webhooks"]
                 for link in w["links"] if link["rel"] == "capability"}
         self.assertEqual(urls, set(one.capability_urls))
