@@ -32,6 +32,4 @@ clean:
 	rm -rf $(VENV) $(MIMIC_VENV) _trial_temp* otter2.egg-info
 
 bench: install
-	$(VENV)/bin/python scripts/bench-api
-	$(VENV)/bin/python -m otter2.bench.convergence
-	$(VENV)/bin/python -m otter2.bench.planning
+	$(VENV)/bin/python -m otter2.bench --json bench.json

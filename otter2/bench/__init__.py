@@ -1,5 +1,5 @@
 """
 Benchmarks: measured figures, printed, never asserted by tests.
 
-test-case-name: tests.bench.test_convergence
+test-case-name: tests.bench.test_main
 """

@@ -1,11 +1,14 @@
 """
-The baseline: a bare Klein route answering a fixed JSON document, served by
-the same Twisted as otter2 (``python -m otter2.bench.bare PORT``).
+The baseline: bare Klein routes served by the same Twisted as otter2
+(``python -m otter2.bench.bare PORT``): a GET answering a fixed JSON document
+like a group's state, and a POST answering 202 with no body, like a policy
+execution.
 
 test-case-name: tests.bench.test_bare
 """
 
 import sys
+from typing import Any
 
 from klein import Klein
 from twisted.internet import endpoints, reactor
@@ -19,6 +22,13 @@ BODY = (b'{"group": {"name": "web", "paused": false, "status": "ACTIVE", '
 @app.route("/v1.0/<tenant_id>/groups/<group_id>/state/", strict_slashes=False)
 def state(request: object, tenant_id: str, group_id: str) -> bytes:
     return BODY
+
+
+@app.route("/v1.0/execute/<version>/<capability_hash>/", methods=["POST"],
+           strict_slashes=False)
+def execute(request: Any, version: str, capability_hash: str) -> bytes:
+    request.setResponseCode(202)
+    return b""
 
 
 class _QuietSite(Site):

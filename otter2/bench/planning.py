@@ -1,64 +1,117 @@
 """
-How long planning takes for one big group (``python -m otter2.bench.planning``):
-N ACTIVE servers on two CLBs, converged (nothing to do), then scaled down by a
-tenth, then needing every node added; prints the best time of several runs for
-a few sizes, so growth beyond n log n shows.
+How long the pure planner takes for one big group: N ACTIVE servers, each on
+two CLBs and one RackConnect v3 pool, planned once steady (nothing to do) and
+once scaling down by half (drain and delete half of them).
+
+Every time is the median of several runs; each run also sorts N tuples
+(`otter2.bench.report.sort_baseline_ms`), so the time of 10 000 servers is
+shown as a ratio to that baseline too, and a slow machine can be told from
+slow code. The growth exponent from 1 000 to 10 000 servers is
+log(t(10 000) / t(1 000)) / log(10): n log n over that range is about 1.13.
 
 test-case-name: tests.bench.test_planning
 """
 
 from __future__ import annotations
 
-import sys
-import time
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 
+from otter2.bench.report import Figure, median, sort_baseline_ms, timed_ms
 from otter2.convergence.planning import plan
-from otter2.model.cloud import CLB, CLBDescription, CLBNode, ObservedServer, ServerState
+from otter2.convergence.transforming import Plan
+from otter2.model.cloud import (
+    CLB,
+    CLBDescription,
+    CLBNode,
+    LBNode,
+    ObservedServer,
+    RCv3Description,
+    RCv3Node,
+    ServerState,
+)
 from otter2.model.desired import DesiredGroup
 
-LBS = (CLBDescription("lb1", 80), CLBDescription("lb2", 443))
+SECTION = "planning"
+LBS = (CLBDescription("lb1", 80), CLBDescription("lb2", 443), RCv3Description("pool1"))
+CLBS = {"lb1": CLB(health_monitor=False), "lb2": CLB(health_monitor=True)}
+SIZES = (10, 100, 1_000, 10_000)
+TARGET_MS = 80.0
 
 
 def _address(index: int) -> str:
     return f"10.{index // 65536 % 256}.{index // 256 % 256}.{index % 256}"
 
 
-def scenario(size: int) -> tuple[list[ObservedServer], list[CLBNode]]:
-    """``size`` ACTIVE servers, each with an ENABLED node on both CLBs."""
+def scenario(size: int) -> tuple[list[ObservedServer], list[LBNode]]:
+    """``size`` ACTIVE servers, each with an ENABLED node on both CLBs and a
+    member of the RackConnect pool."""
     servers = [ObservedServer(f"s{i}", ServerState.ACTIVE, created=float(i),
                               servicenet_address=_address(i), desired_lbs=LBS)
                for i in range(size)]
-    nodes = [CLBNode(f"{lb.lb_id}-{i}", _address(i), lb) for lb in LBS for i in range(size)]
+    nodes: list[LBNode] = [CLBNode(f"{lb.lb_id}-{i}", _address(i), lb)
+                           for lb in LBS if isinstance(lb, CLBDescription)
+                           for i in range(size)]
+    nodes += [RCv3Node(f"pool1-{i}", LBS[2], f"s{i}") for i in range(size)]
     return servers, nodes
 
 
-def best_of(runs: int, work: Callable[[], object]) -> float:
-    """The shortest of ``runs`` timings of ``work``, in milliseconds."""
-    timings = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - start)
-    return min(timings) * 1000
+def planner(size: int, capacity: int) -> Callable[[], Plan]:
+    """Planning the group of ``size`` servers toward ``capacity``, ready to be timed."""
+    servers, nodes = scenario(size)
+    desired = DesiredGroup(capacity=capacity, desired_lbs=LBS, draining_timeout=30)
+    return lambda: plan(desired, servers, nodes, CLBS, now=1e6, build_timeout=3600)
 
 
-def main(sizes: list[int]) -> None:
-    """Print the planning time of each scenario at each size."""
-    clbs = {"lb1": CLB(health_monitor=False), "lb2": CLB(health_monitor=True)}
-    print(f"{'servers':>8} {'steady ms':>10} {'scale-down ms':>14} {'add-all ms':>11}")
+def growth_exponent(small: float, large: float, factor: float = 10.0) -> float:
+    """The exponent k of t ~ n^k between two times ``factor`` sizes apart."""
+    if small <= 0 or large <= 0:
+        return 0.0
+    return math.log(large / small) / math.log(factor)
+
+
+def figures(runs: int = 5, sizes: Sequence[int] = SIZES) -> list[Figure]:
+    """The planning figures: the time at each size, steady and scaling down, the
+    largest size's as a ratio to sorting as many tuples in the same run, and the
+    growth exponent between the two largest sizes."""
+    result = []
+    labels = (("steady", lambda size: size), ("scale down by half", lambda size: size // 2))
+    times: dict[tuple[str, int], list[float]] = {}
+    baselines: dict[int, list[float]] = {}
     for size in sizes:
-        servers, nodes = scenario(size)
-
-        def run(capacity: int, lb_nodes: list[CLBNode]) -> Callable[[], object]:
-            desired = DesiredGroup(capacity=capacity, desired_lbs=LBS, draining_timeout=30)
-            return lambda: plan(desired, servers, lb_nodes, clbs, now=1e6, build_timeout=3600)
-
-        steady = best_of(5, run(size, nodes))
-        down = best_of(5, run(size - size // 10, nodes))
-        add_all = best_of(5, run(size, []))
-        print(f"{size:>8} {steady:>10.1f} {down:>14.1f} {add_all:>11.1f}")
-
-
-if __name__ == "__main__":
-    main([int(arg) for arg in sys.argv[1:]] or [1000, 10000, 100000])
+        works = {label: planner(size, capacity(size)) for label, capacity in labels}
+        for work in works.values():
+            work()  # warm up
+        for _ in range(runs):
+            baselines.setdefault(size, []).extend(sort_baseline_ms(size, 1))
+            for label, work in works.items():
+                times.setdefault((label, size), []).append(timed_ms(work))
+        for label, _ in labels:
+            value = median(times[(label, size)])
+            is_target = size == 10_000
+            result.append(Figure(
+                SECTION, f"{label}, {size} servers", value, "ms",
+                f"< {TARGET_MS:.0f} ms" if is_target else "",
+                value < TARGET_MS if is_target else None,
+                {"runs": times[(label, size)], "sort ms": median(baselines[size])}))
+    largest = max(sizes)
+    for label, _ in labels:
+        ratios = [t / b if b else 0.0
+                  for t, b in zip(times[(label, largest)], baselines[largest], strict=True)]
+        result.append(Figure(
+            SECTION, f"{label}, {largest} servers / sorting {largest} tuples",
+            median(ratios), "x", "", None,
+            {"runs": ratios, "plan ms": median(times[(label, largest)]),
+             "sort ms": median(baselines[largest])}))
+    if len(sizes) >= 2:
+        small, large = sorted(sizes)[-2:]
+        factor = large / small
+        bound = 1 + math.log(math.log(large) / math.log(small), factor)
+        for label, _ in labels:
+            before, after = median(times[(label, small)]), median(times[(label, large)])
+            exponent = growth_exponent(before, after, factor)
+            result.append(Figure(
+                SECTION, f"{label}, growth exponent {small} -> {large}", exponent, "",
+                f"<= {bound:.2f} (n log n)", exponent <= bound,
+                {f"{small} ms": before, f"{large} ms": after}))
+    return result

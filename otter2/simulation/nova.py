@@ -188,7 +188,11 @@ def _create(cloud: SimulatedCloud, tenant_id: str, body: Any,
         return cloud, problem
     tenant = nova_tenant(cloud, tenant_id)
     quota = cloud.behaviour.instance_quota if tenant.quota is None else tenant.quota
-    used = sum(1 for s in tenant.servers.values() if s.deleted_at is None)
+    # Counting is only needed once the tenant holds as many servers as its quota
+    # (deleted ones included): a tenant of thousands of servers is not counted
+    # at every creation.
+    used = (sum(1 for s in tenant.servers.values() if s.deleted_at is None)
+            if len(tenant.servers) >= quota else len(tenant.servers))
     if used + 1 > quota:
         return cloud, nova_fault(403, "forbidden", "Quota exceeded for instances: Requested 1, "
                                  f"but already used {used} of {quota} instances")

@@ -1,6 +1,6 @@
 """
-Tests for otter2.bench.bare: the baseline route answers like otter2's group
-state, so the API benchmark compares like with like.
+Tests for otter2.bench.bare: the baseline routes answer like otter2's group
+state and policy execution, so the API benchmark compares like with like.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tests.stub_treq import StubTreq
 
 
 class BareRouteTests(SynchronousTestCase):
-    """The route the API benchmark measures otter2 against."""
+    """The routes the API benchmark measures otter2 against."""
 
     def test_state(self) -> None:
         """GET of a group's state, with or without the slash, is the fixed document."""
@@ -30,3 +30,10 @@ class BareRouteTests(SynchronousTestCase):
     def test_document(self) -> None:
         """The document has the fields otter2 renders for an active group's state."""
         self.assertEqual(set(json.loads(BODY)["group"]), set(render_state(group())))
+
+    def test_execute(self) -> None:
+        """POST of a capability URL is a 202 with no body, like otter2's."""
+        http = StubTreq(app.resource())
+        response = self.successResultOf(http.post("http://bench/v1.0/execute/1/abc/"))
+        self.assertEqual(response.code, 202)
+        self.assertEqual(self.successResultOf(response.content()), b"")

@@ -1,18 +1,15 @@
 """
 Tests for otter2.bench.planning: its scenario is the converged group it claims
-to be, and it prints one row per size.
+to be, scaling down plans what it says, and every figure is there.
 """
 
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stdout
-
 from twisted.trial.unittest import SynchronousTestCase
 
-from otter2.bench.planning import LBS, best_of, main, scenario
+from otter2.bench.planning import CLBS, LBS, figures, planner, scenario
 from otter2.convergence.planning import plan
-from otter2.model.cloud import CLB, ServerState
+from otter2.model.cloud import CLBNode, RCv3Node, ServerState
 from otter2.model.desired import DesiredGroup
 
 
@@ -20,27 +17,36 @@ class ScenarioTests(SynchronousTestCase):
     """The group the planning benchmark measures."""
 
     def test_converged(self) -> None:
-        """Every server is ACTIVE and on both load balancers: there is nothing to do."""
+        """Every server is ACTIVE, on both CLBs and in the pool: there is nothing to do."""
         servers, nodes = scenario(300)
         self.assertEqual({s.state for s in servers}, {ServerState.ACTIVE})
         self.assertEqual(len({s.servicenet_address for s in servers}), 300)
-        self.assertEqual(len(nodes), 2 * 300)
+        self.assertEqual((sum(isinstance(n, CLBNode) for n in nodes),
+                          sum(isinstance(n, RCv3Node) for n in nodes)), (600, 300))
         desired = DesiredGroup(capacity=300, desired_lbs=LBS, draining_timeout=30)
-        clbs = {"lb1": CLB(health_monitor=False), "lb2": CLB(health_monitor=True)}
-        result = plan(desired, servers, nodes, clbs, now=1e6, build_timeout=3600)
+        result = plan(desired, servers, nodes, CLBS, now=1e6, build_timeout=3600)
         self.assertEqual((len(result.steps), len(result.postponed)), (0, 0))
 
-    def test_best_of(self) -> None:
-        """The work runs as many times as asked; the timing is in milliseconds."""
-        runs: list[int] = []
-        self.assertGreaterEqual(best_of(3, lambda: runs.append(1)), 0)
-        self.assertEqual(len(runs), 3)
+    def test_scale_down_has_work(self) -> None:
+        """Planning half the capacity has steps to take."""
+        result = planner(40, 20)()
+        self.assertTrue(result.steps or result.postponed)
 
-    def test_main(self) -> None:
-        """A header, then one row per size starting with the size."""
-        output = io.StringIO()
-        with redirect_stdout(output):
-            main([10, 20])
-        header, *rows = output.getvalue().splitlines()
-        self.assertIn("servers", header)
-        self.assertEqual([row.split()[0] for row in rows], ["10", "20"])
+
+class FiguresTests(SynchronousTestCase):
+    """What the planning benchmark reports (never how fast)."""
+
+    def test_every_figure(self) -> None:
+        """Both scenarios at each size, the largest against sorting, the growth exponents."""
+        found = figures(runs=1, sizes=(10, 20))
+        self.assertEqual([f.name for f in found], [
+            "steady, 10 servers", "scale down by half, 10 servers",
+            "steady, 20 servers", "scale down by half, 20 servers",
+            "steady, 20 servers / sorting 20 tuples",
+            "scale down by half, 20 servers / sorting 20 tuples",
+            "steady, growth exponent 10 -> 20", "scale down by half, growth exponent 10 -> 20"])
+        self.assertEqual({f.section for f in found}, {"planning"})
+        self.assertTrue(all(f.value is not None for f in found))
+        self.assertTrue(all(f.value is not None and f.value >= 0 for f in found
+                            if f.unit == "ms"))
+        self.assertEqual([f.target for f in found[-2:]], ["<= 1.38 (n log n)"] * 2)

@@ -1,0 +1,17 @@
+"""
+``python -m otter2.bench [--quick] [--json PATH] [--no-install]``: every
+benchmark, one table of each figure beside its target, and the figures as
+JSON (``bench.json`` unless told). ``make bench`` runs it in full; ``--quick``
+runs tiny sizes once each, so the tests can run all of it.
+
+test-case-name: tests.bench.test_main
+"""
+
+from __future__ import annotations
+
+import sys
+
+from otter2.bench.run import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,32 @@
+"""
+Tests for otter2.bench.reaction: a change of capacity ends with exactly the
+servers asked for serving, in simulated time, and both figures are there.
+"""
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from otter2.bench.reaction import BASE, BUILD_TIME, CHANGE, ReactingGroup, figures
+
+
+class ReactionTests(SynchronousTestCase):
+    """The reaction benchmark measures until the group serves as asked."""
+
+    def test_change_ends_serving(self) -> None:
+        """Up takes at least a build; down ends with the servers and nodes asked for."""
+        group = ReactingGroup(seed=0)
+        group.change_to(BASE)
+        up = group.change_to(BASE + CHANGE)
+        self.assertGreaterEqual(up, BUILD_TIME)
+        self.assertEqual(group.serving(), (BASE + CHANGE, 0, BASE + CHANGE))
+        down = group.change_to(BASE)
+        self.assertGreater(down, 0)
+        self.assertEqual(group.serving(), (BASE, 0, BASE))
+        group.stop()
+
+    def test_figures(self) -> None:
+        """The scale-up and the scale-down, each with its target and runs."""
+        found = figures(runs=1)
+        self.assertEqual([f.unit for f in found], ["s simulated"] * 2)
+        self.assertEqual([f.target for f in found],
+                         ["<= 70 s (build + 1 interval)", "<= 40 s (draining + 1 interval)"])
+        self.assertEqual([len(f.raw["runs"]) for f in found], [1, 1])
