@@ -54,6 +54,8 @@ DESTINY_BY_STATE: PMap = pmap({
 #: The destinies of servers that count toward the group's capacity.
 COUNTED = frozenset({Destiny.COUNT, Destiny.BUILDING, Destiny.WAIT, Destiny.HOLD})
 
+_DESTINY = dict(DESTINY_BY_STATE)  # read once per server: faster than the PMap
+
 _DRAINABLE = frozenset({ServerState.ACTIVE, ServerState.BUILD})
 
 
@@ -65,7 +67,7 @@ def destiny(server: ObservedServer, now: float, build_timeout: float) -> Destiny
     """
     if server.draining and server.state in _DRAINABLE:
         return Destiny.DRAIN
-    fate: Destiny = DESTINY_BY_STATE[server.state]
+    fate: Destiny = _DESTINY[server.state]
     if fate is Destiny.BUILDING and now - server.created >= build_timeout:
         return Destiny.REPLACE
     return fate

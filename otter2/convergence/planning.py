@@ -57,6 +57,7 @@ def plan(desired: DesiredGroup, servers: Iterable[ObservedServer], lb_nodes: Ite
     time of the gather; ``offline_timeout`` how long a node joining a
     monitored CLB may stay OFFLINE (``build_timeout`` when not given).
     """
+    clbs = dict(clbs)  # looked up per server: a dict is several times faster than a PMap
     steps, kept, broken = _survey(desired, servers, lb_nodes, clbs, now, build_timeout,
                                   build_timeout if offline_timeout is None else offline_timeout)
     transformed = transform(steps.result(), step_limits)

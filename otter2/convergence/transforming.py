@@ -10,6 +10,7 @@ test-case-name: tests.convergence.test_transforming
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from attrs import field, frozen
@@ -27,7 +28,12 @@ from otter2.model.group import frozen_list, frozen_set
 
 
 def _frozen_bag(steps: Iterable[Step]) -> PBag:
-    return pbag(steps)
+    """The steps as a bag: as given when they already are one, else counted in one pass
+    (``pbag`` adds them one persistent update at a time)."""
+    if isinstance(steps, PBag):
+        return steps
+    # PBag(counts) is how pbag itself builds its result; the stubs omit the argument.
+    return PBag(pmap(Counter(steps)))  # type: ignore[call-arg]
 
 
 @frozen
@@ -76,6 +82,7 @@ def limit_steps(steps: Iterable[Step],
     (the planner's order is deterministic), and a sentence per type that lost
     some.
     """
+    step_limits = dict(step_limits)  # read once per step: a dict is faster than a PMap
     counts: dict[type, int] = {}
     kept: list[Step] = []
     for step in steps:
