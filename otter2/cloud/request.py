@@ -50,10 +50,17 @@ class ServiceRequest:
 
 @frozen
 class Response:
-    """An HTTP response: its status, headers and body (parsed JSON, or text)."""
+    """
+    An HTTP response: its status, headers and body (parsed JSON, or text).
+
+    The body is kept as parsed, not made persistent: a listing of a tenant's
+    servers holds thousands of objects, and freezing them cost more than the
+    rest of an iteration. Nobody writes to it; readers copy what they keep.
+    It is not hashed (a Response is compared, never used as a key).
+    """
 
     status: int
-    body: Any = field(default=None, converter=frozen_json)
+    body: Any = field(default=None, eq=True, hash=False)
     headers: PMap = field(factory=pmap, converter=frozen_json)
 
 
