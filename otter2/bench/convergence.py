@@ -7,7 +7,8 @@ The groups are built straight into the simulated cloud (servers created by
 the same Nova requests convergence sends, already ACTIVE, each on its
 group's CLB), so that building them costs nothing whatever the converger's
 speed. A run marks every group divergent and starts a real `Converger` (the
-in-memory store, the simulated cloud's own performers, a ``Clock``); the
+in-memory store, the simulated cloud's own performers, a fake clock that
+keeps its calls in a heap, as the reactor does: ``bench.clock``); the
 cloud answers after a simulated millisecond, so the clock is driven here one
 due call at a time, and a run stops once every mark is cleared or its wall
 time budget is spent. The figure is the marks cleared per second of wall
@@ -27,8 +28,8 @@ from typing import Any
 
 from attrs import frozen
 from effect import ComposedDispatcher
-from twisted.internet.task import Clock
 
+from otter2.bench.clock import HeapClock
 from otter2.bench.report import Figure, median
 from otter2.cloud import clb, nova
 from otter2.cloud.metadata import launch_load_balancers, prepare_server_config
@@ -61,7 +62,7 @@ TARGET_RATIO = 0.5
 class SteadyGroups:
     """Converged groups in the simulated cloud and the store, and the time."""
 
-    clock: Clock
+    clock: HeapClock
     holder: CloudHolder
     store: MemoryGroupStore
     groups: tuple[tuple[str, str], ...]
@@ -85,7 +86,7 @@ def _request(holder: CloudHolder, request: Any, now: float) -> Any:
 def build(groups: int, servers: int, one_tenant: bool) -> SteadyGroups:
     """``groups`` converged groups of ``servers`` ACTIVE servers, each on its own
     CLB, all in tenant ``t0`` or each in a tenant of its own."""
-    clock = Clock()
+    clock = HeapClock()
     clock.advance(START)
     holder = CloudHolder(SimulatedCloud(Behaviour(
         build_time=BUILD_TIME, latency=LATENCY, node_limit=max(25, servers),
@@ -136,7 +137,7 @@ def one_round(groups: SteadyGroups, budget: float) -> tuple[int, float]:
     Each run has a clock of its own, and what the converger still had in
     flight when the run stopped is left on that clock, never to run.
     """
-    clock = Clock()
+    clock = HeapClock()
     clock.advance(groups.clock.seconds())
     dispatcher = ComposedDispatcher([store_dispatcher(groups.store),
                                      standalone_dispatcher(groups.holder, clock)])
@@ -160,11 +161,11 @@ def one_round(groups: SteadyGroups, budget: float) -> tuple[int, float]:
     return cleared, elapsed
 
 
-def _next_call(clock: Clock) -> None:
-    calls = clock.getDelayedCalls()
-    if not calls:
+def _next_call(clock: HeapClock) -> None:
+    when = clock.next_time()
+    if when is None:
         raise RuntimeError("the converger waits for something the clock will never bring")
-    clock.advance(max(0.0, min(call.getTime() for call in calls) - clock.seconds()))
+    clock.advance(max(0.0, when - clock.seconds()))
 
 
 def figures(runs: int = 3, groups: int = 1000, servers: int = 10,
