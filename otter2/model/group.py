@@ -23,13 +23,14 @@ def frozen_json(value: Any) -> Any:
 
 
 def frozen_list(value: Any) -> PVector:
-    """Any iterable as a pyrsistent vector."""
-    return pvector(value)
+    """Any iterable as a pyrsistent vector (one already is kept as it is)."""
+    return value if isinstance(value, PVector) else pvector(value)
 
 
 def frozen_set(value: Any) -> PSet:
-    """Any iterable as a pyrsistent set (a typed converter for attrs fields)."""
-    return pset(value)
+    """Any iterable as a pyrsistent set (a typed converter for attrs fields); one
+    already is kept as it is, not rebuilt."""
+    return value if isinstance(value, PSet) else pset(value)
 
 
 class GroupStatus(Enum):
