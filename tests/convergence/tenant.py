@@ -19,6 +19,7 @@ from otter2.cloud.request import ServiceRequest
 from otter2.config import ConvergerConfig
 from otter2.convergence.iteration import converge_one_group
 from otter2.effects.dispatcher import store_dispatcher
+from otter2.intents import RandomHex
 from otter2.model import GroupState, ScalingGroup
 from otter2.simulation import (
     Behaviour,
@@ -65,20 +66,29 @@ class TenantCase(SynchronousTestCase):
         self.requests: list[ServiceRequest] = []
         self.failing: list[Callable[[ServiceRequest], bool]] = []
         self.unreadable: set[str] = set()
+        self.drawn = 0
         self.dispatcher = ComposedDispatcher([
             self._record, store_dispatcher(self.store),
             standalone_dispatcher(self.holder, self.clock)])
 
     def _record(self, intent: Any) -> Any:
-        """Record cloud requests; answer those ``failing`` picks with a 500, and
-        fail the store reads of the groups in ``unreadable``."""
+        """Record cloud requests; answer those ``failing`` picks with a 500,
+        fail the store reads of the groups in ``unreadable``, and draw random
+        names in a fixed sequence."""
         if isinstance(intent, ServiceRequest):
             self.requests.append(intent)
             if any(picks(intent) for picks in self.failing):
                 return sync_performer(lambda _, request: service_fault(request.service, 500))
         if isinstance(intent, LoadGroup) and intent.group_id in self.unreadable:
             return sync_performer(lambda _, read: _unavailable(read))
+        if isinstance(intent, RandomHex):
+            return sync_performer(self._next_hex)
         return None
+
+    def _next_hex(self, dispatcher: Any, intent: RandomHex) -> str:
+        """The next of a sequence of hex strings: two runs name their servers alike."""
+        self.drawn += 1
+        return f"{self.drawn:0{2 * intent.nbytes}x}"
 
     def add_clb(self, lb_id: int, tenant_id: str = "t1") -> None:
         """A new ACTIVE CLB of the tenant."""
