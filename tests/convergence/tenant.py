@@ -46,11 +46,12 @@ def pool(pool_id: str) -> dict[str, Any]:
     return {"loadBalancerId": pool_id, "type": "RackConnectV3"}
 
 
-def launch(lbs: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+def launch(lbs: Iterable[dict[str, Any]] = (), draining_timeout: float = 0.0,
+           ) -> dict[str, Any]:
     """A ``launch_server`` configuration with those load balancers."""
     return {"type": "launch_server",
             "args": {"server": {"name": "web", "flavorRef": "f", "imageRef": "i"},
-                     "loadBalancers": list(lbs)}}
+                     "loadBalancers": list(lbs), "draining_timeout": draining_timeout}}
 
 
 class TenantCase(SynchronousTestCase):
@@ -96,12 +97,12 @@ class TenantCase(SynchronousTestCase):
                                               self.clock.seconds())
 
     def make_group(self, group_id: str, desired: int, lbs: Iterable[dict[str, Any]] = (),
-                   tenant_id: str = "t1") -> ScalingGroup:
+                   tenant_id: str = "t1", draining_timeout: float = 0.0) -> ScalingGroup:
         """A new group, marked divergent."""
         group = ScalingGroup(
             tenant_id=tenant_id, group_id=group_id,
             config={"name": group_id, "cooldown": 0, "minEntities": 0, "maxEntities": 50},
-            launch=launch(lbs), state=GroupState(tenant_id, group_id, desired), created=0.0)
+            launch=launch(lbs, draining_timeout), state=GroupState(tenant_id, group_id, desired), created=0.0)
         self.store.create_group(group, [], [], 100)
         self.store.mark_divergent(tenant_id, group_id)
         return group

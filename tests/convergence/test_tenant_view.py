@@ -17,12 +17,12 @@ from effect import Effect
 from otter2.cloud import nova
 from otter2.cloud.request import ServiceType
 from otter2.convergence.gathering import GatherError, gather_group
-from otter2.convergence.iteration import cared_for
+from otter2.convergence.iteration import cared_for, converge_one_group
 from otter2.convergence.tenant_view import TenantView, gather_tenant
 from otter2.model import ScalingGroup
-from otter2.model.cloud import CLBNode, Observation, RCv3Node
+from otter2.model.cloud import CLBNode, NodeCondition, Observation, RCv3Node
 from otter2.simulation import add_pool, delete_server, fail_service, set_quota
-from tests.convergence.tenant import TenantCase, clb, launch, pool
+from tests.convergence.tenant import SETTINGS, TenantCase, clb, launch, pool
 
 POOL_ID = "d6d3aa7c-0000-4f7e-9b1e-0123456789ab"
 GROUPS = ("shared_a", "shared_b", "alone", "bare", "pooled")
@@ -53,7 +53,7 @@ class TenantViewCase(TenantCase):
             self.add_clb(lb_id)
         self.add_clb(5, tenant_id="t2")
         self.holder.cloud = add_pool(self.holder.cloud, "t1", POOL_ID)
-        self.make_group("shared_a", 2, [clb(5)])
+        self.make_group("shared_a", 2, [clb(5)], draining_timeout=600)
         self.make_group("shared_b", 1, [clb(5), clb(6)])
         self.make_group("alone", 1, [clb(7)])
         self.make_group("bare", 2)
@@ -75,14 +75,34 @@ class TenantViewCase(TenantCase):
 class ObservationTests(TenantViewCase):
     """Each group sees exactly its part of the tenant's cloud."""
 
-    def test_each_group_sees_what_its_own_gather_sees(self) -> None:
-        """Every group's observation is the one its own gather makes of the same cloud."""
+    def assert_each_group_sees_its_own_gather(self) -> None:
+        """Every group's part of the view is the observation its own gather makes."""
         view = self.view()
         for group_id in GROUPS:
             group = self.group(group_id)
             alone: Observation = self.do(gather_group("t1", group_id, cared_for(group)))
             self.assertEqual(normal(view.observation(group_id, cared_for(group))),
                              normal(alone), group_id)
+
+    def test_each_group_sees_what_its_own_gather_sees(self) -> None:
+        """Every group's observation is the one its own gather makes of the same cloud."""
+        self.assert_each_group_sees_its_own_gather()
+
+    def test_draining_nodes_seen_as_alone(self) -> None:
+        """
+        While a node of shared_a drains from the CLB it shares with shared_b,
+        each group still sees what its own gather sees: shared_b is not told
+        when shared_a's node began draining.
+        """
+        group = self.group("shared_a")
+        self.store.save_state(evolve(group.state, desired=1))
+        self.do(converge_one_group("t1", "shared_a", SETTINGS))
+        self.clock.advance(30)
+        seen = self.do(gather_group("t1", "shared_a", cared_for(group)))
+        [draining] = [node for node in seen.lb_nodes
+                      if node.description.condition is NodeCondition.DRAINING]
+        self.assertIsNotNone(draining.drained_at)
+        self.assert_each_group_sees_its_own_gather()
 
     def test_each_group_gets_its_servers_and_its_load_balancers(self) -> None:
         """
