@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Mapping
 from typing import Any
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 from effect import Constant, Effect, parallel
 from effect.do import do
 from pyrsistent import PMap, pmap
@@ -36,6 +36,7 @@ from otter2.convergence.gathering import (
 from otter2.model.cloud import (
     CLB,
     CLBDescription,
+    CLBNode,
     LBDescription,
     LBNode,
     Observation,
@@ -68,11 +69,15 @@ class TenantView:
         """
         The group's `Observation`: its servers and the load balancers of
         ``lbs`` and of its servers' metadata; raises the `GatherError` of any
-        part it needs that could not be read.
+        part it needs that could not be read. A DRAINING node at none of its
+        servers' addresses says nothing of its drain, as in the group's own
+        gather (another group of the round may have had it looked into).
         """
         if self.failure is not None:
             raise self.failure
         servers: list[ObservedServer] = self.members.get(group_id, [])
+        addresses = {server.servicenet_address for server in servers
+                     if server.servicenet_address}
         wanted = _lbs_of(lbs, servers)
         nodes: list[LBNode] = []
         clbs: dict[str, CLB] = {}
@@ -83,7 +88,7 @@ class TenantView:
             if seen is None:
                 continue
             lb_nodes, found = seen
-            nodes.extend(lb_nodes)
+            nodes.extend(_as_seen_by(node, addresses) for node in lb_nodes)
             if found is not None:
                 clbs[lb_id] = found
         pool_ids = {lb.lb_id.lower() for lb in wanted if isinstance(lb, RCv3Description)}
@@ -93,6 +98,14 @@ class TenantView:
             nodes.extend(node for node in self.pools
                          if node.description.lb_id.lower() in pool_ids)
         return Observation(servers=servers, lb_nodes=nodes, clbs=clbs)
+
+
+def _as_seen_by(node: CLBNode, addresses: set[str]) -> CLBNode:
+    """The node as a gather for the servers at ``addresses`` shows it: one at
+    none of them was not looked into, so it says nothing of its drain."""
+    if node.address in addresses or (node.drained_at is None and node.connections is None):
+        return node
+    return evolve(node, drained_at=None, connections=None)
 
 
 def _lbs_of(lbs: Iterable[LBDescription], servers: Iterable[ObservedServer]) -> set[LBDescription]:

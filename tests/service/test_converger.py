@@ -6,13 +6,16 @@ store (and the cloud requests made), never the converger's own methods.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from attrs import evolve
 from effect import ComposedDispatcher, sync_performer
 from twisted.internet.task import Clock
+from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import provider
 
 from otter2.cloud.request import NoSuchEndpoint, ServiceRequest, ServiceType
 from otter2.config import ConvergerConfig
@@ -517,3 +520,103 @@ class BrokenBuildTests(ConvergerTestCase):
         state = self.state()
         self.assertEqual((state.status, state.build_failures, state.build_after, self.active()),
                          (GroupStatus.ACTIVE, 0, None, 2))
+
+
+class RoundTests(ConvergerTestCase):
+    """
+    The groups of a tenant due together share one observation of its cloud
+    per round; a tenant's trouble stays its own; nothing is kept between
+    rounds. See Note [Divergent marks].
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.listings: list[tuple[float, str]] = []
+        self.conclusions: list[LogEvent] = []
+
+        def record(intent: Any) -> None:
+            if isinstance(intent, ServiceRequest) and intent.path == "servers/detail":
+                self.listings.append((self.clock.seconds(), intent.tenant_id))
+
+        self.converger = Converger(self.clock, ComposedDispatcher([record, self.dispatcher]),
+                                   self.settings)
+
+        @provider(ILogObserver)
+        def concluded(event: LogEvent) -> None:
+            if event.get("log_namespace") == "otter2.converger" and "verdict" in event:
+                self.conclusions.append(event)
+
+        globalLogPublisher.addObserver(concluded)
+        self.addCleanup(globalLogPublisher.removeObserver, concluded)
+
+    def listings_per_tick(self, tenant_id: str = "t1") -> list[int]:
+        """How many listings of the tenant's servers each tick that made any made."""
+        return list(Counter(t for t, tenant in self.listings if tenant == tenant_id).values())
+
+    def test_one_listing_per_round(self) -> None:
+        """
+        Ten groups of one tenant, due together, converge with one listing of
+        the tenant's servers per round.
+        """
+        for number in range(10):
+            self.make_group(f"g{number}", desired=2, lb_id=5 if number % 2 else None)
+        self.run_for(120, step=0.5)
+        self.assertEqual([self.active(f"g{number}") for number in range(10)], [2] * 10)
+        self.assertEqual(self.lb_nodes("g1"), 2)
+        per_tick = self.listings_per_tick()
+        self.assertGreater(len(per_tick), 2)
+        self.assertEqual(set(per_tick), {1})
+        self.assertEqual(self.store.divergent, {})
+
+    def test_rate_limited_tenant_retries_alone(self) -> None:
+        """
+        While Nova limits the rate of tenant t2, t1's groups converge; t2's
+        groups retry, saying so, and none goes to ERROR; they converge once
+        the limit is over.
+        """
+        for number in range(3):
+            self.make_group(f"a{number}", desired=2)
+            self.make_group(f"b{number}", desired=2, tenant_id="t2")
+        limit_ends = self.clock.seconds() + 90
+        self.holder.cloud = limit_rate(self.holder.cloud, "t2", ServiceType.CLOUD_SERVERS,
+                                       limit_ends)
+        self.run_for(80, step=0.5)
+        self.assertEqual([self.active(f"a{number}") for number in range(3)], [2] * 3)
+        self.assertEqual([self.active(f"b{number}", "t2") for number in range(3)], [0] * 3)
+        limited = [event for event in self.conclusions if event["tenant_id"] == "t2"]
+        self.assertEqual({event["group_id"] for event in limited}, {"b0", "b1", "b2"})
+        self.assertEqual({event["verdict"] for event in limited}, {"RETRY"})
+        for event in limited:
+            self.assertIn("limiting the rate of requests", event["reasons"][0])
+        self.assertEqual(set(self.listings_per_tick("t2")), {1})
+        self.assertEqual([self.store.groups[("t2", f"b{number}")].state.status
+                          for number in range(3)], [GroupStatus.ACTIVE] * 3)
+        self.run_for(120, step=0.5)
+        self.assertEqual([self.active(f"b{number}", "t2") for number in range(3)], [2] * 3)
+        self.assertEqual(self.store.divergent, {})
+
+    def test_out_of_band_deletion_seen_in_next_round(self) -> None:
+        """
+        A server deleted out of band between two rounds of the same groups is
+        seen by the next one, which replaces it: nothing of the last round's
+        observation is kept.
+        """
+        self.make_group("g1", desired=2)
+        self.make_group("g2", desired=2)
+        self.run_for(60)
+        self.assertEqual((self.active("g1"), self.active("g2"), self.store.divergent),
+                         (2, 2, {}))
+        victim = next(server_id for server_id, server in
+                      self.holder.cloud.nova["t1"].servers.items()
+                      if server.metadata.get("rax:autoscale:group:id") == "g1")
+        self.holder.cloud = delete_server(self.holder.cloud, "t1", victim)
+        self.store.mark_divergent("t1", "g1")
+        self.store.mark_divergent("t1", "g2")
+        self.listings.clear()
+        self.run_for(self.settings.interval)
+        self.assertEqual(len(self.listings), 1)
+        self.assertEqual(capacity(self.holder.cloud, "t1", "g1"),
+                         Capacity(active=1, building=1))
+        self.assertNotIn(victim, self.recorded_active("g1"))
+        self.run_for(60)
+        self.assertEqual((self.active("g1"), self.active("g2")), (2, 2))
