@@ -81,7 +81,8 @@ class TenantView:
         wanted = _lbs_of(lbs, servers)
         nodes: list[LBNode] = []
         clbs: dict[str, CLB] = {}
-        for lb_id in sorted({lb.lb_id for lb in wanted if isinstance(lb, CLBDescription)}):
+        for lb_id in sorted({lb.lb_id for lb in wanted if isinstance(lb, CLBDescription)},
+                            key=lambda lb_id: (len(lb_id), lb_id)):  # as gather_clb orders them
             seen = self.clbs.get(lb_id)
             if isinstance(seen, GatherError):
                 raise seen
