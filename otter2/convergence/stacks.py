@@ -57,7 +57,7 @@ class StackFate(Enum):
     CHECKED = auto()    # CHECK_COMPLETE: counts; the cycle ends by updating it
     REPAIR = auto()     # CHECK_FAILED: counts; updated to repair it
     BUSY = auto()       # Heat is working on it: counts; wait
-    HOLD = auto()       # suspended by its owner: counts, left alone
+    HOLD = auto()       # suspended by its owner, or its owner's action failed: counts, left alone
     REPLACE = auto()    # failed: delete it, create another
     DELETING = auto()   # Heat is deleting it: wait
     DELETE_AGAIN = auto()  # its deletion failed: delete it again
@@ -68,6 +68,9 @@ class StackFate(Enum):
 #: deletes from the tail.
 _KEEP_ORDER = (StackFate.CHECKED, StackFate.COUNT, StackFate.HOLD, StackFate.BUSY,
                StackFate.REPAIR)
+
+#: Actions only a stack's owner starts (otter2 never does).
+_OWNER_ACTIONS = frozenset({"SUSPEND", "RESUME", "SNAPSHOT"})
 
 #: Fates of the stacks that serve (the group's state lists them as active).
 SERVING = frozenset({StackFate.COUNT, StackFate.CHECKED})
@@ -82,7 +85,10 @@ def stack_fate(stack: ObservedStack) -> StackFate:
     if status == "IN_PROGRESS":
         return StackFate.BUSY
     if status == "FAILED":
-        return StackFate.REPAIR if action == "CHECK" else StackFate.REPLACE
+        if action == "CHECK":
+            return StackFate.REPAIR
+        # An action of the stack's owner that failed leaves the stack theirs to mend.
+        return StackFate.HOLD if action in _OWNER_ACTIONS else StackFate.REPLACE
     if status == "COMPLETE":
         if action == "CHECK":
             return StackFate.CHECKED
