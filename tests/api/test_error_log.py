@@ -63,12 +63,21 @@ class ErrorLogTests(APITestCase):
         self.assertNotIn("\n", formatEvent(event))
 
     async def test_success_logged_without_reason(self) -> None:
-        """A success is logged with its status and no error."""
-        answer = await self.call("GET", "/groups")
+        """A change that succeeded is logged with its status and no error."""
+        answer = await self.call("POST", "/groups", minimal_group())
+        self.assertEqual(answer.code, 201)
         [event] = self.answers(answer.header("X-Response-Id") or "")
         self.assertEqual(formatEvent(event),
-                         f"GET /v1.0/t1/groups 200 (response {answer.header('X-Response-Id')})")
+                         f"POST /v1.0/t1/groups 201 (response {answer.header('X-Response-Id')})")
         self.assertNotIn("error_type", event)
+
+    async def test_successful_read_not_logged(self) -> None:
+        """A read that succeeded is not logged; one refused still is."""
+        answer = await self.call("GET", "/groups")
+        self.assertEqual((answer.code, self.answers(answer.header("X-Response-Id") or "")),
+                         (200, []))
+        refused = await self.call("GET", "/groups/nope")
+        self.assertEqual(len(self.answers(refused.header("X-Response-Id") or "")), 1)
 
     async def test_capability_hash_never_logged(self) -> None:
         """No answer to a capability URL, even a malformed or refused one, logs its hash
