@@ -19,7 +19,7 @@ from effect import ComposedDispatcher, Effect
 from klein import Klein
 from klein.interfaces import IKleinRequest
 from pyrsistent import PMap, pmap
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredLock
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
@@ -153,6 +153,8 @@ class APIBase:
                                 FixedWindowLimiter(clock, self.limits.execute_per_second, 1))
         # Anonymous executions still running after their 202 was sent.
         self.pending_executions: set[Deferred[Any]] = set()
+        # Executions of one group wait their turn here (see _in_turn).
+        self._turns: dict[tuple[str, str], DeferredLock] = {}
         # Parts of the daemon that report in /health besides the store.
         self._health_checks: dict[str, HealthCheck] = {}
 
@@ -165,6 +167,24 @@ class APIBase:
                   else Effect(intent_or_effect))
         result: Deferred[Any] = perform(self._dispatcher, effect)
         return result
+
+    def _in_turn(self, tenant_id: str, group_id: str, effect: Any) -> Deferred[Any]:
+        """
+        Perform ``effect``, which changes the group's state, after those of this
+        process on the same group have finished. The store's compare-and-set
+        keeps them correct anyway (Note [State writes]), but fifty executions
+        of one group at once (an alarm storm) would otherwise lose races to
+        each other round after round; in turn, each writes at its first try.
+        """
+        key = (tenant_id, group_id)
+        lock = self._turns.setdefault(key, DeferredLock())
+        done: Deferred[Any] = lock.run(self._do, effect)
+
+        def forget(result: Any) -> Any:
+            if not lock.locked and not lock.waiting:
+                self._turns.pop(key, None)
+            return result
+        return done.addBoth(forget)
 
     def _json(self, request: Request) -> Any:
         if self.limits.require_json:

@@ -137,7 +137,8 @@ class PolicyRoutes(APIBase):
     @endpoint
     async def execute_policy(self, request: Request, tenant_id: str, group_id: str,
                              policy_id: str) -> Reply:
-        await self._do(operations.execute(tenant_id, group_id, policy_id))
+        await self._in_turn(tenant_id, group_id,
+                            operations.execute(tenant_id, group_id, policy_id))
         return Reply(202, {})
 
     # -- webhooks ---------------------------------------------------------------
@@ -247,7 +248,7 @@ class PolicyRoutes(APIBase):
                 log.info("Anonymous execution of an unknown capability ignored")
                 return
             try:
-                await self._do(operations.execute(
+                await self._in_turn(target.tenant_id, target.group_id, operations.execute(
                     target.tenant_id, target.group_id, target.policy_id))
             except APIError as e:
                 log.info("Anonymous execution of policy {policy_id} refused: {message}",

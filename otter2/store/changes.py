@@ -7,7 +7,11 @@ group, computes the new state with a pure function, and saves it only if
 nobody saved in between (the store compares versions). A lost race starts
 again from a fresh load, at once a few times and then with a growing pause;
 the store lets one writer through per round, so every writer gets through
-unless the group changes faster than it can be written.
+unless the group changes faster than it can be written. The API makes the
+executions of one group in one process take turns (``_in_turn`` in
+``otter2.api.base``), so that a storm of them on one group does not spend
+its time losing races to itself; the compare-and-set still settles races
+between processes and with the converger.
 
 test-case-name: tests.api.test_operations
 """

@@ -10,7 +10,11 @@ from typing import Any
 
 from twisted.internet import defer
 
+from effect import ComposedDispatcher, Effect, TypeDispatcher
+from txeffect import deferred_performer, perform
+
 from otter2.config import Limits
+from otter2.store.intents import SaveState
 from tests.api.support import URL_ROOT, APITestCase, minimal_group
 
 
@@ -114,3 +118,30 @@ class ConcurrentCreationTests(APITestCase):
         self.assertEqual(await self.burst(url, [{"name": "a"}, {"name": "b"}], 10),
                          Counter({201: 2, 422: 8}))
         self.assertEqual(len((await self.call("GET", url)).json["webhooks"]), 4)
+
+
+class TurnTests(APITestCase):
+    """Executions of one group in one process take turns (``_in_turn``)."""
+
+    def make_dispatcher(self) -> Any:
+        self.saves = Counter[str]()
+        inner = super().make_dispatcher()
+
+        @deferred_performer
+        def count_save(dispatcher: Any, intent: SaveState) -> Any:
+            self.saves[intent.state.group_id] += 1
+            return perform(inner, Effect(intent))
+        return ComposedDispatcher([TypeDispatcher({SaveState: count_save}), inner])
+
+    async def test_executions_of_one_group_take_turns(self) -> None:
+        """50 concurrent executions of one group each write the state once: in
+        turn, none loses a compare-and-set race to another."""
+        group = await self.create_group(minimal_group(minEntities=3))
+        policy = await self.create_policy(group["id"], change=1, cooldown=0)
+        url = f"/groups/{group['id']}/policies/{policy['id']}/execute"
+        answers = await defer.gatherResults(
+            [defer.ensureDeferred(self.call("POST", url)) for _ in range(50)])
+        self.assertEqual(Counter(answer.code for answer in answers), Counter({202: 50}))
+        self.assertEqual(self.saves[group["id"]], 50)
+        self.assertEqual(await self.desired(group["id"]), 53)
+        self.assertEqual(self.api._turns, {})
