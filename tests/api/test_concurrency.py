@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from twisted.internet import defer
-
 from effect import ComposedDispatcher, Effect, TypeDispatcher
+from twisted.internet import defer
 from txeffect import deferred_performer, perform
 
 from otter2.config import Limits
