@@ -9,10 +9,17 @@ test-case-name: tests.api.test_groups
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from otter2.model import GroupStatus, Policy, ScalingGroup, Webhook, thaw_json
+
+
+@lru_cache(maxsize=65536)
+def _quoted(segment: str) -> str:
+    """A path segment percent-encoded (ids recur in every answer: quoted once)."""
+    return quote(segment, safe="")
 
 
 class Links:
@@ -22,7 +29,7 @@ class Links:
         self.root = url_root.rstrip("/") + "/v1.0"
 
     def _url(self, *segments: str) -> str:
-        return "/".join([self.root, *(quote(s, safe="") for s in segments)]) + "/"
+        return "/".join([self.root, *(_quoted(s) for s in segments)]) + "/"
 
     def groups(self, tenant_id: str) -> str:
         return self._url(tenant_id, "groups")

@@ -107,13 +107,14 @@ class SQLiteGroupStore:
 
     def list_groups(self, tenant_id: str, limit: int,
                     marker: str | None) -> Deferred[list[ScalingGroup]]:
-        def work() -> list[ScalingGroup]:
+        def work() -> list[tuple[tuple[str, str], Any]]:
             rows = self._db.conn.execute(
                 f"SELECT {GROUP_COLUMNS} FROM scaling_group WHERE tenant_id=? "
                 "AND group_id>? AND deleting=0 ORDER BY group_id LIMIT ?",
                 (tenant_id, marker or "", limit)).fetchall()
-            return [group_from_row(row) for row in rows]
-        return self._db.run(work)
+            return [((row[0], row[1]), row) for row in rows]
+        # See Note [Group cache]: the groups already in memory are not parsed again.
+        return self._db.read_groups(work, group_from_row)
 
     def save_state(self, state: GroupState) -> Deferred[GroupState]:
         def work() -> GroupState:

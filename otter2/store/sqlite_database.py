@@ -11,7 +11,8 @@ file that is not SQLite) is a `StoreUnavailable` whose one line names the cause.
 
 # Note [Group cache]
 The daemon owns its SQLite file, so every write of a group's row goes through
-this store: reads of a group are answered from a copy kept in memory (the
+this store: reads of a group (and the groups of a listing) are answered from
+a copy kept in memory (the
 most recently used ``CACHED_GROUPS``), without a trip to the store's thread.
 A write forgets the group's copy when it is submitted, so later reads queue
 behind it on the store's thread, and again when it is done, after any read
@@ -272,8 +273,33 @@ class Database:
             return succeed(self._groups[key])
 
         def remember(group: ScalingGroup | None) -> ScalingGroup | None:
-            self._groups[key] = group
-            if len(self._groups) > CACHED_GROUPS:
-                self._groups.popitem(last=False)
+            self._remember(key, group)
             return group
         return self.run(work).addCallback(remember)
+
+    def _remember(self, key: tuple[str, str], group: ScalingGroup | None) -> None:
+        self._groups[key] = group
+        if len(self._groups) > CACHED_GROUPS:
+            self._groups.popitem(last=False)
+
+    def read_groups(self, work: Callable[[], list[tuple[tuple[str, str], Any]]],
+                    parse: Callable[[Any], ScalingGroup]) -> Deferred[list[ScalingGroup]]:
+        """
+        The groups whose (key, row) pairs ``work`` reads, in its order: each
+        group's cached copy when there is one (it is the row as read: see the
+        Note), else its row parsed by ``parse``, which is then kept. Parsing is
+        most of the cost of a listing, and it happens here, on the reactor's
+        thread, only for groups not already in memory.
+        """
+        def groups(rows: list[tuple[tuple[str, str], Any]]) -> list[ScalingGroup]:
+            found = []
+            for key, row in rows:
+                group = self._groups.get(key)
+                if group is None:
+                    group = parse(row)
+                    self._remember(key, group)
+                else:
+                    self._groups.move_to_end(key)
+                found.append(group)
+            return found
+        return self.run(work).addCallback(groups)

@@ -353,6 +353,27 @@ class SQLiteGroupCacheTests(TestCase):
         await write
         self.assertEqual(present(await self.store.load_group("t1", "g1")).state.desired, 7)
 
+    async def test_listing_and_reads_share_the_cache(self) -> None:
+        """A listing keeps the groups it parsed and serves cached ones as they are;
+        a write is seen by the next listing, and a listing in flight during a
+        write leaves no stale copy."""
+        await self.store.create_group(group(group_id="a"), [], [], 10)
+        await self.store.create_group(group(group_id="b"), [], [], 10)
+        [a, b] = await self.store.list_groups("t1", 10, None)
+        self.assertIs(present(await self.store.load_group("t1", "a")), a)
+        [again, _] = await self.store.list_groups("t1", 10, None)
+        self.assertIs(again, a)
+        saved = await self.store.save_state(evolve(b.state, desired=5))
+        self.assertEqual([g.state for g in await self.store.list_groups("t1", 10, None)],
+                         [a.state, saved])
+        listing = self.store.list_groups("t1", 10, None)
+        write = self.store.save_state(evolve(a.state, desired=9))
+        self.assertEqual([g.state.desired for g in await listing], [1, 5])
+        await write
+        self.assertEqual(present(await self.store.load_group("t1", "a")).state.desired, 9)
+        self.assertEqual([g.state.desired for g in await self.store.list_groups("t1", 10, None)],
+                         [9, 5])
+
     async def test_missing_group_is_cached_until_created(self) -> None:
         """An unknown group read as None is found once created."""
         self.assertIsNone(await self.store.load_group("t1", "g1"))
