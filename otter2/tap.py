@@ -50,7 +50,12 @@ from otter2.effects.auth import (
 from otter2.effects.dispatcher import notify_after
 from otter2.effects.http import QuietConnectionPool, TimeoutHTTPClient
 from otter2.service.converger import Converger
-from otter2.service.daemon import DaemonService, NormalStop, StoreService
+from otter2.service.daemon import (
+    DaemonService,
+    NormalStop,
+    StoreService,
+    tune_garbage_collector,
+)
 from otter2.service.listening import (
     LOOPBACK_EXAMPLE,
     CannotListen,
@@ -214,4 +219,5 @@ def makeService(options: Options) -> MultiService:
     except CannotStart as e:
         raise SystemExit(f"otter2: {e}") from None
     NormalStop(reactor).setServiceParent(top)
+    tune_garbage_collector()
     return top

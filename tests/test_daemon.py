@@ -5,6 +5,7 @@ configuration errors, and durability across stop, restart and SIGKILL.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -14,9 +15,10 @@ from typing import Any
 from treq.client import HTTPClient
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, gatherResults
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 
+from otter2.service.daemon import COLLECTOR_THRESHOLDS, tune_garbage_collector
 from tests.e2e.support import TWISTD, Daemon, free_port
 
 # Fresh connections each time: a daemon killed mid-test leaves nothing pooled.
@@ -147,3 +149,18 @@ class ConfigErrorTests(TestCase):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("not valid JSON", result.stdout + result.stderr)
         self.assertNotIn("Traceback", result.stdout + result.stderr)
+
+
+class CollectorTests(SynchronousTestCase):
+    """The daemon's garbage collector settings."""
+
+    def test_tuned(self) -> None:
+        """Start-up objects are left out of collections and the youngest generation is
+        collected far less often than Python's default."""
+        before = gc.get_threshold()
+        self.addCleanup(gc.set_threshold, *before)
+        self.addCleanup(gc.unfreeze)
+        tune_garbage_collector()
+        self.assertEqual(gc.get_threshold(), COLLECTOR_THRESHOLDS)
+        self.assertGreater(gc.get_freeze_count(), 0)
+        self.assertGreater(COLLECTOR_THRESHOLDS[0], 700)

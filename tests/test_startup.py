@@ -7,6 +7,7 @@ what the operator should know is logged as it starts.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -290,6 +291,8 @@ class DaemonServiceTests(TestCase):
         with open(path, "w") as f:
             json.dump({"store": {"path": path + ".sqlite"}}, f)
         options.parseOptions(["--config", path])
+        self.addCleanup(gc.set_threshold, *gc.get_threshold())  # makeService tunes it
+        self.addCleanup(gc.unfreeze)
         try:
             top = makeService(options)
         except SystemExit as e:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 
 from otter2.bench.run import main
+from otter2.service.daemon import tune_garbage_collector
 
 if __name__ == "__main__":
+    tune_garbage_collector()  # as the daemon does: measure what it runs
     sys.exit(main(sys.argv[1:]))
