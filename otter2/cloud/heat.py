@@ -17,7 +17,6 @@ from typing import Any
 
 from pyrsistent import PMap, freeze, thaw
 
-from otter2.cloud.courtesy import asked_wait
 from otter2.cloud.messages import ORCHESTRATION, describe, path, unrecognised_outcome
 from otter2.cloud.nova import epoch
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
@@ -147,12 +146,8 @@ def parse_stack(stack: Mapping[str, Any]) -> ObservedStack:
 # -- classification ------------------------------------------------------------
 
 
-def _limited(response: Response, action: str) -> StepOutcome | None:
-    if response.status not in (413, 429):
-        return None
-    return StepOutcome(Verdict.RETRY, [describe(
-        f"{ORCHESTRATION} is limiting the rate of requests; will try again to {action}",
-        response)], retry_after=asked_wait(response))
+#: Heat refuses a tenant going too fast with either status.
+_RATE_LIMITS = (413, 429)
 
 
 def classify_create_stack(response: Response) -> StepOutcome:
@@ -168,13 +163,11 @@ def classify_create_stack(response: Response) -> StepOutcome:
         which = (f"stack {stack['id']}" if isinstance(stack, dict) and stack.get("id")
                  else "a new stack")
         return StepOutcome(Verdict.RETRY, [f"waiting for {which} to be created"], done=True)
-    limited = _limited(response, "create a stack")
-    if limited is not None:
-        return limited
     if response.status == 400:
         return StepOutcome(Verdict.FAILURE, [describe(
             "Stack launch configuration is invalid", response)])
-    return unrecognised_outcome(ORCHESTRATION, "create a stack", response)
+    return unrecognised_outcome(ORCHESTRATION, "create a stack", response,
+                                rate_limits=_RATE_LIMITS)
 
 
 def classify_check_stack(stack_id: str, response: Response) -> StepOutcome:
@@ -186,11 +179,8 @@ def classify_check_stack(stack_id: str, response: Response) -> StepOutcome:
     if response.status in (200, 201):
         return StepOutcome(Verdict.RETRY, [f"waiting for stack {stack_id} to be checked"],
                            done=True)
-    limited = _limited(response, f"check stack {stack_id}")
-    if limited is not None:
-        return limited
     return unrecognised_outcome(ORCHESTRATION, f"check stack {stack_id}", response,
-                                client_error=Verdict.RETRY)
+                                client_error=Verdict.RETRY, rate_limits=_RATE_LIMITS)
 
 
 def classify_update_stack(stack_id: str, finishing: bool, response: Response) -> StepOutcome:
@@ -206,14 +196,11 @@ def classify_update_stack(stack_id: str, finishing: bool, response: Response) ->
             return StepOutcome(Verdict.SUCCESS, done=True)
         return StepOutcome(Verdict.RETRY, [f"waiting for stack {stack_id} to be updated"],
                            done=True)
-    limited = _limited(response, f"update stack {stack_id}")
-    if limited is not None:
-        return limited
     if response.status == 400:
         return StepOutcome(Verdict.FAILURE, [describe(
             "Stack launch configuration is invalid", response)])
     return unrecognised_outcome(ORCHESTRATION, f"update stack {stack_id}", response,
-                                client_error=Verdict.RETRY)
+                                client_error=Verdict.RETRY, rate_limits=_RATE_LIMITS)
 
 
 def classify_delete_stack(stack_id: str, response: Response) -> StepOutcome:
@@ -227,8 +214,5 @@ def classify_delete_stack(stack_id: str, response: Response) -> StepOutcome:
                            done=True)
     if response.status == 404:
         return StepOutcome(Verdict.SUCCESS)
-    limited = _limited(response, f"delete stack {stack_id}")
-    if limited is not None:
-        return limited
     return unrecognised_outcome(ORCHESTRATION, f"delete stack {stack_id}", response,
-                                client_error=Verdict.RETRY)
+                                client_error=Verdict.RETRY, rate_limits=_RATE_LIMITS)

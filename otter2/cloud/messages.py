@@ -84,16 +84,19 @@ def describe(start: str, response: Response) -> str:
 
 
 def unrecognised_outcome(service: str, action: str, response: Response,
-                         client_error: Verdict = Verdict.FAILURE) -> StepOutcome:
+                         client_error: Verdict = Verdict.FAILURE,
+                         rate_limits: tuple[int, ...] = (429,)) -> StepOutcome:
     """
     What an answer that no specific rule recognised means for a step.
 
-    A 401 survived the performer's re-authentication: look again later, never
-    a group error. Another 4xx gets ``client_error`` (the request will not
-    succeed as it is); a 5xx or anything unexpected gets RETRY.
+    A status of ``rate_limits`` (429, and 413 for a service that limits with
+    it) is RETRY after the wait it asks for. A 401 survived the performer's
+    re-authentication: look again later, never a group error. Another 4xx
+    gets ``client_error`` (the request will not succeed as it is); a 5xx or
+    anything unexpected gets RETRY.
     """
     status = response.status
-    if status == 429:
+    if status in rate_limits:
         return StepOutcome(Verdict.RETRY, [describe(
             f"{service} is limiting the rate of requests; will try again to {action}", response)],
             retry_after=retry_after(response))
