@@ -60,9 +60,10 @@ MAX_FEED_PAGES = 100
 
 T = TypeVar("T")
 
-__all__ = ["GatherError", "IdentityFailure", "Observation", "ServiceMissing", "as_gather_error",
-           "gather_clb", "gather_group", "gather_lb", "gather_members", "gather_rcv3",
-           "gather_servers", "gather_stacks", "list_clb_ids"]
+__all__ = ["GatherError", "IdentityFailure", "Observation", "ServiceMissing", "addresses_of",
+           "all_at_once", "as_gather_error", "by_number", "gather_clb", "gather_group",
+           "gather_lb", "gather_members", "gather_rcv3", "gather_servers", "gather_stacks",
+           "lbs_to_read", "list_clb_ids"]
 
 
 class GatherError(Exception):
@@ -107,8 +108,9 @@ def _call(service: str, request: ServiceRequest) -> Effect:
     return Effect(request).on(error=lambda e: _raise(as_gather_error(service, e)))
 
 
-def _all(effects: list[Effect]) -> Effect:
-    """Effects performed at once; the first failure is raised as it is."""
+def all_at_once(effects: list[Effect]) -> Effect:
+    """Effects performed at once (their results in order, none for none); the
+    first failure is raised as it is."""
     if not effects:
         return Effect(Constant([]))
     return parallel(effects).on(
@@ -172,22 +174,26 @@ def gather_members(tenant_id: str, group_ids: Iterable[str],
             raise GatherError("Could not list the servers of Cloud Servers: it gave the "
                               f"same next page twice ({next_href})")
         previous, params = next_href, nova.next_page_params(next_href)
-    return {group_id: [_parse_server(server) for server in servers]
+    return {group_id: [_parsed(nova.parse_server, server, "Cloud Servers described server")
+                       for server in servers]
             for group_id, servers in members.items()}
 
 
-def _parse_server(server: Any) -> ObservedServer:
+def _parsed(parse: Callable[[Any], T], item: Any, described: str) -> T:
+    """``parse`` of one listed item; a GatherError naming it (``described``
+    "Cloud Servers described server") when it is unreadable."""
     try:
-        return nova.parse_server(server)
+        return parse(item)
     except Exception as error:
-        raise GatherError(f"Cloud Servers described server {server.get('id')} unreadably "
+        raise GatherError(f"{described} {item.get('id')} unreadably "
                           f"({describe_exception(error)})") from error
 
 
 # -- Cloud Load Balancers --------------------------------------------------------
 
 
-def _number_order(lb_id: str) -> tuple[int, str]:
+def by_number(lb_id: str) -> tuple[int, str]:
+    """The sort key that orders load balancer ids as numbers (5 before 10)."""
     return (len(lb_id), lb_id)
 
 
@@ -207,7 +213,7 @@ def gather_clb(tenant_id: str, lb_ids: Iterable[str], addresses: Container[str] 
     if not wanted:
         return [], {}
     present = yield list_clb_ids(tenant_id, wanted)
-    results = yield _all([gather_lb(tenant_id, lb_id, addresses) for lb_id in present])
+    results = yield all_at_once([gather_lb(tenant_id, lb_id, addresses) for lb_id in present])
     nodes = [node for lb_nodes, _ in results for node in lb_nodes]
     clbs = {lb_id: found for lb_id, (_, found) in zip(present, results, strict=True) if found is not None}
     return nodes, clbs
@@ -220,7 +226,7 @@ def list_clb_ids(tenant_id: str, wanted: set[str]) -> Effect:
     def present(response: Response) -> list[str]:
         listed = set(_read(response, clb.parse_live_load_balancer_ids,
                            "Could not list the load balancers of Cloud Load Balancers"))
-        return sorted(wanted & listed, key=_number_order)
+        return sorted(wanted & listed, key=by_number)
     return _call(CLOUD_LOAD_BALANCERS, clb.list_load_balancers_request(tenant_id)).on(present)
 
 
@@ -240,7 +246,7 @@ def gather_lb(tenant_id: str, lb_id: str, addresses: Container[str] | None = Non
     ``addresses``, or any when None, began draining, and whether the load
     balancer holds no connection) and its `CLB`, or no nodes and None if it
     went away meanwhile."""
-    nodes_response, monitor_response = yield _all([
+    nodes_response, monitor_response = yield all_at_once([
         _call(CLOUD_LOAD_BALANCERS, clb.list_nodes_request(tenant_id, lb_id)),
         _call(CLOUD_LOAD_BALANCERS, clb.health_monitor_request(tenant_id, lb_id)),
     ])
@@ -254,7 +260,7 @@ def gather_lb(tenant_id: str, lb_id: str, addresses: Container[str] | None = Non
                 and (addresses is None or node.address in addresses)]
     if not draining:
         return nodes, found
-    *drained_at, connections = yield _all(
+    *drained_at, connections = yield all_at_once(
         [*(_drained_at(tenant_id, lb_id, node.node_id) for node in draining),
          _current_connections(tenant_id, lb_id)])
     since: dict[str, float | None] = {}
@@ -318,7 +324,7 @@ def gather_rcv3(tenant_id: str, pool_ids: Iterable[str]) -> Generator[Effect, An
     listed = _read(response, rcv3.parse_pool_ids,
                    "Could not list the load balancer pools of RackConnect v3")
     present = sorted(pool_id for pool_id in listed if pool_id.lower() in wanted)
-    responses = yield _all([_call(RACKCONNECT, rcv3.list_pool_nodes_request(tenant_id, pool_id))
+    responses = yield all_at_once([_call(RACKCONNECT, rcv3.list_pool_nodes_request(tenant_id, pool_id))
                             for pool_id in present])
     return [node for pool_id, response in zip(present, responses, strict=True)
             if response.status != 404
@@ -354,18 +360,23 @@ def gather_stacks(tenant_id: str, group_id: str) -> Generator[Effect, Any, list[
         if len(page) < heat.PAGE_SIZE or not fresh:
             break
         marker = str(page[-1].get("id"))
-    return [_parse_stack(stack) for stack in listed if heat.carries(stack, tag)]
-
-
-def _parse_stack(stack: Any) -> ObservedStack:
-    try:
-        return heat.parse_stack(stack)
-    except Exception as error:
-        raise GatherError(f"Cloud Orchestration described stack {stack.get('id')} unreadably "
-                          f"({describe_exception(error)})") from error
+    return [_parsed(heat.parse_stack, stack, "Cloud Orchestration described stack")
+            for stack in listed if heat.carries(stack, tag)]
 
 
 # -- the whole group ---------------------------------------------------------------
+
+
+def lbs_to_read(lbs: Iterable[LBDescription],
+                servers: Iterable[ObservedServer]) -> set[LBDescription]:
+    """The load balancers a group's gather reads: ``lbs`` (those of its
+    configuration and record) and those its servers' metadata names."""
+    return set(lbs).union(*(server.desired_lbs for server in servers))
+
+
+def addresses_of(servers: Iterable[ObservedServer]) -> set[str]:
+    """The ServiceNet addresses of the servers that have one."""
+    return {server.servicenet_address for server in servers if server.servicenet_address}
 
 
 @do
@@ -377,14 +388,14 @@ def gather_group(tenant_id: str, group_id: str, desired_lbs: Iterable[LBDescript
     its servers' metadata.
     """
     servers = yield gather_servers(tenant_id, group_id)
-    lbs = set(desired_lbs).union(*(server.desired_lbs for server in servers))
+    lbs = lbs_to_read(desired_lbs, servers)
     clb_ids = {lb.lb_id for lb in lbs if isinstance(lb, CLBDescription)}
     pool_ids = {lb.lb_id for lb in lbs if isinstance(lb, RCv3Description)}
-    addresses = {server.servicenet_address for server in servers if server.servicenet_address}
+    addresses = addresses_of(servers)
     effects = ([gather_clb(tenant_id, clb_ids, addresses)] if clb_ids else []) + \
         ([gather_rcv3(tenant_id, pool_ids)] if pool_ids else [])
     results = yield (effects[0].on(lambda result: [result]) if len(effects) == 1
-                     else _all(effects))
+                     else all_at_once(effects))
     clb_nodes, clbs = results.pop(0) if clb_ids else ([], {})
     rcv3_nodes = results.pop(0) if pool_ids else []
     return Observation(servers=servers, lb_nodes=clb_nodes + rcv3_nodes, clbs=clbs)

@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from typing import Any
 
-from effect import Constant, Effect, parallel
+from effect import Effect
 from effect.do import do
 
 from otter2.config import ConvergerConfig
 from otter2.convergence.conclusion import Conclusion, Iteration, left_alone
+from otter2.convergence.gathering import all_at_once
 from otter2.convergence.iteration import (
     cared_for,
     conclude_and_write,
@@ -51,7 +52,7 @@ def converge_tenant(tenant_id: str, group_ids: Sequence[str],
     observed once for those that launch servers, then every group's
     iteration at once, each concluded and written.
     """
-    loaded: list[ScalingGroup | None | Exception] = yield _all(
+    loaded: list[ScalingGroup | None | Exception] = yield all_at_once(
         [_captured(Effect(LoadGroup(tenant_id, group_id, True))) for group_id in group_ids])
     results: dict[str, RoundResult] = {}
     acting: list[ScalingGroup] = []
@@ -72,7 +73,7 @@ def converge_tenant(tenant_id: str, group_ids: Sequence[str],
                      if not is_stack_group(group)}
     view: TenantView | None = (yield gather_tenant(tenant_id, server_groups)) \
         if server_groups else None
-    concluded: list[RoundResult] = yield _all([
+    concluded: list[RoundResult] = yield all_at_once([
         _captured(_one(group, now, settings, view)) for group in acting])
     results.update(zip((group.group_id for group in acting), concluded, strict=True))
     return results
@@ -84,7 +85,3 @@ def _one(group: ScalingGroup, now: float, settings: ConvergerConfig,
     facts: Iteration = yield observe_and_act(group, now, settings, view)
     written: Conclusion = yield conclude_and_write(group, facts, settings)
     return written
-
-
-def _all(effects: list[Effect]) -> Effect:
-    return parallel(effects) if effects else Effect(Constant([]))

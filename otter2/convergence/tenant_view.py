@@ -27,10 +27,14 @@ from pyrsistent import PMap, pmap
 from otter2.cloud.messages import CLOUD_LOAD_BALANCERS, RACKCONNECT
 from otter2.convergence.gathering import (
     GatherError,
+    addresses_of,
+    all_at_once,
     as_gather_error,
+    by_number,
     gather_lb,
     gather_members,
     gather_rcv3,
+    lbs_to_read,
     list_clb_ids,
 )
 from otter2.model.cloud import (
@@ -76,13 +80,12 @@ class TenantView:
         if self.failure is not None:
             raise self.failure
         servers: list[ObservedServer] = self.members.get(group_id, [])
-        addresses = {server.servicenet_address for server in servers
-                     if server.servicenet_address}
-        wanted = _lbs_of(lbs, servers)
+        addresses = addresses_of(servers)
+        wanted = lbs_to_read(lbs, servers)
         nodes: list[LBNode] = []
         clbs: dict[str, CLB] = {}
         for lb_id in sorted({lb.lb_id for lb in wanted if isinstance(lb, CLBDescription)},
-                            key=lambda lb_id: (len(lb_id), lb_id)):  # as gather_clb orders them
+                            key=by_number):
             seen = self.clbs.get(lb_id)
             if isinstance(seen, GatherError):
                 raise seen
@@ -109,10 +112,6 @@ def _as_seen_by(node: CLBNode, addresses: set[str]) -> CLBNode:
     return evolve(node, drained_at=None, connections=None)
 
 
-def _lbs_of(lbs: Iterable[LBDescription], servers: Iterable[ObservedServer]) -> set[LBDescription]:
-    return set(lbs).union(*(server.desired_lbs for server in servers))
-
-
 @do
 def gather_tenant(tenant_id: str, groups: Mapping[str, Iterable[LBDescription]],
                   ) -> Generator[Effect, Any, TenantView]:
@@ -129,11 +128,10 @@ def gather_tenant(tenant_id: str, groups: Mapping[str, Iterable[LBDescription]],
         return TenantView(failure=error)
     wanted: set[LBDescription] = set()
     for group_id, lbs in groups.items():
-        wanted |= _lbs_of(lbs, members.get(group_id, []))
+        wanted |= lbs_to_read(lbs, members.get(group_id, []))
     clb_ids = {lb.lb_id for lb in wanted if isinstance(lb, CLBDescription)}
     pool_ids = {lb.lb_id for lb in wanted if isinstance(lb, RCv3Description)}
-    addresses = {server.servicenet_address for servers in members.values()
-                 for server in servers if server.servicenet_address}
+    addresses = addresses_of(server for servers in members.values() for server in servers)
     clbs, pools = yield parallel([
         _gather_clbs(tenant_id, clb_ids, addresses),
         gather_rcv3(tenant_id, pool_ids).on(
@@ -156,8 +154,7 @@ def _gather_clbs(tenant_id: str, lb_ids: set[str], addresses: set[str]) -> Effec
         reads = [gather_lb(tenant_id, lb_id, addresses).on(
             error=lambda error: as_gather_error(CLOUD_LOAD_BALANCERS, error))
             for lb_id in present]
-        return (parallel(reads) if reads else Effect(Constant([]))).on(
-            lambda results: dict(zip(present, results, strict=True)))
+        return all_at_once(reads).on(lambda results: dict(zip(present, results, strict=True)))
 
     def unlisted(error: BaseException) -> dict[str, GatherError]:
         failure = as_gather_error(CLOUD_LOAD_BALANCERS, error)
