@@ -66,7 +66,7 @@ from otter2.service.listening import (
 )
 from otter2.service.scheduler import Scheduler, scheduler_check
 from otter2.service.selfheal import SelfHeal
-from otter2.store.intents import MarkDivergent
+from otter2.store.intents import marks_divergent
 from otter2.store.sqlite import SQLiteGroupStore
 from otter2.store.sqlite_database import StoreUnavailable, open_file
 
@@ -161,7 +161,7 @@ def build_service(config: Config, port: str, reactor: Any,
         converger = Converger(reactor, dispatcher, config.converger)
         converger.setServiceParent(top)
         # A mark written on this node is looked at now: Note [Divergent marks].
-        dispatcher = notify_after(dispatcher, MarkDivergent, converger.look_now)
+        dispatcher = notify_after(dispatcher, marks_divergent, converger.look_now)
         if config.selfheal_interval is not None:
             SelfHeal(reactor, dispatcher, config.selfheal_interval).setServiceParent(top)
     scheduler = Scheduler(reactor, dispatcher, config.scheduler.interval,

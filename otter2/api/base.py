@@ -19,7 +19,7 @@ from effect import ComposedDispatcher, Effect
 from klein import Klein
 from klein.interfaces import IKleinRequest
 from pyrsistent import PMap, pmap
-from twisted.internet.defer import Deferred, DeferredLock
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
@@ -153,8 +153,9 @@ class APIBase:
                                 FixedWindowLimiter(clock, self.limits.execute_per_second, 1))
         # Anonymous executions still running after their 202 was sent.
         self.pending_executions: set[Deferred[Any]] = set()
-        # Executions of one group wait their turn here (see _in_turn).
-        self._turns: dict[tuple[str, str], DeferredLock] = {}
+        # Executions of one group waiting for the one in flight (see _execute).
+        self._queued: dict[tuple[str, str], list[tuple[str, Deferred[None]]]] = {}
+        self._executing: set[tuple[str, str]] = set()
         # Parts of the daemon that report in /health besides the store.
         self._health_checks: dict[str, HealthCheck] = {}
 
@@ -168,23 +169,50 @@ class APIBase:
         result: Deferred[Any] = perform(self._dispatcher, effect)
         return result
 
-    def _in_turn(self, tenant_id: str, group_id: str, effect: Any) -> Deferred[Any]:
+    def _execute(self, tenant_id: str, group_id: str, policy_id: str) -> Deferred[None]:
         """
-        Perform ``effect``, which changes the group's state, after those of this
-        process on the same group have finished. The store's compare-and-set
-        keeps them correct anyway (Note [State writes]), but fifty executions
-        of one group at once (an alarm storm) would otherwise lose races to
-        each other round after round; in turn, each writes at its first try.
+        Execute a policy of the group; fails with the `APIError` refusing it.
+
+        # Note [Executions together]
+        The executions of one group in this process wait while one is being
+        written, and those that arrived meanwhile are then applied together
+        and saved in one write (``operations.execute``), each answered once
+        that write is committed, with the outcome it would have had alone
+        after the ones before it. The store's compare-and-set keeps racing
+        writers correct anyway (Note [State writes]), but fifty executions of
+        one group at once (an alarm storm) would otherwise lose races to each
+        other round after round, and one at a time they would pay a durable
+        commit each.
         """
         key = (tenant_id, group_id)
-        lock = self._turns.setdefault(key, DeferredLock())
-        done: Deferred[Any] = lock.run(self._do, effect)
+        answer: Deferred[None] = Deferred()
+        self._queued.setdefault(key, []).append((policy_id, answer))
+        if key not in self._executing:
+            self._execute_queued(key)
+        return answer
 
-        def forget(result: Any) -> Any:
-            if not lock.locked and not lock.waiting:
-                self._turns.pop(key, None)
-            return result
-        return done.addBoth(forget)
+    def _execute_queued(self, key: tuple[str, str]) -> None:
+        """Write the executions queued for the group, then those queued meanwhile."""
+        batch = self._queued.pop(key, [])
+        if not batch:
+            self._executing.discard(key)
+            return
+        self._executing.add(key)
+
+        def answer(outcomes: list[APIError | None]) -> None:
+            for (_, waiting), outcome in zip(batch, outcomes, strict=True):
+                if outcome is None:
+                    waiting.callback(None)
+                else:
+                    waiting.errback(outcome)
+
+        def fail(failure: Failure) -> None:
+            for _, waiting in batch:
+                waiting.errback(failure)
+
+        written = self._do(operations.execute(*key, [policy_id for policy_id, _ in batch]))
+        written.addCallbacks(answer, fail)
+        written.addBoth(lambda _: self._execute_queued(key))
 
     def _json(self, request: Request) -> Any:
         if self.limits.require_json:

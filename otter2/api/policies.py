@@ -17,7 +17,6 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.web.server import Request
 
-from otter2.api import operations
 from otter2.api.base import APIBase, Reply, app, endpoint
 from otter2.api.render import next_links, render_policy, render_webhook
 from otter2.api.request import parse_limit, query_arg
@@ -42,7 +41,6 @@ log = Logger(namespace="otter2.api")
 _POLICY = "/v1.0/<tenant_id>/groups/<group_id>/policies/<policy_id>/"
 _WEBHOOKS = _POLICY + "webhooks/"
 _WEBHOOK = _WEBHOOKS + "<webhook_id>/"
-
 
 class PolicyRoutes(APIBase):
     """The policy, webhook, execute and limits endpoints (§4.11 – §4.18)."""
@@ -137,8 +135,7 @@ class PolicyRoutes(APIBase):
     @endpoint
     async def execute_policy(self, request: Request, tenant_id: str, group_id: str,
                              policy_id: str) -> Reply:
-        await self._in_turn(tenant_id, group_id,
-                            operations.execute(tenant_id, group_id, policy_id))
+        await self._execute(tenant_id, group_id, policy_id)
         return Reply(202, {})
 
     # -- webhooks ---------------------------------------------------------------
@@ -248,8 +245,7 @@ class PolicyRoutes(APIBase):
                 log.info("Anonymous execution of an unknown capability ignored")
                 return
             try:
-                await self._in_turn(target.tenant_id, target.group_id, operations.execute(
-                    target.tenant_id, target.group_id, target.policy_id))
+                await self._execute(target.tenant_id, target.group_id, target.policy_id)
             except APIError as e:
                 log.info("Anonymous execution of policy {policy_id} refused: {message}",
                          policy_id=target.policy_id, group_id=target.group_id,

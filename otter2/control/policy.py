@@ -8,7 +8,7 @@ test-case-name: tests.control.test_policy
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_UP, Decimal
 from typing import Any
 
@@ -109,6 +109,27 @@ def execute_policy(group: ScalingGroup, policy: Policy | None, policy_id: str,
         raise _cannot_execute(group, policy_id, "No change in servers")
     return evolve(state, desired=new, group_touched=now,
                   policy_touched=state.policy_touched.set(policy_id, now))
+
+
+def execute_in_order(group: ScalingGroup, executions: Sequence[tuple[str, Policy | None]],
+                     now: float) -> tuple[GroupState, list[APIError | None]]:
+    """
+    The group state after executing each (policy id, policy) in turn at
+    ``now``, each seeing the state the ones before it left (their cooldowns
+    and desired capacity), and for each its refusal or None. A refused
+    execution changes nothing; the others apply as if they had been executed
+    one after another.
+    """
+    state, outcomes = group.state, list[APIError | None]()
+    for policy_id, policy in executions:
+        current = evolve(group, state=state)
+        try:
+            state = execute_policy(current, policy, policy_id, execution_time(current, now))
+        except APIError as refusal:
+            outcomes.append(refusal)
+        else:
+            outcomes.append(None)
+    return state, outcomes
 
 
 def clamp_state(group: ScalingGroup) -> GroupState:

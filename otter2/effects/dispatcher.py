@@ -97,18 +97,19 @@ class _ThenBox:
         self.box.fail(error)
 
 
-def notify_after(dispatcher: Callable[[Any], Any], intent_type: type,
+def notify_after(dispatcher: Callable[[Any], Any], when: Callable[[Any], bool],
                  then: Callable[[], None]) -> Callable[[Any], Any]:
     """
     A dispatcher that performs every intent as ``dispatcher`` does and calls
-    ``then`` each time an intent of ``intent_type`` succeeds. The composition
-    root wraps the dispatcher with it so that a `MarkDivergent` written on
-    this node asks the converger to look at once (Note [Divergent marks]).
+    ``then`` each time an intent for which ``when`` holds succeeds. The
+    composition root wraps the dispatcher with it so that a mark written on
+    this node (``store.intents.marks_divergent``) asks the converger to look
+    at once (Note [Divergent marks]).
     """
 
     def dispatch(intent: Any) -> Any:
         performer = dispatcher(intent)
-        if performer is None or not isinstance(intent, intent_type):
+        if performer is None or not when(intent):
             return performer
 
         def perform_then(outer: Any, intent: Any, box: Any) -> None:

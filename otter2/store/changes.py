@@ -7,11 +7,11 @@ group, computes the new state with a pure function, and saves it only if
 nobody saved in between (the store compares versions). A lost race starts
 again from a fresh load, at once a few times and then with a growing pause;
 the store lets one writer through per round, so every writer gets through
-unless the group changes faster than it can be written. The API makes the
-executions of one group in one process take turns (``_in_turn`` in
-``otter2.api.base``), so that a storm of them on one group does not spend
-its time losing races to itself; the compare-and-set still settles races
-between processes and with the converger.
+unless the group changes faster than it can be written. The API writes the
+executions of one group that arrive together in one write (Note [Executions
+together] in ``otter2.api.base``), so that a storm of them on one group does
+not spend its time losing races to itself; the compare-and-set still
+settles races between processes and with the converger.
 
 test-case-name: tests.api.test_operations
 """
@@ -50,10 +50,12 @@ def after_lost_race(attempt: int) -> Effect:
 @do
 def update_state(tenant_id: str, group_id: str,
                  change: Callable[[ScalingGroup], GroupState],
-                 include_deleting: bool = False) -> Generator[Effect, Any, GroupState]:
+                 include_deleting: bool = False,
+                 mark_divergent: bool = False) -> Generator[Effect, Any, GroupState]:
     """
     An Effect of the saved state after applying ``change`` to the group (the
-    state as it was if ``change`` changes nothing). Fails with `NoSuchGroup`
+    state as it was if ``change`` changes nothing), the group marked divergent
+    in the same write if asked (not when nothing changed). Fails with `NoSuchGroup`
     if the group is absent (or deleting, unless ``include_deleting``),
     `TooManyConflicts` after `MAX_ATTEMPTS` lost races; an exception raised
     by ``change`` ends it with nothing written. See Note [State writes].
@@ -67,7 +69,7 @@ def update_state(tenant_id: str, group_id: str,
         if new_state == group.state:
             return group.state
         try:
-            saved: GroupState = yield Effect(SaveState(new_state))
+            saved: GroupState = yield Effect(SaveState(new_state, mark_divergent))
         except StaleVersion:
             yield after_lost_race(attempt)
             continue

@@ -10,7 +10,7 @@ test-case-name: tests.effects.test_dispatcher
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from attrs import field, frozen
 from pyrsistent import PMap, PVector
@@ -55,6 +55,7 @@ class ListGroups:
 class SaveState:
     method: ClassVar[str] = "save_state"
     state: GroupState
+    mark_divergent: bool = False
 
 
 @frozen
@@ -250,6 +251,13 @@ class FireEvent:
 class EarliestTrigger:
     method: ClassVar[str] = "earliest_trigger"
     buckets: PVector = field(converter=frozen_list)
+
+
+def marks_divergent(intent: Any) -> bool:
+    """Whether performing ``intent`` marks a group divergent (alone or with
+    the state or an event it writes)."""
+    return (isinstance(intent, MarkDivergent)
+            or (isinstance(intent, (SaveState, FireEvent)) and intent.mark_divergent))
 
 
 STORE_INTENTS = (

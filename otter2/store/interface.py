@@ -79,8 +79,13 @@ class GroupStore(Protocol):
                     marker: str | None) -> Deferred[list[ScalingGroup]]:
         """Up to ``limit`` non-deleting groups with ids after ``marker``, ascending."""
 
-    def save_state(self, state: GroupState) -> Deferred[GroupState]:
-        """Write ``state`` if its version is current; the saved state, version bumped."""
+    def save_state(self, state: GroupState,
+                   mark_divergent: bool = False) -> Deferred[GroupState]:
+        """
+        Write ``state`` if its version is current; the saved state, version
+        bumped. With ``mark_divergent`` the group is marked divergent in the
+        same transaction (the API's executions: one commit, not two).
+        """
 
     def update_config(self, tenant_id: str, group_id: str, config: Mapping[str, Any]) -> Deferred[None]:
         """

@@ -110,8 +110,14 @@ class MemoryGroupStore:
         self.groups[key] = evolve(group, state=saved)
         return saved
 
-    def save_state(self, state: GroupState) -> Deferred[GroupState]:
-        return _answer(lambda: self._write_state(state))
+    def save_state(self, state: GroupState,
+                   mark_divergent: bool = False) -> Deferred[GroupState]:
+        def work() -> GroupState:
+            saved = self._write_state(state)
+            if mark_divergent:
+                self.mark_divergent(state.tenant_id, state.group_id)
+            return saved
+        return _answer(work)
 
     def update_config(self, tenant_id: str, group_id: str,
                       config: Mapping[str, Any]) -> Deferred[None]:

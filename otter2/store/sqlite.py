@@ -116,10 +116,13 @@ class SQLiteGroupStore:
         # See Note [Group cache]: the groups already in memory are not parsed again.
         return self._db.read_groups(work, group_from_row)
 
-    def save_state(self, state: GroupState) -> Deferred[GroupState]:
+    def save_state(self, state: GroupState,
+                   mark_divergent: bool = False) -> Deferred[GroupState]:
         def work() -> GroupState:
             with self._db.transaction() as conn:
                 write_state(conn, state)
+                if mark_divergent:
+                    mark_divergent_row(conn, state.tenant_id, state.group_id)
             return evolve(state, version=state.version + 1)
         return self._db.write((state.tenant_id, state.group_id), work)
 

@@ -120,7 +120,8 @@ class ConcurrentCreationTests(APITestCase):
 
 
 class TurnTests(APITestCase):
-    """Executions of one group in one process take turns (``_in_turn``)."""
+    """Executions of one group in one process are written together
+    (Note [Executions together])."""
 
     def make_dispatcher(self) -> Any:
         self.saves = Counter[str]()
@@ -132,15 +133,16 @@ class TurnTests(APITestCase):
             return perform(inner, Effect(intent))
         return ComposedDispatcher([TypeDispatcher({SaveState: count_save}), inner])
 
-    async def test_executions_of_one_group_take_turns(self) -> None:
-        """50 concurrent executions of one group each write the state once: in
-        turn, none loses a compare-and-set race to another."""
+    async def test_executions_of_one_group_are_written_together(self) -> None:
+        """50 concurrent executions of one group all apply, in fewer writes than
+        executions (those waiting for a write go in the next one), and none
+        loses a compare-and-set race to another."""
         group = await self.create_group(minimal_group(minEntities=3))
         policy = await self.create_policy(group["id"], change=1, cooldown=0)
         url = f"/groups/{group['id']}/policies/{policy['id']}/execute"
         answers = await defer.gatherResults(
             [defer.ensureDeferred(self.call("POST", url)) for _ in range(50)])
         self.assertEqual(Counter(answer.code for answer in answers), Counter({202: 50}))
-        self.assertEqual(self.saves[group["id"]], 50)
+        self.assertLess(self.saves[group["id"]], 50)
         self.assertEqual(await self.desired(group["id"]), 53)
-        self.assertEqual(self.api._turns, {})
+        self.assertEqual((self.api._queued, self.api._executing), ({}, set()))

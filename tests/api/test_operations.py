@@ -88,38 +88,63 @@ class ModifyStateTests(SynchronousTestCase):
 
 
 class ExecuteTests(SynchronousTestCase):
-    """Executing a policy."""
+    """Executing policies of a group."""
 
     def test_success_marks_divergent(self) -> None:
-        """A successful execution saves the new capacity and marks the group."""
+        """A successful execution saves the new capacity and marks the group in
+        the same write."""
         new = evolve(group().state, desired=2, group_touched=50.0,
                      policy_touched={"p1": 50.0})
         result = perform_sequence([
             (Now(), lambda _: 50.0),
             (LoadPolicy("t1", "g1", "p1"), lambda _: POLICY),
             (LoadGroup("t1", "g1"), lambda _: group()),
-            (SaveState(new), lambda _: evolve(new, version=1)),
-            (MarkDivergent("t1", "g1"), lambda _: None),
-        ], execute("t1", "g1", "p1"))
-        self.assertEqual(result.desired, 2)
+            (SaveState(new, mark_divergent=True), lambda _: evolve(new, version=1)),
+        ], execute("t1", "g1", ["p1"]))
+        self.assertEqual(result, [None])
 
     def test_refusal_still_marks_divergent(self) -> None:
-        """A 'no change' refusal triggers convergence and then fails."""
-        with self.assertRaises(APIError) as caught:
-            perform_sequence([
-                (Now(), lambda _: 50.0),
-                (LoadPolicy("t1", "g1", "p1"), lambda _: POLICY),
-                (LoadGroup("t1", "g1"), lambda _: group(10)),
-                (MarkDivergent("t1", "g1"), lambda _: None),
-            ], execute("t1", "g1", "p1"))
-        self.assertEqual(caught.exception.error_type, "CannotExecutePolicyError")
+        """A 'no change' refusal triggers convergence and is the answer."""
+        [refusal] = perform_sequence([
+            (Now(), lambda _: 50.0),
+            (LoadPolicy("t1", "g1", "p1"), lambda _: POLICY),
+            (LoadGroup("t1", "g1"), lambda _: group(10)),
+            (MarkDivergent("t1", "g1"), lambda _: None),
+        ], execute("t1", "g1", ["p1"]))
+        assert refusal is not None
+        self.assertEqual(refusal.error_type, "CannotExecutePolicyError")
 
     def test_missing_policy_does_not_mark(self) -> None:
         """A missing policy is a 404 and triggers nothing."""
-        with self.assertRaises(APIError) as caught:
-            perform_sequence([
-                (Now(), lambda _: 50.0),
-                (LoadPolicy("t1", "g1", "p1"), lambda _: None),
-                (LoadGroup("t1", "g1"), lambda _: group()),
-            ], execute("t1", "g1", "p1"))
-        self.assertEqual(caught.exception.error_type, "NoSuchPolicyError")
+        [refusal] = perform_sequence([
+            (Now(), lambda _: 50.0),
+            (LoadPolicy("t1", "g1", "p1"), lambda _: None),
+            (LoadGroup("t1", "g1"), lambda _: group()),
+        ], execute("t1", "g1", ["p1"]))
+        assert refusal is not None
+        self.assertEqual(refusal.error_type, "NoSuchPolicyError")
+
+    def test_executions_together_are_one_write(self) -> None:
+        """Three executions (one of a missing policy) load each policy once and
+        save once: the two that apply in turn, the missing one refused."""
+        new = evolve(group().state, desired=3, group_touched=50.0,
+                     policy_touched={"p1": 50.0})
+        result = perform_sequence([
+            (Now(), lambda _: 50.0),
+            (LoadPolicy("t1", "g1", "p1"), lambda _: POLICY),
+            (LoadPolicy("t1", "g1", "p9"), lambda _: None),
+            (LoadGroup("t1", "g1"), lambda _: group()),
+            (SaveState(new, mark_divergent=True), lambda _: evolve(new, version=1)),
+        ], execute("t1", "g1", ["p1", "p9", "p1"]))
+        self.assertEqual([None if r is None else r.error_type for r in result],
+                         [None, "NoSuchPolicyError", None])
+
+    def test_missing_group_refuses_every_execution(self) -> None:
+        """With the group gone, every execution of the batch gets the 404."""
+        result = perform_sequence([
+            (Now(), lambda _: 50.0),
+            (LoadPolicy("t1", "g1", "p1"), lambda _: POLICY),
+            (LoadGroup("t1", "g1"), lambda _: None),
+        ], execute("t1", "g1", ["p1", "p1"]))
+        self.assertEqual([r is not None and r.error_type for r in result],
+                         ["NoSuchScalingGroupError"] * 2)

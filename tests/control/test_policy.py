@@ -14,7 +14,9 @@ from otter2.control.policy import (
     clamp,
     clamp_state,
     cooldowns_met,
+    execute_in_order,
     execute_policy,
+    execution_time,
     percent_change,
     target_capacity,
 )
@@ -187,3 +189,54 @@ class ExecutionPropertyTests(SynchronousTestCase):
         self.assertEqual(state.desired, min(max(desired, minimum), maximum))
         self.assertEqual(evolve(state, desired=desired), make_group(
             minimum, maximum, desired).state)
+
+
+class ExecuteInOrderTests(SynchronousTestCase):
+    """Executions applied together are the executions applied one by one."""
+
+    @given(st.lists(st.tuples(st.integers(-3, 3), st.sampled_from([0, 10]),
+                              st.booleans()), max_size=8),
+           st.integers(0, 10), st.floats(0, 5), st.data())
+    def test_together_is_one_part_after_the_other(self, changes: list[tuple[int, int, bool]],
+                                                  desired: int, later: float,
+                                                  data: st.DataObject) -> None:
+        """Executing a list at once is executing any first part of it, saving the
+        state, and then the rest; a list of one is `execute_policy`."""
+        group = make_group(maximum=10, desired=desired, group_touched=100.0)
+        now = 100.0 + later
+        executions = [(f"p{i}", Policy("t1", "g1", f"p{i}", {
+            "name": "p", "type": "webhook", "cooldown": cooldown, "change": change})
+                       if present else None)
+                      for i, (change, cooldown, present) in enumerate(changes)]
+        split = data.draw(st.integers(0, len(executions)))
+        state, outcomes = execute_in_order(group, executions, now)
+        first_state, first = execute_in_order(group, executions[:split], now)
+        rest_state, rest = execute_in_order(evolve(group, state=first_state),
+                                            executions[split:], now)
+        self.assertEqual(state, rest_state)
+        self.assertEqual([_refusal(o) for o in outcomes], [_refusal(o) for o in first + rest])
+        for policy_id, policy in executions[:1]:
+            try:
+                alone = execute_policy(group, policy, policy_id, execution_time(group, now))
+            except APIError as refusal:
+                self.assertEqual(_refusal(outcomes[0]), _refusal(refusal))
+                self.assertEqual(execute_in_order(group, executions[:1], now)[0], group.state)
+            else:
+                self.assertIsNone(outcomes[0])
+                self.assertEqual(execute_in_order(group, executions[:1], now)[0], alone)
+
+    def test_a_second_execution_meets_the_first_ones_cooldown(self) -> None:
+        """Two executions of one policy with a cooldown: the first applies, the
+        second is refused for the cooldown, as it would be a moment later."""
+        policy = make_policy(cooldown=30, change=2)
+        state, outcomes = execute_in_order(make_group(desired=1), [("p1", policy)] * 2, 50.0)
+        self.assertEqual(state.desired, 3)
+        self.assertIsNone(outcomes[0])
+        refusal = outcomes[1]
+        assert refusal is not None
+        self.assertEqual((refusal.status, refusal.error_type), (403, "CannotExecutePolicyError"))
+        self.assertIn("Cooldowns not met", refusal.message)
+
+
+def _refusal(outcome: APIError | None) -> tuple[int, str, str] | None:
+    return None if outcome is None else (outcome.status, outcome.error_type, outcome.message)

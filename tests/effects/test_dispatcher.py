@@ -21,6 +21,8 @@ from otter2.store.intents import (
     ListGroups,
     LoadGroup,
     MarkDivergent,
+    SaveState,
+    marks_divergent,
 )
 from otter2.store.interface import GroupStore
 from otter2.store.memory import MemoryGroupStore
@@ -86,7 +88,7 @@ class NotifyAfterTests(TestCase):
     def setUp(self) -> None:
         self.store = MemoryGroupStore()
         self.seen: list[dict[tuple[str, str], int]] = []
-        self.dispatcher = notify_after(make_dispatcher(Clock(), self.store), MarkDivergent,
+        self.dispatcher = notify_after(make_dispatcher(Clock(), self.store), marks_divergent,
                                        lambda: self.seen.append(dict(self.store.divergent)))
 
     async def test_called_after_the_mark_is_written(self) -> None:
@@ -94,6 +96,16 @@ class NotifyAfterTests(TestCase):
         await perform(self.dispatcher, Effect(MarkDivergent("t1", "g1")))
         await perform(self.dispatcher, Effect(MarkDivergent("t1", "g2")))
         self.assertEqual(self.seen, [{("t1", "g1"): 1}, {("t1", "g1"): 1, ("t1", "g2"): 1}])
+
+    async def test_a_state_saved_with_its_mark_calls_back(self) -> None:
+        """A state saved with the mark in the same write calls back once it is
+        written; a state saved without one does not call back."""
+        await perform(self.dispatcher, Effect(CreateGroup(group(), [], [], 10)))
+        saved = await perform(self.dispatcher, Effect(SaveState(group(desired=2).state)))
+        self.assertEqual(self.seen, [])
+        await perform(self.dispatcher, Effect(SaveState(saved, mark_divergent=True)))
+        self.assertEqual(self.seen, [{("t1", "g1"): 1}])
+        self.assertEqual(self.store.groups[("t1", "g1")].state.version, saved.version + 1)
 
     async def test_other_intents_do_not_call_back(self) -> None:
         """Intents of other types are performed as before, with no callback."""

@@ -14,7 +14,7 @@ from txeffect import perform
 from otter2.effects.dispatcher import notify_after
 from otter2.service.converger import Converger
 from otter2.simulation import capacity
-from otter2.store.intents import ListDivergent, MarkDivergent
+from otter2.store.intents import ListDivergent, MarkDivergent, marks_divergent
 from tests.service.test_converger import ConvergerTestCase
 
 
@@ -31,7 +31,7 @@ class LookNowTests(ConvergerTestCase):
 
         self.converger = Converger(self.clock, ComposedDispatcher([record, self.dispatcher]),
                                    self.settings)
-        self.marking = notify_after(self.dispatcher, MarkDivergent, self.converger.look_now)
+        self.marking = notify_after(self.dispatcher, marks_divergent, self.converger.look_now)
 
     def mark(self, group_id: str) -> None:
         self.successResultOf(perform(self.marking, Effect(MarkDivergent("t1", group_id))))
