@@ -37,7 +37,7 @@ from otter2.api.request import check_body_size, read_json
 from otter2.config import DEFAULT_PORT, Config, default_url_root
 from otter2.control.errors import APIError
 from otter2.effects.auth import TokenValidator
-from otter2.model import Policy, ScalingGroup, frozen_json
+from otter2.model import Execution, Policy, ScalingGroup, frozen_json
 from otter2.store import intents as store
 
 log = Logger(namespace="otter2.api")
@@ -154,7 +154,8 @@ class APIBase:
         # Anonymous executions still running after their 202 was sent.
         self.pending_executions: set[Deferred[Any]] = set()
         # Executions of one group waiting for the one in flight (see _execute).
-        self._queued: dict[tuple[str, str], list[tuple[str, Deferred[None]]]] = {}
+        self._queued: dict[tuple[str, str],
+                           list[tuple[operations.Ask, Deferred[Execution]]]] = {}
         self._executing: set[tuple[str, str]] = set()
         # Parts of the daemon that report in /health besides the store.
         self._health_checks: dict[str, HealthCheck] = {}
@@ -169,9 +170,12 @@ class APIBase:
         result: Deferred[Any] = perform(self._dispatcher, effect)
         return result
 
-    def _execute(self, tenant_id: str, group_id: str, policy_id: str) -> Deferred[None]:
+    def _execute(self, tenant_id: str, group_id: str,
+                 ask: operations.Ask) -> Deferred[Execution]:
         """
-        Execute a policy of the group; fails with the `APIError` refusing it.
+        Execute a policy of the group: the receipt that answers it (Note
+        [Receipts] in ``otter2.api.operations``; it may be a refusal); fails
+        with an `APIError` when no receipt could be recorded.
 
         # Note [Executions together]
         The executions of one group in this process wait while one is being
@@ -185,8 +189,8 @@ class APIBase:
         commit each.
         """
         key = (tenant_id, group_id)
-        answer: Deferred[None] = Deferred()
-        self._queued.setdefault(key, []).append((policy_id, answer))
+        answer: Deferred[Execution] = Deferred()
+        self._queued.setdefault(key, []).append((ask, answer))
         if key not in self._executing:
             self._execute_queued(key)
         return answer
@@ -199,18 +203,19 @@ class APIBase:
             return
         self._executing.add(key)
 
-        def answer(outcomes: list[APIError | None]) -> None:
+        def answer(outcomes: list[Execution | APIError]) -> None:
             for (_, waiting), outcome in zip(batch, outcomes, strict=True):
-                if outcome is None:
-                    waiting.callback(None)
-                else:
+                if isinstance(outcome, APIError):
                     waiting.errback(outcome)
+                else:
+                    waiting.callback(outcome)
 
         def fail(failure: Failure) -> None:
             for _, waiting in batch:
                 waiting.errback(failure)
 
-        written = self._do(operations.execute(*key, [policy_id for policy_id, _ in batch]))
+        written = self._do(operations.execute(*key, [ask for ask, _ in batch],
+                                              self.config.executions))
         written.addCallbacks(answer, fail)
         written.addBoth(lambda _: self._execute_queued(key))
 

@@ -7,6 +7,7 @@ test-case-name: tests.api.test_policies
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -15,10 +16,12 @@ from xml.sax.saxutils import quoteattr
 from attrs import evolve
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.server import Request
 
 from otter2.api.base import APIBase, Reply, app, endpoint
-from otter2.api.render import next_links, render_policy, render_webhook
+from otter2.api.operations import Ask, refusal_error
+from otter2.api.render import next_links, render_execution, render_policy, render_webhook
 from otter2.api.request import parse_limit, query_arg
 from otter2.control import validation
 from otter2.control.capability import CAPABILITY_VERSION, new_capability_hash
@@ -26,7 +29,7 @@ from otter2.control.errors import APIError, validation_error
 from otter2.control.messages import json_text
 from otter2.control.policy import no_such_group, no_such_policy, no_such_webhook
 from otter2.control.schedule import policy_event
-from otter2.model import Policy, Webhook
+from otter2.model import Policy, Trigger, Webhook
 from otter2.store import intents as store
 from otter2.store.interface import (
     NoSuchGroup,
@@ -135,8 +138,42 @@ class PolicyRoutes(APIBase):
     @endpoint
     async def execute_policy(self, request: Request, tenant_id: str, group_id: str,
                              policy_id: str) -> Reply:
-        await self._execute(tenant_id, group_id, policy_id)
+        ask = Ask(policy_id, Trigger.API, key=_idempotency_key(request),
+                  request_id=_response_id(request))
+        execution = await self._execute(tenant_id, group_id, ask)
+        request.setHeader(b"X-Execution-Id", execution.execution_id.encode())
+        refusal = refusal_error(execution)
+        if refusal is not None:
+            raise refusal
         return Reply(202, {})
+
+    # -- execution receipts -------------------------------------------------------
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/executions/", methods=["GET"],
+               strict_slashes=False)
+    @endpoint
+    async def list_executions(self, request: Request, tenant_id: str, group_id: str) -> Reply:
+        limit = parse_limit(request, self.limits.pagination)
+        await self._group(tenant_id, group_id)
+        executions = await self._do(store.ListExecutions(
+            tenant_id, group_id, limit, query_arg(request, "marker")))
+        return Reply(200, {
+            "executions": [render_execution(self.links, e) for e in executions],
+            "executions_links": next_links(self.links.executions(tenant_id, group_id),
+                                           [e.execution_id for e in executions], limit),
+        })
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/executions/<execution_id>/",
+               methods=["GET"], strict_slashes=False)
+    @endpoint
+    async def show_execution(self, request: Request, tenant_id: str, group_id: str,
+                             execution_id: str) -> Reply:
+        await self._group(tenant_id, group_id)
+        execution = await self._do(store.LoadExecution(tenant_id, group_id, execution_id))
+        if execution is None:
+            raise APIError(404, "NoSuchExecutionError",
+                           f"No such execution {execution_id} for group {group_id}")
+        return Reply(200, {"execution": render_execution(self.links, execution)})
 
     # -- webhooks ---------------------------------------------------------------
 
@@ -229,41 +266,66 @@ class PolicyRoutes(APIBase):
     @endpoint
     async def execute_webhook(self, request: Request, version: str,
                               capability_hash: str) -> Reply:
-        # Answer at once and say nothing of the outcome: nothing may leak
-        # about which capability URLs exist.
-        self._execute_capability(capability_hash)
+        # Say nothing of the outcome: nothing may leak about which capability
+        # URLs exist, and the receipt is the owner's. The answer waits until
+        # the execution is recorded (Note [Receipts]): a 202 is never lost.
+        key = _idempotency_key(request) or _body_key(request, self.config.executions.key_field)
+        done = self._execute_capability(capability_hash, key, _response_id(request))
+        if not await done:
+            raise APIError(503, "ServiceUnavailable",
+                           "The execution could not be recorded; try again")
         return Reply(202)
 
-    def _execute_capability(self, capability_hash: str) -> Deferred[Any]:
-        async def work() -> None:
+    def _execute_capability(self, capability_hash: str, key: str | None,
+                            request_id: str | None) -> Deferred[bool]:
+        """Execute what the capability names; whether the outcome (if any) was
+        recorded, False when the store could not be used."""
+        async def work() -> bool:
             try:
                 target = await self._do(store.LookupCapability(capability_hash))
             except StoreUnavailable as e:
                 log.warn("Anonymous execution not done: {reason}", reason=str(e))
-                return
+                return False
             if target is None:
                 log.info("Anonymous execution of an unknown capability ignored")
-                return
+                return True
+            fields = {"policy_id": target.policy_id, "group_id": target.group_id,
+                      "tenant_id": target.tenant_id}
             try:
-                await self._execute(target.tenant_id, target.group_id, target.policy_id)
+                execution = await self._execute(target.tenant_id, target.group_id, Ask(
+                    target.policy_id, Trigger.WEBHOOK, key=key, request_id=request_id,
+                    webhook_id=target.webhook_id))
             except APIError as e:
                 log.info("Anonymous execution of policy {policy_id} refused: {message}",
-                         policy_id=target.policy_id, group_id=target.group_id,
-                         tenant_id=target.tenant_id, message=e.message)
+                         message=e.message, **fields)
+                return True
             except StoreUnavailable as e:
                 log.warn("Anonymous execution of policy {policy_id} not done: {reason}",
-                         policy_id=target.policy_id, group_id=target.group_id,
-                         tenant_id=target.tenant_id, reason=str(e))
+                         reason=str(e), **fields)
+                return False
+            refusal = execution.refusal
+            if refusal is None:
+                log.info("Anonymous execution of policy {policy_id} succeeded "
+                         "(execution {execution_id})",
+                         execution_id=execution.execution_id, **fields)
             else:
-                log.info("Anonymous execution of policy {policy_id} succeeded",
-                         policy_id=target.policy_id, group_id=target.group_id,
-                         tenant_id=target.tenant_id)
+                log.info("Anonymous execution of policy {policy_id} refused: {message} "
+                         "(execution {execution_id})", message=refusal.message,
+                         execution_id=execution.execution_id, **fields)
+            return True
 
         d = Deferred.fromCoroutine(work())
-        d.addErrback(lambda f: log.failure("Anonymous execution failed", f))
+
+        def failed(failure: Failure) -> bool:
+            log.failure("Anonymous execution failed", failure)
+            return False
+        d.addErrback(failed)
         self.pending_executions.add(d)
-        d.addBoth(lambda r: self.pending_executions.discard(d))
-        return d
+
+        def forget(recorded: bool) -> bool:
+            self.pending_executions.discard(d)
+            return recorded
+        return d.addCallback(forget)
 
     # -- limits -----------------------------------------------------------------
 
@@ -303,3 +365,48 @@ class PolicyRoutes(APIBase):
                '<limits xmlns="http://docs.openstack.org/common/api/v1.0">'
                f"<absolute>{items}</absolute></limits>")
         return Reply(200, xml.encode(), {"Content-Type": "application/xml"})
+
+
+#: What an ``Idempotency-Key`` may be: 1 to 255 visible ASCII characters.
+_KEY_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F))
+MAX_KEY_LENGTH = 255
+
+
+def _idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key``, None if it sent none; 400 if malformed."""
+    raw = request.getHeader(b"idempotency-key")
+    if raw is None:
+        return None
+    key = raw.decode("latin-1").strip()
+    if not 0 < len(key) <= MAX_KEY_LENGTH or not set(key) <= _KEY_CHARACTERS:
+        raise APIError(400, "ValidationError",
+                       f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII "
+                       "characters (letters, digits, punctuation; no spaces)")
+    return key
+
+
+def _body_key(request: Request, field: str | None) -> str | None:
+    """
+    The idempotency key an alarm sender's body carries in ``field`` (the
+    configuration's ``executions.key_field``): a string or a number at the
+    top of a JSON object; None if not configured or not there. Anything else
+    in the body is ignored, as the anonymous execution always has.
+    """
+    if field is None or request.content is None:
+        return None
+    request.content.seek(0)
+    try:
+        body = json.loads(request.content.read())
+    except ValueError:
+        return None
+    value = body.get(field) if isinstance(body, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    key = str(value)[:MAX_KEY_LENGTH]
+    return key or None
+
+
+def _response_id(request: Request) -> str | None:
+    """The id the answer to ``request`` carries (``X-Response-Id``)."""
+    found = request.responseHeaders.getRawHeaders(b"X-Response-Id")
+    return found[0].decode() if found else None

@@ -9,11 +9,12 @@ test-case-name: tests.api.test_groups
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from otter2.model import GroupStatus, Policy, ScalingGroup, Webhook, thaw_json
+from otter2.model import Execution, GroupStatus, Policy, ScalingGroup, Webhook, thaw_json
 
 
 @lru_cache(maxsize=65536)
@@ -52,6 +53,12 @@ class Links:
 
     def capability(self, w: Webhook) -> str:
         return self._url("execute", w.capability_version, w.capability_hash)
+
+    def executions(self, tenant_id: str, group_id: str) -> str:
+        return self._url(tenant_id, "groups", group_id, "executions")
+
+    def execution(self, e: Execution) -> str:
+        return self._url(e.tenant_id, "groups", e.group_id, "executions", e.execution_id)
 
 
 def self_link(href: str) -> list[dict[str, str]]:
@@ -144,3 +151,34 @@ def render_manifest(links: Links, group: ScalingGroup, policies: Sequence[Policy
             policies_url, [p.policy_id for p in policies], pagination),
         "state": render_state(group),
     }
+
+
+def _instant(seconds: float) -> str:
+    """An instant as ISO 8601 in UTC, to the millisecond."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def render_execution(links: Links, execution: Execution) -> dict[str, Any]:
+    """A receipt as the owner reads it (Note [Receipts] in ``api.operations``)."""
+    body: dict[str, Any] = {
+        "id": execution.execution_id,
+        "policyId": execution.policy_id,
+        "trigger": execution.trigger.value,
+        "at": _instant(execution.at),
+        "outcome": "applied" if execution.refusal is None else "refused",
+        "desiredCapacity": {"before": execution.desired_before,
+                            "after": execution.desired_after},
+        "links": self_link(links.execution(execution)),
+    }
+    if execution.refusal is not None:
+        body["refusal"] = {"code": execution.refusal.status,
+                           "type": execution.refusal.error_type,
+                           "message": execution.refusal.message}
+    for name, value in (("idempotencyKey", execution.idempotency_key),
+                        ("requestId", execution.request_id),
+                        ("webhookId", execution.webhook_id)):
+        if value is not None:
+            body[name] = value
+    if execution.scheduled_for is not None:
+        body["scheduledFor"] = _instant(execution.scheduled_for)
+    return body

@@ -22,6 +22,7 @@ from otter2.config.values import (
     Config,
     ConfigError,
     ConvergerConfig,
+    ExecutionsConfig,
     IdentityConfig,
     Limits,
     RootResponse,
@@ -107,7 +108,7 @@ def parse_config(document: Any) -> Config:
     return Config(**given(
         identity=_identity(document), converger=_converger(document),
         cloud_client=_cloud_client(document),
-        scheduler=_scheduler(document),
+        scheduler=_scheduler(document), executions=_executions(document),
         selfheal_interval=_selfheal(document),
         service_names={key: sections[key] for key in _SERVICE_KEYS if key in sections},
         api_auth_ttl=_api_auth(document),
@@ -208,6 +209,19 @@ def _scheduler(document: Mapping[str, Any]) -> SchedulerConfig:
         batchsize=read(section, "batchsize", path, int, positive, "a positive integer"),
         buckets=read(section, "buckets", path, int, lambda v: 1 <= v <= 4096,
                      "an integer from 1 to 4096")))
+
+
+def _executions(document: Mapping[str, Any]) -> ExecutionsConfig:
+    section = section_of(document, "executions", {"idempotency_window", "retention",
+                                                  "key_field"})
+    path = "executions."
+    return ExecutionsConfig(**given(
+        idempotency_window=read(section, "idempotency_window", path, (int, float), positive,
+                                "a positive number of seconds"),
+        retention=read(section, "retention", path, (int, float), positive,
+                       "a positive number of seconds"),
+        key_field=read(section, "key_field", path, (str, type(None)),
+                       lambda v: v is None or v != "", "a field name, or null")))
 
 
 def _converger(document: Mapping[str, Any]) -> ConvergerConfig:

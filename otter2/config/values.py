@@ -112,6 +112,18 @@ class SchedulerConfig:
 
 
 @frozen
+class ExecutionsConfig:
+    """Execution receipts (``executions``): how long an idempotency key
+    answers with its first execution, how long receipts are kept, and the
+    JSON body field whose value serves as the key of an anonymous execution
+    (for alarm senders that cannot add an ``Idempotency-Key`` header)."""
+
+    idempotency_window: float = 86_400.0  # 24 h
+    retention: float = 42 * 86_400.0  # 6 weeks
+    key_field: str | None = None
+
+
+@frozen
 class CloudClientConfig:
     """The pace of calls to the cloud (``cloud_client``): each configured
     throttle's delay in seconds (none: off, as in Otter), and the cap on a
@@ -138,6 +150,7 @@ class Config:
     api_auth_ttl: float | None = None  # None: the API checks no tokens
     service_names: PMap = field(factory=pmap, converter=frozen_json)
     cloud_client: CloudClientConfig = CloudClientConfig()
+    executions: ExecutionsConfig = ExecutionsConfig()
     # Sections that later services read; kept as given.
     sections: PMap = field(factory=pmap, converter=frozen_json)
     # Keys of `UNUSED_KEYS` the document gives, in that order.

@@ -112,15 +112,15 @@ def execute_policy(group: ScalingGroup, policy: Policy | None, policy_id: str,
 
 
 def execute_in_order(group: ScalingGroup, executions: Sequence[tuple[str, Policy | None]],
-                     now: float) -> tuple[GroupState, list[APIError | None]]:
+                     now: float) -> tuple[GroupState, list[GroupState | APIError]]:
     """
     The group state after executing each (policy id, policy) in turn at
     ``now``, each seeing the state the ones before it left (their cooldowns
-    and desired capacity), and for each its refusal or None. A refused
-    execution changes nothing; the others apply as if they had been executed
-    one after another.
+    and desired capacity), and for each the state it left or its refusal. A
+    refused execution changes nothing; the others apply as if they had been
+    executed one after another.
     """
-    state, outcomes = group.state, list[APIError | None]()
+    state, outcomes = group.state, list[GroupState | APIError]()
     for policy_id, policy in executions:
         current = evolve(group, state=state)
         try:
@@ -128,7 +128,7 @@ def execute_in_order(group: ScalingGroup, executions: Sequence[tuple[str, Policy
         except APIError as refusal:
             outcomes.append(refusal)
         else:
-            outcomes.append(None)
+            outcomes.append(state)
     return state, outcomes
 
 

@@ -4,6 +4,7 @@ otter2's values: attrs frozen records, no behaviour beyond derived fields.
 test-case-name: tests.store.test_stores
 """
 
+from otter2.model.execution import Execution, Refusal, Trigger
 from otter2.model.group import (
     CapabilityTarget,
     DivergentMark,
@@ -19,6 +20,7 @@ from otter2.model.group import (
 )
 
 __all__ = [
-    "CapabilityTarget", "DivergentMark", "GroupState", "GroupStatus", "Policy",
-    "ScalingGroup", "ScheduledEvent", "Webhook", "frozen_json", "frozen_list", "thaw_json",
+    "CapabilityTarget", "DivergentMark", "Execution", "GroupState", "GroupStatus", "Policy",
+    "Refusal", "ScalingGroup", "ScheduledEvent", "Trigger", "Webhook", "frozen_json",
+    "frozen_list", "thaw_json",
 ]

@@ -176,11 +176,12 @@ class DivergentMark:
 
 @frozen
 class CapabilityTarget:
-    """What an anonymous capability hash executes."""
+    """What an anonymous capability hash executes, and through which webhook."""
 
     tenant_id: str
     group_id: str
     policy_id: str
+    webhook_id: str | None = None
 
 
 def thaw_json(value: Any) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from enum import Enum
 from typing import Any
+from uuid import UUID
 
 from attrs import frozen
 from effect import Effect
@@ -21,8 +22,16 @@ from effect.do import do
 from otter2.control.errors import APIError
 from otter2.control.policy import execute_policy, execution_time
 from otter2.control.schedule import following_event
-from otter2.intents import Now
-from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent
+from otter2.intents import Now, RandomHex
+from otter2.model import (
+    Execution,
+    GroupState,
+    Policy,
+    Refusal,
+    ScalingGroup,
+    ScheduledEvent,
+    Trigger,
+)
 from otter2.store.changes import TooManyConflicts, after_lost_race
 from otter2.store.intents import FireEvent, LoadGroup, LoadPolicy
 from otter2.store.interface import NoSuchGroup, StaleEvent, StaleVersion
@@ -45,7 +54,8 @@ class Firing:
     """
     What firing an event does: the ``outcome`` and a ``message`` for the
     log, the ``state`` to save (None: unchanged), the ``next_event`` to arm
-    (None: none) and whether to mark the group divergent.
+    (None: none), whether to mark the group divergent, and the ``refusal``
+    its receipt records when the policy was refused.
     """
 
     outcome: Outcome
@@ -53,6 +63,13 @@ class Firing:
     state: GroupState | None = None
     next_event: ScheduledEvent | None = None
     mark_divergent: bool = False
+    refusal: Refusal | None = None
+
+    @property
+    def leaves_receipt(self) -> bool:
+        """Whether the policy was executed or refused (a receipt records it), not
+        discarded with its group or policy."""
+        return self.outcome in (Outcome.EXECUTED, Outcome.REFUSED, Outcome.NOT_EXECUTED)
 
 
 @frozen
@@ -80,10 +97,12 @@ def decide(event: ScheduledEvent, group: ScalingGroup | None, policy: Policy | N
     try:
         state = execute_policy(group, policy, policy.policy_id, execution_time(group, now))
     except APIError as error:
+        refusal = Refusal(error.status, error.error_type, error.message)
         if error.error_type == "CannotExecutePolicyError":
             return Firing(Outcome.REFUSED, error.message, next_event=following,
-                          mark_divergent=True)
-        return Firing(Outcome.NOT_EXECUTED, error.message, next_event=following)
+                          mark_divergent=True, refusal=refusal)
+        return Firing(Outcome.NOT_EXECUTED, error.message, next_event=following,
+                      refusal=refusal)
     return Firing(Outcome.EXECUTED,
                   f"desired capacity {group.state.desired} -> {state.desired}", state=state,
                   next_event=following, mark_divergent=True)
@@ -96,6 +115,7 @@ def fire(event: ScheduledEvent) -> Generator[Effect, Any, Fired]:
     and write the decision with the event's consumption; decided again from
     a fresh read whenever the group changed meanwhile.
     """
+    execution_id = str(UUID(hex=(yield Effect(RandomHex(16)))))
     for attempt in range(MAX_ATTEMPTS):
         now: float = yield Effect(Now())
         group: ScalingGroup | None = yield Effect(LoadGroup(event.tenant_id, event.group_id))
@@ -103,8 +123,17 @@ def fire(event: ScheduledEvent) -> Generator[Effect, Any, Fired]:
         if group is not None:
             policy = yield Effect(LoadPolicy(event.tenant_id, event.group_id, event.policy_id))
         firing = decide(event, group, policy, now)
+        receipt = None
+        if group is not None and firing.leaves_receipt:
+            receipt = Execution(
+                tenant_id=event.tenant_id, group_id=event.group_id, execution_id=execution_id,
+                policy_id=event.policy_id, trigger=Trigger.SCHEDULE, at=now,
+                desired_before=group.state.desired,
+                desired_after=(group.state if firing.state is None else firing.state).desired,
+                refusal=firing.refusal, scheduled_for=event.trigger)
         try:
-            yield Effect(FireEvent(event, firing.state, firing.next_event, firing.mark_divergent))
+            yield Effect(FireEvent(event, firing.state, firing.next_event, firing.mark_divergent,
+                                   receipt))
         except StaleEvent:
             return Fired(event, Firing(Outcome.ALREADY_FIRED, "the event was consumed already"),
                          now)

@@ -16,6 +16,7 @@ from attrs import field, frozen
 from pyrsistent import PMap, PVector
 
 from otter2.model import (
+    Execution,
     GroupState,
     Policy,
     ScalingGroup,
@@ -245,6 +246,43 @@ class FireEvent:
     state: GroupState | None
     next_event: ScheduledEvent | None
     mark_divergent: bool
+    execution: Execution | None = None
+
+
+@frozen
+class RecordExecutions:
+    method: ClassVar[str] = "record_executions"
+    state: GroupState | None
+    executions: PVector = field(converter=frozen_list)
+    mark_divergent: bool
+    keys_since: float
+    retain_since: float
+
+
+@frozen
+class FindExecutions:
+    method: ClassVar[str] = "find_executions"
+    tenant_id: str
+    group_id: str
+    keys: PVector = field(converter=frozen_list)
+    since: float
+
+
+@frozen
+class LoadExecution:
+    method: ClassVar[str] = "load_execution"
+    tenant_id: str
+    group_id: str
+    execution_id: str
+
+
+@frozen
+class ListExecutions:
+    method: ClassVar[str] = "list_executions"
+    tenant_id: str
+    group_id: str
+    limit: int
+    marker: str | None
 
 
 @frozen
@@ -257,7 +295,8 @@ def marks_divergent(intent: Any) -> bool:
     """Whether performing ``intent`` marks a group divergent (alone or with
     the state or an event it writes)."""
     return (isinstance(intent, MarkDivergent)
-            or (isinstance(intent, (SaveState, FireEvent)) and intent.mark_divergent))
+            or (isinstance(intent, (SaveState, FireEvent, RecordExecutions))
+                and intent.mark_divergent))
 
 
 STORE_INTENTS = (
@@ -265,5 +304,6 @@ STORE_INTENTS = (
     SaveServers, DeleteGroup, MarkDeleting, CreatePolicies, ListPolicies, LoadPolicy, UpdatePolicy, DeletePolicy,
     CreateWebhooks, ListWebhooks, ListGroupWebhooks, LoadWebhook, UpdateWebhook,
     DeleteWebhook, LookupCapability, MarkDivergent, ClearDivergent, ListDivergent, ListAllGroups,
-    CountRows, CheckHealth, DueEvents, FireEvent, EarliestTrigger,
+    CountRows, CheckHealth, DueEvents, FireEvent, EarliestTrigger, RecordExecutions,
+    FindExecutions, LoadExecution, ListExecutions,
 )

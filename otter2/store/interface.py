@@ -18,6 +18,7 @@ from twisted.internet.defer import Deferred
 from otter2.model import (
     CapabilityTarget,
     DivergentMark,
+    Execution,
     GroupState,
     Policy,
     ScalingGroup,
@@ -54,6 +55,11 @@ class StaleVersion(StoreError):
 
 class StaleEvent(StoreError):
     """A schedule event is no longer pending: it fired already, or its policy changed."""
+
+
+class DuplicateExecution(StoreError):
+    """An execution's idempotency key is already recorded for the group (in its
+    window); nothing was written."""
 
 
 class OverLimit(StoreError):
@@ -176,14 +182,42 @@ class GroupStore(Protocol):
 
     def fire_event(self, event: ScheduledEvent, state: GroupState | None,
                    next_event: ScheduledEvent | None,
-                   mark_divergent: bool) -> Deferred[None]:
+                   mark_divergent: bool,
+                   execution: Execution | None = None) -> Deferred[None]:
         """
         Consume ``event`` and, in the same transaction, save ``state`` (if
         any; compare-and-set on its version, `StaleVersion`), insert
-        ``next_event`` (if any) and mark the group divergent (if asked), all
-        or nothing. `StaleEvent`, with nothing written, if ``event`` is no
-        longer pending. See Note [Exactly once] in ``otter2.scheduling``.
+        ``next_event`` (if any), record ``execution`` (if any) and mark the
+        group divergent (if asked), all or nothing. `StaleEvent`, with nothing
+        written, if ``event`` is no longer pending. See Note [Exactly once] in
+        ``otter2.scheduling``.
         """
+
+    def record_executions(self, state: GroupState | None, executions: Sequence[Execution],
+                          mark_divergent: bool, keys_since: float,
+                          retain_since: float) -> Deferred[GroupState | None]:
+        """
+        In one transaction: save ``state`` if any (compare-and-set on its
+        version, `StaleVersion`; `NoSuchGroup`), record ``executions``, and
+        mark the group divergent if asked; the saved state (None if none).
+        An idempotency key recorded at or after ``keys_since`` cannot be
+        recorded again (`DuplicateExecution`, nothing written); older ones
+        are released. The group's receipts from before ``retain_since`` are
+        dropped. See Note [Receipts] in ``otter2.api.operations``.
+        """
+
+    def find_executions(self, tenant_id: str, group_id: str, keys: Sequence[str],
+                        since: float) -> Deferred[dict[str, Execution]]:
+        """The group's receipts recorded at or after ``since`` with one of ``keys``, by key."""
+
+    def load_execution(self, tenant_id: str, group_id: str,
+                       execution_id: str) -> Deferred[Execution | None]:
+        """The receipt or None."""
+
+    def list_executions(self, tenant_id: str, group_id: str, limit: int,
+                        marker: str | None) -> Deferred[list[Execution]]:
+        """Up to ``limit`` receipts newest first (then by id), after the one
+        ``marker`` names (from the newest if None or unknown)."""
 
     def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
         """The trigger of the earliest pending event of those buckets, None if none."""

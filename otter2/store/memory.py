@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from otter2.model import (
     CapabilityTarget,
     DivergentMark,
+    Execution,
     GroupState,
     Policy,
     ScalingGroup,
@@ -24,6 +25,7 @@ from otter2.model import (
     Webhook,
 )
 from otter2.model.cloud import RecordedServer
+from otter2.store.executions import check_keys, newest_first
 from otter2.store.interface import (
     NoSuchGroup,
     NoSuchPolicy,
@@ -54,6 +56,7 @@ class MemoryGroupStore:
         self.capabilities: dict[str, CapabilityTarget] = {}
         self.events: dict[GroupKey, dict[str, ScheduledEvent]] = {}
         self.divergent: dict[GroupKey, int] = {}
+        self.executions: dict[GroupKey, dict[str, Execution]] = {}
 
     def close(self) -> None:
         """Nothing to release."""
@@ -148,6 +151,7 @@ class MemoryGroupStore:
             self.capabilities.pop(webhook.capability_hash, None)
         self.events.pop(key, None)
         self.divergent.pop(key, None)
+        self.executions.pop(key, None)
         return succeed(None)
 
     def save_servers(self, tenant_id: str, group_id: str,
@@ -214,7 +218,8 @@ class MemoryGroupStore:
 
     def fire_event(self, event: ScheduledEvent, state: GroupState | None,
                    next_event: ScheduledEvent | None,
-                   mark_divergent: bool) -> Deferred[None]:
+                   mark_divergent: bool,
+                   execution: Execution | None = None) -> Deferred[None]:
         def work() -> None:
             key = (event.tenant_id, event.group_id)
             if self.events.get(key, {}).get(event.policy_id) != event:
@@ -223,9 +228,53 @@ class MemoryGroupStore:
                 self._write_state(state)
             del self.events[key][event.policy_id]
             self._add_events([next_event] if next_event else [])
+            if execution is not None:
+                self.executions.setdefault(key, {})[execution.execution_id] = execution
             if mark_divergent:
                 self.mark_divergent(event.tenant_id, event.group_id)
         return _answer(work)
+
+    # -- execution receipts ---------------------------------------------------
+
+    def record_executions(self, state: GroupState | None, executions: Sequence[Execution],
+                          mark_divergent: bool, keys_since: float,
+                          retain_since: float) -> Deferred[GroupState | None]:
+        def work() -> GroupState | None:
+            owner = executions[0] if executions else state
+            if owner is None:
+                return None
+            key = (owner.tenant_id, owner.group_id)
+            if key not in self.groups:
+                raise NoSuchGroup()
+            recorded = self.executions.get(key, {})
+            check_keys(executions, [e.idempotency_key for e in recorded.values()
+                                    if e.idempotency_key is not None and e.at >= keys_since])
+            saved = None if state is None else self._write_state(state)
+            kept = {i: e for i, e in recorded.items() if e.at >= retain_since}
+            kept.update((e.execution_id, e) for e in executions)
+            self.executions[key] = kept
+            if mark_divergent:
+                self.mark_divergent(*key)
+            return saved
+        return _answer(work)
+
+    def find_executions(self, tenant_id: str, group_id: str, keys: Sequence[str],
+                        since: float) -> Deferred[dict[str, Execution]]:
+        wanted = set(keys)
+        return succeed({e.idempotency_key: e
+                        for e in self.executions.get((tenant_id, group_id), {}).values()
+                        if e.idempotency_key in wanted and e.at >= since})
+
+    def load_execution(self, tenant_id: str, group_id: str,
+                       execution_id: str) -> Deferred[Execution | None]:
+        return succeed(self.executions.get((tenant_id, group_id), {}).get(execution_id))
+
+    def list_executions(self, tenant_id: str, group_id: str, limit: int,
+                        marker: str | None) -> Deferred[list[Execution]]:
+        ordered = newest_first(self.executions.get((tenant_id, group_id), {}).values())
+        ids = [e.execution_id for e in ordered]
+        start = ids.index(marker) + 1 if marker in ids else 0
+        return succeed(ordered[start:start + limit])
 
     def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
         wanted = set(buckets)
@@ -248,7 +297,7 @@ class MemoryGroupStore:
             for webhook in webhooks:
                 existing[(policy_id, webhook.webhook_id)] = webhook
                 self.capabilities[webhook.capability_hash] = CapabilityTarget(
-                    tenant_id, group_id, policy_id)
+                    tenant_id, group_id, policy_id, webhook.webhook_id)
         return _answer(work)
 
     def list_webhooks(self, tenant_id: str, group_id: str, policy_id: str,

@@ -22,6 +22,7 @@ from twisted.internet.interfaces import IReactorThreads
 from otter2.model import (
     CapabilityTarget,
     DivergentMark,
+    Execution,
     GroupState,
     Policy,
     ScalingGroup,
@@ -35,6 +36,7 @@ from otter2.store.interface import (
 )
 from otter2.store.sqlite_database import Database
 from otter2.store.sqlite_events import SQLiteEvents
+from otter2.store.sqlite_executions import SQLiteExecutions
 from otter2.store.sqlite_policies import SQLitePolicies, insert_policies
 from otter2.store.sqlite_rows import (
     GROUP_COLUMNS,
@@ -56,6 +58,7 @@ class SQLiteGroupStore:
         self._db = Database(reactor, path, start)
         self._policies = SQLitePolicies(self._db)
         self._events = SQLiteEvents(self._db)
+        self._executions = SQLiteExecutions(self._db)
 
     def start(self) -> None:
         """Open the file and start the store's thread; `StoreUnavailable` says why not."""
@@ -170,7 +173,7 @@ class SQLiteGroupStore:
             key = (tenant_id, group_id)
             with self._db.transaction() as conn:
                 for table in ("scaling_group", "scaling_policy", "policy_webhook",
-                              "schedule_event", "divergent"):
+                              "schedule_event", "divergent", "execution"):
                     conn.execute(f"DELETE FROM {table} WHERE tenant_id=? AND group_id=?",
                                  key)
         return self._db.write((tenant_id, group_id), work)
@@ -234,8 +237,29 @@ class SQLiteGroupStore:
 
     def fire_event(self, event: ScheduledEvent, state: GroupState | None,
                    next_event: ScheduledEvent | None,
-                   mark_divergent: bool) -> Deferred[None]:
-        return self._events.fire_event(event, state, next_event, mark_divergent)
+                   mark_divergent: bool,
+                   execution: Execution | None = None) -> Deferred[None]:
+        return self._events.fire_event(event, state, next_event, mark_divergent, execution)
+
+    # -- execution receipts: see SQLiteExecutions --------------------------------
+
+    def record_executions(self, state: GroupState | None, executions: Sequence[Execution],
+                          mark_divergent: bool, keys_since: float,
+                          retain_since: float) -> Deferred[GroupState | None]:
+        return self._executions.record_executions(state, executions, mark_divergent,
+                                                  keys_since, retain_since)
+
+    def find_executions(self, tenant_id: str, group_id: str, keys: Sequence[str],
+                        since: float) -> Deferred[dict[str, Execution]]:
+        return self._executions.find_executions(tenant_id, group_id, keys, since)
+
+    def load_execution(self, tenant_id: str, group_id: str,
+                       execution_id: str) -> Deferred[Execution | None]:
+        return self._executions.load_execution(tenant_id, group_id, execution_id)
+
+    def list_executions(self, tenant_id: str, group_id: str, limit: int,
+                        marker: str | None) -> Deferred[list[Execution]]:
+        return self._executions.list_executions(tenant_id, group_id, limit, marker)
 
     def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
         return self._events.earliest_trigger(buckets)

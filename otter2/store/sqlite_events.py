@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 from twisted.internet.defer import Deferred
 
-from otter2.model import GroupState, ScheduledEvent
+from otter2.model import Execution, GroupState, ScheduledEvent
 from otter2.store.interface import StaleEvent
 from otter2.store.sqlite_database import Database
+from otter2.store.sqlite_executions import insert_executions
 from otter2.store.sqlite_rows import mark_divergent_row, write_state
 
 _EVENT_COLUMNS = "bucket, trigger, policy_id, tenant_id, group_id, cron, version"
@@ -63,7 +64,8 @@ class SQLiteEvents:
 
     def fire_event(self, event: ScheduledEvent, state: GroupState | None,
                    next_event: ScheduledEvent | None,
-                   mark_divergent: bool) -> Deferred[None]:
+                   mark_divergent: bool,
+                   execution: Execution | None = None) -> Deferred[None]:
         def work() -> None:
             with self._db.transaction() as conn:
                 consumed = conn.execute(
@@ -76,6 +78,8 @@ class SQLiteEvents:
                     write_state(conn, state)
                 if next_event is not None:
                     insert_events(conn, [next_event])
+                if execution is not None:
+                    insert_executions(conn, [execution])
                 if mark_divergent:
                     mark_divergent_row(conn, event.tenant_id, event.group_id)
         return self._db.write((event.tenant_id, event.group_id), work)

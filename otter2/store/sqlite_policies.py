@@ -191,7 +191,7 @@ class SQLitePolicies:
     def lookup_capability(self, capability_hash: str) -> Deferred[CapabilityTarget | None]:
         def work() -> CapabilityTarget | None:
             row = self._db.conn.execute(
-                "SELECT tenant_id, group_id, policy_id FROM policy_webhook "
+                "SELECT tenant_id, group_id, policy_id, webhook_id FROM policy_webhook "
                 "WHERE capability_hash=?", (capability_hash,)).fetchone()
             return None if row is None else CapabilityTarget(*row)
         return self._db.run(work)

@@ -222,7 +222,7 @@ class ExecuteInOrderTests(SynchronousTestCase):
                 self.assertEqual(_refusal(outcomes[0]), _refusal(refusal))
                 self.assertEqual(execute_in_order(group, executions[:1], now)[0], group.state)
             else:
-                self.assertIsNone(outcomes[0])
+                self.assertEqual(outcomes[0], alone)
                 self.assertEqual(execute_in_order(group, executions[:1], now)[0], alone)
 
     def test_a_second_execution_meets_the_first_ones_cooldown(self) -> None:
@@ -231,12 +231,14 @@ class ExecuteInOrderTests(SynchronousTestCase):
         policy = make_policy(cooldown=30, change=2)
         state, outcomes = execute_in_order(make_group(desired=1), [("p1", policy)] * 2, 50.0)
         self.assertEqual(state.desired, 3)
-        self.assertIsNone(outcomes[0])
+        self.assertEqual(outcomes[0], state)
         refusal = outcomes[1]
-        assert refusal is not None
+        assert isinstance(refusal, APIError)
         self.assertEqual((refusal.status, refusal.error_type), (403, "CannotExecutePolicyError"))
         self.assertIn("Cooldowns not met", refusal.message)
 
 
-def _refusal(outcome: APIError | None) -> tuple[int, str, str] | None:
-    return None if outcome is None else (outcome.status, outcome.error_type, outcome.message)
+def _refusal(outcome: GroupState | APIError) -> tuple[int, str, str] | GroupState:
+    if isinstance(outcome, APIError):
+        return (outcome.status, outcome.error_type, outcome.message)
+    return outcome

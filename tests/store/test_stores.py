@@ -13,9 +13,19 @@ from twisted.internet import reactor
 from twisted.internet.interfaces import IReactorThreads
 from twisted.trial.unittest import TestCase
 
-from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent, Webhook
+from otter2.model import (
+    Execution,
+    GroupState,
+    Policy,
+    Refusal,
+    ScalingGroup,
+    ScheduledEvent,
+    Trigger,
+    Webhook,
+)
 from otter2.model.cloud import CLBDescription, RCv3Description, RecordedServer
 from otter2.store.interface import (
+    DuplicateExecution,
     GroupStore,
     NoSuchGroup,
     NoSuchPolicy,
@@ -300,7 +310,92 @@ def group_store_tests(build_store: Callable[[TestCase], GroupStore]) -> type[Tes
             await self.store.delete_policy("t1", "g1", "p1")
             self.assertEqual(await self.store.due_events([1], 100.0, 10), [])
 
+        async def test_receipts_with_the_state_they_decided(self) -> None:
+            """Receipts are recorded with the state and the mark in one write, read
+            back whole, and a stale state records nothing."""
+            await self.store.create_group(group(), [policy()], [], 10)
+            state = present(await self.store.load_group("t1", "g1")).state
+            applied = receipt("e1", 10.0, key="k1", before=1, after=2)
+            refused = receipt("e2", 10.0, refusal=Refusal(403, "CannotExecutePolicyError",
+                                                          "Cooldowns not met."))
+            with self.assertRaises(StaleVersion):
+                await self.store.record_executions(evolve(state, desired=2, version=9),
+                                                   [applied], True, 0.0, 0.0)
+            self.assertIsNone(await self.store.load_execution("t1", "g1", "e1"))
+            saved = await self.store.record_executions(evolve(state, desired=2),
+                                                       [applied, refused], True, 0.0, 0.0)
+            self.assertEqual(present(saved).version, state.version + 1)
+            self.assertEqual(present(await self.store.load_group("t1", "g1")).state.desired, 2)
+            self.assertEqual([m.group_id for m in await self.store.list_divergent()], ["g1"])
+            self.assertEqual(await self.store.load_execution("t1", "g1", "e1"), applied)
+            self.assertEqual(await self.store.load_execution("t1", "g1", "e2"), refused)
+            self.assertIsNone(await self.store.load_execution("t1", "other", "e1"))
+            with self.assertRaises(NoSuchGroup):
+                await self.store.record_executions(None, [receipt("e3", 1.0, group_id="gone")],
+                                                   False, 0.0, 0.0)
+
+        async def test_a_key_is_taken_within_its_window(self) -> None:
+            """A key recorded since the window's start refuses a second record, and is
+            found by key; an older one is free again and found no more."""
+            await self.store.create_group(group(), [policy()], [], 10)
+            await self.store.record_executions(None, [receipt("e1", 10.0, key="k")],
+                                               False, 0.0, 0.0)
+            with self.assertRaises(DuplicateExecution):
+                await self.store.record_executions(None, [receipt("e2", 20.0, key="k")],
+                                                   False, 5.0, 0.0)
+            with self.assertRaises(DuplicateExecution):
+                await self.store.record_executions(
+                    None, [receipt("e3", 20.0, key="j"), receipt("e4", 20.0, key="j")],
+                    False, 5.0, 0.0)
+            self.assertIsNone(await self.store.load_execution("t1", "g1", "e2"))
+            self.assertEqual(await self.store.find_executions("t1", "g1", ["k", "x"], 5.0),
+                             {"k": receipt("e1", 10.0, key="k")})
+            self.assertEqual(await self.store.find_executions("t1", "g1", ["k"], 11.0), {})
+            await self.store.record_executions(None, [receipt("e5", 20.0, key="k")],
+                                               False, 11.0, 0.0)
+            self.assertEqual(await self.store.find_executions("t1", "g1", ["k"], 11.0),
+                             {"k": receipt("e5", 20.0, key="k")})
+
+        async def test_receipts_list_newest_first_and_expire(self) -> None:
+            """Receipts list newest first (ties by id) in pages after a marker; those
+            older than the retention go with the next record, all with the group."""
+            await self.store.create_group(group(), [policy()], [], 10)
+            receipts = [receipt("b", 10.0), receipt("a", 10.0), receipt("c", 30.0),
+                        receipt("d", 20.0)]
+            await self.store.record_executions(None, receipts, False, 0.0, 0.0)
+            listed = await self.store.list_executions("t1", "g1", 10, None)
+            self.assertEqual([e.execution_id for e in listed], ["c", "d", "a", "b"])
+            page = await self.store.list_executions("t1", "g1", 2, "d")
+            self.assertEqual([e.execution_id for e in page], ["a", "b"])
+            await self.store.record_executions(None, [receipt("e", 40.0)], False, 0.0, 15.0)
+            listed = await self.store.list_executions("t1", "g1", 10, None)
+            self.assertEqual([e.execution_id for e in listed], ["e", "c", "d"])
+            await self.store.delete_group("t1", "g1")
+            self.assertEqual(await self.store.list_executions("t1", "g1", 10, None), [])
+
+        async def test_fired_event_leaves_its_receipt(self) -> None:
+            """A fired event records its receipt in the same write; a refused firing
+            records none."""
+            first = event("p1", 10.0)
+            await self.store.create_group(group(), [policy()], [first], 10)
+            fired = receipt("s1", 12.0, trigger=Trigger.SCHEDULE)
+            with self.assertRaises(StaleVersion):
+                await self.store.fire_event(first, GroupState("t1", "g1", 3, version=5), None,
+                                            True, fired)
+            self.assertIsNone(await self.store.load_execution("t1", "g1", "s1"))
+            await self.store.fire_event(first, None, None, True, fired)
+            self.assertEqual(await self.store.load_execution("t1", "g1", "s1"), fired)
+
     return GroupStoreContract
+
+
+def receipt(execution_id: str, at: float, key: str | None = None, before: int = 1,
+            after: int = 1, refusal: Refusal | None = None, group_id: str = "g1",
+            trigger: Trigger = Trigger.API) -> Execution:
+    return Execution(tenant_id="t1", group_id=group_id, execution_id=execution_id,
+                     policy_id="p1", trigger=trigger, at=at, desired_before=before,
+                     desired_after=after, refusal=refusal, idempotency_key=key,
+                     request_id="r-" + execution_id)
 
 
 def _sqlite_store(case: TestCase) -> SQLiteGroupStore:
