@@ -81,6 +81,40 @@ class DaemonTests(TestCase):
         listed = {g["id"] for g in (await response.json())["groups"]}
         self.assertEqual(listed, set(ids))
 
+    async def test_sigkill_mid_execution_then_retry_changes_once(self) -> None:
+        """
+        Twenty alarm senders each execute +1 with their own Idempotency-Key; the
+        daemon is killed (SIGKILL) as soon as one is answered, with the others
+        anywhere between arrival, write and answer. Every sender retries its key
+        on the restarted daemon: each key has changed the group exactly once.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        daemon = started(self, directory, {})
+        group_id = await self._create(daemon, "alarms")
+        response = await treq.post(
+            f"{daemon.url}/v1.0/t1/groups/{group_id}/policies/",
+            data=json.dumps([{"name": "up", "type": "webhook", "change": 1,
+                              "cooldown": 0}]).encode())
+        policy_id = (await response.json())["policies"][0]["id"]
+        execute = f"/v1.0/t1/groups/{group_id}/policies/{policy_id}/execute"
+        keys = [f"alarm-{i}" for i in range(20)]
+
+        def send(url: str, key: str) -> Deferred[Any]:
+            return treq.post(url + execute, headers={"Idempotency-Key": key})
+        first: Deferred[Any] = Deferred()
+        for key in keys:
+            send(daemon.url, key).addBoth(lambda r: first.called or first.callback(None))
+        await first
+        daemon.stop(signal.SIGKILL)
+        again = started(self, directory, {})
+        answers = [await send(again.url, key) for key in keys]
+        self.assertEqual({answer.code for answer in answers}, {202})
+        ids = {answer.headers.getRawHeaders("X-Execution-Id")[0] for answer in answers}
+        self.assertEqual(len(ids), 20)
+        response = await treq.get(f"{again.url}/v1.0/t1/groups/{group_id}/state/")
+        self.assertEqual((await response.json())["group"]["desiredCapacity"], 1 + 20)
+
     async def test_admin_metrics(self) -> None:
         """The admin port reports row counts."""
         directory = os.path.abspath(self.mktemp())

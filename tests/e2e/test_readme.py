@@ -107,8 +107,14 @@ class WalkThroughTests(SynchronousTestCase):
         self.assertEqual(pasted.returncode, 0, output)
         statuses = re.findall(r"HTTP/1\.1 (\d{3})", output)
         # create, add a policy, execute, execute in cooldown, capability, schedule
-        # policies, remove a server (no cloud)
-        self.assertEqual(statuses, ["201", "201", "202", "403", "202", "201", "404"], output)
+        # policies, an idempotent execution twice, remove a server (no cloud)
+        self.assertEqual(statuses, ["201", "201", "202", "403", "202", "201", "403", "403",
+                                    "404"], output)
+        execution_ids = re.findall(r"(?im)^x-execution-id: (\S+)", output)
+        self.assertEqual(len(execution_ids), 4, output)  # not the capability URL's
+        self.assertEqual(execution_ids[2], execution_ids[3], output)
+        self.assertIn(f'"id": "{execution_ids[3]}"', output)
+        self.assertIn('"idempotencyKey": "alarm-42"', output)
         # Every answer is JSON, the bodiless 202 of a capability URL included.
         self.assertEqual(len(re.findall(r"(?im)^content-type: application/json", output)),
                          len(statuses), output)

@@ -16,7 +16,7 @@ from txeffect import make_twisted_dispatcher, perform
 
 from otter2.control.schedule import policy_event
 from otter2.effects.dispatcher import store_dispatcher, world_dispatcher
-from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent
+from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent, Trigger
 from otter2.scheduling.firing import Fired, Outcome, decide, fire
 from otter2.store.memory import MemoryGroupStore
 
@@ -134,3 +134,22 @@ class FireTests(SynchronousTestCase):
         self.assertEqual(self.fire(event).firing.outcome, Outcome.ALREADY_FIRED)
         self.assertEqual(self.store.groups[("t1", "g1")].state.desired, 3)
         self.assertEqual(list(self.store.divergent), [("t1", "g1")])
+
+    def test_firings_leave_receipts(self) -> None:
+        """An executed firing and a refused one each leave a schedule receipt with
+        the event's trigger; the same event fired again leaves none."""
+        no_change = schedule_policy({"cron": "* * * * *"}, desiredCapacity=3)
+        first = event_for(CRON, NOW)
+        self.store.create_group(group(), [CRON], [first], 10)
+        self.fire(first)
+        self.fire(first)
+        second = event_for(no_change, NOW + MINUTE)
+        self.store.update_policy(no_change, second)
+        self.clock.advance(MINUTE)
+        self.fire(second)
+        receipts = sorted(self.store.executions[("t1", "g1")].values(), key=lambda e: e.at)
+        self.assertEqual(
+            [(e.trigger, e.scheduled_for, e.desired_before, e.desired_after,
+              e.refusal and e.refusal.error_type) for e in receipts],
+            [(Trigger.SCHEDULE, NOW, 1, 3, None),
+             (Trigger.SCHEDULE, NOW + MINUTE, 3, 3, "CannotExecutePolicyError")])
