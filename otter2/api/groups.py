@@ -13,8 +13,9 @@ from attrs import evolve
 from twisted.web.server import Request
 
 from otter2.api import operations
-from otter2.api.base import APIBase, Reply, app, endpoint
+from otter2.api.base import Reply, app, endpoint
 from otter2.api.launch_check import check_launch_config
+from otter2.api.plans import PlanPreviews, render_preview
 from otter2.api.render import (
     next_links,
     render_group_config,
@@ -46,7 +47,7 @@ def _not_implemented(what: str, tenant_id: str, group_id: str) -> APIError:
                     "Cloud Servers")
 
 
-class GroupRoutes(APIBase):
+class GroupRoutes(PlanPreviews):
     """The group endpoints (spec rest-api §4.1 – §4.10)."""
 
     # -- groups -----------------------------------------------------------------
@@ -143,6 +144,9 @@ class GroupRoutes(APIBase):
         group = await self._group(tenant_id, group_id)
         if group.state.suspended:
             raise tenant_suspended(tenant_id)
+        if parse_bool(request, "dry_run", False):
+            changed = evolve(group, config=config)
+            return Reply(200, await self._dry_run(evolve(changed, state=clamp_state(changed))))
         try:
             await self._do(store.UpdateConfig(tenant_id, group_id, config))
         except NoSuchGroup:
@@ -165,6 +169,9 @@ class GroupRoutes(APIBase):
         launch = validation.validate_launch_config(self._json(request))
         if self.config.identity is not None:
             await self._do(check_launch_config(tenant_id, launch))
+        if parse_bool(request, "dry_run", False):
+            group = await self._group(tenant_id, group_id)
+            return Reply(200, await self._dry_run(evolve(group, launch=launch)))
         try:
             await self._do(store.UpdateLaunch(tenant_id, group_id, launch))
         except NoSuchGroup:
@@ -195,8 +202,16 @@ class GroupRoutes(APIBase):
     async def converge(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         group = await self._group(tenant_id, group_id)
         check_may_change(group, "converge")
+        await self._check_plan(request, group)
         await self._do(store.MarkDivergent(tenant_id, group_id))
         return Reply(204)
+
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/plan/", methods=["GET"],
+               strict_slashes=False)
+    @endpoint
+    async def show_plan(self, request: Request, tenant_id: str, group_id: str) -> Reply:
+        group = await self._group(tenant_id, group_id)
+        return Reply(200, {"plan": render_preview(await self._preview(group))})
 
     # -- servers ----------------------------------------------------------------
 

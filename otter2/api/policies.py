@@ -19,15 +19,21 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Request
 
-from otter2.api.base import APIBase, Reply, app, endpoint
+from otter2.api.base import Reply, app, endpoint
 from otter2.api.operations import Ask, refusal_error
+from otter2.api.plans import PlanPreviews
 from otter2.api.render import next_links, render_execution, render_policy, render_webhook
-from otter2.api.request import parse_limit, query_arg
+from otter2.api.request import parse_bool, parse_limit, query_arg
 from otter2.control import validation
 from otter2.control.capability import CAPABILITY_VERSION, new_capability_hash
 from otter2.control.errors import APIError, validation_error
 from otter2.control.messages import json_text
-from otter2.control.policy import no_such_group, no_such_policy, no_such_webhook
+from otter2.control.policy import (
+    execute_in_order,
+    no_such_group,
+    no_such_policy,
+    no_such_webhook,
+)
 from otter2.control.schedule import policy_event
 from otter2.model import Policy, Trigger, Webhook
 from otter2.store import intents as store
@@ -45,7 +51,7 @@ _POLICY = "/v1.0/<tenant_id>/groups/<group_id>/policies/<policy_id>/"
 _WEBHOOKS = _POLICY + "webhooks/"
 _WEBHOOK = _WEBHOOKS + "<webhook_id>/"
 
-class PolicyRoutes(APIBase):
+class PolicyRoutes(PlanPreviews):
     """The policy, webhook, execute and limits endpoints (§4.11 – §4.18)."""
 
     async def _policy(self, tenant_id: str, group_id: str, policy_id: str) -> Policy:
@@ -138,6 +144,14 @@ class PolicyRoutes(APIBase):
     @endpoint
     async def execute_policy(self, request: Request, tenant_id: str, group_id: str,
                              policy_id: str) -> Reply:
+        if parse_bool(request, "dry_run", False):
+            group = await self._group(tenant_id, group_id)
+            policy = await self._do(store.LoadPolicy(tenant_id, group_id, policy_id))
+            [outcome] = execute_in_order(group, [(policy_id, policy)],
+                                         self._clock.seconds())[1]
+            if isinstance(outcome, APIError):
+                raise outcome
+            return Reply(200, await self._dry_run(evolve(group, state=outcome)))
         ask = Ask(policy_id, Trigger.API, key=_idempotency_key(request),
                   request_id=_response_id(request))
         execution = await self._execute(tenant_id, group_id, ask)

@@ -95,7 +95,7 @@ class Iteration:
     state shows (Note [Servers that keep failing]); ``done`` says what the
     steps changed, in words (``summary.summarize``); ``unit`` is what the
     group is made of, in words ("server", or "stack" for a ``launch_stack``
-    group).
+    group); ``executed`` the plan's steps that were executed.
     """
 
     now: float
@@ -113,6 +113,7 @@ class Iteration:
     error_reasons: PVector = field(factory=pvector, converter=frozen_list)
     done: PVector = field(factory=pvector, converter=frozen_list)
     unit: str = "server"
+    executed: tuple[Any, ...] = ()  # the plan's steps, as executed
 
 
 @frozen

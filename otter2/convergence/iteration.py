@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Sequence
 from typing import Any
 
-from attrs import evolve
+from attrs import evolve, frozen
 from effect import Effect, parallel
 from effect.do import do
 from pyrsistent import PSet, pset
@@ -190,21 +190,46 @@ def cared_for(group: ScalingGroup) -> PSet:
     return launch_load_balancers(group.launch["args"]).union(recorded_lbs(group.servers))
 
 
+@frozen
+class Planned:
+    """A ``launch_server`` group's part of the cloud as gathered, its ``servers``
+    (those observed and those recorded that vanished), and the plan made."""
+
+    observation: Observation
+    servers: list[ObservedServer]
+    plan: Plan
+
+
 @do
-def _act_on_servers(group: ScalingGroup, now: float, settings: ConvergerConfig,
-                    facts: Iteration,
-                    view: TenantView | None) -> Generator[Effect, Any, Iteration]:
-    """The iteration of a ``launch_server`` group; a failed gather raises `GatherError`."""
+def observe_and_plan(group: ScalingGroup, now: float, settings: ConvergerConfig,
+                     view: TenantView | None = None) -> Generator[Effect, Any, Planned]:
+    """
+    An Effect of what a ``launch_server`` group's iteration plans: its part of
+    the cloud gathered (or taken from ``view``) and planned; nothing executed.
+    The plan preview calls it too (Note [One planner] in
+    ``convergence.preview``). A failed gather raises `GatherError`.
+    """
     tenant_id, group_id = group.tenant_id, group.group_id
-    desired = desired_group(group)
     observation: Observation = (
         view.observation(group_id, cared_for(group)) if view is not None
         else (yield gather_group(tenant_id, group_id, cared_for(group))))
     vanished: list[ObservedServer] = yield vanished_servers(tenant_id, observation.servers, group.servers)
     servers = [*observation.servers, *vanished]
     limits = {**DEFAULT_STEP_LIMITS, CreateServer: settings.create_server_limit}
-    the_plan = plan(desired, servers, observation.lb_nodes, observation.clbs, now,
+    the_plan = plan(desired_group(group), servers, observation.lb_nodes, observation.clbs, now,
                     settings.build_timeout, limits, settings.offline_timeout)
+    return Planned(observation, servers, the_plan)
+
+
+@do
+def _act_on_servers(group: ScalingGroup, now: float, settings: ConvergerConfig,
+                    facts: Iteration,
+                    view: TenantView | None) -> Generator[Effect, Any, Iteration]:
+    """The iteration of a ``launch_server`` group; a failed gather raises `GatherError`."""
+    tenant_id = group.tenant_id
+    desired = desired_group(group)
+    planned: Planned = yield observe_and_plan(group, now, settings, view)
+    observation, servers, the_plan = planned.observation, planned.servers, planned.plan
     results: list[tuple[Step, StepOutcome]] = yield execute_steps(the_plan.steps, tenant_id)
     serving = autoscale_active(servers, observation.lb_nodes, desired.desired_lbs)
     return _acted(facts, the_plan, results, record_servers(servers, serving, the_plan.kept),
@@ -245,7 +270,8 @@ def _acted(facts: Iteration, the_plan: Plan, results: list[tuple[Step, StepOutco
     return evolve(
         facts, outcome=worst_outcome(outcomes), servers=record, gone=gone,
         postponed=the_plan.postponed, wake_at=the_plan.wake_at, broken=the_plan.broken,
-        done=summarize(results), retry_after=max(waits) if waits else None)
+        done=summarize(results), retry_after=max(waits) if waits else None,
+        executed=tuple(step for step, _ in results))
 
 
 @do

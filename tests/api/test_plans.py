@@ -1,0 +1,145 @@
+"""
+The plan preview over HTTP (otter2.api.plans): GET …/plan, dry runs of the
+changes, and POST …/converge with If-Match, against the simulated cloud.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from attrs import evolve
+from effect import ComposedDispatcher
+from twisted.internet import reactor
+
+from otter2.cloud.metadata import GROUP_ID_KEY
+from otter2.cloud.request import ServiceRequest, ServiceType
+from otter2.config import Config, IdentityConfig
+from otter2.model.cloud import ServerState
+from otter2.simulation import (
+    CloudHolder,
+    SimulatedCloud,
+    handle,
+    set_server_status,
+    simulated_dispatcher,
+)
+from tests.api.support import APITestCase, minimal_group
+
+
+class PlanTests(APITestCase):
+    """A group's plan, previewed against the simulated cloud."""
+
+    def make_config(self, config: Config) -> Config:
+        return evolve(config, identity=IdentityConfig("http://identity", "otter", "pw"))
+
+    def make_dispatcher(self) -> Any:
+        self.holder = CloudHolder(SimulatedCloud())
+        return ComposedDispatcher([simulated_dispatcher(self.holder, reactor),
+                                   super().make_dispatcher()])
+
+    def server(self, group_id: str) -> str:
+        """An ACTIVE server of the group in the simulated cloud."""
+        request = ServiceRequest("t1", ServiceType.CLOUD_SERVERS, "POST", "servers", json={
+            "server": {"name": "s", "flavorRef": "f", "imageRef": "i",
+                       "metadata": {GROUP_ID_KEY: group_id}}})
+        self.holder.cloud, response = handle(self.holder.cloud, request, reactor.seconds())
+        return str(response.body["server"]["id"])
+
+    async def group(self, minimum: int = 2) -> tuple[str, str]:
+        group = await self.create_group(minimal_group(minEntities=minimum, maxEntities=10))
+        policy = await self.create_policy(group["id"], change=3)
+        return group["id"], policy["id"]
+
+    async def plan(self, group_id: str) -> dict[str, Any]:
+        answer = await self.call("GET", f"/groups/{group_id}/plan")
+        self.assertEqual(answer.code, 200, answer.raw)
+        found: dict[str, Any] = answer.json["plan"]
+        return found
+
+    async def test_plan_of_a_new_group(self) -> None:
+        """A new group of two plans two servers, each with its reason."""
+        group_id, _ = await self.group()
+        plan = await self.plan(group_id)
+        self.assertEqual((plan["desiredCapacity"], plan["converged"], plan["postponed"]),
+                         (2, False, []))
+        self.assertEqual(plan["steps"], [{
+            "type": "createServer",
+            "reason": "desired capacity is 2 and the group keeps 0 servers: "
+                      "a new server is built"}] * 2)
+        self.assertRegex(plan["planId"], r"^[0-9a-f]{32}$")
+
+    async def test_surplus_server_is_named(self) -> None:
+        """With three ACTIVE servers for two, one goes, and the plan says why."""
+        group_id, _ = await self.group()
+        servers = [self.server(group_id) for _ in range(3)]
+        for server_id in servers:
+            self.holder.cloud = set_server_status(self.holder.cloud, "t1", server_id,
+                                                  ServerState.ACTIVE, reactor.seconds())
+        [step] = (await self.plan(group_id))["steps"]
+        self.assertEqual(step["type"], "deleteServer")
+        self.assertIn(step["serverId"], servers)
+        self.assertIn("among the oldest beyond the desired capacity of 2", step["reason"])
+
+    async def test_dry_run_execution_changes_nothing(self) -> None:
+        """A dry-run execution answers the desired capacity and plan it would lead
+        to; the group, its receipts and its marks are untouched."""
+        group_id, policy_id = await self.group()
+        await self.store.clear_divergent("t1", group_id)
+        answer = await self.call(
+            "POST", f"/groups/{group_id}/policies/{policy_id}/execute?dry_run=true")
+        self.assertEqual(answer.code, 200, answer.raw)
+        self.assertEqual((answer.json["dryRun"], answer.json["desiredCapacity"]), (True, 5))
+        self.assertEqual([s["type"] for s in answer.json["plan"]["steps"]], ["createServer"] * 5)
+        self.assertEqual(await self.desired(group_id), 2)
+        self.assertEqual((await self.call("GET", f"/groups/{group_id}/executions")).json[
+            "executions"], [])
+        self.assertEqual(await self.store.list_divergent(), [])
+
+    async def test_dry_run_refusal_is_the_refusal(self) -> None:
+        """A dry run the execution would refuse (cooldown) gets that refusal."""
+        group_id, _ = await self.group()
+        policy = await self.create_policy(group_id, change=1, cooldown=600)
+        url = f"/groups/{group_id}/policies/{policy['id']}/execute"
+        self.assertEqual((await self.call("POST", url)).code, 202)
+        answer = await self.call("POST", url + "?dry_run=true")
+        self.assertEqual((answer.code, answer.json["error"]["type"]),
+                         (403, "CannotExecutePolicyError"))
+
+    async def test_dry_run_config(self) -> None:
+        """A dry-run config change shows the clamped capacity and changes nothing."""
+        group_id, _ = await self.group()
+        answer = await self.call(
+            "PUT", f"/groups/{group_id}/config?dry_run=true",
+            {"name": "web", "cooldown": 0, "minEntities": 4, "maxEntities": 10, "metadata": {}})
+        self.assertEqual((answer.code, answer.json["desiredCapacity"]), (200, 4), answer.raw)
+        self.assertEqual(len(answer.json["plan"]["steps"]), 4)
+        config = (await self.call("GET", f"/groups/{group_id}/config")).json
+        self.assertEqual(config["groupConfiguration"]["minEntities"], 2)
+        self.assertEqual(await self.desired(group_id), 2)
+
+    async def test_converge_if_the_plan_still_holds(self) -> None:
+        """POST converge with the previewed plan id converges; once the cloud
+        changed, the same id is refused (412) and nothing is marked."""
+        group_id, _ = await self.group()
+        await self.store.clear_divergent("t1", group_id)
+        plan_id = (await self.plan(group_id))["planId"]
+        answer = await self.call("POST", f"/groups/{group_id}/converge",
+                                 headers={"If-Match": f'"{plan_id}"'})
+        self.assertEqual(answer.code, 204, answer.raw)
+        await self.store.clear_divergent("t1", group_id)
+        self.server(group_id)
+        answer = await self.call("POST", f"/groups/{group_id}/converge",
+                                 headers={"If-Match": plan_id})
+        self.assertEqual((answer.code, answer.json["error"]["type"]), (412, "PlanChangedError"))
+        self.assertEqual(await self.store.list_divergent(), [])
+
+
+class NoCloudPlanTests(APITestCase):
+    """Without a cloud there is no plan to preview."""
+
+    async def test_plan_needs_a_cloud(self) -> None:
+        """GET plan answers 503 saying no cloud is configured."""
+        group = await self.create_group()
+        answer = await self.call("GET", f"/groups/{group['id']}/plan")
+        self.assertEqual((answer.code, answer.json["error"]["type"]),
+                         (503, "ServiceUnavailable"))
+        self.assertIn("No cloud is configured", answer.json["error"]["message"])
