@@ -60,6 +60,16 @@ class MimicWalkThroughTests(SynchronousTestCase):
             self.assertRegex(output, r"HTTP/1\.1 201")
             self.assertRegex(output, r"(?i)location: http://127\.0\.0\.1:\d+/v1\.0/123456/groups/")
             self.assertEqual(output.count("HTTP 204"), 3, output)
+            # the dry run: three creations, nothing changed; the plan then converged
+            self.assertEqual(output.count('"type": "createServer"'), 3, output)
+            self.assertIn('"dryRun": true', output)
+            self.assertIn('"converged": true, "steps": []', output)
+            # one key executed twice: two 202s, one execution, 2 -> 5
+            self.assertEqual(len(re.findall(r"HTTP/1\.1 202", output)), 2, output)
+            ids = re.findall(r"(?im)^x-execution-id: (\S+)", output)
+            self.assertEqual((len(ids), len(set(ids))), (2, 1), output)
+            self.assertEqual(output.count('"idempotencyKey": "alarm-1"'), 1, output)
+            self.assertRegex(output, r'"before": 2,\s+"after": 5')
             self.assertEqual(output.count('"stack_status": "UPDATE_COMPLETE"'), 3, output)
         finally:
             os.killpg(runner.pid, signal.SIGINT)
