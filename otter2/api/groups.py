@@ -213,6 +213,15 @@ class GroupRoutes(PlanPreviews):
         group = await self._group(tenant_id, group_id)
         return Reply(200, {"plan": render_preview(await self._preview(group))})
 
+    @app.route("/v1.0/<tenant_id>/groups/<group_id>/why/", methods=["GET"],
+               strict_slashes=False)
+    @endpoint
+    async def show_why(self, request: Request, tenant_id: str, group_id: str) -> Reply:
+        group = await self._group(tenant_id, group_id)
+        policies = await self._do(store.ListPolicies(
+            tenant_id, group_id, self.limits.max_policies_per_group, None))
+        return Reply(200, {"why": await self._why(group, policies)})
+
     # -- servers ----------------------------------------------------------------
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/servers/<server_id>/",

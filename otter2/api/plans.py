@@ -9,12 +9,15 @@ test-case-name: tests.api.test_plans
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from twisted.web.server import Request
 
 from otter2.api.base import APIBase
+from otter2.api.render import render_state
 from otter2.control.errors import APIError
+from otter2.control.policy import cooldown_end, execute_in_order
 from otter2.convergence.explain import Explained
 from otter2.convergence.gathering import GatherError
 from otter2.convergence.planning import iso_time
@@ -37,7 +40,7 @@ from otter2.convergence.steps import (
     Step,
     UpdateStack,
 )
-from otter2.model import ScalingGroup
+from otter2.model import Policy, ScalingGroup
 
 
 class PlanPreviews(APIBase):
@@ -66,6 +69,39 @@ class PlanPreviews(APIBase):
         return {"dryRun": True, "desiredCapacity": group.state.desired,
                 "plan": render_preview(found)}
 
+    async def _why(self, group: ScalingGroup, policies: Sequence[Policy]) -> dict[str, Any]:
+        """
+        Why the group's desired capacity is not its actual one now, and what
+        each policy would do if triggered next: the state, the reasons (the
+        pause, the errors, each step of the live plan or, without one, what the
+        last convergence was waiting for), the plan, and the next triggers.
+        """
+        now = self._clock.seconds()
+        state = group.state
+        document = render_state(group)
+        reasons: list[str] = []
+        if state.paused:
+            reasons.append("the group is paused: nothing converges or executes until it "
+                           "is resumed")
+        reasons.extend(state.error_reasons)
+        body: dict[str, Any] = {
+            key: document[key] for key in ("status", "paused", "desiredCapacity",
+                                           "activeCapacity", "pendingCapacity")}
+        try:
+            found = await self._preview(group)
+        except APIError as unavailable:
+            reasons.extend(state.waiting)
+            reasons.append(unavailable.message)
+            body["converged"] = None
+        else:
+            reasons.extend(e.reason for e in found.explained)
+            reasons.extend(found.plan.postponed)
+            body["converged"] = found.converged
+            body["plan"] = render_preview(found)
+        body["reasons"] = reasons
+        body["nextTriggers"] = [_next_trigger(group, policy, now) for policy in policies]
+        return body
+
     async def _check_plan(self, request: Request, group: ScalingGroup) -> None:
         """412 if the request has ``If-Match`` and the group's plan is no longer it."""
         wanted = request.getHeader(b"if-match")
@@ -77,6 +113,24 @@ class PlanPreviews(APIBase):
             raise APIError(412, "PlanChangedError",
                            f"The group's plan is now {found.plan_id}, not {plan_id}: the "
                            "cloud or the group changed since it was previewed")
+
+
+def _next_trigger(group: ScalingGroup, policy: Policy, now: float) -> dict[str, Any]:
+    """What executing ``policy`` now would do, and until when its cooldowns run."""
+    [outcome] = execute_in_order(group, [(policy.policy_id, policy)], now)[1]
+    body: dict[str, Any] = {"policyId": policy.policy_id, "name": policy.data.get("name"),
+                            "type": policy.data.get("type")}
+    if isinstance(outcome, APIError):
+        body["outcome"] = "refused"
+        body["refusal"] = {"code": outcome.status, "type": outcome.error_type,
+                           "message": outcome.message}
+    else:
+        body["outcome"] = "applies"
+        body["desiredCapacity"] = outcome.desired
+    ends = cooldown_end(group, policy)
+    if ends is not None and ends > now:
+        body["cooldownUntil"] = iso_time(ends)
+    return body
 
 
 def render_preview(found: Preview) -> dict[str, Any]:

@@ -77,6 +77,16 @@ def cooldowns_met(group: ScalingGroup, policy: Policy, now: float) -> bool:
     return True
 
 
+def cooldown_end(group: ScalingGroup, policy: Policy) -> float | None:
+    """The instant both the policy's and the group's cooldowns end, None if
+    neither ever started (`cooldowns_met` holds from then on)."""
+    state = group.state
+    ends = [touched + cooldown for touched, cooldown in (
+        (state.policy_touched.get(policy.policy_id), policy.cooldown),
+        (state.group_touched, group.cooldown)) if touched is not None]
+    return max(ends) if ends else None
+
+
 def execution_time(group: ScalingGroup, now: float) -> float:
     """
     ``now``, or the group's last execution time if that is later.

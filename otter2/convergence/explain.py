@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from attrs import frozen
 
 from otter2.convergence.destiny import Destiny, destiny
-from otter2.convergence.planning import iso_time
+from otter2.convergence.planning import BUILDING_REASON, iso_time
 from otter2.convergence.steps import (
     AddNodesToCLB,
     BulkAddToRCv3,
@@ -113,7 +113,8 @@ class _Context:
             case DeleteStack(stack_id=stack_id):
                 return f"stack {stack_id} is beyond the desired capacity or broken: deleted"
             case ConvergeLater(reasons=reasons):
-                return "waiting: " + "; ".join(reasons)
+                return "waiting: " + "; ".join(self._building() if reason == BUILDING_REASON
+                                               else reason for reason in reasons)
             case FailConvergence(reasons=reasons):
                 return "the group's owner must act: " + "; ".join(reasons)
 
@@ -158,6 +159,15 @@ class _Context:
                     f"{self.draining_timeout:g} s before its server is deleted")
         return (f"{who} on load balancer {lb_id} differs from the launch configuration: "
                 f"set to {condition.value}")
+
+    def _building(self) -> str:
+        """Which servers are building, and since when."""
+        building = sorted((s for s in self.servers.values() if s.state is ServerState.BUILD),
+                          key=lambda s: (s.created, s.id))
+        if not building:
+            return BUILDING_REASON
+        return "servers building: " + ", ".join(
+            f"{s.id} since {iso_time(s.created)}" for s in building)
 
     def _server_at(self, address: str) -> str:
         server = self.by_address.get(address)

@@ -25,8 +25,8 @@ from otter2.simulation import (
 from tests.api.support import APITestCase, minimal_group
 
 
-class PlanTests(APITestCase):
-    """A group's plan, previewed against the simulated cloud."""
+class CloudCase(APITestCase):
+    """The API with a simulated cloud, and groups in it."""
 
     def make_config(self, config: Config) -> Config:
         return evolve(config, identity=IdentityConfig("http://identity", "otter", "pw"))
@@ -54,6 +54,10 @@ class PlanTests(APITestCase):
         self.assertEqual(answer.code, 200, answer.raw)
         found: dict[str, Any] = answer.json["plan"]
         return found
+
+
+class PlanTests(CloudCase):
+    """A group's plan, previewed against the simulated cloud."""
 
     async def test_plan_of_a_new_group(self) -> None:
         """A new group of two plans two servers, each with its reason."""
@@ -143,3 +147,57 @@ class NoCloudPlanTests(APITestCase):
         self.assertEqual((answer.code, answer.json["error"]["type"]),
                          (503, "ServiceUnavailable"))
         self.assertIn("No cloud is configured", answer.json["error"]["message"])
+
+
+class WhyTests(CloudCase):
+    """Why desired is not actual, and what the next trigger would do."""
+
+    async def test_why_a_new_group_is_not_there_yet(self) -> None:
+        """A new group of two: nothing active, two servers to build, and each
+        policy's next outcome; a policy in its cooldown says until when."""
+        group_id, policy_id = await self.group()
+        slow = await self.create_policy(group_id, change=1, cooldown=600)
+        await self.call("POST", f"/groups/{group_id}/policies/{slow['id']}/execute")
+        answer = await self.call("GET", f"/groups/{group_id}/why")
+        self.assertEqual(answer.code, 200, answer.raw)
+        why = answer.json["why"]
+        self.assertEqual((why["desiredCapacity"], why["activeCapacity"], why["converged"]),
+                         (3, 0, False))
+        self.assertEqual(why["reasons"], ["desired capacity is 3 and the group keeps 0 "
+                                          "servers: a new server is built"] * 3)
+        triggers = {t["policyId"]: t for t in why["nextTriggers"]}
+        self.assertEqual((triggers[policy_id]["outcome"], triggers[policy_id]["desiredCapacity"]),
+                         ("applies", 6))
+        self.assertEqual(triggers[slow["id"]]["outcome"], "refused")
+        self.assertIn("Cooldowns not met", triggers[slow["id"]]["refusal"]["message"])
+        self.assertRegex(triggers[slow["id"]]["cooldownUntil"], r"^\d{4}-\d\d-\d\dT")
+
+    async def test_why_building(self) -> None:
+        """Servers still building are named with the time they started."""
+        group_id, _ = await self.group()
+        building = self.server(group_id)
+        self.server(group_id)
+        reasons = (await self.call("GET", f"/groups/{group_id}/why")).json["why"]["reasons"]
+        [waiting] = [r for r in reasons if r.startswith("waiting: servers building: ")]
+        self.assertIn(building, waiting)
+
+    async def test_why_paused(self) -> None:
+        """A paused group says so first."""
+        group_id, _ = await self.group()
+        await self.call("POST", f"/groups/{group_id}/pause")
+        reasons = (await self.call("GET", f"/groups/{group_id}/why")).json["why"]["reasons"]
+        self.assertTrue(reasons[0].startswith("the group is paused"), reasons)
+
+
+class NoCloudWhyTests(APITestCase):
+    """Without a cloud, why says what it can."""
+
+    async def test_why_without_a_cloud(self) -> None:
+        """The state and the next triggers, and that no cloud can be seen."""
+        group = await self.create_group()
+        await self.create_policy(group["id"], change=2)
+        why = (await self.call("GET", f"/groups/{group['id']}/why")).json["why"]
+        self.assertIsNone(why["converged"])
+        self.assertIn("No cloud is configured", why["reasons"][-1])
+        self.assertEqual([(t["outcome"], t["desiredCapacity"]) for t in why["nextTriggers"]],
+                         [("applies", 2)])
