@@ -156,9 +156,9 @@ def one_clb_step(steps: Sequence[Step]) -> tuple[list[Step], list[str]]:
         first, *rest = sorted(candidates, key=_clb_step_rank)
         if isinstance(first, RemoveNodesFromCLB) and len(first.node_ids) > MAX_NODES_PER_DELETE:
             first, more = _first_removals(first)
-            count = len(more.node_ids)
-            postponed.append(f"{count} more {'node' if count == 1 else 'nodes'} to remove from "
-                             f"Cloud Load Balancer {lb_id} {'wait' if count > 1 else 'waits'} "
+            more_nodes, verb = (("1 more node", "waits") if len(more.node_ids) == 1
+                                else (f"{len(more.node_ids)} more nodes", "wait"))
+            postponed.append(f"{more_nodes} to remove from Cloud Load Balancer {lb_id} {verb} "
                              f"for the next iteration: a Cloud Load Balancer removes at most "
                              f"{MAX_NODES_PER_DELETE} nodes at a time")
         kept.append(first)
@@ -166,23 +166,26 @@ def one_clb_step(steps: Sequence[Step]) -> tuple[list[Step], list[str]]:
     return kept, postponed
 
 
-def _clb_step_rank(step: Step) -> tuple[int, str]:
+def _clb_step_rank(step: Step) -> tuple[int, tuple[int, str]]:
     """Where a change of one CLB comes in Note [Order of load-balancer changes]."""
     if isinstance(step, RemoveNodesFromCLB):
-        return (0 if step.node_ids - step.quiet else 3, "")
+        return (0 if step.node_ids - step.quiet else 3, (0, ""))
     if isinstance(step, AddNodesToCLB):
-        return (1, "")
+        return (1, (0, ""))
     assert isinstance(step, ChangeCLBNode)
-    if step.condition is NodeCondition.DRAINING:
-        return (2, step.node_id)
-    return (4, step.node_id)
+    return (2 if step.condition is NodeCondition.DRAINING else 4, _by_number(step.node_id))
+
+
+def _by_number(node_id: str) -> tuple[int, str]:
+    """A key that sorts node ids (digits) by their number."""
+    return (len(node_id), node_id)
 
 
 def _first_removals(step: RemoveNodesFromCLB) -> tuple[RemoveNodesFromCLB, RemoveNodesFromCLB]:
     """The removal of the first ``MAX_NODES_PER_DELETE`` nodes (those that take new
     connections first, then by number) and the removal of the others."""
     ordered = sorted(step.node_ids, key=lambda node_id: (node_id in step.quiet,
-                                                         len(node_id), node_id))
+                                                         _by_number(node_id)))
     now, later = ordered[:MAX_NODES_PER_DELETE], ordered[MAX_NODES_PER_DELETE:]
     return (RemoveNodesFromCLB(step.lb_id, now, step.quiet.intersection(now)),
             RemoveNodesFromCLB(step.lb_id, later, step.quiet.intersection(later)))
