@@ -22,7 +22,11 @@ it (see Note [Divergent marks] in ``otter2.service.converger``):
   refused a change only because it was still in the PENDING_UPDATE window
   of the last one (a ``busy`` step outcome, counted as postponed work):
   ``PROMPTLY`` is about one such window, so the next change goes as soon as
-  the load balancer takes it, not an interval later;
+  the load balancer takes it, not an interval later. Then exactly after
+  ``PROMPTLY``, even when a known wait ends sooner: a look inside the window
+  would only have its change refused and push the next try a further
+  ``PROMPTLY`` away (on a scale-down, the end of a drain, which CLB tells to
+  the second, can fall inside the window of the change made just before);
 - later than that only when the cloud asked us to slow down (a
   ``Retry-After``): never before it says.
 
@@ -256,7 +260,7 @@ def next_look(iteration: Iteration, interval: float) -> float:
     if iteration.wake_at is not None and iteration.wake_at > now:
         soonest = min(soonest, iteration.wake_at)
     if iteration.postponed:
-        soonest = min(soonest, now + PROMPTLY)
+        soonest = now + min(interval, PROMPTLY)  # even if a wait ends sooner
     if iteration.retry_after is not None:
         soonest = max(soonest, now + iteration.retry_after)
     return soonest

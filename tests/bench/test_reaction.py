@@ -44,6 +44,20 @@ class ReactionTests(SynchronousTestCase):
         self.assertEqual(group.change_to(BASE), clb_bound())
         group.stop()
 
+    def test_scale_down_part_way_into_a_window(self) -> None:
+        """
+        A scale-down decided part-way into the CLB's window (here half a window
+        after the scale-up's last change) takes the bound less that half: no
+        window is lost to a look that comes before the load balancer takes
+        changes.
+        """
+        group = ReactingGroup(seed=1)
+        group.change_to(BASE)
+        group.change_to(BASE + CHANGE)
+        group.clock.advance(CLB_WINDOW / 2)
+        self.assertEqual(group.change_to(BASE), clb_bound() - CLB_WINDOW / 2)
+        group.stop()
+
     def test_figures(self) -> None:
         """The scale-up and the scale-down, each with its target and runs."""
         found = figures(runs=1)
