@@ -287,7 +287,7 @@ def _busy(lb_id: str, response: Response, kind: CLBErrorKind) -> StepOutcome | N
             response)], retry_after=retry_after(response))
     if kind in (CLBErrorKind.IMMUTABLE, CLBErrorKind.NOT_ACTIVE):
         return StepOutcome(Verdict.RETRY, [describe(
-            f"Cloud Load Balancer {lb_id} cannot change now", response)])
+            f"Cloud Load Balancer {lb_id} cannot change now", response)], busy=True)
     return None
 
 

@@ -17,7 +17,16 @@ it (see Note [Divergent marks] in ``otter2.service.converger``):
   the plan knows that a wait ends sooner (a node drained for its timeout, a
   build timeout: ``Plan.wake_at``), and at once (after ``PROMPTLY``) when
   the plan held work back that the next iteration can do (step limits, one
-  change per Cloud Load Balancer);
+  change per Cloud Load Balancer, ten nodes per removal: Note [Order of
+  load-balancer changes] in ``transforming``) or a Cloud Load Balancer
+  refused a change only because it was still in the PENDING_UPDATE window
+  of the last one (a ``busy`` step outcome, counted as postponed work):
+  ``PROMPTLY`` is about one such window, so the next change goes as soon as
+  the load balancer takes it, not an interval later. Then exactly after
+  ``PROMPTLY``, even when a known wait ends sooner: a look inside the window
+  would only have its change refused and push the next try a further
+  ``PROMPTLY`` away (on a scale-down, the end of a drain, which CLB tells to
+  the second, can fall inside the window of the change made just before);
 - later than that only when the cloud asked us to slow down (a
   ``Retry-After``): never before it says.
 
@@ -88,8 +97,9 @@ class Iteration:
     ``outcome`` is the worst outcome of the gather and of the steps;
     ``servers`` the `RecordedServer` values seen (None when the cloud could
     not be observed), ``gone`` the ids among them that Nova says are gone;
-    ``postponed``, ``wake_at`` and ``broken`` (a sentence per broken server
-    replaced) come from the plan; ``retry_after`` is the longest wait the
+    ``wake_at`` and ``broken`` (a sentence per broken server replaced) come
+    from the plan, ``postponed`` too, with the reasons of changes the cloud
+    refused only for a moment (``StepOutcome.busy``); ``retry_after`` is the longest wait the
     cloud asked for, in seconds; ``build_failures``, ``build_after`` and
     ``error_reasons`` are the group's stored back-off and the reasons its
     state shows (Note [Servers that keep failing]); ``done`` says what the
@@ -251,7 +261,7 @@ def next_look(iteration: Iteration, interval: float) -> float:
     if iteration.wake_at is not None and iteration.wake_at > now:
         soonest = min(soonest, iteration.wake_at)
     if iteration.postponed:
-        soonest = min(soonest, now + PROMPTLY)
+        soonest = now + min(interval, PROMPTLY)  # even if a wait ends sooner
     if iteration.retry_after is not None:
         soonest = max(soonest, now + iteration.retry_after)
     return soonest

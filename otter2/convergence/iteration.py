@@ -267,9 +267,13 @@ def _acted(facts: Iteration, the_plan: Plan, results: list[tuple[Step, StepOutco
     """The facts of an iteration that gathered, planned and executed ``results``."""
     outcomes = [outcome for _, outcome in results]
     waits = [o.retry_after for o in outcomes if o.retry_after is not None]
+    # A change refused for a moment is work the next iteration can do: see
+    # Note [Looking again].
+    refused = [reason for o in outcomes if o.busy for reason in o.reasons]
     return evolve(
         facts, outcome=worst_outcome(outcomes), servers=record, gone=gone,
-        postponed=the_plan.postponed, wake_at=the_plan.wake_at, broken=the_plan.broken,
+        postponed=the_plan.postponed.extend(refused), wake_at=the_plan.wake_at,
+        broken=the_plan.broken,
         done=summarize(results), retry_after=max(waits) if waits else None,
         executed=tuple(step for step, _ in results))
 

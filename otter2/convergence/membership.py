@@ -66,6 +66,9 @@ _CLAIM_ORDER = tuple(d for d in Destiny if d is not Destiny.CLEANUP) + (Destiny.
 
 Key = tuple[str, str, int]
 
+# The conditions of CLB nodes that take no new connections.
+_QUIET = (NodeCondition.DRAINING, NodeCondition.DISABLED)
+
 
 class StepCollector:
     """
@@ -81,6 +84,7 @@ class StepCollector:
         self._steps: list[Step] = []
         self._clb_adds: dict[str, set[tuple[str, CLBDescription]]] = {}
         self._clb_removes: dict[str, set[str]] = {}
+        self._clb_quiet: dict[str, set[str]] = {}
         self._rcv3_adds: set[tuple[str, str]] = set()
         self._rcv3_removes: set[tuple[str, str]] = set()
         self._reasons: dict[bool, set[str]] = {False: set(), True: set()}
@@ -104,7 +108,10 @@ class StepCollector:
     def remove(self, node: LBNode) -> None:
         """Take ``node`` off its load balancer at once."""
         if isinstance(node, CLBNode):
-            self._clb_removes.setdefault(node.description.lb_id, set()).add(node.node_id)
+            lb_id = node.description.lb_id
+            self._clb_removes.setdefault(lb_id, set()).add(node.node_id)
+            if node.description.condition in _QUIET:
+                self._clb_quiet.setdefault(lb_id, set()).add(node.node_id)
         else:
             self._rcv3_removes.add((node.description.lb_id, node.cloud_server_id))
 
@@ -131,7 +138,7 @@ class StepCollector:
     def result(self) -> list[Step]:
         """The steps found, merged per load balancer."""
         steps = list(self._steps)
-        steps.extend(RemoveNodesFromCLB(lb_id, ids)
+        steps.extend(RemoveNodesFromCLB(lb_id, ids, self._clb_quiet.get(lb_id, ()))
                      for lb_id, ids in sorted(self._clb_removes.items()))
         steps.extend(AddNodesToCLB(lb_id, pairs) for lb_id, pairs in sorted(self._clb_adds.items()))
         if self._rcv3_adds:

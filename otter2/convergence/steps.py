@@ -8,7 +8,7 @@ test-case-name: tests.convergence.test_planning
 from __future__ import annotations
 
 from attrs import field, frozen
-from pyrsistent import PMap, PSet, PVector, pvector
+from pyrsistent import PMap, PSet, PVector, pset, pvector
 
 from otter2.model.cloud import CLBDescription, NodeCondition, NodeType
 from otter2.model.group import frozen_json, frozen_list, frozen_set
@@ -59,10 +59,16 @@ class AddNodesToCLB:
 
 @frozen
 class RemoveNodesFromCLB:
-    """Remove nodes from one CLB; already-gone nodes or LBs mean done."""
+    """
+    Remove nodes from one CLB; already-gone nodes or LBs mean done. ``quiet``
+    holds the ids among ``node_ids`` of nodes that take no new connections
+    (DRAINING or DISABLED): their removal is not urgent (see
+    ``transforming.one_clb_step``).
+    """
 
     lb_id: str
     node_ids: PSet = field(converter=frozen_set)
+    quiet: PSet = field(factory=pset, converter=frozen_set)
 
 
 @frozen

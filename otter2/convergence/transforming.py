@@ -5,6 +5,34 @@ come merged per load balancer from ``membership.StepCollector``). Work that is d
 sentence to ``Plan.postponed``, so the iteration reports RETRY and the next
 one does the rest (spec §9 item 2).
 
+# Note [Order of load-balancer changes]
+A Cloud Load Balancer takes one change at a time: after each it is
+PENDING_UPDATE for a moment (a "window") and refuses the next with a 422, and
+its API changes one node per call (there is no bulk update; only removal
+takes several nodes, up to ten). So a plan keeps one change per CLB, and the
+next iteration, which comes as soon as the window is over (Note [Looking
+again]), makes the next one. The order of those changes decides how long a
+scale-down takes; the first of these wins:
+
+1. a removal of nodes that still take new connections (ENABLED: nodes of
+   broken or gone servers, of builds scaled down): clients are being sent to
+   servers that cannot serve them;
+2. an addition: it brings capacity;
+3. the start of a drain (a change to DRAINING), smallest node id first: a
+   drain ends a draining timeout after its change, so every window spent on
+   something else before it delays the end of the scale-down by a window;
+4. a removal of quiet nodes only (DRAINING or DISABLED, so no new
+   connection reaches them; their drain is over): it delays nothing but the
+   deletion of their servers' nodes, and waiting lets it take up to ten at
+   once;
+5. any other change (a condition, weight or type reset), smallest node id
+   first.
+
+A removal carries the quiet nodes along with urgent ones, up to ten, since
+it costs the window anyway. A group scaling down by N nodes thus needs at
+least N windows plus the draining timeout (the last drain starts after N-1
+windows), which is what it takes here.
+
 test-case-name: tests.convergence.test_transforming
 """
 
@@ -16,6 +44,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from attrs import field, frozen
 from pyrsistent import PBag, PMap, PSet, PVector, pbag, pmap, pset, pvector
 
+from otter2.cloud.clb import MAX_NODES_PER_DELETE
 from otter2.convergence.steps import (
     AddNodesToCLB,
     ChangeCLBNode,
@@ -24,6 +53,7 @@ from otter2.convergence.steps import (
     RemoveNodesFromCLB,
     Step,
 )
+from otter2.model.cloud import NodeCondition
 from otter2.model.group import frozen_list, frozen_set
 
 
@@ -109,15 +139,10 @@ def _limited(kind: type, dropped: int, limit: int) -> str:
 def one_clb_step(steps: Sequence[Step]) -> tuple[list[Step], list[str]]:
     """
     The steps with at most one mutating step per Cloud Load Balancer, and a
-    sentence for each kind of change that waits.
-
-    A CLB refuses changes (422 PENDING_UPDATE) for a moment after each one, so
-    only one change per CLB can succeed in an iteration. The winner is chosen
-    deterministically: the removal (it takes traffic away from servers that
-    are going or gone), else the addition (it brings capacity), else the
-    change of the node with the smallest id (condition, weight or type resets
-    can wait longest). Expects merged steps: at most one removal and one
-    addition per CLB.
+    sentence for each kind of change that waits: the winner is chosen as
+    Note [Order of load-balancer changes] says, and a removal takes at most
+    ``MAX_NODES_PER_DELETE`` nodes. Expects merged steps: at most one removal
+    and one addition per CLB.
     """
     by_lb: dict[str, list[Step]] = {}
     kept: list[Step] = []
@@ -128,19 +153,42 @@ def one_clb_step(steps: Sequence[Step]) -> tuple[list[Step], list[str]]:
             kept.append(step)
     postponed: list[str] = []
     for lb_id, candidates in sorted(by_lb.items()):
-        ordered = sorted(candidates, key=_clb_step_rank)
-        kept.append(ordered[0])
-        postponed.extend(_waiting(lb_id, ordered[1:]))
+        first, *rest = sorted(candidates, key=_clb_step_rank)
+        if isinstance(first, RemoveNodesFromCLB) and len(first.node_ids) > MAX_NODES_PER_DELETE:
+            first, more = _first_removals(first)
+            more_nodes, verb = (("1 more node", "waits") if len(more.node_ids) == 1
+                                else (f"{len(more.node_ids)} more nodes", "wait"))
+            postponed.append(f"{more_nodes} to remove from Cloud Load Balancer {lb_id} {verb} "
+                             f"for the next iteration: a Cloud Load Balancer removes at most "
+                             f"{MAX_NODES_PER_DELETE} nodes at a time")
+        kept.append(first)
+        postponed.extend(_waiting(lb_id, rest))
     return kept, postponed
 
 
-def _clb_step_rank(step: Step) -> tuple[int, str]:
+def _clb_step_rank(step: Step) -> tuple[int, tuple[int, str]]:
+    """Where a change of one CLB comes in Note [Order of load-balancer changes]."""
     if isinstance(step, RemoveNodesFromCLB):
-        return (0, "")
+        return (0 if step.node_ids - step.quiet else 3, (0, ""))
     if isinstance(step, AddNodesToCLB):
-        return (1, "")
+        return (1, (0, ""))
     assert isinstance(step, ChangeCLBNode)
-    return (2, step.node_id)
+    return (2 if step.condition is NodeCondition.DRAINING else 4, _by_number(step.node_id))
+
+
+def _by_number(node_id: str) -> tuple[int, str]:
+    """A key that sorts node ids (digits) by their number."""
+    return (len(node_id), node_id)
+
+
+def _first_removals(step: RemoveNodesFromCLB) -> tuple[RemoveNodesFromCLB, RemoveNodesFromCLB]:
+    """The removal of the first ``MAX_NODES_PER_DELETE`` nodes (those that take new
+    connections first, then by number) and the removal of the others."""
+    ordered = sorted(step.node_ids, key=lambda node_id: (node_id in step.quiet,
+                                                         _by_number(node_id)))
+    now, later = ordered[:MAX_NODES_PER_DELETE], ordered[MAX_NODES_PER_DELETE:]
+    return (RemoveNodesFromCLB(step.lb_id, now, step.quiet.intersection(now)),
+            RemoveNodesFromCLB(step.lb_id, later, step.quiet.intersection(later)))
 
 
 def _waiting(lb_id: str, dropped: Sequence[Step]) -> list[str]:

@@ -32,10 +32,13 @@ class StepOutcome:
     (never "Unknown error"). ``done`` says the step's change was made (the
     cloud accepted it), whatever is left to verify; ``retry_after`` is the
     number of seconds the cloud asked us to wait before calling it again (a
-    ``Retry-After``), if it asked.
+    ``Retry-After``), if it asked; ``busy`` says the cloud refused only for a
+    moment (a Cloud Load Balancer in the PENDING_UPDATE window that follows
+    each change), so the change can be made again at once.
     """
 
     verdict: Verdict
     reasons: PVector = field(factory=pvector, converter=frozen_list)
     done: bool = False
     retry_after: float | None = None
+    busy: bool = False

@@ -112,6 +112,19 @@ class AddNodesTests(SynchronousTestCase):
                          "Cloud Load Balancer 5 cannot change now: LoadBalancer '5' has a "
                          "status of 'PENDING_UPDATE' and is considered immutable. (HTTP 422)")
 
+    def test_busy_only_for_a_moment(self) -> None:
+        """
+        A load balancer in its PENDING_UPDATE window (or not ACTIVE) refuses only
+        for a moment, whatever the change; a rate limit or a failure is not that.
+        """
+        classify = [clb.classify_add_nodes, clb.classify_remove_nodes,
+                    lambda lb_id, response: clb.classify_change_node(lb_id, "1", response)]
+        for read in classify:
+            self.assertEqual([read("5", response).busy for response in
+                              [PENDING_UPDATE, NOT_ACTIVE, RATE_LIMITED, Response(503, "down"),
+                               FORBIDDEN, Response(202)]],
+                             [True, True, False, False, False, False])
+
     def test_plain_client_error(self) -> None:
         """Another 4xx is FAILURE with a readable sentence."""
         self.assertEqual(clb.classify_add_nodes("5", FORBIDDEN), StepOutcome(

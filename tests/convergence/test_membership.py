@@ -70,9 +70,9 @@ class DrainAndDeleteTests(SynchronousTestCase):
                          pbag([RemoveNodesFromCLB("5", {"1"}), DeleteServer("abc")]))
 
     def test_disabled_node(self) -> None:
-        """A DISABLED node is removed at once."""
+        """A DISABLED node is removed at once, a quiet node (it takes no connection)."""
         self.assertEqual(self.drain([clb_node("1", IP1, condition=DISABLED)]),
-                         pbag([RemoveNodesFromCLB("5", {"1"}), DeleteServer("abc")]))
+                         pbag([RemoveNodesFromCLB("5", {"1"}, {"1"}), DeleteServer("abc")]))
 
     def test_enabled_node_starts_draining(self) -> None:
         """An ENABLED node starts draining and the server is marked."""
@@ -86,11 +86,12 @@ class DrainAndDeleteTests(SynchronousTestCase):
                              pbag([ConvergeLater([DRAINING_REASON]), MARK]))
 
     def test_drained_node_goes(self) -> None:
-        """A node with no connections left, or past the timeout, goes with its server."""
+        """A node with no connections left, or past the timeout, goes with its server,
+        a quiet node (it takes no new connection)."""
         for connections, now in [(0, 5), (None, 15), (3, 10)]:
             node = clb_node("1", IP1, condition=DRAINING, drained_at=0, connections=connections)
             self.assertEqual(self.drain([node], now=now, draining=True),
-                             pbag([RemoveNodesFromCLB("5", {"1"}), DeleteServer("abc")]))
+                             pbag([RemoveNodesFromCLB("5", {"1"}, {"1"}), DeleteServer("abc")]))
 
     def test_building_server_is_not_drained(self) -> None:
         """A BUILD server scaled down leaves its CLB and RCv3 nodes at once."""
@@ -121,7 +122,7 @@ class DrainAndDeleteTests(SynchronousTestCase):
     def test_partly_removed(self) -> None:
         """While some node still drains, removals go ahead and the server stays."""
         nodes = [clb_node("1", IP1, condition=DISABLED), clb_node("2", IP1, lb_id="6")]
-        self.assertEqual(self.drain(nodes), pbag([RemoveNodesFromCLB("5", {"1"}),
+        self.assertEqual(self.drain(nodes), pbag([RemoveNodesFromCLB("5", {"1"}, {"1"}),
                                                   to_drain("6", "2"), MARK]))
 
     def test_drained_from_every_load_balancer(self) -> None:
@@ -296,7 +297,8 @@ class LaunchConfigChangeTests(SynchronousTestCase):
         self.assertEqual(
             [steps_for(1, [a], [node], lbs=[], draining_timeout=30, now=now)
              for now in (10, 30)],
-            [pbag([ConvergeLater([DRAINING_REASON])]), pbag([RemoveNodesFromCLB("5", {"1"})])])
+            [pbag([ConvergeLater([DRAINING_REASON])]),
+             pbag([RemoveNodesFromCLB("5", {"1"}, {"1"})])])
 
     def test_unknown_drain_start(self) -> None:
         """A draining node without drained_at waits a limited time, readably."""
@@ -335,7 +337,7 @@ class LaunchConfigChangeTests(SynchronousTestCase):
                   "its metadata must name it first"], kept=["a"], wake_at=30),
             Plan([AddNodesToCLB("5", {(IP1, port)}), ConvergeLater([DRAINING_REASON])],
                  kept=["a"], wake_at=30),
-            Plan([RemoveNodesFromCLB("5", {"1"})],
+            Plan([RemoveNodesFromCLB("5", {"1"}, {"1"})],
                  ["server a leaves Cloud Load Balancer 5; its record is updated once the node "
                   "is seen gone"], kept=["a"]),
             Plan([record("a", port)], kept=["a"])])

@@ -2,9 +2,12 @@
 Tests for otter2.convergence.transforming: limits and one step per CLB.
 """
 
+from hypothesis import given
+from hypothesis import strategies as st
 from pyrsistent import pbag
 from twisted.trial.unittest import SynchronousTestCase
 
+from otter2.cloud.clb import MAX_NODES_PER_DELETE
 from otter2.convergence.steps import (
     AddNodesToCLB,
     BulkAddToRCv3,
@@ -30,6 +33,28 @@ DESC = CLBDescription("5", 80)
 
 def change(lb_id: str, node_id: str) -> ChangeCLBNode:
     return ChangeCLBNode(lb_id, node_id, NodeCondition.ENABLED, 1, NodeType.PRIMARY)
+
+
+def drain(lb_id: str, node_id: str) -> ChangeCLBNode:
+    return ChangeCLBNode(lb_id, node_id, NodeCondition.DRAINING, 1, NodeType.PRIMARY)
+
+
+@st.composite
+def clb_steps(draw: st.DrawFn) -> list[Step]:
+    """Merged steps of CLBs 5 and 6: at most one removal (some of its nodes quiet) and one
+    addition per CLB, and node changes (drains or resets)."""
+    steps: list[Step] = []
+    for lb_id in ("5", "6"):
+        removed = draw(st.sets(st.integers(1, 40).map(str), max_size=25))
+        if removed:
+            quiet = draw(st.sets(st.sampled_from(sorted(removed))))
+            steps.append(RemoveNodesFromCLB(lb_id, removed, quiet))
+        if draw(st.booleans()):
+            steps.append(AddNodesToCLB(lb_id, {("10.0.0.1", CLBDescription(lb_id, 80))}))
+        changed = draw(st.sets(st.integers(5, 150).map(str), max_size=5))
+        steps.extend(draw(st.sampled_from([drain, change]))(lb_id, node_id)
+                     for node_id in changed)
+    return draw(st.permutations(steps))
 
 
 class PlanTests(SynchronousTestCase):
@@ -98,9 +123,97 @@ class OneCLBStepTests(SynchronousTestCase):
             "Load Balancer takes one change at a time"]))
 
     def test_smallest_node_change_wins(self) -> None:
-        """Among changes only, the one of the smallest node id wins, whatever the order."""
-        kept, _ = one_clb_step([change("5", "9"), change("5", "3"), change("5", "7")])
-        self.assertEqual(kept, [change("5", "3")])
+        """Among changes only, the one of the smallest node id wins, whatever the order,
+        by number."""
+        kept, _ = one_clb_step([change("5", "9"), change("5", "30"), change("5", "7")])
+        self.assertEqual(kept, [change("5", "7")])
+        kept, _ = one_clb_step([drain("5", "10"), drain("5", "9")])
+        self.assertEqual(kept, [drain("5", "9")])
+
+    def test_urgent_removal_beats_drains(self) -> None:
+        """A removal of a node that takes connections goes before drains."""
+        kept, _ = one_clb_step([drain("5", "1"), RemoveNodesFromCLB("5", {"2"})])
+        self.assertEqual(kept, [RemoveNodesFromCLB("5", {"2"})])
+
+    def test_addition_beats_drains(self) -> None:
+        """An addition goes before drains."""
+        add = AddNodesToCLB("5", {("10.0.0.1", DESC)})
+        kept, _ = one_clb_step([drain("5", "1"), add])
+        self.assertEqual(kept, [add])
+
+    def test_drain_beats_removal_of_quiet_nodes(self) -> None:
+        """
+        The start of a drain goes before the removal of nodes that take no new
+        connection (each drain held back delays the end of the scale-down), and
+        the removal says it waits.
+        """
+        kept, postponed = one_clb_step([RemoveNodesFromCLB("5", {"2", "3"}, {"2", "3"}),
+                                        drain("5", "4"), drain("5", "1")])
+        self.assertEqual((kept, postponed), ([drain("5", "1")], [
+            "removing 2 nodes from Cloud Load Balancer 5 waits for the next iteration: a "
+            "Cloud Load Balancer takes one change at a time",
+            "changing 1 node of Cloud Load Balancer 5 waits for the next iteration: a Cloud "
+            "Load Balancer takes one change at a time"]))
+
+    def test_removal_of_quiet_nodes_beats_resets(self) -> None:
+        """Without drains, quiet nodes are removed before other changes."""
+        quiet = RemoveNodesFromCLB("5", {"2"}, {"2"})
+        kept, _ = one_clb_step([change("5", "1"), quiet])
+        self.assertEqual(kept, [quiet])
+
+    def test_ten_nodes_at_a_time(self) -> None:
+        """
+        A removal takes ten nodes, those that take connections first, then by
+        number, and says how many more wait.
+        """
+        ids = {str(i) for i in range(1, 16)}
+        quiet = {str(i) for i in range(1, 9)}
+        kept, postponed = one_clb_step([RemoveNodesFromCLB("5", ids, quiet)])
+        self.assertEqual((kept, postponed), (
+            [RemoveNodesFromCLB("5", {"9", "10", "11", "12", "13", "14", "15", "1", "2", "3"},
+                                {"1", "2", "3"})],
+            ["5 more nodes to remove from Cloud Load Balancer 5 wait for the next iteration: "
+             "a Cloud Load Balancer removes at most 10 nodes at a time"]))
+
+    @given(steps=clb_steps())
+    def test_order_of_changes(self, steps: list[Step]) -> None:
+        """
+        Each CLB keeps one change, and it is the first of Note [Order of
+        load-balancer changes]: nodes that take connections are never left on
+        behind another change, a drain never waits behind quiet nodes or a
+        reset, and a removal takes at most ten nodes, those that take
+        connections first; whatever is held back is said.
+        """
+        kept, postponed = one_clb_step(steps)
+        for lb_id in ("5", "6"):
+            mine = [s for s in steps if s.lb_id == lb_id]  # type: ignore[union-attr]
+            if not mine:
+                continue
+            [chosen] = [s for s in kept if s.lb_id == lb_id]  # type: ignore[union-attr]
+            removals = [s for s in mine if isinstance(s, RemoveNodesFromCLB)]
+            urgent = removals[0].node_ids - removals[0].quiet if removals else set()
+            drains = sorted((s.node_id for s in mine if isinstance(s, ChangeCLBNode)
+                             and s.condition is NodeCondition.DRAINING), key=int)
+            adds = [s for s in mine if isinstance(s, AddNodesToCLB)]
+            if urgent:
+                assert isinstance(chosen, RemoveNodesFromCLB)
+                self.assertLessEqual(len(chosen.node_ids), MAX_NODES_PER_DELETE)
+                self.assertTrue(chosen.node_ids <= removals[0].node_ids)
+                self.assertEqual(chosen.quiet, chosen.node_ids & removals[0].quiet)
+                if chosen.quiet:
+                    self.assertTrue(urgent <= chosen.node_ids)
+            elif adds:
+                self.assertEqual(chosen, adds[0])
+            elif drains:
+                self.assertEqual(chosen, drain(lb_id, drains[0]))
+            elif removals:
+                assert isinstance(chosen, RemoveNodesFromCLB)
+                self.assertEqual(len(chosen.node_ids),
+                                 min(len(removals[0].node_ids), MAX_NODES_PER_DELETE))
+            held = len(mine) > 1 or (isinstance(chosen, RemoveNodesFromCLB)
+                                     and chosen != removals[0])
+            self.assertEqual(held, any(f"Cloud Load Balancer {lb_id} " in sentence
+                                       for sentence in postponed))
 
     def test_load_balancers_are_independent(self) -> None:
         """Each CLB keeps its own step; other steps pass through."""
