@@ -134,7 +134,8 @@ class ParseConfigTests(SynchronousTestCase):
             "identity": {"url": "http://id/v2.0", "username": "u", "password": "p",
                          "wait": 5},
             "converger": {"max_retry_delay": 30}})
-        self.assertEqual(config.unused, (*UNUSED_KEYS, "cloud_client.timeout"))
+        self.assertEqual(config.unused, (*UNUSED_KEYS, "cloud_client.timeout",
+                                         "metrics.interval"))
 
     def test_used_keys_are_not_listed(self) -> None:
         """Keys otter2 acts on are not listed, nor a section's other keys."""

@@ -246,7 +246,7 @@ class StartWarningTests(SynchronousTestCase):
             f"tcp:{port}:interface=127.0.0.1", port,
             {"metrics": {"interval": 60}, "cloudfeeds": {"tenant_id": "t"},
              "converger": {"max_retry_delay": 30, "interval": 5}})
-        for key in ["metrics", "cloudfeeds", "converger.max_retry_delay"]:
+        for key in ["metrics.interval", "cloudfeeds", "converger.max_retry_delay"]:
             lines = [line for line in output.splitlines()
                      if f"configuration key {key} is accepted but not used yet" in line]
             self.assertEqual(len(lines), 1, output)

@@ -37,6 +37,7 @@ from otter2.api.request import check_body_size, read_json
 from otter2.config import DEFAULT_PORT, Config, default_url_root
 from otter2.control.errors import APIError
 from otter2.effects.auth import TokenValidator
+from otter2.metrics import Metrics
 from otter2.model import Policy, ScalingGroup, frozen_json
 from otter2.store import intents as store
 
@@ -61,7 +62,8 @@ HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
     """
     Wrap a route so that it gets a response id, a JSON body, a log line, and
-    the Otter error body for every failure, expected or not. A body over the
+    the Otter error body for every failure, expected or not, and counts it in
+    the metrics by route template (Note [Metrics seams]). A body over the
     size limit is refused (413) before the route runs, even by the routes that
     read no body: above all the anonymous execution, which would otherwise
     answer 202 to anything.
@@ -69,6 +71,7 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
 
     @wraps(route)
     async def handler(self: APIBase, request: Request, **kwargs: str) -> bytes:
+        started = self._clock.seconds()
         response_id = str(uuid4())
         request.setHeader(b"X-Response-Id", response_id.encode())
         error: APIError | None = None
@@ -91,6 +94,8 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
         for name, value in reply.headers.items():
             request.setHeader(name.encode(), value.encode())
         log_answer(request, reply.status, response_id, error)
+        self.metrics.api_answered(_route_template(request), request.method.decode("latin-1"),
+                                  reply.status, self._clock.seconds() - started)
         if reply.body is None:
             return b""
         if isinstance(reply.body, bytes):
@@ -98,6 +103,16 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
         return json.dumps(reply.body).encode()
 
     return handler
+
+
+def _route_template(request: Request) -> str:
+    """The template of the route that answers ``request`` (``/v1.0/<tenant_id>/groups``),
+    never the raw path: the metrics' label must take few values."""
+    try:
+        rule, _ = IKleinRequest(request).mapper.match(return_rule=True)
+    except HTTPException:
+        return "unmatched"
+    return str(rule.rule)
 
 
 def _methods_with_slash(mapper: MapAdapter) -> list[str] | None:
@@ -140,8 +155,10 @@ class APIBase:
     app = app
 
     def __init__(self, config: Config, dispatcher: ComposedDispatcher,
-                 clock: Any, validator: TokenValidator | None = None) -> None:
+                 clock: Any, validator: TokenValidator | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.config = config
+        self.metrics = metrics if metrics is not None else Metrics()
         self.validator = validator
         self.limits = config.limits
         self.links = Links(config.url_root or default_url_root(DEFAULT_PORT))

@@ -24,6 +24,7 @@ from otter2.config.values import (
     ConvergerConfig,
     IdentityConfig,
     Limits,
+    MetricsConfig,
     RootResponse,
     SchedulerConfig,
     StoreConfig,
@@ -41,12 +42,16 @@ _KNOWN = {"url_root", "admin", "limits", "store", "root", "region",
 #: Keys of Otter's configuration that otter2 accepts, so that an Otter file
 #: loads, but does not act on yet; the daemon names each one given in a
 #: warning as it starts, so that nobody believes it took effect.
-UNUSED_KEYS = ("cassandra", "zookeeper", "scheduler.partition", "metrics", "cloudfeeds",
+UNUSED_KEYS = ("cassandra", "zookeeper", "scheduler.partition", "cloudfeeds",
                "environment", "bobby_url",
                "non-convergence-tenants", "identity.wait", "converger.max_retry_delay")
 
 #: The keys of ``cloud_client`` otter2 acts on; any other is named in the warning.
 _CLOUD_CLIENT_KEYS = ("throttling", "max_in_flight_per_tenant")
+
+#: The keys of ``metrics`` otter2 acts on; any other (Otter's Cloud Metrics
+#: settings: ``interval``, ``ttl``...) is named in the warning.
+_METRICS_KEYS = ("per_group", "divergent_timeout")
 
 
 def parse_config(document: Any) -> Config:
@@ -106,7 +111,7 @@ def parse_config(document: Any) -> Config:
 
     return Config(**given(
         identity=_identity(document), converger=_converger(document),
-        cloud_client=_cloud_client(document),
+        cloud_client=_cloud_client(document), metrics=_metrics(document),
         scheduler=_scheduler(document),
         selfheal_interval=_selfheal(document),
         service_names={key: sections[key] for key in _SERVICE_KEYS if key in sections},
@@ -127,11 +132,21 @@ def _unused(document: Mapping[str, Any]) -> tuple[str, ...]:
         holder = document.get(section) if section else document
         if isinstance(holder, dict) and name in holder:
             given.append(key)
-    cloud_client = document.get("cloud_client")
-    if isinstance(cloud_client, dict):
-        given.extend(f"cloud_client.{name}" for name in cloud_client
-                     if name not in _CLOUD_CLIENT_KEYS)
+    for section, known in (("cloud_client", _CLOUD_CLIENT_KEYS), ("metrics", _METRICS_KEYS)):
+        holder = document.get(section)
+        if isinstance(holder, dict):
+            given.extend(f"{section}.{name}" for name in holder if name not in known)
     return tuple(given)
+
+
+def _metrics(document: Mapping[str, Any]) -> MetricsConfig:
+    section = document.get("metrics", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"metrics must be an object (got {json.dumps(section)})")
+    return MetricsConfig(**given(
+        per_group=read(section, "per_group", "metrics.", bool, None, "true or false"),
+        divergent_timeout=read(section, "divergent_timeout", "metrics.", (int, float),
+                               positive, "a positive number of seconds")))
 
 
 def _cloud_client(document: Mapping[str, Any]) -> CloudClientConfig:

@@ -245,7 +245,8 @@ def _acted(facts: Iteration, the_plan: Plan, results: list[tuple[Step, StepOutco
     return evolve(
         facts, outcome=worst_outcome(outcomes), servers=record, gone=gone,
         postponed=the_plan.postponed, wake_at=the_plan.wake_at, broken=the_plan.broken,
-        done=summarize(results), retry_after=max(waits) if waits else None)
+        done=summarize(results), retry_after=max(waits) if waits else None,
+        steps=[(type(step).__name__, outcome.verdict.name) for step, outcome in results])
 
 
 @do

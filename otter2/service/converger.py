@@ -35,6 +35,7 @@ test-case-name: tests.service.test_converger
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from effect import Effect
@@ -46,6 +47,7 @@ from twisted.python.failure import Failure
 from txeffect import perform
 
 from otter2.config import ConvergerConfig
+from otter2.convergence.conclusion import Conclusion
 from otter2.convergence.rounds import converge_tenant
 from otter2.model import DivergentMark
 from otter2.service.loop import Repeater
@@ -60,7 +62,10 @@ class Converger(Service):
     """Converges divergent groups; see Note [Divergent marks]."""
 
     def __init__(self, clock: IReactorTime, dispatcher: Any,
-                 settings: ConvergerConfig = ConvergerConfig()) -> None:
+                 settings: ConvergerConfig = ConvergerConfig(),
+                 observe: Callable[[Conclusion, float], None] | None = None) -> None:
+        # ``observe`` hears of each conclusion and its round's seconds: Note [Metrics seams].
+        self._observe = observe
         self._clock = clock
         self._dispatcher = dispatcher
         self.settings = settings
@@ -163,12 +168,15 @@ class Converger(Service):
             self.converging.pop(key).callback(None)
 
     async def _converge(self, tenant_id: str, marks: list[DivergentMark]) -> None:
+        started = self._clock.seconds()
         try:
             results = await self._do(converge_tenant(
                 tenant_id, [mark.group_id for mark in marks], self.settings))
         except Exception as error:
             results = {mark.group_id: error for mark in marks}
         for mark in marks:
+            if self._observe is not None and not isinstance(results[mark.group_id], Exception):
+                self._observe(results[mark.group_id], self._clock.seconds() - started)
             await self._concluded(mark, results[mark.group_id])
 
     async def _concluded(self, mark: DivergentMark, conclusion: Any) -> None:
