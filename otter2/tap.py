@@ -65,6 +65,7 @@ from otter2.service.listening import (
     parse_endpoint,
     reachable_from_elsewhere,
 )
+from otter2.service.loop import loop_check
 from otter2.service.scheduler import Scheduler, scheduler_check
 from otter2.service.selfheal import SelfHeal
 from otter2.store.intents import MarkDivergent
@@ -164,6 +165,7 @@ def build_service(config: Config, port: str, reactor: Any,
     # The daemon's own registry: Note [Metrics seams] in otter2.metrics.
     metrics = Metrics(per_group=config.metrics.per_group)
     dispatcher = make_dispatcher(reactor, store, **_cloud(config, http, reactor, metrics))
+    converger = None
     if config.identity is not None:
         converger = Converger(reactor, dispatcher, config.converger,
                               observe=metrics.iteration_concluded)
@@ -178,6 +180,8 @@ def build_service(config: Config, port: str, reactor: Any,
     scheduler.setServiceParent(top)
     api = OtterAPI(config, dispatcher, reactor, _validator(config, http, reactor), metrics)
     api.add_health_check("scheduler", scheduler_check(scheduler))
+    if converger is not None:
+        api.add_health_check("converger", loop_check(converger.repeater), liveness=True)
     sites = [APISite(api.resource(), config.limits.max_body_bytes)]
     if config.admin:
         sites.append(APISite(AdminAPI(dispatcher, reactor, scheduler, metrics).resource(),

@@ -31,6 +31,7 @@ from werkzeug.routing import MapAdapter
 from otter2.api import operations
 from otter2.api.auth import check_caller
 from otter2.api.errors import error_page, log_answer, request_path
+from otter2.api.health import HEALTH_TIMEOUT, HealthCheck, HealthPart, examine
 from otter2.api.ratelimit import FixedWindowLimiter
 from otter2.api.render import Links
 from otter2.api.request import check_body_size, read_json
@@ -56,7 +57,6 @@ class Reply:
 
 
 Route = Callable[..., Awaitable[Reply]]
-HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
 def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
@@ -172,8 +172,9 @@ class APIBase:
         self.pending_executions: set[Deferred[Any]] = set()
         # Executions of one group wait their turn here (see _in_turn).
         self._turns: dict[tuple[str, str], DeferredLock] = {}
-        # Parts of the daemon that report in /health besides the store.
-        self._health_checks: dict[str, HealthCheck] = {}
+        # The parts of the daemon that report in /health, the store first.
+        self._health_parts: dict[str, HealthPart] = {"store": HealthPart(self._store_health)}
+        self.health_timeout = HEALTH_TIMEOUT
 
     def resource(self) -> Any:
         """The Twisted resource serving this API."""
@@ -266,24 +267,35 @@ class APIBase:
 
     @app.route("/health", methods=["GET"], strict_slashes=False)
     async def health(self, request: Request) -> bytes:
+        """Every part's health; always 200 (Note [Liveness and readiness])."""
+        return self._health_page(request, await examine(self._health_parts, self._clock,
+                                                        self.health_timeout), always_ok=True)
+
+    @app.route("/health/live", methods=["GET"])
+    async def health_live(self, request: Request) -> bytes:
+        """The parts a restart would mend: 200 if healthy, else 503."""
+        return self._health_page(request, await examine(self._health_parts, self._clock,
+                                                        self.health_timeout, liveness=True))
+
+    @app.route("/health/ready", methods=["GET"])
+    async def health_ready(self, request: Request) -> bytes:
+        """Every part: 200 if healthy, else 503."""
+        return self._health_page(request, await examine(self._health_parts, self._clock,
+                                                        self.health_timeout))
+
+    def _health_page(self, request: Request, document: dict[str, Any],
+                     always_ok: bool = False) -> bytes:
         request.setHeader(b"X-Response-Id", b"health_check")
         request.setHeader(b"Content-Type", b"application/json")
-        try:
-            seconds = await self._do(store.CheckHealth())
-            check = {"healthy": True, "details": {"store_time": seconds}}
-        except Exception as e:
-            check = {"healthy": False, "details": {"reason": str(e) or type(e).__name__}}
-        document = {"healthy": check["healthy"], "store": check}
-        for name, part in self._health_checks.items():
-            try:
-                healthy, details = await part()
-            except Exception as e:
-                healthy, details = False, {"reason": str(e) or type(e).__name__}
-            document[name] = {"healthy": healthy, "details": details}
-            document["healthy"] = document["healthy"] and healthy
+        if not always_ok and not document["healthy"]:
+            request.setResponseCode(503)
         return json.dumps(document, indent=2, sort_keys=True).encode()
 
-    def add_health_check(self, name: str, check: HealthCheck) -> None:
-        """Report ``check`` (healthy or not, and details) under ``name`` in ``/health``."""
-        self._health_checks[name] = check
+    async def _store_health(self) -> tuple[bool, dict[str, Any]]:
+        seconds = await self._do(store.CheckHealth())
+        return True, {"store_time": seconds}
 
+    def add_health_check(self, name: str, check: HealthCheck, liveness: bool = False) -> None:
+        """Report ``check`` (healthy or not, and details) under ``name`` in ``/health``;
+        ``liveness``: in ``/health/live`` too."""
+        self._health_parts[name] = HealthPart(check, liveness)

@@ -70,7 +70,7 @@ class Converger(Service):
         self._dispatcher = dispatcher
         self.settings = settings
         self._semaphore = DeferredSemaphore(settings.concurrency)
-        self._repeater = Repeater(clock, settings.interval, self.tick, "converger")
+        self.repeater = Repeater(clock, settings.interval, self.tick, "converger")
         self.converging: dict[GroupKey, Deferred[None]] = {}
         self.waiting: dict[GroupKey, tuple[IDelayedCall, DivergentMark]] = {}
         self._prompt: IDelayedCall | None = None
@@ -80,11 +80,11 @@ class Converger(Service):
 
     def startService(self) -> None:
         Service.startService(self)
-        self._repeater.start(now=True)
+        self.repeater.start(now=True)
 
     def stopService(self) -> Deferred[Any]:
         Service.stopService(self)
-        self._repeater.stop()
+        self.repeater.stop()
         for call in (self._prompt, self._gather):
             if call is not None and call.active():
                 call.cancel()

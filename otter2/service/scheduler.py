@@ -54,20 +54,20 @@ class Scheduler(Service):
         self._dispatcher = dispatcher
         self.batchsize = batchsize
         self.buckets = list(buckets)
-        self._repeater = Repeater(clock, interval, self.tick, "scheduler")
+        self.repeater = Repeater(clock, interval, self.tick, "scheduler")
         self._ticking: Deferred[None] | None = None
         self._stopped = False
 
     def startService(self) -> None:
         Service.startService(self)
         self._stopped = False
-        self._repeater.start(now=True)
+        self.repeater.start(now=True)
 
     def stopService(self) -> Deferred[None]:
         """Stop firing: the event being fired finishes, no other starts."""
         Service.stopService(self)
         self._stopped = True
-        self._repeater.stop()
+        self.repeater.stop()
         ticking = self._ticking
         return Deferred.fromCoroutine(self._wait(ticking))
 
