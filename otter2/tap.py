@@ -57,6 +57,7 @@ from otter2.service.daemon import (
     StoreService,
     tune_garbage_collector,
 )
+from otter2.service.divergence import DivergenceWatch
 from otter2.service.listening import (
     LOOPBACK_EXAMPLE,
     CannotListen,
@@ -172,6 +173,8 @@ def build_service(config: Config, port: str, reactor: Any,
         converger.setServiceParent(top)
         # A mark written on this node is looked at now: Note [Divergent marks].
         dispatcher = notify_after(dispatcher, MarkDivergent, converger.look_now)
+        DivergenceWatch(reactor, dispatcher, config.metrics.divergent_timeout,
+                        observe=metrics.divergence_watched).setServiceParent(top)
         if config.selfheal_interval is not None:
             SelfHeal(reactor, dispatcher, config.selfheal_interval).setServiceParent(top)
     scheduler = Scheduler(reactor, dispatcher, config.scheduler.interval,

@@ -35,7 +35,8 @@ STATUS_LABELS = ("ACTIVE", "ERROR", "paused", "deleting")
 
 @frozen
 class GroupFigures:
-    """One group's status label and its desired, actual and pending servers."""
+    """One group's status label, its desired, actual and pending servers, and the
+    instant its divergence alarm counts from, if it fired (``GroupState.diverged_since``)."""
 
     tenant_id: str
     group_id: str
@@ -43,6 +44,7 @@ class GroupFigures:
     desired: int
     actual: int
     pending: int
+    diverged_since: float | None = None
 
     @property
     def divergent(self) -> bool:
@@ -65,7 +67,8 @@ def figures_of(group: ScalingGroup) -> GroupFigures:
     actual = sum(1 for server in group.servers if server.active)
     return GroupFigures(tenant_id=group.tenant_id, group_id=group.group_id,
                         status=status_label(group), desired=group.state.desired,
-                        actual=actual, pending=len(group.servers) - actual)
+                        actual=actual, pending=len(group.servers) - actual,
+                        diverged_since=group.state.diverged_since)
 
 
 @do

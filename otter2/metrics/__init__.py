@@ -21,7 +21,7 @@ callable, and the composition root passes one of `Metrics`' observers.
 The figures of the store (groups by status; desired, actual and pending
 servers) and the scheduler's overdue events are read when Prometheus scrapes
 (``otter2.api.app``), so they are never stale; the divergence watch
-(``otter2.service.divergence``) sets the divergence gauges.
+(``otter2.service.divergence``) calls ``divergence_watched`` after each look.
 
 test-case-name: tests.test_metrics
 """
@@ -36,6 +36,7 @@ from prometheus_client.exposition import choose_encoder
 
 from otter2.cloud.request import Response, ServiceRequest
 from otter2.convergence.conclusion import Conclusion
+from otter2.convergence.divergence import Watched
 from otter2.convergence.figures import STATUS_LABELS, GroupFigures
 from otter2.scheduling.firing import Fired
 
@@ -154,6 +155,12 @@ class Metrics:
         """Count an answered API request."""
         self.api_requests.labels(route, method, status_class(status)).inc()
         self.api_seconds.labels(route, method).observe(seconds)
+
+    def divergence_watched(self, watched: Watched, now: float) -> None:
+        """Set the divergence gauges to what the watch found, and count its alarms."""
+        self.divergent.set(len(watched.tracked))
+        self.oldest_divergence.set(watched.oldest(now))
+        self.divergence_alarms.inc(len(watched.alarms))
 
     # -- read at scrape time --------------------------------------------------
 
