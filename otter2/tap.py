@@ -159,7 +159,7 @@ def build_service(config: Config, port: str, reactor: Any,
         raise CannotStart(str(e)) from None
     if config.url_root is None:
         config = evolve(config, url_root=default_url_root(port))
-    top = DaemonService()
+    top = DaemonService(reactor, config.shutdown_timeout)
     store = SQLiteGroupStore(reactor, path, start=False)
     StoreService(store).setServiceParent(top)
     http = _http_client(reactor)

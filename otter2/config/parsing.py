@@ -36,7 +36,7 @@ _OBJECT_SECTIONS = ("identity", "converger", "scheduler", "zookeeper", "selfheal
                     "cassandra", "metrics", "cloudfeeds", "cloud_client", "auth")
 _STRING_SECTIONS = ("cloudServersOpenStack", "cloudLoadBalancers", "rackconnect",
                     "cloudOrchestration", "environment", "bobby_url")
-_KNOWN = {"url_root", "admin", "limits", "store", "root", "region",
+_KNOWN = {"url_root", "admin", "limits", "store", "root", "region", "shutdown_timeout",
           "non-convergence-tenants", *_OBJECT_SECTIONS, *_STRING_SECTIONS}
 
 #: Keys of Otter's configuration that otter2 accepts, so that an Otter file
@@ -114,6 +114,8 @@ def parse_config(document: Any) -> Config:
         cloud_client=_cloud_client(document), metrics=_metrics(document),
         scheduler=_scheduler(document),
         selfheal_interval=_selfheal(document),
+        shutdown_timeout=read(document, "shutdown_timeout", "", (int, float),
+                              lambda v: v >= 0, "a number of seconds"),
         service_names={key: sections[key] for key in _SERVICE_KEYS if key in sections},
         api_auth_ttl=_api_auth(document),
         url_root=_url_root(document),

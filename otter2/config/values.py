@@ -150,6 +150,8 @@ class Config:
     service_names: PMap = field(factory=pmap, converter=frozen_json)
     cloud_client: CloudClientConfig = CloudClientConfig()
     metrics: MetricsConfig = MetricsConfig()
+    # Seconds the work in flight has to finish when the daemon stops.
+    shutdown_timeout: float = 30.0
     # Sections that later services read; kept as given.
     sections: PMap = field(factory=pmap, converter=frozen_json)
     # Keys of `UNUSED_KEYS` the document gives, in that order.

@@ -5,6 +5,7 @@ Prometheus while it converges a group.
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -64,3 +65,31 @@ class ScrapedTests(MimicTestCase):
                           for kind in ("desired", "actual", "pending")], [2, 2, 0])
         self.assertEqual(self.total(seen, "otter2_api_requests_total", method="POST",
                                     route="/v1.0/<tenant_id>/groups/"), 1)
+
+
+class GracefulStopTests(MimicTestCase):
+    """SIGTERM in the middle of a scale-up loses nothing and duplicates nothing."""
+
+    config = {"converger": {"interval": 0.5, "build_timeout": 30,
+                            "step_limits": {"create_server": 3}}}
+
+    async def test_sigterm_during_scale_up(self) -> None:
+        """SIGTERM while scaling to 10: the daemon exits with status 0 after letting
+        its iterations finish (none fails for want of its store); started again,
+        the group reaches exactly 10 servers."""
+        group_id = await self.create_group(0, build_seconds=2)
+        await self.execute(group_id, desiredCapacity=10)
+
+        async def some_created() -> bool:
+            return len(await self.servers(group_id)) >= 3
+        await self.eventually(some_created, "creating servers")
+        process = self.daemon.process
+        assert process is not None
+        self.daemon.stop(signal.SIGTERM)
+        self.assertEqual(process.returncode, 0)
+        output = self.daemon.output()
+        self.assertIn("Received SIGTERM", output)
+        self.assertNotIn("StoreUnavailable", output)
+        self.assertLess(len(await self.servers(group_id)), 10)
+        self.daemon.start()
+        await self.converged(group_id, 10, seconds=90)
