@@ -155,6 +155,13 @@ class Conclusion:
             return f"{did}; ERROR: {why}"
         return f"{did}; not converged yet: {why}"
 
+    def steps_by_kind(self) -> dict[str, int]:
+        """How many steps of each kind the iteration executed, for the log."""
+        counts: dict[str, int] = {}
+        for kind, _ in self.steps:
+            counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
     @property
     def active_ids(self) -> list[str]:
         """The ids of the servers recorded as active (none without a record)."""

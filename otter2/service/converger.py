@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 from effect import Effect
 from twisted.application.service import Service
@@ -175,11 +176,13 @@ class Converger(Service):
         except Exception as error:
             results = {mark.group_id: error for mark in marks}
         for mark in marks:
+            seconds = self._clock.seconds() - started
             if self._observe is not None and not isinstance(results[mark.group_id], Exception):
-                self._observe(results[mark.group_id], self._clock.seconds() - started)
-            await self._concluded(mark, results[mark.group_id])
+                self._observe(results[mark.group_id], seconds)
+            await self._concluded(mark, results[mark.group_id], seconds)
 
-    async def _concluded(self, mark: DivergentMark, conclusion: Any) -> None:
+    async def _concluded(self, mark: DivergentMark, conclusion: Any,
+                         seconds: float = 0.0) -> None:
         if isinstance(conclusion, Exception):
             # A bug: the iteration wrote nothing; try again after an interval.
             log.failure("Converging group {group_id} of tenant {tenant_id} failed",
@@ -187,10 +190,12 @@ class Converger(Service):
             self._look_again(mark, self._clock.seconds() + self.settings.interval)
             return
         look_again = conclusion.look_again
-        log.info("Group {group_id} of tenant {tenant_id}: {summary}; {next}",
+        log.info("Group {group_id} of tenant {tenant_id}: {summary}; {next} "
+                 "(iteration {iteration_id}, {seconds:.3f} s)",
                  tenant_id=mark.tenant_id, group_id=mark.group_id,
                  summary=conclusion.summary(), verdict=conclusion.verdict.name,
                  reasons=list(conclusion.reasons), done=list(conclusion.done),
+                 iteration_id=uuid4().hex, steps=conclusion.steps_by_kind(), seconds=seconds,
                  next=("done" if look_again is None else
                        f"looking again in {max(0.0, look_again - self._clock.seconds()):.1f} s"))
         if look_again is None:
