@@ -49,6 +49,7 @@ from otter2.effects.auth import (
 )
 from otter2.effects.dispatcher import notify_after
 from otter2.effects.http import QuietConnectionPool, RequestWatch, TimeoutHTTPClient
+from otter2.effects.reachable import identity_check
 from otter2.metrics import Metrics
 from otter2.service.converger import Converger
 from otter2.service.daemon import (
@@ -185,6 +186,8 @@ def build_service(config: Config, port: str, reactor: Any,
     api.add_health_check("scheduler", scheduler_check(scheduler))
     if converger is not None:
         api.add_health_check("converger", loop_check(converger.repeater), liveness=True)
+    if config.identity is not None:
+        api.add_health_check("identity", identity_check(http, config.identity.url))
     sites = [APISite(api.resource(), config.limits.max_body_bytes)]
     if config.admin:
         sites.append(APISite(AdminAPI(dispatcher, reactor, scheduler, metrics).resource(),

@@ -12,16 +12,20 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import Resource
+from twisted.web.server import Request, Site
 from txeffect import deferred_performer
 
 from otter2.api.health import HealthPart, examine
 from otter2.config import ConvergerConfig
 from otter2.effects import make_dispatcher
+from otter2.effects.reachable import identity_check
 from otter2.service.converger import Converger
 from otter2.service.loop import STUCK_AFTER, loop_check
 from otter2.service.scheduler import Scheduler, scheduler_check
 from otter2.store.intents import ListDivergent
-from tests.api.support import APITestCase
+from tests.api.support import APITestCase, serve_on_loopback
+from tests.e2e.support import free_port
 
 INTERVAL = 5.0
 
@@ -107,6 +111,36 @@ class HealthTests(APITestCase):
         code, document = await self.health("/health/ready")
         self.assertEqual((code, document["scheduler"]["healthy"], document["store"]["healthy"]),
                          (503, False, True))
+
+
+class IdentityHealthTests(APITestCase):
+    """Identity, when configured, is a part of readiness."""
+
+    async def test_identity_reachable_or_not(self) -> None:
+        """An Identity that answers is healthy; one that cannot be reached, or answers
+        500, is not, with the reason."""
+        class Identity(Resource):
+            isLeaf = True
+            status = 200
+
+            def render(self, request: Request) -> bytes:
+                request.setResponseCode(self.status)
+                return b"{}"
+
+        identity = Identity()
+        url = serve_on_loopback(self, Site(identity)) + "/v2.0"
+        self.api.add_health_check("identity", identity_check(self.http, url))
+        document = (await self.call("GET", self.base + "/health")).json
+        self.assertEqual(document["identity"], {"healthy": True,
+                                                "details": {"url": url, "status": 200}})
+        identity.status = 500
+        answer = await self.call("GET", self.base + "/health/ready")
+        self.assertEqual((answer.code, answer.json["identity"]["details"]["reason"]),
+                         (503, "Identity answers 500"))
+        closed = f"http://127.0.0.1:{free_port()}/v2.0"
+        self.api.add_health_check("identity", identity_check(self.http, closed))
+        details = (await self.call("GET", self.base + "/health")).json["identity"]["details"]
+        self.assertIn("Identity cannot be reached", details["reason"])
 
 
 class TimeoutTests(SynchronousTestCase):
