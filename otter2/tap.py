@@ -48,7 +48,9 @@ from otter2.effects.auth import (
     TokenValidator,
 )
 from otter2.effects.dispatcher import notify_after
-from otter2.effects.http import QuietConnectionPool, TimeoutHTTPClient
+from otter2.effects.http import QuietConnectionPool, RequestWatch, TimeoutHTTPClient
+from otter2.effects.reachable import identity_check
+from otter2.metrics import Metrics
 from otter2.service.converger import Converger
 from otter2.service.daemon import (
     DaemonService,
@@ -56,6 +58,7 @@ from otter2.service.daemon import (
     StoreService,
     tune_garbage_collector,
 )
+from otter2.service.divergence import DivergenceWatch
 from otter2.service.listening import (
     LOOPBACK_EXAMPLE,
     CannotListen,
@@ -64,6 +67,7 @@ from otter2.service.listening import (
     parse_endpoint,
     reachable_from_elsewhere,
 )
+from otter2.service.loop import loop_check
 from otter2.service.scheduler import Scheduler, scheduler_check
 from otter2.service.selfheal import SelfHeal
 from otter2.store.intents import marks_divergent
@@ -111,14 +115,18 @@ def _http_client(reactor: Any) -> TimeoutHTTPClient:
     return TimeoutHTTPClient(treq_client, CLOUD_TIMEOUT)
 
 
-def _cloud(config: Config, http: TimeoutHTTPClient, reactor: Any) -> dict[str, Any]:
-    """The keyword arguments that let the dispatcher reach the cloud (none without one)."""
+def _cloud(config: Config, http: TimeoutHTTPClient, reactor: Any,
+           metrics: Metrics) -> dict[str, Any]:
+    """The keyword arguments that let the dispatcher reach the cloud (none without one),
+    each request and each wait told to ``metrics``."""
     if config.identity is None:
         return {}
     return {"http": http, "authenticator": _authenticator(http, config.identity, reactor),
             "region": config.region,
             "courtesy": Courtesy(reactor, config.cloud_client.throttling,
-                                 config.cloud_client.max_in_flight_per_tenant),
+                                 config.cloud_client.max_in_flight_per_tenant,
+                                 on_wait=metrics.cloud_waited),
+            "watch": RequestWatch(reactor, metrics.cloud_answered),
             "service_names": {ServiceType(key): name
                               for key, name in config.service_names.items()}}
 
@@ -152,26 +160,37 @@ def build_service(config: Config, port: str, reactor: Any,
         raise CannotStart(str(e)) from None
     if config.url_root is None:
         config = evolve(config, url_root=default_url_root(port))
-    top = DaemonService()
+    top = DaemonService(reactor, config.shutdown_timeout)
     store = SQLiteGroupStore(reactor, path, start=False)
     StoreService(store).setServiceParent(top)
     http = _http_client(reactor)
-    dispatcher = make_dispatcher(reactor, store, **_cloud(config, http, reactor))
+    # The daemon's own registry: Note [Metrics seams] in otter2.metrics.
+    metrics = Metrics(per_group=config.metrics.per_group)
+    dispatcher = make_dispatcher(reactor, store, **_cloud(config, http, reactor, metrics))
+    converger = None
     if config.identity is not None:
-        converger = Converger(reactor, dispatcher, config.converger)
+        converger = Converger(reactor, dispatcher, config.converger,
+                              observe=metrics.iteration_concluded)
         converger.setServiceParent(top)
         # A mark written on this node is looked at now: Note [Divergent marks].
         dispatcher = notify_after(dispatcher, marks_divergent, converger.look_now)
+        DivergenceWatch(reactor, dispatcher, config.metrics.divergent_timeout,
+                        observe=metrics.divergence_watched).setServiceParent(top)
         if config.selfheal_interval is not None:
             SelfHeal(reactor, dispatcher, config.selfheal_interval).setServiceParent(top)
     scheduler = Scheduler(reactor, dispatcher, config.scheduler.interval,
-                          config.scheduler.batchsize, config.scheduler.bucket_numbers)
+                          config.scheduler.batchsize, config.scheduler.bucket_numbers,
+                          observe=metrics.event_fired)
     scheduler.setServiceParent(top)
-    api = OtterAPI(config, dispatcher, reactor, _validator(config, http, reactor))
+    api = OtterAPI(config, dispatcher, reactor, _validator(config, http, reactor), metrics)
     api.add_health_check("scheduler", scheduler_check(scheduler))
+    if converger is not None:
+        api.add_health_check("converger", loop_check(converger.repeater), liveness=True)
+    if config.identity is not None:
+        api.add_health_check("identity", identity_check(http, config.identity.url))
     sites = [APISite(api.resource(), config.limits.max_body_bytes)]
     if config.admin:
-        sites.append(APISite(AdminAPI(dispatcher, reactor, scheduler).resource(),
+        sites.append(APISite(AdminAPI(dispatcher, reactor, scheduler, metrics).resource(),
                              config.limits.max_body_bytes))
     ports = _listen(parsed, sites, endpoints)
     for listening in ports:

@@ -36,6 +36,16 @@ class ParseConfigTests(SynchronousTestCase):
         self.assertEqual(DEFAULT_PORT, "tcp:9000:interface=127.0.0.1")
         self.assertEqual(parse_config({}).selfheal_interval, 300)
 
+    def test_operations_keys(self) -> None:
+        """The metrics keys and the stop's bound are read, with their defaults."""
+        config = parse_config({"metrics": {"per_group": True, "divergent_timeout": 600},
+                               "shutdown_timeout": 5})
+        self.assertEqual((config.metrics.per_group, config.metrics.divergent_timeout,
+                          config.shutdown_timeout, config.unused), (True, 600, 5, ()))
+        default = parse_config({})
+        self.assertEqual((default.metrics.per_group, default.metrics.divergent_timeout,
+                          default.shutdown_timeout), (False, 3600, 30))
+
     def test_selfheal_off(self) -> None:
         """``selfheal.interval`` 0 or null turns self-heal off; any other number of
         seconds is kept."""
@@ -114,7 +124,10 @@ class ParseConfigTests(SynchronousTestCase):
                 ({"limits": {"rate": {"tenant_per_minute": 0}}},
                  "limits.rate.tenant_per_minute"),
                 ({"limits": {"require_json": "yes"}}, "limits.require_json"),
-                ({"auth": {"enabled": "yes"}}, "auth.enabled")]:
+                ({"auth": {"enabled": "yes"}}, "auth.enabled"),
+                ({"shutdown_timeout": -1}, "shutdown_timeout"),
+                ({"metrics": {"per_group": "yes"}}, "metrics.per_group"),
+                ({"metrics": {"divergent_timeout": 0}}, "metrics.divergent_timeout")]:
             with self.assertRaises(ConfigError) as caught:
                 parse_config(document)
             message = str(caught.exception)
@@ -134,7 +147,8 @@ class ParseConfigTests(SynchronousTestCase):
             "identity": {"url": "http://id/v2.0", "username": "u", "password": "p",
                          "wait": 5},
             "converger": {"max_retry_delay": 30}})
-        self.assertEqual(config.unused, (*UNUSED_KEYS, "cloud_client.timeout"))
+        self.assertEqual(config.unused, (*UNUSED_KEYS, "cloud_client.timeout",
+                                         "metrics.interval"))
 
     def test_used_keys_are_not_listed(self) -> None:
         """Keys otter2 acts on are not listed, nor a section's other keys."""

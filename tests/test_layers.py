@@ -22,7 +22,7 @@ LAYERS: dict[str, int] = {
     "model": 0,
     "intents": 1, "control": 1, "cloud": 1, "store": 1, "config": 1, "logs": 1,
     "convergence": 2, "effects": 2, "scheduling": 2,
-    "simulation": 3, "service": 3,
+    "simulation": 3, "service": 3, "metrics": 3,
     "api": 4, "bench": 4,
     "tap": 5,
 }

@@ -20,11 +20,14 @@ from typing import Any
 from twisted.application.service import Service
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IReactorThreads
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from otter2.service.daemon import DaemonService, StoreService
 from otter2.service.listening import ListeningService
+from otter2.store.interface import StoreUnavailable
 from otter2.store.sqlite import SQLiteGroupStore
 from otter2.tap import Options, makeService
 from tests.e2e.support import TWISTD, clean_environment, free_port
@@ -246,7 +249,7 @@ class StartWarningTests(SynchronousTestCase):
             f"tcp:{port}:interface=127.0.0.1", port,
             {"metrics": {"interval": 60}, "cloudfeeds": {"tenant_id": "t"},
              "converger": {"max_retry_delay": 30, "interval": 5}})
-        for key in ["metrics", "cloudfeeds", "converger.max_retry_delay"]:
+        for key in ["metrics.interval", "cloudfeeds", "converger.max_retry_delay"]:
             lines = [line for line in output.splitlines()
                      if f"configuration key {key} is accepted but not used yet" in line]
             self.assertEqual(len(lines), 1, output)
@@ -268,8 +271,53 @@ class FailingService(Service):
         raise RuntimeError("cannot start")
 
 
+class FinishingService(Service):
+    """A service with work in flight when it stops: its stop ends with ``finished``."""
+
+    def __init__(self) -> None:
+        self.finished: Deferred[None] = Deferred()
+
+    def stopService(self) -> Deferred[None]:
+        Service.stopService(self)
+        return self.finished
+
+
 class DaemonServiceTests(TestCase):
     """The daemon's services, built as twistd builds them."""
+
+    def stopping(self) -> tuple[Clock, SQLiteGroupStore, FinishingService, Deferred[None]]:
+        """A daemon of a store and a service with work in flight, stopping on a Clock
+        with 30 s for the work."""
+        clock = Clock()
+        top = DaemonService(clock, 30.0)
+        store = SQLiteGroupStore(IReactorThreads(reactor), self.mktemp(), start=False)
+        self.addCleanup(store.close)
+        StoreService(store).setServiceParent(top)
+        working = FinishingService()
+        working.setServiceParent(top)
+        top.startService()
+        return clock, store, working, top.stopService()
+
+    async def test_store_outlives_the_work_in_flight(self) -> None:
+        """A stopping daemon keeps its store open while a service finishes its work,
+        and closes it once the work is done."""
+        clock, store, working, stopped = self.stopping()
+        clock.advance(29)
+        self.assertFalse(stopped.called)
+        self.assertIsInstance(await store.check_health(), float)
+        working.finished.callback(None)
+        self.assertTrue(stopped.called)
+        with self.assertRaises(StoreUnavailable):
+            await store.check_health()
+
+    async def test_work_in_flight_has_a_bound(self) -> None:
+        """Work that does not finish within the bound is left: the store closes."""
+        clock, store, working, stopped = self.stopping()
+        clock.advance(30)
+        self.assertTrue(stopped.called)
+        with self.assertRaises(StoreUnavailable):
+            await store.check_health()
+        working.finished.callback(None)
 
     def test_failed_start_stops_the_store(self) -> None:
         """When a service fails to start, the store started before it is closed again

@@ -31,12 +31,14 @@ from werkzeug.routing import MapAdapter
 from otter2.api import operations
 from otter2.api.auth import check_caller
 from otter2.api.errors import error_page, log_answer, request_path
+from otter2.api.health import HEALTH_TIMEOUT, HealthCheck, HealthPart, examine
 from otter2.api.ratelimit import FixedWindowLimiter
 from otter2.api.render import Links
 from otter2.api.request import check_body_size, read_json
 from otter2.config import DEFAULT_PORT, Config, default_url_root
 from otter2.control.errors import APIError
 from otter2.effects.auth import TokenValidator
+from otter2.metrics import Metrics
 from otter2.model import Execution, Policy, ScalingGroup, frozen_json
 from otter2.store import intents as store
 
@@ -55,13 +57,13 @@ class Reply:
 
 
 Route = Callable[..., Awaitable[Reply]]
-HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
 def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
     """
     Wrap a route so that it gets a response id, a JSON body, a log line, and
-    the Otter error body for every failure, expected or not. A body over the
+    the Otter error body for every failure, expected or not, and counts it in
+    the metrics by route template (Note [Metrics seams]). A body over the
     size limit is refused (413) before the route runs, even by the routes that
     read no body: above all the anonymous execution, which would otherwise
     answer 202 to anything.
@@ -69,6 +71,7 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
 
     @wraps(route)
     async def handler(self: APIBase, request: Request, **kwargs: str) -> bytes:
+        started = self._clock.seconds()
         response_id = str(uuid4())
         request.setHeader(b"X-Response-Id", response_id.encode())
         error: APIError | None = None
@@ -91,6 +94,8 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
         for name, value in reply.headers.items():
             request.setHeader(name.encode(), value.encode())
         log_answer(request, reply.status, response_id, error)
+        self.metrics.api_answered(_route_template(request), request.method.decode("latin-1"),
+                                  reply.status, self._clock.seconds() - started)
         if reply.body is None:
             return b""
         if isinstance(reply.body, bytes):
@@ -98,6 +103,16 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
         return json.dumps(reply.body).encode()
 
     return handler
+
+
+def _route_template(request: Request) -> str:
+    """The template of the route that answers ``request`` (``/v1.0/<tenant_id>/groups``),
+    never the raw path: the metrics' label must take few values."""
+    try:
+        rule, _ = IKleinRequest(request).mapper.match(return_rule=True)
+    except HTTPException:
+        return "unmatched"
+    return str(rule.rule)
 
 
 def _methods_with_slash(mapper: MapAdapter) -> list[str] | None:
@@ -140,8 +155,10 @@ class APIBase:
     app = app
 
     def __init__(self, config: Config, dispatcher: ComposedDispatcher,
-                 clock: Any, validator: TokenValidator | None = None) -> None:
+                 clock: Any, validator: TokenValidator | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.config = config
+        self.metrics = metrics if metrics is not None else Metrics()
         self.validator = validator
         self.limits = config.limits
         self.links = Links(config.url_root or default_url_root(DEFAULT_PORT))
@@ -157,8 +174,9 @@ class APIBase:
         self._queued: dict[tuple[str, str],
                            list[tuple[operations.Ask, Deferred[Execution]]]] = {}
         self._executing: set[tuple[str, str]] = set()
-        # Parts of the daemon that report in /health besides the store.
-        self._health_checks: dict[str, HealthCheck] = {}
+        # The parts of the daemon that report in /health, the store first.
+        self._health_parts: dict[str, HealthPart] = {"store": HealthPart(self._store_health)}
+        self.health_timeout = HEALTH_TIMEOUT
 
     def resource(self) -> Any:
         """The Twisted resource serving this API."""
@@ -282,24 +300,35 @@ class APIBase:
 
     @app.route("/health", methods=["GET"], strict_slashes=False)
     async def health(self, request: Request) -> bytes:
+        """Every part's health; always 200 (Note [Liveness and readiness])."""
+        return self._health_page(request, await examine(self._health_parts, self._clock,
+                                                        self.health_timeout), always_ok=True)
+
+    @app.route("/health/live", methods=["GET"])
+    async def health_live(self, request: Request) -> bytes:
+        """The parts a restart would mend: 200 if healthy, else 503."""
+        return self._health_page(request, await examine(self._health_parts, self._clock,
+                                                        self.health_timeout, liveness=True))
+
+    @app.route("/health/ready", methods=["GET"])
+    async def health_ready(self, request: Request) -> bytes:
+        """Every part: 200 if healthy, else 503."""
+        return self._health_page(request, await examine(self._health_parts, self._clock,
+                                                        self.health_timeout))
+
+    def _health_page(self, request: Request, document: dict[str, Any],
+                     always_ok: bool = False) -> bytes:
         request.setHeader(b"X-Response-Id", b"health_check")
         request.setHeader(b"Content-Type", b"application/json")
-        try:
-            seconds = await self._do(store.CheckHealth())
-            check = {"healthy": True, "details": {"store_time": seconds}}
-        except Exception as e:
-            check = {"healthy": False, "details": {"reason": str(e) or type(e).__name__}}
-        document = {"healthy": check["healthy"], "store": check}
-        for name, part in self._health_checks.items():
-            try:
-                healthy, details = await part()
-            except Exception as e:
-                healthy, details = False, {"reason": str(e) or type(e).__name__}
-            document[name] = {"healthy": healthy, "details": details}
-            document["healthy"] = document["healthy"] and healthy
+        if not always_ok and not document["healthy"]:
+            request.setResponseCode(503)
         return json.dumps(document, indent=2, sort_keys=True).encode()
 
-    def add_health_check(self, name: str, check: HealthCheck) -> None:
-        """Report ``check`` (healthy or not, and details) under ``name`` in ``/health``."""
-        self._health_checks[name] = check
+    async def _store_health(self) -> tuple[bool, dict[str, Any]]:
+        seconds = await self._do(store.CheckHealth())
+        return True, {"store_time": seconds}
 
+    def add_health_check(self, name: str, check: HealthCheck, liveness: bool = False) -> None:
+        """Report ``check`` (healthy or not, and details) under ``name`` in ``/health``;
+        ``liveness``: in ``/health/live`` too."""
+        self._health_parts[name] = HealthPart(check, liveness)

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from otter2.convergence.planning import iso_time
 from otter2.model import Execution, GroupStatus, Policy, ScalingGroup, Webhook, thaw_json
 
 
@@ -74,6 +75,12 @@ def next_links(collection_url: str, ids: Sequence[str], limit: int) -> list[dict
     return [{"href": f"{collection_url}?{query}", "rel": "next"}]
 
 
+def diverged_message(since: float) -> str:
+    """What a group's owner reads when the divergence alarm fired for the group."""
+    return (f"The group has not reached its desired capacity and has not changed since "
+            f"{iso_time(since)}; otter2's operators have been alerted")
+
+
 def render_state(group: ScalingGroup) -> dict[str, Any]:
     """The group state object: desired, active and pending capacity, status."""
     state = group.state
@@ -89,9 +96,11 @@ def render_state(group: ScalingGroup) -> dict[str, Any]:
     }
     if state.status is GroupStatus.ERROR:
         document["errors"] = [{"message": reason} for reason in state.error_reasons]
-    elif state.waiting:
+    elif state.waiting or state.diverged_since is not None:
         # otter2's own: why the group is not converged yet (clients ignore it).
         document["waiting"] = [{"message": reason} for reason in state.waiting]
+        if state.diverged_since is not None:
+            document["waiting"].append({"message": diverged_message(state.diverged_since)})
     return document
 
 

@@ -21,6 +21,7 @@ from otter2.config.values import (
     ExecutionsConfig,
     IdentityConfig,
     Limits,
+    MetricsConfig,
     RootResponse,
     SchedulerConfig,
     StoreConfig,
@@ -29,6 +30,7 @@ from otter2.config.values import (
 __all__ = [
     "API_AUTH_TTL", "DEFAULT_PORT", "MAX_IN_FLIGHT_PER_TENANT", "SELFHEAL_INTERVAL",
     "THROTTLE_KEYS", "UNUSED_KEYS", "CloudClientConfig", "Config", "ConfigError",
-    "ConvergerConfig", "ExecutionsConfig", "IdentityConfig", "Limits", "RootResponse", "SchedulerConfig",
+    "ConvergerConfig", "ExecutionsConfig", "IdentityConfig", "Limits", "MetricsConfig",
+    "RootResponse", "SchedulerConfig",
     "StoreConfig", "default_url_root", "load_config", "parse_config",
 ]

@@ -25,6 +25,7 @@ from otter2.config.values import (
     ExecutionsConfig,
     IdentityConfig,
     Limits,
+    MetricsConfig,
     RootResponse,
     SchedulerConfig,
     StoreConfig,
@@ -36,18 +37,22 @@ _OBJECT_SECTIONS = ("identity", "converger", "scheduler", "zookeeper", "selfheal
                     "cassandra", "metrics", "cloudfeeds", "cloud_client", "auth")
 _STRING_SECTIONS = ("cloudServersOpenStack", "cloudLoadBalancers", "rackconnect",
                     "cloudOrchestration", "environment", "bobby_url")
-_KNOWN = {"url_root", "admin", "limits", "store", "root", "region",
+_KNOWN = {"url_root", "admin", "limits", "store", "root", "region", "shutdown_timeout",
           "non-convergence-tenants", *_OBJECT_SECTIONS, *_STRING_SECTIONS}
 
 #: Keys of Otter's configuration that otter2 accepts, so that an Otter file
 #: loads, but does not act on yet; the daemon names each one given in a
 #: warning as it starts, so that nobody believes it took effect.
-UNUSED_KEYS = ("cassandra", "zookeeper", "scheduler.partition", "metrics", "cloudfeeds",
+UNUSED_KEYS = ("cassandra", "zookeeper", "scheduler.partition", "cloudfeeds",
                "environment", "bobby_url",
                "non-convergence-tenants", "identity.wait", "converger.max_retry_delay")
 
 #: The keys of ``cloud_client`` otter2 acts on; any other is named in the warning.
 _CLOUD_CLIENT_KEYS = ("throttling", "max_in_flight_per_tenant")
+
+#: The keys of ``metrics`` otter2 acts on; any other (Otter's Cloud Metrics
+#: settings: ``interval``, ``ttl``...) is named in the warning.
+_METRICS_KEYS = ("per_group", "divergent_timeout")
 
 
 def parse_config(document: Any) -> Config:
@@ -107,9 +112,11 @@ def parse_config(document: Any) -> Config:
 
     return Config(**given(
         identity=_identity(document), converger=_converger(document),
-        cloud_client=_cloud_client(document),
+        cloud_client=_cloud_client(document), metrics=_metrics(document),
         scheduler=_scheduler(document), executions=_executions(document),
         selfheal_interval=_selfheal(document),
+        shutdown_timeout=read(document, "shutdown_timeout", "", (int, float),
+                              lambda v: v >= 0, "a number of seconds"),
         service_names={key: sections[key] for key in _SERVICE_KEYS if key in sections},
         api_auth_ttl=_api_auth(document),
         url_root=_url_root(document),
@@ -128,11 +135,21 @@ def _unused(document: Mapping[str, Any]) -> tuple[str, ...]:
         holder = document.get(section) if section else document
         if isinstance(holder, dict) and name in holder:
             given.append(key)
-    cloud_client = document.get("cloud_client")
-    if isinstance(cloud_client, dict):
-        given.extend(f"cloud_client.{name}" for name in cloud_client
-                     if name not in _CLOUD_CLIENT_KEYS)
+    for section, known in (("cloud_client", _CLOUD_CLIENT_KEYS), ("metrics", _METRICS_KEYS)):
+        holder = document.get(section)
+        if isinstance(holder, dict):
+            given.extend(f"{section}.{name}" for name in holder if name not in known)
     return tuple(given)
+
+
+def _metrics(document: Mapping[str, Any]) -> MetricsConfig:
+    section = document.get("metrics", {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"metrics must be an object (got {json.dumps(section)})")
+    return MetricsConfig(**given(
+        per_group=read(section, "per_group", "metrics.", bool, None, "true or false"),
+        divergent_timeout=read(section, "divergent_timeout", "metrics.", (int, float),
+                               positive, "a positive number of seconds")))
 
 
 def _cloud_client(document: Mapping[str, Any]) -> CloudClientConfig:

@@ -134,6 +134,17 @@ class CloudClientConfig:
 
 
 @frozen
+class MetricsConfig:
+    """The Prometheus metrics (``metrics``): whether each group gets its own series of
+    servers (``per_group``: one series per group and kind, off by default), and the
+    seconds a group may stay diverged and unchanged before the alarm
+    (``divergent_timeout``, Otter's)."""
+
+    per_group: bool = False
+    divergent_timeout: float = 3600.0
+
+
+@frozen
 class Config:
     """Everything otter2 reads from its configuration file."""
 
@@ -151,6 +162,9 @@ class Config:
     service_names: PMap = field(factory=pmap, converter=frozen_json)
     cloud_client: CloudClientConfig = CloudClientConfig()
     executions: ExecutionsConfig = ExecutionsConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    # Seconds the work in flight has to finish when the daemon stops.
+    shutdown_timeout: float = 30.0
     # Sections that later services read; kept as given.
     sections: PMap = field(factory=pmap, converter=frozen_json)
     # Keys of `UNUSED_KEYS` the document gives, in that order.

@@ -105,7 +105,9 @@ class Iteration:
     state shows (Note [Servers that keep failing]); ``done`` says what the
     steps changed, in words (``summary.summarize``); ``unit`` is what the
     group is made of, in words ("server", or "stack" for a ``launch_stack``
-    group); ``executed`` the plan's steps that were executed.
+    group); ``steps`` the kind and verdict of each step executed, as pairs of
+    names (``("CreateServer", "RETRY")``), for the metrics and the log;
+    ``executed`` the plan's steps that were executed.
     """
 
     now: float
@@ -123,6 +125,7 @@ class Iteration:
     error_reasons: PVector = field(factory=pvector, converter=frozen_list)
     done: PVector = field(factory=pvector, converter=frozen_list)
     unit: str = "server"
+    steps: PVector = field(factory=pvector, converter=frozen_list)
     executed: tuple[Any, ...] = ()  # the plan's steps, as executed
 
 
@@ -136,7 +139,8 @@ class Conclusion:
     ``build_after``) to keep; whether to ``remove_group`` (a deleting group
     with nothing left); and the instant to ``look_again`` (None: the group
     is converged or needs its owner); ``done`` says what the iteration
-    changed, in words. See Note [Looking again].
+    changed, in words, and ``steps`` the kind and verdict of each step it
+    executed (as `Iteration.steps`). See Note [Looking again].
     """
 
     verdict: Verdict
@@ -149,6 +153,7 @@ class Conclusion:
     remove_group: bool = False
     look_again: float | None = None
     done: PVector = field(factory=pvector, converter=frozen_list)
+    steps: PVector = field(factory=pvector, converter=frozen_list)
 
     def summary(self) -> str:
         """One line for the log: what the iteration changed, and how it ended."""
@@ -161,6 +166,13 @@ class Conclusion:
         if self.verdict is Verdict.FAILURE:
             return f"{did}; ERROR: {why}"
         return f"{did}; not converged yet: {why}"
+
+    def steps_by_kind(self) -> dict[str, int]:
+        """How many steps of each kind the iteration executed, for the log."""
+        counts: dict[str, int] = {}
+        for kind, _ in self.steps:
+            counts[kind] = counts.get(kind, 0) + 1
+        return counts
 
     @property
     def active_ids(self) -> list[str]:
@@ -220,6 +232,7 @@ def conclude(iteration: Iteration, interval: float, limited_retry_iterations: in
         status=GroupStatus.ERROR if verdict is Verdict.FAILURE else GroupStatus.ACTIVE,
         servers=servers, limited_retries=limited, build_failures=failures,
         build_after=build_after, remove_group=removed, done=iteration.done,
+        steps=iteration.steps,
         look_again=(None if verdict is Verdict.SUCCESS
                     or (verdict is Verdict.FAILURE and not iteration.deleting
                         and not backing_off)

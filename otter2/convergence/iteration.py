@@ -275,6 +275,7 @@ def _acted(facts: Iteration, the_plan: Plan, results: list[tuple[Step, StepOutco
         postponed=the_plan.postponed.extend(refused), wake_at=the_plan.wake_at,
         broken=the_plan.broken,
         done=summarize(results), retry_after=max(waits) if waits else None,
+        steps=[(type(step).__name__, outcome.verdict.name) for step, outcome in results],
         executed=tuple(step for step, _ in results))
 
 

@@ -12,7 +12,10 @@ Meeting a wait: a call whose tenant may call the service again within
 answered at once, without sending anything, by the answer the service would
 give: a 429 with the seconds left in ``Retry-After``. Its group then RETRYs and
 looks again when the wait ends, so a converger slot is not held for the wait.
-A wait asked is noted before the throttle and slot pass on.
+A wait asked is noted before the throttle and slot pass on. Each wait is
+told to ``on_wait`` (request, reason, seconds), if given: ``throttle`` for a
+throttle's delay, ``retry_after`` for a hold sat out, ``refused`` for one
+answered at once (Note [Metrics seams] in ``otter2.metrics``).
 
 test-case-name: tests.effects.test_courtesy
 """
@@ -31,6 +34,10 @@ from otter2.cloud.courtesy import RetryWindows, Throttle, asked_wait, held_answe
 from otter2.cloud.request import Response, ServiceRequest
 from otter2.config import MAX_IN_FLIGHT_PER_TENANT
 
+#: Told of each wait before a call: the request, why (throttle, retry_after,
+#: refused) and how many seconds.
+WaitObserver = Callable[[ServiceRequest, str, float], None]
+
 #: The longest wait, in seconds, that a call sits out rather than being
 #: answered at once as the service would (see the module docstring).
 LONGEST_HOLD = 1.0
@@ -44,8 +51,10 @@ class Courtesy:
 
     def __init__(self, clock: IReactorTime, delays: PMap = pmap(),
                  max_in_flight_per_tenant: int = MAX_IN_FLIGHT_PER_TENANT,
-                 longest_hold: float = LONGEST_HOLD) -> None:
+                 longest_hold: float = LONGEST_HOLD,
+                 on_wait: WaitObserver | None = None) -> None:
         self.clock = clock
+        self.on_wait = on_wait
         self.delays = delays
         self.max_in_flight = max_in_flight_per_tenant
         self.longest_hold = longest_hold
@@ -73,6 +82,7 @@ class Courtesy:
                 await lock.acquire()
             try:
                 if throttle is not None and throttle.delay > 0:
+                    self._waited(request, "throttle", throttle.delay)
                     await deferLater(self.clock, throttle.delay, lambda: None)
                 slots = self._slots.setdefault(request.tenant_id,
                                                DeferredSemaphore(self.max_in_flight))
@@ -106,8 +116,14 @@ class Courtesy:
             if wait <= 0:
                 return None
             if wait > self.longest_hold:
+                self._waited(request, "refused", wait)
                 return held_answer(math.ceil(wait))
+            self._waited(request, "retry_after", wait)
             await deferLater(self.clock, wait, lambda: None)
+
+    def _waited(self, request: ServiceRequest, reason: str, seconds: float) -> None:
+        if self.on_wait is not None:
+            self.on_wait(request, reason, seconds)
 
     def _release(self, tenant_id: str, slots: DeferredSemaphore) -> None:
         """Give a slot back, forgetting the tenant's slots once none is taken."""

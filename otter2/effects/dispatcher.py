@@ -19,7 +19,7 @@ from txeffect import deferred_performer, make_twisted_dispatcher
 
 from otter2.cloud.request import ServiceRequest, ServiceType
 from otter2.effects.courtesy import Courtesy
-from otter2.effects.http import Authenticator, HTTPClient, perform_service_request
+from otter2.effects.http import Authenticator, HTTPClient, RequestWatch, perform_service_request
 from otter2.intents import Now, RandomHex
 from otter2.store.intents import STORE_INTENTS
 from otter2.store.interface import GroupStore
@@ -48,31 +48,35 @@ def world_dispatcher(clock: IReactorTime) -> TypeDispatcher:
 
 def cloud_dispatcher(http: HTTPClient, authenticator: Authenticator, region: str | None,
                      service_names: Mapping[ServiceType, str] | None = None,
-                     courtesy: Courtesy | None = None) -> TypeDispatcher:
+                     courtesy: Courtesy | None = None,
+                     watch: RequestWatch | None = None) -> TypeDispatcher:
     """The performer of `ServiceRequest`: treq, the tenant's token and catalog,
-    at ``courtesy``'s pace."""
+    at ``courtesy``'s pace, each request told to ``watch``."""
     return TypeDispatcher({ServiceRequest: deferred_performer(
         partial(perform_service_request, http, authenticator, region, service_names,
-                courtesy=courtesy))})
+                courtesy=courtesy, watch=watch))})
 
 
 def make_dispatcher(reactor: IReactorTime, store: GroupStore, *, http: HTTPClient | None = None,
                     authenticator: Authenticator | None = None,
                     region: str | None = None,
                     service_names: Mapping[ServiceType, str] | None = None,
-                    courtesy: Courtesy | None = None) -> ComposedDispatcher:
+                    courtesy: Courtesy | None = None,
+                    watch: RequestWatch | None = None) -> ComposedDispatcher:
     """
     Every performer otter2 has, bound to its collaborators. With an ``http``
     client (and an ``authenticator``), `ServiceRequest` intents reach the cloud,
     at the pace of ``courtesy`` (by default: Retry-After honoured on
-    ``reactor``'s clock, no throttle, the default cap on calls in flight).
+    ``reactor``'s clock, no throttle, the default cap on calls in flight),
+    each request told to ``watch`` if given.
     """
     cloud = []
     if http is not None:
         if authenticator is None:
             raise ValueError("an HTTP client needs an authenticator")
         cloud = [cloud_dispatcher(http, authenticator, region, service_names,
-                                  courtesy if courtesy is not None else Courtesy(reactor))]
+                                  courtesy if courtesy is not None else Courtesy(reactor),
+                                  watch)]
     return ComposedDispatcher([
         store_dispatcher(store),
         world_dispatcher(reactor),

@@ -10,6 +10,9 @@ step reads it as RETRY, never as a group error). The performer raises only
 when the transport or authentication fails, or the catalog has no endpoint
 for the service (`NoSuchEndpoint`). Given a `Courtesy`, the performer sends
 each request at its pace (Retry-After, throttles, calls in flight per tenant).
+Given a `RequestWatch`, the performer tells it of every request sent, its
+answer (None when the transport failed) and the seconds it took (Note
+[Metrics seams] in ``otter2.metrics``), and logs it at debug level.
 
 test-case-name: tests.effects.test_http
 """
@@ -17,11 +20,14 @@ test-case-name: tests.effects.test_http
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from attrs import frozen
 from pyrsistent import pmap, thaw
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 from twisted.web.client import HTTPConnectionPool, _HTTP11ClientFactory
 from twisted.web.http_headers import Headers
 
@@ -30,6 +36,34 @@ from otter2.cloud.request import Response, ServiceRequest, ServiceType
 from otter2.effects.courtesy import Courtesy
 
 USER_AGENT = "otter2"
+
+log = Logger(namespace="otter2.cloud")
+
+
+@frozen
+class RequestWatch:
+    """Who hears of each request sent to the cloud: ``observe(request, response or None,
+    seconds)``, timed on ``clock``."""
+
+    clock: IReactorTime
+    observe: Callable[[ServiceRequest, Response | None, float], None]
+
+    async def timed(self, request: ServiceRequest, send: Callable[[], Deferred[Response]],
+                    ) -> Response:
+        """``send()``'s answer, observed and logged at debug level."""
+        started = self.clock.seconds()
+        response: Response | None = None
+        try:
+            response = await send()
+            return response
+        finally:
+            seconds = self.clock.seconds() - started
+            self.observe(request, response, seconds)
+            log.debug("{method} {service} {path} for tenant {tenant_id}: {status} in "
+                      "{seconds:.3f} s", method=request.method, service=request.service.value,
+                      path=request.path, tenant_id=request.tenant_id,
+                      status="no answer" if response is None else response.status,
+                      seconds=seconds)
 
 
 class _QuietFactory(_HTTP11ClientFactory):
@@ -142,18 +176,23 @@ def perform_service_request(http_client: HTTPClient, authenticator: Authenticato
                             region: str | None,
                             service_names: Mapping[ServiceType, str] | None,
                             dispatcher: Any, intent: ServiceRequest,
-                            courtesy: Courtesy | None = None) -> Deferred[Response]:
+                            courtesy: Courtesy | None = None,
+                            watch: RequestWatch | None = None) -> Deferred[Response]:
     """
     Perform a `ServiceRequest` (see the module docstring). ``service_names``
     maps a service type to its name in the catalog; a type it omits goes by
     its default name (``cloudServersOpenStack``...). With ``courtesy``, the
-    whole request, authentication included, goes at its pace.
+    whole request, authentication included, goes at its pace. With ``watch``,
+    each request sent is observed (its waits for courtesy are not counted).
     """
     name = (service_names or {}).get(intent.service, intent.service.value)
 
     def send() -> Deferred[Response]:
-        return Deferred.fromCoroutine(
+        sent = Deferred.fromCoroutine(
             _service_request(http_client, authenticator, region, name, intent))
+        if watch is None:
+            return sent
+        return Deferred.fromCoroutine(watch.timed(intent, lambda: sent))
 
     if courtesy is None:
         return send()

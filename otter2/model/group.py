@@ -57,6 +57,9 @@ class GroupState:
     ``build_after`` (see Note [Servers that keep failing]). ``waiting`` holds
     the reasons why the latest iteration did not converge a group that is
     not in ERROR (empty once it converged; ``error_reasons`` say why in ERROR).
+    ``diverged_since`` is the instant from which the group has stayed diverged
+    and unchanged, kept once the divergence alarm fired (Note [Divergence
+    alarm] in ``otter2.convergence.divergence``), None otherwise.
     """
 
     tenant_id: str
@@ -73,6 +76,7 @@ class GroupState:
     build_failures: int = 0
     build_after: float | None = None
     waiting: PVector = field(factory=pvector, converter=frozen_json)
+    diverged_since: float | None = None
 
 
 @frozen

@@ -35,7 +35,9 @@ test-case-name: tests.service.test_converger
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 from effect import Effect
 from twisted.application.service import Service
@@ -46,6 +48,7 @@ from twisted.python.failure import Failure
 from txeffect import perform
 
 from otter2.config import ConvergerConfig
+from otter2.convergence.conclusion import Conclusion
 from otter2.convergence.rounds import converge_tenant
 from otter2.model import DivergentMark
 from otter2.service.loop import Repeater
@@ -60,12 +63,15 @@ class Converger(Service):
     """Converges divergent groups; see Note [Divergent marks]."""
 
     def __init__(self, clock: IReactorTime, dispatcher: Any,
-                 settings: ConvergerConfig = ConvergerConfig()) -> None:
+                 settings: ConvergerConfig = ConvergerConfig(),
+                 observe: Callable[[Conclusion, float], None] | None = None) -> None:
+        # ``observe`` hears of each conclusion and its round's seconds: Note [Metrics seams].
+        self._observe = observe
         self._clock = clock
         self._dispatcher = dispatcher
         self.settings = settings
         self._semaphore = DeferredSemaphore(settings.concurrency)
-        self._repeater = Repeater(clock, settings.interval, self.tick, "converger")
+        self.repeater = Repeater(clock, settings.interval, self.tick, "converger")
         self.converging: dict[GroupKey, Deferred[None]] = {}
         self.waiting: dict[GroupKey, tuple[IDelayedCall, DivergentMark]] = {}
         self._prompt: IDelayedCall | None = None
@@ -75,11 +81,11 @@ class Converger(Service):
 
     def startService(self) -> None:
         Service.startService(self)
-        self._repeater.start(now=True)
+        self.repeater.start(now=True)
 
     def stopService(self) -> Deferred[Any]:
         Service.stopService(self)
-        self._repeater.stop()
+        self.repeater.stop()
         for call in (self._prompt, self._gather):
             if call is not None and call.active():
                 call.cancel()
@@ -163,15 +169,20 @@ class Converger(Service):
             self.converging.pop(key).callback(None)
 
     async def _converge(self, tenant_id: str, marks: list[DivergentMark]) -> None:
+        started = self._clock.seconds()
         try:
             results = await self._do(converge_tenant(
                 tenant_id, [mark.group_id for mark in marks], self.settings))
         except Exception as error:
             results = {mark.group_id: error for mark in marks}
         for mark in marks:
-            await self._concluded(mark, results[mark.group_id])
+            seconds = self._clock.seconds() - started
+            if self._observe is not None and not isinstance(results[mark.group_id], Exception):
+                self._observe(results[mark.group_id], seconds)
+            await self._concluded(mark, results[mark.group_id], seconds)
 
-    async def _concluded(self, mark: DivergentMark, conclusion: Any) -> None:
+    async def _concluded(self, mark: DivergentMark, conclusion: Any,
+                         seconds: float = 0.0) -> None:
         if isinstance(conclusion, Exception):
             # A bug: the iteration wrote nothing; try again after an interval.
             log.failure("Converging group {group_id} of tenant {tenant_id} failed",
@@ -179,10 +190,12 @@ class Converger(Service):
             self._look_again(mark, self._clock.seconds() + self.settings.interval)
             return
         look_again = conclusion.look_again
-        log.info("Group {group_id} of tenant {tenant_id}: {summary}; {next}",
+        log.info("Group {group_id} of tenant {tenant_id}: {summary}; {next} "
+                 "(iteration {iteration_id}, {seconds:.3f} s)",
                  tenant_id=mark.tenant_id, group_id=mark.group_id,
                  summary=conclusion.summary(), verdict=conclusion.verdict.name,
                  reasons=list(conclusion.reasons), done=list(conclusion.done),
+                 iteration_id=uuid4().hex, steps=conclusion.steps_by_kind(), seconds=seconds,
                  next=("done" if look_again is None else
                        f"looking again in {max(0.0, look_again - self._clock.seconds()):.1f} s"))
         if look_again is None:

@@ -1,7 +1,21 @@
 """
 The daemon's own services: the store opened as the daemon starts and closed as
-it stops, start-up that leaves nothing running when a service fails, and a
-stop the operator asked for that exits with status 0.
+it stops, start-up that leaves nothing running when a service fails, a stop
+that lets the work in flight finish first (Note [Graceful stop]), and a stop
+the operator asked for that exits with status 0.
+
+# Note [Graceful stop]
+On SIGTERM (or SIGINT) the reactor stops, and before it does, the daemon's
+services stop: first every one but the store, at once (the ports stop
+taking requests, the converger starts no round and the scheduler fires no
+event), each finishing what it has in flight (the converger its rounds, each
+iteration's calls and its conclusion written; the scheduler the event it is
+firing); then, once they all have or after ``stop_timeout`` seconds
+(``shutdown_timeout``, 30 by default), whichever comes first, the store.
+What was not finished by then is not lost: the group's divergent mark is
+cleared only by a finished iteration, so the next start converges it again,
+and a server created meanwhile is found by its metadata (never built twice);
+an event not fired is still due.
 
 test-case-name: tests.test_startup, tests.test_daemon
 """
@@ -13,6 +27,9 @@ import signal
 from typing import Any
 
 from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from otter2.store.sqlite import SQLiteGroupStore
@@ -22,6 +39,9 @@ log = Logger()
 #: Allocations between collections of the youngest generation, then how many
 #: of those between collections of the next (Python's defaults: 700, 10, 10).
 COLLECTOR_THRESHOLDS = (50_000, 20, 100)
+
+#: Seconds the work in flight has to finish when the daemon stops.
+STOP_TIMEOUT = 30.0
 
 
 def tune_garbage_collector() -> None:
@@ -58,7 +78,14 @@ class StoreService(Service):
 class DaemonService(MultiService):
     """The daemon's services: if one fails to start, those already started are
     stopped again before the failure goes on (the store's thread would keep the
-    process alive)."""
+    process alive); they stop as Note [Graceful stop] says, the work in flight
+    given ``stop_timeout`` seconds on ``clock`` (no bound without a clock)."""
+
+    def __init__(self, clock: IReactorTime | None = None,
+                 stop_timeout: float = STOP_TIMEOUT) -> None:
+        super().__init__()
+        self._clock = clock
+        self.stop_timeout = stop_timeout
 
     def startService(self) -> None:
         try:
@@ -69,6 +96,32 @@ class DaemonService(MultiService):
                 if service.running:
                     service.stopService()
             raise
+
+    def stopService(self) -> Deferred[None]:
+        """Stop the work, give what is in flight its time, then close the store."""
+        Service.stopService(self)
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        services = list(reversed(list(self)))
+        work = [s for s in services if not isinstance(s, StoreService)]
+        finishing: Deferred[Any] = DeferredList(
+            [maybeDeferred(service.stopService) for service in work], consumeErrors=True)
+        if self._clock is None:
+            await finishing
+        else:
+            timer = deferLater(self._clock, self.stop_timeout, lambda: None)
+            timer.addErrback(lambda failure: None)  # cancelled once the work finished
+            await DeferredList([finishing, timer], fireOnOneCallback=True)
+            if finishing.called:
+                timer.cancel()
+            else:
+                log.warn("Stopping after {timeout:g} s with work still in flight: the "
+                         "groups it was converging are converged again at the next start",
+                         timeout=self.stop_timeout)
+        for service in services:
+            if isinstance(service, StoreService) and service.running:
+                service.stopService()
 
 
 class NormalStop(Service):

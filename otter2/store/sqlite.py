@@ -82,13 +82,13 @@ class SQLiteGroupStore:
                 s = group.state
                 conn.execute(
                     f"INSERT INTO scaling_group ({GROUP_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (group.tenant_id, group.group_id, dumps(group.config),
                      dumps(group.launch), s.desired, s.version, int(s.paused),
                      int(s.suspended), s.status.value, dumps(s.error_reasons),
                      s.group_touched, dumps(s.policy_touched), 0, group.created,
                      dump_servers(group.servers), s.limited_retries, s.build_failures,
-                     s.build_after, dumps(s.waiting)))
+                     s.build_after, dumps(s.waiting), s.diverged_since))
                 insert_policies(conn, policies, events)
         return self._db.write((group.tenant_id, group.group_id), work)
 

@@ -24,7 +24,8 @@ from otter2.store.interface import NoSuchGroup, StaleVersion
 
 GROUP_COLUMNS = ("tenant_id, group_id, config, launch, desired, version, paused, "
                   "suspended, status, error_reasons, group_touched, policy_touched, "
-                  "deleting, created, active, limited_retries, build_failures, build_after, waiting")
+                  "deleting, created, active, limited_retries, build_failures, build_after, waiting, "
+                 "diverged_since")
 
 
 def dumps(value: Any) -> str:
@@ -34,13 +35,14 @@ def dumps(value: Any) -> str:
 def group_from_row(row: sqlite3.Row) -> ScalingGroup:
     (tenant_id, group_id, config, launch, desired, version, paused, suspended,
      status, error_reasons, group_touched, policy_touched, deleting, created,
-     active, limited_retries, build_failures, build_after, waiting) = row
+     active, limited_retries, build_failures, build_after, waiting, diverged_since) = row
     state = GroupState(
         tenant_id=tenant_id, group_id=group_id, desired=desired, version=version,
         paused=bool(paused), suspended=bool(suspended), status=GroupStatus(status),
         error_reasons=json.loads(error_reasons), group_touched=group_touched,
         policy_touched=json.loads(policy_touched), limited_retries=limited_retries,
-        build_failures=build_failures, build_after=build_after, waiting=json.loads(waiting))
+        build_failures=build_failures, build_after=build_after, waiting=json.loads(waiting),
+        diverged_since=diverged_since)
     return ScalingGroup(tenant_id=tenant_id, group_id=group_id,
                         config=json.loads(config), launch=json.loads(launch),
                         state=state, created=created, deleting=bool(deleting),
@@ -90,12 +92,13 @@ def write_state(conn: sqlite3.Connection, state: GroupState) -> None:
     cursor = conn.execute(
         "UPDATE scaling_group SET desired=?, version=version+1, paused=?, "
         "suspended=?, status=?, error_reasons=?, group_touched=?, "
-        "policy_touched=?, limited_retries=?, build_failures=?, build_after=?, waiting=? "
+        "policy_touched=?, limited_retries=?, build_failures=?, build_after=?, waiting=?, "
+        "diverged_since=? "
         "WHERE tenant_id=? AND group_id=? AND version=?",
         (state.desired, int(state.paused), int(state.suspended),
          state.status.value, dumps(state.error_reasons),
          state.group_touched, dumps(state.policy_touched), state.limited_retries,
-         state.build_failures, state.build_after, dumps(state.waiting),
+         state.build_failures, state.build_after, dumps(state.waiting), state.diverged_since,
          state.tenant_id, state.group_id, state.version))
     if cursor.rowcount == 0:
         row = conn.execute("SELECT 1 FROM scaling_group WHERE tenant_id=? AND group_id=?",

@@ -217,3 +217,23 @@ class CourtesyTests(SynchronousTestCase):
         self.assertEqual([(round(t, 1), tenant) for t, tenant, _, _ in self.arrivals.seen],
                          [(0, "t1"), (0, "t1"), (0, "t2"), (5, "t1")])
 
+
+    def test_waits_are_told(self) -> None:
+        """A throttle's delay is told as throttle, a refused call as refused, a short
+        hold sat out as retry_after."""
+        waits: list[tuple[str, str, float]] = []
+        self.use(Courtesy(self.clock, pmap({"create_server_delay": 1.0}),
+                          on_wait=lambda request, reason, seconds: waits.append(
+                              (request.service.value, reason, seconds))))
+        body = {"server": {"name": "s", "imageRef": "i", "flavorRef": "f"}}
+        self.send("t1", NOVA, "POST", "servers", body)
+        self.advance(1.125)
+        self.holder.cloud = limit_rate(self.holder.cloud, "t1", CLB, until=12, status=413)
+        self.successResultOf(self.send("t1", CLB, "GET", "loadbalancers"))
+        self.successResultOf(self.send("t1", CLB, "GET", "loadbalancers"))
+        self.advance(10.5)
+        self.send("t1", CLB, "GET", "loadbalancers")
+        self.assertEqual([(service, reason) for service, reason, _ in waits],
+                         [(NOVA.value, "throttle"), (CLB.value, "refused"),
+                          (CLB.value, "retry_after")])
+        self.assertEqual(waits[0][2], 1.0)

@@ -10,6 +10,7 @@ from klein import Klein
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.iweb import IRequest
 from txeffect import perform
@@ -21,7 +22,7 @@ from otter2.convergence.executing import step_effect
 from otter2.convergence.gathering import gather_group
 from otter2.convergence.steps import DeleteServer
 from otter2.effects.dispatcher import make_dispatcher
-from otter2.effects.http import StaticAuthenticator, perform_service_request
+from otter2.effects.http import RequestWatch, StaticAuthenticator, perform_service_request
 from otter2.store.memory import MemoryGroupStore
 from tests.stub_treq import StubTreq
 
@@ -238,6 +239,35 @@ class PerformServiceRequestTests(SynchronousTestCase):
         deferred = perform_service_request(Unreachable(), StaticAuthenticator("good", CATALOG),
                                            "ORD", None, None, request("servers/s1"))
         self.failureResultOf(deferred, ConnectionRefusedError)
+
+    def test_watched(self) -> None:
+        """With a watch, each request sent is told with its answer (None when the
+        transport failed) and its seconds on the watch's clock, and logged at debug
+        level with its service, method, status and time."""
+        clock = Clock()
+        heard: list[tuple[str, int | None, float]] = []
+        watch = RequestWatch(clock, lambda intent, response, seconds: heard.append(
+            (intent.path, None if response is None else response.status, seconds)))
+
+        class Unreachable:
+            def request(self, method: str, url: str, **kwargs: Any) -> Deferred[Any]:
+                return fail(ConnectionRefusedError())
+
+        with capturedLogs() as events:
+            deferred = perform_service_request(self.stub, StaticAuthenticator("good", CATALOG),
+                                               "ORD", None, None, request("servers/s1"),
+                                               watch=watch)
+            self.stub.flush()
+            self.successResultOf(deferred)
+            self.failureResultOf(perform_service_request(
+                Unreachable(), StaticAuthenticator("good", CATALOG), "ORD", None, None,
+                request("servers/s2"), watch=watch), ConnectionRefusedError)
+        self.assertEqual(heard, [("servers/s1", 200, 0.0), ("servers/s2", None, 0.0)])
+        logged = [e for e in events if e.get("log_namespace") == "otter2.cloud"]
+        self.assertEqual([(e["log_level"], e["service"], e["method"], e["status"])
+                          for e in logged],
+                         [(LogLevel.debug, "cloudServersOpenStack", "GET", 200),
+                          (LogLevel.debug, "cloudServersOpenStack", "GET", "no answer")])
 
 
 class CatalogTests(SynchronousTestCase):

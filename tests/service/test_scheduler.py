@@ -18,11 +18,13 @@ from txeffect import make_twisted_dispatcher
 
 from otter2.control.schedule import policy_event
 from otter2.effects.dispatcher import store_dispatcher, world_dispatcher
+from otter2.metrics import Metrics
 from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent
 from otter2.service.scheduler import Scheduler
 from otter2.store.intents import FireEvent
 from otter2.store.memory import MemoryGroupStore
 from otter2.store.sqlite import SQLiteGroupStore
+from tests.test_metrics import value
 
 BUCKETS = 4
 START = datetime(2030, 1, 1, 7, 59, 30, tzinfo=UTC).timestamp()
@@ -248,3 +250,24 @@ class CrashTests(TestCase):
     async def test_crash_after_the_write(self) -> None:
         """Killed right after the write: it happened once; the restart does not repeat it."""
         self.assertEqual(await self.crash_then_restart(before_write=False), 2)
+
+
+class ObservedFiringTests(SchedulerTestCase):
+    """Each event fired is told to the scheduler's observer: the metrics count it."""
+
+    def test_fired_events_are_counted(self) -> None:
+        """An every-minute cron fired three times counts three executions, with their
+        lateness, in the daemon's metrics."""
+        metrics = Metrics()
+        self.scheduler = Scheduler(
+            self.clock, ComposedDispatcher([store_dispatcher(self.store),
+                                            world_dispatcher(self.clock),
+                                            make_twisted_dispatcher(self.clock),
+                                            base_dispatcher]),
+            interval=10, batchsize=100, buckets=range(1, BUCKETS + 1),
+            observe=metrics.event_fired)
+        self.add(policy({"cron": "* * * * *"}))
+        self.run_until(EIGHT + 2 * 60 + 30)
+        self.assertEqual(
+            [value(metrics, "otter2_scheduler_events_fired_total", outcome="executed"),
+             value(metrics, "otter2_scheduler_event_lateness_seconds_count")], [3, 3])

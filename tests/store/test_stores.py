@@ -255,14 +255,15 @@ def group_store_tests(build_store: Callable[[TestCase], GroupStore]) -> type[Tes
             self.assertEqual(list(present(await self.store.load_group("t1", "g1")).servers), record)
 
         async def test_retry_counts_are_kept_with_the_state(self) -> None:
-            """The LIMITED_RETRY count, the build back-off and the reasons a group waits
-            are kept with the group's state."""
+            """The LIMITED_RETRY count, the build back-off, the reasons a group waits and
+            the instant its divergence alarm counts from are kept with the group's state."""
             await self.store.create_group(group(), [], [], 10)
             loaded = present(await self.store.load_group("t1", "g1"))
             self.assertEqual(list(loaded.state.waiting), [])
             saved = await self.store.save_state(evolve(
                 loaded.state, limited_retries=4, build_failures=5, build_after=1234.5,
-                waiting=["waiting for servers to build", "Could not reach Cloud Servers"]))
+                waiting=["waiting for servers to build", "Could not reach Cloud Servers"],
+                diverged_since=1000.25))
             self.assertEqual(present(await self.store.load_group("t1", "g1")).state, saved)
 
         async def test_due_events_by_bucket_and_time(self) -> None:

@@ -1,0 +1,74 @@
+"""
+The admin port's ``/metrics`` scraped over a real socket while the API
+answers requests: Prometheus' exposition for a scrape, Otter's JSON otherwise.
+"""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+from twisted.internet import reactor
+
+from otter2.api.app import AdminAPI
+from otter2.api.site import APISite
+from tests.api.support import APITestCase, minimal_group, serve_on_loopback
+
+#: What Prometheus sends when it scrapes.
+PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0;q=0.5,"
+                     "text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
+
+
+class AdminMetricsTests(APITestCase):
+    """The API's requests and the store's groups are seen by a scrape of the admin port."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        admin = AdminAPI(self.api._dispatcher, reactor, metrics=self.api.metrics)
+        self.admin = serve_on_loopback(self, APISite(admin.resource(), 1024))
+
+    async def scrape(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        answer = await self.call("GET", f"{self.admin}/metrics",
+                                 headers={"Accept": PROMETHEUS_ACCEPT})
+        self.assertEqual(answer.code, 200)
+        self.assertIn("openmetrics", answer.header("Content-Type") or "")
+        return {(sample.name, frozenset(sample.labels.items())): sample.value
+                for family in text_string_to_metric_families(answer.raw.decode())
+                for sample in family.samples}
+
+    async def test_api_requests_by_route_template(self) -> None:
+        """Requests count under their route's template, not their path, with their
+        method and status class."""
+        group = await self.create_group()
+        await self.call("GET", f"/groups/{group['id']}")
+        await self.call("GET", "/groups/nope")
+        seen = await self.scrape()
+
+        def requests(route: str, method: str, status: str) -> float:
+            return seen.get(("otter2_api_requests_total", frozenset(
+                {("route", route), ("method", method), ("status", status)})), 0.0)
+        self.assertEqual(
+            [requests("/v1.0/<tenant_id>/groups/", "POST", "2xx"),
+             requests("/v1.0/<tenant_id>/groups/<group_id>/", "GET", "2xx"),
+             requests("/v1.0/<tenant_id>/groups/<group_id>/", "GET", "4xx")],
+            [1, 1, 1])
+        self.assertFalse([labels for name, labels in seen
+                          if name == "otter2_api_requests_total"
+                          and dict(labels)["route"].endswith(group["id"])])
+
+    async def test_groups_read_at_scrape_time(self) -> None:
+        """Groups by status and their desired servers are the store's at each scrape."""
+        await self.create_group(minimal_group(minEntities=2))
+        await self.create_group(minimal_group(minEntities=3))
+        seen = await self.scrape()
+        self.assertEqual(
+            [seen[("otter2_groups", frozenset({("status", "ACTIVE")}))],
+             seen[("otter2_servers", frozenset({("kind", "desired")}))],
+             seen[("otter2_servers", frozenset({("kind", "actual")}))]],
+            [2, 5, 0])
+
+    async def test_otter_clients_still_get_json(self) -> None:
+        """A request that does not ask for Prometheus' format gets Otter's row counts."""
+        await self.create_group()
+        answer = await self.call("GET", f"{self.admin}/metrics")
+        self.assertEqual({m["id"]: m["value"] for m in answer.json["metrics"]},
+                         {"otter.metrics.groups": 1, "otter.metrics.policies": 0,
+                          "otter.metrics.webhooks": 0})
