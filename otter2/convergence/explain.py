@@ -4,7 +4,7 @@ plan preview's reasons (``GET …/groups/{groupId}/plan``). A pure function of
 the plan and of what the planner was given; the planner itself is not asked
 to explain (there is one planner, and it stays as fast as it is).
 
-test-case-name: tests.convergence.test_explain
+test-case-name: tests.convergence.test_preview
 """
 
 from __future__ import annotations
