@@ -7,6 +7,7 @@ test-case-name: tests.store.test_stores
 from otter2.model.group import (
     CapabilityTarget,
     DivergentMark,
+    Fence,
     GroupState,
     GroupStatus,
     Policy,
@@ -19,6 +20,6 @@ from otter2.model.group import (
 )
 
 __all__ = [
-    "CapabilityTarget", "DivergentMark", "GroupState", "GroupStatus", "Policy",
+    "CapabilityTarget", "DivergentMark", "Fence", "GroupState", "GroupStatus", "Policy",
     "ScalingGroup", "ScheduledEvent", "Webhook", "frozen_json", "frozen_list", "thaw_json",
 ]

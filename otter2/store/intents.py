@@ -16,6 +16,7 @@ from attrs import field, frozen
 from pyrsistent import PMap, PVector
 
 from otter2.model import (
+    Fence,
     GroupState,
     Policy,
     ScalingGroup,
@@ -55,6 +56,7 @@ class ListGroups:
 class SaveState:
     method: ClassVar[str] = "save_state"
     state: GroupState
+    fence: Fence | None = None
 
 
 @frozen
@@ -79,6 +81,7 @@ class SaveServers:
     tenant_id: str
     group_id: str
     servers: PVector = field(converter=frozen_list)  # of RecordedServer
+    fence: Fence | None = None
 
 
 @frozen
@@ -86,6 +89,7 @@ class DeleteGroup:
     method: ClassVar[str] = "delete_group"
     tenant_id: str
     group_id: str
+    fence: Fence | None = None
 
 
 @frozen
@@ -207,6 +211,7 @@ class ClearDivergent:
     tenant_id: str
     group_id: str
     mark: int | None = None
+    fence: Fence | None = None
 
 
 @frozen
@@ -244,6 +249,13 @@ class FireEvent:
     state: GroupState | None
     next_event: ScheduledEvent | None
     mark_divergent: bool
+    fence: Fence | None = None
+
+
+@frozen
+class ClaimBucket:
+    method: ClassVar[str] = "claim_bucket"
+    bucket: int
 
 
 @frozen
@@ -257,5 +269,5 @@ STORE_INTENTS = (
     SaveServers, DeleteGroup, MarkDeleting, CreatePolicies, ListPolicies, LoadPolicy, UpdatePolicy, DeletePolicy,
     CreateWebhooks, ListWebhooks, ListGroupWebhooks, LoadWebhook, UpdateWebhook,
     DeleteWebhook, LookupCapability, MarkDivergent, ClearDivergent, ListDivergent, ListAllGroups,
-    CountRows, CheckHealth, DueEvents, FireEvent, EarliestTrigger,
+    CountRows, CheckHealth, DueEvents, FireEvent, EarliestTrigger, ClaimBucket,
 )

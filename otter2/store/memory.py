@@ -17,6 +17,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from otter2.model import (
     CapabilityTarget,
     DivergentMark,
+    Fence,
     GroupState,
     Policy,
     ScalingGroup,
@@ -25,6 +26,7 @@ from otter2.model import (
 )
 from otter2.model.cloud import RecordedServer
 from otter2.store.interface import (
+    FencedOut,
     NoSuchGroup,
     NoSuchPolicy,
     NoSuchWebhook,
@@ -54,6 +56,7 @@ class MemoryGroupStore:
         self.capabilities: dict[str, CapabilityTarget] = {}
         self.events: dict[GroupKey, dict[str, ScheduledEvent]] = {}
         self.divergent: dict[GroupKey, int] = {}
+        self.bucket_tokens: dict[int, int] = {}
 
     def close(self) -> None:
         """Nothing to release."""
@@ -110,8 +113,21 @@ class MemoryGroupStore:
         self.groups[key] = evolve(group, state=saved)
         return saved
 
-    def save_state(self, state: GroupState) -> Deferred[GroupState]:
-        return _answer(lambda: self._write_state(state))
+    def _check(self, fence: Fence | None) -> None:
+        """`FencedOut` if a later owner has claimed the fence's bucket."""
+        if fence is not None and self.bucket_tokens.get(fence.bucket, 0) > fence.token:
+            raise FencedOut()
+
+    def claim_bucket(self, bucket: int) -> Deferred[int]:
+        token = self.bucket_tokens[bucket] = self.bucket_tokens.get(bucket, 0) + 1
+        return succeed(token)
+
+    def save_state(self, state: GroupState,
+                   fence: Fence | None = None) -> Deferred[GroupState]:
+        def work() -> GroupState:
+            self._check(fence)
+            return self._write_state(state)
+        return _answer(work)
 
     def update_config(self, tenant_id: str, group_id: str,
                       config: Mapping[str, Any]) -> Deferred[None]:
@@ -134,22 +150,28 @@ class MemoryGroupStore:
             self.groups[(tenant_id, group_id)] = evolve(group, deleting=True)
         return _answer(work)
 
-    def delete_group(self, tenant_id: str, group_id: str) -> Deferred[None]:
-        key = (tenant_id, group_id)
-        self.groups.pop(key, None)
-        self.policies.pop(key, None)
-        for webhook in self.webhooks.pop(key, {}).values():
-            self.capabilities.pop(webhook.capability_hash, None)
-        self.events.pop(key, None)
-        self.divergent.pop(key, None)
-        return succeed(None)
+    def delete_group(self, tenant_id: str, group_id: str,
+                     fence: Fence | None = None) -> Deferred[None]:
+        def work() -> None:
+            self._check(fence)
+            key = (tenant_id, group_id)
+            self.groups.pop(key, None)
+            self.policies.pop(key, None)
+            for webhook in self.webhooks.pop(key, {}).values():
+                self.capabilities.pop(webhook.capability_hash, None)
+            self.events.pop(key, None)
+            self.divergent.pop(key, None)
+        return _answer(work)
 
     def save_servers(self, tenant_id: str, group_id: str,
-                     servers: Sequence[RecordedServer]) -> Deferred[None]:
-        group = self.groups.get((tenant_id, group_id))
-        if group is not None:
-            self.groups[(tenant_id, group_id)] = evolve(group, servers=servers)
-        return succeed(None)
+                     servers: Sequence[RecordedServer],
+                     fence: Fence | None = None) -> Deferred[None]:
+        def work() -> None:
+            self._check(fence)
+            group = self.groups.get((tenant_id, group_id))
+            if group is not None:
+                self.groups[(tenant_id, group_id)] = evolve(group, servers=servers)
+        return _answer(work)
 
     # -- policies -------------------------------------------------------------
 
@@ -208,8 +230,9 @@ class MemoryGroupStore:
 
     def fire_event(self, event: ScheduledEvent, state: GroupState | None,
                    next_event: ScheduledEvent | None,
-                   mark_divergent: bool) -> Deferred[None]:
+                   mark_divergent: bool, fence: Fence | None = None) -> Deferred[None]:
         def work() -> None:
+            self._check(fence)
             key = (event.tenant_id, event.group_id)
             if self.events.get(key, {}).get(event.policy_id) != event:
                 raise StaleEvent()
@@ -294,11 +317,14 @@ class MemoryGroupStore:
         return succeed(None)
 
     def clear_divergent(self, tenant_id: str, group_id: str,
-                        mark: int | None = None) -> Deferred[None]:
-        key = (tenant_id, group_id)
-        if mark is None or self.divergent.get(key) == mark:
-            self.divergent.pop(key, None)
-        return succeed(None)
+                        mark: int | None = None,
+                        fence: Fence | None = None) -> Deferred[None]:
+        def work() -> None:
+            self._check(fence)
+            key = (tenant_id, group_id)
+            if mark is None or self.divergent.get(key) == mark:
+                self.divergent.pop(key, None)
+        return _answer(work)
 
     def list_divergent(self) -> Deferred[list[DivergentMark]]:
         return succeed([DivergentMark(tenant, group, mark)

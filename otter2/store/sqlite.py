@@ -22,6 +22,7 @@ from twisted.internet.interfaces import IReactorThreads
 from otter2.model import (
     CapabilityTarget,
     DivergentMark,
+    Fence,
     GroupState,
     Policy,
     ScalingGroup,
@@ -38,6 +39,8 @@ from otter2.store.sqlite_events import SQLiteEvents
 from otter2.store.sqlite_policies import SQLitePolicies, insert_policies
 from otter2.store.sqlite_rows import (
     GROUP_COLUMNS,
+    check_fence,
+    claim_bucket_row,
     dump_servers,
     dumps,
     group_from_row,
@@ -116,9 +119,11 @@ class SQLiteGroupStore:
         # See Note [Group cache]: the groups already in memory are not parsed again.
         return self._db.read_groups(work, group_from_row)
 
-    def save_state(self, state: GroupState) -> Deferred[GroupState]:
+    def save_state(self, state: GroupState,
+                   fence: Fence | None = None) -> Deferred[GroupState]:
         def work() -> GroupState:
             with self._db.transaction() as conn:
+                check_fence(conn, fence)
                 write_state(conn, state)
             return evolve(state, version=state.version + 1)
         return self._db.write((state.tenant_id, state.group_id), work)
@@ -155,17 +160,21 @@ class SQLiteGroupStore:
         return self._update_group_column("deleting", tenant_id, group_id, 1)
 
     def save_servers(self, tenant_id: str, group_id: str,
-                     servers: Sequence[RecordedServer]) -> Deferred[None]:
+                     servers: Sequence[RecordedServer],
+                     fence: Fence | None = None) -> Deferred[None]:
         def work() -> None:
             with self._db.transaction() as conn:
+                check_fence(conn, fence)
                 conn.execute("UPDATE scaling_group SET active=? WHERE tenant_id=? "
                              "AND group_id=?", (dump_servers(servers), tenant_id, group_id))
         return self._db.write((tenant_id, group_id), work)
 
-    def delete_group(self, tenant_id: str, group_id: str) -> Deferred[None]:
+    def delete_group(self, tenant_id: str, group_id: str,
+                     fence: Fence | None = None) -> Deferred[None]:
         def work() -> None:
             key = (tenant_id, group_id)
             with self._db.transaction() as conn:
+                check_fence(conn, fence)
                 for table in ("scaling_group", "scaling_policy", "policy_webhook",
                               "schedule_event", "divergent"):
                     conn.execute(f"DELETE FROM {table} WHERE tenant_id=? AND group_id=?",
@@ -231,8 +240,8 @@ class SQLiteGroupStore:
 
     def fire_event(self, event: ScheduledEvent, state: GroupState | None,
                    next_event: ScheduledEvent | None,
-                   mark_divergent: bool) -> Deferred[None]:
-        return self._events.fire_event(event, state, next_event, mark_divergent)
+                   mark_divergent: bool, fence: Fence | None = None) -> Deferred[None]:
+        return self._events.fire_event(event, state, next_event, mark_divergent, fence)
 
     def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
         return self._events.earliest_trigger(buckets)
@@ -246,15 +255,23 @@ class SQLiteGroupStore:
         return self._db.run(work)
 
     def clear_divergent(self, tenant_id: str, group_id: str,
-                        mark: int | None = None) -> Deferred[None]:
+                        mark: int | None = None,
+                        fence: Fence | None = None) -> Deferred[None]:
         def work() -> None:
             with self._db.transaction() as conn:
+                check_fence(conn, fence)
                 if mark is None:
                     conn.execute("DELETE FROM divergent WHERE tenant_id=? AND group_id=?",
                                  (tenant_id, group_id))
                 else:
                     conn.execute("DELETE FROM divergent WHERE tenant_id=? AND group_id=? "
                                  "AND mark=?", (tenant_id, group_id, mark))
+        return self._db.run(work)
+
+    def claim_bucket(self, bucket: int) -> Deferred[int]:
+        def work() -> int:
+            with self._db.transaction() as conn:
+                return claim_bucket_row(conn, bucket)
         return self._db.run(work)
 
     def list_divergent(self) -> Deferred[list[DivergentMark]]:

@@ -13,9 +13,10 @@ from twisted.internet import reactor
 from twisted.internet.interfaces import IReactorThreads
 from twisted.trial.unittest import TestCase
 
-from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent, Webhook
+from otter2.model import Fence, GroupState, Policy, ScalingGroup, ScheduledEvent, Webhook
 from otter2.model.cloud import CLBDescription, RCv3Description, RecordedServer
 from otter2.store.interface import (
+    FencedOut,
     GroupStore,
     NoSuchGroup,
     NoSuchPolicy,
@@ -285,6 +286,59 @@ def group_store_tests(build_store: Callable[[TestCase], GroupStore]) -> type[Tes
                              [30.0])
             await self.store.delete_policy("t1", "g1", "p1")
             self.assertEqual(await self.store.due_events([1], 100.0, 10), [])
+
+        async def test_claims_give_growing_tokens(self) -> None:
+            """Each claim of a bucket gives a token greater than the last; buckets
+            count apart."""
+            first = await self.store.claim_bucket(7)
+            self.assertGreater(await self.store.claim_bucket(7), first)
+            self.assertEqual(await self.store.claim_bucket(8), 1)
+
+        async def test_current_fence_lets_writes_through(self) -> None:
+            """Writes fenced with the bucket's latest token (or not fenced) are made."""
+            first = event("p1", 10.0, bucket=3)
+            await self.store.create_group(group(), [policy()], [first], 10)
+            fence = Fence(3, await self.store.claim_bucket(3))
+            state = present(await self.store.load_group("t1", "g1")).state
+            saved = await self.store.save_state(evolve(state, desired=2), fence)
+            await self.store.save_servers("t1", "g1", [RecordedServer("s1")], fence)
+            await self.store.fire_event(first, None, None, True, fence)
+            [mark] = await self.store.list_divergent()
+            await self.store.clear_divergent("t1", "g1", mark.mark, fence)
+            loaded = present(await self.store.load_group("t1", "g1"))
+            self.assertEqual((loaded.state, [s.id for s in loaded.servers]), (saved, ["s1"]))
+            self.assertEqual(await self.store.list_divergent(), [])
+            await self.store.delete_group("t1", "g1", fence)
+            self.assertIsNone(await self.store.load_group("t1", "g1", True))
+
+        async def test_stale_fence_writes_nothing(self) -> None:
+            """Once a later owner claims the bucket, every write fenced with the
+            older token is refused with FencedOut and changes nothing; the new
+            owner's writes go through."""
+            first = event("p1", 10.0, bucket=3)
+            await self.store.create_group(group(), [policy()], [first], 10)
+            await self.store.mark_divergent("t1", "g1")
+            [mark] = await self.store.list_divergent()
+            old = Fence(3, await self.store.claim_bucket(3))
+            new = Fence(3, await self.store.claim_bucket(3))
+            before = present(await self.store.load_group("t1", "g1"))
+            with self.assertRaises(FencedOut):
+                await self.store.save_state(evolve(before.state, desired=9), old)
+            with self.assertRaises(FencedOut):
+                await self.store.save_servers("t1", "g1", [RecordedServer("s1")], old)
+            with self.assertRaises(FencedOut):
+                await self.store.fire_event(first, evolve(before.state, desired=9), None,
+                                            True, old)
+            with self.assertRaises(FencedOut):
+                await self.store.clear_divergent("t1", "g1", mark.mark, old)
+            with self.assertRaises(FencedOut):
+                await self.store.delete_group("t1", "g1", old)
+            self.assertEqual(present(await self.store.load_group("t1", "g1")), before)
+            self.assertEqual(await self.store.list_divergent(), [mark])
+            self.assertEqual(await self.store.due_events([3], 100.0, 10), [first])
+            await self.store.fire_event(first, None, None, False, new)
+            await self.store.save_state(evolve(before.state, desired=9), Fence(4, 0))
+            self.assertEqual(present(await self.store.load_group("t1", "g1")).state.desired, 9)
 
     return GroupStoreContract
 
