@@ -21,6 +21,7 @@ setup(
         "pyrsistent>=0.20,<0.21",
         "croniter>=2.0,<8",
         "jsonschema>=4.20,<5",
+        "kazoo>=2.9,<3",
     ],
     extras_require={
         "test": ["hypothesis>=6.100,<7", "mypy>=1.10", "mypy-zope>=1.0", "ruff>=0.5"],
