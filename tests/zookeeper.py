@@ -3,7 +3,7 @@ A standalone ZooKeeper for the tests that need one: ``scripts/start-zookeeper``
 on a free loopback port, its data in a temporary directory, started when a
 test first asks for it and stopped when the test process exits (or dies: the
 server is told to end with its parent). Each test works under a path of its
-own (`ZooKeeper.hosts`), so tests sharing the server never see each other's
+own (`ZooKeeper.path`), so tests sharing the server never see each other's
 nodes.
 
 ``make test`` installs the server (``scripts/install-zookeeper``); without it
@@ -72,11 +72,12 @@ class ZooKeeper:
                 self.stop()
                 raise AssertionError(f"ZooKeeper did not start; see {self.directory}")
             time.sleep(0.05)
+        self.hosts = f"127.0.0.1:{self.port}"
         self._paths = itertools.count(1)
 
-    def hosts(self) -> str:
-        """A connection string to the server under a path no other test uses."""
-        return f"127.0.0.1:{self.port}/test-{os.getpid()}-{next(self._paths)}"
+    def path(self) -> str:
+        """A path in the server that no other test uses."""
+        return f"/test-{os.getpid()}-{next(self._paths)}"
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
