@@ -52,11 +52,13 @@ from otter2.store.sqlite_rows import (
 class SQLiteGroupStore:
     """A `GroupStore` in one SQLite file; see the module docstring."""
 
-    def __init__(self, reactor: IReactorThreads, path: str, start: bool = True) -> None:
+    def __init__(self, reactor: IReactorThreads, path: str, start: bool = True,
+                 shared: bool = False) -> None:
         """The store of the file at ``path``, opened now unless ``start`` is false: then
         `start` opens it (a daemon opens its store when its services start, after
-        twistd may have forked)."""
-        self._db = Database(reactor, path, start)
+        twistd may have forked). ``shared``: other processes write the file too
+        (Note [Group cache])."""
+        self._db = Database(reactor, path, start, shared)
         self._policies = SQLitePolicies(self._db)
         self._events = SQLiteEvents(self._db)
 
@@ -94,19 +96,17 @@ class SQLiteGroupStore:
 
     def load_group(self, tenant_id: str, group_id: str,
                    include_deleting: bool = False) -> Deferred[ScalingGroup | None]:
-        def work() -> ScalingGroup | None:
-            row = self._db.conn.execute(
+        def work() -> Any:
+            return self._db.conn.execute(
                 f"SELECT {GROUP_COLUMNS} FROM scaling_group "
                 "WHERE tenant_id=? AND group_id=?", (tenant_id, group_id)).fetchone()
-            if row is None:
-                return None
-            return group_from_row(row)
 
         def visible(group: ScalingGroup | None) -> ScalingGroup | None:
             return group if group is None or include_deleting or not group.deleting else None
 
         # See Note [Group cache].
-        return self._db.read_group((tenant_id, group_id), work).addCallback(visible)
+        return self._db.read_group((tenant_id, group_id), work,
+                                   group_from_row).addCallback(visible)
 
     def list_groups(self, tenant_id: str, limit: int,
                     marker: str | None) -> Deferred[list[ScalingGroup]]:

@@ -433,3 +433,41 @@ class SQLiteGroupCacheTests(TestCase):
         self.assertIsNone(await self.store.load_group("t1", "g1"))
         await self.store.create_group(group(), [], [], 10)
         self.assertEqual(await self.store.load_group("t1", "g1"), group())
+
+
+class SharedFileTests(TestCase):
+    """Two stores on one file, as two daemons on one machine (Note [Group cache])."""
+
+    def setUp(self) -> None:
+        path = self.mktemp() + ".sqlite"
+        self.one = SQLiteGroupStore(IReactorThreads(reactor), path, shared=True)
+        self.other = SQLiteGroupStore(IReactorThreads(reactor), path, shared=True)
+        self.addCleanup(self.one.close)
+        self.addCleanup(self.other.close)
+
+    async def test_reads_see_the_other_process_writes(self) -> None:
+        """A group read (and cached) by one store, then written through the other, is
+        read as written by the first, alone and in listings; an unchanged file
+        keeps serving the same copy."""
+        await self.one.create_group(group(), [], [], 10)
+        cached = present(await self.one.load_group("t1", "g1"))
+        self.assertIs(present(await self.one.load_group("t1", "g1")), cached)
+        saved = await self.other.save_state(evolve(cached.state, desired=6))
+        self.assertEqual(present(await self.one.load_group("t1", "g1")).state, saved)
+        [listed] = await self.one.list_groups("t1", 10, None)
+        self.assertEqual(listed.state, saved)
+        await self.other.update_config("t1", "g1", {**CONFIG, "name": "renamed"})
+        [listed] = await self.one.list_groups("t1", 10, None)
+        self.assertEqual(listed.name, "renamed")
+        await self.other.delete_group("t1", "g1")
+        self.assertIsNone(await self.one.load_group("t1", "g1", True))
+
+    async def test_claims_and_fences_across_stores(self) -> None:
+        """A bucket claimed through one store fences the writes made through the other
+        with an older token."""
+        await self.one.create_group(group(), [], [], 10)
+        old = Fence(1, await self.one.claim_bucket(1))
+        await self.other.claim_bucket(1)
+        state = present(await self.one.load_group("t1", "g1")).state
+        with self.assertRaises(FencedOut):
+            await self.one.save_state(evolve(state, desired=3), old)
