@@ -21,12 +21,14 @@ from __future__ import annotations
 from typing import Any
 
 from attrs import evolve
+from effect import Effect
 from treq.client import HTTPClient
 from twisted.application.service import MultiService
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web.client import Agent
+from txeffect import perform
 
 from otter2.api.app import AdminAPI, OtterAPI
 from otter2.api.site import APISite
@@ -49,6 +51,7 @@ from otter2.effects.auth import (
 )
 from otter2.effects.dispatcher import notify_after
 from otter2.effects.http import QuietConnectionPool, TimeoutHTTPClient
+from otter2.partition import AllBuckets, Ownership, ZooKeeperPartition
 from otter2.service.converger import Converger
 from otter2.service.daemon import (
     DaemonService,
@@ -66,7 +69,7 @@ from otter2.service.listening import (
 )
 from otter2.service.scheduler import Scheduler, scheduler_check
 from otter2.service.selfheal import SelfHeal
-from otter2.store.intents import MarkDivergent
+from otter2.store.intents import ClaimBucket, MarkDivergent
 from otter2.store.sqlite import SQLiteGroupStore
 from otter2.store.sqlite_database import StoreUnavailable, open_file
 
@@ -153,19 +156,27 @@ def build_service(config: Config, port: str, reactor: Any,
     if config.url_root is None:
         config = evolve(config, url_root=default_url_root(port))
     top = DaemonService()
-    store = SQLiteGroupStore(reactor, path, start=False)
+    # Nodes sharing the file through ZooKeeper: Note [Group cache].
+    store = SQLiteGroupStore(reactor, path, start=False, shared=config.zookeeper is not None)
     StoreService(store).setServiceParent(top)
     http = _http_client(reactor)
     dispatcher = make_dispatcher(reactor, store, **_cloud(config, http, reactor))
+    # Started after the store and stopped before it, after the services working
+    # for its buckets have stopped: Note [Fencing].
+    ownership = _ownership(config, reactor, dispatcher, top)
+    buckets = config.scheduler.buckets
     if config.identity is not None:
-        converger = Converger(reactor, dispatcher, config.converger)
+        converger = Converger(reactor, dispatcher, config.converger, ownership, buckets)
         converger.setServiceParent(top)
+        ownership.subscribe(converger.look_now)
         # A mark written on this node is looked at now: Note [Divergent marks].
         dispatcher = notify_after(dispatcher, MarkDivergent, converger.look_now)
         if config.selfheal_interval is not None:
-            SelfHeal(reactor, dispatcher, config.selfheal_interval).setServiceParent(top)
+            SelfHeal(reactor, dispatcher, config.selfheal_interval, ownership,
+                     buckets).setServiceParent(top)
     scheduler = Scheduler(reactor, dispatcher, config.scheduler.interval,
-                          config.scheduler.batchsize, config.scheduler.bucket_numbers)
+                          config.scheduler.batchsize, config.scheduler.bucket_numbers,
+                          ownership)
     scheduler.setServiceParent(top)
     api = OtterAPI(config, dispatcher, reactor, _validator(config, http, reactor))
     api.add_health_check("scheduler", scheduler_check(scheduler))
@@ -178,6 +189,22 @@ def build_service(config: Config, port: str, reactor: Any,
         ListeningService(listening).setServiceParent(top)
     _warn(config, ports[0].getHost())
     return top
+
+
+def _ownership(config: Config, reactor: Any, dispatcher: Any,
+               top: MultiService) -> Ownership:
+    """Which buckets this node works for: all of them, unless ``zookeeper`` is
+    configured (then a partition service, added to ``top``)."""
+    if config.zookeeper is None:
+        return AllBuckets(config.scheduler.bucket_numbers)
+
+    def claim(bucket: int) -> Any:
+        return perform(dispatcher, Effect(ClaimBucket(bucket)))
+    partition = ZooKeeperPartition(reactor, config.zookeeper.hosts,
+                                   config.scheduler.bucket_numbers, claim,
+                                   config.zookeeper.path, config.zookeeper.session_timeout)
+    partition.setServiceParent(top)
+    return partition
 
 
 class CannotStart(Exception):

@@ -23,11 +23,12 @@ from otter2.config.values import (
     RootResponse,
     SchedulerConfig,
     StoreConfig,
+    ZooKeeperConfig,
 )
 
 __all__ = [
     "API_AUTH_TTL", "DEFAULT_PORT", "MAX_IN_FLIGHT_PER_TENANT", "SELFHEAL_INTERVAL",
     "THROTTLE_KEYS", "UNUSED_KEYS", "CloudClientConfig", "Config", "ConfigError",
     "ConvergerConfig", "IdentityConfig", "Limits", "RootResponse", "SchedulerConfig",
-    "StoreConfig", "default_url_root", "load_config", "parse_config",
+    "StoreConfig", "ZooKeeperConfig", "default_url_root", "load_config", "parse_config",
 ]

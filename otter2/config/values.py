@@ -103,12 +103,23 @@ class SchedulerConfig:
 
     interval: float = 10.0  # seconds between looks for due events
     batchsize: int = 100  # events read at a time
-    buckets: int = 128  # buckets the events are spread over
+    # Buckets the groups and their events are spread over: the converger's and
+    # the scheduler's share of the work when several nodes run (``zookeeper``).
+    buckets: int = 256
 
     @property
     def bucket_numbers(self) -> range:
         """Every bucket: 1..buckets."""
         return range(1, self.buckets + 1)
+
+
+@frozen
+class ZooKeeperConfig:
+    """The ZooKeeper several otter2 nodes share the buckets through (``zookeeper``)."""
+
+    hosts: str  # "host:port,host:port"
+    path: str = "/otter2"  # where the nodes keep their members and owners
+    session_timeout: float = 10.0  # seconds a silent node keeps its buckets
 
 
 @frozen
@@ -138,6 +149,7 @@ class Config:
     api_auth_ttl: float | None = None  # None: the API checks no tokens
     service_names: PMap = field(factory=pmap, converter=frozen_json)
     cloud_client: CloudClientConfig = CloudClientConfig()
+    zookeeper: ZooKeeperConfig | None = None  # None: one node owns every bucket
     # Sections that later services read; kept as given.
     sections: PMap = field(factory=pmap, converter=frozen_json)
     # Keys of `UNUSED_KEYS` the document gives, in that order.

@@ -22,7 +22,7 @@ from otter2.control.errors import APIError
 from otter2.control.policy import execute_policy, execution_time
 from otter2.control.schedule import following_event
 from otter2.intents import Now
-from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent
+from otter2.model import Fence, GroupState, Policy, ScalingGroup, ScheduledEvent
 from otter2.store.changes import TooManyConflicts, after_lost_race
 from otter2.store.intents import FireEvent, LoadGroup, LoadPolicy
 from otter2.store.interface import NoSuchGroup, StaleEvent, StaleVersion
@@ -90,11 +90,13 @@ def decide(event: ScheduledEvent, group: ScalingGroup | None, policy: Policy | N
 
 
 @do
-def fire(event: ScheduledEvent) -> Generator[Effect, Any, Fired]:
+def fire(event: ScheduledEvent, fence: Fence | None = None) -> Generator[Effect, Any, Fired]:
     """
     An Effect of the `Fired` event: read the group and the policy, decide,
-    and write the decision with the event's consumption; decided again from
-    a fresh read whenever the group changed meanwhile.
+    and write the decision with the event's consumption (fenced with
+    ``fence``: `FencedOut` once the event's bucket has a newer owner; see
+    Note [Fencing] in ``otter2.partition``); decided again from a fresh read
+    whenever the group changed meanwhile.
     """
     for attempt in range(MAX_ATTEMPTS):
         now: float = yield Effect(Now())
@@ -104,7 +106,8 @@ def fire(event: ScheduledEvent) -> Generator[Effect, Any, Fired]:
             policy = yield Effect(LoadPolicy(event.tenant_id, event.group_id, event.policy_id))
         firing = decide(event, group, policy, now)
         try:
-            yield Effect(FireEvent(event, firing.state, firing.next_event, firing.mark_divergent))
+            yield Effect(FireEvent(event, firing.state, firing.next_event, firing.mark_divergent,
+                                   fence))
         except StaleEvent:
             return Fired(event, Firing(Outcome.ALREADY_FIRED, "the event was consumed already"),
                          now)
