@@ -51,7 +51,7 @@ from otter2.effects.auth import (
 )
 from otter2.effects.dispatcher import notify_after
 from otter2.effects.http import QuietConnectionPool, TimeoutHTTPClient
-from otter2.partition import AllBuckets, Ownership, ZooKeeperPartition
+from otter2.partition import AllBuckets, Ownership, ZooKeeperPartition, partition_check
 from otter2.service.converger import Converger
 from otter2.service.daemon import (
     DaemonService,
@@ -180,6 +180,8 @@ def build_service(config: Config, port: str, reactor: Any,
     scheduler.setServiceParent(top)
     api = OtterAPI(config, dispatcher, reactor, _validator(config, http, reactor))
     api.add_health_check("scheduler", scheduler_check(scheduler))
+    if isinstance(ownership, ZooKeeperPartition):
+        api.add_health_check("partition", partition_check(ownership))
     sites = [APISite(api.resource(), config.limits.max_body_bytes)]
     if config.admin:
         sites.append(APISite(AdminAPI(dispatcher, reactor, scheduler).resource(),

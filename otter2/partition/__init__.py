@@ -75,6 +75,7 @@ test-case-name: tests.partition.test_zookeeper, tests.partition.test_ownership
 
 from otter2.partition.assignment import buckets_of, owner_of
 from otter2.partition.ownership import AllBuckets, Ownership, Turn
-from otter2.partition.zookeeper import ZooKeeperPartition
+from otter2.partition.zookeeper import ZooKeeperPartition, partition_check
 
-__all__ = ["AllBuckets", "Ownership", "Turn", "ZooKeeperPartition", "buckets_of", "owner_of"]
+__all__ = ["AllBuckets", "Ownership", "Turn", "ZooKeeperPartition", "buckets_of", "owner_of",
+           "partition_check"]

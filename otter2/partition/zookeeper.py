@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import socket
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from kazoo.client import KazooClient, KazooState
@@ -183,6 +183,8 @@ class ZooKeeperPartition(Service):
         self._rebalance(session)
 
     def _connection(self, state: str) -> None:
+        if self._stopping:
+            return
         if state == KazooState.SUSPENDED:
             # Start nothing until we know whether our session survives.
             self.connected = False
@@ -273,6 +275,18 @@ class ZooKeeperPartition(Service):
                           self.member)
         d.addCallbacks(lambda _: self._rebalance(session), lambda f: log.failure(
             "Could not hand over bucket {bucket}", f, bucket=bucket))
+
+
+def partition_check(partition: ZooKeeperPartition,
+                    ) -> Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]:
+    """The partition's part of ``/health``: healthy while in touch with ZooKeeper as a
+    member; the members seen and the buckets this node works for."""
+    async def check() -> tuple[bool, dict[str, Any]]:
+        healthy = partition.connected and partition.member is not None
+        return healthy, {"connected": partition.connected, "member": partition.member,
+                         "members": len(partition.members),
+                         "buckets": list(partition.owned())}
+    return check
 
 
 def _delete_owner_node(client: KazooClient, path: str, member: str | None) -> None:
