@@ -56,7 +56,11 @@ Failures:
   frozen VM): the node cannot notice anything while paused; meanwhile its
   session ended and its buckets went to others, who claimed newer tokens. When
   it resumes, every write it had in flight, or starts before kazoo tells it the
-  session is LOST, is refused by the store.
+  session is LOST, is refused by the store. Several nodes on one SQLite file
+  add a case: a node paused in the middle of a write holds the file's one
+  write lock, so no other node can claim (or write) until it goes on and
+  commits, its fence checked before any newer claim: the buckets move late,
+  never unsafely.
 
 The honest limit: calls to the cloud cannot carry a token. A node that lost
 its bucket (cut off, or paused and resumed) may still make the cloud calls
