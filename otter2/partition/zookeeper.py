@@ -67,6 +67,7 @@ class ZooKeeperPartition(Service):
         self._subscribers: list[Callable[[], None]] = []
         self._stopping = False
         self._rejoin = False  # a session was lost: join again once connected
+        self._retry: Any = None  # the delayed rebalance after a failed claim
         self._idle: list[Deferred[None]] = []
 
     # -- Ownership ---------------------------------------------------------------
@@ -114,6 +115,8 @@ class ZooKeeperPartition(Service):
         removes this node's nodes at once, and the others take its buckets."""
         Service.stopService(self)
         self._stopping = True
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
         return Deferred.fromCoroutine(self._leave())
 
     async def _leave(self) -> None:
@@ -258,10 +261,24 @@ class ZooKeeperPartition(Service):
             changed()
 
     def _claim_failed(self, failure: Any, bucket: int, session: int) -> None:
+        """The bucket's node was taken but no token claimed (the store failed): let go of
+        the node, so that it is nobody's rather than held by a node not working for the
+        bucket, and try again in a second if the bucket is still ours."""
         self._claiming.discard(bucket)
         log.failure("Could not take bucket {bucket}", failure, bucket=bucket)
-        if session == self._session and self.running:
-            self._reactor.callLater(1.0, self._rebalance, session)
+        client = self._client
+        if session != self._session or client is None:
+            return
+        d = deferToThread(_delete_owner_node, client, f"{self._owners_path}/{bucket}",
+                          self.member)
+        d.addErrback(lambda f: log.failure("Could not let go of bucket {bucket}", f,
+                                           bucket=bucket))
+        d.addCallback(lambda _: self._retry_later(session))
+
+    def _retry_later(self, session: int) -> None:
+        """Rebalance again in a second (once, however many claims failed)."""
+        if self.running and (self._retry is None or not self._retry.active()):
+            self._retry = self._reactor.callLater(1.0, self._rebalance, session)
 
     def _release(self, bucket: int) -> None:
         """Let go of ``bucket``, whose work is over: the next owner may take it."""

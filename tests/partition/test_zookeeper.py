@@ -12,14 +12,15 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import reactor
+from twisted.internet.defer import fail
 from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.task import deferLater
 from twisted.protocols.portforward import ProxyFactory, ProxyServer
 from twisted.trial.unittest import TestCase
 
 from otter2.model import Fence
-from otter2.partition import ZooKeeperPartition
-from otter2.store.interface import FencedOut
+from otter2.partition import ZooKeeperPartition, buckets_of
+from otter2.store.interface import FencedOut, StoreUnavailable
 from otter2.store.sqlite import SQLiteGroupStore
 from tests.store.test_stores import group
 from tests.zookeeper import shared_zookeeper
@@ -159,3 +160,28 @@ class ZooKeeperPartitionTests(TestCase):
         await self.until(lambda: self.split(a, b), "split again once mended", 30)
 
 
+
+    async def test_failed_claim_leaves_the_bucket_free(self) -> None:
+        """A node that cannot claim tokens (its store fails) does not keep the buckets'
+        nodes: another node gets its own share, and once the store answers again
+        the first gets the rest."""
+        failing = [True]
+
+        def claim(bucket: int) -> Any:
+            if failing[0]:
+                return fail(StoreUnavailable("the store is closed"))
+            return self.store.claim_bucket(bucket)
+        a = ZooKeeperPartition(reactor, self.zookeeper.hosts, BUCKETS, claim, path=self.path,
+                               session_timeout=2.0, identifier="a")
+        a.startService()
+        self.addCleanup(lambda: a.stopService() if a.running else None)
+        await self.until(lambda: a.member is not None, "a joined")
+        await deferLater(reactor, 0.5, lambda: None)
+        b = self.node("b")
+        await self.until(lambda: len(b.members) == 2 and len(b.owned()) > 0
+                         and b.owned() == sorted(set(BUCKETS) - buckets_of(
+                             a.member or "", b.members, BUCKETS)), "b owning its share")
+        self.assertEqual(list(a.owned()), [])
+        failing[0] = False
+        await self.until(lambda: self.split(a, b), "split once the store answers")
+        self.flushLoggedErrors(StoreUnavailable)
