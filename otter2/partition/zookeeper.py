@@ -35,6 +35,9 @@ from otter2.partition.ownership import Turn
 
 log = Logger(namespace="otter2.partition")
 
+#: Seconds between attempts to join when ZooKeeper cannot be reached.
+RETRY_JOIN = 5.0
+
 
 class ZooKeeperPartition(Service):
     """
@@ -103,12 +106,25 @@ class ZooKeeperPartition(Service):
     def startService(self) -> None:
         Service.startService(self)
         self._stopping = False
-        self._client = KazooClient(hosts=self.hosts, timeout=self.session_timeout)
-        self._client.add_listener(self._state_changed)
-        d = deferToThread(self._connect, self._client)
-        d.addCallbacks(self._joined, lambda failure: log.failure(
-            "Could not join the otter2 nodes in ZooKeeper at {hosts}", failure,
-            hosts=self.hosts), callbackArgs=(self._session,))
+        self._begin()
+
+    def _begin(self) -> None:
+        """Connect and join; if ZooKeeper cannot be reached, try again in a few seconds."""
+        self._retry = None
+        client = self._client = KazooClient(hosts=self.hosts, timeout=self.session_timeout)
+        client.add_listener(self._state_changed)
+        d = deferToThread(self._connect, client)
+        d.addCallbacks(self._joined, self._not_joined, callbackArgs=(self._session,),
+                       errbackArgs=(client,))
+
+    def _not_joined(self, failure: Any, client: KazooClient) -> None:
+        log.failure("Could not join the otter2 nodes in ZooKeeper at {hosts}; trying again "
+                    "in {seconds} s", failure, hosts=self.hosts, seconds=RETRY_JOIN)
+        if self._client is client:
+            self._client = None
+        deferToThread(_close, client).addErrback(lambda _: None)
+        if self.running and not self._stopping:
+            self._retry = self._reactor.callLater(RETRY_JOIN, self._begin)
 
     def stopService(self) -> Deferred[None]:
         """Start no more work, wait for the work begun, then leave: closing the session
