@@ -22,6 +22,7 @@ run: install
 	$(VENV)/bin/twistd -n --pidfile= otter2 $(ARGS)
 
 test: install $(MIMIC_VENV)/.installed
+	scripts/install-zookeeper
 	VENV=$(VENV) MIMIC_VENV=$(MIMIC_VENV) scripts/run-tests
 
 check: install

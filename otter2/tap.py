@@ -21,12 +21,14 @@ from __future__ import annotations
 from typing import Any
 
 from attrs import evolve
+from effect import Effect
 from treq.client import HTTPClient
 from twisted.application.service import MultiService
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python import usage
 from twisted.web.client import Agent
+from txeffect import perform
 
 from otter2.api.app import AdminAPI, OtterAPI
 from otter2.api.site import APISite
@@ -51,6 +53,7 @@ from otter2.effects.dispatcher import notify_after
 from otter2.effects.http import QuietConnectionPool, RequestWatch, TimeoutHTTPClient
 from otter2.effects.reachable import identity_check
 from otter2.metrics import Metrics
+from otter2.partition import AllBuckets, Ownership, ZooKeeperPartition, partition_check
 from otter2.service.converger import Converger
 from otter2.service.daemon import (
     DaemonService,
@@ -70,7 +73,7 @@ from otter2.service.listening import (
 from otter2.service.loop import loop_check
 from otter2.service.scheduler import Scheduler, scheduler_check
 from otter2.service.selfheal import SelfHeal
-from otter2.store.intents import marks_divergent
+from otter2.store.intents import ClaimBucket, marks_divergent
 from otter2.store.sqlite import SQLiteGroupStore
 from otter2.store.sqlite_database import StoreUnavailable, open_file
 
@@ -161,26 +164,33 @@ def build_service(config: Config, port: str, reactor: Any,
     if config.url_root is None:
         config = evolve(config, url_root=default_url_root(port))
     top = DaemonService(reactor, config.shutdown_timeout)
-    store = SQLiteGroupStore(reactor, path, start=False)
+    # Nodes sharing the file through ZooKeeper: Note [Group cache].
+    store = SQLiteGroupStore(reactor, path, start=False, shared=config.zookeeper is not None)
     StoreService(store).setServiceParent(top)
     http = _http_client(reactor)
     # The daemon's own registry: Note [Metrics seams] in otter2.metrics.
     metrics = Metrics(per_group=config.metrics.per_group)
     dispatcher = make_dispatcher(reactor, store, **_cloud(config, http, reactor, metrics))
+    # Started after the store and stopped before it, after the services working
+    # for its buckets have stopped: Note [Fencing].
+    ownership = _ownership(config, reactor, dispatcher, top)
+    buckets = config.scheduler.buckets
     converger = None
     if config.identity is not None:
-        converger = Converger(reactor, dispatcher, config.converger,
+        converger = Converger(reactor, dispatcher, config.converger, ownership, buckets,
                               observe=metrics.iteration_concluded)
         converger.setServiceParent(top)
+        ownership.subscribe(converger.look_now)
         # A mark written on this node is looked at now: Note [Divergent marks].
         dispatcher = notify_after(dispatcher, marks_divergent, converger.look_now)
         DivergenceWatch(reactor, dispatcher, config.metrics.divergent_timeout,
                         observe=metrics.divergence_watched).setServiceParent(top)
         if config.selfheal_interval is not None:
-            SelfHeal(reactor, dispatcher, config.selfheal_interval).setServiceParent(top)
+            SelfHeal(reactor, dispatcher, config.selfheal_interval, ownership,
+                     buckets).setServiceParent(top)
     scheduler = Scheduler(reactor, dispatcher, config.scheduler.interval,
                           config.scheduler.batchsize, config.scheduler.bucket_numbers,
-                          observe=metrics.event_fired)
+                          ownership, observe=metrics.event_fired)
     scheduler.setServiceParent(top)
     api = OtterAPI(config, dispatcher, reactor, _validator(config, http, reactor), metrics)
     api.add_health_check("scheduler", scheduler_check(scheduler))
@@ -188,6 +198,8 @@ def build_service(config: Config, port: str, reactor: Any,
         api.add_health_check("converger", loop_check(converger.repeater), liveness=True)
     if config.identity is not None:
         api.add_health_check("identity", identity_check(http, config.identity.url))
+    if isinstance(ownership, ZooKeeperPartition):
+        api.add_health_check("partition", partition_check(ownership))
     sites = [APISite(api.resource(), config.limits.max_body_bytes)]
     if config.admin:
         sites.append(APISite(AdminAPI(dispatcher, reactor, scheduler, metrics).resource(),
@@ -197,6 +209,22 @@ def build_service(config: Config, port: str, reactor: Any,
         ListeningService(listening).setServiceParent(top)
     _warn(config, ports[0].getHost())
     return top
+
+
+def _ownership(config: Config, reactor: Any, dispatcher: Any,
+               top: MultiService) -> Ownership:
+    """Which buckets this node works for: all of them, unless ``zookeeper`` is
+    configured (then a partition service, added to ``top``)."""
+    if config.zookeeper is None:
+        return AllBuckets(config.scheduler.bucket_numbers)
+
+    def claim(bucket: int) -> Any:
+        return perform(dispatcher, Effect(ClaimBucket(bucket)))
+    partition = ZooKeeperPartition(reactor, config.zookeeper.hosts,
+                                   config.scheduler.bucket_numbers, claim,
+                                   config.zookeeper.path, config.zookeeper.session_timeout)
+    partition.setServiceParent(top)
+    return partition
 
 
 class CannotStart(Exception):

@@ -17,6 +17,7 @@ from otter2.config import (
     ConvergerConfig,
     IdentityConfig,
     Limits,
+    ZooKeeperConfig,
     load_config,
     parse_config,
 )
@@ -63,7 +64,7 @@ class ParseConfigTests(SynchronousTestCase):
         default = parse_config({})
         self.assertEqual((default.scheduler.interval, default.scheduler.batchsize,
                           default.scheduler.buckets, default.converger.offline_timeout),
-                         (10, 100, 128, 3600))
+                         (10, 100, 256, 3600))
         for bad, key in [({"scheduler": {"buckets": 0}}, "scheduler.buckets"),
                          ({"scheduler": {"interval": -1}}, "scheduler.interval"),
                          ({"converger": {"offline_timeout": 0}}, "converger.offline_timeout")]:
@@ -139,7 +140,8 @@ class ParseConfigTests(SynchronousTestCase):
         listed, in one order, and the document still loads."""
         config = parse_config({
             "cassandra": {"seed_hosts": ["tcp:127.0.0.1:9042"], "keyspace": "otter"},
-            "zookeeper": {"hosts": "127.0.0.1:2181"}, "scheduler": {"interval": 10, "partition": {"path": "/s"}},
+            "zookeeper": {"hosts": "127.0.0.1:2181", "threads": 20},
+            "scheduler": {"interval": 10, "partition": {"path": "/s"}},
             "metrics": {"interval": 60}, "cloudfeeds": {"tenant_id": "t"},
             "cloud_client": {"throttling": {}, "timeout": 30}, "cloudOrchestration": "heat",
             "environment": "staging", "bobby_url": "http://bobby",
@@ -149,6 +151,23 @@ class ParseConfigTests(SynchronousTestCase):
             "converger": {"max_retry_delay": 30}})
         self.assertEqual(config.unused, (*UNUSED_KEYS, "cloud_client.timeout",
                                          "metrics.interval"))
+
+    def test_zookeeper(self) -> None:
+        """The zookeeper section names the servers the nodes share the buckets through,
+        with defaults; without it there is none; a wrong key is named."""
+        self.assertIsNone(parse_config({}).zookeeper)
+        self.assertEqual(parse_config({"zookeeper": {"hosts": "10.0.0.1:2181"}}).zookeeper,
+                         ZooKeeperConfig("10.0.0.1:2181", "/otter2", 10.0))
+        self.assertEqual(parse_config({"zookeeper": {
+            "hosts": "a:1,b:2", "path": "/o2", "session_timeout": 4}}).zookeeper,
+            ZooKeeperConfig("a:1,b:2", "/o2", 4))
+        for bad, key in [({"zookeeper": {}}, "zookeeper.hosts"),
+                         ({"zookeeper": {"hosts": ""}}, "zookeeper.hosts"),
+                         ({"zookeeper": {"hosts": "a:1", "path": "x"}}, "zookeeper.path"),
+                         ({"zookeeper": {"hosts": "a:1", "session_timeout": 0}},
+                          "zookeeper.session_timeout")]:
+            error = self.assertRaises(ConfigError, parse_config, bad)
+            self.assertIn(key, str(error))
 
     def test_used_keys_are_not_listed(self) -> None:
         """Keys otter2 acts on are not listed, nor a section's other keys."""

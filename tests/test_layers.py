@@ -21,6 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "otter2"
 LAYERS: dict[str, int] = {
     "model": 0,
     "intents": 1, "control": 1, "cloud": 1, "store": 1, "config": 1, "logs": 1,
+    "partition": 1,
     "convergence": 2, "effects": 2, "scheduling": 2,
     "simulation": 3, "service": 3, "metrics": 3,
     "api": 4, "bench": 4,

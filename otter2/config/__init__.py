@@ -25,12 +25,13 @@ from otter2.config.values import (
     RootResponse,
     SchedulerConfig,
     StoreConfig,
+    ZooKeeperConfig,
 )
 
 __all__ = [
     "API_AUTH_TTL", "DEFAULT_PORT", "MAX_IN_FLIGHT_PER_TENANT", "SELFHEAL_INTERVAL",
     "THROTTLE_KEYS", "UNUSED_KEYS", "CloudClientConfig", "Config", "ConfigError",
     "ConvergerConfig", "ExecutionsConfig", "IdentityConfig", "Limits", "MetricsConfig",
-    "RootResponse", "SchedulerConfig",
-    "StoreConfig", "default_url_root", "load_config", "parse_config",
+    "RootResponse", "SchedulerConfig", "StoreConfig", "ZooKeeperConfig", "default_url_root",
+    "load_config", "parse_config",
 ]

@@ -29,6 +29,7 @@ from otter2.config.values import (
     RootResponse,
     SchedulerConfig,
     StoreConfig,
+    ZooKeeperConfig,
 )
 
 # Sections whose content the control plane does not read yet: accepted as
@@ -43,7 +44,7 @@ _KNOWN = {"url_root", "admin", "limits", "store", "root", "region", "shutdown_ti
 #: Keys of Otter's configuration that otter2 accepts, so that an Otter file
 #: loads, but does not act on yet; the daemon names each one given in a
 #: warning as it starts, so that nobody believes it took effect.
-UNUSED_KEYS = ("cassandra", "zookeeper", "scheduler.partition", "cloudfeeds",
+UNUSED_KEYS = ("cassandra", "zookeeper.threads", "scheduler.partition", "cloudfeeds",
                "environment", "bobby_url",
                "non-convergence-tenants", "identity.wait", "converger.max_retry_delay")
 
@@ -114,6 +115,7 @@ def parse_config(document: Any) -> Config:
         identity=_identity(document), converger=_converger(document),
         cloud_client=_cloud_client(document), metrics=_metrics(document),
         scheduler=_scheduler(document), executions=_executions(document),
+        zookeeper=_zookeeper(document),
         selfheal_interval=_selfheal(document),
         shutdown_timeout=read(document, "shutdown_timeout", "", (int, float),
                               lambda v: v >= 0, "a number of seconds"),
@@ -239,6 +241,20 @@ def _executions(document: Mapping[str, Any]) -> ExecutionsConfig:
                        "a positive number of seconds"),
         key_field=read(section, "key_field", path, (str, type(None)),
                        lambda v: v is None or v != "", "a field name, or null")))
+def _zookeeper(document: Mapping[str, Any]) -> ZooKeeperConfig | None:
+    if "zookeeper" not in document:
+        return None
+    section = section_of(document, "zookeeper", {"hosts", "path", "session_timeout",
+                                               "threads"})
+    path = "zookeeper."
+    hosts = read(section, "hosts", path, str, bool, 'a list such as "127.0.0.1:2181"')
+    if hosts is ABSENT:
+        raise ConfigError('zookeeper.hosts is missing (such as "127.0.0.1:2181")')
+    return ZooKeeperConfig(hosts=hosts, **given(
+        path=read(section, "path", path, str, lambda v: v.startswith("/") and len(v) > 1,
+                  'a path such as "/otter2"'),
+        session_timeout=read(section, "session_timeout", path, (int, float),
+                             lambda v: 1 <= v <= 60, "a number of seconds from 1 to 60")))
 
 
 def _converger(document: Mapping[str, Any]) -> ConvergerConfig:

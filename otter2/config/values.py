@@ -103,7 +103,9 @@ class SchedulerConfig:
 
     interval: float = 10.0  # seconds between looks for due events
     batchsize: int = 100  # events read at a time
-    buckets: int = 128  # buckets the events are spread over
+    # Buckets the groups and their events are spread over: the converger's and
+    # the scheduler's share of the work when several nodes run (``zookeeper``).
+    buckets: int = 256
 
     @property
     def bucket_numbers(self) -> range:
@@ -121,6 +123,15 @@ class ExecutionsConfig:
     idempotency_window: float = 86_400.0  # 24 h
     retention: float = 42 * 86_400.0  # 6 weeks
     key_field: str | None = None
+
+
+@frozen
+class ZooKeeperConfig:
+    """The ZooKeeper several otter2 nodes share the buckets through (``zookeeper``)."""
+
+    hosts: str  # "host:port,host:port"
+    path: str = "/otter2"  # where the nodes keep their members and owners
+    session_timeout: float = 10.0  # seconds a silent node keeps its buckets
 
 
 @frozen
@@ -165,6 +176,7 @@ class Config:
     metrics: MetricsConfig = MetricsConfig()
     # Seconds the work in flight has to finish when the daemon stops.
     shutdown_timeout: float = 30.0
+    zookeeper: ZooKeeperConfig | None = None  # None: one node owns every bucket
     # Sections that later services read; kept as given.
     sections: PMap = field(factory=pmap, converter=frozen_json)
     # Keys of `UNUSED_KEYS` the document gives, in that order.

@@ -54,7 +54,7 @@ from otter2.convergence.steps import CreateServer, Step
 from otter2.convergence.summary import summarize
 from otter2.convergence.tenant_view import TenantView
 from otter2.intents import Now
-from otter2.model import GroupState, ScalingGroup
+from otter2.model import Fence, GroupState, ScalingGroup
 from otter2.model.cloud import (
     CLBNode,
     LBDescription,
@@ -282,10 +282,10 @@ def _acted(facts: Iteration, the_plan: Plan, results: list[tuple[Step, StepOutco
 @do
 def converge_one_group(tenant_id: str, group_id: str,
                        settings: ConvergerConfig = ConvergerConfig(),
-                       ) -> Generator[Effect, Any, Conclusion]:
+                       fence: Fence | None = None) -> Generator[Effect, Any, Conclusion]:
     """
     An Effect of the `Conclusion` of one iteration for the group, written
-    to the store; see the module docstring.
+    to the store with ``fence``; see the module docstring.
     """
     group: ScalingGroup | None = yield Effect(LoadGroup(tenant_id, group_id, True))
     why_not = not_acting_on(group)
@@ -294,7 +294,7 @@ def converge_one_group(tenant_id: str, group_id: str,
     assert group is not None
     now: float = yield Effect(Now())
     facts: Iteration = yield observe_and_act(group, now, settings)
-    written: Conclusion = yield conclude_and_write(group, facts, settings)
+    written: Conclusion = yield conclude_and_write(group, facts, settings, fence)
     return written
 
 
@@ -311,26 +311,28 @@ def not_acting_on(group: ScalingGroup | None) -> str | None:
 
 
 def conclude_and_write(group: ScalingGroup, facts: Iteration,
-                       settings: ConvergerConfig) -> Effect:
-    """An Effect of the `Conclusion` drawn from ``facts``, written."""
+                       settings: ConvergerConfig, fence: Fence | None = None) -> Effect:
+    """An Effect of the `Conclusion` drawn from ``facts``, written with ``fence``."""
     conclusion = conclude(facts, settings.interval, settings.limited_retry_iterations)
-    return write_conclusion(group.tenant_id, group.group_id, conclusion)
+    return write_conclusion(group.tenant_id, group.group_id, conclusion, fence)
 
 
 @do
-def write_conclusion(tenant_id: str, group_id: str,
-                     conclusion: Conclusion) -> Generator[Effect, Any, Conclusion]:
+def write_conclusion(tenant_id: str, group_id: str, conclusion: Conclusion,
+                     fence: Fence | None = None) -> Generator[Effect, Any, Conclusion]:
     """
     An Effect that writes ``conclusion``: the group removed, or its record of
     servers and then its status and LIMITED_RETRY count (compare-and-set).
     Results in the conclusion, or in one that leaves the group alone if it
-    vanished meanwhile.
+    vanished meanwhile. Every write carries ``fence``: `FencedOut`, and
+    nothing more written, once the group's bucket has a newer owner (Note
+    [Fencing] in ``otter2.partition``).
     """
     if conclusion.remove_group:
-        yield Effect(DeleteGroup(tenant_id, group_id))
+        yield Effect(DeleteGroup(tenant_id, group_id, fence))
         return conclusion
     if conclusion.servers is not None:
-        yield Effect(SaveServers(tenant_id, group_id, conclusion.servers))
+        yield Effect(SaveServers(tenant_id, group_id, conclusion.servers, fence))
 
     def change(group: ScalingGroup) -> GroupState:
         return evolve(group.state, status=conclusion.status or group.state.status,
@@ -339,7 +341,7 @@ def write_conclusion(tenant_id: str, group_id: str,
                       build_failures=conclusion.build_failures,
                       build_after=conclusion.build_after)
     try:
-        yield update_state(tenant_id, group_id, change, include_deleting=True)
+        yield update_state(tenant_id, group_id, change, include_deleting=True, fence=fence)
     except NoSuchGroup:
         return left_alone(GONE)
     return conclusion

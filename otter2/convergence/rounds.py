@@ -11,7 +11,7 @@ test-case-name: tests.convergence.test_rounds
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from effect import Effect
@@ -29,7 +29,7 @@ from otter2.convergence.iteration import (
 )
 from otter2.convergence.tenant_view import TenantView, gather_tenant
 from otter2.intents import Now
-from otter2.model import ScalingGroup
+from otter2.model import Fence, ScalingGroup
 from otter2.store.intents import LoadGroup
 
 #: What a round results in for each group: its conclusion, or the exception
@@ -45,12 +45,14 @@ def _captured(effect: Effect) -> Effect:
 @do
 def converge_tenant(tenant_id: str, group_ids: Sequence[str],
                     settings: ConvergerConfig = ConvergerConfig(),
+                    fences: Mapping[str, Fence | None] | None = None,
                     ) -> Generator[Effect, Any, dict[str, RoundResult]]:
     """
     An Effect of each group's `Conclusion` (or exception), by group id, after
     one round over ``group_ids``: the groups read, the tenant's cloud
     observed once for those that launch servers, then every group's
-    iteration at once, each concluded and written.
+    iteration at once, each concluded and written with its fence in
+    ``fences`` (none: unfenced).
     """
     loaded: list[ScalingGroup | None | Exception] = yield all_at_once(
         [_captured(Effect(LoadGroup(tenant_id, group_id, True))) for group_id in group_ids])
@@ -74,14 +76,15 @@ def converge_tenant(tenant_id: str, group_ids: Sequence[str],
     view: TenantView | None = (yield gather_tenant(tenant_id, server_groups)) \
         if server_groups else None
     concluded: list[RoundResult] = yield all_at_once([
-        _captured(_one(group, now, settings, view)) for group in acting])
+        _captured(_one(group, now, settings, view, (fences or {}).get(group.group_id)))
+        for group in acting])
     results.update(zip((group.group_id for group in acting), concluded, strict=True))
     return results
 
 
 @do
 def _one(group: ScalingGroup, now: float, settings: ConvergerConfig,
-         view: TenantView | None) -> Generator[Effect, Any, Conclusion]:
+         view: TenantView | None, fence: Fence | None) -> Generator[Effect, Any, Conclusion]:
     facts: Iteration = yield observe_and_act(group, now, settings, view)
-    written: Conclusion = yield conclude_and_write(group, facts, settings)
+    written: Conclusion = yield conclude_and_write(group, facts, settings, fence)
     return written

@@ -8,6 +8,7 @@ from otter2.model.execution import Execution, Refusal, Trigger
 from otter2.model.group import (
     CapabilityTarget,
     DivergentMark,
+    Fence,
     GroupState,
     GroupStatus,
     Policy,
@@ -20,7 +21,7 @@ from otter2.model.group import (
 )
 
 __all__ = [
-    "CapabilityTarget", "DivergentMark", "Execution", "GroupState", "GroupStatus", "Policy",
-    "Refusal", "ScalingGroup", "ScheduledEvent", "Trigger", "Webhook", "frozen_json",
-    "frozen_list", "thaw_json",
+    "CapabilityTarget", "DivergentMark", "Execution", "Fence", "GroupState", "GroupStatus",
+    "Policy", "Refusal", "ScalingGroup", "ScheduledEvent", "Trigger", "Webhook",
+    "frozen_json", "frozen_list", "thaw_json",
 ]

@@ -179,6 +179,19 @@ class DivergentMark:
 
 
 @frozen
+class Fence:
+    """
+    The right to write on behalf of a bucket: ``token`` is what the store
+    answered when this node claimed the bucket. The store refuses a write
+    carrying it once a later owner has claimed the bucket. See Note [Fencing]
+    in ``otter2.partition``.
+    """
+
+    bucket: int
+    token: int
+
+
+@frozen
 class CapabilityTarget:
     """What an anonymous capability hash executes, and through which webhook."""
 

@@ -25,6 +25,7 @@ from otter2.control.schedule import following_event
 from otter2.intents import Now, RandomHex
 from otter2.model import (
     Execution,
+    Fence,
     GroupState,
     Policy,
     Refusal,
@@ -109,11 +110,13 @@ def decide(event: ScheduledEvent, group: ScalingGroup | None, policy: Policy | N
 
 
 @do
-def fire(event: ScheduledEvent) -> Generator[Effect, Any, Fired]:
+def fire(event: ScheduledEvent, fence: Fence | None = None) -> Generator[Effect, Any, Fired]:
     """
     An Effect of the `Fired` event: read the group and the policy, decide,
-    and write the decision with the event's consumption; decided again from
-    a fresh read whenever the group changed meanwhile.
+    and write the decision with the event's consumption (fenced with
+    ``fence``: `FencedOut` once the event's bucket has a newer owner; see
+    Note [Fencing] in ``otter2.partition``); decided again from a fresh read
+    whenever the group changed meanwhile.
     """
     execution_id = str(UUID(hex=(yield Effect(RandomHex(16)))))
     for attempt in range(MAX_ATTEMPTS):
@@ -133,7 +136,7 @@ def fire(event: ScheduledEvent) -> Generator[Effect, Any, Fired]:
                 refusal=firing.refusal, scheduled_for=event.trigger)
         try:
             yield Effect(FireEvent(event, firing.state, firing.next_event, firing.mark_divergent,
-                                   receipt))
+                                   receipt, fence))
         except StaleEvent:
             return Fired(event, Firing(Outcome.ALREADY_FIRED, "the event was consumed already"),
                          now)

@@ -30,6 +30,13 @@ next tick. The waits live only in memory, and need not be kept: after a
 restart every marked group is looked at on the first tick, and the
 LIMITED_RETRY count is kept with the group.
 
+With several nodes, a node converges only the groups of the buckets it owns
+(``otter2.partition``; a group's bucket comes from its id): the marks of
+the others' buckets are left to them. Each group's round holds its bucket
+(`Ownership.begin`) until its conclusion is written, and the writes carry
+the bucket's fence; a conclusion refused because the bucket moved meanwhile
+(`FencedOut`) leaves the mark for the new owner. See Note [Fencing].
+
 test-case-name: tests.service.test_converger
 """
 
@@ -47,12 +54,15 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from txeffect import perform
 
-from otter2.config import ConvergerConfig
+from otter2.config import ConvergerConfig, SchedulerConfig
+from otter2.control.schedule import group_bucket
 from otter2.convergence.conclusion import Conclusion
 from otter2.convergence.rounds import converge_tenant
-from otter2.model import DivergentMark
+from otter2.model import DivergentMark, Fence
+from otter2.partition import AllBuckets, Ownership
 from otter2.service.loop import Repeater
 from otter2.store.intents import ClearDivergent, ListDivergent
+from otter2.store.interface import FencedOut
 
 log = Logger(namespace="otter2.converger")
 
@@ -64,12 +74,18 @@ class Converger(Service):
 
     def __init__(self, clock: IReactorTime, dispatcher: Any,
                  settings: ConvergerConfig = ConvergerConfig(),
+                 ownership: Ownership | None = None,
+                 buckets: int = SchedulerConfig().buckets,
                  observe: Callable[[Conclusion, float], None] | None = None) -> None:
+        """``ownership`` says which of the ``buckets`` buckets are this node's
+        (all of them, unfenced, if None)."""
         # ``observe`` hears of each conclusion and its round's seconds: Note [Metrics seams].
         self._observe = observe
         self._clock = clock
         self._dispatcher = dispatcher
         self.settings = settings
+        self._buckets = buckets
+        self._ownership: Ownership = ownership or AllBuckets(range(1, buckets + 1))
         self._semaphore = DeferredSemaphore(settings.concurrency)
         self.repeater = Repeater(clock, settings.interval, self.tick, "converger")
         self.converging: dict[GroupKey, Deferred[None]] = {}
@@ -128,9 +144,10 @@ class Converger(Service):
         except Exception:
             log.failure("Could not list the divergent groups")
             return
+        owned = set(self._ownership.owned())
         for mark in marks:
             key = (mark.tenant_id, mark.group_id)
-            if key in self.converging:
+            if key in self.converging or self._bucket(mark) not in owned:
                 continue
             waiting = self.waiting.get(key)
             if waiting is not None:
@@ -158,31 +175,53 @@ class Converger(Service):
         self._gather = None
         due, self._due = self._due, {}
         for tenant_id, marks in due.items():
+            fences: dict[str, Fence | None] = {}
+            for group_id, mark in list(marks.items()):
+                turn = self._ownership.begin(self._bucket(mark))
+                if turn is None:  # the bucket is not ours (any more): its owner's work
+                    del marks[group_id]
+                    self.converging.pop((tenant_id, group_id)).callback(None)
+                else:
+                    fences[group_id] = turn.fence
+            if not marks:
+                continue
             d: Deferred[None] = self._semaphore.run(self._converge, tenant_id,
-                                                    list(marks.values()))
-            d.addBoth(self._done, [(tenant_id, group_id) for group_id in marks])
+                                                    list(marks.values()), fences)
+            d.addBoth(self._done, list(marks.values()))
 
-    def _done(self, result: Any, keys: list[GroupKey]) -> None:
+    def _bucket(self, mark: DivergentMark) -> int:
+        return group_bucket(mark.group_id, self._buckets)
+
+    def _done(self, result: Any, marks: list[DivergentMark]) -> None:
+        keys = [(mark.tenant_id, mark.group_id) for mark in marks]
         if isinstance(result, Failure):
             log.failure("Converging the groups {keys} failed", result, keys=keys)
-        for key in keys:
+        for mark, key in zip(marks, keys, strict=True):
+            self._ownership.end(self._bucket(mark))
             self.converging.pop(key).callback(None)
 
-    async def _converge(self, tenant_id: str, marks: list[DivergentMark]) -> None:
+    async def _converge(self, tenant_id: str, marks: list[DivergentMark],
+                        fences: dict[str, Fence | None]) -> None:
         started = self._clock.seconds()
         try:
             results = await self._do(converge_tenant(
-                tenant_id, [mark.group_id for mark in marks], self.settings))
+                tenant_id, [mark.group_id for mark in marks], self.settings, fences))
         except Exception as error:
             results = {mark.group_id: error for mark in marks}
         for mark in marks:
             seconds = self._clock.seconds() - started
             if self._observe is not None and not isinstance(results[mark.group_id], Exception):
                 self._observe(results[mark.group_id], seconds)
-            await self._concluded(mark, results[mark.group_id], seconds)
+            await self._concluded(mark, results[mark.group_id], fences[mark.group_id], seconds)
 
     async def _concluded(self, mark: DivergentMark, conclusion: Any,
-                         seconds: float = 0.0) -> None:
+                         fence: Fence | None = None, seconds: float = 0.0) -> None:
+        if isinstance(conclusion, FencedOut):
+            log.info("Group {group_id} of tenant {tenant_id}: its bucket {bucket} has "
+                     "another owner now; the conclusion was not written",
+                     tenant_id=mark.tenant_id, group_id=mark.group_id,
+                     bucket=self._bucket(mark))
+            return
         if isinstance(conclusion, Exception):
             # A bug: the iteration wrote nothing; try again after an interval.
             log.failure("Converging group {group_id} of tenant {tenant_id} failed",
@@ -200,7 +239,12 @@ class Converger(Service):
                        f"looking again in {max(0.0, look_again - self._clock.seconds()):.1f} s"))
         if look_again is None:
             try:
-                await self._do(ClearDivergent(mark.tenant_id, mark.group_id, mark.mark))
+                await self._do(ClearDivergent(mark.tenant_id, mark.group_id, mark.mark,
+                                              fence))
+            except FencedOut:
+                log.info("Group {group_id} of tenant {tenant_id}: its bucket has another "
+                         "owner now; its mark is left to it",
+                         tenant_id=mark.tenant_id, group_id=mark.group_id)
             except Exception:
                 log.failure("Could not clear the mark of group {group_id} of tenant "
                             "{tenant_id}", tenant_id=mark.tenant_id, group_id=mark.group_id)

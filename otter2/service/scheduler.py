@@ -2,7 +2,10 @@
 The scheduler: every ``interval`` seconds, fires the due events of schedule
 policies in the buckets this node owns (all of them on one node), a batch of
 at most ``batchsize`` at a time, each exactly once (Note [Exactly once] in
-``otter2.scheduling``), and logs one line per event fired.
+``otter2.scheduling``), and logs one line per event fired. Each event is
+fired while its bucket is held (`Ownership.begin`) and its firing carries
+the bucket's fence, so a bucket moving to another node never fires an event
+twice (Note [Fencing] in ``otter2.partition``).
 
 test-case-name: tests.service.test_scheduler
 """
@@ -22,9 +25,11 @@ from txeffect import perform
 
 from otter2.convergence.planning import iso_time
 from otter2.model import ScheduledEvent
+from otter2.partition import AllBuckets, Ownership
 from otter2.scheduling.firing import Fired, fire
 from otter2.service.loop import Repeater
 from otter2.store.intents import DueEvents, EarliestTrigger
+from otter2.store.interface import FencedOut
 
 log = Logger(namespace="otter2.scheduler")
 
@@ -47,13 +52,15 @@ class Scheduler(Service):
 
     def __init__(self, clock: IReactorTime, dispatcher: Any, interval: float,
                  batchsize: int, buckets: Sequence[int],
+                 ownership: Ownership | None = None,
                  observe: Callable[[Fired], None] | None = None) -> None:
+        """``ownership`` says which of ``buckets`` are this node's (all, unfenced, if None)."""
         # ``observe`` hears of each event fired: Note [Metrics seams] in otter2.metrics.
         self._observe = observe
         self._clock = clock
         self._dispatcher = dispatcher
         self.batchsize = batchsize
-        self.buckets = list(buckets)
+        self._ownership: Ownership = ownership or AllBuckets(buckets)
         self.repeater = Repeater(clock, interval, self.tick, "scheduler")
         self._ticking: Deferred[None] | None = None
         self._stopped = False
@@ -89,9 +96,12 @@ class Scheduler(Service):
     async def _tick(self) -> None:
         while not self._stopped:
             now = self._clock.seconds()
+            buckets = self.buckets
+            if not buckets:
+                return
             try:
                 due: list[ScheduledEvent] = await self._do(
-                    DueEvents(self.buckets, now, self.batchsize))
+                    DueEvents(buckets, now, self.batchsize))
             except Exception:
                 log.failure("Could not read the due schedule events")
                 return
@@ -100,17 +110,32 @@ class Scheduler(Service):
             if len(due) < self.batchsize:
                 return
 
+    @property
+    def buckets(self) -> list[int]:
+        """The buckets whose events this node fires now."""
+        return list(self._ownership.owned())
+
     async def _fire(self, event: ScheduledEvent) -> None:
         if self._stopped:  # stopService came while the batch was being fired
             return
+        turn = self._ownership.begin(event.bucket)
+        if turn is None:  # its bucket moved away meanwhile: its new owner fires it
+            return
         try:
-            fired: Fired = await self._do(fire(event))
+            fired: Fired = await self._do(fire(event, turn.fence))
+        except FencedOut:
+            log.info("Policy {policy_id} of group {group_id} was not fired: its bucket "
+                     "{bucket} has another owner now", policy_id=event.policy_id,
+                     group_id=event.group_id, tenant_id=event.tenant_id, bucket=event.bucket)
+            return
         except Exception:
             # Nothing was written: the event is still due and fires on a later tick.
             log.failure("Firing policy {policy_id} of group {group_id} failed",
                         policy_id=event.policy_id, group_id=event.group_id,
                         tenant_id=event.tenant_id)
             return
+        finally:
+            self._ownership.end(event.bucket)
         if self._observe is not None:
             self._observe(fired)
         firing = fired.firing

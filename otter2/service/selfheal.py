@@ -9,6 +9,11 @@ listing, so the converger and the cloud see a steady trickle and every group
 is marked once per interval. A suspended tenant's group is not marked (the
 converger would leave it alone anyway), unless it is being deleted.
 
+With several nodes, each marks only the groups of the buckets it owns when
+it lists them (``otter2.partition``), so every group is marked once per
+interval by one node, not once by each. A bucket that moves in the meantime
+is harmless: a mark is never fenced, and its new owner converges it.
+
 test-case-name: tests.service.test_selfheal
 """
 
@@ -23,7 +28,9 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from txeffect import perform
 
+from otter2.control.schedule import group_bucket
 from otter2.model import ScalingGroup
+from otter2.partition import Ownership
 from otter2.service.loop import Repeater
 from otter2.store.intents import ListAllGroups, LoadGroup, MarkDivergent
 
@@ -33,7 +40,12 @@ log = Logger(namespace="otter2.selfheal")
 class SelfHeal(Service):
     """Marks all groups divergent periodically, spread over the interval."""
 
-    def __init__(self, clock: IReactorTime, dispatcher: Any, interval: float) -> None:
+    def __init__(self, clock: IReactorTime, dispatcher: Any, interval: float,
+                 ownership: Ownership | None = None, buckets: int = 1) -> None:
+        """With ``ownership``, only the groups of the buckets (of ``buckets``) it says are
+        this node's are marked; without, every group."""
+        self._ownership = ownership
+        self._buckets = buckets
         self._clock = clock
         self._dispatcher = dispatcher
         self.interval = interval
@@ -62,6 +74,10 @@ class SelfHeal(Service):
         except Exception:
             log.failure("Self-heal could not list the groups")
             return
+        if self._ownership is not None:
+            owned = set(self._ownership.owned())
+            groups = [(tenant_id, group_id) for tenant_id, group_id in groups
+                      if group_bucket(group_id, self._buckets) in owned]
         self._pending = [call for call in self._pending if call.active()]
         spacing = self.interval / max(1, len(groups))
         for i, (tenant_id, group_id) in enumerate(groups):

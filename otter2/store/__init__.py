@@ -5,6 +5,7 @@ test-case-name: tests.store.test_stores
 """
 
 from otter2.store.interface import (
+    FencedOut,
     GroupStore,
     NoSuchGroup,
     NoSuchPolicy,
@@ -14,5 +15,5 @@ from otter2.store.interface import (
     StoreError,
 )
 
-__all__ = ["GroupStore", "NoSuchGroup", "NoSuchPolicy", "NoSuchWebhook", "OverLimit",
+__all__ = ["FencedOut", "GroupStore", "NoSuchGroup", "NoSuchPolicy", "NoSuchWebhook", "OverLimit",
            "StaleVersion", "StoreError"]

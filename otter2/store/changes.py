@@ -24,7 +24,7 @@ from typing import Any
 from effect import Constant, Delay, Effect
 from effect.do import do
 
-from otter2.model import GroupState, ScalingGroup
+from otter2.model import Fence, GroupState, ScalingGroup
 from otter2.store.intents import LoadGroup, SaveState
 from otter2.store.interface import NoSuchGroup, StaleVersion, StoreError
 
@@ -51,14 +51,16 @@ def after_lost_race(attempt: int) -> Effect:
 def update_state(tenant_id: str, group_id: str,
                  change: Callable[[ScalingGroup], GroupState],
                  include_deleting: bool = False,
-                 mark_divergent: bool = False) -> Generator[Effect, Any, GroupState]:
+                 mark_divergent: bool = False,
+                 fence: Fence | None = None) -> Generator[Effect, Any, GroupState]:
     """
     An Effect of the saved state after applying ``change`` to the group (the
     state as it was if ``change`` changes nothing), the group marked divergent
     in the same write if asked (not when nothing changed). Fails with `NoSuchGroup`
     if the group is absent (or deleting, unless ``include_deleting``),
     `TooManyConflicts` after `MAX_ATTEMPTS` lost races; an exception raised
-    by ``change`` ends it with nothing written. See Note [State writes].
+    by ``change`` ends it with nothing written. The save carries ``fence``
+    (see Note [Fencing] in ``otter2.partition``). See Note [State writes].
     """
     for attempt in range(MAX_ATTEMPTS):
         group: ScalingGroup | None = yield Effect(
@@ -69,7 +71,8 @@ def update_state(tenant_id: str, group_id: str,
         if new_state == group.state:
             return group.state
         try:
-            saved: GroupState = yield Effect(SaveState(new_state, mark_divergent))
+            saved: GroupState = yield Effect(SaveState(new_state, mark_divergent=mark_divergent,
+                                                       fence=fence))
         except StaleVersion:
             yield after_lost_race(attempt)
             continue

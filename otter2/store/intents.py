@@ -17,6 +17,7 @@ from pyrsistent import PMap, PVector
 
 from otter2.model import (
     Execution,
+    Fence,
     GroupState,
     Policy,
     ScalingGroup,
@@ -57,6 +58,7 @@ class SaveState:
     method: ClassVar[str] = "save_state"
     state: GroupState
     mark_divergent: bool = False
+    fence: Fence | None = None
 
 
 @frozen
@@ -81,6 +83,7 @@ class SaveServers:
     tenant_id: str
     group_id: str
     servers: PVector = field(converter=frozen_list)  # of RecordedServer
+    fence: Fence | None = None
 
 
 @frozen
@@ -88,6 +91,7 @@ class DeleteGroup:
     method: ClassVar[str] = "delete_group"
     tenant_id: str
     group_id: str
+    fence: Fence | None = None
 
 
 @frozen
@@ -209,6 +213,7 @@ class ClearDivergent:
     tenant_id: str
     group_id: str
     mark: int | None = None
+    fence: Fence | None = None
 
 
 @frozen
@@ -247,6 +252,7 @@ class FireEvent:
     next_event: ScheduledEvent | None
     mark_divergent: bool
     execution: Execution | None = None
+    fence: Fence | None = None
 
 
 @frozen
@@ -286,6 +292,12 @@ class ListExecutions:
 
 
 @frozen
+class ClaimBucket:
+    method: ClassVar[str] = "claim_bucket"
+    bucket: int
+
+
+@frozen
 class EarliestTrigger:
     method: ClassVar[str] = "earliest_trigger"
     buckets: PVector = field(converter=frozen_list)
@@ -305,5 +317,5 @@ STORE_INTENTS = (
     CreateWebhooks, ListWebhooks, ListGroupWebhooks, LoadWebhook, UpdateWebhook,
     DeleteWebhook, LookupCapability, MarkDivergent, ClearDivergent, ListDivergent, ListAllGroups,
     CountRows, CheckHealth, DueEvents, FireEvent, EarliestTrigger, RecordExecutions,
-    FindExecutions, LoadExecution, ListExecutions,
+    FindExecutions, LoadExecution, ListExecutions, ClaimBucket,
 )

@@ -5,6 +5,13 @@ Every access names its partition (tenant, group); every change of a group's
 state is a compare-and-set on the state's version. Methods return Deferreds
 so a backend may do its I/O off the reactor thread.
 
+The writes convergence and the scheduler make for a bucket (saving a state
+or a group's servers, deleting a group, clearing a mark, firing an event)
+take an optional `Fence`: the backend refuses such a write with `FencedOut`,
+in the same transaction and with nothing written, when a later owner has
+claimed the bucket (`claim_bucket`). Without a fence (the API, one node
+alone) the write is not fenced. See Note [Fencing] in ``otter2.partition``.
+
 test-case-name: tests.store.test_stores
 """
 
@@ -19,6 +26,7 @@ from otter2.model import (
     CapabilityTarget,
     DivergentMark,
     Execution,
+    Fence,
     GroupState,
     Policy,
     ScalingGroup,
@@ -60,6 +68,8 @@ class StaleEvent(StoreError):
 class DuplicateExecution(StoreError):
     """An execution's idempotency key is already recorded for the group (in its
     window); nothing was written."""
+class FencedOut(StoreError):
+    """A write was made for a bucket that another node has claimed since."""
 
 
 class OverLimit(StoreError):
@@ -86,11 +96,13 @@ class GroupStore(Protocol):
         """Up to ``limit`` non-deleting groups with ids after ``marker``, ascending."""
 
     def save_state(self, state: GroupState,
-                   mark_divergent: bool = False) -> Deferred[GroupState]:
+                   mark_divergent: bool = False,
+                   fence: Fence | None = None) -> Deferred[GroupState]:
         """
         Write ``state`` if its version is current; the saved state, version
         bumped. With ``mark_divergent`` the group is marked divergent in the
         same transaction (the API's executions: one commit, not two).
+        `FencedOut` if ``fence`` is stale.
         """
 
     def update_config(self, tenant_id: str, group_id: str, config: Mapping[str, Any]) -> Deferred[None]:
@@ -105,15 +117,18 @@ class GroupStore(Protocol):
     def mark_deleting(self, tenant_id: str, group_id: str) -> Deferred[None]:
         """Hide the group from the API until convergence removes it."""
 
-    def delete_group(self, tenant_id: str, group_id: str) -> Deferred[None]:
-        """Remove the group with its policies, webhooks, events and mark."""
+    def delete_group(self, tenant_id: str, group_id: str,
+                     fence: Fence | None = None) -> Deferred[None]:
+        """Remove the group with its policies, webhooks, events and mark; `FencedOut`."""
 
     def save_servers(self, tenant_id: str, group_id: str,
-                     servers: Sequence[RecordedServer]) -> Deferred[None]:
+                     servers: Sequence[RecordedServer],
+                     fence: Fence | None = None) -> Deferred[None]:
         """
         Record the group's servers as the last iteration saw them: the API
         shows the active ones, convergence remembers the rest so it can clean
-        up after servers that vanish. Nothing happens if the group is gone.
+        up after servers that vanish. Nothing happens if the group is gone;
+        `FencedOut` if ``fence`` is stale.
         """
 
     def create_policies(self, tenant_id: str, group_id: str, policies: Sequence[Policy],
@@ -170,10 +185,12 @@ class GroupStore(Protocol):
         """Ask convergence to look at the group."""
 
     def clear_divergent(self, tenant_id: str, group_id: str,
-                        mark: int | None = None) -> Deferred[None]:
+                        mark: int | None = None,
+                        fence: Fence | None = None) -> Deferred[None]:
         """
         Withdraw the request: always (pause does this), or only if it is still
         ``mark`` (convergence, so that a request made meanwhile is kept).
+        `FencedOut` if ``fence`` is stale.
         """
 
     def due_events(self, buckets: Sequence[int], now: float,
@@ -183,14 +200,15 @@ class GroupStore(Protocol):
     def fire_event(self, event: ScheduledEvent, state: GroupState | None,
                    next_event: ScheduledEvent | None,
                    mark_divergent: bool,
-                   execution: Execution | None = None) -> Deferred[None]:
+                   execution: Execution | None = None,
+                   fence: Fence | None = None) -> Deferred[None]:
         """
         Consume ``event`` and, in the same transaction, save ``state`` (if
         any; compare-and-set on its version, `StaleVersion`), insert
         ``next_event`` (if any), record ``execution`` (if any) and mark the
         group divergent (if asked), all or nothing. `StaleEvent`, with nothing
-        written, if ``event`` is no longer pending. See Note [Exactly once] in
-        ``otter2.scheduling``.
+        written, if ``event`` is no longer pending; `FencedOut` if ``fence`` is
+        stale. See Note [Exactly once] in ``otter2.scheduling``.
         """
 
     def record_executions(self, state: GroupState | None, executions: Sequence[Execution],
@@ -221,6 +239,13 @@ class GroupStore(Protocol):
 
     def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
         """The trigger of the earliest pending event of those buckets, None if none."""
+
+    def claim_bucket(self, bucket: int) -> Deferred[int]:
+        """
+        Record that a new owner takes ``bucket``: its fencing token, greater
+        than every token given for the bucket before, so that the writes
+        fenced with those are refused from now on.
+        """
 
     def list_divergent(self) -> Deferred[list[DivergentMark]]:
         """Every group marked divergent, with its mark."""

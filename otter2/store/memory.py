@@ -18,6 +18,7 @@ from otter2.model import (
     CapabilityTarget,
     DivergentMark,
     Execution,
+    Fence,
     GroupState,
     Policy,
     ScalingGroup,
@@ -27,6 +28,7 @@ from otter2.model import (
 from otter2.model.cloud import RecordedServer
 from otter2.store.executions import check_keys, newest_first
 from otter2.store.interface import (
+    FencedOut,
     NoSuchGroup,
     NoSuchPolicy,
     NoSuchWebhook,
@@ -57,6 +59,7 @@ class MemoryGroupStore:
         self.events: dict[GroupKey, dict[str, ScheduledEvent]] = {}
         self.divergent: dict[GroupKey, int] = {}
         self.executions: dict[GroupKey, dict[str, Execution]] = {}
+        self.bucket_tokens: dict[int, int] = {}
 
     def close(self) -> None:
         """Nothing to release."""
@@ -113,9 +116,19 @@ class MemoryGroupStore:
         self.groups[key] = evolve(group, state=saved)
         return saved
 
-    def save_state(self, state: GroupState,
-                   mark_divergent: bool = False) -> Deferred[GroupState]:
+    def _check(self, fence: Fence | None) -> None:
+        """`FencedOut` if a later owner has claimed the fence's bucket."""
+        if fence is not None and self.bucket_tokens.get(fence.bucket, 0) > fence.token:
+            raise FencedOut()
+
+    def claim_bucket(self, bucket: int) -> Deferred[int]:
+        token = self.bucket_tokens[bucket] = self.bucket_tokens.get(bucket, 0) + 1
+        return succeed(token)
+
+    def save_state(self, state: GroupState, mark_divergent: bool = False,
+                   fence: Fence | None = None) -> Deferred[GroupState]:
         def work() -> GroupState:
+            self._check(fence)
             saved = self._write_state(state)
             if mark_divergent:
                 self.mark_divergent(state.tenant_id, state.group_id)
@@ -143,23 +156,29 @@ class MemoryGroupStore:
             self.groups[(tenant_id, group_id)] = evolve(group, deleting=True)
         return _answer(work)
 
-    def delete_group(self, tenant_id: str, group_id: str) -> Deferred[None]:
-        key = (tenant_id, group_id)
-        self.groups.pop(key, None)
-        self.policies.pop(key, None)
-        for webhook in self.webhooks.pop(key, {}).values():
-            self.capabilities.pop(webhook.capability_hash, None)
-        self.events.pop(key, None)
-        self.divergent.pop(key, None)
-        self.executions.pop(key, None)
-        return succeed(None)
+    def delete_group(self, tenant_id: str, group_id: str,
+                     fence: Fence | None = None) -> Deferred[None]:
+        def work() -> None:
+            self._check(fence)
+            key = (tenant_id, group_id)
+            self.groups.pop(key, None)
+            self.policies.pop(key, None)
+            for webhook in self.webhooks.pop(key, {}).values():
+                self.capabilities.pop(webhook.capability_hash, None)
+            self.events.pop(key, None)
+            self.divergent.pop(key, None)
+            self.executions.pop(key, None)
+        return _answer(work)
 
     def save_servers(self, tenant_id: str, group_id: str,
-                     servers: Sequence[RecordedServer]) -> Deferred[None]:
-        group = self.groups.get((tenant_id, group_id))
-        if group is not None:
-            self.groups[(tenant_id, group_id)] = evolve(group, servers=servers)
-        return succeed(None)
+                     servers: Sequence[RecordedServer],
+                     fence: Fence | None = None) -> Deferred[None]:
+        def work() -> None:
+            self._check(fence)
+            group = self.groups.get((tenant_id, group_id))
+            if group is not None:
+                self.groups[(tenant_id, group_id)] = evolve(group, servers=servers)
+        return _answer(work)
 
     # -- policies -------------------------------------------------------------
 
@@ -219,8 +238,10 @@ class MemoryGroupStore:
     def fire_event(self, event: ScheduledEvent, state: GroupState | None,
                    next_event: ScheduledEvent | None,
                    mark_divergent: bool,
-                   execution: Execution | None = None) -> Deferred[None]:
+                   execution: Execution | None = None,
+                   fence: Fence | None = None) -> Deferred[None]:
         def work() -> None:
+            self._check(fence)
             key = (event.tenant_id, event.group_id)
             if self.events.get(key, {}).get(event.policy_id) != event:
                 raise StaleEvent()
@@ -349,11 +370,14 @@ class MemoryGroupStore:
         return succeed(None)
 
     def clear_divergent(self, tenant_id: str, group_id: str,
-                        mark: int | None = None) -> Deferred[None]:
-        key = (tenant_id, group_id)
-        if mark is None or self.divergent.get(key) == mark:
-            self.divergent.pop(key, None)
-        return succeed(None)
+                        mark: int | None = None,
+                        fence: Fence | None = None) -> Deferred[None]:
+        def work() -> None:
+            self._check(fence)
+            key = (tenant_id, group_id)
+            if mark is None or self.divergent.get(key) == mark:
+                self.divergent.pop(key, None)
+        return _answer(work)
 
     def list_divergent(self) -> Deferred[list[DivergentMark]]:
         return succeed([DivergentMark(tenant, group, mark)

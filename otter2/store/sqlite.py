@@ -23,6 +23,7 @@ from otter2.model import (
     CapabilityTarget,
     DivergentMark,
     Execution,
+    Fence,
     GroupState,
     Policy,
     ScalingGroup,
@@ -40,6 +41,8 @@ from otter2.store.sqlite_executions import SQLiteExecutions
 from otter2.store.sqlite_policies import SQLitePolicies, insert_policies
 from otter2.store.sqlite_rows import (
     GROUP_COLUMNS,
+    check_fence,
+    claim_bucket_row,
     dump_servers,
     dumps,
     group_from_row,
@@ -51,11 +54,13 @@ from otter2.store.sqlite_rows import (
 class SQLiteGroupStore:
     """A `GroupStore` in one SQLite file; see the module docstring."""
 
-    def __init__(self, reactor: IReactorThreads, path: str, start: bool = True) -> None:
+    def __init__(self, reactor: IReactorThreads, path: str, start: bool = True,
+                 shared: bool = False) -> None:
         """The store of the file at ``path``, opened now unless ``start`` is false: then
         `start` opens it (a daemon opens its store when its services start, after
-        twistd may have forked)."""
-        self._db = Database(reactor, path, start)
+        twistd may have forked). ``shared``: other processes write the file too
+        (Note [Group cache])."""
+        self._db = Database(reactor, path, start, shared)
         self._policies = SQLitePolicies(self._db)
         self._events = SQLiteEvents(self._db)
         self._executions = SQLiteExecutions(self._db)
@@ -94,19 +99,17 @@ class SQLiteGroupStore:
 
     def load_group(self, tenant_id: str, group_id: str,
                    include_deleting: bool = False) -> Deferred[ScalingGroup | None]:
-        def work() -> ScalingGroup | None:
-            row = self._db.conn.execute(
+        def work() -> Any:
+            return self._db.conn.execute(
                 f"SELECT {GROUP_COLUMNS} FROM scaling_group "
                 "WHERE tenant_id=? AND group_id=?", (tenant_id, group_id)).fetchone()
-            if row is None:
-                return None
-            return group_from_row(row)
 
         def visible(group: ScalingGroup | None) -> ScalingGroup | None:
             return group if group is None or include_deleting or not group.deleting else None
 
         # See Note [Group cache].
-        return self._db.read_group((tenant_id, group_id), work).addCallback(visible)
+        return self._db.read_group((tenant_id, group_id), work,
+                                   group_from_row).addCallback(visible)
 
     def list_groups(self, tenant_id: str, limit: int,
                     marker: str | None) -> Deferred[list[ScalingGroup]]:
@@ -120,9 +123,11 @@ class SQLiteGroupStore:
         return self._db.read_groups(work, group_from_row)
 
     def save_state(self, state: GroupState,
-                   mark_divergent: bool = False) -> Deferred[GroupState]:
+                   mark_divergent: bool = False,
+                   fence: Fence | None = None) -> Deferred[GroupState]:
         def work() -> GroupState:
             with self._db.transaction() as conn:
+                check_fence(conn, fence)
                 write_state(conn, state)
                 if mark_divergent:
                     mark_divergent_row(conn, state.tenant_id, state.group_id)
@@ -161,17 +166,21 @@ class SQLiteGroupStore:
         return self._update_group_column("deleting", tenant_id, group_id, 1)
 
     def save_servers(self, tenant_id: str, group_id: str,
-                     servers: Sequence[RecordedServer]) -> Deferred[None]:
+                     servers: Sequence[RecordedServer],
+                     fence: Fence | None = None) -> Deferred[None]:
         def work() -> None:
             with self._db.transaction() as conn:
+                check_fence(conn, fence)
                 conn.execute("UPDATE scaling_group SET active=? WHERE tenant_id=? "
                              "AND group_id=?", (dump_servers(servers), tenant_id, group_id))
         return self._db.write((tenant_id, group_id), work)
 
-    def delete_group(self, tenant_id: str, group_id: str) -> Deferred[None]:
+    def delete_group(self, tenant_id: str, group_id: str,
+                     fence: Fence | None = None) -> Deferred[None]:
         def work() -> None:
             key = (tenant_id, group_id)
             with self._db.transaction() as conn:
+                check_fence(conn, fence)
                 for table in ("scaling_group", "scaling_policy", "policy_webhook",
                               "schedule_event", "divergent", "execution"):
                     conn.execute(f"DELETE FROM {table} WHERE tenant_id=? AND group_id=?",
@@ -238,8 +247,10 @@ class SQLiteGroupStore:
     def fire_event(self, event: ScheduledEvent, state: GroupState | None,
                    next_event: ScheduledEvent | None,
                    mark_divergent: bool,
-                   execution: Execution | None = None) -> Deferred[None]:
-        return self._events.fire_event(event, state, next_event, mark_divergent, execution)
+                   execution: Execution | None = None,
+                   fence: Fence | None = None) -> Deferred[None]:
+        return self._events.fire_event(event, state, next_event, mark_divergent, execution,
+                                       fence)
 
     # -- execution receipts: see SQLiteExecutions --------------------------------
 
@@ -273,15 +284,23 @@ class SQLiteGroupStore:
         return self._db.run(work)
 
     def clear_divergent(self, tenant_id: str, group_id: str,
-                        mark: int | None = None) -> Deferred[None]:
+                        mark: int | None = None,
+                        fence: Fence | None = None) -> Deferred[None]:
         def work() -> None:
             with self._db.transaction() as conn:
+                check_fence(conn, fence)
                 if mark is None:
                     conn.execute("DELETE FROM divergent WHERE tenant_id=? AND group_id=?",
                                  (tenant_id, group_id))
                 else:
                     conn.execute("DELETE FROM divergent WHERE tenant_id=? AND group_id=? "
                                  "AND mark=?", (tenant_id, group_id, mark))
+        return self._db.run(work)
+
+    def claim_bucket(self, bucket: int) -> Deferred[int]:
+        def work() -> int:
+            with self._db.transaction() as conn:
+                return claim_bucket_row(conn, bucket)
         return self._db.run(work)
 
     def list_divergent(self) -> Deferred[list[DivergentMark]]:

@@ -10,15 +10,22 @@ A file that cannot be opened (a missing directory, a denied permission, a
 file that is not SQLite) is a `StoreUnavailable` whose one line names the cause.
 
 # Note [Group cache]
-The daemon owns its SQLite file, so every write of a group's row goes through
+A daemon alone on its SQLite file makes every write of a group's row through
 this store: reads of a group (and the groups of a listing) are answered from
 a copy kept in memory (the
 most recently used ``CACHED_GROUPS``), without a trip to the store's thread.
 A write forgets the group's copy when it is submitted, so later reads queue
 behind it on the store's thread, and again when it is done, after any read
 that ran before it has filed its answer (the one thread runs them in order
-and their results come back in that order). Two processes must not share
-one file.
+and their results come back in that order).
+Several daemons may share one file (several nodes on one machine, through
+ZooKeeper): then the store is ``shared`` and another process may have
+written any row. A read then always goes to the store's thread, which reads
+the row together with ``PRAGMA data_version`` (it changes when another
+connection commits); when that differs from the last one seen, every copy
+in memory is forgotten before the answer is used. A copy is served only if
+no other process has committed since it was read, so the cache still saves
+the parsing, which is most of a read's cost.
 
 # Note [Group commit]
 An acknowledged write must survive a power loss, not only the death of the
@@ -145,9 +152,12 @@ class Database:
 
     conn: sqlite3.Connection
 
-    def __init__(self, reactor: IReactorThreads, path: str, start: bool = True) -> None:
+    def __init__(self, reactor: IReactorThreads, path: str, start: bool = True,
+                 shared: bool = False) -> None:
         self._reactor = reactor
         self.path = path
+        self.shared = shared  # other processes write the file too: Note [Group cache]
+        self._data_version: int | None = None
         self._groups: OrderedDict[tuple[str, str], ScalingGroup | None] = OrderedDict()
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="otter2-sqlite")
         self._opened = self._closed = False
@@ -265,17 +275,51 @@ class Database:
             return result
         return self.run(work).addBoth(written)
 
-    def read_group(self, key: tuple[str, str],
-                   work: Callable[[], ScalingGroup | None]) -> Deferred[ScalingGroup | None]:
-        """The group's cached copy, else what ``work`` reads of it, which is then kept."""
-        if key in self._groups:
-            self._groups.move_to_end(key)
-            return succeed(self._groups[key])
+    def read_group(self, key: tuple[str, str], fetch: Callable[[], Any],
+                   parse: Callable[[Any], ScalingGroup]) -> Deferred[ScalingGroup | None]:
+        """
+        The group's cached copy, else its row as ``fetch`` reads it (None if
+        absent) parsed by ``parse``, which is then kept. When the file is
+        shared, the copy is served only if no other process wrote since.
+        """
+        if not self.shared:
+            if key in self._groups:
+                self._groups.move_to_end(key)
+                return succeed(self._groups[key])
 
-        def remember(group: ScalingGroup | None) -> ScalingGroup | None:
+            def parsed() -> ScalingGroup | None:
+                row = fetch()
+                return None if row is None else parse(row)
+
+            def remember(group: ScalingGroup | None) -> ScalingGroup | None:
+                self._remember(key, group)
+                return group
+            return self.run(parsed).addCallback(remember)
+
+        def fetch_shared() -> tuple[int, Any]:
+            return self._current_version(), fetch()
+
+        def found(result: tuple[int, Any]) -> ScalingGroup | None:
+            version, row = result
+            self._saw_version(version)
+            if key in self._groups:
+                self._groups.move_to_end(key)
+                return self._groups[key]
+            group = None if row is None else parse(row)
             self._remember(key, group)
             return group
-        return self.run(work).addCallback(remember)
+        return self.run(fetch_shared).addCallback(found)
+
+    def _current_version(self) -> int:
+        """On the store's thread: the file's data version (Note [Group cache])."""
+        (version,) = self.conn.execute("PRAGMA data_version").fetchone()
+        return int(version)
+
+    def _saw_version(self, version: int) -> None:
+        """Forget every copy if another process committed since the last version seen."""
+        if version != self._data_version:
+            self._groups.clear()
+            self._data_version = version
 
     def _remember(self, key: tuple[str, str], group: ScalingGroup | None) -> None:
         self._groups[key] = group
@@ -291,7 +335,14 @@ class Database:
         most of the cost of a listing, and it happens here, on the reactor's
         thread, only for groups not already in memory.
         """
-        def groups(rows: list[tuple[tuple[str, str], Any]]) -> list[ScalingGroup]:
+        def fetch() -> tuple[int | None, list[tuple[tuple[str, str], Any]]]:
+            return (self._current_version() if self.shared else None), work()
+
+        def groups(result: tuple[int | None, list[tuple[tuple[str, str], Any]]],
+                   ) -> list[ScalingGroup]:
+            version, rows = result
+            if version is not None:
+                self._saw_version(version)
             found = []
             for key, row in rows:
                 group = self._groups.get(key)
@@ -302,4 +353,4 @@ class Database:
                     self._groups.move_to_end(key)
                 found.append(group)
             return found
-        return self.run(work).addCallback(groups)
+        return self.run(fetch).addCallback(groups)

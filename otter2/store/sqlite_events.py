@@ -14,11 +14,11 @@ from collections.abc import Sequence
 
 from twisted.internet.defer import Deferred
 
-from otter2.model import Execution, GroupState, ScheduledEvent
+from otter2.model import Execution, Fence, GroupState, ScheduledEvent
 from otter2.store.interface import StaleEvent
 from otter2.store.sqlite_database import Database
 from otter2.store.sqlite_executions import insert_executions
-from otter2.store.sqlite_rows import mark_divergent_row, write_state
+from otter2.store.sqlite_rows import check_fence, mark_divergent_row, write_state
 
 _EVENT_COLUMNS = "bucket, trigger, policy_id, tenant_id, group_id, cron, version"
 
@@ -65,9 +65,11 @@ class SQLiteEvents:
     def fire_event(self, event: ScheduledEvent, state: GroupState | None,
                    next_event: ScheduledEvent | None,
                    mark_divergent: bool,
-                   execution: Execution | None = None) -> Deferred[None]:
+                   execution: Execution | None = None,
+                   fence: Fence | None = None) -> Deferred[None]:
         def work() -> None:
             with self._db.transaction() as conn:
+                check_fence(conn, fence)
                 consumed = conn.execute(
                     "DELETE FROM schedule_event WHERE bucket=? AND trigger=? AND policy_id=? "
                     "AND version=?", (event.bucket, event.trigger, event.policy_id,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from otter2.model import (
+    Fence,
     GroupState,
     GroupStatus,
     Policy,
@@ -20,7 +21,7 @@ from otter2.model import (
     thaw_json,
 )
 from otter2.model.cloud import CLBDescription, LBDescription, RCv3Description, RecordedServer
-from otter2.store.interface import NoSuchGroup, StaleVersion
+from otter2.store.interface import FencedOut, NoSuchGroup, StaleVersion
 
 GROUP_COLUMNS = ("tenant_id, group_id, config, launch, desired, version, paused, "
                   "suspended, status, error_reasons, group_touched, policy_touched, "
@@ -128,3 +129,23 @@ def webhook_from_row(row: sqlite3.Row) -> Webhook:
 
 WEBHOOK_COLUMNS = ("tenant_id, group_id, policy_id, webhook_id, name, metadata, "
                     "capability_version, capability_hash")
+
+
+def check_fence(conn: sqlite3.Connection, fence: Fence | None) -> None:
+    """`FencedOut` if a later owner has claimed the fence's bucket, inside the
+    caller's transaction (so the write that follows is refused with it)."""
+    if fence is None:
+        return
+    row = conn.execute("SELECT token FROM bucket_owner WHERE bucket=?",
+                       (fence.bucket,)).fetchone()
+    if row is not None and row[0] > fence.token:
+        raise FencedOut()
+
+
+def claim_bucket_row(conn: sqlite3.Connection, bucket: int) -> int:
+    """A new token for ``bucket``, one more than the last, recorded."""
+    conn.execute("INSERT INTO bucket_owner (bucket, token) VALUES (?, 1) "
+                 "ON CONFLICT (bucket) DO UPDATE SET token=token+1", (bucket,))
+    (token,) = conn.execute("SELECT token FROM bucket_owner WHERE bucket=?",
+                            (bucket,)).fetchone()
+    return int(token)

@@ -21,8 +21,9 @@ from otter2.cloud.request import NoSuchEndpoint, ServiceRequest, ServiceType
 from otter2.config import ConvergerConfig
 from otter2.effects.courtesy import Courtesy
 from otter2.effects.dispatcher import make_dispatcher, store_dispatcher
-from otter2.model import GroupState, GroupStatus, ScalingGroup
+from otter2.model import Fence, GroupState, GroupStatus, ScalingGroup
 from otter2.model.cloud import NodeCondition, ServerState
+from otter2.partition import AllBuckets, Turn
 from otter2.service.converger import Converger
 from otter2.service.selfheal import SelfHeal
 from otter2.simulation import (
@@ -410,6 +411,74 @@ class TimingTests(ConvergerTestCase):
         self.assertEqual(seen, [(2, GroupStatus.ACTIVE), (3, GroupStatus.ACTIVE),
                                 (0, GroupStatus.ERROR)])
         self.assertTrue(self.state().error_reasons[0].startswith("Timed out: "))
+
+
+class FencedOwnership:
+    """The buckets of ``fences`` owned, each with its fence, as a partition would give them."""
+
+    def __init__(self, fences: dict[int, Fence]) -> None:
+        self.fences = fences
+        self.working: Counter[int] = Counter()
+
+    def owned(self) -> list[int]:
+        return sorted(self.fences)
+
+    def begin(self, bucket: int) -> Turn | None:
+        if bucket not in self.fences:
+            return None
+        self.working[bucket] += 1
+        return Turn(self.fences[bucket])
+
+    def end(self, bucket: int) -> None:
+        self.working[bucket] -= 1
+
+    def subscribe(self, changed: Callable[[], None]) -> None:
+        pass
+
+
+class OwnedBucketsTests(ConvergerTestCase):
+    """With several nodes, a converger works for its own buckets only, fenced
+    (Note [Fencing]); in 16 buckets, g1 is in bucket 6 and g2 in bucket 16."""
+
+    def test_only_owned_buckets_converge(self) -> None:
+        """Only the groups of owned buckets converge; the others' marks stay for their
+        owner; self-heal marks only the owned groups."""
+        self.converger = Converger(self.clock, self.dispatcher, self.settings,
+                                   AllBuckets([6]), buckets=16)
+        self.make_group("g1", desired=1)
+        self.make_group("g2", desired=1)
+        self.run_for(60)
+        self.assertEqual((self.active("g1"), self.active("g2")), (1, 0))
+        self.assertEqual(list(self.store.divergent), [("t1", "g2")])
+        self.store.clear_divergent("t1", "g2")
+        SelfHeal(self.clock, self.dispatcher, 60, AllBuckets([6]), 16).heal()
+        self.clock.advance(0)
+        self.assertEqual(list(self.store.divergent), [("t1", "g1")])
+
+    def test_fenced_out_conclusion_is_not_written(self) -> None:
+        """Once another owner has claimed the bucket, the iteration's conclusion is
+        refused: the group's state and mark stay as they were, for the new owner;
+        the bucket's work is ended."""
+        old = Fence(6, self.successResultOf(self.store.claim_bucket(6)))
+        self.successResultOf(self.store.claim_bucket(6))
+        ownership = FencedOwnership({6: old})
+        self.converger = Converger(self.clock, self.dispatcher, self.settings, ownership,
+                                   buckets=16)
+        self.make_group("g1", desired=1)
+        before = self.state()
+        self.run_for(60)
+        self.assertEqual(self.state(), before)
+        self.assertEqual(list(self.store.divergent), [("t1", "g1")])
+        self.assertEqual(+ownership.working, Counter())
+
+    def test_current_fence_converges(self) -> None:
+        """With the bucket's latest token the group converges and its mark clears."""
+        fence = Fence(6, self.successResultOf(self.store.claim_bucket(6)))
+        self.converger = Converger(self.clock, self.dispatcher, self.settings,
+                                   FencedOwnership({6: fence}), buckets=16)
+        self.make_group("g1", desired=1)
+        self.run_for(60)
+        self.assertEqual((self.active(), self.store.divergent), (1, {}))
 
 
 class SelfHealTests(ConvergerTestCase):

@@ -19,11 +19,13 @@ from txeffect import make_twisted_dispatcher
 from otter2.control.schedule import policy_event
 from otter2.effects.dispatcher import store_dispatcher, world_dispatcher
 from otter2.metrics import Metrics
-from otter2.model import GroupState, Policy, ScalingGroup, ScheduledEvent
+from otter2.model import Fence, GroupState, Policy, ScalingGroup, ScheduledEvent
+from otter2.partition import AllBuckets
 from otter2.service.scheduler import Scheduler
 from otter2.store.intents import FireEvent
 from otter2.store.memory import MemoryGroupStore
 from otter2.store.sqlite import SQLiteGroupStore
+from tests.service.test_converger import FencedOwnership
 from tests.test_metrics import value
 
 BUCKETS = 4
@@ -271,3 +273,33 @@ class ObservedFiringTests(SchedulerTestCase):
         self.assertEqual(
             [value(metrics, "otter2_scheduler_events_fired_total", outcome="executed"),
              value(metrics, "otter2_scheduler_event_lateness_seconds_count")], [3, 3])
+class OwnedBucketsTests(SchedulerTestCase):
+    """With several nodes, the scheduler fires its own buckets' events only, fenced
+    (Note [Fencing]); in 4 buckets g1 is in bucket 2 and g2 in bucket 4."""
+
+    def owning(self, ownership: Any) -> None:
+        dispatcher = ComposedDispatcher([store_dispatcher(self.store),
+                                         world_dispatcher(self.clock),
+                                         make_twisted_dispatcher(self.clock), base_dispatcher])
+        self.scheduler = Scheduler(self.clock, dispatcher, interval=10, batchsize=100,
+                                   buckets=range(1, BUCKETS + 1), ownership=ownership)
+
+    def test_only_owned_buckets_fire(self) -> None:
+        """The events of buckets this node does not own stay pending for their owner."""
+        self.owning(AllBuckets([2]))
+        self.add(policy({"at": "2030-01-01T08:00:00Z"}))
+        self.add(policy({"at": "2030-01-01T08:00:00Z"}, group_id="g2"), group_id="g2")
+        self.run_until(EIGHT + 60)
+        self.assertEqual((self.desired("g1"), self.desired("g2")), (2, 1))
+        self.assertEqual(len(self.store.events[("t1", "g2")]), 1)
+
+    def test_stale_fence_fires_nothing(self) -> None:
+        """An event whose bucket another owner has claimed since is not fired by the
+        old owner: it stays pending and the group unchanged."""
+        old = Fence(2, self.successResultOf(self.store.claim_bucket(2)))
+        self.successResultOf(self.store.claim_bucket(2))
+        self.owning(FencedOwnership({2: old}))
+        self.add(policy({"at": "2030-01-01T08:00:00Z"}))
+        self.run_until(EIGHT + 60)
+        self.assertEqual(self.desired(), 1)
+        self.assertEqual(len(self.store.events[("t1", "g1")]), 1)

@@ -15,6 +15,7 @@ from twisted.trial.unittest import TestCase
 
 from otter2.model import (
     Execution,
+    Fence,
     GroupState,
     Policy,
     Refusal,
@@ -26,6 +27,7 @@ from otter2.model import (
 from otter2.model.cloud import CLBDescription, RCv3Description, RecordedServer
 from otter2.store.interface import (
     DuplicateExecution,
+    FencedOut,
     GroupStore,
     NoSuchGroup,
     NoSuchPolicy,
@@ -386,6 +388,58 @@ def group_store_tests(build_store: Callable[[TestCase], GroupStore]) -> type[Tes
             self.assertIsNone(await self.store.load_execution("t1", "g1", "s1"))
             await self.store.fire_event(first, None, None, True, fired)
             self.assertEqual(await self.store.load_execution("t1", "g1", "s1"), fired)
+        async def test_claims_give_growing_tokens(self) -> None:
+            """Each claim of a bucket gives a token greater than the last; buckets
+            count apart."""
+            first = await self.store.claim_bucket(7)
+            self.assertGreater(await self.store.claim_bucket(7), first)
+            self.assertEqual(await self.store.claim_bucket(8), 1)
+
+        async def test_current_fence_lets_writes_through(self) -> None:
+            """Writes fenced with the bucket's latest token (or not fenced) are made."""
+            first = event("p1", 10.0, bucket=3)
+            await self.store.create_group(group(), [policy()], [first], 10)
+            fence = Fence(3, await self.store.claim_bucket(3))
+            state = present(await self.store.load_group("t1", "g1")).state
+            saved = await self.store.save_state(evolve(state, desired=2), fence=fence)
+            await self.store.save_servers("t1", "g1", [RecordedServer("s1")], fence)
+            await self.store.fire_event(first, None, None, True, fence=fence)
+            [mark] = await self.store.list_divergent()
+            await self.store.clear_divergent("t1", "g1", mark.mark, fence)
+            loaded = present(await self.store.load_group("t1", "g1"))
+            self.assertEqual((loaded.state, [s.id for s in loaded.servers]), (saved, ["s1"]))
+            self.assertEqual(await self.store.list_divergent(), [])
+            await self.store.delete_group("t1", "g1", fence)
+            self.assertIsNone(await self.store.load_group("t1", "g1", True))
+
+        async def test_stale_fence_writes_nothing(self) -> None:
+            """Once a later owner claims the bucket, every write fenced with the
+            older token is refused with FencedOut and changes nothing; the new
+            owner's writes go through."""
+            first = event("p1", 10.0, bucket=3)
+            await self.store.create_group(group(), [policy()], [first], 10)
+            await self.store.mark_divergent("t1", "g1")
+            [mark] = await self.store.list_divergent()
+            old = Fence(3, await self.store.claim_bucket(3))
+            new = Fence(3, await self.store.claim_bucket(3))
+            before = present(await self.store.load_group("t1", "g1"))
+            with self.assertRaises(FencedOut):
+                await self.store.save_state(evolve(before.state, desired=9), fence=old)
+            with self.assertRaises(FencedOut):
+                await self.store.save_servers("t1", "g1", [RecordedServer("s1")], old)
+            with self.assertRaises(FencedOut):
+                await self.store.fire_event(first, evolve(before.state, desired=9), None,
+                                            True, fence=old)
+            with self.assertRaises(FencedOut):
+                await self.store.clear_divergent("t1", "g1", mark.mark, old)
+            with self.assertRaises(FencedOut):
+                await self.store.delete_group("t1", "g1", old)
+            self.assertEqual(present(await self.store.load_group("t1", "g1")), before)
+            self.assertEqual(await self.store.list_divergent(), [mark])
+            self.assertEqual(await self.store.due_events([3], 100.0, 10), [first])
+            await self.store.fire_event(first, None, None, False, fence=new)
+            await self.store.save_state(evolve(before.state, desired=9), fence=Fence(4, 0))
+            self.assertEqual(present(await self.store.load_group("t1", "g1")).state.desired, 9)
 
     return GroupStoreContract
 
@@ -489,3 +543,41 @@ class SQLiteGroupCacheTests(TestCase):
         self.assertIsNone(await self.store.load_group("t1", "g1"))
         await self.store.create_group(group(), [], [], 10)
         self.assertEqual(await self.store.load_group("t1", "g1"), group())
+
+
+class SharedFileTests(TestCase):
+    """Two stores on one file, as two daemons on one machine (Note [Group cache])."""
+
+    def setUp(self) -> None:
+        path = self.mktemp() + ".sqlite"
+        self.one = SQLiteGroupStore(IReactorThreads(reactor), path, shared=True)
+        self.other = SQLiteGroupStore(IReactorThreads(reactor), path, shared=True)
+        self.addCleanup(self.one.close)
+        self.addCleanup(self.other.close)
+
+    async def test_reads_see_the_other_process_writes(self) -> None:
+        """A group read (and cached) by one store, then written through the other, is
+        read as written by the first, alone and in listings; an unchanged file
+        keeps serving the same copy."""
+        await self.one.create_group(group(), [], [], 10)
+        cached = present(await self.one.load_group("t1", "g1"))
+        self.assertIs(present(await self.one.load_group("t1", "g1")), cached)
+        saved = await self.other.save_state(evolve(cached.state, desired=6))
+        self.assertEqual(present(await self.one.load_group("t1", "g1")).state, saved)
+        [listed] = await self.one.list_groups("t1", 10, None)
+        self.assertEqual(listed.state, saved)
+        await self.other.update_config("t1", "g1", {**CONFIG, "name": "renamed"})
+        [listed] = await self.one.list_groups("t1", 10, None)
+        self.assertEqual(listed.name, "renamed")
+        await self.other.delete_group("t1", "g1")
+        self.assertIsNone(await self.one.load_group("t1", "g1", True))
+
+    async def test_claims_and_fences_across_stores(self) -> None:
+        """A bucket claimed through one store fences the writes made through the other
+        with an older token."""
+        await self.one.create_group(group(), [], [], 10)
+        old = Fence(1, await self.one.claim_bucket(1))
+        await self.other.claim_bucket(1)
+        state = present(await self.one.load_group("t1", "g1")).state
+        with self.assertRaises(FencedOut):
+            await self.one.save_state(evolve(state, desired=3), fence=old)
