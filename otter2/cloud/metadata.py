@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from pyrsistent import PMap, PSet, freeze, pset, thaw
@@ -31,6 +32,8 @@ GROUP_ID_KEYS = (GROUP_ID_KEY, LEGACY_GROUP_ID_KEY)
 OWN_KEY_PREFIXES = ("rax:autoscale:", "rax:auto_scaling")
 
 _AUTOSCALE_KEY = re.compile(r"^rax:autoscale((?::[A-Za-z0-9_-]+)+)$")
+_LB_KEY_PREFIX = "rax:autoscale:lb:"  # only such keys can name load balancers
+_NO_LBS: PSet = pset()
 
 
 def group_id_of(metadata: Mapping[str, str] | None) -> str | None:
@@ -81,9 +84,29 @@ def desired_lbs_of(metadata: Mapping[str, Any] | None) -> PSet:
 
     A CloudLoadBalancer key whose value is not a JSON list of ``{"port": n}``
     objects is skipped whole; every RackConnectV3 key names a pool.
+
+    Every gather reads this for each server of a tenant, and the servers of
+    a group almost always record the same load balancers: the set is made
+    once for each distinct record and shared (it is immutable).
     """
+    entries = tuple((key, value) for key, value in (metadata or {}).items()
+                    if key.startswith(_LB_KEY_PREFIX))
+    if not entries:
+        return _NO_LBS
+    if all(isinstance(value, str) for _, value in entries):
+        return _shared_lbs(entries)
+    return _lbs_of(entries)
+
+
+@lru_cache(maxsize=1 << 14)
+def _shared_lbs(entries: tuple[tuple[str, str], ...]) -> PSet:
+    return _lbs_of(entries)
+
+
+def _lbs_of(entries: Iterable[tuple[str, Any]]) -> PSet:
+    """The load balancers of metadata ``entries`` (see ``desired_lbs_of``)."""
     descriptions: list[LBDescription] = []
-    for key, value in (metadata or {}).items():
+    for key, value in entries:
         match = _AUTOSCALE_KEY.match(key)
         if match is None:
             continue

@@ -95,6 +95,12 @@ class RecordedLoadBalancerTests(SynchronousTestCase):
                                              '[{"port": 81}]'}),
                              pset([CLBDescription("6", 81)]), value)
 
+    def test_values_that_are_not_text_skip_the_key(self) -> None:
+        """A CLB key whose value is not a string (a list, a number) is skipped whole."""
+        for value in [[{"port": 80}], 80, None]:
+            self.assertEqual(desired_lbs_of({CLB_5: value, "rax:autoscale:lb:RackConnectV3:p":
+                                             ""}), pset([RCv3Description("p")]), value)
+
     def test_other_keys_are_ignored(self) -> None:
         """Keys outside the lb:type:id shape record no load balancer."""
         self.assertEqual(desired_lbs_of({
