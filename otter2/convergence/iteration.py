@@ -28,9 +28,10 @@ test-case-name: tests.convergence.test_iteration
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
-from attrs import evolve
+from attrs import evolve, fields
 from effect import Effect, parallel
 from effect.do import do
 from pyrsistent import PSet, pset
@@ -267,6 +268,19 @@ def converge_one_group(tenant_id: str, group_id: str,
     return written
 
 
+#: A recorded server's fields, as a tuple (compared item by item, each by
+#: identity first: a steady group's record shares its parts with the last one).
+_RECORD_FIELDS = attrgetter(*(f.name for f in fields(RecordedServer)))
+
+
+def _same_record(servers: Sequence[RecordedServer],
+                 recorded: Sequence[RecordedServer] | None) -> bool:
+    """Whether ``servers`` is the record ``recorded`` (None: no record to compare)."""
+    return recorded is not None and len(servers) == len(recorded) and all(
+        _RECORD_FIELDS(new) == _RECORD_FIELDS(old)
+        for new, old in zip(servers, recorded, strict=True))
+
+
 def not_acting_on(group: ScalingGroup | None) -> str | None:
     """Why an iteration leaves the group alone (gone, paused, its tenant suspended), or
     None when it acts on it."""
@@ -283,22 +297,25 @@ def conclude_and_write(group: ScalingGroup, facts: Iteration,
                        settings: ConvergerConfig) -> Effect:
     """An Effect of the `Conclusion` drawn from ``facts``, written."""
     conclusion = conclude(facts, settings.interval, settings.limited_retry_iterations)
-    return write_conclusion(group.tenant_id, group.group_id, conclusion)
+    return write_conclusion(group.tenant_id, group.group_id, conclusion, group.servers)
 
 
 @do
-def write_conclusion(tenant_id: str, group_id: str,
-                     conclusion: Conclusion) -> Generator[Effect, Any, Conclusion]:
+def write_conclusion(tenant_id: str, group_id: str, conclusion: Conclusion,
+                     recorded: Sequence[RecordedServer] | None = None,
+                     ) -> Generator[Effect, Any, Conclusion]:
     """
     An Effect that writes ``conclusion``: the group removed, or its record of
-    servers and then its status and LIMITED_RETRY count (compare-and-set).
-    Results in the conclusion, or in one that leaves the group alone if it
-    vanished meanwhile.
+    servers (unless it is ``recorded``, the record the iteration started
+    from: a steady group's round writes no servers) and then its status and
+    LIMITED_RETRY count (compare-and-set, which writes nothing when they did
+    not change). Results in the conclusion, or in one that leaves the group
+    alone if it vanished meanwhile.
     """
     if conclusion.remove_group:
         yield Effect(DeleteGroup(tenant_id, group_id))
         return conclusion
-    if conclusion.servers is not None:
+    if conclusion.servers is not None and not _same_record(conclusion.servers, recorded):
         yield Effect(SaveServers(tenant_id, group_id, conclusion.servers))
 
     def change(group: ScalingGroup) -> GroupState:

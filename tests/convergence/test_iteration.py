@@ -107,18 +107,42 @@ class ConvergeOneGroupTests(SynchronousTestCase):
         ], converge_one_group("t1", "g1"))
         self.assertTrue(result.remove_group)
 
-    def test_converged_group_records_and_succeeds(self) -> None:
-        """Nothing to do: the (empty) record is saved and the iteration succeeds."""
+    def test_converged_group_succeeds_without_writing(self) -> None:
+        """
+        Nothing to do and nothing changed: the iteration succeeds and writes
+        neither the record of servers (the same as the group's) nor the state.
+        """
         g = group()
         result = perform_sequence([
             (LoadGroup("t1", "g1", True), lambda _: g),
             (Now(), lambda _: 100.0),
             (nova.list_servers_request("t1"), lambda _: listing()),
-            (SaveServers("t1", "g1", []), lambda _: None),
             (LoadGroup("t1", "g1", True), lambda _: g),
         ], converge_one_group("t1", "g1"))
         self.assertEqual(result, Conclusion(Verdict.SUCCESS, status=GroupStatus.ACTIVE,
                                             servers=[]))
+
+    def test_changed_record_is_written(self) -> None:
+        """A converged group whose servers changed since its last record gets the new
+        record; once recorded, the next iteration writes it no more."""
+        recorded = [RecordedServer("s1", address="10.0.0.1", active=True)]
+        before, after = group(desired=1), group(desired=1, servers=recorded)
+        expected = [
+            (Now(), lambda _: 100.0),
+            (nova.list_servers_request("t1"), lambda _: listing(nova_server("s1"))),
+        ]
+        result = perform_sequence([
+            (LoadGroup("t1", "g1", True), lambda _: before), *expected,
+            (SaveServers("t1", "g1", recorded), lambda _: None),
+            (LoadGroup("t1", "g1", True), lambda _: after),
+        ], converge_one_group("t1", "g1"))
+        again = perform_sequence([
+            (LoadGroup("t1", "g1", True), lambda _: after), *expected,
+            (LoadGroup("t1", "g1", True), lambda _: after),
+        ], converge_one_group("t1", "g1"))
+        self.assertEqual((result.verdict, list(result.servers or ())),
+                         (Verdict.SUCCESS, recorded))
+        self.assertEqual(again, result)
 
     def test_failed_gather_is_a_retry_with_its_reason(self) -> None:
         """
@@ -171,7 +195,6 @@ class ConvergeOneGroupTests(SynchronousTestCase):
             (LoadGroup("t1", "g1", True), lambda _: g),
             (Now(), lambda _: 100.0),
             (nova.list_servers_request("t1"), lambda _: listing()),
-            (SaveServers("t1", "g1", []), lambda _: None),
             (LoadGroup("t1", "g1", True), lambda _: g),
             (SaveState(cleared), lambda _: evolve(cleared, version=1)),
         ], converge_one_group("t1", "g1"))
