@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from pyrsistent import PMap, PSet, freeze, pset, thaw
 
@@ -156,8 +156,12 @@ def launch_load_balancers(launch_server_args: Mapping[str, Any]) -> PSet:
     """
     The load balancers of a ``launch_server`` configuration's args, as
     descriptions: a CLB entry (``type`` absent or ``CloudLoadBalancer``) with
-    its port, an RCv3 entry with its pool.
+    its port, an RCv3 entry with its pool. See Note [Launch configurations read once].
     """
+    return _once(_launch_load_balancers, launch_server_args)
+
+
+def _launch_load_balancers(launch_server_args: Mapping[str, Any]) -> PSet:
     descriptions: list[LBDescription] = []
     for entry in launch_server_args.get("loadBalancers", ()):
         lb_id = str(entry["loadBalancerId"])
@@ -174,8 +178,54 @@ def prepare_server_config(launch_server_args: Mapping[str, Any], group_id: str) 
     ``{"server": ...}`` with the group's metadata merged into the launch
     configuration's; a generated key wins over a user key of the same name.
     The name suffix is added when the server is created (``nova.name_server``).
+    See Note [Launch configurations read once].
     """
+    return _once(_prepare_server_config, launch_server_args, group_id)
+
+
+def _prepare_server_config(launch_server_args: Mapping[str, Any], group_id: str) -> PMap:
     server = dict(thaw(launch_server_args["server"]))
     lbs = launch_load_balancers(launch_server_args)
     server["metadata"] = {**server.get("metadata", {}), **server_metadata(group_id, lbs)}
     return freeze({"server": server})
+
+
+# Note [Launch configurations read once]
+# Every round reads each group's launch configuration into its load balancers
+# and its create-server body, and a group's configuration rarely changes: the
+# group read from the store is the same frozen value round after round. Both
+# are pure functions, so each result is kept for the very configuration
+# object it was made from (by identity, not equality: 1, 1.0 and true are
+# equal, yet Nova is sent what the owner wrote) while that stays in a bounded
+# cache. A configuration that is not frozen (a dict, in tests) is read afresh.
+
+R = TypeVar("R")
+
+
+class _Identical:
+    """A value as a cache key: equal only to itself (and held, so its id stays its own)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identical) and other.value is self.value
+
+
+@lru_cache(maxsize=1 << 14)
+def _cached(function: Callable[..., R], args: _Identical, *more: Any) -> R:
+    return function(args.value, *more)
+
+
+def _once(function: Callable[..., R], launch_server_args: Mapping[str, Any], *more: Any) -> R:
+    """``function(launch_server_args, *more)``, made once for a frozen configuration;
+    see Note [Launch configurations read once]."""
+    if not isinstance(launch_server_args, PMap):
+        return function(launch_server_args, *more)
+    result: R = _cached(function, _Identical(launch_server_args), *more)
+    return result

@@ -159,7 +159,7 @@ def observe_and_act(group: ScalingGroup, now: float, settings: ConvergerConfig,
     """
     An Effect of the `Iteration` that gathers the group's part of the cloud
     (or takes it from ``view``, a tenant's cloud observed for several groups
-    at once), plans and executes the steps (for its servers, or for the Heat
+    at once, each with the load balancers it ``cared_for``), plans and executes the steps (for its servers, or for the Heat
     stacks of a ``launch_stack`` group); nothing about the group is written.
     """
     state = group.state
@@ -199,7 +199,7 @@ def _act_on_servers(group: ScalingGroup, now: float, settings: ConvergerConfig,
     tenant_id, group_id = group.tenant_id, group.group_id
     desired = desired_group(group)
     observation: Observation = (
-        view.observation(group_id, cared_for(group)) if view is not None
+        view.observation(group_id) if view is not None  # gathered with cared_for(group)
         else (yield gather_group(tenant_id, group_id, cared_for(group))))
     vanished: list[ObservedServer] = yield vanished_servers(tenant_id, observation.servers, group.servers)
     servers = [*observation.servers, *vanished]

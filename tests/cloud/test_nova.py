@@ -7,7 +7,7 @@ import json
 
 from hypothesis import given
 from hypothesis import strategies as st
-from pyrsistent import pset, thaw
+from pyrsistent import freeze, pset, thaw
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.cloud import nova
@@ -148,6 +148,29 @@ class ServerMetadataTests(SynchronousTestCase):
         self.assertEqual(thaw(config), {"server": {"name": "web", "flavorRef": "2", "metadata": {
             "mine": "1", "rax:autoscale:group:id": "g1", "rax:auto_scaling_group_id": "g1",
             CLB_5: '[{"port": 80}]'}}})
+
+    def test_frozen_configuration_reads_the_same(self) -> None:
+        """A frozen launch configuration (as the store keeps it) gives the same
+        load balancers and body as the same plain JSON, read once or often."""
+        args = {"server": {"name": "web", "flavorRef": "2", "metadata": {"mine": "1"},
+                           "networks": [{"uuid": "n1"}]},
+                "loadBalancers": [{"loadBalancerId": 5, "port": 80},
+                                  {"loadBalancerId": "P1", "type": "RackConnectV3"}]}
+        frozen = freeze(args)
+        for _ in range(2):
+            self.assertEqual(launch_load_balancers(frozen), launch_load_balancers(args))
+            self.assertEqual(prepare_server_config(frozen, "g1"),
+                             freeze(prepare_server_config(args, "g1")))
+            self.assertEqual(prepare_server_config(frozen, "g2")["server"]["metadata"][
+                "rax:autoscale:group:id"], "g2")
+
+    def test_equal_configurations_keep_their_own_values(self) -> None:
+        """Configurations equal in Python but not in JSON (1, 1.0 and true) each send
+        Nova what they say."""
+        bodies = [prepare_server_config(freeze({"server": {"flavorRef": "2", "x": value}}),
+                                        "g1") for value in (1, 1.0, True)]
+        self.assertEqual([json.dumps(thaw(body)["server"]["x"]) for body in bodies],
+                         ["1", "1.0", "true"])
 
     def test_without_own_keys(self) -> None:
         """A released server keeps its owner's keys and loses every key of otter2's and
