@@ -32,7 +32,7 @@ from operator import attrgetter
 from typing import Any
 
 from attrs import evolve, fields
-from effect import Effect, parallel
+from effect import Constant, Effect, parallel
 from effect.do import do
 from pyrsistent import PSet, pset
 
@@ -113,9 +113,8 @@ def autoscale_active(servers: Iterable[ObservedServer], lb_nodes: Iterable[LBNod
 
 
 
-@do
 def vanished_servers(tenant_id: str, servers: Sequence[ObservedServer],
-                     recorded: Iterable[RecordedServer]) -> Generator[Effect, Any, list[ObservedServer]]:
+                     recorded: Iterable[RecordedServer]) -> Effect:
     """
     An Effect of DELETED copies of the servers the last iteration recorded
     that the group no longer lists and that Nova says are gone: the nodes they
@@ -123,16 +122,22 @@ def vanished_servers(tenant_id: str, servers: Sequence[ObservedServer],
     group (its metadata was scrubbed) is not touched, nor are its nodes. A
     check that fails keeps the server out of this iteration.
     """
-    seen = {server.id for server in servers}
-    missing = [entry for entry in recorded if entry.id not in seen]
+    missing = _unlisted(servers, recorded)
     if not missing:
-        return []
+        return Effect(Constant([]))
     checks = [Effect(nova.get_server_request(tenant_id, entry.id))
               .on(nova.is_gone, error=lambda _: False) for entry in missing]
-    gone: list[bool] = yield parallel(checks)
-    return [ObservedServer(id=entry.id, state=ServerState.DELETED, created=0.0,
-                           desired_lbs=entry.load_balancers, servicenet_address=entry.address)
-            for entry, is_gone in zip(missing, gone, strict=True) if is_gone]
+    return parallel(checks).on(lambda gone: [
+        ObservedServer(id=entry.id, state=ServerState.DELETED, created=0.0,
+                       desired_lbs=entry.load_balancers, servicenet_address=entry.address)
+        for entry, is_gone in zip(missing, gone, strict=True) if is_gone])
+
+
+def _unlisted(servers: Sequence[ObservedServer],
+              recorded: Iterable[RecordedServer]) -> list[RecordedServer]:
+    """The recorded servers that are not among ``servers``."""
+    seen = {server.id for server in servers}
+    return [entry for entry in recorded if entry.id not in seen]
 
 
 def recorded_lbs(recorded: Iterable[RecordedServer]) -> PSet:
@@ -153,14 +158,15 @@ def record_servers(servers: Iterable[ObservedServer], serving: set[str],
             for s in sorted(servers, key=lambda s: s.id)]
 
 
-@do
 def observe_and_act(group: ScalingGroup, now: float, settings: ConvergerConfig,
-                    view: TenantView | None = None) -> Generator[Effect, Any, Iteration]:
+                    view: TenantView | None = None) -> Effect:
     """
     An Effect of the `Iteration` that gathers the group's part of the cloud
     (or takes it from ``view``, a tenant's cloud observed for several groups
-    at once, each with the load balancers it ``cared_for``), plans and executes the steps (for its servers, or for the Heat
-    stacks of a ``launch_stack`` group); nothing about the group is written.
+    at once, each for the load balancers it ``cared_for``), plans and
+    executes the steps (for its servers, or for the Heat stacks of a
+    ``launch_stack`` group); nothing about the group is written. A steady
+    group seen in a view is one Effect of a value: no request, no step.
     """
     state = group.state
     stacks = is_stack_group(group)
@@ -168,16 +174,25 @@ def observe_and_act(group: ScalingGroup, now: float, settings: ConvergerConfig,
                       limited_retries=state.limited_retries,
                       build_failures=state.build_failures, build_after=state.build_after,
                       error_reasons=state.error_reasons, unit="stack" if stacks else "server")
-    try:
-        result: Iteration = yield (_act_on_stacks(group, now, facts) if stacks
-                                   else _act_on_servers(group, now, settings, facts, view))
-    except GatherError as error:
-        verdict = (Verdict.FAILURE if isinstance(error, (ServiceMissing, IdentityFailure))
-                   else Verdict.RETRY)
-        return evolve(facts, outcome=StepOutcome(verdict, [error.reason],
-                                                 retry_after=error.retry_after),
-                      retry_after=error.retry_after)
-    return result
+
+    def gather_failed(error: Exception) -> Iteration:
+        if not isinstance(error, GatherError):
+            raise error
+        return _gather_failed(facts, error)
+
+    acting = (_act_on_stacks(group, now, facts) if stacks else Effect(Constant(None)).on(
+        lambda _: _act_on_servers(group, now, settings, facts, view)))
+    return acting.on(error=gather_failed)
+
+
+def _gather_failed(facts: Iteration, error: GatherError) -> Iteration:
+    """The facts of an iteration whose gather failed: a RETRY with its reason, a
+    FAILURE when the account lacks the service or Identity refused."""
+    verdict = (Verdict.FAILURE if isinstance(error, (ServiceMissing, IdentityFailure))
+               else Verdict.RETRY)
+    return evolve(facts, outcome=StepOutcome(verdict, [error.reason],
+                                             retry_after=error.retry_after),
+                  retry_after=error.retry_after)
 
 
 def is_stack_group(group: ScalingGroup) -> bool:
@@ -191,25 +206,55 @@ def cared_for(group: ScalingGroup) -> PSet:
     return launch_load_balancers(group.launch["args"]).union(recorded_lbs(group.servers))
 
 
-@do
 def _act_on_servers(group: ScalingGroup, now: float, settings: ConvergerConfig,
-                    facts: Iteration,
-                    view: TenantView | None) -> Generator[Effect, Any, Iteration]:
-    """The iteration of a ``launch_server`` group; a failed gather raises `GatherError`."""
-    tenant_id, group_id = group.tenant_id, group.group_id
+                    facts: Iteration, view: TenantView | None) -> Iteration | Effect:
+    """
+    The `Iteration` of a ``launch_server`` group (or an Effect of it when it
+    needs I/O); a failed gather raises `GatherError`. Seen in a view, a group
+    with no step to take and no recorded server missing needs none.
+    """
     desired = desired_group(group)
-    observation: Observation = (
-        view.observation(group_id) if view is not None  # gathered with cared_for(group)
-        else (yield gather_group(tenant_id, group_id, cared_for(group))))
-    vanished: list[ObservedServer] = yield vanished_servers(tenant_id, observation.servers, group.servers)
+    if view is None:
+        return gather_group(group.tenant_id, group.group_id, cared_for(group)).on(
+            lambda seen: _observed(group, desired, now, settings, facts, seen))
+    observation = view.observation(group.group_id)  # gathered with cared_for(group)
+    return _observed(group, desired, now, settings, facts, observation)
+
+
+def _observed(group: ScalingGroup, desired: DesiredGroup, now: float,
+              settings: ConvergerConfig, facts: Iteration,
+              observation: Observation) -> Iteration | Effect:
+    """The `Iteration` of a ``launch_server`` group that saw ``observation`` (or an
+    Effect of it), once Nova says which recorded servers missing from it are gone."""
+    if not _unlisted(observation.servers, group.servers):
+        return _plan_and_execute(group, desired, now, settings, facts, observation, [])
+    return vanished_servers(group.tenant_id, observation.servers, group.servers).on(
+        lambda vanished: _plan_and_execute(group, desired, now, settings, facts,
+                                           observation, vanished))
+
+
+def _plan_and_execute(group: ScalingGroup, desired: DesiredGroup, now: float,
+                      settings: ConvergerConfig, facts: Iteration, observation: Observation,
+                      vanished: list[ObservedServer]) -> Iteration | Effect:
+    """
+    The `Iteration` of a ``launch_server`` group that saw ``observation`` and
+    found the recorded servers ``vanished``: planned, then an Effect of it
+    once the steps are executed (with no step: the value itself).
+    """
     servers = [*observation.servers, *vanished]
     limits = {**DEFAULT_STEP_LIMITS, CreateServer: settings.create_server_limit}
     the_plan = plan(desired, servers, observation.lb_nodes, observation.clbs, now,
                     settings.build_timeout, limits, settings.offline_timeout)
-    results: list[tuple[Step, StepOutcome]] = yield execute_steps(the_plan.steps, tenant_id)
     serving = autoscale_active(servers, observation.lb_nodes, desired.desired_lbs)
-    return _acted(facts, the_plan, results, record_servers(servers, serving, the_plan.kept),
-                  gone=[s.id for s in servers if s.state is ServerState.DELETED])
+    record = record_servers(servers, serving, the_plan.kept)
+    gone = [s.id for s in servers if s.state is ServerState.DELETED]
+
+    def executed(results: list[tuple[Step, StepOutcome]]) -> Iteration:
+        return _acted(facts, the_plan, results, record, gone=gone)
+
+    if not the_plan.steps:
+        return executed([])
+    return execute_steps(the_plan.steps, group.tenant_id).on(executed)
 
 
 def desired_stack_group(group: ScalingGroup) -> DesiredStackGroup:
@@ -300,10 +345,8 @@ def conclude_and_write(group: ScalingGroup, facts: Iteration,
     return write_conclusion(group.tenant_id, group.group_id, conclusion, group.servers)
 
 
-@do
 def write_conclusion(tenant_id: str, group_id: str, conclusion: Conclusion,
-                     recorded: Sequence[RecordedServer] | None = None,
-                     ) -> Generator[Effect, Any, Conclusion]:
+                     recorded: Sequence[RecordedServer] | None = None) -> Effect:
     """
     An Effect that writes ``conclusion``: the group removed, or its record of
     servers (unless it is ``recorded``, the record the iteration started
@@ -313,10 +356,7 @@ def write_conclusion(tenant_id: str, group_id: str, conclusion: Conclusion,
     alone if it vanished meanwhile.
     """
     if conclusion.remove_group:
-        yield Effect(DeleteGroup(tenant_id, group_id))
-        return conclusion
-    if conclusion.servers is not None and not _same_record(conclusion.servers, recorded):
-        yield Effect(SaveServers(tenant_id, group_id, conclusion.servers))
+        return Effect(DeleteGroup(tenant_id, group_id)).on(lambda _: conclusion)
 
     def change(group: ScalingGroup) -> GroupState:
         return evolve(group.state, status=conclusion.status or group.state.status,
@@ -324,8 +364,14 @@ def write_conclusion(tenant_id: str, group_id: str, conclusion: Conclusion,
                       limited_retries=conclusion.limited_retries,
                       build_failures=conclusion.build_failures,
                       build_after=conclusion.build_after)
-    try:
-        yield update_state(tenant_id, group_id, change, include_deleting=True)
-    except NoSuchGroup:
+
+    def vanished(error: Exception) -> Conclusion:
+        if not isinstance(error, NoSuchGroup):
+            raise error
         return left_alone(GONE)
-    return conclusion
+
+    state = update_state(tenant_id, group_id, change, include_deleting=True).on(
+        lambda _: conclusion, error=vanished)
+    if conclusion.servers is None or _same_record(conclusion.servers, recorded):
+        return state
+    return Effect(SaveServers(tenant_id, group_id, conclusion.servers)).on(lambda _: state)

@@ -18,7 +18,7 @@ from effect import Effect
 from effect.do import do
 
 from otter2.config import ConvergerConfig
-from otter2.convergence.conclusion import Conclusion, Iteration, left_alone
+from otter2.convergence.conclusion import Conclusion, left_alone
 from otter2.convergence.gathering import all_at_once
 from otter2.convergence.iteration import (
     cared_for,
@@ -79,9 +79,8 @@ def converge_tenant(tenant_id: str, group_ids: Sequence[str],
     return results
 
 
-@do
 def _one(group: ScalingGroup, now: float, settings: ConvergerConfig,
-         view: TenantView | None) -> Generator[Effect, Any, Conclusion]:
-    facts: Iteration = yield observe_and_act(group, now, settings, view)
-    written: Conclusion = yield conclude_and_write(group, facts, settings)
-    return written
+         view: TenantView | None) -> Effect:
+    """An Effect of the group's `Conclusion`, written."""
+    return observe_and_act(group, now, settings, view).on(
+        lambda facts: conclude_and_write(group, facts, settings))
