@@ -100,8 +100,18 @@ def handle_nova(cloud: SimulatedCloud, request: ServiceRequest,
 
 
 def render_server(cloud: SimulatedCloud, tenant_id: str, server: SimulatedServer) -> dict:
-    """A server's detail, as ``GET servers/{id}`` and ``servers/detail`` show it."""
-    links = _links(cloud, tenant_id, server.id)
+    """
+    A server's detail, as ``GET servers/{id}`` and ``servers/detail`` show
+    it: a dict of its own, whose parts (read, never written, as every answer
+    is) are shared by every answer that shows the server as it is now. A
+    tenant's listing shows every server at every round of convergence.
+    """
+    return dict(_detail(cloud.base_url, tenant_id, server))
+
+
+@lru_cache(maxsize=1 << 15)
+def _detail(base_url: str, tenant_id: str, server: SimulatedServer) -> dict:
+    links = _frozen_links(base_url, tenant_id, server.id)
     detail: dict[str, Any] = {
         "id": server.id, "name": server.name, "status": server.status.value,
         "tenant_id": tenant_id, "user_id": "simulated-user", "hostId": "simulated-host",

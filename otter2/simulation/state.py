@@ -58,7 +58,7 @@ class CLBStatus(Enum):
     SUSPENDED = "SUSPENDED"
 
 
-@frozen
+@frozen(cache_hash=True)  # a key of the cache of rendered details (nova.render_server)
 class SimulatedServer:
     """
     A Nova server. ``sequence`` is its place in the tenant's creation order
