@@ -34,6 +34,7 @@ OWN_KEY_PREFIXES = ("rax:autoscale:", "rax:auto_scaling")
 _AUTOSCALE_KEY = re.compile(r"^rax:autoscale((?::[A-Za-z0-9_-]+)+)$")
 _LB_KEY_PREFIX = "rax:autoscale:lb:"  # only such keys can name load balancers
 _NO_LBS: PSet = pset()
+_ABSENT: Any = object()
 
 
 def group_id_of(metadata: Mapping[str, str] | None) -> str | None:
@@ -45,9 +46,8 @@ def group_id_of(metadata: Mapping[str, str] | None) -> str | None:
     """
     if not metadata:
         return None
-    if GROUP_ID_KEY in metadata:
-        return metadata[GROUP_ID_KEY]
-    return metadata.get(LEGACY_GROUP_ID_KEY)
+    current = metadata.get(GROUP_ID_KEY, _ABSENT)
+    return metadata.get(LEGACY_GROUP_ID_KEY) if current is _ABSENT else current
 
 
 def is_draining(metadata: Mapping[str, Any] | None) -> bool:
@@ -87,8 +87,15 @@ def desired_lbs_of(metadata: Mapping[str, Any] | None) -> PSet:
 
     Every gather reads this for each server of a tenant, and the servers of
     a group almost always record the same load balancers: the set is made
-    once for each distinct record and shared (it is immutable).
+    once for each distinct record and shared (it is immutable), and once for
+    frozen metadata (see Note [Frozen values read once]).
     """
+    if isinstance(metadata, PMap):
+        return _once(_recorded_lbs, metadata)
+    return _recorded_lbs(metadata)
+
+
+def _recorded_lbs(metadata: Mapping[str, Any] | None) -> PSet:
     entries = tuple((key, value) for key, value in (metadata or {}).items()
                     if key.startswith(_LB_KEY_PREFIX))
     if not entries:
@@ -156,7 +163,7 @@ def launch_load_balancers(launch_server_args: Mapping[str, Any]) -> PSet:
     """
     The load balancers of a ``launch_server`` configuration's args, as
     descriptions: a CLB entry (``type`` absent or ``CloudLoadBalancer``) with
-    its port, an RCv3 entry with its pool. See Note [Launch configurations read once].
+    its port, an RCv3 entry with its pool. See Note [Frozen values read once].
     """
     return _once(_launch_load_balancers, launch_server_args)
 
@@ -178,7 +185,7 @@ def prepare_server_config(launch_server_args: Mapping[str, Any], group_id: str) 
     ``{"server": ...}`` with the group's metadata merged into the launch
     configuration's; a generated key wins over a user key of the same name.
     The name suffix is added when the server is created (``nova.name_server``).
-    See Note [Launch configurations read once].
+    See Note [Frozen values read once].
     """
     return _once(_prepare_server_config, launch_server_args, group_id)
 
@@ -190,14 +197,16 @@ def _prepare_server_config(launch_server_args: Mapping[str, Any], group_id: str)
     return freeze({"server": server})
 
 
-# Note [Launch configurations read once]
+# Note [Frozen values read once]
 # Every round reads each group's launch configuration into its load balancers
-# and its create-server body, and a group's configuration rarely changes: the
-# group read from the store is the same frozen value round after round. Both
-# are pure functions, so each result is kept for the very configuration
-# object it was made from (by identity, not equality: 1, 1.0 and true are
-# equal, yet Nova is sent what the owner wrote) while that stays in a bounded
-# cache. A configuration that is not frozen (a dict, in tests) is read afresh.
+# and its create-server body, and each server's metadata into the load
+# balancers it records, though these rarely change: the group read from the
+# store is the same frozen value round after round, and so is the metadata of
+# a server of the simulated cloud. These are pure functions, so each result
+# is kept for the very frozen object it was made from (by identity, not
+# equality: 1, 1.0 and true are equal, yet Nova is sent what the owner wrote)
+# while that stays in a bounded cache. A value that is not frozen (a dict
+# parsed from JSON, or in tests) is read afresh.
 
 R = TypeVar("R")
 
@@ -217,15 +226,15 @@ class _Identical:
         return isinstance(other, _Identical) and other.value is self.value
 
 
-@lru_cache(maxsize=1 << 14)
+@lru_cache(maxsize=1 << 15)
 def _cached(function: Callable[..., R], args: _Identical, *more: Any) -> R:
     return function(args.value, *more)
 
 
-def _once(function: Callable[..., R], launch_server_args: Mapping[str, Any], *more: Any) -> R:
-    """``function(launch_server_args, *more)``, made once for a frozen configuration;
-    see Note [Launch configurations read once]."""
-    if not isinstance(launch_server_args, PMap):
-        return function(launch_server_args, *more)
-    result: R = _cached(function, _Identical(launch_server_args), *more)
+def _once(function: Callable[..., R], value: Mapping[str, Any], *more: Any) -> R:
+    """``function(value, *more)``, made once for a frozen ``value``; see Note
+    [Frozen values read once]."""
+    if not isinstance(value, PMap):
+        return function(value, *more)
+    result: R = _cached(function, _Identical(value), *more)
     return result

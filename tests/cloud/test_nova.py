@@ -220,8 +220,17 @@ class ParseServerTests(SynchronousTestCase):
 
     def test_unknown_status(self) -> None:
         """A status otter2 does not know is UNKNOWN_TO_OTTER."""
-        self.assertEqual(nova.parse_server(server_json(status="FLOATING")).state,
-                         ServerState.UNKNOWN_TO_OTTER)
+        for status in ["FLOATING", "active", None, 7, ["ACTIVE"]]:
+            self.assertEqual(nova.parse_server(server_json(status=status)).state,
+                             ServerState.UNKNOWN_TO_OTTER, status)
+
+    def test_frozen_server_reads_as_its_json(self) -> None:
+        """A server given frozen (as the simulated cloud hands its metadata and
+        links) is read as the same JSON given plain, however often."""
+        plain = server_json(metadata={"rax:autoscale:group:id": "g1", CLB_5: '[{"port": 80}]'})
+        frozen = {**plain, "metadata": freeze(plain["metadata"]), "links": freeze(plain["links"])}
+        for _ in range(2):
+            self.assertEqual(nova.parse_server(frozen), nova.parse_server(plain))
 
     def test_servicenet_address(self) -> None:
         """The first IPv4 private address in 10/8 is the ServiceNet address, else ''."""
@@ -242,6 +251,7 @@ class ParseServerTests(SynchronousTestCase):
         self.assertEqual(nova.epoch("2015-03-24T19:43:02.500Z"), 1427226182.5)
         self.assertEqual(nova.epoch("2015-03-24T21:43:02+02:00"), 1427226182.0)
         self.assertEqual(nova.epoch("2015-03-24T19:43:02"), 1427226182.0)
+        self.assertEqual(nova.epoch(" 2015-03-24T19:43:02Z "), 1427226182.0)
 
 
 class ListingTests(SynchronousTestCase):
