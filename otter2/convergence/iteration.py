@@ -49,6 +49,7 @@ from otter2.convergence.gathering import (
     gather_group,
     gather_stacks,
 )
+from otter2.convergence.membership import Key, lb_key
 from otter2.convergence.planning import DEFAULT_STEP_LIMITS, Plan, plan
 from otter2.convergence.stacks import plan_stacks, serving
 from otter2.convergence.steps import CreateServer, Step
@@ -62,7 +63,6 @@ from otter2.model.cloud import (
     LBNode,
     ObservedServer,
     ObservedStack,
-    RCv3Node,
     RecordedServer,
     ServerState,
 )
@@ -90,27 +90,26 @@ def autoscale_active(servers: Iterable[ObservedServer], lb_nodes: Iterable[LBNod
                      desired_lbs: Iterable[LBDescription]) -> set[str]:
     """
     Ids of the servers that serve: ACTIVE in Nova and on every desired load
-    balancer (a node with the same CLB and port, or in the same pool).
+    balancer (a node with the same CLB and port, or in the same pool: an
+    equivalent one, whose ``lb_key`` is the same).
     """
-    wanted = list(desired_lbs)
-    by_address: dict[str, list[CLBNode]] = {}
-    by_server: dict[str, list[RCv3Node]] = {}
+    wanted = {lb_key(lb) for lb in desired_lbs}
+    at_address: dict[str, set[Key]] = {}
+    of_server: dict[str, set[Key]] = {}
     for node in lb_nodes:
-        if isinstance(node, CLBNode):
-            by_address.setdefault(node.address, []).append(node)
-        else:
-            by_server.setdefault(node.cloud_server_id, []).append(node)
+        on = (at_address.setdefault(node.address, set()) if isinstance(node, CLBNode)
+              else of_server.setdefault(node.cloud_server_id, set()))
+        on.add(lb_key(node.description))
     active = set()
     for server in servers:
         if server.state is not ServerState.ACTIVE:
             continue
-        nodes: Sequence[LBNode] = (by_address.get(server.servicenet_address, [])
-                                   if server.servicenet_address else [])
-        nodes = [*nodes, *by_server.get(server.id, [])]
-        if all(any(lb.equivalent_to(n.description) for n in nodes) for lb in wanted):
+        on = of_server.get(server.id, set())
+        if server.servicenet_address:
+            on = on | at_address.get(server.servicenet_address, set())
+        if wanted <= on:
             active.add(server.id)
     return active
-
 
 
 def vanished_servers(tenant_id: str, servers: Sequence[ObservedServer],
