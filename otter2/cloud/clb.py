@@ -135,7 +135,9 @@ def is_being_deleted(status: Any) -> bool:
 
 
 def parse_nodes(lb_id: str, body: Any) -> list[CLBNode]:
-    """The nodes of a ``GET loadbalancers/{lb}/nodes`` answer, with their description."""
+    """The nodes of a ``GET loadbalancers/{lb}/nodes`` answer, with their
+    description; the body is read as given (frozen or not), not thawed: every
+    round reads the nodes of every load balancer of a tenant's groups."""
     return [
         CLBNode(
             node_id=str(node["id"]),
@@ -146,7 +148,7 @@ def parse_nodes(lb_id: str, body: Any) -> list[CLBNode]:
                 type=NodeType(node.get("type", "PRIMARY"))),
             is_online=node.get("status") == "ONLINE",
         )
-        for node in thaw(body).get("nodes", ())
+        for node in body.get("nodes", ())
     ]
 
 
@@ -167,7 +169,7 @@ def read_current_connections(response: Response) -> int | None:
 
 def parse_health_monitor(body: Any) -> CLB:
     """A `CLB` from a ``GET loadbalancers/{lb}/healthmonitor`` answer."""
-    return CLB(health_monitor=bool(thaw(body).get("healthMonitor")))
+    return CLB(health_monitor=bool(body.get("healthMonitor")))
 
 
 # -- errors --------------------------------------------------------------------
@@ -241,8 +243,16 @@ def clb_error(response: Response) -> CLBError:
     return CLBError(CLBErrorKind.OTHER)
 
 
+#: The statuses of the rows of the error table that say a load balancer is gone.
+_GONE_STATUSES = frozenset(status for status, _, kind in _RULES
+                           if kind in (CLBErrorKind.NO_SUCH_LB, CLBErrorKind.DELETED))
+
+
 def lb_gone(response: Response) -> bool:
-    """Whether an answer says the load balancer does not exist or is being deleted."""
+    """Whether an answer says the load balancer does not exist or is being deleted
+    (any other status, a 200 above all, is read no further)."""
+    if response.status not in _GONE_STATUSES:
+        return False
     return clb_error(response).kind in (CLBErrorKind.NO_SUCH_LB, CLBErrorKind.DELETED)
 
 

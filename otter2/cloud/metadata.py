@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from pyrsistent import PMap, PSet, freeze, pset, thaw
 
@@ -31,6 +32,9 @@ GROUP_ID_KEYS = (GROUP_ID_KEY, LEGACY_GROUP_ID_KEY)
 OWN_KEY_PREFIXES = ("rax:autoscale:", "rax:auto_scaling")
 
 _AUTOSCALE_KEY = re.compile(r"^rax:autoscale((?::[A-Za-z0-9_-]+)+)$")
+_LB_KEY_PREFIX = "rax:autoscale:lb:"  # only such keys can name load balancers
+_NO_LBS: PSet = pset()
+_ABSENT: Any = object()
 
 
 def group_id_of(metadata: Mapping[str, str] | None) -> str | None:
@@ -42,9 +46,8 @@ def group_id_of(metadata: Mapping[str, str] | None) -> str | None:
     """
     if not metadata:
         return None
-    if GROUP_ID_KEY in metadata:
-        return metadata[GROUP_ID_KEY]
-    return metadata.get(LEGACY_GROUP_ID_KEY)
+    current = metadata.get(GROUP_ID_KEY, _ABSENT)
+    return metadata.get(LEGACY_GROUP_ID_KEY) if current is _ABSENT else current
 
 
 def is_draining(metadata: Mapping[str, Any] | None) -> bool:
@@ -81,9 +84,36 @@ def desired_lbs_of(metadata: Mapping[str, Any] | None) -> PSet:
 
     A CloudLoadBalancer key whose value is not a JSON list of ``{"port": n}``
     objects is skipped whole; every RackConnectV3 key names a pool.
+
+    Every gather reads this for each server of a tenant, and the servers of
+    a group almost always record the same load balancers: the set is made
+    once for each distinct record and shared (it is immutable), and once for
+    frozen metadata (see Note [Frozen values read once]).
     """
+    if isinstance(metadata, PMap):
+        return _once(_recorded_lbs, metadata)
+    return _recorded_lbs(metadata)
+
+
+def _recorded_lbs(metadata: Mapping[str, Any] | None) -> PSet:
+    entries = tuple((key, value) for key, value in (metadata or {}).items()
+                    if key.startswith(_LB_KEY_PREFIX))
+    if not entries:
+        return _NO_LBS
+    if all(isinstance(value, str) for _, value in entries):
+        return _shared_lbs(entries)
+    return _lbs_of(entries)
+
+
+@lru_cache(maxsize=1 << 14)
+def _shared_lbs(entries: tuple[tuple[str, str], ...]) -> PSet:
+    return _lbs_of(entries)
+
+
+def _lbs_of(entries: Iterable[tuple[str, Any]]) -> PSet:
+    """The load balancers of metadata ``entries`` (see ``desired_lbs_of``)."""
     descriptions: list[LBDescription] = []
-    for key, value in (metadata or {}).items():
+    for key, value in entries:
         match = _AUTOSCALE_KEY.match(key)
         if match is None:
             continue
@@ -133,8 +163,12 @@ def launch_load_balancers(launch_server_args: Mapping[str, Any]) -> PSet:
     """
     The load balancers of a ``launch_server`` configuration's args, as
     descriptions: a CLB entry (``type`` absent or ``CloudLoadBalancer``) with
-    its port, an RCv3 entry with its pool.
+    its port, an RCv3 entry with its pool. See Note [Frozen values read once].
     """
+    return _once(_launch_load_balancers, launch_server_args)
+
+
+def _launch_load_balancers(launch_server_args: Mapping[str, Any]) -> PSet:
     descriptions: list[LBDescription] = []
     for entry in launch_server_args.get("loadBalancers", ()):
         lb_id = str(entry["loadBalancerId"])
@@ -151,8 +185,56 @@ def prepare_server_config(launch_server_args: Mapping[str, Any], group_id: str) 
     ``{"server": ...}`` with the group's metadata merged into the launch
     configuration's; a generated key wins over a user key of the same name.
     The name suffix is added when the server is created (``nova.name_server``).
+    See Note [Frozen values read once].
     """
+    return _once(_prepare_server_config, launch_server_args, group_id)
+
+
+def _prepare_server_config(launch_server_args: Mapping[str, Any], group_id: str) -> PMap:
     server = dict(thaw(launch_server_args["server"]))
     lbs = launch_load_balancers(launch_server_args)
     server["metadata"] = {**server.get("metadata", {}), **server_metadata(group_id, lbs)}
     return freeze({"server": server})
+
+
+# Note [Frozen values read once]
+# Every round reads each group's launch configuration into its load balancers
+# and its create-server body, and each server's metadata into the load
+# balancers it records, though these rarely change: the group read from the
+# store is the same frozen value round after round, and so is the metadata of
+# a server of the simulated cloud. These are pure functions, so each result
+# is kept for the very frozen object it was made from (by identity, not
+# equality: 1, 1.0 and true are equal, yet Nova is sent what the owner wrote)
+# while that stays in a bounded cache. A value that is not frozen (a dict
+# parsed from JSON, or in tests) is read afresh.
+
+R = TypeVar("R")
+
+
+class _Identical:
+    """A value as a cache key: equal only to itself (and held, so its id stays its own)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Identical) and other.value is self.value
+
+
+@lru_cache(maxsize=1 << 15)
+def _cached(function: Callable[..., R], args: _Identical, *more: Any) -> R:
+    return function(args.value, *more)
+
+
+def _once(function: Callable[..., R], value: Mapping[str, Any], *more: Any) -> R:
+    """``function(value, *more)``, made once for a frozen ``value``; see Note
+    [Frozen values read once]."""
+    if not isinstance(value, PMap):
+        return function(value, *more)
+    result: R = _cached(function, _Identical(value), *more)
+    return result

@@ -12,6 +12,7 @@ import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -120,6 +121,15 @@ def absolute_limits(body: Any) -> Mapping[str, Any]:
 
 def epoch(timestamp: str) -> float:
     """Seconds since the epoch of an ISO 8601 time (UTC when it names no zone)."""
+    return _epoch_of_text(timestamp) if type(timestamp) is str else _epoch(timestamp)
+
+
+@lru_cache(maxsize=4096)  # a listing shows many servers created in the same second
+def _epoch_of_text(timestamp: str) -> float:
+    return _epoch(timestamp)
+
+
+def _epoch(timestamp: str) -> float:
     moment = datetime.fromisoformat(timestamp.strip())
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -130,9 +140,12 @@ def _state(server: Mapping[str, Any]) -> ServerState:
     if (server.get("OS-EXT-STS:task_state") or "").strip().lower() == "deleting":
         return ServerState.DELETED
     try:
-        return ServerState(server.get("status"))
-    except ValueError:
+        return _STATES[server.get("status")]
+    except (KeyError, TypeError):  # not a status, or not even text
         return ServerState.UNKNOWN_TO_OTTER
+
+
+_STATES: dict[Any, ServerState] = {state.value: state for state in ServerState}
 
 
 def _is_ipv4(address: Mapping[str, Any]) -> bool:

@@ -239,17 +239,24 @@ class _Gone(Enum):
 _GONE = _Gone.GONE
 
 
-@do
-def gather_lb(tenant_id: str, lb_id: str, addresses: Container[str] | None = None,
-              ) -> Generator[Effect, Any, tuple[list[CLBNode], CLB | None]]:
+def gather_lb(tenant_id: str, lb_id: str, addresses: Container[str] | None = None) -> Effect:
     """Effect resulting in one listed CLB's nodes (with when DRAINING ones at
     ``addresses``, or any when None, began draining, and whether the load
     balancer holds no connection) and its `CLB`, or no nodes and None if it
-    went away meanwhile."""
-    nodes_response, monitor_response = yield all_at_once([
+    went away meanwhile. A load balancer with no such DRAINING node costs its
+    two reads and nothing more (every round reads every load balancer of a
+    tenant's groups)."""
+    return all_at_once([
         _call(CLOUD_LOAD_BALANCERS, clb.list_nodes_request(tenant_id, lb_id)),
         _call(CLOUD_LOAD_BALANCERS, clb.health_monitor_request(tenant_id, lb_id)),
-    ])
+    ]).on(lambda responses: _lb_read(tenant_id, lb_id, addresses, *responses))
+
+
+def _lb_read(tenant_id: str, lb_id: str, addresses: Container[str] | None,
+             nodes_response: Response, monitor_response: Response,
+             ) -> tuple[list[CLBNode], CLB | None] | Effect:
+    """What ``gather_lb`` results in, from the answers to its reads (or an
+    Effect of it, when DRAINING nodes must be looked into)."""
     nodes: list[CLBNode] = [] if clb.lb_gone(nodes_response) else _read(
         nodes_response, partial(clb.parse_nodes, lb_id),
         f"Could not list the nodes of Cloud Load Balancer {lb_id}")
@@ -260,18 +267,21 @@ def gather_lb(tenant_id: str, lb_id: str, addresses: Container[str] | None = Non
                 and (addresses is None or node.address in addresses)]
     if not draining:
         return nodes, found
-    *drained_at, connections = yield all_at_once(
-        [*(_drained_at(tenant_id, lb_id, node.node_id) for node in draining),
-         _current_connections(tenant_id, lb_id)])
-    since: dict[str, float | None] = {}
-    for node, when in zip(draining, drained_at, strict=True):
-        if when is _GONE:
-            return [], None
-        since[node.node_id] = when
-    # The count is the whole load balancer's: only 0 says something of each node.
-    idle = 0 if connections == 0 else None
-    return [evolve(node, drained_at=since[node.node_id], connections=idle)
-            if node.node_id in since else node for node in nodes], found
+
+    def looked_into(results: list[Any]) -> tuple[list[CLBNode], CLB | None]:
+        *drained_at, connections = results
+        since: dict[str, float | None] = {}
+        for node, when in zip(draining, drained_at, strict=True):
+            if when is _GONE:
+                return [], None
+            since[node.node_id] = when
+        # The count is the whole load balancer's: only 0 says something of each node.
+        idle = 0 if connections == 0 else None
+        return [evolve(node, drained_at=since[node.node_id], connections=idle)
+                if node.node_id in since else node for node in nodes], found
+
+    return all_at_once([*(_drained_at(tenant_id, lb_id, node.node_id) for node in draining),
+                        _current_connections(tenant_id, lb_id)]).on(looked_into)
 
 
 def _current_connections(tenant_id: str, lb_id: str) -> Effect:

@@ -27,11 +27,12 @@ test-case-name: tests.convergence.test_iteration
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
-from attrs import evolve, frozen
-from effect import Effect, parallel
+from attrs import evolve, fields, frozen
+from effect import Constant, Effect, parallel
 from effect.do import do
 from pyrsistent import PSet, pset
 
@@ -48,6 +49,7 @@ from otter2.convergence.gathering import (
     gather_group,
     gather_stacks,
 )
+from otter2.convergence.membership import Key, lb_key
 from otter2.convergence.planning import DEFAULT_STEP_LIMITS, Plan, plan
 from otter2.convergence.stacks import plan_stacks, serving
 from otter2.convergence.steps import CreateServer, Step
@@ -61,7 +63,6 @@ from otter2.model.cloud import (
     LBNode,
     ObservedServer,
     ObservedStack,
-    RCv3Node,
     RecordedServer,
     ServerState,
 )
@@ -89,32 +90,30 @@ def autoscale_active(servers: Iterable[ObservedServer], lb_nodes: Iterable[LBNod
                      desired_lbs: Iterable[LBDescription]) -> set[str]:
     """
     Ids of the servers that serve: ACTIVE in Nova and on every desired load
-    balancer (a node with the same CLB and port, or in the same pool).
+    balancer (a node with the same CLB and port, or in the same pool: an
+    equivalent one, whose ``lb_key`` is the same).
     """
-    wanted = list(desired_lbs)
-    by_address: dict[str, list[CLBNode]] = {}
-    by_server: dict[str, list[RCv3Node]] = {}
+    wanted = {lb_key(lb) for lb in desired_lbs}
+    at_address: dict[str, set[Key]] = {}
+    of_server: dict[str, set[Key]] = {}
     for node in lb_nodes:
-        if isinstance(node, CLBNode):
-            by_address.setdefault(node.address, []).append(node)
-        else:
-            by_server.setdefault(node.cloud_server_id, []).append(node)
+        on = (at_address.setdefault(node.address, set()) if isinstance(node, CLBNode)
+              else of_server.setdefault(node.cloud_server_id, set()))
+        on.add(lb_key(node.description))
     active = set()
     for server in servers:
         if server.state is not ServerState.ACTIVE:
             continue
-        nodes: Sequence[LBNode] = (by_address.get(server.servicenet_address, [])
-                                   if server.servicenet_address else [])
-        nodes = [*nodes, *by_server.get(server.id, [])]
-        if all(any(lb.equivalent_to(n.description) for n in nodes) for lb in wanted):
+        on = of_server.get(server.id, set())
+        if server.servicenet_address:
+            on = on | at_address.get(server.servicenet_address, set())
+        if wanted <= on:
             active.add(server.id)
     return active
 
 
-
-@do
 def vanished_servers(tenant_id: str, servers: Sequence[ObservedServer],
-                     recorded: Iterable[RecordedServer]) -> Generator[Effect, Any, list[ObservedServer]]:
+                     recorded: Iterable[RecordedServer]) -> Effect:
     """
     An Effect of DELETED copies of the servers the last iteration recorded
     that the group no longer lists and that Nova says are gone: the nodes they
@@ -122,16 +121,22 @@ def vanished_servers(tenant_id: str, servers: Sequence[ObservedServer],
     group (its metadata was scrubbed) is not touched, nor are its nodes. A
     check that fails keeps the server out of this iteration.
     """
-    seen = {server.id for server in servers}
-    missing = [entry for entry in recorded if entry.id not in seen]
+    missing = _unlisted(servers, recorded)
     if not missing:
-        return []
+        return Effect(Constant([]))
     checks = [Effect(nova.get_server_request(tenant_id, entry.id))
               .on(nova.is_gone, error=lambda _: False) for entry in missing]
-    gone: list[bool] = yield parallel(checks)
-    return [ObservedServer(id=entry.id, state=ServerState.DELETED, created=0.0,
-                           desired_lbs=entry.load_balancers, servicenet_address=entry.address)
-            for entry, is_gone in zip(missing, gone, strict=True) if is_gone]
+    return parallel(checks).on(lambda gone: [
+        ObservedServer(id=entry.id, state=ServerState.DELETED, created=0.0,
+                       desired_lbs=entry.load_balancers, servicenet_address=entry.address)
+        for entry, is_gone in zip(missing, gone, strict=True) if is_gone])
+
+
+def _unlisted(servers: Sequence[ObservedServer],
+              recorded: Iterable[RecordedServer]) -> list[RecordedServer]:
+    """The recorded servers that are not among ``servers``."""
+    seen = {server.id for server in servers}
+    return [entry for entry in recorded if entry.id not in seen]
 
 
 def recorded_lbs(recorded: Iterable[RecordedServer]) -> PSet:
@@ -152,14 +157,15 @@ def record_servers(servers: Iterable[ObservedServer], serving: set[str],
             for s in sorted(servers, key=lambda s: s.id)]
 
 
-@do
 def observe_and_act(group: ScalingGroup, now: float, settings: ConvergerConfig,
-                    view: TenantView | None = None) -> Generator[Effect, Any, Iteration]:
+                    view: TenantView | None = None) -> Effect:
     """
     An Effect of the `Iteration` that gathers the group's part of the cloud
     (or takes it from ``view``, a tenant's cloud observed for several groups
-    at once), plans and executes the steps (for its servers, or for the Heat
-    stacks of a ``launch_stack`` group); nothing about the group is written.
+    at once, each for the load balancers it ``cared_for``), plans and
+    executes the steps (for its servers, or for the Heat stacks of a
+    ``launch_stack`` group); nothing about the group is written. A steady
+    group seen in a view is one Effect of a value: no request, no step.
     """
     state = group.state
     stacks = is_stack_group(group)
@@ -167,16 +173,25 @@ def observe_and_act(group: ScalingGroup, now: float, settings: ConvergerConfig,
                       limited_retries=state.limited_retries,
                       build_failures=state.build_failures, build_after=state.build_after,
                       error_reasons=state.error_reasons, unit="stack" if stacks else "server")
-    try:
-        result: Iteration = yield (_act_on_stacks(group, now, facts) if stacks
-                                   else _act_on_servers(group, now, settings, facts, view))
-    except GatherError as error:
-        verdict = (Verdict.FAILURE if isinstance(error, (ServiceMissing, IdentityFailure))
-                   else Verdict.RETRY)
-        return evolve(facts, outcome=StepOutcome(verdict, [error.reason],
-                                                 retry_after=error.retry_after),
-                      retry_after=error.retry_after)
-    return result
+
+    def gather_failed(error: Exception) -> Iteration:
+        if not isinstance(error, GatherError):
+            raise error
+        return _gather_failed(facts, error)
+
+    acting = (_act_on_stacks(group, now, facts) if stacks else Effect(Constant(None)).on(
+        lambda _: _act_on_servers(group, now, settings, facts, view)))
+    return acting.on(error=gather_failed)
+
+
+def _gather_failed(facts: Iteration, error: GatherError) -> Iteration:
+    """The facts of an iteration whose gather failed: a RETRY with its reason, a
+    FAILURE when the account lacks the service or Identity refused."""
+    verdict = (Verdict.FAILURE if isinstance(error, (ServiceMissing, IdentityFailure))
+               else Verdict.RETRY)
+    return evolve(facts, outcome=StepOutcome(verdict, [error.reason],
+                                             retry_after=error.retry_after),
+                  retry_after=error.retry_after)
 
 
 def is_stack_group(group: ScalingGroup) -> bool:
@@ -200,20 +215,58 @@ class Planned:
     plan: Plan
 
 
-@do
 def observe_and_plan(group: ScalingGroup, now: float, settings: ConvergerConfig,
-                     view: TenantView | None = None) -> Generator[Effect, Any, Planned]:
+                     view: TenantView | None = None) -> Effect:
     """
-    An Effect of what a ``launch_server`` group's iteration plans: its part of
-    the cloud gathered (or taken from ``view``) and planned; nothing executed.
-    The plan preview calls it too (Note [One planner] in
-    ``convergence.preview``). A failed gather raises `GatherError`.
+    An Effect of the `Planned` of a ``launch_server`` group: its part of the
+    cloud gathered (or taken from ``view``) and planned, as its iteration
+    does (the same functions), nothing executed. The plan preview calls it
+    (Note [One planner] in ``convergence.preview``). A failed gather raises
+    `GatherError`.
     """
-    tenant_id, group_id = group.tenant_id, group.group_id
-    observation: Observation = (
-        view.observation(group_id, cared_for(group)) if view is not None
-        else (yield gather_group(tenant_id, group_id, cared_for(group))))
-    vanished: list[ObservedServer] = yield vanished_servers(tenant_id, observation.servers, group.servers)
+    def planned(observation: Observation, vanished: list[ObservedServer]) -> Planned:
+        return _planned(group, now, settings, observation, vanished)
+    seen = _observe(group, view, planned)
+    return seen if isinstance(seen, Effect) else Effect(Constant(seen))
+
+
+def _act_on_servers(group: ScalingGroup, now: float, settings: ConvergerConfig,
+                    facts: Iteration, view: TenantView | None) -> Iteration | Effect:
+    """
+    The `Iteration` of a ``launch_server`` group (or an Effect of it when it
+    needs I/O); a failed gather raises `GatherError`. Seen in a view, a group
+    with no step to take and no recorded server missing needs none.
+    """
+    desired = desired_group(group)
+
+    def act(observation: Observation, vanished: list[ObservedServer]) -> Iteration | Effect:
+        return _execute(group, desired, facts,
+                        _planned(group, now, settings, observation, vanished))
+    return _observe(group, view, act)
+
+
+def _observe(group: ScalingGroup, view: TenantView | None,
+             then: Callable[[Observation, list[ObservedServer]], Any]) -> Any:
+    """
+    ``then`` of what the group's gather saw (or ``view``'s observation of the
+    group) and of the recorded servers Nova says are gone; an Effect of it
+    when that needs I/O, the value itself when it does not (a group seen in a
+    view with no recorded server missing from it).
+    """
+    def observed(observation: Observation) -> Any:
+        if not _unlisted(observation.servers, group.servers):
+            return then(observation, [])
+        return vanished_servers(group.tenant_id, observation.servers, group.servers).on(
+            lambda vanished: then(observation, vanished))
+    if view is None:
+        return gather_group(group.tenant_id, group.group_id, cared_for(group)).on(observed)
+    return observed(view.observation(group.group_id))  # gathered with cared_for(group)
+
+
+def _planned(group: ScalingGroup, now: float, settings: ConvergerConfig,
+             observation: Observation, vanished: list[ObservedServer]) -> Planned:
+    """The plan of a ``launch_server`` group that saw ``observation`` and found
+    the recorded servers ``vanished``."""
     servers = [*observation.servers, *vanished]
     limits = {**DEFAULT_STEP_LIMITS, CreateServer: settings.create_server_limit}
     the_plan = plan(desired_group(group), servers, observation.lb_nodes, observation.clbs, now,
@@ -221,19 +274,23 @@ def observe_and_plan(group: ScalingGroup, now: float, settings: ConvergerConfig,
     return Planned(observation, servers, the_plan)
 
 
-@do
-def _act_on_servers(group: ScalingGroup, now: float, settings: ConvergerConfig,
-                    facts: Iteration,
-                    view: TenantView | None) -> Generator[Effect, Any, Iteration]:
-    """The iteration of a ``launch_server`` group; a failed gather raises `GatherError`."""
-    tenant_id = group.tenant_id
-    desired = desired_group(group)
-    planned: Planned = yield observe_and_plan(group, now, settings, view)
+def _execute(group: ScalingGroup, desired: DesiredGroup, facts: Iteration,
+             planned: Planned) -> Iteration | Effect:
+    """
+    The `Iteration` of a ``launch_server`` group once ``planned`` is executed:
+    an Effect of it, or with no step the value itself.
+    """
     observation, servers, the_plan = planned.observation, planned.servers, planned.plan
-    results: list[tuple[Step, StepOutcome]] = yield execute_steps(the_plan.steps, tenant_id)
     serving = autoscale_active(servers, observation.lb_nodes, desired.desired_lbs)
-    return _acted(facts, the_plan, results, record_servers(servers, serving, the_plan.kept),
-                  gone=[s.id for s in servers if s.state is ServerState.DELETED])
+    record = record_servers(servers, serving, the_plan.kept)
+    gone = [s.id for s in servers if s.state is ServerState.DELETED]
+
+    def executed(results: list[tuple[Step, StepOutcome]]) -> Iteration:
+        return _acted(facts, the_plan, results, record, gone=gone)
+
+    if not the_plan.steps:
+        return executed([])
+    return execute_steps(the_plan.steps, group.tenant_id).on(executed)
 
 
 def desired_stack_group(group: ScalingGroup) -> DesiredStackGroup:
@@ -298,6 +355,19 @@ def converge_one_group(tenant_id: str, group_id: str,
     return written
 
 
+#: A recorded server's fields, as a tuple (compared item by item, each by
+#: identity first: a steady group's record shares its parts with the last one).
+_RECORD_FIELDS = attrgetter(*(f.name for f in fields(RecordedServer)))
+
+
+def _same_record(servers: Sequence[RecordedServer],
+                 recorded: Sequence[RecordedServer] | None) -> bool:
+    """Whether ``servers`` is the record ``recorded`` (None: no record to compare)."""
+    return recorded is not None and len(servers) == len(recorded) and all(
+        _RECORD_FIELDS(new) == _RECORD_FIELDS(old)
+        for new, old in zip(servers, recorded, strict=True))
+
+
 def not_acting_on(group: ScalingGroup | None) -> str | None:
     """Why an iteration leaves the group alone (gone, paused, its tenant suspended), or
     None when it acts on it."""
@@ -314,25 +384,24 @@ def conclude_and_write(group: ScalingGroup, facts: Iteration,
                        settings: ConvergerConfig, fence: Fence | None = None) -> Effect:
     """An Effect of the `Conclusion` drawn from ``facts``, written with ``fence``."""
     conclusion = conclude(facts, settings.interval, settings.limited_retry_iterations)
-    return write_conclusion(group.tenant_id, group.group_id, conclusion, fence)
+    return write_conclusion(group.tenant_id, group.group_id, conclusion, group.servers, fence)
 
 
-@do
 def write_conclusion(tenant_id: str, group_id: str, conclusion: Conclusion,
-                     fence: Fence | None = None) -> Generator[Effect, Any, Conclusion]:
+                     recorded: Sequence[RecordedServer] | None = None,
+                     fence: Fence | None = None) -> Effect:
     """
     An Effect that writes ``conclusion``: the group removed, or its record of
-    servers and then its status and LIMITED_RETRY count (compare-and-set).
-    Results in the conclusion, or in one that leaves the group alone if it
-    vanished meanwhile. Every write carries ``fence``: `FencedOut`, and
-    nothing more written, once the group's bucket has a newer owner (Note
-    [Fencing] in ``otter2.partition``).
+    servers (unless it is ``recorded``, the record the iteration started
+    from: a steady group's round writes no servers) and then its status and
+    LIMITED_RETRY count (compare-and-set, which writes nothing when they did
+    not change). Results in the conclusion, or in one that leaves the group
+    alone if it vanished meanwhile. Every write carries ``fence``:
+    `FencedOut`, and nothing more written, once the group's bucket has a
+    newer owner (Note [Fencing] in ``otter2.partition``).
     """
     if conclusion.remove_group:
-        yield Effect(DeleteGroup(tenant_id, group_id, fence))
-        return conclusion
-    if conclusion.servers is not None:
-        yield Effect(SaveServers(tenant_id, group_id, conclusion.servers, fence))
+        return Effect(DeleteGroup(tenant_id, group_id, fence)).on(lambda _: conclusion)
 
     def change(group: ScalingGroup) -> GroupState:
         return evolve(group.state, status=conclusion.status or group.state.status,
@@ -340,8 +409,15 @@ def write_conclusion(tenant_id: str, group_id: str, conclusion: Conclusion,
                       limited_retries=conclusion.limited_retries,
                       build_failures=conclusion.build_failures,
                       build_after=conclusion.build_after)
-    try:
-        yield update_state(tenant_id, group_id, change, include_deleting=True, fence=fence)
-    except NoSuchGroup:
+
+    def vanished(error: Exception) -> Conclusion:
+        if not isinstance(error, NoSuchGroup):
+            raise error
         return left_alone(GONE)
-    return conclusion
+
+    state = update_state(tenant_id, group_id, change, include_deleting=True, fence=fence).on(
+        lambda _: conclusion, error=vanished)
+    if conclusion.servers is None or _same_record(conclusion.servers, recorded):
+        return state
+    return Effect(SaveServers(tenant_id, group_id, conclusion.servers, fence)).on(
+        lambda _: state)

@@ -18,7 +18,7 @@ from effect import Effect
 from effect.do import do
 
 from otter2.config import ConvergerConfig
-from otter2.convergence.conclusion import Conclusion, Iteration, left_alone
+from otter2.convergence.conclusion import Conclusion, left_alone
 from otter2.convergence.gathering import all_at_once
 from otter2.convergence.iteration import (
     cared_for,
@@ -82,9 +82,8 @@ def converge_tenant(tenant_id: str, group_ids: Sequence[str],
     return results
 
 
-@do
 def _one(group: ScalingGroup, now: float, settings: ConvergerConfig,
-         view: TenantView | None, fence: Fence | None) -> Generator[Effect, Any, Conclusion]:
-    facts: Iteration = yield observe_and_act(group, now, settings, view)
-    written: Conclusion = yield conclude_and_write(group, facts, settings, fence)
-    return written
+         view: TenantView | None, fence: Fence | None) -> Effect:
+    """An Effect of the group's `Conclusion`, written with ``fence``."""
+    return observe_and_act(group, now, settings, view).on(
+        lambda facts: conclude_and_write(group, facts, settings, fence))

@@ -59,29 +59,35 @@ class TenantView:
     """
     What one gather saw of a tenant for some of its groups: ``failure`` when
     the servers could not be listed (it is every group's); else ``members``
-    (group id to its servers), ``clbs`` (load balancer id to its nodes and
-    `CLB`, to None when it is gone, or to the `GatherError` reading it
-    raised) and ``pools`` (the RackConnect v3 members, or the error).
+    (group id to its servers), ``wanted`` (group id to the load balancers
+    its gather reads), ``clbs`` (load balancer id to its nodes and `CLB`, to
+    None when it is gone, or to the `GatherError` reading it raised) and
+    ``pools`` (the RackConnect v3 members, or the error).
     """
 
     failure: GatherError | None = None
     members: PMap = field(factory=pmap, converter=_frozen_map)
     clbs: PMap = field(factory=pmap, converter=_frozen_map)
     pools: list[RCv3Node] | GatherError = field(factory=list)
+    wanted: PMap = field(factory=pmap, converter=_frozen_map)
 
-    def observation(self, group_id: str, lbs: Iterable[LBDescription]) -> Observation:
+    def observation(self, group_id: str,
+                    lbs: Iterable[LBDescription] | None = None) -> Observation:
         """
         The group's `Observation`: its servers and the load balancers of
-        ``lbs`` and of its servers' metadata; raises the `GatherError` of any
-        part it needs that could not be read. A DRAINING node at none of its
-        servers' addresses says nothing of its drain, as in the group's own
-        gather (another group of the round may have had it looked into).
+        ``lbs`` (by default those the view was gathered with for the group)
+        and of its servers' metadata; raises the `GatherError` of any part it
+        needs that could not be read. A DRAINING node at none of its servers'
+        addresses says nothing of its drain, as in the group's own gather
+        (another group of the round may have had it looked into).
         """
         if self.failure is not None:
             raise self.failure
         servers: list[ObservedServer] = self.members.get(group_id, [])
         addresses = addresses_of(servers)
-        wanted = lbs_to_read(lbs, servers)
+        wanted: set[LBDescription] = (
+            self.wanted[group_id] if lbs is None and group_id in self.wanted
+            else lbs_to_read(lbs or (), servers))
         nodes: list[LBNode] = []
         clbs: dict[str, CLB] = {}
         for lb_id in sorted({lb.lb_id for lb in wanted if isinstance(lb, CLBDescription)},
@@ -126,9 +132,9 @@ def gather_tenant(tenant_id: str, groups: Mapping[str, Iterable[LBDescription]],
         members: dict[str, list[ObservedServer]] = yield gather_members(tenant_id, groups)
     except GatherError as error:
         return TenantView(failure=error)
-    wanted: set[LBDescription] = set()
-    for group_id, lbs in groups.items():
-        wanted |= lbs_to_read(lbs, members.get(group_id, []))
+    wanted_by_group = {group_id: lbs_to_read(lbs, members.get(group_id, []))
+                       for group_id, lbs in groups.items()}
+    wanted: set[LBDescription] = set().union(*wanted_by_group.values())
     clb_ids = {lb.lb_id for lb in wanted if isinstance(lb, CLBDescription)}
     pool_ids = {lb.lb_id for lb in wanted if isinstance(lb, RCv3Description)}
     addresses = addresses_of(server for servers in members.values() for server in servers)
@@ -137,7 +143,7 @@ def gather_tenant(tenant_id: str, groups: Mapping[str, Iterable[LBDescription]],
         gather_rcv3(tenant_id, pool_ids).on(
             error=lambda error: as_gather_error(RACKCONNECT, error)),
     ])
-    return TenantView(members=members, clbs=clbs, pools=pools)
+    return TenantView(members=members, clbs=clbs, pools=pools, wanted=wanted_by_group)
 
 
 def _gather_clbs(tenant_id: str, lb_ids: set[str], addresses: set[str]) -> Effect:

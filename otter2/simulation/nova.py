@@ -9,11 +9,12 @@ test-case-name: tests.simulation.test_nova
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 from attrs import evolve
-from pyrsistent import PMap, pmap
+from pyrsistent import PMap, PVector, freeze, pmap
 
 from otter2.cloud.request import Response, ServiceRequest, ServiceType
 from otter2.model.cloud import ServerState
@@ -99,8 +100,18 @@ def handle_nova(cloud: SimulatedCloud, request: ServiceRequest,
 
 
 def render_server(cloud: SimulatedCloud, tenant_id: str, server: SimulatedServer) -> dict:
-    """A server's detail, as ``GET servers/{id}`` and ``servers/detail`` show it."""
-    links = _links(cloud, tenant_id, server.id)
+    """
+    A server's detail, as ``GET servers/{id}`` and ``servers/detail`` show
+    it: a dict of its own, whose parts (read, never written, as every answer
+    is) are shared by every answer that shows the server as it is now. A
+    tenant's listing shows every server at every round of convergence.
+    """
+    return dict(_detail(cloud.base_url, tenant_id, server))
+
+
+@lru_cache(maxsize=1 << 15)
+def _detail(base_url: str, tenant_id: str, server: SimulatedServer) -> dict:
+    links = _frozen_links(base_url, tenant_id, server.id)
     detail: dict[str, Any] = {
         "id": server.id, "name": server.name, "status": server.status.value,
         "tenant_id": tenant_id, "user_id": "simulated-user", "hostId": "simulated-host",
@@ -123,9 +134,21 @@ def render_server(cloud: SimulatedCloud, tenant_id: str, server: SimulatedServer
     return detail
 
 
-def _links(cloud: SimulatedCloud, tenant_id: str, server_id: str) -> list[dict]:
-    url = f"{endpoint(cloud.base_url, ServiceType.CLOUD_SERVERS, tenant_id)}/servers/{server_id}"
-    return [{"href": url, "rel": "self"}, {"href": url, "rel": "bookmark"}]
+def _links(cloud: SimulatedCloud, tenant_id: str, server_id: str) -> PVector:
+    return _frozen_links(cloud.base_url, tenant_id, server_id)
+
+
+@lru_cache(maxsize=1 << 15)
+def _frozen_links(base_url: str, tenant_id: str, server_id: str) -> PVector:
+    """
+    A server's links, made once and shared by every answer that shows it
+    (frozen, which is the same JSON: the HTTP face thaws it). A tenant's
+    listing shows thousands of servers at every round of convergence, which
+    keeps what it reads as it is (``nova.parse_server``).
+    """
+    url = f"{endpoint(base_url, ServiceType.CLOUD_SERVERS, tenant_id)}/servers/{server_id}"
+    links: PVector = freeze([{"href": url, "rel": "self"}, {"href": url, "rel": "bookmark"}])
+    return links
 
 
 def _list(cloud: SimulatedCloud, tenant_id: str, request: ServiceRequest,

@@ -15,6 +15,7 @@ import math
 import time
 import uuid
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from attrs import evolve, field, frozen
@@ -57,7 +58,7 @@ class CLBStatus(Enum):
     SUSPENDED = "SUSPENDED"
 
 
-@frozen
+@frozen(cache_hash=True)  # a key of the cache of rendered details (nova.render_server)
 class SimulatedServer:
     """
     A Nova server. ``sequence`` is its place in the tenant's creation order
@@ -318,6 +319,7 @@ def due(cloud: SimulatedCloud, when: float) -> SimulatedCloud:
     return cloud
 
 
+@lru_cache(maxsize=4096)  # a listing shows many servers created or updated together
 def timestamp(seconds: float) -> str:
     """ISO 8601 in UTC to the second, as Nova writes ``created``."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

@@ -79,6 +79,16 @@ class ErrorTableTests(SynchronousTestCase):
         self.assertTrue(clb.lb_gone(MARKED_DELETED))
         self.assertFalse(clb.lb_gone(PENDING_UPDATE))
 
+    @given(st.sampled_from([200, 202, 400, 404, 410, 413, 422, 500, 503]),
+           st.sampled_from([PENDING_DELETE, DELETED_IMMUTABLE, MARKED_DELETED, PENDING_UPDATE,
+                            NOT_FOUND, DUPLICATE, NO_NODE, RATE_LIMITED, FORBIDDEN]))
+    def test_gone_is_what_the_table_says(self, status: int, answer: Response) -> None:
+        """Whatever the status and message, an answer is gone exactly when the
+        error table reads it as a missing or deleted load balancer."""
+        response = evolve(answer, status=status)
+        self.assertEqual(clb.lb_gone(response), clb.clb_error(response).kind in
+                         (CLBErrorKind.NO_SUCH_LB, CLBErrorKind.DELETED))
+
 
 class AddNodesTests(SynchronousTestCase):
     """What an answer to adding nodes means."""

@@ -7,7 +7,7 @@ import json
 
 from hypothesis import given
 from hypothesis import strategies as st
-from pyrsistent import pset, thaw
+from pyrsistent import freeze, pset, thaw
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.cloud import nova
@@ -95,6 +95,12 @@ class RecordedLoadBalancerTests(SynchronousTestCase):
                                              '[{"port": 81}]'}),
                              pset([CLBDescription("6", 81)]), value)
 
+    def test_values_that_are_not_text_skip_the_key(self) -> None:
+        """A CLB key whose value is not a string (a list, a number) is skipped whole."""
+        for value in [[{"port": 80}], 80, None]:
+            self.assertEqual(desired_lbs_of({CLB_5: value, "rax:autoscale:lb:RackConnectV3:p":
+                                             ""}), pset([RCv3Description("p")]), value)
+
     def test_other_keys_are_ignored(self) -> None:
         """Keys outside the lb:type:id shape record no load balancer."""
         self.assertEqual(desired_lbs_of({
@@ -142,6 +148,29 @@ class ServerMetadataTests(SynchronousTestCase):
         self.assertEqual(thaw(config), {"server": {"name": "web", "flavorRef": "2", "metadata": {
             "mine": "1", "rax:autoscale:group:id": "g1", "rax:auto_scaling_group_id": "g1",
             CLB_5: '[{"port": 80}]'}}})
+
+    def test_frozen_configuration_reads_the_same(self) -> None:
+        """A frozen launch configuration (as the store keeps it) gives the same
+        load balancers and body as the same plain JSON, read once or often."""
+        args = {"server": {"name": "web", "flavorRef": "2", "metadata": {"mine": "1"},
+                           "networks": [{"uuid": "n1"}]},
+                "loadBalancers": [{"loadBalancerId": 5, "port": 80},
+                                  {"loadBalancerId": "P1", "type": "RackConnectV3"}]}
+        frozen = freeze(args)
+        for _ in range(2):
+            self.assertEqual(launch_load_balancers(frozen), launch_load_balancers(args))
+            self.assertEqual(prepare_server_config(frozen, "g1"),
+                             freeze(prepare_server_config(args, "g1")))
+            self.assertEqual(prepare_server_config(frozen, "g2")["server"]["metadata"][
+                "rax:autoscale:group:id"], "g2")
+
+    def test_equal_configurations_keep_their_own_values(self) -> None:
+        """Configurations equal in Python but not in JSON (1, 1.0 and true) each send
+        Nova what they say."""
+        bodies = [prepare_server_config(freeze({"server": {"flavorRef": "2", "x": value}}),
+                                        "g1") for value in (1, 1.0, True)]
+        self.assertEqual([json.dumps(thaw(body)["server"]["x"]) for body in bodies],
+                         ["1", "1.0", "true"])
 
     def test_without_own_keys(self) -> None:
         """A released server keeps its owner's keys and loses every key of otter2's and
@@ -191,8 +220,17 @@ class ParseServerTests(SynchronousTestCase):
 
     def test_unknown_status(self) -> None:
         """A status otter2 does not know is UNKNOWN_TO_OTTER."""
-        self.assertEqual(nova.parse_server(server_json(status="FLOATING")).state,
-                         ServerState.UNKNOWN_TO_OTTER)
+        for status in ["FLOATING", "active", None, 7, ["ACTIVE"]]:
+            self.assertEqual(nova.parse_server(server_json(status=status)).state,
+                             ServerState.UNKNOWN_TO_OTTER, status)
+
+    def test_frozen_server_reads_as_its_json(self) -> None:
+        """A server given frozen (as the simulated cloud hands its metadata and
+        links) is read as the same JSON given plain, however often."""
+        plain = server_json(metadata={"rax:autoscale:group:id": "g1", CLB_5: '[{"port": 80}]'})
+        frozen = {**plain, "metadata": freeze(plain["metadata"]), "links": freeze(plain["links"])}
+        for _ in range(2):
+            self.assertEqual(nova.parse_server(frozen), nova.parse_server(plain))
 
     def test_servicenet_address(self) -> None:
         """The first IPv4 private address in 10/8 is the ServiceNet address, else ''."""
@@ -213,6 +251,7 @@ class ParseServerTests(SynchronousTestCase):
         self.assertEqual(nova.epoch("2015-03-24T19:43:02.500Z"), 1427226182.5)
         self.assertEqual(nova.epoch("2015-03-24T21:43:02+02:00"), 1427226182.0)
         self.assertEqual(nova.epoch("2015-03-24T19:43:02"), 1427226182.0)
+        self.assertEqual(nova.epoch(" 2015-03-24T19:43:02Z "), 1427226182.0)
 
 
 class ListingTests(SynchronousTestCase):

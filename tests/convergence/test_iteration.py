@@ -8,6 +8,8 @@ from typing import Any
 
 from attrs import evolve
 from effect.testing import parallel_sequence, perform_sequence
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.cloud import nova
@@ -107,18 +109,42 @@ class ConvergeOneGroupTests(SynchronousTestCase):
         ], converge_one_group("t1", "g1"))
         self.assertTrue(result.remove_group)
 
-    def test_converged_group_records_and_succeeds(self) -> None:
-        """Nothing to do: the (empty) record is saved and the iteration succeeds."""
+    def test_converged_group_succeeds_without_writing(self) -> None:
+        """
+        Nothing to do and nothing changed: the iteration succeeds and writes
+        neither the record of servers (the same as the group's) nor the state.
+        """
         g = group()
         result = perform_sequence([
             (LoadGroup("t1", "g1", True), lambda _: g),
             (Now(), lambda _: 100.0),
             (nova.list_servers_request("t1"), lambda _: listing()),
-            (SaveServers("t1", "g1", []), lambda _: None),
             (LoadGroup("t1", "g1", True), lambda _: g),
         ], converge_one_group("t1", "g1"))
         self.assertEqual(result, Conclusion(Verdict.SUCCESS, status=GroupStatus.ACTIVE,
                                             servers=[]))
+
+    def test_changed_record_is_written(self) -> None:
+        """A converged group whose servers changed since its last record gets the new
+        record; once recorded, the next iteration writes it no more."""
+        recorded = [RecordedServer("s1", address="10.0.0.1", active=True)]
+        before, after = group(desired=1), group(desired=1, servers=recorded)
+        expected = [
+            (Now(), lambda _: 100.0),
+            (nova.list_servers_request("t1"), lambda _: listing(nova_server("s1"))),
+        ]
+        result = perform_sequence([
+            (LoadGroup("t1", "g1", True), lambda _: before), *expected,
+            (SaveServers("t1", "g1", recorded), lambda _: None),
+            (LoadGroup("t1", "g1", True), lambda _: after),
+        ], converge_one_group("t1", "g1"))
+        again = perform_sequence([
+            (LoadGroup("t1", "g1", True), lambda _: after), *expected,
+            (LoadGroup("t1", "g1", True), lambda _: after),
+        ], converge_one_group("t1", "g1"))
+        self.assertEqual((result.verdict, list(result.servers or ())),
+                         (Verdict.SUCCESS, recorded))
+        self.assertEqual(again, result)
 
     def test_failed_gather_is_a_retry_with_its_reason(self) -> None:
         """
@@ -171,7 +197,6 @@ class ConvergeOneGroupTests(SynchronousTestCase):
             (LoadGroup("t1", "g1", True), lambda _: g),
             (Now(), lambda _: 100.0),
             (nova.list_servers_request("t1"), lambda _: listing()),
-            (SaveServers("t1", "g1", []), lambda _: None),
             (LoadGroup("t1", "g1", True), lambda _: g),
             (SaveState(cleared), lambda _: evolve(cleared, version=1)),
         ], converge_one_group("t1", "g1"))
@@ -278,3 +303,33 @@ class AutoscaleActiveTests(SynchronousTestCase):
         ]
         self.assertEqual(autoscale_active(servers, nodes, [clb, pool]), {"a"})
         self.assertEqual(autoscale_active(servers, nodes, []), {"a", "b", "d"})
+
+    @given(servers=st.lists(st.builds(
+        ObservedServer, id=st.sampled_from("abcd"),
+        state=st.sampled_from([ServerState.ACTIVE, ServerState.BUILD]), created=st.just(0.0),
+        servicenet_address=st.sampled_from(["", "10.0.0.1", "10.0.0.2"])), max_size=4),
+        nodes=st.lists(st.one_of(
+            st.builds(CLBNode, node_id=st.just("n"),
+                      address=st.sampled_from(["", "10.0.0.1", "10.0.0.2"]),
+                      description=st.builds(CLBDescription, st.sampled_from(["5", "6"]),
+                                            st.sampled_from([80, 81]),
+                                            weight=st.integers(1, 2))),
+            st.builds(RCv3Node, node_id=st.just("n"),
+                      description=st.builds(RCv3Description, st.sampled_from(["p", "P", "5"])),
+                      cloud_server_id=st.sampled_from("abcd"))), max_size=6),
+        wanted=st.lists(st.one_of(
+            st.builds(CLBDescription, st.sampled_from(["5", "6"]), st.sampled_from([80, 81])),
+            st.builds(RCv3Description, st.sampled_from(["p", "5"]))), max_size=3))
+    def test_serving_is_being_on_an_equivalent_node_of_each(
+            self, servers: list[ObservedServer], nodes: list[LBNode],
+            wanted: list[CLBDescription | RCv3Description]) -> None:
+        """An ACTIVE server serves exactly when, for each wanted load balancer, a
+        node at its ServiceNet address (a CLB's) or of its id (a pool's) is
+        equivalent to it."""
+        def serves(server: ObservedServer) -> bool:
+            mine = [n for n in nodes if (isinstance(n, CLBNode) and server.servicenet_address
+                                         and n.address == server.servicenet_address)
+                    or (isinstance(n, RCv3Node) and n.cloud_server_id == server.id)]
+            return all(any(lb.equivalent_to(n.description) for n in mine) for lb in wanted)
+        self.assertEqual(autoscale_active(servers, nodes, wanted),
+                         {s.id for s in servers if s.state is ServerState.ACTIVE and serves(s)})

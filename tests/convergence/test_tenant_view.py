@@ -83,6 +83,7 @@ class ObservationTests(TenantViewCase):
             alone: Observation = self.do(gather_group("t1", group_id, cared_for(group)))
             self.assertEqual(normal(view.observation(group_id, cared_for(group))),
                              normal(alone), group_id)
+            self.assertEqual(normal(view.observation(group_id)), normal(alone), group_id)
 
     def test_each_group_sees_what_its_own_gather_sees(self) -> None:
         """Every group's observation is the one its own gather makes of the same cloud."""

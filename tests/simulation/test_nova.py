@@ -236,6 +236,28 @@ class OutOfBandTests(SynchronousTestCase):
         self.assertEqual(get(cloud, f"servers/{self.server_id}").body["server"]["metadata"], {})
 
 
+    def test_listings_follow_each_change(self) -> None:
+        """
+        Listed again and again, a server shows each change made to it (the
+        listing shows the same server many times over a convergence), and an
+        answer already given keeps what it said.
+        """
+        def detail(cloud: SimulatedCloud) -> dict:
+            [server] = get(cloud, "servers/detail").body["servers"]
+            thawed: dict = thaw_json(server)
+            return thawed
+
+        first = detail(self.cloud)
+        self.assertEqual(detail(self.cloud), first)
+        disowned = set_server_metadata(self.cloud, "t1", self.server_id, {"role": "db"})
+        broken = set_server_status(disowned, "t1", self.server_id, ServerState.ERROR, START + 1)
+        seen = [detail(cloud) for cloud in (self.cloud, disowned, broken)]
+        self.assertEqual([(s["metadata"], s["status"], "fault" in s) for s in seen],
+                         [({"role": "web"}, "BUILD", False), ({"role": "db"}, "BUILD", False),
+                          ({"role": "db"}, "ERROR", True)])
+        self.assertEqual(seen[0], first)
+
+
 class ImagesAndFlavorsTests(SynchronousTestCase):
     """Images and flavors exist unless removed; limits are Nova's usual ones."""
 
