@@ -30,6 +30,7 @@ from otter2.model import (
     Webhook,
 )
 from otter2.model.cloud import RecordedServer
+from otter2.store.documents import dump_servers, dumps
 from otter2.store.interface import (
     NoSuchGroup,
     OverLimit,
@@ -40,8 +41,6 @@ from otter2.store.sqlite_executions import SQLiteExecutions
 from otter2.store.sqlite_policies import SQLitePolicies, insert_policies
 from otter2.store.sqlite_rows import (
     GROUP_COLUMNS,
-    dump_servers,
-    dumps,
     group_from_row,
     mark_divergent_row,
     write_state,
