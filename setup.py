@@ -22,6 +22,7 @@ setup(
         "croniter>=2.0,<8",
         "jsonschema>=4.20,<5",
         "prometheus_client>=0.20,<1",
+        "cassandra-driver>=3.30,<3.31",
     ],
     extras_require={
         "test": ["hypothesis>=6.100,<7", "mypy>=1.10", "mypy-zope>=1.0", "ruff>=0.5"],

@@ -1,10 +1,14 @@
 """
 Tests for the group store: a contract every backend keeps, run here against
-the SQLite store on real files.
+the SQLite store on real files, the memory store, the Cassandra store on a
+fake driver session, and the Cassandra store on a real cluster whenever
+``OTTER2_TEST_CASSANDRA=host:port`` names one (skipped, saying so, otherwise).
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -24,6 +28,9 @@ from otter2.model import (
     Webhook,
 )
 from otter2.model.cloud import CLBDescription, RCv3Description, RecordedServer
+from otter2.store.cassandra import CassandraGroupStore
+from otter2.store.cassandra_schema import apply_schema
+from otter2.store.cassandra_session import connect
 from otter2.store.interface import (
     DuplicateExecution,
     GroupStore,
@@ -36,6 +43,7 @@ from otter2.store.interface import (
 )
 from otter2.store.memory import MemoryGroupStore
 from otter2.store.sqlite import SQLiteGroupStore
+from tests.store.cql_fake import FakeSession
 
 T = TypeVar("T")
 
@@ -427,6 +435,43 @@ class SQLiteDurabilityTests(TestCase):
 class MemoryGroupStoreTests(
         group_store_tests(lambda case: MemoryGroupStore())):  # type: ignore[misc]  # a computed base class
     """The in-memory store keeps the same contract."""
+
+
+def _fake_cassandra_store(case: TestCase) -> CassandraGroupStore:
+    session = FakeSession()
+    case.addCleanup(session.shutdown)
+    apply_schema(session, "otter2_test", "simple:1")
+    session.page_size = 2  # so that reads of several rows go page by page
+    return CassandraGroupStore(IReactorThreads(reactor).callFromThread, session=session)
+
+
+class FakeCassandraGroupStoreTests(
+        group_store_tests(_fake_cassandra_store)):  # type: ignore[misc]  # a computed base class
+    """The Cassandra store keeps the contract on a fake driver session."""
+
+
+#: ``host:port`` of a Cassandra the contract suite also runs against, if set.
+CASSANDRA = os.environ.get("OTTER2_TEST_CASSANDRA", "")
+
+
+def _cassandra_store(case: TestCase) -> CassandraGroupStore:
+    """A store on a fresh keyspace of the cluster at `CASSANDRA`, dropped afterwards."""
+    host, _, port = CASSANDRA.rpartition(":")
+    keyspace = f"otter2_test_{uuid.uuid4().hex[:12]}"
+    cluster, session = connect([host], int(port), "system")
+    case.addCleanup(cluster.shutdown)
+    apply_schema(session, keyspace, "simple:1")
+    case.addCleanup(session.execute, f"DROP KEYSPACE IF EXISTS {keyspace}")
+    return CassandraGroupStore(IReactorThreads(reactor).callFromThread, session=session)
+
+
+class CassandraGroupStoreTests(
+        group_store_tests(_cassandra_store)):  # type: ignore[misc]  # a computed base class
+    """The Cassandra store keeps the contract on a real cluster."""
+
+    if not CASSANDRA:
+        skip = ("the store contract suite skipped Cassandra: set OTTER2_TEST_CASSANDRA="
+                "host:port to run it against a cluster")
 
 
 class SQLiteGroupCacheTests(TestCase):

@@ -1,0 +1,197 @@
+"""
+Scheduled events in Cassandra: the pending events a group's row holds, the
+bucketed index the scheduler reads (rest-api §9.5), and firing an event
+exactly once.
+
+# Note [Cassandra events]
+Cassandra has no transaction across partitions: a lightweight transaction
+(LWT, ``IF ...``) is a compare-and-set on one partition, and a logged batch
+is applied entirely (eventually, by its batch log) but compares nothing.
+An event lives in two places:
+
+- the truth: the group's row, column ``pending_events``, maps each schedule
+  policy to its one pending event (bucket, trigger, version, cron). It
+  changes only by LWT, compared as a whole (``IF pending_events = ?``), and
+  in the same LWT as the state when firing changes the state;
+- the index: a row of ``scaling_schedule_v2`` per event, in its bucket's
+  partition, earliest first, which ``due_events`` reads. Its key holds the
+  version, so a row is never rewritten, only inserted and deleted.
+
+Firing (``fire_event``) is: (1) insert the next event's row; (2) one LWT on
+the group's row that saves the state (``IF version = ?``) and replaces the
+fired event by the next one in ``pending_events`` (``IF pending_events = ?``);
+(3) delete the fired event's row. The LWT decides: it applies once, so the
+state changes once and the event is consumed once (Note [Exactly once] in
+``otter2.scheduling``). A crash between the steps leaves only rows of the
+index that ``pending_events`` does not hold: one whose LWT never applied
+(a next event, fired before its time it would be refused), or one already
+consumed. Either is refused as `StaleEvent` when the scheduler fires it,
+and then deleted. A row the LWT made pending exists already, since it was
+inserted before: nothing pending is ever missing from the index. Updating
+and deleting a policy follow the same order (insert the new row, LWT, delete
+the old one).
+
+What Cassandra guarantees here: LWTs on one row are linearizable (Paxos, at
+serial consistency SERIAL), and a QUORUM read sees every LWT committed before
+it (the commit is written at QUORUM). What it does not: mixing LWT and
+ordinary writes on the same cells (the ordinary write's client timestamp can
+be behind the Paxos ballot's and lose, or ahead and shadow a later LWT), so
+every write of a ``scaling_group`` or ``divergent`` row is an LWT, and the
+index rows, never compared, are only ever written without one. A deletion
+of a stale index row races only a firing that is inserting the very same
+row again (an overdue event fired twice at once), a window of one round
+trip in which the freshly re-armed row could be lost; the self-heal pass
+does not repair that, so an operator would see the policy stop firing.
+
+The bucket an event is in comes with it (``ScheduledEvent.bucket``), so a
+fencing token of the node that owns the bucket can later be checked in the
+same LWT: a condition on a per-bucket owner row would need a batch on one
+partition, so it would go in the group's row as a column the LWT compares.
+
+test-case-name: tests.store.test_cassandra, tests.store.test_stores
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from twisted.internet.defer import gatherResults
+
+from otter2.model import GroupState, ScheduledEvent
+from otter2.store.cassandra_marks import CassandraMarks
+from otter2.store.cassandra_rows import (
+    EVENT_COLUMNS,
+    Pending,
+    delete_event,
+    describe,
+    event_from_row,
+    insert_event,
+    load_pending,
+    pending_event,
+    replace_pending,
+    write_state,
+)
+from otter2.store.cassandra_session import CQLConnection, Row, Statement, applied, batch
+from otter2.store.interface import NoSuchGroup, StaleEvent, StaleVersion
+
+
+async def read_group_row(cql: CQLConnection, tenant_id: str, group_id: str,
+                         columns: str) -> Row | None:
+    """Those columns of the group's row, None if it has none."""
+    rows = await cql.execute(Statement(
+        f"SELECT {columns} FROM scaling_group WHERE tenant_id = %s AND group_id = %s",
+        (tenant_id, group_id)))
+    return rows[0] if rows else None
+
+
+async def change_pending(cql: CQLConnection, tenant_id: str, group_id: str,
+                         change: Callable[[Pending], Pending]) -> tuple[Pending, Pending] | None:
+    """
+    Apply ``change`` to the group's pending events by LWT, again on what the
+    LWT found until it applies: the pending events before and after; None
+    if the group is gone.
+    """
+    row = await read_group_row(cql, tenant_id, group_id, "pending_events")
+    while row is not None:
+        read = load_pending(row["pending_events"])
+        written = change(read)
+        if written == read:
+            return read, written
+        answer = await cql.execute(replace_pending(tenant_id, group_id, read, written))
+        if applied(answer):
+            return read, written
+        row = answer[0] if "pending_events" in answer[0] else None
+    return None
+
+
+async def replace_event(cql: CQLConnection, tenant_id: str, group_id: str, policy_id: str,
+                        event: ScheduledEvent | None) -> None:
+    """Make ``event`` the policy's pending event (none: no event); Note [Cassandra events]."""
+    if event is not None:
+        await cql.execute(insert_event(event))
+
+    def replaced(pending: Pending) -> Pending:
+        others = {p: e for p, e in pending.items() if p != policy_id}
+        return others if event is None else {**others, policy_id: describe(event)}
+    changed = await change_pending(cql, tenant_id, group_id, replaced)
+    old = changed[0].get(policy_id) if changed else None
+    if old is not None and (event is None or old != describe(event)):
+        await cql.execute(delete_event(pending_event(tenant_id, group_id, policy_id, old)))
+
+
+class CassandraEvents:
+    """The scheduled events of `CassandraGroupStore`; Note [Cassandra events]."""
+
+    def __init__(self, cql: CQLConnection, marks: CassandraMarks) -> None:
+        self._cql = cql
+        self._marks = marks
+
+    async def due_events(self, buckets: Sequence[int], now: float,
+                         limit: int) -> list[ScheduledEvent]:
+        """Each bucket's due events, read at once, earliest first overall."""
+        pages = await gatherResults([self._cql.execute(Statement(
+            f"SELECT {EVENT_COLUMNS} FROM scaling_schedule_v2 WHERE bucket = %s "
+            "AND trigger <= %s LIMIT %s", (bucket, now, limit))) for bucket in buckets])
+        found = [event_from_row(row) for rows in pages for row in rows]
+        return sorted(found, key=lambda e: (e.trigger, e.policy_id))[:limit]
+
+    async def earliest_trigger(self, buckets: Sequence[int]) -> float | None:
+        pages = await gatherResults([self._cql.execute(Statement(
+            "SELECT trigger FROM scaling_schedule_v2 WHERE bucket = %s LIMIT 1", (bucket,)))
+            for bucket in buckets])
+        triggers = [row["trigger"] for rows in pages for row in rows]
+        return min(triggers) if triggers else None
+
+    async def fire_event(self, event: ScheduledEvent, state: GroupState | None,
+                         next_event: ScheduledEvent | None, mark_divergent: bool) -> None:
+        """Consume ``event`` with the change it causes; Note [Cassandra events]."""
+        tenant_id, group_id = event.tenant_id, event.group_id
+        if next_event is not None:
+            await self._cql.execute(insert_event(next_event))
+        # Marked before, so that a crash after the LWT cannot lose the mark,
+        # and again after, so that convergence that cleared the first mark
+        # before the LWT looks again at the state it saved.
+        mark = await self._marks.mark(tenant_id, group_id) if mark_divergent else None
+        row = await read_group_row(self._cql, tenant_id, group_id, "version, pending_events")
+        while True:
+            if row is None:
+                if state is not None:
+                    await self._refused(event, False, next_event, {}, mark)
+                    raise NoSuchGroup()
+                # The group went with its events: this one is consumed with it.
+                await self._cql.execute(delete_event(event))
+                return
+            pending = load_pending(row["pending_events"])
+            if pending.get(event.policy_id) != describe(event):
+                await self._refused(event, True, next_event, pending, mark)
+                raise StaleEvent()
+            if state is not None and row["version"] != state.version:
+                await self._refused(event, False, next_event, pending, mark)
+                raise StaleVersion()
+            written = {p: e for p, e in pending.items() if p != event.policy_id}
+            if next_event is not None:
+                written[next_event.policy_id] = describe(next_event)
+            answer = await self._cql.execute(
+                replace_pending(tenant_id, group_id, pending, written) if state is None
+                else write_state(state, (pending, written)))
+            if applied(answer):
+                break
+            row = answer[0] if "pending_events" in answer[0] else None
+        await self._cql.execute(delete_event(event))
+        if mark_divergent:
+            await self._marks.mark(tenant_id, group_id)
+
+    async def _refused(self, event: ScheduledEvent, stale: bool,
+                       next_event: ScheduledEvent | None, pending: Pending,
+                       mark: int | None) -> None:
+        """
+        Undo what a refused firing of ``event`` did before its LWT: delete the
+        next event's row, and ``event``'s if it is ``stale``, unless
+        ``pending`` holds them; withdraw the mark it added.
+        """
+        rows = [e for e in ((event if stale else None), next_event) if e is not None
+                and pending.get(e.policy_id) != describe(e)]
+        if rows:
+            await self._cql.execute(batch([delete_event(e) for e in rows]))
+        if mark is not None:
+            await self._marks.clear(event.tenant_id, event.group_id, mark)

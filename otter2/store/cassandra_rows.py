@@ -1,0 +1,177 @@
+"""
+Rows of the Cassandra store: the statements that write a group's row and its
+events, and the values read back from rows (dicts, as the driver's
+``dict_factory`` gives them). The tables are in ``schema/cassandra``.
+
+test-case-name: tests.store.test_cassandra
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from otter2.model import GroupState, GroupStatus, Policy, ScalingGroup, ScheduledEvent, Webhook
+from otter2.store.cassandra_session import Row, Statement
+from otter2.store.documents import dump_servers, dumps, load_servers
+
+GROUP_COLUMNS = ("tenant_id", "group_id", "config", "launch", "desired", "version", "paused",
+                 "suspended", "status", "error_reasons", "group_touched", "policy_touched",
+                 "deleting", "created", "active", "limited_retries", "build_failures",
+                 "build_after", "waiting", "pending_events")
+
+#: The columns a state write sets, besides the version.
+_STATE_COLUMNS = ("desired", "paused", "suspended", "status", "error_reasons", "group_touched",
+                  "policy_touched", "limited_retries", "build_failures", "build_after",
+                  "waiting")
+
+POLICY_COLUMNS = "tenant_id, group_id, policy_id, data, version"
+WEBHOOK_COLUMNS = ("tenant_id, group_id, policy_id, webhook_id, name, metadata, "
+                   "capability_version, capability_hash")
+EVENT_COLUMNS = "bucket, trigger, policy_id, version, tenant_id, group_id, cron"
+
+#: The pending events of a group, as its row's ``pending_events`` holds them:
+#: policy id -> the event's JSON description (see Note [Cassandra events]).
+Pending = dict[str, dict[str, Any]]
+
+
+def _state_values(state: GroupState) -> tuple[Any, ...]:
+    return (state.desired, state.paused, state.suspended, state.status.value,
+            dumps(state.error_reasons), state.group_touched, dumps(state.policy_touched),
+            state.limited_retries, state.build_failures, state.build_after,
+            dumps(state.waiting))
+
+
+def insert_group(group: ScalingGroup, pending: Pending) -> Statement:
+    """The lightweight transaction that creates the group's row (``IF NOT EXISTS``)."""
+    s = group.state
+    values = (group.tenant_id, group.group_id, dumps(group.config), dumps(group.launch),
+              s.desired, s.version, s.paused, s.suspended, s.status.value,
+              dumps(s.error_reasons), s.group_touched, dumps(s.policy_touched), False,
+              group.created, dump_servers(group.servers), s.limited_retries,
+              s.build_failures, s.build_after, dumps(s.waiting), dump_pending(pending))
+    return Statement(
+        f"INSERT INTO scaling_group ({', '.join(GROUP_COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(GROUP_COLUMNS))}) IF NOT EXISTS", values, lwt=True)
+
+
+def write_state(state: GroupState, pending: tuple[Pending, Pending] | None = None) -> Statement:
+    """
+    The lightweight transaction that saves ``state`` if its version is
+    current, bumping it; with ``pending`` (as read, as it becomes), also
+    replaces the pending events if they are still as read.
+    """
+    sets = ", ".join(f"{column} = %s" for column in _STATE_COLUMNS)
+    params: tuple[Any, ...] = (*_state_values(state), state.version + 1)
+    condition = "version = %s"
+    if pending is None:
+        return Statement(f"UPDATE scaling_group SET {sets}, version = %s WHERE tenant_id = %s "
+                         f"AND group_id = %s IF {condition}",
+                         (*params, state.tenant_id, state.group_id, state.version), lwt=True)
+    read, written = pending
+    return Statement(f"UPDATE scaling_group SET {sets}, version = %s, pending_events = %s "
+                     "WHERE tenant_id = %s AND group_id = %s "
+                     f"IF {condition} AND pending_events = %s",
+                     (*params, dump_pending(written), state.tenant_id, state.group_id,
+                      state.version, dump_pending(read)), lwt=True)
+
+
+def replace_pending(tenant_id: str, group_id: str, read: Pending,
+                    written: Pending) -> Statement:
+    """The lightweight transaction that replaces a group's pending events if they are
+    still as read."""
+    return Statement("UPDATE scaling_group SET pending_events = %s WHERE tenant_id = %s "
+                     "AND group_id = %s IF pending_events = %s",
+                     (dump_pending(written), tenant_id, group_id, dump_pending(read)),
+                     lwt=True)
+
+
+def group_from_row(row: Row) -> ScalingGroup:
+    """The group a full row of ``scaling_group`` holds."""
+    state = GroupState(
+        tenant_id=row["tenant_id"], group_id=row["group_id"], desired=row["desired"],
+        version=row["version"], paused=bool(row["paused"]), suspended=bool(row["suspended"]),
+        status=GroupStatus(row["status"]), error_reasons=json.loads(row["error_reasons"]),
+        group_touched=row["group_touched"], policy_touched=json.loads(row["policy_touched"]),
+        limited_retries=row["limited_retries"], build_failures=row["build_failures"],
+        build_after=row["build_after"], waiting=json.loads(row["waiting"]))
+    return ScalingGroup(tenant_id=row["tenant_id"], group_id=row["group_id"],
+                        config=json.loads(row["config"]), launch=json.loads(row["launch"]),
+                        state=state, created=row["created"], deleting=bool(row["deleting"]),
+                        servers=load_servers(row["active"] or "[]"))
+
+
+# -- events -------------------------------------------------------------------
+
+
+def describe(event: ScheduledEvent) -> dict[str, Any]:
+    """An event as its group's ``pending_events`` holds it."""
+    return {"bucket": event.bucket, "trigger": event.trigger, "version": event.version,
+            "cron": event.cron}
+
+
+def pending_event(tenant_id: str, group_id: str, policy_id: str,
+                  description: Mapping[str, Any]) -> ScheduledEvent:
+    """The event a group's ``pending_events`` describes for ``policy_id``."""
+    return ScheduledEvent(tenant_id, group_id, policy_id, description["trigger"],
+                          description["version"], description["cron"],
+                          description["bucket"])
+
+
+def dump_pending(pending: Pending) -> str:
+    """The ``pending_events`` text: the same for the same events (compared by LWTs)."""
+    return json.dumps(pending, sort_keys=True, separators=(",", ":"))
+
+
+def load_pending(text: str | None) -> Pending:
+    loaded: Pending = json.loads(text) if text else {}
+    return loaded
+
+
+def with_events(pending: Pending, events: list[ScheduledEvent]) -> Pending:
+    """``pending`` with each of ``events`` as its policy's pending event."""
+    return {**pending, **{e.policy_id: describe(e) for e in events}}
+
+
+def insert_event(event: ScheduledEvent) -> Statement:
+    return Statement(f"INSERT INTO scaling_schedule_v2 ({EVENT_COLUMNS}) "
+                     "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                     (event.bucket, event.trigger, event.policy_id, event.version,
+                      event.tenant_id, event.group_id, event.cron))
+
+
+def delete_event(event: ScheduledEvent) -> Statement:
+    return Statement("DELETE FROM scaling_schedule_v2 WHERE bucket = %s AND trigger = %s "
+                     "AND policy_id = %s AND version = %s",
+                     (event.bucket, event.trigger, event.policy_id, event.version))
+
+
+def event_from_row(row: Row) -> ScheduledEvent:
+    return ScheduledEvent(tenant_id=row["tenant_id"], group_id=row["group_id"],
+                          policy_id=row["policy_id"], trigger=row["trigger"],
+                          version=row["version"], cron=row["cron"], bucket=row["bucket"])
+
+
+# -- policies and webhooks ----------------------------------------------------
+
+
+def insert_policy(policy: Policy) -> Statement:
+    return Statement(f"INSERT INTO scaling_policies ({POLICY_COLUMNS}) "
+                     "VALUES (%s, %s, %s, %s, %s)",
+                     (policy.tenant_id, policy.group_id, policy.policy_id, dumps(policy.data),
+                      policy.version))
+
+
+def policy_from_row(row: Row) -> Policy:
+    return Policy(tenant_id=row["tenant_id"], group_id=row["group_id"],
+                  policy_id=row["policy_id"], data=json.loads(row["data"]),
+                  version=row["version"])
+
+
+def webhook_from_row(row: Row) -> Webhook:
+    return Webhook(tenant_id=row["tenant_id"], group_id=row["group_id"],
+                   policy_id=row["policy_id"], webhook_id=row["webhook_id"], name=row["name"],
+                   metadata=json.loads(row["metadata"]),
+                   capability_version=row["capability_version"],
+                   capability_hash=row["capability_hash"])
