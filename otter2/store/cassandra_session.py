@@ -25,7 +25,7 @@ from functools import wraps
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from attrs import frozen
-from cassandra import ConsistencyLevel
+from cassandra import ConsistencyLevel, UnresolvableContactPoints
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import SimpleStatement, dict_factory
@@ -147,8 +147,11 @@ def connect(hosts: Sequence[str], port: int, keyspace: str) -> tuple[Any, Any]:
     profile = ExecutionProfile(
         load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy()),
         row_factory=dict_factory, request_timeout=REQUEST_TIMEOUT)
-    cluster = Cluster(list(hosts), port=port, connect_timeout=CONNECT_TIMEOUT,
-                      execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+    try:
+        cluster = Cluster(list(hosts), port=port, connect_timeout=CONNECT_TIMEOUT,
+                          execution_profiles={EXEC_PROFILE_DEFAULT: profile})
+    except UnresolvableContactPoints:
+        raise StoreUnavailable(f"cannot reach {where}: no such host") from None
     try:
         session = cluster.connect()
         tables = {row["table_name"] for row in session.execute(
@@ -161,7 +164,7 @@ def connect(hosts: Sequence[str], port: int, keyspace: str) -> tuple[Any, Any]:
         session.set_keyspace(keyspace)
     except NoHostAvailable as error:
         cluster.shutdown()
-        reasons = "; ".join(f"{host}: {_reason(e)}" for host, e in error.errors.items())
+        reasons = "; ".join(sorted({_reason(e) for e in error.errors.values()}))
         raise StoreUnavailable(f"cannot reach {where}: {reasons or error}") from None
     except StoreUnavailable:
         cluster.shutdown()
