@@ -45,7 +45,7 @@ test-case-name: tests.store.test_cassandra, tests.store.test_stores
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from attrs import evolve
@@ -81,6 +81,7 @@ from otter2.store.cassandra_session import (
     applied,
     connect,
     deferred,
+    found,
 )
 from otter2.store.documents import dump_servers, dumps
 from otter2.store.interface import (
@@ -98,7 +99,8 @@ _COLUMNS = ", ".join(GROUP_COLUMNS)
 class CassandraGroupStore:
     """A `GroupStore` on Cassandra; see the module docstring."""
 
-    def __init__(self, call_from_thread: Any, hosts: Sequence[str] = ("127.0.0.1",),
+    def __init__(self, call_from_thread: Callable[..., object],
+                 hosts: Sequence[str] = ("127.0.0.1",),
                  port: int = 9042, keyspace: str = "otter2",
                  session: DriverSession | None = None) -> None:
         """
@@ -180,7 +182,7 @@ class CassandraGroupStore:
     async def save_state(self, state: GroupState) -> GroupState:
         answer = await self.cql.execute(write_state(state))
         if not applied(answer):
-            raise StaleVersion() if "version" in answer[0] else NoSuchGroup()
+            raise StaleVersion() if found(answer, "version") else NoSuchGroup()
         return evolve(state, version=state.version + 1)
 
     @deferred
@@ -189,7 +191,7 @@ class CassandraGroupStore:
         # The bounds decide the state: the version is bumped, so a state
         # computed under the old ones loses its compare-and-set.
         row = await read_group_row(self.cql, tenant_id, group_id, "version, deleting")
-        while row is not None and "version" in row and not row["deleting"]:
+        while row is not None and found([row], "version") and not row["deleting"]:
             answer = await self.cql.execute(Statement(
                 f"UPDATE scaling_group SET config = %s, version = %s {_KEY} "
                 "IF version = %s AND deleting = %s",

@@ -43,10 +43,14 @@ row again (an overdue event fired twice at once), a window of one round
 trip in which the freshly re-armed row could be lost; the self-heal pass
 does not repair that, so an operator would see the policy stop firing.
 
-The bucket an event is in comes with it (``ScheduledEvent.bucket``), so a
-fencing token of the node that owns the bucket can later be checked in the
-same LWT: a condition on a per-bucket owner row would need a batch on one
-partition, so it would go in the group's row as a column the LWT compares.
+Fencing (a node writes for a bucket only while it owns it) extends this
+without a new mechanism: Cassandra compares within one partition only, so
+a check of a per-bucket owner row (``bucket_owner``, claimed by its own LWT
+when a node takes the bucket over) cannot join the group's LWT; the owner's
+token would instead be compared in the group's row, adding ``AND fence <=
+?`` (and ``SET fence = ?``) to the conditions `write_state` and
+`replace_pending` build, which every state write and firing already goes
+through. The event's bucket comes with it (``ScheduledEvent.bucket``).
 
 test-case-name: tests.store.test_cassandra, tests.store.test_stores
 """
@@ -54,8 +58,6 @@ test-case-name: tests.store.test_cassandra, tests.store.test_stores
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-
-from twisted.internet.defer import gatherResults
 
 from otter2.model import GroupState, ScheduledEvent
 from otter2.store.cassandra_marks import CassandraMarks
@@ -71,7 +73,15 @@ from otter2.store.cassandra_rows import (
     replace_pending,
     write_state,
 )
-from otter2.store.cassandra_session import CQLConnection, Row, Statement, applied, batch
+from otter2.store.cassandra_session import (
+    CQLConnection,
+    Row,
+    Statement,
+    applied,
+    batch,
+    found,
+    gather,
+)
 from otter2.store.interface import NoSuchGroup, StaleEvent, StaleVersion
 
 
@@ -100,7 +110,7 @@ async def change_pending(cql: CQLConnection, tenant_id: str, group_id: str,
         answer = await cql.execute(replace_pending(tenant_id, group_id, read, written))
         if applied(answer):
             return read, written
-        row = answer[0] if "pending_events" in answer[0] else None
+        row = answer[0] if found(answer, "pending_events") else None
     return None
 
 
@@ -129,14 +139,14 @@ class CassandraEvents:
     async def due_events(self, buckets: Sequence[int], now: float,
                          limit: int) -> list[ScheduledEvent]:
         """Each bucket's due events, read at once, earliest first overall."""
-        pages = await gatherResults([self._cql.execute(Statement(
+        pages = await gather([self._cql.execute(Statement(
             f"SELECT {EVENT_COLUMNS} FROM scaling_schedule_v2 WHERE bucket = %s "
             "AND trigger <= %s LIMIT %s", (bucket, now, limit))) for bucket in buckets])
         found = [event_from_row(row) for rows in pages for row in rows]
         return sorted(found, key=lambda e: (e.trigger, e.policy_id))[:limit]
 
     async def earliest_trigger(self, buckets: Sequence[int]) -> float | None:
-        pages = await gatherResults([self._cql.execute(Statement(
+        pages = await gather([self._cql.execute(Statement(
             "SELECT trigger FROM scaling_schedule_v2 WHERE bucket = %s LIMIT 1", (bucket,)))
             for bucket in buckets])
         triggers = [row["trigger"] for rows in pages for row in rows]
@@ -176,7 +186,7 @@ class CassandraEvents:
                 else write_state(state, (pending, written)))
             if applied(answer):
                 break
-            row = answer[0] if "pending_events" in answer[0] else None
+            row = answer[0] if found(answer, "pending_events") else None
         await self._cql.execute(delete_event(event))
         if mark_divergent:
             await self._marks.mark(tenant_id, group_id)

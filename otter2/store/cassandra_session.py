@@ -29,7 +29,7 @@ from cassandra import ConsistencyLevel, UnresolvableContactPoints
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import SimpleStatement, dict_factory
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, FirstError, gatherResults
 from twisted.python.failure import Failure
 
 from otter2.store.interface import StoreUnavailable
@@ -41,6 +41,8 @@ ONE = ConsistencyLevel.ONE
 SERIAL = ConsistencyLevel.SERIAL
 
 Row = dict[str, Any]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @frozen
@@ -72,6 +74,22 @@ def batch(statements: Sequence[Statement]) -> Statement:
 def applied(rows: Sequence[Row]) -> bool:
     """Whether a lightweight transaction's answer says it was applied."""
     return bool(rows and rows[0].get("[applied]"))
+
+
+def found(answer: Sequence[Row], column: str) -> bool:
+    """Whether a refused lightweight transaction found the row: its answer then holds
+    the compared ``column`` (never null in otter2's rows); for an absent row it holds
+    only ``[applied]``."""
+    return bool(answer) and answer[0].get(column) is not None
+
+
+async def gather(waiting: Sequence[Deferred[T]]) -> list[T]:
+    """The results of Deferreds running at once; the first failure as itself."""
+    try:
+        return await gatherResults(list(waiting), consumeErrors=True)
+    except FirstError as error:
+        error.subFailure.raiseException()
+        raise
 
 
 class DriverSession(Protocol):
@@ -181,10 +199,6 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         return error.strerror.split("Last error: ")[-1].lower()
     return " ".join(str(error).split())
-
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 def deferred(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Deferred[T]]:

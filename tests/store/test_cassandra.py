@@ -129,6 +129,13 @@ class StatementTests(CassandraStoreCase):
                 await write
         self.assertEqual(self.session.rows("scaling_group"), [])
 
+    async def test_failure_of_one_bucket(self) -> None:
+        """Due events read from several buckets at once fail as the store's error when
+        one bucket cannot be read."""
+        self.session.failures.append(lambda cql: "bucket = " in cql)
+        with self.assertRaises(StoreUnavailable):
+            await self.store.due_events([1, 2, 3], 100.0, 10)
+
     async def test_groups_listed_past_deleting_ones(self) -> None:
         """A page of groups is filled from further rows when deleting groups are
         skipped."""
