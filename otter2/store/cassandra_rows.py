@@ -36,24 +36,30 @@ EVENT_COLUMNS = "bucket, trigger, policy_id, version, tenant_id, group_id, cron"
 Pending = dict[str, dict[str, Any]]
 
 
+def _double(value: float | None) -> float | None:
+    """A number for a ``double`` column, sent as a float literal."""
+    return None if value is None else float(value)
+
+
 def _state_values(state: GroupState) -> tuple[Any, ...]:
     return (state.desired, state.paused, state.suspended, state.status.value,
-            dumps(state.error_reasons), state.group_touched, dumps(state.policy_touched),
-            state.limited_retries, state.build_failures, state.build_after,
-            dumps(state.waiting))
+            dumps(state.error_reasons), _double(state.group_touched),
+            dumps(state.policy_touched), state.limited_retries, state.build_failures,
+            _double(state.build_after), dumps(state.waiting))
 
 
 def insert_group(group: ScalingGroup, pending: Pending) -> Statement:
     """The lightweight transaction that creates the group's row (``IF NOT EXISTS``)."""
-    s = group.state
-    values = (group.tenant_id, group.group_id, dumps(group.config), dumps(group.launch),
-              s.desired, s.version, s.paused, s.suspended, s.status.value,
-              dumps(s.error_reasons), s.group_touched, dumps(s.policy_touched), False,
-              group.created, dump_servers(group.servers), s.limited_retries,
-              s.build_failures, s.build_after, dumps(s.waiting), dump_pending(pending))
+    values = {"tenant_id": group.tenant_id, "group_id": group.group_id,
+              "config": dumps(group.config), "launch": dumps(group.launch),
+              "version": group.state.version,
+              **dict(zip(_STATE_COLUMNS, _state_values(group.state), strict=True)),
+              "deleting": False, "created": _double(group.created),
+              "active": dump_servers(group.servers), "pending_events": dump_pending(pending)}
     return Statement(
-        f"INSERT INTO scaling_group ({', '.join(GROUP_COLUMNS)}) "
-        f"VALUES ({', '.join(['%s'] * len(GROUP_COLUMNS))}) IF NOT EXISTS", values, lwt=True)
+        f"INSERT INTO scaling_group ({', '.join(values)}) "
+        f"VALUES ({', '.join(['%s'] * len(values))}) IF NOT EXISTS",
+        tuple(values.values()), lwt=True)
 
 
 def write_state(state: GroupState, pending: tuple[Pending, Pending] | None = None) -> Statement:
@@ -137,14 +143,14 @@ def with_events(pending: Pending, events: list[ScheduledEvent]) -> Pending:
 def insert_event(event: ScheduledEvent) -> Statement:
     return Statement(f"INSERT INTO scaling_schedule_v2 ({EVENT_COLUMNS}) "
                      "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                     (event.bucket, event.trigger, event.policy_id, event.version,
+                     (event.bucket, float(event.trigger), event.policy_id, event.version,
                       event.tenant_id, event.group_id, event.cron))
 
 
 def delete_event(event: ScheduledEvent) -> Statement:
     return Statement("DELETE FROM scaling_schedule_v2 WHERE bucket = %s AND trigger = %s "
                      "AND policy_id = %s AND version = %s",
-                     (event.bucket, event.trigger, event.policy_id, event.version))
+                     (event.bucket, float(event.trigger), event.policy_id, event.version))
 
 
 def event_from_row(row: Row) -> ScheduledEvent:

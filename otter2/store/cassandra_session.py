@@ -154,12 +154,12 @@ CONNECT_TIMEOUT = 5.0
 REQUEST_TIMEOUT = 10.0
 
 
-def connect(hosts: Sequence[str], port: int, keyspace: str) -> tuple[Any, Any]:
+def connect(hosts: Sequence[str], port: int, keyspace: str | None) -> tuple[Any, Any]:
     """
-    A driver ``Cluster`` and its ``Session`` on ``keyspace``, rows read as
-    dicts (blocking: called as the daemon starts). `StoreUnavailable` in one
-    line if no node answers, or the keyspace or its schema is missing; the
-    cluster is shut down then.
+    A driver ``Cluster`` and its ``Session`` on ``keyspace`` (on none if
+    None), rows read as dicts (blocking: called as the daemon starts).
+    `StoreUnavailable` in one line if no node answers, or the keyspace or its
+    schema is missing; the cluster is shut down then.
     """
     where = f"Cassandra at {', '.join(hosts)} port {port}"
     profile = ExecutionProfile(
@@ -172,6 +172,8 @@ def connect(hosts: Sequence[str], port: int, keyspace: str) -> tuple[Any, Any]:
         raise StoreUnavailable(f"cannot reach {where}: no such host") from None
     try:
         session = cluster.connect()
+        if keyspace is None:
+            return cluster, session
         tables = {row["table_name"] for row in session.execute(
             "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s",
             (keyspace,))}

@@ -458,7 +458,7 @@ def _cassandra_store(case: TestCase) -> CassandraGroupStore:
     """A store on a fresh keyspace of the cluster at `CASSANDRA`, dropped afterwards."""
     host, _, port = CASSANDRA.rpartition(":")
     keyspace = f"otter2_test_{uuid.uuid4().hex[:12]}"
-    cluster, session = connect([host], int(port), "system")
+    cluster, session = connect([host], int(port), None)
     case.addCleanup(cluster.shutdown)
     apply_schema(session, keyspace, "simple:1")
     case.addCleanup(session.execute, f"DROP KEYSPACE IF EXISTS {keyspace}")
