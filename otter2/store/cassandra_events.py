@@ -37,11 +37,17 @@ it (the commit is written at QUORUM). What it does not: mixing LWT and
 ordinary writes on the same cells (the ordinary write's client timestamp can
 be behind the Paxos ballot's and lose, or ahead and shadow a later LWT), so
 every write of a ``scaling_group`` or ``divergent`` row is an LWT, and the
-index rows, never compared, are only ever written without one. A deletion
-of a stale index row races only a firing that is inserting the very same
-row again (an overdue event fired twice at once), a window of one round
-trip in which the freshly re-armed row could be lost; the self-heal pass
-does not repair that, so an operator would see the policy stop firing.
+index rows, never compared, are only ever written without one.
+
+One race remains to close: deleting a stale index row while another firing
+makes the very same row pending (an overdue event fired by two schedulers
+at once, both arming the same next event). So a firing inserts the next
+event's row again after its LWT (in the batch that deletes the fired one),
+and a deletion of stale rows reads the pending events afterwards and puts
+back any row that became pending. Either the deletion comes before the
+re-insert, or the read after it sees the LWT that preceded the re-insert;
+that holds while the clocks of the nodes (whose timestamps order the
+deletion and the insert) disagree by less than those round trips.
 
 Fencing (a node writes for a bucket only while it owns it) extends this
 without a new mechanism: Cassandra compares within one partition only, so
@@ -169,7 +175,7 @@ class CassandraEvents:
                     await self._refused(event, False, next_event, {}, mark)
                     raise NoSuchGroup()
                 # The group went with its events: this one is consumed with it.
-                await self._cql.execute(delete_event(event))
+                await self._forget(tenant_id, group_id, [event, next_event])
                 return
             pending = load_pending(row["pending_events"])
             if pending.get(event.policy_id) != describe(event):
@@ -187,7 +193,9 @@ class CassandraEvents:
             if applied(answer):
                 break
             row = answer[0] if found(answer, "pending_events") else None
-        await self._cql.execute(delete_event(event))
+        # The next event's row again: see Note [Cassandra events].
+        await self._cql.execute(batch([delete_event(event)] + (
+            [insert_event(next_event)] if next_event is not None else [])))
         if mark_divergent:
             await self._marks.mark(tenant_id, group_id)
 
@@ -199,9 +207,25 @@ class CassandraEvents:
         next event's row, and ``event``'s if it is ``stale``, unless
         ``pending`` holds them; withdraw the mark it added.
         """
-        rows = [e for e in ((event if stale else None), next_event) if e is not None
-                and pending.get(e.policy_id) != describe(e)]
-        if rows:
-            await self._cql.execute(batch([delete_event(e) for e in rows]))
+        await self._forget(event.tenant_id, event.group_id, [
+            e for e in ((event if stale else None), next_event)
+            if e is not None and pending.get(e.policy_id) != describe(e)])
         if mark is not None:
             await self._marks.clear(event.tenant_id, event.group_id, mark)
+
+    async def _forget(self, tenant_id: str, group_id: str,
+                      events: Sequence[ScheduledEvent | None]) -> None:
+        """
+        Delete the index rows of ``events``, which the group did not hold as
+        pending; then put back any of them that a firing made pending
+        meanwhile (see Note [Cassandra events]).
+        """
+        stale = [e for e in events if e is not None]
+        if not stale:
+            return
+        await self._cql.execute(batch([delete_event(e) for e in stale]))
+        row = await read_group_row(self._cql, tenant_id, group_id, "pending_events")
+        pending = load_pending(row["pending_events"]) if row else {}
+        back = [e for e in stale if pending.get(e.policy_id) == describe(e)]
+        if back:
+            await self._cql.execute(batch([insert_event(e) for e in back]))

@@ -215,6 +215,9 @@ class FakeSession:
         self.page_size = 5000
         #: Statements matching one of these fail once, as a timeout would.
         self.failures: list[Callable[[str], bool]] = []
+        #: (matches, action): the action runs once, just before the first statement
+        #: that matches, as another client's write landing at that moment would.
+        self.before: list[tuple[Callable[[str], bool], Callable[[], object]]] = []
         self._queue: queue.SimpleQueue[Callable[[], None] | None] | None = None
         if threaded:
             self._queue = queue.SimpleQueue()
@@ -279,6 +282,10 @@ class FakeSession:
     # -- statements ---------------------------------------------------------------
 
     def run(self, text: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        for matches, action in list(self.before):
+            if matches(text):
+                self.before.remove((matches, action))
+                action()
         for failure in self.failures:
             if failure(text):
                 self.failures.remove(failure)

@@ -160,7 +160,8 @@ class FiringTests(CassandraStoreCase):
         once; the row left behind is refused and deleted when it is fired again, and
         the next event is pending."""
         await self.prepare()
-        self.session.failures.append(lambda cql: cql.startswith("DELETE FROM scaling_sched"))
+        self.session.failures.append(
+            lambda cql: cql.startswith("BEGIN BATCH DELETE FROM scaling_schedule_v2"))
         with self.assertRaises(StoreUnavailable):
             await self.store.fire_event(_event("p1", 10.0), evolve(self.state, desired=5),
                                         _event("p1", 70.0), True)
@@ -205,6 +206,27 @@ class FiringTests(CassandraStoreCase):
         loaded = present(await self.store.load_group("t1", "g1"))
         self.assertEqual((loaded.state.desired, loaded.state.version), (5, 1))
         self.assertEqual(self.event_rows(), [(70.0, "v1")])
+
+    async def test_row_made_pending_meanwhile_is_kept(self) -> None:
+        """A refused firing deletes the next event's row it inserted, unless another
+        firing made that very event pending meanwhile: then the row is put back."""
+        await self.prepare()
+        await self.store.update_policy(evolve(policy("p1"), version="v2"),
+                                       _event("p1", 10.0, version="v2"))
+
+        def other_firing() -> None:
+            # Another scheduler's LWT lands after this firing read the group.
+            [row] = self.session.table("scaling_group").rows.values()
+            row["pending_events"] = row["pending_events"].replace(
+                '"trigger":10.0,"version":"v2"', '"trigger":70.0,"version":"v1"')
+        self.session.before.append(
+            (lambda cql: cql.startswith("BEGIN BATCH DELETE FROM scaling_schedule_v2"),
+             other_firing))
+        with self.assertRaises(StaleEvent):
+            await self.store.fire_event(_event("p1", 10.0), None, _event("p1", 70.0), False)
+        self.assertEqual(self.event_rows(), [(10.0, "v2"), (70.0, "v1")])
+        due = await self.store.due_events([3], 100.0, 10)
+        self.assertIn(70.0, [e.trigger for e in due])
 
     async def test_stale_event_of_a_replaced_version(self) -> None:
         """An event read before its policy was updated is refused, and its row is gone
