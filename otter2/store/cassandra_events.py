@@ -20,16 +20,16 @@ An event lives in two places:
 Firing (``fire_event``) is: (1) insert the next event's row; (2) one LWT on
 the group's row that saves the state (``IF version = ?``) and replaces the
 fired event by the next one in ``pending_events`` (``IF pending_events = ?``);
-(3) delete the fired event's row. The LWT decides: it applies once, so the
-state changes once and the event is consumed once (Note [Exactly once] in
-``otter2.scheduling``). A crash between the steps leaves only rows of the
-index that ``pending_events`` does not hold: one whose LWT never applied
-(a next event, fired before its time it would be refused), or one already
-consumed. Either is refused as `StaleEvent` when the scheduler fires it,
-and then deleted. A row the LWT made pending exists already, since it was
-inserted before: nothing pending is ever missing from the index. Updating
-and deleting a policy follow the same order (insert the new row, LWT, delete
-the old one).
+(3) one batch that deletes the fired event's row and inserts the next's
+again. The LWT decides: it applies once, so the state changes once and the
+event is consumed once (Note [Exactly once] in ``otter2.scheduling``). A
+crash between the steps leaves only index rows that ``pending_events`` does
+not hold: a next event whose LWT never applied, or the event already fired.
+Either is refused as `StaleEvent` when the scheduler fires it, and then
+deleted (the firing that was cut short is retried meanwhile, its event
+still pending). A row the LWT made pending was inserted before it, so
+nothing pending is ever missing from the index. Updating and deleting a
+policy follow the same order: insert the new row, LWT, delete the old one.
 
 What Cassandra guarantees here: LWTs on one row are linearizable (Paxos, at
 serial consistency SERIAL), and a QUORUM read sees every LWT committed before
@@ -39,7 +39,7 @@ be behind the Paxos ballot's and lose, or ahead and shadow a later LWT), so
 every write of a ``scaling_group`` or ``divergent`` row is an LWT, and the
 index rows, never compared, are only ever written without one.
 
-One race remains to close: deleting a stale index row while another firing
+One race needs more: deleting a stale index row while another firing
 makes the very same row pending (an overdue event fired by two schedulers
 at once, both arming the same next event). So a firing inserts the next
 event's row again after its LWT (in the batch that deletes the fired one),
