@@ -166,17 +166,17 @@ class CassandraGroupStore:
     @deferred
     async def list_groups(self, tenant_id: str, limit: int,
                           marker: str | None) -> list[ScalingGroup]:
-        found: list[ScalingGroup] = []
+        listed: list[ScalingGroup] = []
         after = marker or ""
-        while len(found) < limit:
+        while len(listed) < limit:
             rows = await self.cql.execute(Statement(
                 f"SELECT {_COLUMNS} FROM scaling_group WHERE tenant_id = %s AND group_id > %s "
                 "LIMIT %s", (tenant_id, after, limit)))
-            found.extend(group_from_row(row) for row in rows if not row["deleting"])
+            listed.extend(group_from_row(row) for row in rows if not row["deleting"])
             if len(rows) < limit:
                 break
             after = rows[-1]["group_id"]
-        return found[:limit]
+        return listed[:limit]
 
     @deferred
     async def save_state(self, state: GroupState) -> GroupState:
