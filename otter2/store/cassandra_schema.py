@@ -19,6 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from otter2.store.cassandra_session import connect
+from otter2.store.interface import StoreUnavailable
+
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema" / "cassandra"
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
@@ -98,18 +101,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--drop", action="store_true",
                         help="drop the keyspace instead (tests use it to clean up)")
     args = parser.parse_args(argv)
-    from cassandra.cluster import Cluster, NoHostAvailable
-
-    cluster = Cluster(args.hosts.split(","), port=args.port, connect_timeout=10)
     try:
-        session = cluster.connect()
+        replication_map(args.replication)
+        cluster, session = connect(args.hosts.split(","), args.port, None)
+    except (SchemaError, StoreUnavailable) as e:
+        print(f"otter2-cql-schema: {e}", file=sys.stderr)
+        return 1
+    try:
         if args.drop:
             session.execute(f"DROP KEYSPACE IF EXISTS {args.keyspace}")
             print(f"otter2-cql-schema: dropped {args.keyspace}")
             return 0
         applied = apply_schema(session, args.keyspace, args.replication)
-    except (SchemaError, NoHostAvailable) as e:
-        print(f"otter2-cql-schema: {' '.join(str(e).split())}", file=sys.stderr)
+    except Exception as e:
+        print(f"otter2-cql-schema: {' '.join(f'{type(e).__name__}: {e}'.split())}",
+              file=sys.stderr)
         return 1
     finally:
         cluster.shutdown()

@@ -5,6 +5,8 @@ driver session that runs the schema files' statements.
 
 from __future__ import annotations
 
+import io
+from contextlib import redirect_stderr
 from pathlib import Path
 
 from cassandra import InvalidRequest
@@ -14,9 +16,11 @@ from otter2.store.cassandra_schema import (
     SCHEMA_DIR,
     SchemaError,
     apply_schema,
+    main,
     replication_map,
     statements,
 )
+from tests.e2e.support import free_port
 from tests.store.cql_fake import FakeSession
 
 
@@ -90,3 +94,26 @@ class ApplySchemaTests(SynchronousTestCase):
     def test_statements_of_a_file(self) -> None:
         """Comments are dropped and statements split at semicolons."""
         self.assertEqual(statements("-- c\nA b; -- d\nC\n d;\n"), ["A b", "C\n d"])
+
+
+class CommandTests(SynchronousTestCase):
+    """``scripts/otter2-cql-schema`` fails in one line, before changing anything."""
+
+    def run_command(self, *args: str) -> tuple[int, str]:
+        errors = io.StringIO()
+        with redirect_stderr(errors):
+            status = main(list(args))
+        return status, errors.getvalue()
+
+    def test_unreachable(self) -> None:
+        """A cluster no node answers for is named, with the reason."""
+        port = free_port()
+        self.assertEqual(self.run_command("--port", str(port)),
+                         (1, f"otter2-cql-schema: cannot reach Cassandra at 127.0.0.1 port "
+                             f"{port}: connection refused\n"))
+
+    def test_bad_replication(self) -> None:
+        """A malformed replication option is refused before connecting."""
+        status, error = self.run_command("--replication", "three", "--port", "1")
+        self.assertEqual(status, 1)
+        self.assertIn("give simple:RF or DC:RF", error)
