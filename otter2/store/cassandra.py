@@ -6,7 +6,8 @@ applied by ``scripts/otter2-cql-schema``.
 
 `CassandraGroupStore` keeps groups, their state and the divergent marks
 itself, and hands policies and webhooks to `CassandraPolicies`, scheduled
-events to `CassandraEvents` (Note [Cassandra events]).
+events to `CassandraEvents` (Note [Cassandra events]), execution receipts to
+`CassandraExecutions` (Note [Cassandra receipts]).
 
 # Note [Cassandra consistency]
 Each statement chooses its level; they are, for every table:
@@ -16,6 +17,7 @@ Each statement chooses its level; they are, for every table:
 | reads of rows (groups, policies, webhooks, events, capability index, marks) | QUORUM |
 | writes without a condition (policies, webhooks, index rows, event rows), logged batches | QUORUM |
 | lightweight transactions (every write of ``scaling_group`` and ``divergent``) | SERIAL for Paxos, QUORUM for the commit |
+| receipts copied to ``executions``, and their expiry | QUORUM |
 | counts for metrics, the health check | ONE |
 
 QUORUM reads and writes overlap in at least one replica, so a read sees
@@ -54,6 +56,7 @@ from twisted.internet.defer import Deferred
 from otter2.model import (
     CapabilityTarget,
     DivergentMark,
+    Execution,
     GroupState,
     Policy,
     ScalingGroup,
@@ -62,6 +65,7 @@ from otter2.model import (
 )
 from otter2.model.cloud import RecordedServer
 from otter2.store.cassandra_events import CassandraEvents, read_group_row
+from otter2.store.cassandra_executions import CassandraExecutions
 from otter2.store.cassandra_marks import CassandraMarks
 from otter2.store.cassandra_policies import CassandraPolicies
 from otter2.store.cassandra_rows import (
@@ -121,6 +125,7 @@ class CassandraGroupStore:
         self._marks = CassandraMarks(self._cql)
         self._policies = CassandraPolicies(self._cql)
         self._events = CassandraEvents(self._cql, self._marks)
+        self._executions = CassandraExecutions(self._cql, self._marks)
 
     def start(self) -> None:
         """Connect (blocking, as the daemon starts); `StoreUnavailable` says why not."""
@@ -179,10 +184,12 @@ class CassandraGroupStore:
         return listed[:limit]
 
     @deferred
-    async def save_state(self, state: GroupState) -> GroupState:
+    async def save_state(self, state: GroupState, mark_divergent: bool = False) -> GroupState:
         answer = await self.cql.execute(write_state(state))
         if not applied(answer):
             raise StaleVersion() if found(answer, "version") else NoSuchGroup()
+        if mark_divergent:  # after the state: Note [Cassandra marks]
+            await self._marks.mark(state.tenant_id, state.group_id)
         return evolve(state, version=state.version + 1)
 
     @deferred
@@ -298,9 +305,33 @@ class CassandraGroupStore:
 
     def fire_event(self, event: ScheduledEvent, state: GroupState | None,
                    next_event: ScheduledEvent | None,
-                   mark_divergent: bool) -> Deferred[None]:
+                   mark_divergent: bool,
+                   execution: Execution | None = None) -> Deferred[None]:
         return Deferred.fromCoroutine(self._events.fire_event(
-            event, state, next_event, mark_divergent))
+            event, state, next_event, mark_divergent, execution))
+
+    # -- execution receipts: see CassandraExecutions -----------------------------
+
+    def record_executions(self, state: GroupState | None, executions: Sequence[Execution],
+                          mark_divergent: bool, keys_since: float,
+                          retain_since: float) -> Deferred[GroupState | None]:
+        return Deferred.fromCoroutine(self._executions.record_executions(
+            state, executions, mark_divergent, keys_since, retain_since))
+
+    def find_executions(self, tenant_id: str, group_id: str, keys: Sequence[str],
+                        since: float) -> Deferred[dict[str, Execution]]:
+        return Deferred.fromCoroutine(self._executions.find_executions(
+            tenant_id, group_id, keys, since))
+
+    def load_execution(self, tenant_id: str, group_id: str,
+                       execution_id: str) -> Deferred[Execution | None]:
+        return Deferred.fromCoroutine(self._executions.load_execution(
+            tenant_id, group_id, execution_id))
+
+    def list_executions(self, tenant_id: str, group_id: str, limit: int,
+                        marker: str | None) -> Deferred[list[Execution]]:
+        return Deferred.fromCoroutine(self._executions.list_executions(
+            tenant_id, group_id, limit, marker))
 
     def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
         return Deferred.fromCoroutine(self._events.earliest_trigger(buckets))

@@ -65,19 +65,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from otter2.model import GroupState, ScheduledEvent
+from otter2.model import Execution, GroupState, ScheduledEvent
 from otter2.store.cassandra_marks import CassandraMarks
 from otter2.store.cassandra_rows import (
     EVENT_COLUMNS,
     Pending,
+    change_group,
     delete_event,
     describe,
+    dump_pending,
+    dump_receipts,
     event_from_row,
     insert_event,
+    insert_receipt,
     load_pending,
+    load_receipts,
     pending_event,
     replace_pending,
-    write_state,
 )
 from otter2.store.cassandra_session import (
     CQLConnection,
@@ -98,6 +102,15 @@ async def read_group_row(cql: CQLConnection, tenant_id: str, group_id: str,
         f"SELECT {columns} FROM scaling_group WHERE tenant_id = %s AND group_id = %s",
         (tenant_id, group_id)))
     return rows[0] if rows else None
+
+
+async def keep_receipts(cql: CQLConnection, tenant_id: str, group_id: str,
+                        text: str | None) -> None:
+    """Copy the receipts a group's row holds (its ``receipts`` as read) to the
+    executions table, before an LWT replaces them; Note [Cassandra receipts]."""
+    receipts = load_receipts(tenant_id, group_id, text)
+    if receipts:
+        await cql.execute(batch([insert_receipt(e) for e in receipts]))
 
 
 async def change_pending(cql: CQLConnection, tenant_id: str, group_id: str,
@@ -159,59 +172,60 @@ class CassandraEvents:
         return min(triggers) if triggers else None
 
     async def fire_event(self, event: ScheduledEvent, state: GroupState | None,
-                         next_event: ScheduledEvent | None, mark_divergent: bool) -> None:
-        """Consume ``event`` with the change it causes; Note [Cassandra events]."""
+                         next_event: ScheduledEvent | None, mark_divergent: bool,
+                         execution: Execution | None = None) -> None:
+        """Consume ``event`` with the change it causes and its receipt; Note [Cassandra
+        events], Note [Cassandra receipts]."""
         tenant_id, group_id = event.tenant_id, event.group_id
         if next_event is not None:
             await self._cql.execute(insert_event(next_event))
-        # Marked before, so that a crash after the LWT cannot lose the mark,
-        # and again after, so that convergence that cleared the first mark
-        # before the LWT looks again at the state it saved.
-        mark = await self._marks.mark(tenant_id, group_id) if mark_divergent else None
-        row = await read_group_row(self._cql, tenant_id, group_id, "version, pending_events")
+        row = await read_group_row(self._cql, tenant_id, group_id,
+                                   "version, pending_events, receipts")
         while True:
             if row is None:
                 if state is not None:
-                    await self._refused(event, False, next_event, {}, mark)
+                    await self._refused(event, False, next_event, {})
                     raise NoSuchGroup()
                 # The group went with its events: this one is consumed with it.
                 await self._forget(tenant_id, group_id, [event, next_event])
                 return
             pending = load_pending(row["pending_events"])
             if pending.get(event.policy_id) != describe(event):
-                await self._refused(event, True, next_event, pending, mark)
+                await self._refused(event, True, next_event, pending)
                 raise StaleEvent()
             if state is not None and row["version"] != state.version:
-                await self._refused(event, False, next_event, pending, mark)
+                await self._refused(event, False, next_event, pending)
                 raise StaleVersion()
             written = {p: e for p, e in pending.items() if p != event.policy_id}
             if next_event is not None:
                 written[next_event.policy_id] = describe(next_event)
+            sets = {"pending_events": dump_pending(written)}
+            compared = {"pending_events": row["pending_events"]}
+            if execution is not None:
+                await keep_receipts(self._cql, tenant_id, group_id, row["receipts"])
+                sets["receipts"] = dump_receipts([execution])
+                compared["receipts"] = row["receipts"]
             answer = await self._cql.execute(
-                replace_pending(tenant_id, group_id, pending, written) if state is None
-                else write_state(state, (pending, written)))
+                change_group(tenant_id, group_id, state, sets, compared))
             if applied(answer):
                 break
             row = answer[0] if found(answer, "pending_events") else None
         # The next event's row again: see Note [Cassandra events].
         await self._cql.execute(batch([delete_event(event)] + (
             [insert_event(next_event)] if next_event is not None else [])))
-        if mark_divergent:
+        if mark_divergent:  # after the LWT: Note [Cassandra marks]
             await self._marks.mark(tenant_id, group_id)
 
     async def _refused(self, event: ScheduledEvent, stale: bool,
-                       next_event: ScheduledEvent | None, pending: Pending,
-                       mark: int | None) -> None:
+                       next_event: ScheduledEvent | None, pending: Pending) -> None:
         """
         Undo what a refused firing of ``event`` did before its LWT: delete the
         next event's row, and ``event``'s if it is ``stale``, unless
-        ``pending`` holds them; withdraw the mark it added.
+        ``pending`` holds them.
         """
         await self._forget(event.tenant_id, event.group_id, [
             e for e in ((event if stale else None), next_event)
             if e is not None and pending.get(e.policy_id) != describe(e)])
-        if mark is not None:
-            await self._marks.clear(event.tenant_id, event.group_id, mark)
 
     async def _forget(self, tenant_id: str, group_id: str,
                       events: Sequence[ScheduledEvent | None]) -> None:

@@ -132,8 +132,9 @@ class CassandraPolicies:
                 (w.tenant_id, w.group_id, w.policy_id, w.webhook_id, w.name,
                  dumps(w.metadata), w.capability_version, w.capability_hash)))
             statements.append(Statement(
-                "INSERT INTO webhook_keys (capability_hash, tenant_id, group_id, policy_id) "
-                "VALUES (%s, %s, %s, %s)", (w.capability_hash, *key)))
+                "INSERT INTO webhook_keys (capability_hash, tenant_id, group_id, policy_id, "
+                "webhook_id) VALUES (%s, %s, %s, %s, %s)",
+                (w.capability_hash, *key, w.webhook_id)))
         if statements:
             await self._cql.execute(batch(statements))
 
@@ -180,19 +181,20 @@ class CassandraPolicies:
 
     async def lookup_capability(self, capability_hash: str) -> CapabilityTarget | None:
         rows = await self._cql.execute(Statement(
-            "SELECT tenant_id, group_id, policy_id FROM webhook_keys WHERE capability_hash = %s",
-            (capability_hash,)))
+            "SELECT tenant_id, group_id, policy_id, webhook_id FROM webhook_keys "
+            "WHERE capability_hash = %s", (capability_hash,)))
         if not rows:
             return None
-        return CapabilityTarget(rows[0]["tenant_id"], rows[0]["group_id"], rows[0]["policy_id"])
+        return CapabilityTarget(rows[0]["tenant_id"], rows[0]["group_id"], rows[0]["policy_id"],
+                                rows[0]["webhook_id"])
 
     async def delete_all(self, tenant_id: str, group_id: str,
                          events: Sequence[ScheduledEvent]) -> None:
-        """Delete the group's policies, webhooks, capability index rows and the index rows
-        of ``events``, one logged batch."""
+        """Delete the group's policies, webhooks, capability index rows, execution
+        receipts and the index rows of ``events``, one logged batch."""
         hooks = await self.list_group_webhooks(tenant_id, group_id)
         await self._cql.execute(batch(
-            [Statement(f"DELETE FROM scaling_policies WHERE {_GROUP}", (tenant_id, group_id)),
-             Statement(f"DELETE FROM policy_webhooks WHERE {_GROUP}", (tenant_id, group_id))]
+            [Statement(f"DELETE FROM {table} WHERE {_GROUP}", (tenant_id, group_id))
+             for table in ("scaling_policies", "policy_webhooks", "executions")]
             + [_delete_key(w.capability_hash) for w in hooks]
             + [delete_event(e) for e in events]))

@@ -9,12 +9,21 @@ test-case-name: tests.store.test_cassandra
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from otter2.model import GroupState, GroupStatus, Policy, ScalingGroup, ScheduledEvent, Webhook
+from otter2.model import (
+    Execution,
+    GroupState,
+    GroupStatus,
+    Policy,
+    ScalingGroup,
+    ScheduledEvent,
+    Webhook,
+)
 from otter2.store.cassandra_session import Row, Statement
 from otter2.store.documents import dump_servers, dumps, load_servers
+from otter2.store.executions import from_json, to_json
 
 GROUP_COLUMNS = ("tenant_id", "group_id", "config", "launch", "desired", "version", "paused",
                  "suspended", "status", "error_reasons", "group_touched", "policy_touched",
@@ -55,42 +64,45 @@ def insert_group(group: ScalingGroup, pending: Pending) -> Statement:
               "version": group.state.version,
               **dict(zip(_STATE_COLUMNS, _state_values(group.state), strict=True)),
               "deleting": False, "created": _double(group.created),
-              "active": dump_servers(group.servers), "pending_events": dump_pending(pending)}
+              "active": dump_servers(group.servers), "pending_events": dump_pending(pending),
+              "receipts": dump_receipts([])}
     return Statement(
         f"INSERT INTO scaling_group ({', '.join(values)}) "
         f"VALUES ({', '.join(['%s'] * len(values))}) IF NOT EXISTS",
         tuple(values.values()), lwt=True)
 
 
-def write_state(state: GroupState, pending: tuple[Pending, Pending] | None = None) -> Statement:
+def change_group(tenant_id: str, group_id: str, state: GroupState | None,
+                 sets: Mapping[str, Any], compared: Mapping[str, Any]) -> Statement:
     """
-    The lightweight transaction that saves ``state`` if its version is
-    current, bumping it; with ``pending`` (as read, as it becomes), also
-    replaces the pending events if they are still as read.
+    The lightweight transaction that writes ``sets`` to the group's row, and
+    ``state`` (bumping its version), if the ``compared`` columns, and the
+    state's version, are still as read.
     """
-    sets = ", ".join(f"{column} = %s" for column in _STATE_COLUMNS)
-    params: tuple[Any, ...] = (*_state_values(state), state.version + 1)
-    condition = "version = %s"
-    if pending is None:
-        return Statement(f"UPDATE scaling_group SET {sets}, version = %s WHERE tenant_id = %s "
-                         f"AND group_id = %s IF {condition}",
-                         (*params, state.tenant_id, state.group_id, state.version), lwt=True)
-    read, written = pending
-    return Statement(f"UPDATE scaling_group SET {sets}, version = %s, pending_events = %s "
-                     "WHERE tenant_id = %s AND group_id = %s "
-                     f"IF {condition} AND pending_events = %s",
-                     (*params, dump_pending(written), state.tenant_id, state.group_id,
-                      state.version, dump_pending(read)), lwt=True)
+    values = dict(sets)
+    conditions = dict(compared)
+    if state is not None:
+        values.update(zip(_STATE_COLUMNS, _state_values(state), strict=True))
+        values["version"] = state.version + 1
+        conditions["version"] = state.version
+    assignments = ", ".join(f"{column} = %s" for column in values)
+    tests = " AND ".join(f"{column} = %s" for column in conditions)
+    return Statement(f"UPDATE scaling_group SET {assignments} WHERE tenant_id = %s "
+                     f"AND group_id = %s IF {tests}",
+                     (*values.values(), tenant_id, group_id, *conditions.values()), lwt=True)
+
+
+def write_state(state: GroupState) -> Statement:
+    """The lightweight transaction that saves ``state`` if its version is current."""
+    return change_group(state.tenant_id, state.group_id, state, {}, {})
 
 
 def replace_pending(tenant_id: str, group_id: str, read: Pending,
                     written: Pending) -> Statement:
     """The lightweight transaction that replaces a group's pending events if they are
     still as read."""
-    return Statement("UPDATE scaling_group SET pending_events = %s WHERE tenant_id = %s "
-                     "AND group_id = %s IF pending_events = %s",
-                     (dump_pending(written), tenant_id, group_id, dump_pending(read)),
-                     lwt=True)
+    return change_group(tenant_id, group_id, None, {"pending_events": dump_pending(written)},
+                        {"pending_events": dump_pending(read)})
 
 
 def group_from_row(row: Row) -> ScalingGroup:
@@ -181,3 +193,34 @@ def webhook_from_row(row: Row) -> Webhook:
                    metadata=json.loads(row["metadata"]),
                    capability_version=row["capability_version"],
                    capability_hash=row["capability_hash"])
+
+
+# -- execution receipts ---------------------------------------------------------
+
+RECEIPT_COLUMNS = "tenant_id, group_id, execution_id, at, record, idempotency_key"
+
+
+def dump_receipts(executions: Sequence[Execution]) -> str:
+    """The group row's ``receipts`` text (compared by LWTs: the same for the same)."""
+    return json.dumps([{"execution_id": e.execution_id, "at": float(e.at),
+                        "record": to_json(e)} for e in executions],
+                      sort_keys=True, separators=(",", ":"))
+
+
+def load_receipts(tenant_id: str, group_id: str, text: str | None) -> list[Execution]:
+    """The receipts a group row's ``receipts`` holds."""
+    return [from_json(tenant_id, group_id, r["execution_id"], r["at"], r["record"])
+            for r in json.loads(text or "[]")]
+
+
+def insert_receipt(execution: Execution) -> Statement:
+    return Statement(f"INSERT INTO executions ({RECEIPT_COLUMNS}) "
+                     "VALUES (%s, %s, %s, %s, %s, %s)",
+                     (execution.tenant_id, execution.group_id, execution.execution_id,
+                      float(execution.at), json.dumps(to_json(execution), sort_keys=True),
+                      execution.idempotency_key))
+
+
+def receipt_from_row(row: Row) -> Execution:
+    return from_json(row["tenant_id"], row["group_id"], row["execution_id"], row["at"],
+                     json.loads(row["record"]))

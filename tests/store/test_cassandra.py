@@ -21,9 +21,14 @@ from otter2.model.cloud import RecordedServer
 from otter2.store.cassandra import CassandraGroupStore
 from otter2.store.cassandra_schema import apply_schema
 from otter2.store.cassandra_session import CQLConnection, Statement
-from otter2.store.interface import NoSuchGroup, StaleEvent, StoreUnavailable
+from otter2.store.interface import (
+    DuplicateExecution,
+    NoSuchGroup,
+    StaleEvent,
+    StoreUnavailable,
+)
 from tests.store.cql_fake import Executed, FakeSession
-from tests.store.test_stores import group, policy, present, webhook
+from tests.store.test_stores import group, policy, present, receipt, webhook
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "BEGIN")
 
@@ -90,6 +95,11 @@ class StatementTests(CassandraStoreCase):
         await store.update_policy(policy("p2"), _event("p2", 20.0))
         await store.fire_event(_event("p3", 5.0), evolve(saved, desired=3, version=2),
                                _event("p3", 65.0), True)
+        await store.record_executions(None, [receipt("e1", 1.0, key="k")], True, 0.0, 0.0)
+        await store.record_executions(None, [receipt("e2", 2.0)], False, 0.0, 1.5)
+        await store.find_executions("t1", "g1", ["k"], 0.0)
+        await store.list_executions("t1", "g1", 10, None)
+        await store.load_execution("t1", "g1", "e2")
         await store.update_webhook(evolve(webhook(), name="renamed"))
         await store.delete_webhook("t1", "g1", "p1", "w1")
         await store.delete_policy("t1", "g1", "p2")
@@ -114,6 +124,7 @@ class StatementTests(CassandraStoreCase):
         self.assertEqual(self.session.rows("scaling_group"), [])
         self.assertEqual(self.session.rows("scaling_schedule_v2"), [])
         self.assertEqual(self.session.rows("webhook_keys"), [])
+        self.assertEqual(self.session.rows("executions"), [])
 
     async def test_late_writes_do_not_resurrect_a_deleted_group(self) -> None:
         """Writes naming a deleted group change nothing: its row does not come back
@@ -249,6 +260,55 @@ class FiringTests(CassandraStoreCase):
         await self.store.delete_group("t1", "g1")
         await self.store.fire_event(_event("p1", 10.0), None, None, False)
         self.assertEqual(self.event_rows(), [])
+
+
+class ReceiptTests(CassandraStoreCase):
+    """Receipts written with the state they decided (Note [Cassandra receipts])."""
+
+    async def prepare(self) -> None:
+        await self.store.create_group(group(), [policy("p1")], [], 10)
+
+    def table_ids(self) -> list[str]:
+        return [row["execution_id"] for row in self.session.rows("executions")]
+
+    async def test_receipts_move_from_the_row_to_the_table(self) -> None:
+        """A record's receipts are held by the group's row; the next record copies them
+        to the table before replacing them, and reads see both."""
+        await self.prepare()
+        await self.store.record_executions(None, [receipt("e1", 1.0)], False, 0.0, 0.0)
+        self.assertEqual(self.table_ids(), [])
+        await self.store.record_executions(None, [receipt("e2", 2.0)], False, 0.0, 0.0)
+        self.assertEqual(self.table_ids(), ["e1"])
+        listed = await self.store.list_executions("t1", "g1", 10, None)
+        self.assertEqual([e.execution_id for e in listed], ["e2", "e1"])
+        self.assertEqual(await self.store.load_execution("t1", "g1", "e2"), receipt("e2", 2.0))
+
+    async def test_failed_lwt_records_nothing(self) -> None:
+        """If the LWT fails after the copy, the new receipts are nowhere and the old
+        ones are still read once."""
+        await self.prepare()
+        await self.store.record_executions(None, [receipt("e1", 1.0)], False, 0.0, 0.0)
+        self.session.failures.append(lambda cql: cql.startswith("UPDATE scaling_group"))
+        with self.assertRaises(StoreUnavailable):
+            await self.store.record_executions(None, [receipt("e2", 2.0)], False, 0.0, 0.0)
+        listed = await self.store.list_executions("t1", "g1", 10, None)
+        self.assertEqual([e.execution_id for e in listed], ["e1"])
+
+    async def test_one_key_recorded_once_at_once(self) -> None:
+        """Two records of one key at the same time: one is recorded, the other is
+        DuplicateExecution."""
+        await self.prepare()
+        records = [self.store.record_executions(None, [receipt(i, 1.0, key="k")], False,
+                                                0.0, 0.0) for i in ("e1", "e2")]
+        outcomes = []
+        for record in records:
+            try:
+                await record
+                outcomes.append("recorded")
+            except DuplicateExecution:
+                outcomes.append("duplicate")
+        self.assertEqual(sorted(outcomes), ["duplicate", "recorded"])
+        self.assertEqual(len(await self.store.list_executions("t1", "g1", 10, None)), 1)
 
 
 class ConnectionTests(TestCase):

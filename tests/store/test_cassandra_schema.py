@@ -59,7 +59,7 @@ class ApplySchemaTests(SynchronousTestCase):
                          "{ 'class' : 'NetworkTopologyStrategy' , 'dc1' : 3 }")
         self.assertEqual(
             sorted(self.session.keyspaces["ks"]["tables"]),
-            ["divergent", "policy_webhooks", "scaling_group", "scaling_policies",
+            ["divergent", "executions", "policy_webhooks", "scaling_group", "scaling_policies",
              "scaling_schedule_v2", "schema_migration", "webhook_keys"])
         self.assertEqual([row["name"] for row in self.session.rows("schema_migration")], files)
         self.assertEqual(apply_schema(self.session, "ks", "dc1:3"), [])
