@@ -38,8 +38,9 @@ before the write (two creations at once may pass ``maxGroups`` together); a
 group is created by a batch of its policies then the LWT of its row, so a
 crash in between leaves policies no group shows; an update or deletion of a
 policy or webhook checks existence by a read before its write, so one racing
-the deletion of its group can leave rows nobody lists. None of these
-changes a group's state or fires an event twice.
+the deletion of its group can leave rows nobody lists; a divergent mark is
+added just after the write that asks for it (Note [Cassandra marks]). None
+of these changes a group's state, fires an event or records a key twice.
 
 test-case-name: tests.store.test_cassandra, tests.store.test_stores
 """
