@@ -57,13 +57,17 @@ class CassandraExecutions:
 
     async def _all(self, tenant_id: str, group_id: str,
                    text: str | None = None) -> list[Execution]:
-        """Every receipt of the group: its table rows and those its row holds (``text``
-        if read already)."""
-        rows = await self._cql.execute(Statement(
-            f"SELECT {RECEIPT_COLUMNS} FROM executions {_GROUP}", (tenant_id, group_id)))
+        """
+        Every receipt of the group: those its row holds (``text``, if read
+        already), then its table rows. The row is read first: a receipt that
+        leaves it afterwards was copied to the table before, so the table,
+        read next, has it.
+        """
         if text is None:
             row = await read_group_row(self._cql, tenant_id, group_id, "receipts")
             text = row["receipts"] if row else None
+        rows = await self._cql.execute(Statement(
+            f"SELECT {RECEIPT_COLUMNS} FROM executions {_GROUP}", (tenant_id, group_id)))
         held = load_receipts(tenant_id, group_id, text)
         ids = {e.execution_id for e in held}
         return held + [e for e in map(receipt_from_row, rows) if e.execution_id not in ids]

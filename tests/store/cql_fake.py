@@ -14,38 +14,23 @@ column's type. Like the driver, it answers on a thread of its own, through
 ``ResponseFuture``-like callbacks, page by page (``page_size``).
 
 Every statement is recorded in ``executed`` with its parameters and its
-consistency levels, so that tests can check what the store sends.
+consistency levels, so that tests can check what the store sends. The CQL it
+reads is in `tests.store.cql_grammar`, the statements on rows in
+`tests.store.cql_rows`.
 """
 
 from __future__ import annotations
 
 import queue
-import re
 import threading
-import zlib
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
-from attrs import define, field, frozen
+from attrs import frozen
 from cassandra import ConsistencyLevel, InvalidRequest
 
-_TOKEN = re.compile(r"\s*(?:(--[^\n]*)|(%s)|('(?:[^']|'')*')|(-?\d+(?:\.\d+)?)|"
-                    r"(\w+(?:\.\w+)?)|(<=|>=|!=|[=<>(),;*{}:\[\]]))")
-
-
-def tokens(text: str) -> list[str]:
-    """The tokens of a CQL text, comments dropped."""
-    found, position = [], 0
-    text = text.strip()
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            raise InvalidRequest(f"the fake cannot read {text[position:position + 20]!r}")
-        position = match.end()
-        if match.group(1) is None:
-            found.append(next(g for g in match.groups()[1:] if g is not None))
-    return found
+from tests.store.cql_grammar import Parser, Table, split_statements, tokens
+from tests.store.cql_rows import delete, insert, select, update
 
 
 @frozen
@@ -57,119 +42,6 @@ class Executed:
     consistency: str
     serial: str | None
 
-
-@define
-class Table:
-    """A table's schema and rows: primary key -> column -> value."""
-
-    columns: dict[str, str]
-    partition: list[str]
-    clustering: list[str]
-    rows: dict[tuple[Any, ...], dict[str, Any]] = field(factory=dict)
-    markers: set[tuple[Any, ...]] = field(factory=set)
-
-    @property
-    def key(self) -> list[str]:
-        return self.partition + self.clustering
-
-    def live(self, key: tuple[Any, ...]) -> bool:
-        row = self.rows.get(key)
-        return row is not None and (key in self.markers or any(
-            v is not None for c, v in row.items() if c not in self.key))
-
-
-_TYPES: dict[str, Callable[[Any], bool]] = {
-    "ascii": lambda v: isinstance(v, str) and v.isascii(),
-    "text": lambda v: isinstance(v, str),
-    "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and -2**31 <= v < 2**31,
-    "bigint": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "double": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "timestamp": lambda v: isinstance(v, (datetime, int)),
-}
-
-
-class Parser:
-    """Reads one statement's tokens, taking a bound value for each ``%s``."""
-
-    def __init__(self, toks: list[str], params: Iterator[Any]) -> None:
-        self.toks, self.i, self.params = toks, 0, params
-
-    def peek(self, *words: str) -> bool:
-        ahead = self.toks[self.i:self.i + len(words)]
-        return [t.upper() for t in ahead] == [w.upper() for w in words]
-
-    def take(self, *words: str) -> bool:
-        if self.peek(*words):
-            self.i += len(words)
-            return True
-        return False
-
-    def expect(self, *words: str) -> None:
-        if not self.take(*words):
-            raise InvalidRequest(f"expected {' '.join(words)} at {self.toks[self.i:self.i + 4]}")
-
-    def name(self) -> str:
-        token = self.toks[self.i]
-        if not re.fullmatch(r"\w+(\.\w+)?", token):
-            raise InvalidRequest(f"expected a name, found {token!r}")
-        self.i += 1
-        return token.lower()
-
-    def term(self) -> Any:
-        token = self.toks[self.i]
-        self.i += 1
-        if token == "%s":
-            return next(self.params)
-        if token.startswith("'"):
-            return token[1:-1].replace("''", "'")
-        if token.lower() in ("true", "false"):
-            return token.lower() == "true"
-        if token.lower() == "null":
-            return None
-        if re.fullmatch(r"-?\d+", token):
-            return int(token)
-        if re.fullmatch(r"-?\d+\.\d+", token):
-            return float(token)
-        if token == "{":
-            depth, start = 1, self.i
-            while depth:
-                depth += {"{": 1, "}": -1}.get(self.toks[self.i], 0)
-                self.i += 1
-            return " ".join(self.toks[start - 1:self.i])
-        raise InvalidRequest(f"the fake cannot read the term {token!r}")
-
-    def relations(self) -> list[tuple[str, str, Any]]:
-        found = [self.relation()]
-        while self.take("AND"):
-            found.append(self.relation())
-        return found
-
-    def relation(self) -> tuple[str, str, Any]:
-        column = self.name()
-        op = self.toks[self.i]
-        if op not in ("=", "<", "<=", ">", ">="):
-            raise InvalidRequest(f"the fake knows no relation {op!r}")
-        self.i += 1
-        return column, op, self.term()
-
-    def done(self) -> bool:
-        return self.i >= len(self.toks)
-
-
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": lambda a, b: a == b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
-
-
-def _split_statements(toks: list[str]) -> list[list[str]]:
-    parts: list[list[str]] = [[]]
-    for token in toks:
-        if token == ";":
-            parts.append([])
-        else:
-            parts[-1].append(token)
-    return [p for p in parts if p]
 
 
 class FakeFuture:
@@ -300,7 +172,7 @@ class FakeSession:
             parser.expect("BATCH")
             if [t.upper() for t in toks[-2:]] != ["APPLY", "BATCH"]:
                 raise InvalidRequest("a batch ends with APPLY BATCH")
-            statements = _split_statements(toks[parser.i:-2])
+            statements = split_statements(toks[parser.i:-2])
             changes = []
             for statement in statements:
                 sub = Parser(statement, values)
@@ -319,12 +191,13 @@ class FakeSession:
         return result
 
     def _statement(self, p: Parser) -> list[dict[str, Any]]:
-        for verb, method in (("SELECT", self._select), ("INSERT", self._insert),
-                             ("UPDATE", self._update), ("DELETE", self._delete),
-                             ("CREATE", self._create), ("USE", self._use),
-                             ("DROP", self._drop)):
+        rows: dict[str, Callable[[Callable[[str], Table], Parser], list[dict[str, Any]]]] = {
+            "SELECT": select, "INSERT": insert, "UPDATE": update, "DELETE": delete}
+        schema: dict[str, Callable[[Parser], list[dict[str, Any]]]] = {
+            "CREATE": self._create, "USE": self._use, "DROP": self._drop}
+        for verb in (*rows, *schema):
             if p.take(verb):
-                result = method(p)
+                result = rows[verb](self.table, p) if verb in rows else schema[verb](p)
                 if not p.done():
                     raise InvalidRequest(f"the fake cannot read {p.toks[p.i:]}")
                 return result
@@ -397,197 +270,6 @@ class FakeSession:
             raise InvalidRequest(f"Table {name} already exists")
         space["tables"][table] = Table(columns, partition, clustering)
         return []
-
-    # -- reading and writing rows ---------------------------------------------------
-
-    def _where(self, table: Table, relations: list[tuple[str, str, Any]],
-               whole_key: bool) -> tuple[tuple[Any, ...], list[tuple[str, str, Any]]]:
-        """The partition key named by ``relations`` and the clustering restrictions,
-        refusing what Cassandra refuses."""
-        given: dict[str, list[tuple[str, Any]]] = {}
-        for column, op, value in relations:
-            if column not in table.columns:
-                raise InvalidRequest(f"Undefined column name {column}")
-            if column not in table.key:
-                raise InvalidRequest(f"{column} is not a key column: this query would need "
-                                     "ALLOW FILTERING")
-            self._check(table, column, value)
-            given.setdefault(column, []).append((op, value))
-        partition = []
-        for column in table.partition:
-            ops = given.get(column, [])
-            if len(ops) != 1 or ops[0][0] != "=":
-                raise InvalidRequest(f"the partition key column {column} must be restricted "
-                                     "by one equality")
-            partition.append(ops[0][1])
-        restrictions: list[tuple[str, str, Any]] = []
-        ranged = False
-        for position, column in enumerate(table.clustering):
-            ops = given.get(column, [])
-            if not ops:
-                if any(c in given for c in table.clustering[position:]):
-                    raise InvalidRequest(f"clustering column {column} cannot be skipped")
-                break
-            if ranged:
-                raise InvalidRequest(f"{column} follows a range on an earlier column")
-            if any(op != "=" for op, _ in ops):
-                ranged = True
-            restrictions.extend((column, op, value) for op, value in ops)
-        if whole_key and (ranged or any(c not in given for c in table.clustering)):
-            raise InvalidRequest("the whole primary key must be given by equalities")
-        return tuple(partition), restrictions
-
-    def _check(self, table: Table, column: str, value: Any) -> None:
-        kind = table.columns[column]
-        if value is not None and not _TYPES[kind](value):
-            raise InvalidRequest(f"Invalid value {value!r} for column {column} of type {kind}")
-
-    def _matching(self, table: Table, partition: tuple[Any, ...] | None,
-                  restrictions: list[tuple[str, str, Any]],
-                  live: bool = True) -> list[tuple[Any, ...]]:
-        keys = [k for k in table.rows if (table.live(k) or not live)
-                and (partition is None or k[:len(table.partition)] == partition)]
-        position = {c: len(table.partition) + i for i, c in enumerate(table.clustering)}
-        keys = [k for k in keys if all(_OPS[op](k[position[c]], v) for c, op, v in restrictions)]
-
-        def order(key: tuple[Any, ...]) -> tuple[int, tuple[Any, ...]]:
-            # Partitions come in token order, which is not the keys' order.
-            return zlib.crc32(repr(key[:len(table.partition)]).encode()), key
-        return sorted(keys, key=order)
-
-    def _select(self, p: Parser) -> list[dict[str, Any]]:
-        if p.take("count", "(", "*", ")"):
-            columns: list[str] | None = None
-            counting = True
-        elif p.take("*"):
-            columns, counting = None, False
-        else:
-            columns, counting = [p.name()], False
-            while p.take(","):
-                columns.append(p.name())
-        p.expect("FROM")
-        table = self.table(p.name())
-        partition: tuple[Any, ...] | None = None
-        restrictions: list[tuple[str, str, Any]] = []
-        if p.take("WHERE"):
-            partition, restrictions = self._where(table, p.relations(), False)
-        keys = self._matching(table, partition, restrictions)
-        if p.take("LIMIT"):
-            limit = p.term()
-            if not isinstance(limit, int) or limit <= 0:
-                raise InvalidRequest("LIMIT must be strictly positive")
-            keys = keys[:limit]
-        if counting:
-            return [{"count": len(keys)}]
-        for column in columns or []:
-            if column not in table.columns:
-                raise InvalidRequest(f"Undefined column name {column}")
-        return [{c: table.rows[k].get(c) for c in (columns or list(table.columns))}
-                for k in keys]
-
-    def _conditions(self, p: Parser) -> tuple[str, list[tuple[str, str, Any]]] | None:
-        if not p.take("IF"):
-            return None
-        if p.take("NOT", "EXISTS"):
-            return "not exists", []
-        if p.take("EXISTS"):
-            return "exists", []
-        return "if", p.relations()
-
-    def _answer(self, table: Table, key: tuple[Any, ...],
-                conditions: tuple[str, list[tuple[str, str, Any]]]) -> tuple[bool, dict[str, Any]]:
-        """Whether the LWT applies, and its answer if it does not."""
-        kind, relations = conditions
-        row = table.rows.get(key) if table.live(key) else None
-        if kind == "not exists":
-            return row is None, {"[applied]": False, **(row or {})}
-        if row is None:
-            return False, {"[applied]": False}
-        if kind == "exists":
-            return True, {}
-        for column, _, value in relations:
-            self._check(table, column, value)
-        ok = all(_OPS[op](row.get(c), v) if row.get(c) is not None or op == "="
-                 else False for c, op, v in relations)
-        return ok, {"[applied]": False, **{c: row.get(c) for c, _, _ in relations}}
-
-    def _insert(self, p: Parser) -> list[dict[str, Any]]:
-        p.expect("INTO")
-        table = self.table(p.name())
-        p.expect("(")
-        columns = [p.name()]
-        while p.take(","):
-            columns.append(p.name())
-        p.expect(")", "VALUES", "(")
-        values = [p.term()]
-        while p.take(","):
-            values.append(p.term())
-        p.expect(")")
-        if len(values) != len(columns):
-            raise InvalidRequest("as many values as columns")
-        given = dict(zip(columns, values, strict=True))
-        for column, value in given.items():
-            if column not in table.columns:
-                raise InvalidRequest(f"Undefined column name {column}")
-            self._check(table, column, value)
-        if any(given.get(c) is None for c in table.key):
-            raise InvalidRequest("every primary key column needs a value")
-        key = tuple(given[c] for c in table.key)
-        conditions = self._conditions(p)
-        if conditions is not None:
-            ok, answer = self._answer(table, key, conditions)
-            if not ok:
-                return [answer]
-        table.rows.setdefault(key, {c: key[i] for i, c in enumerate(table.key)}).update(given)
-        table.markers.add(key)
-        return [] if conditions is None else [{"[applied]": True}]
-
-    def _update(self, p: Parser) -> list[dict[str, Any]]:
-        table = self.table(p.name())
-        p.expect("SET")
-        sets = {}
-        while True:
-            column = p.name()
-            p.expect("=")
-            sets[column] = p.term()
-            if not p.take(","):
-                break
-        p.expect("WHERE")
-        partition, restrictions = self._where(table, p.relations(), True)
-        for column, value in sets.items():
-            if column not in table.columns:
-                raise InvalidRequest(f"Undefined column name {column}")
-            if column in table.key:
-                raise InvalidRequest(f"PRIMARY KEY part {column} found in SET part")
-            self._check(table, column, value)
-        key = partition + tuple(v for _, _, v in restrictions)
-        conditions = self._conditions(p)
-        if conditions is not None:
-            ok, answer = self._answer(table, key, conditions)
-            if not ok:
-                return [answer]
-        table.rows.setdefault(key, {c: key[i] for i, c in enumerate(table.key)}).update(sets)
-        return [] if conditions is None else [{"[applied]": True}]
-
-    def _delete(self, p: Parser) -> list[dict[str, Any]]:
-        p.expect("FROM")
-        table = self.table(p.name())
-        p.expect("WHERE")
-        partition, restrictions = self._where(table, p.relations(), False)
-        if any(op != "=" for _, op, _ in restrictions):
-            raise InvalidRequest("the fake deletes by equalities only")
-        conditions = self._conditions(p)
-        if conditions is not None:
-            if len(restrictions) != len(table.clustering):
-                raise InvalidRequest("a conditional DELETE needs the whole primary key")
-            key = partition + tuple(v for _, _, v in restrictions)
-            ok, answer = self._answer(table, key, conditions)
-            if not ok:
-                return [answer]
-        for key in self._matching(table, partition, restrictions, live=False):
-            table.rows.pop(key, None)
-            table.markers.discard(key)
-        return [] if conditions is None else [{"[applied]": True}]
 
 
 _END = object()
