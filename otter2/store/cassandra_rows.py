@@ -28,12 +28,12 @@ from otter2.store.executions import from_json, to_json
 GROUP_COLUMNS = ("tenant_id", "group_id", "config", "launch", "desired", "version", "paused",
                  "suspended", "status", "error_reasons", "group_touched", "policy_touched",
                  "deleting", "created", "active", "limited_retries", "build_failures",
-                 "build_after", "waiting", "pending_events")
+                 "build_after", "waiting", "diverged_since", "pending_events")
 
 #: The columns a state write sets, besides the version.
 _STATE_COLUMNS = ("desired", "paused", "suspended", "status", "error_reasons", "group_touched",
                   "policy_touched", "limited_retries", "build_failures", "build_after",
-                  "waiting")
+                  "waiting", "diverged_since")
 
 POLICY_COLUMNS = "tenant_id, group_id, policy_id, data, version"
 WEBHOOK_COLUMNS = ("tenant_id, group_id, policy_id, webhook_id, name, metadata, "
@@ -54,7 +54,7 @@ def _state_values(state: GroupState) -> tuple[Any, ...]:
     return (state.desired, state.paused, state.suspended, state.status.value,
             dumps(state.error_reasons), _double(state.group_touched),
             dumps(state.policy_touched), state.limited_retries, state.build_failures,
-            _double(state.build_after), dumps(state.waiting))
+            _double(state.build_after), dumps(state.waiting), _double(state.diverged_since))
 
 
 def insert_group(group: ScalingGroup, pending: Pending) -> Statement:
@@ -113,7 +113,8 @@ def group_from_row(row: Row) -> ScalingGroup:
         status=GroupStatus(row["status"]), error_reasons=json.loads(row["error_reasons"]),
         group_touched=row["group_touched"], policy_touched=json.loads(row["policy_touched"]),
         limited_retries=row["limited_retries"], build_failures=row["build_failures"],
-        build_after=row["build_after"], waiting=json.loads(row["waiting"]))
+        build_after=row["build_after"], waiting=json.loads(row["waiting"]),
+        diverged_since=row["diverged_since"])
     return ScalingGroup(tenant_id=row["tenant_id"], group_id=row["group_id"],
                         config=json.loads(row["config"]), launch=json.loads(row["launch"]),
                         state=state, created=row["created"], deleting=bool(row["deleting"]),
