@@ -23,6 +23,7 @@ setup(
         "jsonschema>=4.20,<5",
         "prometheus_client>=0.20,<1",
         "kazoo>=2.9,<3",
+        "cassandra-driver>=3.30,<3.31",
     ],
     extras_require={
         "test": ["hypothesis>=6.100,<7", "mypy>=1.10", "mypy-zope>=1.0", "ruff>=0.5"],

@@ -8,7 +8,8 @@ admin sites. The only module that touches the global reactor.
 Everything that can stop the daemon from starting is tried while twistd builds
 it, before logging begins and before any thread runs: the configuration (in
 `Options`), both endpoints, the store's file (opened and closed again), then
-the ports, bound at once. A failure is one line on standard error and a
+the ports, bound at once; a Cassandra store is connected to and its schema
+looked for, then the connection closed. A failure is one line on standard error and a
 non-zero exit (`SystemExit`), with nothing left open. The store is opened for
 good, and its thread started, only when the services start, after twistd
 may have forked.
@@ -73,6 +74,8 @@ from otter2.service.listening import (
 from otter2.service.loop import loop_check
 from otter2.service.scheduler import Scheduler, scheduler_check
 from otter2.service.selfheal import SelfHeal
+from otter2.store.cassandra import CassandraGroupStore, Unfenced
+from otter2.store.cassandra_session import connect
 from otter2.store.intents import ClaimBucket, marks_divergent
 from otter2.store.sqlite import SQLiteGroupStore
 from otter2.store.sqlite_database import StoreUnavailable, open_file
@@ -153,19 +156,16 @@ def build_service(config: Config, port: str, reactor: Any,
     `CannotStart` if an endpoint or the store cannot be used: see Note
     [Failing to start].
     """
-    path = store_path or config.store.path
     endpoints = [(port, "--port")] + ([(config.admin, "admin")] if config.admin else [])
     try:
         parsed = [parse_endpoint(reactor, description, source)
                   for description, source in endpoints]
-        open_file(path).close()
+        store = _store(config, reactor, store_path)
     except (CannotListen, StoreUnavailable) as e:
         raise CannotStart(str(e)) from None
     if config.url_root is None:
         config = evolve(config, url_root=default_url_root(port))
     top = DaemonService(reactor, config.shutdown_timeout)
-    # Nodes sharing the file through ZooKeeper: Note [Group cache].
-    store = SQLiteGroupStore(reactor, path, start=False, shared=config.zookeeper is not None)
     StoreService(store).setServiceParent(top)
     http = _http_client(reactor)
     # The daemon's own registry: Note [Metrics seams] in otter2.metrics.
@@ -225,6 +225,27 @@ def _ownership(config: Config, reactor: Any, dispatcher: Any,
                                    config.zookeeper.path, config.zookeeper.session_timeout)
     partition.setServiceParent(top)
     return partition
+def _store(config: Config, reactor: Any,
+           store_path: str | None) -> SQLiteGroupStore | CassandraGroupStore:
+    """
+    The store the configuration names, not yet opened, once it has been found
+    usable (the SQLite file opened, or the Cassandra cluster reached and its
+    schema found, then closed again): `StoreUnavailable` says why not. See
+    Note [Failing to start]. Several nodes (``zookeeper``) share an SQLite
+    file (Note [Group cache]); the Cassandra store does not fence writes yet,
+    so it serves one node.
+    """
+    store = config.store
+    if store.backend == "cassandra":
+        if config.zookeeper is not None:
+            raise StoreUnavailable(str(Unfenced()))
+        cluster, _ = connect(store.hosts, store.port, store.keyspace)
+        cluster.shutdown()
+        return CassandraGroupStore(reactor.callFromThread, store.hosts, store.port,
+                                   store.keyspace)
+    path = store_path or store.path
+    open_file(path).close()
+    return SQLiteGroupStore(reactor, path, start=False, shared=config.zookeeper is not None)
 
 
 class CannotStart(Exception):

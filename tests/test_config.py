@@ -32,6 +32,15 @@ class ParseConfigTests(SynchronousTestCase):
         self.assertEqual(Config().store.path, "otter2.sqlite")
         self.assertEqual(Config().limits, Limits(100, 1000, 100, 25, 1_048_576))
 
+    def test_cassandra_store(self) -> None:
+        """The cassandra backend takes its contact points, port and keyspace."""
+        store = parse_config({"store": {"backend": "cassandra", "hosts": ["10.0.0.1", "db2"],
+                                        "port": 9142, "keyspace": "as_prod"}}).store
+        self.assertEqual((store.backend, store.hosts, store.port, store.keyspace),
+                         ("cassandra", ("10.0.0.1", "db2"), 9142, "as_prod"))
+        self.assertEqual(parse_config({"store": {"backend": "cassandra"}}).store.hosts,
+                         ("127.0.0.1",))
+
     def test_safe_defaults(self) -> None:
         """By default the API listens on loopback only and self-heal runs every 300 s."""
         self.assertEqual(DEFAULT_PORT, "tcp:9000:interface=127.0.0.1")
@@ -108,6 +117,10 @@ class ParseConfigTests(SynchronousTestCase):
                 ({"url_root": "ftp://x"}, "url_root"),
                 ({"store": {"backend": "mysql"}}, "store.backend"),
                 ({"store": []}, "store"),
+                ({"store": {"hosts": []}}, "store.hosts"),
+                ({"store": {"hosts": "a"}}, "store.hosts"),
+                ({"store": {"port": 0}}, "store.port"),
+                ({"store": {"keyspace": "x; DROP"}}, "store.keyspace"),
                 ({"root": {"headers": {"a": "b"}}}, "root.headers"),
                 ({"converger": 5}, "converger"),
                 ({"colour": "blue"}, "colour"),

@@ -160,6 +160,24 @@ class StartFailureTests(SynchronousTestCase):
                              f"otter2: cannot open the store {path}: "
                              f"the directory {directory} does not exist")
 
+    def test_cassandra_unreachable(self) -> None:
+        """A Cassandra store that no node answers for is named, with the reason."""
+        port = free_port()
+        self.assert_one_line(["--port", "tcp:0:interface=127.0.0.1"],
+                             {"store": {"backend": "cassandra", "hosts": ["127.0.0.1"],
+                                        "port": port}},
+                             f"otter2: cannot reach Cassandra at 127.0.0.1 port {port}: "
+                             "connection refused")
+
+    def test_cassandra_with_several_nodes(self) -> None:
+        """Several nodes (zookeeper) on the Cassandra store, which does not fence
+        writes yet, are refused at once, saying why."""
+        self.assert_one_line(["--port", "tcp:0:interface=127.0.0.1"],
+                             {"store": {"backend": "cassandra", "hosts": ["127.0.0.1"]},
+                              "zookeeper": {"hosts": "127.0.0.1:2181"}},
+                             "otter2: the Cassandra store does not fence writes yet: several "
+                             "nodes (zookeeper) need the embedded SQLite store for now")
+
     def test_store_unwritable(self) -> None:
         """A store path where otter2 may not write is refused with the system's reason."""
         path = os.path.join(unwritable_directory(self), "groups.sqlite")

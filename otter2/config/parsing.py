@@ -10,6 +10,7 @@ test-case-name: tests.test_config
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,11 +89,18 @@ def parse_config(document: Any) -> Config:
         require_json=read(limits_doc, "require_json", "limits.", bool, None,
                           "true or false")))
 
-    store_doc = section_of(document, "store", {"backend", "path"})
+    store_doc = section_of(document, "store", {"backend", "path", "hosts", "port", "keyspace"})
     store = StoreConfig(**given(
-        backend=read(store_doc, "backend", "store.", str, lambda v: v == "sqlite",
-                     'one of "sqlite"'),
-        path=read(store_doc, "path", "store.", str, bool, "a file path")))
+        backend=read(store_doc, "backend", "store.", str,
+                     lambda v: v in ("sqlite", "cassandra"), 'one of "sqlite", "cassandra"'),
+        path=read(store_doc, "path", "store.", str, bool, "a file path"),
+        hosts=read(store_doc, "hosts", "store.", list, lambda v: v and all(
+            isinstance(h, str) and h and not h.isspace() for h in v),
+            "a non-empty list of host names or addresses"),
+        port=read(store_doc, "port", "store.", int, lambda v: 0 < v < 65536, "a port number"),
+        keyspace=read(store_doc, "keyspace", "store.", str,
+                      lambda v: re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,47}", v) is not None,
+                      "a keyspace name (a letter, then letters, digits or _; 48 at most)")))
 
     root_doc = section_of(document, "root", {"code", "headers", "body"})
     root = RootResponse(**given(

@@ -55,10 +55,14 @@ class Limits:
 
 @frozen
 class StoreConfig:
-    """Where groups are kept."""
+    """Where groups are kept: an SQLite file (``path``), or a Cassandra cluster
+    (``hosts``, ``port``, ``keyspace``) for the ``cassandra`` backend."""
 
-    backend: str = "sqlite"
+    backend: str = "sqlite"  # or "cassandra"
     path: str = "otter2.sqlite"
+    hosts: tuple[str, ...] = field(default=("127.0.0.1",), converter=tuple)
+    port: int = 9042
+    keyspace: str = "otter2"
 
 
 @frozen

@@ -19,11 +19,11 @@ divergent, all or nothing:
 
 So a crash at any instant leaves the event either pending and unexecuted
 (the next tick fires it) or consumed with its execution done: never lost,
-never doubled. SQLite gives this with one transaction. A Cassandra backend
+never doubled. SQLite gives this with one transaction. The Cassandra backend
 keeps it with one lightweight transaction on the group's row that compares
-the state's version and records the consumed event (its trigger and
-version) in the row, the event rows themselves being rewritten afterwards
-and ignored when the row says they were consumed.
+the state's version and the group's pending events (where the event must
+still be), the bucketed event rows being an index written around it: see
+Note [Cassandra events] in ``otter2.store.cassandra_events``.
 
 test-case-name: tests.scheduling.test_firing
 """

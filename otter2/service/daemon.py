@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import gc
 import signal
-from typing import Any
+from typing import Any, Protocol
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
-
-from otter2.store.sqlite import SQLiteGroupStore
 
 log = Logger()
 
@@ -60,10 +58,20 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
 
 
+class OpenedStore(Protocol):
+    """A store opened by the daemon: an SQLite file, or a Cassandra connection."""
+
+    def start(self) -> None:
+        """Open it; `StoreUnavailable` says why not."""
+
+    def close(self) -> None:
+        """Close it."""
+
+
 class StoreService(Service):
     """Opens the store when the daemon starts and closes it when the daemon stops."""
 
-    def __init__(self, store: SQLiteGroupStore) -> None:
+    def __init__(self, store: OpenedStore) -> None:
         self.store = store
 
     def startService(self) -> None:

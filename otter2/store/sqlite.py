@@ -31,6 +31,7 @@ from otter2.model import (
     Webhook,
 )
 from otter2.model.cloud import RecordedServer
+from otter2.store.documents import dump_servers, dumps
 from otter2.store.interface import (
     NoSuchGroup,
     OverLimit,
@@ -43,8 +44,6 @@ from otter2.store.sqlite_rows import (
     GROUP_COLUMNS,
     check_fence,
     claim_bucket_row,
-    dump_servers,
-    dumps,
     group_from_row,
     mark_divergent_row,
     write_state,

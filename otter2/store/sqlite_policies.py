@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from twisted.internet.defer import Deferred
 
 from otter2.model import CapabilityTarget, Policy, ScheduledEvent, Webhook
+from otter2.store.documents import dumps
 from otter2.store.interface import NoSuchGroup, NoSuchPolicy, NoSuchWebhook, OverLimit
 from otter2.store.sqlite_database import Database
 from otter2.store.sqlite_events import delete_policy_events, insert_events
-from otter2.store.sqlite_rows import WEBHOOK_COLUMNS, dumps, policy_from_row, webhook_from_row
+from otter2.store.sqlite_rows import WEBHOOK_COLUMNS, policy_from_row, webhook_from_row
 
 
 def _group_exists(conn: sqlite3.Connection, tenant_id: str, group_id: str) -> bool:

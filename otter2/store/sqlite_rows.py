@@ -1,5 +1,6 @@
 """
-Rows of the SQLite store: JSON encoding, row decoders, column lists.
+Rows of the SQLite store: row decoders, column lists (JSON documents are
+encoded by `otter2.store.documents`).
 
 test-case-name: tests.store.test_stores
 """
@@ -8,8 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
 
 from otter2.model import (
     Fence,
@@ -18,19 +17,14 @@ from otter2.model import (
     Policy,
     ScalingGroup,
     Webhook,
-    thaw_json,
 )
-from otter2.model.cloud import CLBDescription, LBDescription, RCv3Description, RecordedServer
+from otter2.store.documents import dumps, load_servers
 from otter2.store.interface import FencedOut, NoSuchGroup, StaleVersion
 
 GROUP_COLUMNS = ("tenant_id, group_id, config, launch, desired, version, paused, "
                   "suspended, status, error_reasons, group_touched, policy_touched, "
                   "deleting, created, active, limited_retries, build_failures, build_after, waiting, "
                  "diverged_since")
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(thaw_json(value), separators=(",", ":"))
 
 
 def group_from_row(row: sqlite3.Row) -> ScalingGroup:
@@ -48,41 +42,6 @@ def group_from_row(row: sqlite3.Row) -> ScalingGroup:
                         config=json.loads(config), launch=json.loads(launch),
                         state=state, created=created, deleting=bool(deleting),
                         servers=load_servers(active))
-
-
-# The record of servers is a JSON list in the ``active`` column, one object
-# per server; its load balancers are written as a launch configuration names
-# them, so the column stays readable by hand.
-
-
-def _lb_entry(description: LBDescription) -> dict[str, Any]:
-    if isinstance(description, CLBDescription):
-        return {"loadBalancerId": description.lb_id, "port": description.port}
-    return {"loadBalancerId": description.lb_id, "type": "RackConnectV3"}
-
-
-def _lb_description(entry: dict[str, Any]) -> LBDescription:
-    if entry.get("type") == "RackConnectV3":
-        return RCv3Description(str(entry["loadBalancerId"]))
-    return CLBDescription(str(entry["loadBalancerId"]), int(entry["port"]))
-
-
-def dump_servers(servers: Sequence[RecordedServer]) -> str:
-    """The record of servers as the ``active`` column holds it."""
-    return json.dumps([
-        {"id": s.id, "links": thaw_json(s.links), "address": s.address, "active": s.active,
-         "lbs": sorted((_lb_entry(d) for d in s.load_balancers),
-                       key=lambda e: (e["loadBalancerId"], e.get("port", 0)))}
-        for s in servers], separators=(",", ":"))
-
-
-def load_servers(text: str) -> list[RecordedServer]:
-    """The record of servers from the ``active`` column."""
-    return [RecordedServer(id=str(entry["id"]), links=entry.get("links", []),
-                           address=str(entry.get("address", "")),
-                           active=bool(entry.get("active", True)),
-                           load_balancers=[_lb_description(lb) for lb in entry.get("lbs", ())])
-            for entry in json.loads(text)]
 
 
 def write_state(conn: sqlite3.Connection, state: GroupState) -> None:

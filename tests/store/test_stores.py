@@ -1,10 +1,14 @@
 """
 Tests for the group store: a contract every backend keeps, run here against
-the SQLite store on real files.
+the SQLite store on real files, the memory store, the Cassandra store on a
+fake driver session, and the Cassandra store on a real cluster whenever
+``OTTER2_TEST_CASSANDRA=host:port`` names one (skipped, saying so, otherwise).
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -25,6 +29,9 @@ from otter2.model import (
     Webhook,
 )
 from otter2.model.cloud import CLBDescription, RCv3Description, RecordedServer
+from otter2.store.cassandra import CassandraGroupStore
+from otter2.store.cassandra_schema import apply_schema
+from otter2.store.cassandra_session import connect
 from otter2.store.interface import (
     DuplicateExecution,
     FencedOut,
@@ -38,8 +45,13 @@ from otter2.store.interface import (
 )
 from otter2.store.memory import MemoryGroupStore
 from otter2.store.sqlite import SQLiteGroupStore
+from tests.store.cql_fake import FakeSession
 
 T = TypeVar("T")
+
+#: Why the Cassandra store's fencing tests are skipped (issue 13: fencing there is left).
+UNFENCED = ("the Cassandra store does not fence writes yet (several nodes need the SQLite "
+            "store): its fencing tests are skipped")
 
 CONFIG = {"name": "web", "cooldown": 0, "minEntities": 1, "maxEntities": 10,
           "metadata": {"k": "v"}}
@@ -72,8 +84,10 @@ def webhook(webhook_id: str = "w1", policy_id: str = "p1", hash_: str = "a" * 64
     return Webhook("t1", "g1", policy_id, webhook_id, "hook", hash_, {"m": "n"})
 
 
-def group_store_tests(build_store: Callable[[TestCase], GroupStore]) -> type[TestCase]:
-    """A contract suite for a store built by ``build_store``."""
+def group_store_tests(build_store: Callable[[TestCase], GroupStore],
+                      unfenced: str | None = None) -> type[TestCase]:
+    """A contract suite for a store built by ``build_store``; ``unfenced`` says why
+    the store's fencing tests are skipped (a store that does not fence writes yet)."""
 
     class GroupStoreContract(TestCase):
         def setUp(self) -> None:
@@ -394,6 +408,7 @@ def group_store_tests(build_store: Callable[[TestCase], GroupStore]) -> type[Tes
             first = await self.store.claim_bucket(7)
             self.assertGreater(await self.store.claim_bucket(7), first)
             self.assertEqual(await self.store.claim_bucket(8), 1)
+        test_claims_give_growing_tokens.skip = unfenced  # type: ignore[attr-defined]
 
         async def test_current_fence_lets_writes_through(self) -> None:
             """Writes fenced with the bucket's latest token (or not fenced) are made."""
@@ -411,6 +426,7 @@ def group_store_tests(build_store: Callable[[TestCase], GroupStore]) -> type[Tes
             self.assertEqual(await self.store.list_divergent(), [])
             await self.store.delete_group("t1", "g1", fence)
             self.assertIsNone(await self.store.load_group("t1", "g1", True))
+        test_current_fence_lets_writes_through.skip = unfenced  # type: ignore[attr-defined]
 
         async def test_stale_fence_writes_nothing(self) -> None:
             """Once a later owner claims the bucket, every write fenced with the
@@ -440,6 +456,7 @@ def group_store_tests(build_store: Callable[[TestCase], GroupStore]) -> type[Tes
             await self.store.fire_event(first, None, None, False, fence=new)
             await self.store.save_state(evolve(before.state, desired=9), fence=Fence(4, 0))
             self.assertEqual(present(await self.store.load_group("t1", "g1")).state.desired, 9)
+        test_stale_fence_writes_nothing.skip = unfenced  # type: ignore[attr-defined]
 
     return GroupStoreContract
 
@@ -481,6 +498,43 @@ class SQLiteDurabilityTests(TestCase):
 class MemoryGroupStoreTests(
         group_store_tests(lambda case: MemoryGroupStore())):  # type: ignore[misc]  # a computed base class
     """The in-memory store keeps the same contract."""
+
+
+def _fake_cassandra_store(case: TestCase) -> CassandraGroupStore:
+    session = FakeSession()
+    case.addCleanup(session.shutdown)
+    apply_schema(session, "otter2_test", "simple:1")
+    session.page_size = 2  # so that reads of several rows go page by page
+    return CassandraGroupStore(IReactorThreads(reactor).callFromThread, session=session)
+
+
+class FakeCassandraGroupStoreTests(
+        group_store_tests(_fake_cassandra_store, UNFENCED)):  # type: ignore[misc]  # a computed base class
+    """The Cassandra store keeps the contract on a fake driver session."""
+
+
+#: ``host:port`` of a Cassandra the contract suite also runs against, if set.
+CASSANDRA = os.environ.get("OTTER2_TEST_CASSANDRA", "")
+
+
+def _cassandra_store(case: TestCase) -> CassandraGroupStore:
+    """A store on a fresh keyspace of the cluster at `CASSANDRA`, dropped afterwards."""
+    host, _, port = CASSANDRA.rpartition(":")
+    keyspace = f"otter2_test_{uuid.uuid4().hex[:12]}"
+    cluster, session = connect([host], int(port), None)
+    case.addCleanup(cluster.shutdown)
+    apply_schema(session, keyspace, "simple:1")
+    case.addCleanup(session.execute, f"DROP KEYSPACE IF EXISTS {keyspace}")
+    return CassandraGroupStore(IReactorThreads(reactor).callFromThread, session=session)
+
+
+class CassandraGroupStoreTests(
+        group_store_tests(_cassandra_store, UNFENCED)):  # type: ignore[misc]  # a computed base class
+    """The Cassandra store keeps the contract on a real cluster."""
+
+    if not CASSANDRA:
+        skip = ("the store contract suite skipped Cassandra: set OTTER2_TEST_CASSANDRA="
+                "host:port to run it against a cluster")
 
 
 class SQLiteGroupCacheTests(TestCase):
