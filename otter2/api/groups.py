@@ -24,7 +24,7 @@ from otter2.api.render import (
     self_link,
 )
 from otter2.api.request import parse_bool, parse_limit, query_arg
-from otter2.api.servers import remove_server, server_not_found
+from otter2.api.servers import find_member, remove_server, server_not_found
 from otter2.control import validation
 from otter2.control.errors import APIError
 from otter2.control.policy import (
@@ -34,6 +34,7 @@ from otter2.control.policy import (
     tenant_suspended,
 )
 from otter2.control.schedule import policy_event
+from otter2.convergence.iteration import is_stack_group
 from otter2.model import GroupState, ScalingGroup, thaw_json
 from otter2.store import intents as store
 from otter2.store.interface import NoSuchGroup, OverLimit
@@ -237,6 +238,14 @@ class GroupRoutes(PlanPreviews):
             if group.state.suspended:
                 raise tenant_suspended(tenant_id)
             raise server_not_found(tenant_id, group_id, server_id)
+        if parse_bool(request, "dry_run", False):
+            group, _ = await self._do(find_member(tenant_id, group_id, server_id, replace))
+            if not replace:
+                group = evolve(group, state=evolve(group.state,
+                                                   desired=group.state.desired - 1))
+            purged = purge and not is_stack_group(group)
+            return Reply(200, await self._dry_run(group, draining=server_id if purged else None,
+                                                  without=None if purged else server_id))
         await self._do(remove_server(tenant_id, group_id, server_id, replace, purge))
         return Reply(202)
 

@@ -46,26 +46,30 @@ from otter2.model import Policy, ScalingGroup
 class PlanPreviews(APIBase):
     """What the routes that preview a plan share."""
 
-    async def _preview(self, group: ScalingGroup) -> Preview:
-        """The group's preview now; 503 without a cloud or when the cloud cannot
-        be read."""
+    async def _preview(self, group: ScalingGroup, draining: str | None = None,
+                       without: str | None = None) -> Preview:
+        """The group's preview now (as if ``draining`` were marked for draining or
+        ``without`` gone: see ``convergence.preview``); 503 without a cloud or
+        when the cloud cannot be read."""
         if self.config.identity is None:
             raise APIError(503, "ServiceUnavailable",
                            "No cloud is configured for this otter2: a plan needs the "
                            "group's servers, which it cannot see")
         try:
             found: Preview = await self._do(preview(group, self._clock.seconds(),
-                                                     self.config.converger))
+                                                     self.config.converger, draining, without))
         except GatherError as error:
             raise APIError(503, "ServiceUnavailable",
                            f"The cloud could not be read to make a plan: {error.reason}"
                            ) from None
         return found
 
-    async def _dry_run(self, group: ScalingGroup) -> dict[str, Any]:
-        """The body of a dry run that would leave ``group`` as given: its desired
-        state and the plan it would lead to now."""
-        found = await self._preview(group)
+    async def _dry_run(self, group: ScalingGroup, draining: str | None = None,
+                       without: str | None = None) -> dict[str, Any]:
+        """The body of a dry run that would leave ``group`` as given (and the cloud
+        as ``draining`` and ``without`` say): its desired state and the plan it
+        would lead to now."""
+        found = await self._preview(group, draining, without)
         return {"dryRun": True, "desiredCapacity": group.state.desired,
                 "plan": render_preview(found)}
 

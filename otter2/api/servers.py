@@ -13,6 +13,7 @@ test-case-name: tests.api.test_servers
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 from attrs import evolve
@@ -29,6 +30,7 @@ from otter2.convergence.gathering import GatherError, gather_stacks
 from otter2.convergence.iteration import is_stack_group
 from otter2.convergence.stacks import StackFate, stack_fate
 from otter2.model import GroupState, ScalingGroup
+from otter2.model.cloud import ObservedStack
 from otter2.store.intents import MarkDivergent
 
 
@@ -62,32 +64,48 @@ def _one_fewer(server_id: str) -> Any:
 
 
 @do
-def remove_server(tenant_id: str, group_id: str, server_id: str, replace: bool,
-                  purge: bool) -> Any:
-    """An Effect that removes the server from the group; see the module docstring."""
+def find_member(tenant_id: str, group_id: str, server_id: str,
+                replace: bool) -> Generator[Effect, Any, tuple[ScalingGroup, Any]]:
+    """
+    An Effect of the group and the member that removing ``server_id`` acts on
+    (its Nova server, or its Heat stack in a ``launch_stack`` group), with
+    the removal's refusals: the group or the member not found, the tenant
+    suspended, the group at its minimum when no replacement is wanted.
+    """
     group: ScalingGroup = yield load_group(tenant_id, group_id)
     if group.state.suspended:
         raise tenant_suspended(tenant_id)
+    member: Any
     if is_stack_group(group):
-        yield remove_stack(group, server_id, replace)
-        return None
-    response = yield Effect(nova.get_server_request(tenant_id, server_id))
-    if response.status == 404:
-        raise server_not_found(tenant_id, group_id, server_id)
-    if response.status != 200:
-        raise _cloud_unavailable(f"find server {server_id}", response)
-    server = (response.body or {}).get("server") or {}
-    if group_id_of(server.get("metadata")) != group_id:
-        raise server_not_found(tenant_id, group_id, server_id)
+        member = yield _find_stack(group, server_id)
+    else:
+        response = yield Effect(nova.get_server_request(tenant_id, server_id))
+        if response.status == 404:
+            raise server_not_found(tenant_id, group_id, server_id)
+        if response.status != 200:
+            raise _cloud_unavailable(f"find server {server_id}", response)
+        member = (response.body or {}).get("server") or {}
+        if group_id_of(member.get("metadata")) != group_id:
+            raise server_not_found(tenant_id, group_id, server_id)
     if not replace and group.state.desired <= group.min_entities:
         raise _below_min(group, server_id)
-    if purge:
+    return group, member
+
+
+@do
+def remove_server(tenant_id: str, group_id: str, server_id: str, replace: bool,
+                  purge: bool) -> Any:
+    """An Effect that removes the server from the group; see the module docstring."""
+    group, member = yield find_member(tenant_id, group_id, server_id, replace)
+    if is_stack_group(group):
+        yield remove_stack(group, member)
+    elif purge:
         marked = yield Effect(nova.set_metadata_item_request(
             tenant_id, server_id, SERVER_STATE_KEY, DRAINING))
         if marked.status != 200:
             raise _cloud_unavailable(f"mark server {server_id} for deletion", marked)
     else:
-        kept = without_own_keys(server.get("metadata") or {})
+        kept = without_own_keys(member.get("metadata") or {})
         released = yield Effect(nova.replace_metadata_request(tenant_id, server_id, kept))
         if released.status != 200:
             raise _cloud_unavailable(f"release server {server_id}", released)
@@ -102,9 +120,8 @@ def _heat_unavailable(what: str, why: str) -> APIError:
 
 
 @do
-def remove_stack(group: ScalingGroup, stack_id: str, replace: bool) -> Any:
-    """An Effect that deletes one of a ``launch_stack`` group's stacks; see the module
-    docstring."""
+def _find_stack(group: ScalingGroup, stack_id: str) -> Generator[Effect, Any, ObservedStack]:
+    """An Effect of the group's live stack ``stack_id``; not found otherwise."""
     tenant_id, group_id = group.tenant_id, group.group_id
     try:
         stacks = yield gather_stacks(tenant_id, group_id)
@@ -114,12 +131,14 @@ def remove_stack(group: ScalingGroup, stack_id: str, replace: bool) -> Any:
                   and stack_fate(s) not in (StackFate.GONE, StackFate.DELETING)), None)
     if stack is None:
         raise server_not_found(tenant_id, group_id, stack_id)
-    if not replace and group.state.desired <= group.min_entities:
-        raise _below_min(group, stack_id)
-    response = yield Effect(heat.delete_stack_request(tenant_id, stack.name, stack.id))
-    if response.status not in (204, 404):
-        raise _heat_unavailable(f"delete stack {stack_id}", f"HTTP {response.status}")
-    if not replace:
-        yield modify_state(tenant_id, group_id, _one_fewer(stack_id))
-    yield Effect(MarkDivergent(tenant_id, group_id))
-    return None
+    found: ObservedStack = stack
+    return found
+
+
+def remove_stack(group: ScalingGroup, stack: ObservedStack) -> Effect:
+    """An Effect that deletes one of a ``launch_stack`` group's stacks; see the module
+    docstring."""
+    def deleted(response: Response) -> None:
+        if response.status not in (204, 404):
+            raise _heat_unavailable(f"delete stack {stack.id}", f"HTTP {response.status}")
+    return Effect(heat.delete_stack_request(group.tenant_id, stack.name, stack.id)).on(deleted)

@@ -216,16 +216,19 @@ class Planned:
 
 
 def observe_and_plan(group: ScalingGroup, now: float, settings: ConvergerConfig,
-                     view: TenantView | None = None) -> Effect:
+                     view: TenantView | None = None,
+                     as_if: Callable[[Observation], Observation] | None = None) -> Effect:
     """
     An Effect of the `Planned` of a ``launch_server`` group: its part of the
     cloud gathered (or taken from ``view``) and planned, as its iteration
     does (the same functions), nothing executed. The plan preview calls it
-    (Note [One planner] in ``convergence.preview``). A failed gather raises
-    `GatherError`.
+    (Note [One planner] in ``convergence.preview``), with ``as_if`` for a dry
+    run that changes what the cloud shows (a server marked or released). A
+    failed gather raises `GatherError`.
     """
     def planned(observation: Observation, vanished: list[ObservedServer]) -> Planned:
-        return _planned(group, now, settings, observation, vanished)
+        seen = observation if as_if is None else as_if(observation)
+        return _planned(group, now, settings, seen, vanished)
     seen = _observe(group, view, planned)
     return seen if isinstance(seen, Effect) else Effect(Constant(seen))
 

@@ -23,7 +23,7 @@ from collections.abc import Generator
 from enum import Enum
 from typing import Any
 
-from attrs import fields, frozen, has
+from attrs import evolve, fields, frozen, has
 from effect import Effect
 from effect.do import do
 from pyrsistent import PMap, PSet, PVector
@@ -41,6 +41,7 @@ from otter2.convergence.iteration import (
 from otter2.convergence.planning import Plan
 from otter2.convergence.stacks import plan_stacks
 from otter2.model import ScalingGroup
+from otter2.model.cloud import Observation
 
 
 @frozen
@@ -60,22 +61,29 @@ class Preview:
 
 
 @do
-def preview(group: ScalingGroup, now: float,
-            settings: ConvergerConfig) -> Generator[Effect, Any, Preview]:
+def preview(group: ScalingGroup, now: float, settings: ConvergerConfig,
+            draining: str | None = None,
+            without: str | None = None) -> Generator[Effect, Any, Preview]:
     """
     An Effect of the `Preview` of ``group`` at ``now``: the cloud gathered and
     the plan made as an iteration would (Note [One planner]); nothing is
-    executed or written. A gather that fails raises its `GatherError`.
+    executed or written. A gather that fails raises its `GatherError`. For a
+    dry run of removing one member, the cloud is seen as if the server
+    ``draining`` were marked for draining, or the server or stack
+    ``without`` were no longer the group's.
     """
     if is_stack_group(group):
-        stacks = yield gather_stacks(group.tenant_id, group.group_id)
+        stacks = [stack for stack in (yield gather_stacks(group.tenant_id, group.group_id))
+                  if stack.id != without]
         desired_stacks = desired_stack_group(group)
         the_plan = plan_stacks(desired_stacks, stacks, now)
         explained = explain(the_plan.steps, desired_stacks.capacity, len(the_plan.kept), [],
                             [], now, settings.build_timeout, 0.0)
         digest = plan_id([desired_stacks, sorted(stacks, key=lambda s: s.id), the_plan.steps])
         return Preview(desired_stacks.capacity, the_plan, explained, digest, now)
-    planned: Planned = yield observe_and_plan(group, now, settings)
+    planned: Planned = yield observe_and_plan(
+        group, now, settings, as_if=None if draining is None and without is None
+        else lambda seen: as_if_removed(seen, draining, without))
     desired = desired_group(group)
     the_plan = planned.plan
     explained = explain(the_plan.steps, desired.capacity, len(the_plan.kept), planned.servers,
@@ -84,6 +92,16 @@ def preview(group: ScalingGroup, now: float,
     digest = plan_id([desired, sorted(planned.servers, key=lambda s: s.id),
                       sorted(planned.observation.lb_nodes, key=repr), the_plan.steps])
     return Preview(desired.capacity, the_plan, explained, digest, now)
+
+
+def as_if_removed(observation: Observation, draining: str | None,
+                  without: str | None) -> Observation:
+    """``observation`` with the server ``draining`` marked for draining and the
+    server ``without`` gone from the group (its nodes stay: no longer the
+    group's, they are left alone)."""
+    servers = [evolve(server, draining=True) if server.id == draining else server
+               for server in observation.servers if server.id != without]
+    return evolve(observation, servers=servers)
 
 
 def plan_id(inputs: Any) -> str:

@@ -149,6 +149,73 @@ class NoCloudPlanTests(APITestCase):
         self.assertIn("No cloud is configured", answer.json["error"]["message"])
 
 
+class DryRunRemovalTests(CloudCase):
+    """DELETE …/servers/{id}?dry_run=true: the plan the removal would lead to."""
+
+    async def two_active(self, minimum: int) -> tuple[str, list[str]]:
+        """A group of two ACTIVE servers (at least ``minimum``), not marked divergent."""
+        group = await self.create_group(minimal_group(minEntities=minimum, maxEntities=10))
+        if minimum < 2:
+            policy = await self.create_policy(group["id"], desiredCapacity=2)
+            await self.call("POST", f"/groups/{group['id']}/policies/{policy['id']}/execute")
+        servers = [self.server(group["id"]) for _ in range(2)]
+        for server_id in servers:
+            self.holder.cloud = set_server_status(self.holder.cloud, "t1", server_id,
+                                                  ServerState.ACTIVE, reactor.seconds())
+        await self.store.clear_divergent("t1", group["id"])
+        return group["id"], servers
+
+    async def dry_run(self, group_id: str, server_id: str, query: str = "") -> Any:
+        return await self.call(
+            "DELETE", f"/groups/{group_id}/servers/{server_id}?dry_run=true{query}")
+
+    async def unchanged(self, group_id: str, server_id: str) -> None:
+        """The server still unmarked, desired capacity 2, nothing marked divergent."""
+        metadata = self.holder.cloud.nova["t1"].servers[server_id].metadata
+        self.assertNotIn("rax:autoscale:server:state", metadata)
+        self.assertEqual(await self.desired(group_id), 2)
+        self.assertEqual(await self.store.list_divergent(), [])
+
+    async def test_purge_with_a_replacement(self) -> None:
+        """The server marked for draining is deleted and another built in its place."""
+        group_id, (server_id, _) = await self.two_active(minimum=2)
+        answer = await self.dry_run(group_id, server_id)
+        self.assertEqual((answer.code, answer.json["desiredCapacity"]), (200, 2), answer.raw)
+        steps = sorted((s["type"], s.get("serverId")) for s in answer.json["plan"]["steps"])
+        self.assertEqual(steps, [("createServer", None), ("deleteServer", server_id)])
+        [deletion] = [s for s in answer.json["plan"]["steps"] if s["type"] == "deleteServer"]
+        self.assertIn("marked for deletion", deletion["reason"])
+        await self.unchanged(group_id, server_id)
+
+    async def test_no_replacement(self) -> None:
+        """Without a replacement the capacity goes down by one and nothing is built."""
+        group_id, (server_id, _) = await self.two_active(minimum=0)
+        answer = await self.dry_run(group_id, server_id, "&replace=false")
+        self.assertEqual((answer.code, answer.json["desiredCapacity"]), (200, 1), answer.raw)
+        self.assertEqual([(s["type"], s.get("serverId")) for s in answer.json["plan"]["steps"]],
+                         [("deleteServer", server_id)])
+        await self.unchanged(group_id, server_id)
+
+    async def test_release(self) -> None:
+        """A released server (purge=false) leaves the group: a new one is built, the
+        released one is not touched."""
+        group_id, (server_id, _) = await self.two_active(minimum=2)
+        answer = await self.dry_run(group_id, server_id, "&purge=false")
+        self.assertEqual([s["type"] for s in answer.json["plan"]["steps"]], ["createServer"])
+        await self.unchanged(group_id, server_id)
+
+    async def test_refusals_are_the_removals(self) -> None:
+        """Below the minimum, or an unknown server: the removal's own errors."""
+        group_id, (server_id, _) = await self.two_active(minimum=2)
+        below = await self.dry_run(group_id, server_id, "&replace=false")
+        self.assertEqual((below.code, below.json["error"]["type"]),
+                         (403, "CannotDeleteServerBelowMinError"))
+        unknown = await self.dry_run(group_id, "nope")
+        self.assertEqual((unknown.code, unknown.json["error"]["type"]),
+                         (404, "ServerNotFoundError"))
+        await self.unchanged(group_id, server_id)
+
+
 class WhyTests(CloudCase):
     """Why desired is not actual, and what the next trigger would do."""
 
