@@ -47,7 +47,7 @@ def load_group(tenant_id: str, group_id: str) -> Effect:
 @do
 def modify_state(tenant_id: str, group_id: str,
                  change: Callable[[ScalingGroup], GroupState],
-                 mark_divergent: bool = False) -> Generator[Effect, Any, GroupState]:
+                 ) -> Generator[Effect, Any, GroupState]:
     """
     An Effect of the saved state after applying ``change`` to the group
     (see Note [State writes] in ``otter2.store.changes``), with the store's
@@ -55,15 +55,18 @@ def modify_state(tenant_id: str, group_id: str,
     operation with nothing written.
     """
     try:
-        state: GroupState = yield update_state(tenant_id, group_id, change,
-                                               mark_divergent=mark_divergent)
+        state: GroupState = yield update_state(tenant_id, group_id, change)
     except NoSuchGroup:
         raise no_such_group(tenant_id, group_id) from None
     except TooManyConflicts:
-        raise APIError(503, "ServiceUnavailable",
-                       "The group is changing too often to apply this change; "
-                       "try again") from None
+        raise changing_too_often() from None
     return state
+
+
+def changing_too_often() -> APIError:
+    """The 503 of a change that lost every compare-and-set race it ran."""
+    return APIError(503, "ServiceUnavailable",
+                    "The group is changing too often to apply this change; try again")
 
 
 @frozen
@@ -140,9 +143,7 @@ def execute(tenant_id: str, group_id: str, asks: Sequence[Ask],
         unkeyed = iter([r for r in receipts if r.idempotency_key is None])
         by_key = {**found, **{r.idempotency_key: r for r in receipts if r.idempotency_key}}
         return [next(unkeyed) if ask.key is None else by_key[ask.key] for ask in asks]
-    return [APIError(503, "ServiceUnavailable",
-                     "The group is changing too often to apply this change; try again")
-            ] * len(asks)
+    return [changing_too_often()] * len(asks)
 
 
 def _fresh(asks: Sequence[Ask], found: Mapping[str, Execution]) -> list[Ask]:

@@ -186,14 +186,11 @@ class CassandraGroupStore:
         return listed[:limit]
 
     @deferred
-    async def save_state(self, state: GroupState, mark_divergent: bool = False,
-                         fence: Fence | None = None) -> GroupState:
+    async def save_state(self, state: GroupState, fence: Fence | None = None) -> GroupState:
         _unfenced(fence)
         answer = await self.cql.execute(write_state(state))
         if not applied(answer):
             raise StaleVersion() if found(answer, "version") else NoSuchGroup()
-        if mark_divergent:  # after the state: Note [Cassandra marks]
-            await self._marks.mark(state.tenant_id, state.group_id)
         return evolve(state, version=state.version + 1)
 
     @deferred

@@ -4,8 +4,7 @@ requests; every write of the row is a lightweight transaction, so that a
 mark is cleared only if it is still the one convergence read.
 
 # Note [Cassandra marks]
-A write that asks for a mark (a state saved with ``mark_divergent``, a fired
-event, recorded executions) adds it after its LWT on the group's row, not
+A write that asks for a mark (a fired event, recorded executions) adds it after its LWT on the group's row, not
 in it: the marks are their own table, which convergence scans, and an LWT
 covers one partition. Added after, the mark is seen by convergence only
 once the state it must act on is written. The cost is a window: a node

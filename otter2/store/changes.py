@@ -51,12 +51,10 @@ def after_lost_race(attempt: int) -> Effect:
 def update_state(tenant_id: str, group_id: str,
                  change: Callable[[ScalingGroup], GroupState],
                  include_deleting: bool = False,
-                 mark_divergent: bool = False,
                  fence: Fence | None = None) -> Generator[Effect, Any, GroupState]:
     """
     An Effect of the saved state after applying ``change`` to the group (the
-    state as it was if ``change`` changes nothing), the group marked divergent
-    in the same write if asked (not when nothing changed). Fails with `NoSuchGroup`
+    state as it was if ``change`` changes nothing). Fails with `NoSuchGroup`
     if the group is absent (or deleting, unless ``include_deleting``),
     `TooManyConflicts` after `MAX_ATTEMPTS` lost races; an exception raised
     by ``change`` ends it with nothing written. The save carries ``fence``
@@ -71,8 +69,7 @@ def update_state(tenant_id: str, group_id: str,
         if new_state == group.state:
             return group.state
         try:
-            saved: GroupState = yield Effect(SaveState(new_state, mark_divergent=mark_divergent,
-                                                       fence=fence))
+            saved: GroupState = yield Effect(SaveState(new_state, fence=fence))
         except StaleVersion:
             yield after_lost_race(attempt)
             continue

@@ -57,7 +57,6 @@ class ListGroups:
 class SaveState:
     method: ClassVar[str] = "save_state"
     state: GroupState
-    mark_divergent: bool = False
     fence: Fence | None = None
 
 
@@ -304,11 +303,10 @@ class EarliestTrigger:
 
 
 def marks_divergent(intent: Any) -> bool:
-    """Whether performing ``intent`` marks a group divergent (alone or with
-    the state or an event it writes)."""
+    """Whether performing ``intent`` marks a group divergent (alone, or with
+    the event or the executions it writes)."""
     return (isinstance(intent, MarkDivergent)
-            or (isinstance(intent, (SaveState, FireEvent, RecordExecutions))
-                and intent.mark_divergent))
+            or (isinstance(intent, (FireEvent, RecordExecutions)) and intent.mark_divergent))
 
 
 STORE_INTENTS = (

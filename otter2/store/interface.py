@@ -96,13 +96,10 @@ class GroupStore(Protocol):
         """Up to ``limit`` non-deleting groups with ids after ``marker``, ascending."""
 
     def save_state(self, state: GroupState,
-                   mark_divergent: bool = False,
                    fence: Fence | None = None) -> Deferred[GroupState]:
         """
         Write ``state`` if its version is current; the saved state, version
-        bumped. With ``mark_divergent`` the group is marked divergent in the
-        same transaction (the API's executions: one commit, not two).
-        `FencedOut` if ``fence`` is stale.
+        bumped. `FencedOut` if ``fence`` is stale.
         """
 
     def update_config(self, tenant_id: str, group_id: str, config: Mapping[str, Any]) -> Deferred[None]:

@@ -125,14 +125,11 @@ class MemoryGroupStore:
         token = self.bucket_tokens[bucket] = self.bucket_tokens.get(bucket, 0) + 1
         return succeed(token)
 
-    def save_state(self, state: GroupState, mark_divergent: bool = False,
+    def save_state(self, state: GroupState,
                    fence: Fence | None = None) -> Deferred[GroupState]:
         def work() -> GroupState:
             self._check(fence)
-            saved = self._write_state(state)
-            if mark_divergent:
-                self.mark_divergent(state.tenant_id, state.group_id)
-            return saved
+            return self._write_state(state)
         return _answer(work)
 
     def update_config(self, tenant_id: str, group_id: str,

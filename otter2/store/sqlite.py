@@ -122,14 +122,11 @@ class SQLiteGroupStore:
         return self._db.read_groups(work, group_from_row)
 
     def save_state(self, state: GroupState,
-                   mark_divergent: bool = False,
                    fence: Fence | None = None) -> Deferred[GroupState]:
         def work() -> GroupState:
             with self._db.transaction() as conn:
                 check_fence(conn, fence)
                 write_state(conn, state)
-                if mark_divergent:
-                    mark_divergent_row(conn, state.tenant_id, state.group_id)
             return evolve(state, version=state.version + 1)
         return self._db.write((state.tenant_id, state.group_id), work)
 

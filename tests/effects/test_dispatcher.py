@@ -21,6 +21,7 @@ from otter2.store.intents import (
     ListGroups,
     LoadGroup,
     MarkDivergent,
+    RecordExecutions,
     SaveState,
     marks_divergent,
 )
@@ -98,12 +99,12 @@ class NotifyAfterTests(TestCase):
         self.assertEqual(self.seen, [{("t1", "g1"): 1}, {("t1", "g1"): 1, ("t1", "g2"): 1}])
 
     async def test_a_state_saved_with_its_mark_calls_back(self) -> None:
-        """A state saved with the mark in the same write calls back once it is
-        written; a state saved without one does not call back."""
+        """A state saved with the mark in the same write (an execution's) calls
+        back once it is written; a state saved without one does not call back."""
         await perform(self.dispatcher, Effect(CreateGroup(group(), [], [], 10)))
         saved = await perform(self.dispatcher, Effect(SaveState(group(desired=2).state)))
         self.assertEqual(self.seen, [])
-        await perform(self.dispatcher, Effect(SaveState(saved, mark_divergent=True)))
+        await perform(self.dispatcher, Effect(RecordExecutions(saved, [], True, 0.0, 0.0)))
         self.assertEqual(self.seen, [{("t1", "g1"): 1}])
         self.assertEqual(self.store.groups[("t1", "g1")].state.version, saved.version + 1)
 

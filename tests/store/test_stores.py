@@ -119,20 +119,6 @@ def group_store_tests(build_store: Callable[[TestCase], GroupStore],
                 await self.store.save_state(evolve(state, desired=5))
             self.assertEqual(present(await self.store.load_group("t1", "g1")).state, saved)
 
-        async def test_state_saved_with_its_mark(self) -> None:
-            """A state saved with ``mark_divergent`` marks the group in the same
-            write; a stale one neither saves nor marks."""
-            await self.store.create_group(group(), [], [], 10)
-            state = present(await self.store.load_group("t1", "g1")).state
-            saved = await self.store.save_state(evolve(state, desired=3), mark_divergent=True)
-            self.assertEqual([(m.group_id, m.mark) for m in await self.store.list_divergent()],
-                             [("g1", 1)])
-            await self.store.clear_divergent("t1", "g1")
-            with self.assertRaises(StaleVersion):
-                await self.store.save_state(evolve(state, desired=5), mark_divergent=True)
-            self.assertEqual(await self.store.list_divergent(), [])
-            self.assertEqual(present(await self.store.load_group("t1", "g1")).state, saved)
-
         async def test_config_change_invalidates_older_state(self) -> None:
             """A state computed before a config change cannot be saved after it."""
             await self.store.create_group(group(), [], [], 10)
