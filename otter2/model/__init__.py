@@ -19,9 +19,10 @@ from otter2.model.group import (
     frozen_list,
     thaw_json,
 )
+from otter2.model.journal import EventKind, JournalEvent
 
 __all__ = [
-    "CapabilityTarget", "DivergentMark", "Execution", "Fence", "GroupState", "GroupStatus",
-    "Policy", "Refusal", "ScalingGroup", "ScheduledEvent", "Trigger", "Webhook",
+    "CapabilityTarget", "DivergentMark", "EventKind", "Execution", "Fence", "GroupState", "GroupStatus",
+    "JournalEvent", "Policy", "Refusal", "ScalingGroup", "ScheduledEvent", "Trigger", "Webhook",
     "frozen_json", "frozen_list", "thaw_json",
 ]

@@ -291,6 +291,34 @@ class ListExecutions:
 
 
 @frozen
+class AppendJournal:
+    method: ClassVar[str] = "append_journal"
+    events: PVector = field(converter=frozen_list)
+    retain_since: float
+    fence: Fence | None = None
+
+
+@frozen
+class ListJournal:
+    method: ClassVar[str] = "list_journal"
+    tenant_id: str
+    group_id: str
+    limit: int
+    marker: str | None
+    since: float | None = None
+    kinds: PVector = field(factory=lambda: frozen_list(()), converter=frozen_list)
+    server_id: str | None = None
+
+
+@frozen
+class LoadJournal:
+    method: ClassVar[str] = "load_journal"
+    tenant_id: str
+    group_id: str
+    event_ids: PVector = field(converter=frozen_list)
+
+
+@frozen
 class ClaimBucket:
     method: ClassVar[str] = "claim_bucket"
     bucket: int

@@ -20,12 +20,15 @@ from otter2.model import (
     Execution,
     Fence,
     GroupState,
+    JournalEvent,
     Policy,
     ScalingGroup,
     ScheduledEvent,
     Webhook,
 )
 from otter2.model.cloud import RecordedServer
+from otter2.model.journal import from_execution
+from otter2.store import journal
 from otter2.store.executions import check_keys, newest_first
 from otter2.store.interface import (
     FencedOut,
@@ -60,6 +63,7 @@ class MemoryGroupStore:
         self.divergent: dict[GroupKey, int] = {}
         self.executions: dict[GroupKey, dict[str, Execution]] = {}
         self.bucket_tokens: dict[int, int] = {}
+        self.journal: dict[GroupKey, dict[str, JournalEvent]] = {}
 
     def close(self) -> None:
         """Nothing to release."""
@@ -165,6 +169,7 @@ class MemoryGroupStore:
             self.events.pop(key, None)
             self.divergent.pop(key, None)
             self.executions.pop(key, None)
+            self.journal.pop(key, None)
         return _answer(work)
 
     def save_servers(self, tenant_id: str, group_id: str,
@@ -248,6 +253,7 @@ class MemoryGroupStore:
             self._add_events([next_event] if next_event else [])
             if execution is not None:
                 self.executions.setdefault(key, {})[execution.execution_id] = execution
+                self._journal([from_execution(execution)])
             if mark_divergent:
                 self.mark_divergent(event.tenant_id, event.group_id)
         return _answer(work)
@@ -271,6 +277,7 @@ class MemoryGroupStore:
             kept = {i: e for i, e in recorded.items() if e.at >= retain_since}
             kept.update((e.execution_id, e) for e in executions)
             self.executions[key] = kept
+            self._journal([from_execution(e) for e in executions])
             if mark_divergent:
                 self.mark_divergent(*key)
             return saved
@@ -293,6 +300,39 @@ class MemoryGroupStore:
         ids = [e.execution_id for e in ordered]
         start = ids.index(marker) + 1 if marker in ids else 0
         return succeed(ordered[start:start + limit])
+
+    # -- the activity journal ----------------------------------------------------
+
+    def _journal(self, events: Sequence[JournalEvent]) -> None:
+        for event in events:
+            self.journal.setdefault((event.tenant_id, event.group_id), {})[
+                event.event_id] = event
+
+    def append_journal(self, events: Sequence[JournalEvent], retain_since: float,
+                       fence: Fence | None = None) -> Deferred[None]:
+        def work() -> None:
+            self._check(fence)
+            if not events:
+                return
+            key = (events[0].tenant_id, events[0].group_id)
+            if key not in self.groups:
+                return
+            self.journal[key] = {i: e for i, e in self.journal.get(key, {}).items()
+                                 if e.at >= retain_since}
+            self._journal(events)
+        return _answer(work)
+
+    def list_journal(self, tenant_id: str, group_id: str, limit: int, marker: str | None,
+                     since: float | None = None, kinds: Sequence[str] = (),
+                     server_id: str | None = None) -> Deferred[list[JournalEvent]]:
+        events = self.journal.get((tenant_id, group_id), {})
+        after = None if marker is None else events.get(marker)
+        return succeed(journal.page(events.values(), limit, after, since, kinds, server_id))
+
+    def load_journal(self, tenant_id: str, group_id: str,
+                     event_ids: Sequence[str]) -> Deferred[dict[str, JournalEvent]]:
+        events = self.journal.get((tenant_id, group_id), {})
+        return succeed({i: events[i] for i in event_ids if i in events})
 
     def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
         wanted = set(buckets)
