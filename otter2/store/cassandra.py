@@ -7,7 +7,8 @@ applied by ``scripts/otter2-cql-schema``.
 `CassandraGroupStore` keeps groups, their state and the divergent marks
 itself, and hands policies and webhooks to `CassandraPolicies`, scheduled
 events to `CassandraEvents` (Note [Cassandra events]), execution receipts to
-`CassandraExecutions` (Note [Cassandra receipts]).
+`CassandraExecutions` (Note [Cassandra receipts]), the activity journal to
+`CassandraJournal` (Note [Cassandra journal]).
 
 # Note [Cassandra consistency]
 Each statement chooses its level; they are, for every table:
@@ -18,6 +19,7 @@ Each statement chooses its level; they are, for every table:
 | writes without a condition (policies, webhooks, index rows, event rows), logged batches | QUORUM |
 | lightweight transactions (every write of ``scaling_group`` and ``divergent``) | SERIAL for Paxos, QUORUM for the commit |
 | receipts copied to ``executions``, and their expiry | QUORUM |
+| the journal's reads, its appends and expiry (logged batches) | QUORUM |
 | counts for metrics, the health check | ONE |
 
 QUORUM reads and writes overlap in at least one replica, so a read sees
@@ -60,6 +62,7 @@ from otter2.model import (
     Execution,
     Fence,
     GroupState,
+    JournalEvent,
     Policy,
     ScalingGroup,
     ScheduledEvent,
@@ -68,6 +71,7 @@ from otter2.model import (
 from otter2.model.cloud import RecordedServer
 from otter2.store.cassandra_events import CassandraEvents, read_group_row
 from otter2.store.cassandra_executions import CassandraExecutions
+from otter2.store.cassandra_journal import CassandraJournal
 from otter2.store.cassandra_marks import CassandraMarks
 from otter2.store.cassandra_policies import CassandraPolicies
 from otter2.store.cassandra_rows import (
@@ -128,6 +132,7 @@ class CassandraGroupStore:
         self._policies = CassandraPolicies(self._cql)
         self._events = CassandraEvents(self._cql, self._marks)
         self._executions = CassandraExecutions(self._cql, self._marks)
+        self._journal = CassandraJournal(self._cql)
 
     def start(self) -> None:
         """Connect (blocking, as the daemon starts); `StoreUnavailable` says why not."""
@@ -340,6 +345,25 @@ class CassandraGroupStore:
                         marker: str | None) -> Deferred[list[Execution]]:
         return Deferred.fromCoroutine(self._executions.list_executions(
             tenant_id, group_id, limit, marker))
+
+    # -- the activity journal: see CassandraJournal -------------------------------
+
+    def append_journal(self, events: Sequence[JournalEvent], retain_since: float,
+                       fence: Fence | None = None) -> Deferred[None]:
+        if fence is not None:
+            return fail(Unfenced())
+        return Deferred.fromCoroutine(self._journal.append_journal(events, retain_since))
+
+    def list_journal(self, tenant_id: str, group_id: str, limit: int, marker: str | None,
+                     since: float | None = None, kinds: Sequence[str] = (),
+                     server_id: str | None = None) -> Deferred[list[JournalEvent]]:
+        return Deferred.fromCoroutine(self._journal.list_journal(
+            tenant_id, group_id, limit, marker, since, kinds, server_id))
+
+    def load_journal(self, tenant_id: str, group_id: str,
+                     event_ids: Sequence[str]) -> Deferred[dict[str, JournalEvent]]:
+        return Deferred.fromCoroutine(self._journal.load_journal(tenant_id, group_id,
+                                                                 event_ids))
 
     def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
         return Deferred.fromCoroutine(self._events.earliest_trigger(buckets))

@@ -66,6 +66,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from otter2.model import Execution, GroupState, ScheduledEvent
+from otter2.model.journal import from_execution
 from otter2.store.cassandra_marks import CassandraMarks
 from otter2.store.cassandra_rows import (
     EVENT_COLUMNS,
@@ -77,6 +78,7 @@ from otter2.store.cassandra_rows import (
     dump_receipts,
     event_from_row,
     insert_event,
+    insert_journal,
     insert_receipt,
     load_pending,
     load_receipts,
@@ -107,10 +109,11 @@ async def read_group_row(cql: CQLConnection, tenant_id: str, group_id: str,
 async def keep_receipts(cql: CQLConnection, tenant_id: str, group_id: str,
                         text: str | None) -> None:
     """Copy the receipts a group's row holds (its ``receipts`` as read) to the
-    executions table, before an LWT replaces them; Note [Cassandra receipts]."""
+    executions table and the journal, before an LWT replaces them; Note [Cassandra receipts]."""
     receipts = load_receipts(tenant_id, group_id, text)
-    if receipts:
-        await cql.execute(batch([insert_receipt(e) for e in receipts]))
+    if receipts:  # with their journal events: Note [Cassandra journal]
+        await cql.execute(batch([insert_receipt(e) for e in receipts]
+                                + insert_journal([from_execution(e) for e in receipts])))
 
 
 async def change_pending(cql: CQLConnection, tenant_id: str, group_id: str,

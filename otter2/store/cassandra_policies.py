@@ -191,10 +191,11 @@ class CassandraPolicies:
     async def delete_all(self, tenant_id: str, group_id: str,
                          events: Sequence[ScheduledEvent]) -> None:
         """Delete the group's policies, webhooks, capability index rows, execution
-        receipts and the index rows of ``events``, one logged batch."""
+        receipts, journal and the index rows of ``events``, one logged batch."""
         hooks = await self.list_group_webhooks(tenant_id, group_id)
         await self._cql.execute(batch(
             [Statement(f"DELETE FROM {table} WHERE {_GROUP}", (tenant_id, group_id))
-             for table in ("scaling_policies", "policy_webhooks", "executions")]
+             for table in ("scaling_policies", "policy_webhooks", "executions", "journal",
+                           "journal_ids")]
             + [_delete_key(w.capability_hash) for w in hooks]
             + [delete_event(e) for e in events]))

@@ -16,11 +16,13 @@ from otter2.model import (
     Execution,
     GroupState,
     GroupStatus,
+    JournalEvent,
     Policy,
     ScalingGroup,
     ScheduledEvent,
     Webhook,
 )
+from otter2.store import journal
 from otter2.store.cassandra_session import Row, Statement
 from otter2.store.documents import dump_servers, dumps, load_servers
 from otter2.store.executions import from_json, to_json
@@ -225,3 +227,20 @@ def insert_receipt(execution: Execution) -> Statement:
 def receipt_from_row(row: Row) -> Execution:
     return from_json(row["tenant_id"], row["group_id"], row["execution_id"], row["at"],
                      json.loads(row["record"]))
+
+
+JOURNAL_COLUMNS = "tenant_id, group_id, at, event_id, kind, server_id, record"
+
+
+def insert_journal(events: Sequence[JournalEvent]) -> list[Statement]:
+    """The writes of journal events, to both tables (Note [Cassandra journal])."""
+    statements = []
+    for e in events:
+        statements.append(Statement(
+            f"INSERT INTO journal ({JOURNAL_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (e.tenant_id, e.group_id, float(e.at), e.event_id, e.kind.value, e.server_id,
+             json.dumps(journal.to_json(e), sort_keys=True))))
+        statements.append(Statement(
+            "INSERT INTO journal_ids (tenant_id, group_id, event_id, at) "
+            "VALUES (%s, %s, %s, %s)", (e.tenant_id, e.group_id, e.event_id, float(e.at))))
+    return statements

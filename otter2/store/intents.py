@@ -343,5 +343,6 @@ STORE_INTENTS = (
     CreateWebhooks, ListWebhooks, ListGroupWebhooks, LoadWebhook, UpdateWebhook,
     DeleteWebhook, LookupCapability, MarkDivergent, ClearDivergent, ListDivergent, ListAllGroups,
     CountRows, CheckHealth, DueEvents, FireEvent, EarliestTrigger, RecordExecutions,
-    FindExecutions, LoadExecution, ListExecutions, ClaimBucket,
+    FindExecutions, LoadExecution, ListExecutions, AppendJournal, ListJournal, LoadJournal,
+    ClaimBucket,
 )

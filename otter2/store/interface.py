@@ -28,6 +28,7 @@ from otter2.model import (
     Execution,
     Fence,
     GroupState,
+    JournalEvent,
     Policy,
     ScalingGroup,
     ScheduledEvent,
@@ -233,6 +234,30 @@ class GroupStore(Protocol):
                         marker: str | None) -> Deferred[list[Execution]]:
         """Up to ``limit`` receipts newest first (then by id), after the one
         ``marker`` names (from the newest if None or unknown)."""
+
+    def append_journal(self, events: Sequence[JournalEvent], retain_since: float,
+                       fence: Fence | None = None) -> Deferred[None]:
+        """
+        Add ``events`` (all of one group) to its journal, and drop the group's
+        events from before ``retain_since``. An event whose id is there
+        already is kept as it was (appends are idempotent, so a retry is
+        harmless); nothing is written for a group that is gone, and nothing
+        at all, with `FencedOut`, if ``fence`` is stale. See Note [Journal]
+        in ``otter2.model.journal``: the ``execution`` events are written by
+        `record_executions` and `fire_event` themselves, with their receipts.
+        """
+
+    def list_journal(self, tenant_id: str, group_id: str, limit: int, marker: str | None,
+                     since: float | None = None, kinds: Sequence[str] = (),
+                     server_id: str | None = None) -> Deferred[list[JournalEvent]]:
+        """Up to ``limit`` of the group's events newest first (then by id), at or
+        after ``since``, of one of ``kinds`` (any if empty), about ``server_id``
+        (any if None), after the event ``marker`` names (from the newest if None
+        or unknown): ``otter2.store.journal.page``."""
+
+    def load_journal(self, tenant_id: str, group_id: str,
+                     event_ids: Sequence[str]) -> Deferred[dict[str, JournalEvent]]:
+        """The group's events of those ids that it holds, by id."""
 
     def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
         """The trigger of the earliest pending event of those buckets, None if none."""

@@ -304,9 +304,10 @@ class MemoryGroupStore:
     # -- the activity journal ----------------------------------------------------
 
     def _journal(self, events: Sequence[JournalEvent]) -> None:
+        """Add ``events``; an id already there keeps its first event."""
         for event in events:
-            self.journal.setdefault((event.tenant_id, event.group_id), {})[
-                event.event_id] = event
+            self.journal.setdefault((event.tenant_id, event.group_id), {}).setdefault(
+                event.event_id, event)
 
     def append_journal(self, events: Sequence[JournalEvent], retain_since: float,
                        fence: Fence | None = None) -> Deferred[None]:

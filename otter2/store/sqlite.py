@@ -2,7 +2,8 @@
 The embedded group store: one SQLite file (`otter2.store.sqlite_database`).
 
 `SQLiteGroupStore` keeps groups, divergent marks and metrics itself and hands
-policies, webhooks and schedule events to `SQLitePolicies`; both work through
+policies, webhooks and schedule events to `SQLitePolicies` (receipts to
+`SQLiteExecutions`, the journal to `SQLiteJournal`); all work through
 the one `Database`, its thread and its transactions. Reads of a group are
 answered from memory: see Note [Group cache].
 
@@ -25,6 +26,7 @@ from otter2.model import (
     Execution,
     Fence,
     GroupState,
+    JournalEvent,
     Policy,
     ScalingGroup,
     ScheduledEvent,
@@ -39,6 +41,7 @@ from otter2.store.interface import (
 from otter2.store.sqlite_database import Database
 from otter2.store.sqlite_events import SQLiteEvents
 from otter2.store.sqlite_executions import SQLiteExecutions
+from otter2.store.sqlite_journal import SQLiteJournal
 from otter2.store.sqlite_policies import SQLitePolicies, insert_policies
 from otter2.store.sqlite_rows import (
     GROUP_COLUMNS,
@@ -63,6 +66,7 @@ class SQLiteGroupStore:
         self._policies = SQLitePolicies(self._db)
         self._events = SQLiteEvents(self._db)
         self._executions = SQLiteExecutions(self._db)
+        self._journal = SQLiteJournal(self._db)
 
     def start(self) -> None:
         """Open the file and start the store's thread; `StoreUnavailable` says why not."""
@@ -178,7 +182,7 @@ class SQLiteGroupStore:
             with self._db.transaction() as conn:
                 check_fence(conn, fence)
                 for table in ("scaling_group", "scaling_policy", "policy_webhook",
-                              "schedule_event", "divergent", "execution"):
+                              "schedule_event", "divergent", "execution", "journal"):
                     conn.execute(f"DELETE FROM {table} WHERE tenant_id=? AND group_id=?",
                                  key)
         return self._db.write((tenant_id, group_id), work)
@@ -267,6 +271,22 @@ class SQLiteGroupStore:
     def list_executions(self, tenant_id: str, group_id: str, limit: int,
                         marker: str | None) -> Deferred[list[Execution]]:
         return self._executions.list_executions(tenant_id, group_id, limit, marker)
+
+    # -- the activity journal: see SQLiteJournal ----------------------------------
+
+    def append_journal(self, events: Sequence[JournalEvent], retain_since: float,
+                       fence: Fence | None = None) -> Deferred[None]:
+        return self._journal.append_journal(events, retain_since, fence)
+
+    def list_journal(self, tenant_id: str, group_id: str, limit: int, marker: str | None,
+                     since: float | None = None, kinds: Sequence[str] = (),
+                     server_id: str | None = None) -> Deferred[list[JournalEvent]]:
+        return self._journal.list_journal(tenant_id, group_id, limit, marker, since, kinds,
+                                          server_id)
+
+    def load_journal(self, tenant_id: str, group_id: str,
+                     event_ids: Sequence[str]) -> Deferred[dict[str, JournalEvent]]:
+        return self._journal.load_journal(tenant_id, group_id, event_ids)
 
     def earliest_trigger(self, buckets: Sequence[int]) -> Deferred[float | None]:
         return self._events.earliest_trigger(buckets)

@@ -18,6 +18,7 @@ from otter2.model import Execution, Fence, GroupState, ScheduledEvent
 from otter2.store.interface import StaleEvent
 from otter2.store.sqlite_database import Database
 from otter2.store.sqlite_executions import insert_executions
+from otter2.store.sqlite_journal import insert_execution_events
 from otter2.store.sqlite_rows import check_fence, mark_divergent_row, write_state
 
 _EVENT_COLUMNS = "bucket, trigger, policy_id, tenant_id, group_id, cron, version"
@@ -82,6 +83,7 @@ class SQLiteEvents:
                     insert_events(conn, [next_event])
                 if execution is not None:
                     insert_executions(conn, [execution])
+                    insert_execution_events(conn, [execution])
                 if mark_divergent:
                     mark_divergent_row(conn, event.tenant_id, event.group_id)
         return self._db.write((event.tenant_id, event.group_id), work)

@@ -19,6 +19,7 @@ from otter2.model import Execution, GroupState
 from otter2.store.executions import check_keys, from_json, to_json
 from otter2.store.interface import NoSuchGroup
 from otter2.store.sqlite_database import Database
+from otter2.store.sqlite_journal import insert_execution_events
 from otter2.store.sqlite_rows import mark_divergent_row, write_state
 
 _COLUMNS = "tenant_id, group_id, execution_id, at, record"
@@ -72,6 +73,7 @@ class SQLiteExecutions:
                 conn.execute("DELETE FROM execution WHERE tenant_id=? AND group_id=? AND at<?",
                              (tenant_id, group_id, retain_since))
                 insert_executions(conn, executions)
+                insert_execution_events(conn, executions)
                 if mark_divergent:
                     mark_divergent_row(conn, tenant_id, group_id)
             return None if state is None else evolve(state, version=state.version + 1)

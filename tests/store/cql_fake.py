@@ -256,8 +256,19 @@ class FakeSession:
                 if p.take("PRIMARY", "KEY"):
                     partition.append(column)
             p.take(",")
+        descending: set[str] = set()
         if p.take("WITH"):
-            p.i = len(p.toks)  # table options: nothing to keep
+            if p.take("CLUSTERING", "ORDER", "BY", "("):
+                while not p.take(")"):
+                    column = p.name()
+                    if column not in clustering:
+                        raise InvalidRequest(f"{column} is not a clustering column")
+                    if p.take("DESC"):
+                        descending.add(column)
+                    else:
+                        p.expect("ASC")
+                    p.take(",")
+            p.i = len(p.toks)  # other table options: nothing to keep
         if not partition:
             raise InvalidRequest("a table needs a PRIMARY KEY")
         keyspace, _, table = name.rpartition(".")
@@ -268,7 +279,7 @@ class FakeSession:
             if quiet:
                 return []
             raise InvalidRequest(f"Table {name} already exists")
-        space["tables"][table] = Table(columns, partition, clustering)
+        space["tables"][table] = Table(columns, partition, clustering, descending)
         return []
 
 

@@ -40,6 +40,7 @@ class Table:
     columns: dict[str, str]
     partition: list[str]
     clustering: list[str]
+    descending: set[str] = field(factory=set)  # clustering columns ordered DESC
     rows: dict[tuple[Any, ...], dict[str, Any]] = field(factory=dict)
     markers: set[tuple[Any, ...]] = field(factory=set)
 

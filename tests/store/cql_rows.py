@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from functools import cmp_to_key
 from typing import Any
 
 from cassandra import InvalidRequest
@@ -65,10 +66,19 @@ def _matching(table: Table, partition: tuple[Any, ...] | None,
     position = {c: len(table.partition) + i for i, c in enumerate(table.clustering)}
     keys = [k for k in keys if all(OPS[op](k[position[c]], v) for c, op, v in restrictions)]
 
-    def order(key: tuple[Any, ...]) -> tuple[int, tuple[Any, ...]]:
-        # Partitions come in token order, which is not the keys' order.
-        return zlib.crc32(repr(key[:len(table.partition)]).encode()), key
-    return sorted(keys, key=order)
+    def compare(a: tuple[Any, ...], b: tuple[Any, ...]) -> int:
+        # Partitions come in token order, which is not the keys' order; rows
+        # of one partition in the clustering order the table declares.
+        tokens = [zlib.crc32(repr(k[:len(table.partition)]).encode()) for k in (a, b)]
+        if tokens[0] != tokens[1] or a[:len(table.partition)] != b[:len(table.partition)]:
+            return -1 if (tokens[0], a) < (tokens[1], b) else 1
+        for column, i in position.items():
+            if a[i] != b[i]:
+                less = a[i] < b[i]
+                return (1 if less else -1) if column in table.descending else \
+                    (-1 if less else 1)
+        return 0
+    return sorted(keys, key=cmp_to_key(compare))
 
 def select(table_of: Callable[[str], Table], p: Parser) -> list[dict[str, Any]]:
     if p.take("count", "(", "*", ")"):

@@ -28,6 +28,7 @@ from otter2.store.interface import (
     StoreUnavailable,
 )
 from tests.store.cql_fake import Executed, FakeSession
+from tests.store.journal_contract import entry
 from tests.store.test_stores import group, policy, present, receipt, webhook
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "BEGIN")
@@ -100,6 +101,11 @@ class StatementTests(CassandraStoreCase):
         await store.find_executions("t1", "g1", ["k"], 0.0)
         await store.list_executions("t1", "g1", 10, None)
         await store.load_execution("t1", "g1", "e2")
+        await store.append_journal([entry("j1", 3.0, server_id="s1")], 0.0)
+        await store.append_journal([entry("j2", 4.0)], 3.5)
+        await store.list_journal("t1", "g1", 10, "j2")
+        await store.list_journal("t1", "g1", 10, None, 1.0, ["change"], "s1")
+        await store.load_journal("t1", "g1", ["j2", "e2"])
         await store.update_webhook(evolve(webhook(), name="renamed"))
         await store.delete_webhook("t1", "g1", "p1", "w1")
         await store.delete_policy("t1", "g1", "p2")
@@ -125,6 +131,8 @@ class StatementTests(CassandraStoreCase):
         self.assertEqual(self.session.rows("scaling_schedule_v2"), [])
         self.assertEqual(self.session.rows("webhook_keys"), [])
         self.assertEqual(self.session.rows("executions"), [])
+        self.assertEqual((self.session.rows("journal"), self.session.rows("journal_ids")),
+                         ([], []))
 
     async def test_late_writes_do_not_resurrect_a_deleted_group(self) -> None:
         """Writes naming a deleted group change nothing: its row does not come back
@@ -309,6 +317,37 @@ class ReceiptTests(CassandraStoreCase):
                 outcomes.append("duplicate")
         self.assertEqual(sorted(outcomes), ["duplicate", "recorded"])
         self.assertEqual(len(await self.store.list_executions("t1", "g1", 10, None)), 1)
+
+
+class JournalTests(CassandraStoreCase):
+    """The journal's partition, newest first (Note [Cassandra journal])."""
+
+    async def test_a_page_is_read_from_the_partition_start(self) -> None:
+        """The table keeps a group's events newest first, and a page without filters
+        reads a page's worth of rows (LIMIT), not the partition."""
+        await self.store.create_group(group(), [], [], 10)
+        await self.store.append_journal([entry(f"e{i}", float(i)) for i in range(6)], 0.0)
+        rows = self.session.run("SELECT event_id FROM journal WHERE tenant_id = %s AND "
+                                "group_id = %s", ("t1", "g1"))
+        self.assertEqual([row["event_id"] for row in rows], ["e5", "e4", "e3", "e2", "e1", "e0"])
+        del self.session.executed[:]
+        page = await self.store.list_journal("t1", "g1", 2, "e4")
+        self.assertEqual([e.event_id for e in page], ["e3", "e2"])
+        reads = [s for s in self.session.executed  # the slices, not the marker's row
+                 if "FROM journal " in s.cql and "event_id = %s" not in s.cql]
+        self.assertEqual(len(reads), 2)
+        self.assertTrue(all(s.cql.endswith("LIMIT %s") and s.params[-1] == 2 for s in reads))
+
+    async def test_receipt_events_leave_the_row_with_their_receipts(self) -> None:
+        """A receipt's event is read from the group's row until the next record copies
+        it to the journal's table with the receipt."""
+        await self.store.create_group(group(), [policy("p1")], [], 10)
+        await self.store.record_executions(None, [receipt("e1", 1.0)], False, 0.0, 0.0)
+        self.assertEqual(self.session.rows("journal"), [])
+        await self.store.record_executions(None, [receipt("e2", 2.0)], False, 0.0, 0.0)
+        self.assertEqual([row["event_id"] for row in self.session.rows("journal")], ["e1"])
+        listed = await self.store.list_journal("t1", "g1", 10, None)
+        self.assertEqual([e.event_id for e in listed], ["e2", "e1"])
 
 
 class ConnectionTests(TestCase):

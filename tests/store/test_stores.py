@@ -46,6 +46,7 @@ from otter2.store.interface import (
 from otter2.store.memory import MemoryGroupStore
 from otter2.store.sqlite import SQLiteGroupStore
 from tests.store.cql_fake import FakeSession
+from tests.store.journal_contract import journal_contract
 
 T = TypeVar("T")
 
@@ -89,7 +90,7 @@ def group_store_tests(build_store: Callable[[TestCase], GroupStore],
     """A contract suite for a store built by ``build_store``; ``unfenced`` says why
     the store's fencing tests are skipped (a store that does not fence writes yet)."""
 
-    class GroupStoreContract(TestCase):
+    class GroupStoreContract(journal_contract(unfenced), TestCase):  # type: ignore[misc]
         def setUp(self) -> None:
             self.store = build_store(self)
 
