@@ -56,6 +56,22 @@ class ParseConfigTests(SynchronousTestCase):
         self.assertEqual((default.metrics.per_group, default.metrics.divergent_timeout,
                           default.shutdown_timeout), (False, 3600, 30))
 
+    def test_executions_and_journal(self) -> None:
+        """The receipts' and the journal's settings are read, with their defaults (6
+        weeks of each); a retention that is not a positive number is refused."""
+        config = parse_config({"executions": {"retention": 60, "key_field": "fingerprint"},
+                               "journal": {"retention": 3600}})
+        self.assertEqual((config.executions.retention, config.executions.key_field,
+                          config.journal.retention), (60, "fingerprint", 3600))
+        self.assertEqual((Config().executions.retention, Config().journal.retention),
+                         (42 * 86400, 42 * 86400))
+        for wrong in (0, -1, "long", None):
+            with self.assertRaises(ConfigError) as caught:
+                parse_config({"journal": {"retention": wrong}})
+            self.assertIn("journal.retention", str(caught.exception))
+        with self.assertRaises(ConfigError):
+            parse_config({"journal": {"keep": 1}})
+
     def test_selfheal_off(self) -> None:
         """``selfheal.interval`` 0 or null turns self-heal off; any other number of
         seconds is kept."""

@@ -20,6 +20,7 @@ from otter2.config.values import (
     ConvergerConfig,
     ExecutionsConfig,
     IdentityConfig,
+    JournalConfig,
     Limits,
     MetricsConfig,
     RootResponse,
@@ -31,7 +32,8 @@ from otter2.config.values import (
 __all__ = [
     "API_AUTH_TTL", "DEFAULT_PORT", "MAX_IN_FLIGHT_PER_TENANT", "SELFHEAL_INTERVAL",
     "THROTTLE_KEYS", "UNUSED_KEYS", "CloudClientConfig", "Config", "ConfigError",
-    "ConvergerConfig", "ExecutionsConfig", "IdentityConfig", "Limits", "MetricsConfig",
+    "ConvergerConfig", "ExecutionsConfig", "IdentityConfig", "JournalConfig", "Limits",
+    "MetricsConfig",
     "RootResponse", "SchedulerConfig", "StoreConfig", "ZooKeeperConfig", "default_url_root",
     "load_config", "parse_config",
 ]

@@ -24,6 +24,7 @@ from otter2.config.values import (
     ConfigError,
     ConvergerConfig,
     ExecutionsConfig,
+    JournalConfig,
     IdentityConfig,
     Limits,
     MetricsConfig,
@@ -40,6 +41,7 @@ _OBJECT_SECTIONS = ("identity", "converger", "scheduler", "zookeeper", "selfheal
 _STRING_SECTIONS = ("cloudServersOpenStack", "cloudLoadBalancers", "rackconnect",
                     "cloudOrchestration", "environment", "bobby_url")
 _KNOWN = {"url_root", "admin", "limits", "store", "root", "region", "shutdown_timeout",
+          "executions", "journal",
           "non-convergence-tenants", *_OBJECT_SECTIONS, *_STRING_SECTIONS}
 
 #: Keys of Otter's configuration that otter2 accepts, so that an Otter file
@@ -123,6 +125,7 @@ def parse_config(document: Any) -> Config:
         identity=_identity(document), converger=_converger(document),
         cloud_client=_cloud_client(document), metrics=_metrics(document),
         scheduler=_scheduler(document), executions=_executions(document),
+        journal=_journal(document),
         zookeeper=_zookeeper(document),
         selfheal_interval=_selfheal(document),
         shutdown_timeout=read(document, "shutdown_timeout", "", (int, float),
@@ -249,6 +252,13 @@ def _executions(document: Mapping[str, Any]) -> ExecutionsConfig:
                        "a positive number of seconds"),
         key_field=read(section, "key_field", path, (str, type(None)),
                        lambda v: v is None or v != "", "a field name, or null")))
+def _journal(document: Mapping[str, Any]) -> JournalConfig:
+    section = section_of(document, "journal", {"retention"})
+    return JournalConfig(**given(retention=read(
+        section, "retention", "journal.", (int, float), positive,
+        "a positive number of seconds")))
+
+
 def _zookeeper(document: Mapping[str, Any]) -> ZooKeeperConfig | None:
     if "zookeeper" not in document:
         return None

@@ -130,6 +130,14 @@ class ExecutionsConfig:
 
 
 @frozen
+class JournalConfig:
+    """The activity journal (``journal``): how long a group's events are kept
+    (see Note [Journal] in ``otter2.model.journal``)."""
+
+    retention: float = 42 * 86_400.0  # 6 weeks
+
+
+@frozen
 class ZooKeeperConfig:
     """The ZooKeeper several otter2 nodes share the buckets through (``zookeeper``)."""
 
@@ -177,6 +185,7 @@ class Config:
     service_names: PMap = field(factory=pmap, converter=frozen_json)
     cloud_client: CloudClientConfig = CloudClientConfig()
     executions: ExecutionsConfig = ExecutionsConfig()
+    journal: JournalConfig = JournalConfig()
     metrics: MetricsConfig = MetricsConfig()
     # Seconds the work in flight has to finish when the daemon stops.
     shutdown_timeout: float = 30.0
