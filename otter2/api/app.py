@@ -16,6 +16,7 @@ from twisted.web.server import Request
 from txeffect import perform
 
 from otter2.api.groups import GroupRoutes
+from otter2.api.journal import JournalRoutes
 from otter2.api.policies import PolicyRoutes
 from otter2.convergence.figures import GroupFigures, all_figures
 from otter2.metrics import Metrics, wants_prometheus
@@ -23,7 +24,7 @@ from otter2.service.scheduler import Scheduler
 from otter2.store.intents import CountRows
 
 
-class OtterAPI(GroupRoutes, PolicyRoutes):
+class OtterAPI(GroupRoutes, PolicyRoutes, JournalRoutes):
     """Every route of the public REST API v1.0."""
 
 

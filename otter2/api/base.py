@@ -39,7 +39,7 @@ from otter2.config import DEFAULT_PORT, Config, default_url_root
 from otter2.control.errors import APIError
 from otter2.effects.auth import TokenValidator
 from otter2.metrics import Metrics
-from otter2.model import Execution, Policy, ScalingGroup, frozen_json
+from otter2.model import Execution, JournalEvent, Policy, ScalingGroup, frozen_json
 from otter2.store import intents as store
 
 log = Logger(namespace="otter2.api")
@@ -265,6 +265,21 @@ class APIBase:
                     data: Mapping[str, Any]) -> Policy:
         return Policy(tenant_id=tenant_id, group_id=group_id, policy_id=str(uuid4()),
                       data=data, version=str(uuid4()))
+
+    async def _journal(self, event: JournalEvent) -> None:
+        """
+        Add an owner's change to the group's journal (Note [Journal]), after
+        the change succeeded: a separate write, not the change's transaction,
+        so a crash between the two leaves the change without its event; a
+        failed request writes none. The change is made, so a failure to
+        record it is logged and the request still answers its success.
+        """
+        try:
+            await self._do(store.AppendJournal(
+                [event], event.at - self.config.journal.retention))
+        except Exception:
+            log.failure("Could not add {event_id} to the journal of group {group_id}",
+                        event_id=event.event_id, group_id=event.group_id)
 
     async def _group(self, tenant_id: str, group_id: str) -> ScalingGroup:
         group: ScalingGroup = await self._do(operations.load_group(tenant_id, group_id))

@@ -12,7 +12,7 @@ from uuid import uuid4
 from attrs import evolve
 from twisted.web.server import Request
 
-from otter2.api import operations
+from otter2.api import changes, operations
 from otter2.api.base import Reply, app, endpoint
 from otter2.api.launch_check import check_launch_config
 from otter2.api.plans import PlanPreviews, render_preview
@@ -91,6 +91,7 @@ class GroupRoutes(PlanPreviews):
                            f"Allowed limit of {self.limits.max_groups} scaling groups "
                            f"reached by tenant {tenant_id}") from None
         await self._do(store.MarkDivergent(tenant_id, group_id))
+        await self._journal(changes.group_created(group, str(uuid4()), now))
         document = render_manifest(self.links, group, policies, self.limits.pagination)
         return Reply(201, {"group": document},
                      {"Location": self.links.group(tenant_id, group_id)})
@@ -141,6 +142,7 @@ class GroupRoutes(PlanPreviews):
                strict_slashes=False)
     @endpoint
     async def update_config(self, request: Request, tenant_id: str, group_id: str) -> Reply:
+        now = self._clock.seconds()
         config = validation.validate_group_config(self._json(request))
         group = await self._group(tenant_id, group_id)
         if group.state.suspended:
@@ -152,8 +154,15 @@ class GroupRoutes(PlanPreviews):
             await self._do(store.UpdateConfig(tenant_id, group_id, config))
         except NoSuchGroup:
             raise no_such_group(tenant_id, group_id) from None
-        await self._do(operations.modify_state(tenant_id, group_id, clamp_state))
+        before = [group.state.desired]
+
+        def clamped(changed: ScalingGroup) -> GroupState:
+            before[:] = [changed.state.desired]  # as the saved state's change saw it
+            return clamp_state(changed)
+        saved = await self._do(operations.modify_state(tenant_id, group_id, clamped))
         await self._do(store.MarkDivergent(tenant_id, group_id))
+        await self._journal(changes.config_changed(group, config, before[0], saved.desired,
+                                                   str(uuid4()), now))
         return Reply(204)
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/launch/", methods=["GET"],
@@ -167,6 +176,7 @@ class GroupRoutes(PlanPreviews):
                strict_slashes=False)
     @endpoint
     async def update_launch(self, request: Request, tenant_id: str, group_id: str) -> Reply:
+        now = self._clock.seconds()
         launch = validation.validate_launch_config(self._json(request))
         if self.config.identity is not None:
             await self._do(check_launch_config(tenant_id, launch))
@@ -177,24 +187,31 @@ class GroupRoutes(PlanPreviews):
             await self._do(store.UpdateLaunch(tenant_id, group_id, launch))
         except NoSuchGroup:
             raise no_such_group(tenant_id, group_id) from None
+        await self._journal(changes.launch_changed((tenant_id, group_id), str(uuid4()), now))
         return Reply(204)
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/pause/", methods=["POST"],
                strict_slashes=False)
     @endpoint
     async def pause(self, request: Request, tenant_id: str, group_id: str) -> Reply:
+        now = self._clock.seconds()
         await self._do(operations.modify_state(
             tenant_id, group_id, lambda g: evolve(g.state, paused=True)))
         await self._do(store.ClearDivergent(tenant_id, group_id))
+        await self._journal(changes.pause_changed((tenant_id, group_id), True, str(uuid4()),
+                                                  now))
         return Reply(204)
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/resume/", methods=["POST"],
                strict_slashes=False)
     @endpoint
     async def resume(self, request: Request, tenant_id: str, group_id: str) -> Reply:
+        now = self._clock.seconds()
         await self._do(operations.modify_state(
             tenant_id, group_id, lambda g: evolve(g.state, paused=False)))
         await self._do(store.MarkDivergent(tenant_id, group_id))
+        await self._journal(changes.pause_changed((tenant_id, group_id), False, str(uuid4()),
+                                                  now))
         return Reply(204)
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/converge/", methods=["POST"],
@@ -230,6 +247,7 @@ class GroupRoutes(PlanPreviews):
     @endpoint
     async def delete_server(self, request: Request, tenant_id: str, group_id: str,
                             server_id: str) -> Reply:
+        now = self._clock.seconds()
         replace = parse_bool(request, "replace", True)
         purge = parse_bool(request, "purge", True)
         if self.config.identity is None:
@@ -246,7 +264,10 @@ class GroupRoutes(PlanPreviews):
             purged = purge and not is_stack_group(group)
             return Reply(200, await self._dry_run(group, draining=server_id if purged else None,
                                                   without=None if purged else server_id))
-        await self._do(remove_server(tenant_id, group_id, server_id, replace, purge))
+        lowered = await self._do(remove_server(tenant_id, group_id, server_id, replace, purge))
+        await self._journal(changes.server_removed(
+            (tenant_id, group_id), server_id, replace, purge,
+            None if lowered is None else lowered.desired, str(uuid4()), now))
         return Reply(202)
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/servers/", methods=["GET"],

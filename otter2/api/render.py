@@ -162,7 +162,7 @@ def render_manifest(links: Links, group: ScalingGroup, policies: Sequence[Policy
     }
 
 
-def _instant(seconds: float) -> str:
+def instant(seconds: float) -> str:
     """An instant as ISO 8601 in UTC, to the millisecond."""
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -173,7 +173,7 @@ def render_execution(links: Links, execution: Execution) -> dict[str, Any]:
         "id": execution.execution_id,
         "policyId": execution.policy_id,
         "trigger": execution.trigger.value,
-        "at": _instant(execution.at),
+        "at": instant(execution.at),
         "outcome": "applied" if execution.refusal is None else "refused",
         "desiredCapacity": {"before": execution.desired_before,
                             "after": execution.desired_after},
@@ -189,5 +189,5 @@ def render_execution(links: Links, execution: Execution) -> dict[str, Any]:
         if value is not None:
             body[name] = value
     if execution.scheduled_for is not None:
-        body["scheduledFor"] = _instant(execution.scheduled_for)
+        body["scheduledFor"] = instant(execution.scheduled_for)
     return body

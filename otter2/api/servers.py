@@ -95,7 +95,8 @@ def find_member(tenant_id: str, group_id: str, server_id: str,
 @do
 def remove_server(tenant_id: str, group_id: str, server_id: str, replace: bool,
                   purge: bool) -> Any:
-    """An Effect that removes the server from the group; see the module docstring."""
+    """An Effect that removes the server from the group (see the module docstring):
+    the saved state if it lowered the desired capacity (no replacement), else None."""
     group, member = yield find_member(tenant_id, group_id, server_id, replace)
     if is_stack_group(group):
         yield remove_stack(group, member)
@@ -109,9 +110,11 @@ def remove_server(tenant_id: str, group_id: str, server_id: str, replace: bool,
         released = yield Effect(nova.replace_metadata_request(tenant_id, server_id, kept))
         if released.status != 200:
             raise _cloud_unavailable(f"release server {server_id}", released)
+    lowered = None
     if not replace:
-        yield modify_state(tenant_id, group_id, _one_fewer(server_id))
+        lowered = yield modify_state(tenant_id, group_id, _one_fewer(server_id))
     yield Effect(MarkDivergent(tenant_id, group_id))
+    return lowered
 
 
 def _heat_unavailable(what: str, why: str) -> APIError:
