@@ -78,11 +78,13 @@ def render_activity(event: JournalEvent) -> dict[str, Any]:
 
 def _next_link(url: str, events: Sequence[JournalEvent], limit: int,
                filters: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The ``next`` link of a page, keeping its filters: present iff the page is full."""
+    """The ``next`` link of a page, keeping its filters: present iff the page is full;
+    its query's parameters in alphabetical order, as the other lists' (rest-api §2.8)."""
     if len(events) < limit or not events:
         return []
-    query = urlencode({**{k: v for k, v in filters.items() if v not in (None, [])},
-                       "limit": limit, "marker": events[-1].event_id}, doseq=True)
+    given = {**{k: v for k, v in filters.items() if v not in (None, [])},
+             "limit": limit, "marker": events[-1].event_id}
+    query = urlencode(sorted(given.items()), doseq=True)
     return [{"href": f"{url}?{query}", "rel": "next"}]
 
 

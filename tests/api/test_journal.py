@@ -12,10 +12,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from attrs import evolve
 from effect import ComposedDispatcher
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet import reactor
+from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.cloud.metadata import GROUP_ID_KEY
 from otter2.cloud.request import ServiceRequest, ServiceType
+from otter2.api.journal import walk_back
 from otter2.config import Config, IdentityConfig
 from otter2.model import EventKind, JournalEvent
 from otter2.simulation import CloudHolder, SimulatedCloud, handle, simulated_dispatcher
@@ -128,8 +132,11 @@ class ActivityTests(JournalCase):
             links = answer.json["activities_links"]
             url = links[0]["href"].replace(URL_ROOT, self.base) if links else ""
             if links:
-                query = parse_qs(urlsplit(links[0]["href"]).query)
-                self.assertEqual((query["type"], query["limit"]), (["plan", "step"], ["2"]))
+                query = urlsplit(links[0]["href"]).query
+                self.assertEqual([pair.split("=")[0] for pair in query.split("&")],
+                                 ["limit", "marker", "type", "type"])
+                self.assertEqual((parse_qs(query)["type"], parse_qs(query)["limit"]),
+                                 (["plan", "step"], ["2"]))
         self.assertEqual(seen, ["c", "d", "b"])
 
     async def test_bad_arguments(self) -> None:
@@ -303,3 +310,65 @@ class HistoryTests(JournalCase):
         error = assert_error(self, await self.history(group_id, "nope"), 404,
                              "NoSuchServerActivityError")
         self.assertIn("No activity is recorded for server nope", error["message"])
+
+
+_IDS = [f"e{i}" for i in range(8)]
+
+
+@st.composite
+def _journals(draw: st.DrawFn) -> tuple[list[JournalEvent], set[str]]:
+    """Events linked at random (causes and plans among a few ids, some never
+    recorded: pruned), and which of the ids were recorded."""
+    recorded = draw(st.sets(st.sampled_from(_IDS), min_size=1))
+    events = []
+    for event_id in sorted(recorded):
+        cause = draw(st.none() | st.sampled_from(_IDS))
+        plan = draw(st.none() | st.sampled_from(_IDS))
+        kind = draw(st.sampled_from(list(EventKind)))
+        events.append(event("g", event_id, 1.0, kind, cause,
+                            **({} if plan is None else {"plan": plan})))
+    return events, recorded
+
+
+class WalkBackTests(SynchronousTestCase):
+    """The pure walk from an event to its root (``otter2.api.journal.walk_back``)."""
+
+    @given(_journals())
+    def test_walks_end_and_reach_only_roots(
+            self, journal: tuple[list[JournalEvent], set[str]]) -> None:
+        """With every recorded event known, a walk needs nothing more; it passes each
+        event once, never the one it starts from; it ends at a root of a root kind
+        without a cause, or says which cause was pruned or closed a cycle."""
+        events, recorded = journal
+        known = {e.event_id: e for e in events}
+        missing = set(_IDS) - recorded
+        for start in events:
+            walk = walk_back(start, known, missing)
+            ids = [e.event_id for e in walk.chain]
+            self.assertIsNone(walk.needs)
+            self.assertEqual(len(ids), len(set(ids)))
+            self.assertNotIn(start.event_id, ids)
+            ends = [walk.root is not None, walk.pruned is not None, walk.cycle is not None]
+            self.assertLessEqual(sum(ends), 1)
+            if walk.root is not None:
+                self.assertIsNone(walk.root.cause)
+                self.assertTrue(walk.root.kind.is_root)
+            if walk.pruned is not None:
+                self.assertIn(walk.pruned, missing)
+            if walk.cycle is not None:
+                self.assertIn(walk.cycle, {start.event_id, *ids})
+
+    @given(_journals())
+    def test_unknown_links_are_asked_for(
+            self, journal: tuple[list[JournalEvent], set[str]]) -> None:
+        """Knowing only the event walked from, the walk asks for its first link not yet
+        known, or has none to follow."""
+        events, _ = journal
+        for start in events:
+            walk = walk_back(start, {start.event_id: start}, set())
+            links = [link for link in (start.details.get("plan"), start.cause)
+                     if link is not None and link != start.event_id]
+            if links:
+                self.assertEqual(walk.needs, links[0])
+            else:
+                self.assertIsNone(walk.needs)
