@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from twisted.internet import reactor
 from twisted.trial.unittest import SynchronousTestCase
 
+from otter2.api.journal import walk_back
 from otter2.cloud.metadata import GROUP_ID_KEY
 from otter2.cloud.request import ServiceRequest, ServiceType
-from otter2.api.journal import walk_back
 from otter2.config import Config, IdentityConfig
 from otter2.model import EventKind, JournalEvent
 from otter2.simulation import CloudHolder, SimulatedCloud, handle, simulated_dispatcher
