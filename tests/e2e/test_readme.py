@@ -70,6 +70,8 @@ class MimicWalkThroughTests(SynchronousTestCase):
             self.assertEqual((len(ids), len(set(ids))), (2, 1), output)
             self.assertEqual(output.count('"idempotencyKey": "alarm-1"'), 1, output)
             self.assertRegex(output, r'"before": 2,\s+"after": 5')
+            # the journal: the execution is an activity, with its receipt's id
+            self.assertRegex(output, rf'"id": "{ids[0]}",\s+"type": "execution"')
             self.assertEqual(output.count('"stack_status": "UPDATE_COMPLETE"'), 3, output)
         finally:
             os.killpg(runner.pid, signal.SIGINT)
@@ -125,6 +127,9 @@ class WalkThroughTests(SynchronousTestCase):
         self.assertEqual(execution_ids[2], execution_ids[3], output)
         self.assertIn(f'"id": "{execution_ids[3]}"', output)
         self.assertIn('"idempotencyKey": "alarm-42"', output)
+        # the journal lists the executions and the group's creation
+        self.assertIn('"type": "execution"', output)
+        self.assertIn('"change": "group_created"', output)
         # Every answer is JSON, the bodiless 202 of a capability URL included.
         self.assertEqual(len(re.findall(r"(?im)^content-type: application/json", output)),
                          len(statuses), output)
