@@ -28,9 +28,9 @@ lands after any write of the new one, whatever the delays between: the two
 owners' writes of a group are ordered, every old one before every new one.
 What remains is a write of the old owner checked just before the claim and
 landing after it, before the new owner's first write of that group: the
-group's row sees it as the old owner's last write (the new owner's state
-write, computed from an older version, then loses its compare-and-set and
-is computed again).
+group's row sees it as the old owner's last write, and a state the new
+owner computed from the version before it loses its compare-and-set and is
+computed again. (Execution receipts, recorded by the API, carry no fence.)
 
 Against the failure cases of Note [Fencing]:
 - SIGKILL: nothing changes; the dead node's tokens are older than the claim
