@@ -74,7 +74,7 @@ from otter2.service.listening import (
 from otter2.service.loop import loop_check
 from otter2.service.scheduler import Scheduler, scheduler_check
 from otter2.service.selfheal import SelfHeal
-from otter2.store.cassandra import CassandraGroupStore, Unfenced
+from otter2.store.cassandra import CassandraGroupStore
 from otter2.store.cassandra_session import connect
 from otter2.store.intents import ClaimBucket, marks_divergent
 from otter2.store.sqlite import SQLiteGroupStore
@@ -232,13 +232,11 @@ def _store(config: Config, reactor: Any,
     usable (the SQLite file opened, or the Cassandra cluster reached and its
     schema found, then closed again): `StoreUnavailable` says why not. See
     Note [Failing to start]. Several nodes (``zookeeper``) share an SQLite
-    file (Note [Group cache]); the Cassandra store does not fence writes yet,
-    so it serves one node.
+    file (Note [Group cache]) or a Cassandra cluster (Note [Cassandra
+    fencing]).
     """
     store = config.store
     if store.backend == "cassandra":
-        if config.zookeeper is not None:
-            raise StoreUnavailable(str(Unfenced()))
         cluster, _ = connect(store.hosts, store.port, store.keyspace)
         cluster.shutdown()
         return CassandraGroupStore(reactor.callFromThread, store.hosts, store.port,

@@ -170,13 +170,15 @@ class StartFailureTests(SynchronousTestCase):
                              "connection refused")
 
     def test_cassandra_with_several_nodes(self) -> None:
-        """Several nodes (zookeeper) on the Cassandra store, which does not fence
-        writes yet, are refused at once, saying why."""
+        """Several nodes (zookeeper) may share the Cassandra store, which fences their
+        writes: such a daemon goes on to reach the cluster (here, none answers)."""
+        port = free_port()
         self.assert_one_line(["--port", "tcp:0:interface=127.0.0.1"],
-                             {"store": {"backend": "cassandra", "hosts": ["127.0.0.1"]},
+                             {"store": {"backend": "cassandra", "hosts": ["127.0.0.1"],
+                                        "port": port},
                               "zookeeper": {"hosts": "127.0.0.1:2181"}},
-                             "otter2: the Cassandra store does not fence writes yet: several "
-                             "nodes (zookeeper) need the embedded SQLite store for now")
+                             f"otter2: cannot reach Cassandra at 127.0.0.1 port {port}: "
+                             "connection refused")
 
     def test_store_unwritable(self) -> None:
         """A store path where otter2 may not write is refused with the system's reason."""

@@ -62,6 +62,14 @@ Failures:
   commits, its fence checked before any newer claim: the buckets move late,
   never unsafely.
 
+On Cassandra the check and the write cannot be one transaction (a claim
+and a group are different partitions): the token is checked against the
+claim before the write, and against the greatest token that has written
+the group in the write's own compare-and-set, so a stale write may land
+after a claim but never after the new owner's first write of that group;
+a mark cleared as the bucket is claimed is put back. See Note [Cassandra
+fencing] in ``otter2.store.cassandra_fencing``.
+
 The honest limit: calls to the cloud cannot carry a token. A node that lost
 its bucket (cut off, or paused and resumed) may still make the cloud calls
 of the iteration it had in flight, or of one it starts in the moment before

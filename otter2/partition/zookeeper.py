@@ -7,7 +7,10 @@ kazoo blocks and calls back from its own threads. Every blocking call runs
 in the reactor's thread pool (``deferToThread``) and every kazoo callback
 (a watch, a change of the connection's state) only hands its news to the
 reactor's thread (``callFromThread``): the state below is touched on the
-reactor's thread alone.
+reactor's thread alone. The partition's own waits (before joining again,
+before claiming again after a failed claim) are timers of its ``clock``,
+which tests drive by hand while ZooKeeper is real; the session's timeout is
+kazoo's and ZooKeeper's, in real time.
 
 test-case-name: tests.partition.test_zookeeper
 """
@@ -26,6 +29,7 @@ from kazoo.protocol.states import WatchedEvent
 from kazoo.recipe.watchers import ChildrenWatch
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 
@@ -37,6 +41,8 @@ log = Logger(namespace="otter2.partition")
 
 #: Seconds between attempts to join when ZooKeeper cannot be reached.
 RETRY_JOIN = 5.0
+#: Seconds before claiming again buckets whose claim failed in the store.
+RETRY_CLAIM = 1.0
 
 
 class ZooKeeperPartition(Service):
@@ -48,8 +54,12 @@ class ZooKeeperPartition(Service):
 
     def __init__(self, reactor: Any, hosts: str, buckets: Sequence[int],
                  claim: Callable[[int], Deferred[int]], path: str = "/otter2",
-                 session_timeout: float = 10.0, identifier: str | None = None) -> None:
+                 session_timeout: float = 10.0, identifier: str | None = None,
+                 clock: IReactorTime | None = None) -> None:
+        """``reactor`` hears kazoo's news (``callFromThread``); ``clock`` (the
+        reactor if None) times the partition's waits."""
         self._reactor = reactor
+        self._clock: IReactorTime = clock or reactor
         self.hosts = hosts
         self.buckets = sorted(buckets)
         self._claim = claim
@@ -63,6 +73,9 @@ class ZooKeeperPartition(Service):
         self.members: list[str] = []
         self.held: dict[int, int] = {}  # bucket -> its token, recorded in the store
         self._claiming: set[int] = set()
+        #: Buckets ours by the assignment whose owner node another node still
+        #: holds: a watch brings us back when it lets go.
+        self.awaiting: set[int] = set()
         self._releasing: set[int] = set()
         self._busy: Counter[int] = Counter()
         self.connected = False
@@ -101,6 +114,11 @@ class ZooKeeperPartition(Service):
     def subscribe(self, changed: Callable[[], None]) -> None:
         self._subscribers.append(changed)
 
+    @property
+    def claiming(self) -> frozenset[int]:
+        """The buckets being taken now (their owner node, then their token)."""
+        return frozenset(self._claiming)
+
     # -- the service ---------------------------------------------------------------
 
     def startService(self) -> None:
@@ -124,7 +142,7 @@ class ZooKeeperPartition(Service):
             self._client = None
         deferToThread(_close, client).addErrback(lambda _: None)
         if self.running and not self._stopping:
-            self._retry = self._reactor.callLater(RETRY_JOIN, self._begin)
+            self._retry = self._clock.callLater(RETRY_JOIN, self._begin)
 
     def stopService(self) -> Deferred[None]:
         """Start no more work, wait for the work begun, then leave: closing the session
@@ -217,6 +235,7 @@ class ZooKeeperPartition(Service):
             self._rejoin = True
             self.held.clear()
             self._claiming.clear()
+            self.awaiting.clear()
             self._releasing.clear()
             log.warn("The ZooKeeper session ended: this node owns no bucket until it rejoins")
         elif state == KazooState.CONNECTED and not self._stopping:
@@ -240,6 +259,7 @@ class ZooKeeperPartition(Service):
             return
         wanted = buckets_of(self.member, self.members, self.buckets) \
             if self.member in self.members else frozenset()
+        self.awaiting &= wanted
         for bucket in list(self.held):
             if bucket not in wanted and bucket not in self._releasing:
                 self._releasing.add(bucket)
@@ -262,8 +282,10 @@ class ZooKeeperPartition(Service):
         if session != self._session:
             return None
         if not taken:  # its owner still holds it: the watch brings us back
+            self.awaiting.add(bucket)
             self._claiming.discard(bucket)
             return None
+        self.awaiting.discard(bucket)
         return self._claim(bucket).addCallback(self._claimed, bucket, session)
 
     def _claimed(self, token: int, bucket: int, session: int) -> None:
@@ -292,9 +314,9 @@ class ZooKeeperPartition(Service):
         d.addCallback(lambda _: self._retry_later(session))
 
     def _retry_later(self, session: int) -> None:
-        """Rebalance again in a second (once, however many claims failed)."""
+        """Rebalance again in `RETRY_CLAIM` seconds (once, however many claims failed)."""
         if self.running and (self._retry is None or not self._retry.active()):
-            self._retry = self._reactor.callLater(1.0, self._rebalance, session)
+            self._retry = self._clock.callLater(RETRY_CLAIM, self._rebalance, session)
 
     def _release(self, bucket: int) -> None:
         """Let go of ``bucket``, whose work is over: the next owner may take it."""

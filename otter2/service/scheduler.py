@@ -5,7 +5,10 @@ at most ``batchsize`` at a time, each exactly once (Note [Exactly once] in
 ``otter2.scheduling``), and logs one line per event fired. Each event is
 fired while its bucket is held (`Ownership.begin`) and its firing carries
 the bucket's fence, so a bucket moving to another node never fires an event
-twice (Note [Fencing] in ``otter2.partition``).
+twice (Note [Fencing] in ``otter2.partition``). When this node gains buckets
+(another node left), their events may be overdue already: the partition
+calls `Scheduler.look_now` (the scheduler subscribes to it), and they are
+fired on the reactor's next turn rather than at the end of the interval.
 
 test-case-name: tests.service.test_scheduler
 """
@@ -19,7 +22,7 @@ from attrs import frozen
 from effect import Effect
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from txeffect import perform
 
@@ -62,7 +65,10 @@ class Scheduler(Service):
         self.batchsize = batchsize
         self._ownership: Ownership = ownership or AllBuckets(buckets)
         self.repeater = Repeater(clock, interval, self.tick, "scheduler")
+        self._ownership.subscribe(self.look_now)
         self._ticking: Deferred[None] | None = None
+        self._again = False  # asked to look again while a tick runs
+        self._prompt: IDelayedCall | None = None
         self._stopped = False
 
     def startService(self) -> None:
@@ -75,6 +81,9 @@ class Scheduler(Service):
         Service.stopService(self)
         self._stopped = True
         self.repeater.stop()
+        if self._prompt is not None and self._prompt.active():
+            self._prompt.cancel()
+        self._prompt = None
         ticking = self._ticking
         return Deferred.fromCoroutine(self._wait(ticking))
 
@@ -88,26 +97,44 @@ class Scheduler(Service):
                                         intent if isinstance(intent, Effect) else Effect(intent))
         return result
 
+    def look_now(self) -> None:
+        """
+        Fire the due events of the owned buckets on the reactor's next turn
+        rather than at the next interval, unless that is planned already:
+        this node just gained buckets, whose events may be overdue.
+        """
+        if not self.running or self._stopped or self._prompt is not None:
+            return
+        self._prompt = self._clock.callLater(0, self._prompted)
+
+    def _prompted(self) -> None:
+        self._prompt = None
+        self.tick()
+
     def tick(self) -> Deferred[None]:
-        """Fire every due event of the owned buckets, a batch at a time."""
+        """Fire every due event of the owned buckets, a batch at a time; if a tick
+        runs already, it looks again once it is done (its end is returned)."""
+        if self._ticking is not None and not self._ticking.called:
+            self._again = True
+            return self._ticking
         self._ticking = Deferred.fromCoroutine(self._tick())
         return self._ticking
 
     async def _tick(self) -> None:
         while not self._stopped:
-            now = self._clock.seconds()
+            self._again = False
             buckets = self.buckets
-            if not buckets:
-                return
-            try:
-                due: list[ScheduledEvent] = await self._do(
-                    DueEvents(buckets, now, self.batchsize))
-            except Exception:
-                log.failure("Could not read the due schedule events")
-                return
+            due: list[ScheduledEvent] = []
+            if buckets:
+                try:
+                    due = await self._do(
+                        DueEvents(buckets, self._clock.seconds(), self.batchsize))
+                except Exception:
+                    log.failure("Could not read the due schedule events")
+                    return
             for event in due:
                 await self._fire(event)
-            if len(due) < self.batchsize:
+            if len(due) < self.batchsize and not self._again:
                 return
 
     @property

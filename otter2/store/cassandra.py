@@ -7,8 +7,9 @@ applied by ``scripts/otter2-cql-schema``.
 `CassandraGroupStore` keeps groups, their state and the divergent marks
 itself, and hands policies and webhooks to `CassandraPolicies`, scheduled
 events to `CassandraEvents` (Note [Cassandra events]), execution receipts to
-`CassandraExecutions` (Note [Cassandra receipts]), the activity journal to
-`CassandraJournal` (Note [Cassandra journal]).
+`CassandraExecutions` (Note [Cassandra receipts]), bucket claims and the
+fencing of writes to `CassandraFences` (Note [Cassandra fencing]), the
+activity journal to `CassandraJournal` (Note [Cassandra journal]).
 
 # Note [Cassandra consistency]
 Each statement chooses its level; they are, for every table:
@@ -17,7 +18,8 @@ Each statement chooses its level; they are, for every table:
 |---|---|
 | reads of rows (groups, policies, webhooks, events, capability index, marks) | QUORUM |
 | writes without a condition (policies, webhooks, index rows, event rows), logged batches | QUORUM |
-| lightweight transactions (every write of ``scaling_group`` and ``divergent``) | SERIAL for Paxos, QUORUM for the commit |
+| lightweight transactions (every write of ``scaling_group``, ``divergent`` and ``bucket_owner``) | SERIAL for Paxos, QUORUM for the commit |
+| reads of ``bucket_owner`` (a bucket's latest claim) | SERIAL |
 | receipts copied to ``executions``, and their expiry | QUORUM |
 | the journal's reads, its appends and expiry (logged batches) | QUORUM |
 | counts for metrics, the health check | ONE |
@@ -54,7 +56,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from attrs import evolve
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred
 
 from otter2.model import (
     CapabilityTarget,
@@ -71,6 +73,7 @@ from otter2.model import (
 from otter2.model.cloud import RecordedServer
 from otter2.store.cassandra_events import CassandraEvents, read_group_row
 from otter2.store.cassandra_executions import CassandraExecutions
+from otter2.store.cassandra_fencing import CassandraFences, has_row, raise_fences
 from otter2.store.cassandra_journal import CassandraJournal
 from otter2.store.cassandra_marks import CassandraMarks
 from otter2.store.cassandra_policies import CassandraPolicies
@@ -95,6 +98,7 @@ from otter2.store.cassandra_session import (
 )
 from otter2.store.documents import dump_servers, dumps
 from otter2.store.interface import (
+    FencedOut,
     NoSuchGroup,
     OverLimit,
     StaleVersion,
@@ -129,10 +133,11 @@ class CassandraGroupStore:
     def _connected(self, session: DriverSession) -> None:
         self._cql = CQLConnection(session, self._call_from_thread)
         self._marks = CassandraMarks(self._cql)
+        self._fences = CassandraFences(self._cql)
         self._policies = CassandraPolicies(self._cql)
-        self._events = CassandraEvents(self._cql, self._marks)
+        self._events = CassandraEvents(self._cql, self._marks, self._fences)
         self._executions = CassandraExecutions(self._cql, self._marks)
-        self._journal = CassandraJournal(self._cql)
+        self._journal = CassandraJournal(self._cql, self._fences)
 
     def start(self) -> None:
         """Connect (blocking, as the daemon starts); `StoreUnavailable` says why not."""
@@ -192,11 +197,12 @@ class CassandraGroupStore:
 
     @deferred
     async def save_state(self, state: GroupState, fence: Fence | None = None) -> GroupState:
-        _unfenced(fence)
-        answer = await self.cql.execute(write_state(state))
-        if not applied(answer):
-            raise StaleVersion() if found(answer, "version") else NoSuchGroup()
-        return evolve(state, version=state.version + 1)
+        if fence is None:
+            answer = await self.cql.execute(write_state(state))
+            if not applied(answer):
+                raise StaleVersion() if found(answer, "version") else NoSuchGroup()
+            return evolve(state, version=state.version + 1)
+        return await self._fences.save_state(state, fence)
 
     @deferred
     async def update_config(self, tenant_id: str, group_id: str,
@@ -236,23 +242,32 @@ class CassandraGroupStore:
     async def save_servers(self, tenant_id: str, group_id: str,
                            servers: Sequence[RecordedServer],
                            fence: Fence | None = None) -> None:
-        _unfenced(fence)
-        await self.cql.execute(Statement(
-            f"UPDATE scaling_group SET active = %s {_KEY} IF EXISTS",
-            (dump_servers(servers), tenant_id, group_id), lwt=True))
+        if fence is None:
+            await self.cql.execute(Statement(
+                f"UPDATE scaling_group SET active = %s {_KEY} IF EXISTS",
+                (dump_servers(servers), tenant_id, group_id), lwt=True))
+            return
+        await self._fences.write_row(tenant_id, group_id, {"active": dump_servers(servers)},
+                                     fence)
 
     @deferred
     async def delete_group(self, tenant_id: str, group_id: str,
                            fence: Fence | None = None) -> None:
-        _unfenced(fence)
         # The group's row goes last: until then a retry finds what is left.
-        row = await read_group_row(self.cql, tenant_id, group_id, "pending_events")
+        if fence is not None:  # the row's fences raised first: Note [Cassandra fencing]
+            await self._fences.write_row(tenant_id, group_id, {}, fence)
+        row = await read_group_row(self.cql, tenant_id, group_id, "pending_events, fences")
+        _, kept = raise_fences(row["fences"], fence) if row else ({}, {})
         pending = load_pending(row["pending_events"]) if row else {}
         await self._policies.delete_all(tenant_id, group_id, [
             pending_event(tenant_id, group_id, p, e) for p, e in pending.items()])
         await self._marks.clear(tenant_id, group_id, None)
-        await self.cql.execute(Statement(
-            f"DELETE FROM scaling_group {_KEY} IF EXISTS", (tenant_id, group_id), lwt=True))
+        answer = await self.cql.execute(Statement(
+            f"DELETE FROM scaling_group {_KEY} IF {'fences = %s' if kept else 'EXISTS'}",
+            (tenant_id, group_id, *kept.values()), lwt=True))
+        if kept and not applied(answer) and has_row(answer, "fences"):
+            await self._marks.mark(tenant_id, group_id)  # left to the new owner
+            raise FencedOut()
 
     # -- policies and webhooks: see CassandraPolicies ---------------------------
 
@@ -318,10 +333,8 @@ class CassandraGroupStore:
                    mark_divergent: bool,
                    execution: Execution | None = None,
                    fence: Fence | None = None) -> Deferred[None]:
-        if fence is not None:
-            return fail(Unfenced())
         return Deferred.fromCoroutine(self._events.fire_event(
-            event, state, next_event, mark_divergent, execution))
+            event, state, next_event, mark_divergent, execution, fence))
 
     # -- execution receipts: see CassandraExecutions -----------------------------
 
@@ -350,9 +363,8 @@ class CassandraGroupStore:
 
     def append_journal(self, events: Sequence[JournalEvent], retain_since: float,
                        fence: Fence | None = None) -> Deferred[None]:
-        if fence is not None:
-            return fail(Unfenced())
-        return Deferred.fromCoroutine(self._journal.append_journal(events, retain_since))
+        return Deferred.fromCoroutine(self._journal.append_journal(events, retain_since,
+                                                                   fence))
 
     def list_journal(self, tenant_id: str, group_id: str, limit: int, marker: str | None,
                      since: float | None = None, kinds: Sequence[str] = (),
@@ -371,7 +383,7 @@ class CassandraGroupStore:
     # -- divergent marks, metrics, health -------------------------------------
 
     def claim_bucket(self, bucket: int) -> Deferred[int]:
-        return fail(Unfenced())
+        return Deferred.fromCoroutine(self._fences.claim(bucket))
 
     @deferred
     async def mark_divergent(self, tenant_id: str, group_id: str) -> None:
@@ -380,8 +392,12 @@ class CassandraGroupStore:
     @deferred
     async def clear_divergent(self, tenant_id: str, group_id: str,
                               mark: int | None = None, fence: Fence | None = None) -> None:
-        _unfenced(fence)
-        await self._marks.clear(tenant_id, group_id, mark)
+        await self._fences.check(fence)
+        cleared = await self._marks.clear(tenant_id, group_id, mark)
+        if cleared and fence is not None and await self._fences.token(fence.bucket) > fence.token:
+            # Claimed meanwhile: the mark is the new owner's; Note [Cassandra fencing].
+            await self._marks.mark(tenant_id, group_id)
+            raise FencedOut()
 
     def list_divergent(self) -> Deferred[list[DivergentMark]]:
         return Deferred.fromCoroutine(self._marks.list())
@@ -408,17 +424,3 @@ class CassandraGroupStore:
                                          consistency=ONE))
         return time.monotonic() - start
 
-
-class Unfenced(StoreError):
-    """The Cassandra store was given a fencing token: it does not fence writes yet."""
-
-    def __init__(self) -> None:
-        super().__init__("the Cassandra store does not fence writes yet: several nodes "
-                         "(zookeeper) need the embedded SQLite store for now")
-
-
-def _unfenced(fence: Fence | None) -> None:
-    """`Unfenced` for a write made with a fencing token; see Note [Fencing] in
-    ``otter2.partition`` and Note [Cassandra events] for how it would be added."""
-    if fence is not None:
-        raise Unfenced()

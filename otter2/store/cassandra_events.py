@@ -49,14 +49,9 @@ re-insert, or the read after it sees the LWT that preceded the re-insert;
 that holds while the clocks of the nodes (whose timestamps order the
 deletion and the insert) disagree by less than those round trips.
 
-Fencing (a node writes for a bucket only while it owns it) extends this
-without a new mechanism: Cassandra compares within one partition only, so
-a check of a per-bucket owner row (``bucket_owner``, claimed by its own LWT
-when a node takes the bucket over) cannot join the group's LWT; the owner's
-token would instead be compared in the group's row, adding ``AND fence <=
-?`` (and ``SET fence = ?``) to the conditions `write_state` and
-`replace_pending` build, which every state write and firing already goes
-through. The event's bucket comes with it (``ScheduledEvent.bucket``).
+Fencing (a node writes for a bucket only while it owns it) adds ``AND
+fences = ?`` to the firing's LWT: see Note [Cassandra fencing]. The event's
+bucket is its fence's.
 
 test-case-name: tests.store.test_cassandra, tests.store.test_stores
 """
@@ -65,8 +60,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from otter2.model import Execution, GroupState, ScheduledEvent
+from otter2.model import Execution, Fence, GroupState, ScheduledEvent
 from otter2.model.journal import from_execution
+from otter2.store.cassandra_fencing import CassandraFences, raise_fences
 from otter2.store.cassandra_marks import CassandraMarks
 from otter2.store.cassandra_rows import (
     EVENT_COLUMNS,
@@ -94,7 +90,7 @@ from otter2.store.cassandra_session import (
     found,
     gather,
 )
-from otter2.store.interface import NoSuchGroup, StaleEvent, StaleVersion
+from otter2.store.interface import FencedOut, NoSuchGroup, StaleEvent, StaleVersion
 
 
 async def read_group_row(cql: CQLConnection, tenant_id: str, group_id: str,
@@ -154,9 +150,11 @@ async def replace_event(cql: CQLConnection, tenant_id: str, group_id: str, polic
 class CassandraEvents:
     """The scheduled events of `CassandraGroupStore`; Note [Cassandra events]."""
 
-    def __init__(self, cql: CQLConnection, marks: CassandraMarks) -> None:
+    def __init__(self, cql: CQLConnection, marks: CassandraMarks,
+                 fences: CassandraFences) -> None:
         self._cql = cql
         self._marks = marks
+        self._fences = fences
 
     async def due_events(self, buckets: Sequence[int], now: float,
                          limit: int) -> list[ScheduledEvent]:
@@ -176,14 +174,17 @@ class CassandraEvents:
 
     async def fire_event(self, event: ScheduledEvent, state: GroupState | None,
                          next_event: ScheduledEvent | None, mark_divergent: bool,
-                         execution: Execution | None = None) -> None:
-        """Consume ``event`` with the change it causes and its receipt; Note [Cassandra
-        events], Note [Cassandra receipts]."""
+                         execution: Execution | None = None,
+                         fence: Fence | None = None) -> None:
+        """Consume ``event`` with the change it causes and its receipt, fenced with
+        ``fence``; Note [Cassandra events], Note [Cassandra receipts], Note
+        [Cassandra fencing]."""
         tenant_id, group_id = event.tenant_id, event.group_id
+        await self._fences.check(fence)
         if next_event is not None:
             await self._cql.execute(insert_event(next_event))
         row = await read_group_row(self._cql, tenant_id, group_id,
-                                   "version, pending_events, receipts")
+                                   "version, pending_events, receipts, fences")
         while True:
             if row is None:
                 if state is not None:
@@ -199,11 +200,16 @@ class CassandraEvents:
             if state is not None and row["version"] != state.version:
                 await self._refused(event, False, next_event, pending)
                 raise StaleVersion()
+            try:
+                sets, compared = raise_fences(row.get("fences"), fence)
+            except FencedOut:
+                await self._refused(event, False, next_event, pending)
+                raise
             written = {p: e for p, e in pending.items() if p != event.policy_id}
             if next_event is not None:
                 written[next_event.policy_id] = describe(next_event)
-            sets = {"pending_events": dump_pending(written)}
-            compared = {"pending_events": row["pending_events"]}
+            sets["pending_events"] = dump_pending(written)
+            compared["pending_events"] = row["pending_events"]
             if execution is not None:
                 await keep_receipts(self._cql, tenant_id, group_id, row["receipts"])
                 sets["receipts"] = dump_receipts([execution])

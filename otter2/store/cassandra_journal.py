@@ -29,6 +29,13 @@ partitions with its policies (``CassandraPolicies.delete_all``). An append
 checks that the group's row exists first, so a deleted group's journal takes
 nothing, but one racing the deletion may leave rows no group lists.
 
+A fenced append (convergence's) first reads its bucket's claim, as every
+fenced write does (Note [Cassandra fencing]), and is refused with `FencedOut`
+if a later owner has claimed the bucket. The journal's rows are not the
+group's row, so no LWT orders them after the claim: an append already past
+that read may still land after it. Its events then record what the old owner
+did, which stays true; nothing reads the journal to decide anything.
+
 test-case-name: tests.store.test_stores, tests.store.test_cassandra
 """
 
@@ -37,10 +44,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from otter2.model import JournalEvent
+from otter2.model import Fence, JournalEvent
 from otter2.model.journal import from_execution
 from otter2.store import journal
 from otter2.store.cassandra_events import read_group_row
+from otter2.store.cassandra_fencing import CassandraFences
 from otter2.store.cassandra_rows import JOURNAL_COLUMNS, insert_journal, load_receipts
 from otter2.store.cassandra_session import CQLConnection, Row, Statement, batch, gather
 
@@ -56,8 +64,9 @@ def _event(row: Row) -> JournalEvent:
 class CassandraJournal:
     """The journal of `CassandraGroupStore`; Note [Cassandra journal]."""
 
-    def __init__(self, cql: CQLConnection) -> None:
+    def __init__(self, cql: CQLConnection, fences: CassandraFences) -> None:
         self._cql = cql
+        self._fences = fences
 
     async def _held(self, tenant_id: str, group_id: str) -> list[JournalEvent]:
         """The events of the receipts the group's row holds (not yet copied out)."""
@@ -73,8 +82,9 @@ class CassandraJournal:
             (tenant_id, group_id, event_id))) for event_id in dict.fromkeys(event_ids)])
         return {row["event_id"]: row["at"] for rows in answers for row in rows}
 
-    async def append_journal(self, events: Sequence[JournalEvent],
-                             retain_since: float) -> None:
+    async def append_journal(self, events: Sequence[JournalEvent], retain_since: float,
+                             fence: Fence | None = None) -> None:
+        await self._fences.check(fence)
         if not events:
             return
         tenant_id, group_id = events[0].tenant_id, events[0].group_id

@@ -49,15 +49,17 @@ class CassandraMarks:
                 return new
             current = answer[0].get("mark")
 
-    async def clear(self, tenant_id: str, group_id: str, mark: int | None) -> None:
-        """Withdraw the group's mark: always, or only if it is still ``mark``."""
+    async def clear(self, tenant_id: str, group_id: str, mark: int | None) -> bool:
+        """Withdraw the group's mark: always, or only if it is still ``mark``;
+        whether there was one to withdraw."""
         if mark is None:
-            await self._cql.execute(Statement(
+            answer = await self._cql.execute(Statement(
                 f"DELETE FROM divergent {_KEY} IF EXISTS", (tenant_id, group_id), lwt=True))
         else:
-            await self._cql.execute(Statement(
+            answer = await self._cql.execute(Statement(
                 f"DELETE FROM divergent {_KEY} IF mark = %s", (tenant_id, group_id, mark),
                 lwt=True))
+        return applied(answer)
 
     async def list(self) -> list[DivergentMark]:
         """Every mark, by tenant and group (a scan of the small table)."""

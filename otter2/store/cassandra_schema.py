@@ -4,7 +4,9 @@ Applying otter2's CQL schema (``schema/cassandra/*.cql``) to a keyspace, as
 replication asked for, then each file not yet applied is run, statement by
 statement, and recorded in the keyspace's ``schema_migration`` table. Run it
 again and nothing happens; a file interrupted half way runs again whole
-(its statements are idempotent: ``IF NOT EXISTS``).
+(its statements are idempotent: ``IF NOT EXISTS``, and an ``ALTER TABLE ...
+ADD`` of a column the table has already is skipped, as Cassandra before 4.1
+has no ``ADD IF NOT EXISTS``).
 
 test-case-name: tests.store.test_cassandra_schema
 """
@@ -55,6 +57,21 @@ def statements(text: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
+_ADD_COLUMN = re.compile(r"ALTER\s+TABLE\s+(\w+)\s+ADD\s+(\w+)\s", re.IGNORECASE)
+
+
+def _has_column(session: Any, keyspace: str, statement: str) -> bool:
+    """Whether ``statement`` adds a column its table has already."""
+    adding = _ADD_COLUMN.match(statement)
+    if adding is None:
+        return False
+    table, column = adding.group(1).lower(), adding.group(2).lower()
+    rows = session.execute("SELECT column_name FROM system_schema.columns "
+                           "WHERE keyspace_name = %s AND table_name = %s", (keyspace, table))
+    return column in {row["column_name"] if isinstance(row, dict) else row.column_name
+                      for row in rows}
+
+
 def apply_schema(session: Any, keyspace: str, replication: str,
                  schema_dir: Path = SCHEMA_DIR) -> list[str]:
     """
@@ -77,7 +94,8 @@ def apply_schema(session: Any, keyspace: str, replication: str,
         if path.name in done:
             continue
         for statement in statements(path.read_text()):
-            session.execute(statement)
+            if not _has_column(session, keyspace, statement):
+                session.execute(statement)
         session.execute("INSERT INTO schema_migration (name, applied_at) VALUES (%s, %s)",
                         (path.name, datetime.now(UTC)))
         applied.append(path.name)

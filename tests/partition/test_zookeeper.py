@@ -3,6 +3,9 @@ Tests for otter2.partition.zookeeper against a real ZooKeeper (tests/zookeeper.p
 and a real SQLite store: nodes split the buckets, hand them over only once
 their work has ended, and a node cut off from ZooKeeper stops working before
 another takes its buckets, whose late writes the store refuses.
+
+The partitions' own waits run on a `task.Clock` the tests advance by hand;
+ZooKeeper's news (members, owner nodes, sessions) is awaited as it comes.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from typing import Any
 from twisted.internet import reactor
 from twisted.internet.defer import fail
 from twisted.internet.interfaces import IReactorThreads
-from twisted.internet.task import deferLater
+from twisted.internet.task import Clock, deferLater
 from twisted.protocols.portforward import ProxyFactory, ProxyServer
 from twisted.trial.unittest import TestCase
 
 from otter2.model import Fence
 from otter2.partition import ZooKeeperPartition, buckets_of
+from otter2.partition.zookeeper import RETRY_CLAIM
 from otter2.store.interface import FencedOut, StoreUnavailable
 from otter2.store.sqlite import SQLiteGroupStore
 from tests.store.test_stores import group
@@ -72,11 +76,13 @@ class ZooKeeperPartitionTests(TestCase):
         self.path = self.zookeeper.path()
         self.store = SQLiteGroupStore(IReactorThreads(reactor), self.mktemp() + ".sqlite")
         self.addCleanup(self.store.close)
+        self.clock = Clock()  # the partitions' waits
 
-    def node(self, name: str, hosts: str | None = None) -> ZooKeeperPartition:
+    def node(self, name: str, hosts: str | None = None,
+             claim: Callable[[int], Any] | None = None) -> ZooKeeperPartition:
         partition = ZooKeeperPartition(reactor, hosts or self.zookeeper.hosts, BUCKETS,
-                                       self.store.claim_bucket, path=self.path,
-                                       session_timeout=2.0, identifier=name)
+                                       claim or self.store.claim_bucket, path=self.path,
+                                       session_timeout=2.0, identifier=name, clock=self.clock)
         partition.startService()
         self.addCleanup(lambda: partition.stopService() if partition.running else None)
         return partition
@@ -92,6 +98,14 @@ class ZooKeeperPartitionTests(TestCase):
             if time.monotonic() > deadline:
                 raise AssertionError(f"not {what} within {seconds} s")
             await deferLater(reactor, 0.02, lambda: None)
+
+    @staticmethod
+    def share(node: ZooKeeperPartition) -> set[int] | None:
+        """The buckets the assignment gives ``node`` among the members it sees (None
+        before it has joined)."""
+        if node.member is None or node.member not in node.members:
+            return None
+        return set(buckets_of(node.member, node.members, BUCKETS))
 
     @staticmethod
     def split(*nodes: ZooKeeperPartition) -> bool:
@@ -123,10 +137,10 @@ class ZooKeeperPartitionTests(TestCase):
         await self.until(lambda: self.split(a), "owning every bucket alone")
         turns = {bucket: a.begin(bucket) for bucket in BUCKETS}
         b = self.node("b")
-        await self.until(lambda: len(a.members) == 2 and len(b.members) == 2, "seeing b")
-        await deferLater(reactor, 1.0, lambda: None)
+        await self.until(lambda: len(a.members) == 2 and self.share(b) == b.awaiting,
+                         "b finding each bucket of its share held by a")
         self.assertEqual(list(b.owned()), [], "b took a bucket a still works for")
-        self.assertEqual(len(a.owned()) + len(b.owned()) < len(BUCKETS), True)
+        self.assertEqual(sorted(a.owned()), sorted(set(BUCKETS) - b.awaiting))
         for bucket in BUCKETS:
             self.assertIsNotNone(turns[bucket])
             a.end(bucket)
@@ -159,29 +173,29 @@ class ZooKeeperPartitionTests(TestCase):
         proxy.mend()
         await self.until(lambda: self.split(a, b), "split again once mended", 30)
 
-
-
     async def test_failed_claim_leaves_the_bucket_free(self) -> None:
         """A node that cannot claim tokens (its store fails) does not keep the buckets'
-        nodes: another node gets its own share, and once the store answers again
-        the first gets the rest."""
+        nodes: another node gets its own share; once the store answers again, the
+        first claims the rest when its wait before claiming again is over, not
+        before."""
         failing = [True]
 
         def claim(bucket: int) -> Any:
             if failing[0]:
                 return fail(StoreUnavailable("the store is closed"))
             return self.store.claim_bucket(bucket)
-        a = ZooKeeperPartition(reactor, self.zookeeper.hosts, BUCKETS, claim, path=self.path,
-                               session_timeout=2.0, identifier="a")
-        a.startService()
-        self.addCleanup(lambda: a.stopService() if a.running else None)
-        await self.until(lambda: a.member is not None, "a joined")
-        await deferLater(reactor, 0.5, lambda: None)
+        a = self.node("a", claim=claim)
+        await self.until(lambda: self.clock.getDelayedCalls() != [], "a waiting to claim again")
         b = self.node("b")
         await self.until(lambda: len(b.members) == 2 and len(b.owned()) > 0
-                         and b.owned() == sorted(set(BUCKETS) - buckets_of(
-                             a.member or "", b.members, BUCKETS)), "b owning its share")
+                         and b.owned() == sorted(set(BUCKETS) - (self.share(a) or set())),
+                         "b owning its share")
+        await self.until(lambda: len(a.members) == 2 and not a.claiming,
+                         "a's claims of its share failed")
         self.assertEqual(list(a.owned()), [])
         failing[0] = False
+        await deferLater(reactor, 0, lambda: None)
+        self.assertEqual(list(a.owned()), [], "a claimed before its wait was over")
+        self.clock.advance(RETRY_CLAIM)
         await self.until(lambda: self.split(a, b), "split once the store answers")
         self.flushLoggedErrors(StoreUnavailable)

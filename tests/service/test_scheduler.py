@@ -5,12 +5,14 @@ one interval of their time, exactly once, whatever happens around them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from attrs import evolve
 from effect import ComposedDispatcher, base_dispatcher
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorThreads
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase, TestCase
@@ -22,7 +24,7 @@ from otter2.metrics import Metrics
 from otter2.model import Fence, GroupState, Policy, ScalingGroup, ScheduledEvent
 from otter2.partition import AllBuckets
 from otter2.service.scheduler import Scheduler
-from otter2.store.intents import FireEvent
+from otter2.store.intents import DueEvents, FireEvent
 from otter2.store.memory import MemoryGroupStore
 from otter2.store.sqlite import SQLiteGroupStore
 from tests.service.test_converger import FencedOwnership
@@ -273,16 +275,72 @@ class ObservedFiringTests(SchedulerTestCase):
         self.assertEqual(
             [value(metrics, "otter2_scheduler_events_fired_total", outcome="executed"),
              value(metrics, "otter2_scheduler_event_lateness_seconds_count")], [3, 3])
+class GainingOwnership(FencedOwnership):
+    """The buckets of ``fences``, to which `gain` adds one, telling the subscribers."""
+
+    def __init__(self, fences: dict[int, Fence]) -> None:
+        super().__init__(fences)
+        self.subscribers: list[Callable[[], None]] = []
+
+    def subscribe(self, changed: Callable[[], None]) -> None:
+        self.subscribers.append(changed)
+
+    def gain(self, fence: Fence) -> None:
+        self.fences[fence.bucket] = fence
+        for changed in self.subscribers:
+            changed()
+
+
 class OwnedBucketsTests(SchedulerTestCase):
     """With several nodes, the scheduler fires its own buckets' events only, fenced
     (Note [Fencing]); in 4 buckets g1 is in bucket 2 and g2 in bucket 4."""
 
-    def owning(self, ownership: Any) -> None:
-        dispatcher = ComposedDispatcher([store_dispatcher(self.store),
+    def owning(self, ownership: Any, interval: float = 10, wrap: Any = None) -> None:
+        dispatcher = ComposedDispatcher([wrap or (lambda intent: None),
+                                         store_dispatcher(self.store),
                                          world_dispatcher(self.clock),
                                          make_twisted_dispatcher(self.clock), base_dispatcher])
-        self.scheduler = Scheduler(self.clock, dispatcher, interval=10, batchsize=100,
+        self.scheduler = Scheduler(self.clock, dispatcher, interval=interval, batchsize=100,
                                    buckets=range(1, BUCKETS + 1), ownership=ownership)
+
+    def test_gained_bucket_fires_at_once(self) -> None:
+        """A node that gains a bucket (another node left) fires the bucket's overdue
+        events at once, not at the end of its hour-long interval."""
+        ownership = GainingOwnership({4: Fence(4, 1)})
+        self.owning(ownership, interval=3600)
+        self.add(policy({"at": "2030-01-01T08:00:00Z"}))
+        self.assertEqual(self.run_until(EIGHT + 60), [(START, 1)])
+        ownership.gain(Fence(2, self.successResultOf(self.store.claim_bucket(2))))
+        self.clock.advance(0)
+        self.assertEqual(self.desired(), 2)
+
+    def test_bucket_gained_during_a_tick(self) -> None:
+        """A bucket gained while a tick reads another bucket's due events does not start
+        a second tick alongside: its events are fired as soon as that tick is done."""
+        reads: list[DueEvents] = []
+        gate: Deferred[None] = Deferred()
+
+        def held(intent: Any) -> Any:
+            if not isinstance(intent, DueEvents):
+                return None
+            reads.append(intent)
+            performer = store_dispatcher(self.store)(intent)
+            if len(reads) > 1:
+                return performer
+            return lambda dispatcher, intent, box: gate.addCallback(
+                lambda _: performer(dispatcher, intent, box))
+        ownership = GainingOwnership({4: Fence(4, 1)})
+        self.owning(ownership, interval=3600, wrap=held)
+        self.add(policy({"at": "2030-01-01T08:00:00Z"}))
+        self.add(policy({"at": "2030-01-01T08:00:00Z"}, group_id="g2"), group_id="g2")
+        self.clock.advance(EIGHT + 60 - START)
+        self.scheduler.startService()  # its first tick reads bucket 4's events...
+        ownership.gain(Fence(2, 1))  # ...while bucket 2 is gained
+        self.clock.advance(0)
+        self.assertEqual([r.buckets for r in reads], [[4]])
+        gate.callback(None)
+        self.assertEqual([r.buckets for r in reads], [[4], [2, 4]])
+        self.assertEqual((self.desired("g1"), self.desired("g2")), (2, 2))
 
     def test_only_owned_buckets_fire(self) -> None:
         """The events of buckets this node does not own stay pending for their owner."""

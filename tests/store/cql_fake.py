@@ -10,7 +10,8 @@ without a condition creates the row it names (upsert); a lightweight
 transaction (``IF``) answers ``[applied]`` and, when refused, the values it
 found (every column for ``IF NOT EXISTS``, the compared ones otherwise, none
 when the row is absent); a batch holds no condition; a value must suit its
-column's type. Like the driver, it answers on a thread of its own, through
+column's type. Of the schema it reads CREATE, USE, DROP and ``ALTER TABLE
+... ADD``, and lists the columns in ``system_schema.columns``. Like the driver, it answers on a thread of its own, through
 ``ResponseFuture``-like callbacks, page by page (``page_size``).
 
 Every statement is recorded in ``executed`` with its parameters and its
@@ -29,7 +30,7 @@ from typing import Any
 from attrs import frozen
 from cassandra import ConsistencyLevel, InvalidRequest
 
-from tests.store.cql_grammar import Parser, Table, split_statements, tokens
+from tests.store.cql_grammar import TYPES, Parser, Table, split_statements, tokens
 from tests.store.cql_rows import delete, insert, select, update
 
 
@@ -140,11 +141,26 @@ class FakeSession:
 
     def table(self, name: str) -> Table:
         keyspace, _, table = name.rpartition(".")
+        if (keyspace, table) == ("system_schema", "columns"):
+            return self._columns()
         space = self.keyspaces.get(keyspace or self.keyspace or "")
         if space is None or table not in space["tables"]:
             raise InvalidRequest(f"unconfigured table {name}")
         found: Table = space["tables"][table]
         return found
+
+    def _columns(self) -> Table:
+        """``system_schema.columns``, as it is now (read only: it is made afresh)."""
+        listing = Table({"keyspace_name": "text", "table_name": "text", "column_name": "text",
+                         "type": "text"}, ["keyspace_name"], ["table_name", "column_name"])
+        for keyspace, space in self.keyspaces.items():
+            for table, schema in space["tables"].items():
+                for column, kind in schema.columns.items():
+                    key = (keyspace, table, column)
+                    listing.rows[key] = {"keyspace_name": keyspace, "table_name": table,
+                                         "column_name": column, "type": kind}
+                    listing.markers.add(key)
+        return listing
 
     def rows(self, name: str) -> list[dict[str, Any]]:
         """Every live row of a table (for tests)."""
@@ -194,7 +210,8 @@ class FakeSession:
         rows: dict[str, Callable[[Callable[[str], Table], Parser], list[dict[str, Any]]]] = {
             "SELECT": select, "INSERT": insert, "UPDATE": update, "DELETE": delete}
         schema: dict[str, Callable[[Parser], list[dict[str, Any]]]] = {
-            "CREATE": self._create, "USE": self._use, "DROP": self._drop}
+            "CREATE": self._create, "USE": self._use, "DROP": self._drop,
+            "ALTER": self._alter}
         for verb in (*rows, *schema):
             if p.take(verb):
                 result = rows[verb](self.table, p) if verb in rows else schema[verb](p)
@@ -217,6 +234,20 @@ class FakeSession:
         if name not in self.keyspaces and not exists:
             raise InvalidRequest(f"Keyspace '{name}' does not exist")
         self.keyspaces.pop(name, None)
+        return []
+
+    def _alter(self, p: Parser) -> list[dict[str, Any]]:
+        """``ALTER TABLE t ADD column type``: the one change otter2's schema makes."""
+        p.expect("TABLE")
+        table = self.table(p.name())
+        p.expect("ADD")
+        column, kind = p.name(), p.name()
+        if kind not in TYPES:
+            raise InvalidRequest(f"the fake knows no type {kind}")
+        if column in table.columns:
+            raise InvalidRequest(f"Invalid column name {column} because it conflicts with "
+                                 "an existing column")
+        table.columns[column] = kind
         return []
 
     def _create(self, p: Parser) -> list[dict[str, Any]]:

@@ -53,9 +53,8 @@ def execution(execution_id: str, at: float, key: str | None = None,
                      desired_after=after, idempotency_key=key, request_id="r")
 
 
-def journal_contract(unfenced: str | None) -> type[Any]:
-    """The journal tests, mixed into a store's contract suite (``self.store``);
-    ``unfenced`` says why fencing is not tested (a store that does not fence yet)."""
+def journal_contract() -> type[Any]:
+    """The journal tests, mixed into a store's contract suite (``self.store``)."""
 
     class JournalContract:
         store: GroupStore
@@ -184,7 +183,6 @@ def journal_contract(unfenced: str | None) -> type[Any]:
             self.assertEqual(await self._ids(), ["a"])
             await self.store.append_journal([entry("b", 20.0)], 0.0, fence=new)
             self.assertEqual(await self._ids(), ["b", "a"])
-        test_stale_fence_appends_nothing.skip = unfenced  # type: ignore[attr-defined]
 
     return JournalContract
 

@@ -59,9 +59,9 @@ class ApplySchemaTests(SynchronousTestCase):
                          "{ 'class' : 'NetworkTopologyStrategy' , 'dc1' : 3 }")
         self.assertEqual(
             sorted(self.session.keyspaces["ks"]["tables"]),
-            ["divergent", "executions", "journal", "journal_ids", "policy_webhooks",
-             "scaling_group", "scaling_policies", "scaling_schedule_v2", "schema_migration",
-             "webhook_keys"])
+            ["bucket_owner", "divergent", "executions", "journal", "journal_ids",
+             "policy_webhooks", "scaling_group", "scaling_policies",
+             "scaling_schedule_v2", "schema_migration", "webhook_keys"])
         self.assertEqual([row["name"] for row in self.session.rows("schema_migration")], files)
         self.assertEqual(apply_schema(self.session, "ks", "dc1:3"), [])
 
@@ -73,6 +73,18 @@ class ApplySchemaTests(SynchronousTestCase):
         self.assertEqual(self.session.rows("schema_migration"), [])
         self.assertEqual(apply_schema(self.session, "ks", "simple:1"),
                          sorted(p.name for p in SCHEMA_DIR.glob("*.cql")))
+
+    def test_interrupted_after_adding_a_column(self) -> None:
+        """A file that added a column and then failed runs again: the column it has
+        already is not added twice (Cassandra would refuse it)."""
+        self.session.failures.append(lambda cql: "bucket_owner" in cql)
+        with self.assertRaises(InvalidRequest):
+            apply_schema(self.session, "ks", "simple:1")
+        self.assertIn("fences", self.session.table("ks.scaling_group").columns)
+        self.assertEqual([row["name"] for row in self.session.rows("schema_migration")],
+                         ["0001_setup.cql"])
+        self.assertEqual(apply_schema(self.session, "ks", "simple:1"), ["0002_fencing.cql", "0003_journal.cql"])
+        self.assertIn("bucket_owner", self.session.keyspaces["ks"]["tables"])
 
     def test_new_migration(self) -> None:
         """A file added later is applied on its own to a keyspace that has the others."""

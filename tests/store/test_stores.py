@@ -50,10 +50,6 @@ from tests.store.journal_contract import journal_contract
 
 T = TypeVar("T")
 
-#: Why the Cassandra store's fencing tests are skipped (issue 13: fencing there is left).
-UNFENCED = ("the Cassandra store does not fence writes yet (several nodes need the SQLite "
-            "store): its fencing tests are skipped")
-
 CONFIG = {"name": "web", "cooldown": 0, "minEntities": 1, "maxEntities": 10,
           "metadata": {"k": "v"}}
 LAUNCH = {"type": "launch_server", "args": {"server": {"flavorRef": "f", "imageRef": "i"}}}
@@ -85,12 +81,10 @@ def webhook(webhook_id: str = "w1", policy_id: str = "p1", hash_: str = "a" * 64
     return Webhook("t1", "g1", policy_id, webhook_id, "hook", hash_, {"m": "n"})
 
 
-def group_store_tests(build_store: Callable[[TestCase], GroupStore],
-                      unfenced: str | None = None) -> type[TestCase]:
-    """A contract suite for a store built by ``build_store``; ``unfenced`` says why
-    the store's fencing tests are skipped (a store that does not fence writes yet)."""
+def group_store_tests(build_store: Callable[[TestCase], GroupStore]) -> type[TestCase]:
+    """A contract suite for a store built by ``build_store``."""
 
-    class GroupStoreContract(journal_contract(unfenced), TestCase):  # type: ignore[misc]
+    class GroupStoreContract(journal_contract(), TestCase):  # type: ignore[misc]
         def setUp(self) -> None:
             self.store = build_store(self)
 
@@ -395,7 +389,6 @@ def group_store_tests(build_store: Callable[[TestCase], GroupStore],
             first = await self.store.claim_bucket(7)
             self.assertGreater(await self.store.claim_bucket(7), first)
             self.assertEqual(await self.store.claim_bucket(8), 1)
-        test_claims_give_growing_tokens.skip = unfenced  # type: ignore[attr-defined]
 
         async def test_current_fence_lets_writes_through(self) -> None:
             """Writes fenced with the bucket's latest token (or not fenced) are made."""
@@ -413,7 +406,6 @@ def group_store_tests(build_store: Callable[[TestCase], GroupStore],
             self.assertEqual(await self.store.list_divergent(), [])
             await self.store.delete_group("t1", "g1", fence)
             self.assertIsNone(await self.store.load_group("t1", "g1", True))
-        test_current_fence_lets_writes_through.skip = unfenced  # type: ignore[attr-defined]
 
         async def test_stale_fence_writes_nothing(self) -> None:
             """Once a later owner claims the bucket, every write fenced with the
@@ -443,7 +435,6 @@ def group_store_tests(build_store: Callable[[TestCase], GroupStore],
             await self.store.fire_event(first, None, None, False, fence=new)
             await self.store.save_state(evolve(before.state, desired=9), fence=Fence(4, 0))
             self.assertEqual(present(await self.store.load_group("t1", "g1")).state.desired, 9)
-        test_stale_fence_writes_nothing.skip = unfenced  # type: ignore[attr-defined]
 
     return GroupStoreContract
 
@@ -496,7 +487,7 @@ def _fake_cassandra_store(case: TestCase) -> CassandraGroupStore:
 
 
 class FakeCassandraGroupStoreTests(
-        group_store_tests(_fake_cassandra_store, UNFENCED)):  # type: ignore[misc]  # a computed base class
+        group_store_tests(_fake_cassandra_store)):  # type: ignore[misc]  # a computed base class
     """The Cassandra store keeps the contract on a fake driver session."""
 
 
@@ -516,7 +507,7 @@ def _cassandra_store(case: TestCase) -> CassandraGroupStore:
 
 
 class CassandraGroupStoreTests(
-        group_store_tests(_cassandra_store, UNFENCED)):  # type: ignore[misc]  # a computed base class
+        group_store_tests(_cassandra_store)):  # type: ignore[misc]  # a computed base class
     """The Cassandra store keeps the contract on a real cluster."""
 
     if not CASSANDRA:
