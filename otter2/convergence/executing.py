@@ -12,10 +12,11 @@ test-case-name: tests.convergence.test_executing
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial, singledispatch
 from typing import Any
 
+from attrs import evolve
 from effect import Constant, Effect, parallel
 
 from otter2.cloud import clb, heat, nova, rcv3
@@ -123,8 +124,18 @@ def _call(request: ServiceRequest, read: Callable[[Response], Any]) -> Effect:
 def _create(step: CreateServer, tenant_id: str) -> Effect:
     def create(suffix: str) -> Effect:
         config = nova.name_server(step.server_config, suffix)
-        return _call(nova.create_server_request(tenant_id, config), nova.classify_create_server)
+        return _call(nova.create_server_request(tenant_id, config), _created)
     return Effect(RandomHex(SERVER_NAME_BYTES)).on(create)
+
+
+def _created(response: Response) -> StepOutcome:
+    """What Nova's answer to a create means, with the id of the server it made."""
+    outcome = nova.classify_create_server(response)
+    server = response.body.get("server") if isinstance(response.body, Mapping) else None
+    server_id = server.get("id") if isinstance(server, Mapping) else None
+    if outcome.done and server_id:
+        return evolve(outcome, server_id=str(server_id))
+    return outcome
 
 
 @_step_io.register

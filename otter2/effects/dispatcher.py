@@ -21,7 +21,7 @@ from otter2.cloud.request import ServiceRequest, ServiceType
 from otter2.effects.courtesy import Courtesy
 from otter2.effects.http import Authenticator, HTTPClient, RequestWatch, perform_service_request
 from otter2.intents import Now, RandomHex
-from otter2.store.intents import STORE_INTENTS
+from otter2.store.intents import STORE_INTENTS, AppendJournal, ListJournal, LoadJournal
 from otter2.store.interface import GroupStore
 
 
@@ -34,7 +34,9 @@ def store_dispatcher(store: GroupStore) -> TypeDispatcher:
         result: Deferred[Any] = getattr(store, intent.method)(**arguments)
         return result
 
-    return TypeDispatcher({intent: perform for intent in STORE_INTENTS})
+    # The journal's intents, until STORE_INTENTS names them.
+    journal = (AppendJournal, ListJournal, LoadJournal)
+    return TypeDispatcher({intent: perform for intent in (*STORE_INTENTS, *journal)})
 
 
 def world_dispatcher(clock: IReactorTime) -> TypeDispatcher:

@@ -58,13 +58,14 @@ class CreateServerTests(SynchronousTestCase):
     """CreateServer: a new name, then POST servers."""
 
     def test_accepted(self) -> None:
-        """The server is named from a random suffix and posted; 202 is RETRY."""
+        """The server is named from a random suffix and posted; 202 is RETRY, and
+        names the server made."""
         outcome = perform([
             (RandomHex(4), lambda _: "0a1b2c3d"),
             (nova.create_server_request("t1", NAMED), answer(202, {"server": {"id": "s9"}})),
         ], CreateServer(CONFIG))
         self.assertEqual(outcome, StepOutcome(Verdict.RETRY, [
-            "waiting for server s9 to become active"], done=True))
+            "waiting for server s9 to become active"], done=True, server_id="s9"))
 
     def test_quota(self) -> None:
         """A quota 403 is FAILURE with Nova's message."""

@@ -1,0 +1,437 @@
+"""
+What an iteration of a ``launch_server`` group writes to the activity
+journal (Note [Journal] in ``otter2.model.journal``): the observations it
+made (roots), its plan, and one step event per server or node acted on,
+each caused by its root (Note [Root causes] in ``causes``).
+
+An iteration with no step reads and writes nothing here. One with steps
+first reads back from the journal only what attribution needs (`recall`):
+the capacity roots when it creates or removes servers for capacity, the last
+event about each server marked for draining or gone, and whether its
+observations are already recorded. Then `attribute` decides each root,
+`stamped` writes the root of each create into the new server's metadata, and
+`iteration_events` makes the events the iteration appends with its
+conclusion.
+
+test-case-name: tests.convergence.test_journaling
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from attrs import frozen
+from effect import Constant, Effect, parallel
+from pyrsistent import PMap, pmap
+
+from otter2.cloud.metadata import cause_of, with_cause
+from otter2.convergence.causes import (
+    CAPACITY_KINDS,
+    CAPACITY_ROOTS,
+    CapacityRoot,
+    capacity_roots,
+    creation_roots,
+    event_id,
+    removal_roots,
+)
+from otter2.convergence.destiny import Destiny, destiny
+from otter2.convergence.steps import (
+    AddNodesToCLB,
+    BulkAddToRCv3,
+    BulkRemoveFromRCv3,
+    ChangeCLBNode,
+    CreateServer,
+    DeleteServer,
+    RecordLoadBalancers,
+    RemoveNodesFromCLB,
+    SetMetadataItemOnServer,
+    Step,
+)
+from otter2.model import EventKind, JournalEvent
+from otter2.model.cloud import (
+    CLBNode,
+    LBNode,
+    NodeCondition,
+    ObservedServer,
+    RecordedServer,
+    ServerState,
+)
+from otter2.model.outcome import StepOutcome, Verdict
+from otter2.store.intents import ListJournal, LoadJournal
+
+# The order in which the planner keeps servers (``planning._KEEP_ORDER``): the
+# servers beyond the desired capacity are the tail of it.
+_KEEP_ORDER = (Destiny.COUNT, Destiny.HOLD, Destiny.WAIT, Destiny.BUILDING)
+
+#: The kinds of events that say what last happened to a server.
+_ABOUT_A_SERVER = (EventKind.STEP.value, EventKind.CHANGE.value, EventKind.OBSERVED.value)
+
+_GONE = (ServerState.DELETED, ServerState.SOFT_DELETED)
+
+#: What a step event's ``details["action"]`` says of a server's deletion.
+DELETE = "delete"
+
+#: A step's outcome in one word (``details["outcome"]``).
+OK, FAILED, RETRY = "ok", "failed", "retry"
+
+
+@frozen
+class Survey:
+    """
+    The servers of one plan that attribution looks at: ``broken`` ones it
+    replaces, ``gone`` ones (deleted, whoever did it), ``draining`` ones
+    (marked in an earlier iteration), ``surplus`` ones beyond the desired
+    capacity (in the planner's keep order); ``creates`` counts the plan's
+    creations and ``kept`` the servers it keeps.
+    """
+
+    broken: tuple[ObservedServer, ...]
+    gone: tuple[str, ...]
+    draining: tuple[str, ...]
+    surplus: tuple[str, ...]
+    creates: int
+    kept: int
+    capacity: int
+    removed_nodes: tuple[tuple[str, str], ...]  # (server id, load balancer id)
+
+    @property
+    def needs_capacity_roots(self) -> bool:
+        """Whether attribution needs the capacity roots of the journal."""
+        return bool(self.creates or self.surplus)
+
+
+def survey(servers: Sequence[ObservedServer], lb_nodes: Iterable[LBNode], steps: Iterable[Step],
+           kept: int, capacity: int, now: float, build_timeout: float,
+           recorded: Iterable[RecordedServer] = ()) -> Survey:
+    """
+    The `Survey` of a plan of ``steps`` keeping ``kept`` servers of
+    ``servers`` (those it saw, vanished ones included) for ``capacity``;
+    ``recorded`` is the group's record from the last iteration. Servers marked
+    for draining, or gone, are surveyed only when a step acts on them (gone
+    ones also when servers are created: they may be replaced).
+    """
+    steps = list(steps)
+    touched = acted_on(steps, servers, lb_nodes)
+    creates = sum(isinstance(s, CreateServer) for s in steps)
+    fates: dict[Destiny, list[ObservedServer]] = {fate: [] for fate in Destiny}
+    for server in sorted(servers, key=lambda s: (-s.created, s.id)):
+        fates[destiny(server, now, build_timeout)].append(server)
+    order = [server.id for fate in _KEEP_ORDER for server in fates[fate]]
+    return Survey(
+        broken=tuple(fates[Destiny.REPLACE]),
+        gone=tuple(sorted(server.id for server in fates[Destiny.CLEANUP]
+                          if creates or server.id in touched)),
+        draining=tuple(sorted(server.id for server in fates[Destiny.DRAIN]
+                              if server.id in touched)),
+        surplus=tuple(order[kept:]), creates=creates,
+        kept=kept, capacity=capacity,
+        removed_nodes=tuple(sorted(_removed_by_hand(servers, steps, recorded))))
+
+
+def _removed_by_hand(servers: Sequence[ObservedServer], steps: Sequence[Step],
+                     recorded: Iterable[RecordedServer]) -> set[tuple[str, str]]:
+    """(server id, load balancer id) of the nodes a step adds back for a server that
+    served on that load balancer at the last iteration: someone removed them."""
+    served = {entry.id: {lb.lb_id for lb in entry.load_balancers}
+              for entry in recorded if entry.active}
+    if not served:
+        return set()
+    at_address = {s.servicenet_address: s.id for s in servers if s.servicenet_address}
+    found: set[tuple[str, str]] = set()
+    for step in steps:
+        if isinstance(step, AddNodesToCLB):
+            pairs = [(at_address.get(address), step.lb_id) for address, _ in step.address_configs]
+        elif isinstance(step, BulkAddToRCv3):
+            pairs = [(server_id, pool) for pool, server_id in step.lb_node_pairs]
+        else:
+            continue
+        found.update((server_id, lb_id) for server_id, lb_id in pairs
+                     if server_id is not None and lb_id in served.get(server_id, ()))
+    return found
+
+
+@frozen
+class Recalled:
+    """What attribution read back from the journal: the capacity roots (newest
+    first), the last event about each server asked, by id, and the ids of the
+    observations already recorded."""
+
+    roots: tuple[CapacityRoot, ...] = ()
+    last: PMap = pmap()  # server id -> JournalEvent
+    recorded: frozenset[str] = frozenset()
+
+
+def observed_ids(tenant_id: str, group_id: str, found: Survey) -> dict[str, str]:
+    """The id of each observation ``found`` could make, by what it is about."""
+    ids = {f"broken:{s.id}": event_id(tenant_id, group_id, s.id, "broken") for s in found.broken}
+    ids.update({f"vanished:{server_id}": event_id(tenant_id, group_id, server_id, "vanished")
+                for server_id in found.gone})
+    ids.update({f"node:{server_id}:{lb_id}": event_id(tenant_id, group_id, server_id,
+                                                      "node removed", lb_id)
+                for server_id, lb_id in found.removed_nodes})
+    return ids
+
+
+def recall(tenant_id: str, group_id: str, found: Survey) -> Effect:
+    """An Effect of the `Recalled` that attributing ``found`` needs; of an empty
+    one, with no read, when it needs none."""
+    reads: list[Effect] = []
+    if found.needs_capacity_roots:
+        reads.append(Effect(ListJournal(tenant_id, group_id, CAPACITY_ROOTS, None,
+                                        kinds=CAPACITY_KINDS)))
+    asked = sorted({*found.gone, *found.draining})
+    reads.extend(Effect(ListJournal(tenant_id, group_id, 1, None, kinds=_ABOUT_A_SERVER,
+                                    server_id=server_id)) for server_id in asked)
+    candidates = sorted(observed_ids(tenant_id, group_id, found).values())
+    if candidates:
+        reads.append(Effect(LoadJournal(tenant_id, group_id, candidates)))
+    if not reads:
+        return Effect(Constant(Recalled()))
+
+    def read(results: list[Any]) -> Recalled:
+        results = list(results)
+        roots = capacity_roots(results.pop(0)) if found.needs_capacity_roots else []
+        last = {server_id: events[0] for server_id, events in zip(
+            asked, results[:len(asked)], strict=True) if events}
+        loaded = results[len(asked)] if candidates else {}
+        return Recalled(tuple(roots), pmap(last), frozenset(loaded))
+    return parallel(reads).on(read)
+
+
+@frozen
+class Attribution:
+    """
+    The roots of an iteration's steps: ``creates`` for each creation, in the
+    order the plan's creations come; ``servers`` for each existing server
+    acted on, by id (absent: the one its metadata names, or none); and the
+    ``observed`` events to append (roots not yet recorded).
+    """
+
+    creates: tuple[str | None, ...]
+    servers: PMap
+    observed: tuple[JournalEvent, ...]
+
+    def root_of(self, server: ObservedServer | None, server_id: str) -> str | None:
+        """The root of a step on ``server_id`` (``server`` as observed, if it was)."""
+        if server_id in self.servers:
+            root: str | None = self.servers[server_id]
+            return root
+        return cause_of(server.metadata) if server is not None else None
+
+
+def attribute(tenant_id: str, group_id: str, now: float, found: Survey,
+              recalled: Recalled) -> Attribution:
+    """Each root of a plan's steps; see Note [Root causes] in ``causes``."""
+    ids = observed_ids(tenant_id, group_id, found)
+    observed: list[JournalEvent] = []
+    roots: dict[str, str | None] = {}
+    lost: list[str] = []
+
+    def observe(key: str, server_id: str, summary: str, **details: Any) -> str:
+        the_id = ids[key]
+        if the_id not in recalled.recorded:
+            observed.append(JournalEvent(
+                tenant_id=tenant_id, group_id=group_id, event_id=the_id,
+                kind=EventKind.OBSERVED, at=now, summary=summary, server_id=server_id,
+                details=details))
+        return the_id
+
+    for server in found.broken:
+        root = observe(f"broken:{server.id}", server.id,
+                       f"server {server.id} is broken ({server.state.value}): replaced",
+                       what="broken", state=server.state.value)
+        roots[server.id] = root
+        lost.append(root)
+    for server_id in found.gone:
+        last = recalled.last.get(server_id)
+        if last is not None and _removed_by_us(last):
+            roots[server_id] = last.event_id if last.kind.is_root else last.cause
+            continue
+        root = observe(f"vanished:{server_id}", server_id,
+                       f"server {server_id} was deleted out of band", what="vanished")
+        roots[server_id] = root
+        if last is None or root not in (last.event_id, last.cause):
+            lost.append(root)  # not yet replaced
+    for server_id in found.draining:
+        last = recalled.last.get(server_id)
+        roots[server_id] = None if last is None else (
+            last.event_id if last.kind.is_root else last.cause)
+    roots.update(removal_roots(recalled.roots, found.capacity, found.surplus))
+    for server_id, lb_id in found.removed_nodes:
+        roots[server_id] = observe(
+            f"node:{server_id}:{lb_id}", server_id,
+            f"server {server_id}'s node on load balancer {lb_id} was removed out of band",
+            what="node removed", lb_id=lb_id)
+    creates = creation_roots(recalled.roots, found.kept, lost, found.creates)
+    return Attribution(tuple(creates), pmap(roots), tuple(observed))
+
+
+def _removed_by_us(event: JournalEvent) -> bool:
+    """Whether ``event``, the last about a server now gone, says that otter2 removed
+    it (a delete step that was not refused, or its owner's change)."""
+    if event.kind is EventKind.CHANGE:
+        return True
+    return (event.kind is EventKind.STEP and event.details.get("action") == DELETE
+            and event.details.get("outcome") != FAILED)
+
+
+def stamped(steps: Iterable[Step], attribution: Attribution) -> list[Step]:
+    """``steps`` with each creation's root written into its server's metadata."""
+    roots = iter(attribution.creates)
+    result: list[Step] = []
+    for step in steps:
+        if isinstance(step, CreateServer):
+            root = next(roots, None)
+            if root is not None:
+                step = CreateServer(with_cause(step.server_config, root))
+        result.append(step)
+    return result
+
+
+def outcome_word(outcome: StepOutcome) -> str:
+    """A step's outcome in one word: ok (the change was made), failed or retry."""
+    if outcome.done or outcome.verdict is Verdict.SUCCESS:
+        return OK
+    return FAILED if outcome.verdict is Verdict.FAILURE else RETRY
+
+
+@frozen
+class _Subject:
+    """What one step event is about: an action on a server or a node."""
+
+    action: str
+    server_id: str | None
+    words: str
+    details: Mapping[str, Any]
+
+
+def _subjects(step: Step, outcome: StepOutcome, servers_at: Mapping[str, str],
+              nodes: Mapping[tuple[str, str], CLBNode]) -> list[_Subject]:
+    """The servers and nodes ``step`` acted on, each as a `_Subject`."""
+    def node_server(lb_id: str, node_id: str) -> str | None:
+        node = nodes.get((lb_id, node_id))
+        return None if node is None else servers_at.get(node.address)
+
+    match step:
+        case CreateServer():
+            made = outcome.server_id
+            return [_Subject("create", made, f"server {made or '(not made)'} created", {})]
+        case DeleteServer(server_id=server_id):
+            return [_Subject(DELETE, server_id, f"server {server_id} deleted", {})]
+        case SetMetadataItemOnServer(server_id=server_id):
+            return [_Subject("mark draining", server_id,
+                             f"server {server_id} marked for draining", {})]
+        case RecordLoadBalancers(server_id=server_id):
+            return [_Subject("record load balancers", server_id,
+                             f"server {server_id}'s load balancers recorded", {})]
+        case AddNodesToCLB(lb_id=lb_id, address_configs=pairs):
+            return [_Subject("add node", servers_at.get(address),
+                             f"server at {address} added to load balancer {lb_id}",
+                             {"lb_id": lb_id, "address": address})
+                    for address, _ in sorted(pairs, key=lambda pair: pair[0])]
+        case RemoveNodesFromCLB(lb_id=lb_id, node_ids=node_ids):
+            return [_Subject("remove node", node_server(lb_id, node_id),
+                             f"node {node_id} removed from load balancer {lb_id}",
+                             {"lb_id": lb_id, "node_id": node_id})
+                    for node_id in sorted(node_ids)]
+        case ChangeCLBNode(lb_id=lb_id, node_id=node_id, condition=condition):
+            action = "drain node" if condition is NodeCondition.DRAINING else "change node"
+            return [_Subject(action, node_server(lb_id, node_id),
+                             f"node {node_id} of load balancer {lb_id} set to {condition.value}",
+                             {"lb_id": lb_id, "node_id": node_id})]
+        case BulkAddToRCv3(lb_node_pairs=pairs):
+            return [_Subject("add to pool", server_id,
+                             f"server {server_id} added to RackConnect pool {pool}",
+                             {"lb_id": pool}) for pool, server_id in sorted(pairs)]
+        case BulkRemoveFromRCv3(lb_node_pairs=pairs):
+            return [_Subject("remove from pool", server_id,
+                             f"server {server_id} removed from RackConnect pool {pool}",
+                             {"lb_id": pool}) for pool, server_id in sorted(pairs)]
+    return []
+
+
+def addresses(servers: Iterable[ObservedServer]) -> dict[str, str]:
+    """The id of the server at each ServiceNet address: one that exists before one
+    that is gone (Nova reuses the addresses of deleted servers)."""
+    ordered = sorted(servers, key=lambda s: s.state not in _GONE)
+    return {s.servicenet_address: s.id for s in ordered if s.servicenet_address}
+
+
+def nodes_by_id(lb_nodes: Iterable[LBNode]) -> dict[tuple[str, str], CLBNode]:
+    """The CLB nodes by (load balancer id, node id)."""
+    return {(node.description.lb_id, node.node_id): node for node in lb_nodes
+            if isinstance(node, CLBNode)}
+
+
+def acted_on(steps: Iterable[Step], servers: Iterable[ObservedServer],
+             lb_nodes: Iterable[LBNode]) -> set[str]:
+    """The ids of the existing servers that ``steps`` act on."""
+    servers_at, nodes = addresses(servers), nodes_by_id(lb_nodes)
+    unknown = StepOutcome(Verdict.RETRY)
+    return {subject.server_id for step in steps
+            for subject in _subjects(step, unknown, servers_at, nodes)
+            if subject.server_id is not None}
+
+
+def iteration_events(tenant_id: str, group_id: str, now: float,
+                     results: Sequence[tuple[Step, StepOutcome]], attribution: Attribution,
+                     servers: Sequence[ObservedServer],
+                     lb_nodes: Iterable[LBNode]) -> list[JournalEvent]:
+    """
+    The events of an iteration that executed ``results`` (the plan's own
+    steps, not `stamped`): its new observations, its plan, and a step event
+    per server or node acted on, caused by its root; none without a step on
+    the cloud.
+    """
+    by_id = {server.id: server for server in servers}
+    servers_at = addresses(servers)
+    nodes = nodes_by_id(lb_nodes)
+    iteration = event_id(tenant_id, group_id, "iteration", repr(now))
+    plan_id = event_id(iteration, "plan")
+    creates = iter(attribution.creates)
+    steps: list[JournalEvent] = []
+    kinds: dict[str, int] = {}
+    for step, outcome in results:
+        create_root = next(creates, None) if isinstance(step, CreateServer) else None
+        subjects = _subjects(step, outcome, servers_at, nodes)
+        if subjects:
+            kinds[type(step).__name__] = kinds.get(type(step).__name__, 0) + 1
+        word = outcome_word(outcome)
+        for subject in subjects:
+            root = (create_root if isinstance(step, CreateServer) else
+                    None if subject.server_id is None else
+                    attribution.root_of(by_id.get(subject.server_id), subject.server_id))
+            message = "; ".join(outcome.reasons)
+            unknown = "" if root is not None else " (no known root cause)"
+            steps.append(JournalEvent(
+                tenant_id=tenant_id, group_id=group_id,
+                event_id=event_id(plan_id, len(steps), subject.action, subject.server_id),
+                kind=EventKind.STEP, at=now, cause=root, server_id=subject.server_id,
+                summary=f"{subject.words}: {word}{unknown}" + (f" ({message})" if message else ""),
+                details={"plan": plan_id, "action": subject.action, "step": type(step).__name__,
+                         "outcome": word, "message": message, **subject.details}))
+    if not steps:
+        return list(attribution.observed)
+    cause = next((event.cause for event in steps if event.cause is not None), None)
+    plan = JournalEvent(
+        tenant_id=tenant_id, group_id=group_id, event_id=plan_id, kind=EventKind.PLAN, at=now,
+        cause=cause, summary="convergence took " + ", ".join(
+            f"{count} {kind}" for kind, count in sorted(kinds.items())),
+        details={"iteration": iteration, "steps": kinds})
+    return [*attribution.observed, plan, *steps]
+
+
+def status_event(tenant_id: str, group_id: str, now: float, before: str, after: str,
+                 reasons: Sequence[str], events: Sequence[JournalEvent]) -> JournalEvent:
+    """The event of the group's status changing from ``before`` to ``after``, caused
+    as the iteration's plan in ``events`` (none without a plan)."""
+    plan = next((e for e in events if e.kind is EventKind.PLAN), None)
+    iteration = event_id(tenant_id, group_id, "iteration", repr(now))
+    why = "; ".join(reasons)
+    return JournalEvent(
+        tenant_id=tenant_id, group_id=group_id, event_id=event_id(iteration, "status"),
+        kind=EventKind.STATUS, at=now, cause=None if plan is None else plan.cause,
+        summary=f"status {before} -> {after}" + (f": {why}" if why else ""),
+        details={"status_before": before, "status_after": after, "reasons": list(reasons),
+                 **({"plan": plan.event_id} if plan is not None else {})})
