@@ -16,7 +16,7 @@ from otter2.convergence.iteration import converge_one_group
 from otter2.model import EventKind, Fence, JournalEvent
 from otter2.model.cloud import ServerState
 from otter2.model.execution import Execution, Trigger
-from otter2.simulation import delete_server, set_quota, set_server_status
+from otter2.simulation import delete_server, remove_node, set_quota, set_server_status
 from otter2.store.interface import FencedOut
 from tests.convergence.tenant import TenantCase, clb
 
@@ -156,6 +156,23 @@ class JournalTests(TenantCase):
         deletes = [e for e in self.steps() if e.details["action"] == "delete"]
         self.assertEqual({e.cause for e in deletes}, {observed[0].event_id})
         self.assertEqual({e.details["outcome"] for e in deletes}, {"retry"})
+
+    def test_node_removed_by_hand_is_observed(self) -> None:
+        """A node removed out of band is observed (a root, once) and its addition back
+        is caused by that observation; the server's other steps keep its creation's
+        root."""
+        first = self.execute(1)
+        self.converge()
+        [node_id] = list(self.holder.cloud.load_balancers["t1"][5].nodes)
+        self.holder.cloud = remove_node(self.holder.cloud, "t1", 5, node_id)
+        self.converge()
+        [observed] = [e for e in self.events().values() if e.kind is EventKind.OBSERVED]
+        self.assertEqual((observed.details["what"], observed.details["lb_id"]),
+                         ("node removed", "5"))
+        adds = sorted((e.at, e.cause) for e in self.steps()
+                      if e.details["action"] == "add node")
+        self.assertEqual([cause for _, cause in adds], [first, observed.event_id])
+        self.assertEqual(self.roots_of("create"), {first: 1})
 
     def test_status_change_follows_its_plan(self) -> None:
         """A group that cannot build servers goes to ERROR: the status event names
