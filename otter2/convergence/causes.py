@@ -25,7 +25,9 @@ root (or to none, said so, when the journal cannot tell):
 - every other step on a server (its nodes added once ACTIVE, its membership
   repaired) belongs to the root it was created for, which its create wrote
   into its metadata (``CAUSE_KEY``); a server marked for draining, or gone,
-  belongs to the root of the last step taken on it (the journal says which);
+  belongs to the root of the latest event that removed it from the group (a
+  drain or delete step, or its owner's change: the journal says which), and a
+  gone server with none was deleted out of band: its ``observed`` event;
   a server created before the journal has none.
 
 The capacity roots are read only by an iteration that creates or deletes for

@@ -6,9 +6,9 @@ each caused by its root (Note [Root causes] in ``causes``).
 
 An iteration with no step reads and writes nothing here. One with steps
 first reads back from the journal only what attribution needs (`recall`):
-the capacity roots when it creates or removes servers for capacity, the last
-event about each server marked for draining or gone, and whether its
-observations are already recorded. Then `attribute` decides each root,
+the capacity roots when it creates or removes servers for capacity, the
+latest events about each server marked for draining or gone (acted on), and
+whether its observations are already recorded. Then `attribute` decides each root,
 `stamped` writes the root of each create into the new server's metadata, and
 `iteration_events` makes the events the iteration appends with its
 conclusion.
@@ -66,6 +66,12 @@ _KEEP_ORDER = (Destiny.COUNT, Destiny.HOLD, Destiny.WAIT, Destiny.BUILDING)
 
 #: The kinds of events that say what last happened to a server.
 _ABOUT_A_SERVER = (EventKind.STEP.value, EventKind.CHANGE.value, EventKind.OBSERVED.value)
+
+#: How many of the latest events about a server are read to find what removed it.
+SERVER_EVENTS = 10
+
+#: The step actions that remove a server from its group (a drain leads to deletion).
+_REMOVING = ("mark draining", "drain node", "delete")
 
 _GONE = (ServerState.DELETED, ServerState.SOFT_DELETED)
 
@@ -154,11 +160,11 @@ def _removed_by_hand(servers: Sequence[ObservedServer], steps: Sequence[Step],
 @frozen
 class Recalled:
     """What attribution read back from the journal: the capacity roots (newest
-    first), the last event about each server asked, by id, and the ids of the
-    observations already recorded."""
+    first), the latest events about each server asked (newest first), by id, and
+    the ids of the observations already recorded."""
 
     roots: tuple[CapacityRoot, ...] = ()
-    last: PMap = pmap()  # server id -> JournalEvent
+    about: PMap = pmap()  # server id -> list of JournalEvent
     recorded: frozenset[str] = frozenset()
 
 
@@ -181,7 +187,8 @@ def recall(tenant_id: str, group_id: str, found: Survey) -> Effect:
         reads.append(Effect(ListJournal(tenant_id, group_id, CAPACITY_ROOTS, None,
                                         kinds=CAPACITY_KINDS)))
     asked = sorted({*found.gone, *found.draining})
-    reads.extend(Effect(ListJournal(tenant_id, group_id, 1, None, kinds=_ABOUT_A_SERVER,
+    reads.extend(Effect(ListJournal(tenant_id, group_id, SERVER_EVENTS, None,
+                                    kinds=_ABOUT_A_SERVER,
                                     server_id=server_id)) for server_id in asked)
     candidates = sorted(observed_ids(tenant_id, group_id, found).values())
     if candidates:
@@ -192,10 +199,10 @@ def recall(tenant_id: str, group_id: str, found: Survey) -> Effect:
     def read(results: list[Any]) -> Recalled:
         results = list(results)
         roots = capacity_roots(results.pop(0)) if found.needs_capacity_roots else []
-        last = {server_id: events[0] for server_id, events in zip(
-            asked, results[:len(asked)], strict=True) if events}
+        about = dict(zip(asked, (list(events) for events in results[:len(asked)]),
+                         strict=True))
         loaded = results[len(asked)] if candidates else {}
-        return Recalled(tuple(roots), pmap(last), frozenset(loaded))
+        return Recalled(tuple(roots), pmap(about), frozenset(loaded))
     return parallel(reads).on(read)
 
 
@@ -244,19 +251,19 @@ def attribute(tenant_id: str, group_id: str, now: float, found: Survey,
         roots[server.id] = root
         lost.append(root)
     for server_id in found.gone:
-        last = recalled.last.get(server_id)
-        if last is not None and _removed_by_us(last):
-            roots[server_id] = last.event_id if last.kind.is_root else last.cause
+        about = recalled.about.get(server_id, [])
+        removal = _removal(about)
+        if removal is not None:
+            roots[server_id] = _root(removal)
             continue
         root = observe(f"vanished:{server_id}", server_id,
                        f"server {server_id} was deleted out of band", what="vanished")
         roots[server_id] = root
-        if last is None or root not in (last.event_id, last.cause):
-            lost.append(root)  # not yet replaced
+        if not any(root in (event.event_id, event.cause) for event in about):
+            lost.append(root)  # not replaced yet
     for server_id in found.draining:
-        last = recalled.last.get(server_id)
-        roots[server_id] = None if last is None else (
-            last.event_id if last.kind.is_root else last.cause)
+        removal = _removal(recalled.about.get(server_id, []))
+        roots[server_id] = None if removal is None else _root(removal)
     roots.update(removal_roots(recalled.roots, found.capacity, found.surplus))
     for server_id, lb_id in found.removed_nodes:
         roots[server_id] = observe(
@@ -267,13 +274,21 @@ def attribute(tenant_id: str, group_id: str, now: float, found: Survey,
     return Attribution(tuple(creates), pmap(roots), tuple(observed))
 
 
-def _removed_by_us(event: JournalEvent) -> bool:
-    """Whether ``event``, the last about a server now gone, says that otter2 removed
-    it (a delete step that was not refused, or its owner's change)."""
-    if event.kind is EventKind.CHANGE:
-        return True
-    return (event.kind is EventKind.STEP and event.details.get("action") == DELETE
-            and event.details.get("outcome") != FAILED)
+def _removal(events: Iterable[JournalEvent]) -> JournalEvent | None:
+    """The newest of ``events`` (about one server, newest first) that removed the
+    server from its group: an owner's change, or a step that drained or deleted
+    it and was not refused; None if there is none."""
+    for event in events:
+        if event.kind is EventKind.CHANGE or (
+                event.kind is EventKind.STEP and event.details.get("action") in _REMOVING
+                and event.details.get("outcome") != FAILED):
+            return event
+    return None
+
+
+def _root(event: JournalEvent) -> str | None:
+    """The root ``event`` follows from (itself if it is one)."""
+    return event.event_id if event.kind.is_root else event.cause
 
 
 def stamped(steps: Iterable[Step], attribution: Attribution) -> list[Step]:

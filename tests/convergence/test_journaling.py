@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections import Counter
 
 from attrs import evolve
+from pyrsistent import pmap
+from twisted.trial.unittest import SynchronousTestCase
 from txeffect import perform
 
 from otter2.config import ConvergerConfig
 from otter2.convergence.iteration import converge_one_group
+from otter2.convergence.journaling import DELETE, Attribution, Recalled, Survey, attribute
 from otter2.model import EventKind, Fence, JournalEvent
 from otter2.model.cloud import ServerState
 from otter2.model.execution import Execution, Trigger
@@ -194,3 +197,46 @@ class JournalTests(TenantCase):
             "t1", "g1", LIMITED, fence=stale)))
         failure.trap(FencedOut)
         self.assertEqual(self.events(), before)
+
+
+def step(event_id: str, action: str, cause: str, outcome: str = "ok") -> JournalEvent:
+    """A step event about server s1."""
+    return JournalEvent(tenant_id="t1", group_id="g1", event_id=event_id, kind=EventKind.STEP,
+                        at=5.0, summary="", cause=cause, server_id="s1",
+                        details={"action": action, "outcome": outcome})
+
+
+class AttributeTests(SynchronousTestCase):
+    """What `attribute` makes of a gone server, from the latest events about it."""
+
+    def gone(self, *about: JournalEvent, creates: int = 1) -> Attribution:
+        found = Survey(broken=(), gone=("s1",), draining=(), surplus=(), creates=creates,
+                       kept=0, capacity=1, removed_nodes=())
+        return attribute("t1", "g1", 10.0, found, Recalled(about=pmap({"s1": list(about)})))
+
+    def test_deleted_by_us(self) -> None:
+        """A server whose deletion otter2 journaled, even behind a later step on its
+        node, is not observed as vanished: it keeps the deletion's root and is
+        not replaced."""
+        made = self.gone(step("a", "remove node", "down"), step("b", DELETE, "down"))
+        self.assertEqual((made.observed, made.servers["s1"], made.creates),
+                         ((), "down", (None,)))
+
+    def test_refused_deletion_is_not_ours(self) -> None:
+        """A server whose deletion failed and that is gone anyway vanished out of band:
+        observed once, and replaced."""
+        made = self.gone(step("b", DELETE, "down", outcome="failed"))
+        [observed] = made.observed
+        self.assertEqual((observed.details["what"], made.servers["s1"], made.creates),
+                         ("vanished", observed.event_id, (observed.event_id,)))
+
+    def test_replaced_once(self) -> None:
+        """A vanished server whose observation is already journaled is not observed
+        again, nor replaced again."""
+        first = self.gone()
+        [observed] = first.observed
+        again = attribute("t1", "g1", 20.0, Survey(
+            broken=(), gone=("s1",), draining=(), surplus=(), creates=1, kept=1, capacity=2,
+            removed_nodes=()), Recalled(about=pmap({"s1": [observed]}),
+                                        recorded=frozenset([observed.event_id])))
+        self.assertEqual((again.observed, again.creates), ((), (None,)))
