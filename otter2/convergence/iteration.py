@@ -55,6 +55,7 @@ from otter2.convergence.journaling import (
     attribute,
     iteration_events,
     recall,
+    stack_survey,
     stamped,
     status_event,
     survey,
@@ -339,15 +340,25 @@ def _act_on_stacks(group: ScalingGroup, now: float,
     """
     The iteration of a ``launch_stack`` group; a failed gather raises
     `GatherError`. The stacks are recorded like servers: by id, with their
-    links, active when they serve and the plan keeps them.
+    links, active when they serve and the plan keeps them; the steps are
+    journaled like a server group's, each stack created or deleted with its
+    root (Note [Root causes] in ``convergence.causes``).
     """
     stacks: list[ObservedStack] = yield gather_stacks(group.tenant_id, group.group_id)
-    the_plan = plan_stacks(desired_stack_group(group), stacks, now)
-    results: list[tuple[Step, StepOutcome]] = yield execute_steps(the_plan.steps, group.tenant_id)
+    desired = desired_stack_group(group)
+    the_plan = plan_stacks(desired, stacks, now)
     active = serving(stacks).intersection(the_plan.kept)
     record = [RecordedServer(id=stack.id, links=stack.links, active=stack.id in active)
               for stack in sorted(stacks, key=lambda stack: stack.id)]
-    return _acted(facts, the_plan, results, record, gone=[])
+    if not the_plan.steps:
+        return _acted(facts, the_plan, [], record, gone=[])
+    steps = list(the_plan.steps)
+    found = stack_survey(stacks, steps, len(the_plan.kept), desired.capacity)
+    recalled: Recalled = yield recall(group.tenant_id, group.group_id, found)
+    attribution = attribute(group.tenant_id, group.group_id, now, found, recalled)
+    results: list[tuple[Step, StepOutcome]] = yield execute_steps(steps, group.tenant_id)
+    events = iteration_events(group.tenant_id, group.group_id, now, results, attribution, [], [])
+    return evolve(_acted(facts, the_plan, results, record, gone=[]), journal=events)
 
 
 def _acted(facts: Iteration, the_plan: Plan, results: list[tuple[Step, StepOutcome]],

@@ -36,17 +36,22 @@ from otter2.convergence.causes import (
     removal_roots,
 )
 from otter2.convergence.destiny import Destiny, destiny
+from otter2.convergence.stacks import StackFate, stack_fate
 from otter2.convergence.steps import (
     AddNodesToCLB,
     BulkAddToRCv3,
     BulkRemoveFromRCv3,
     ChangeCLBNode,
+    CheckStack,
     CreateServer,
+    CreateStack,
     DeleteServer,
+    DeleteStack,
     RecordLoadBalancers,
     RemoveNodesFromCLB,
     SetMetadataItemOnServer,
     Step,
+    UpdateStack,
 )
 from otter2.model import EventKind, JournalEvent
 from otter2.model.cloud import (
@@ -54,15 +59,19 @@ from otter2.model.cloud import (
     LBNode,
     NodeCondition,
     ObservedServer,
+    ObservedStack,
     RecordedServer,
     ServerState,
 )
 from otter2.model.outcome import StepOutcome, Verdict
 from otter2.store.intents import ListJournal, LoadJournal
 
-# The order in which the planner keeps servers (``planning._KEEP_ORDER``): the
-# servers beyond the desired capacity are the tail of it.
+# The order in which the planners keep servers (``planning._KEEP_ORDER``) and
+# stacks (``stacks._KEEP_ORDER``): those beyond the desired capacity are the
+# tail of it.
 _KEEP_ORDER = (Destiny.COUNT, Destiny.HOLD, Destiny.WAIT, Destiny.BUILDING)
+_STACK_KEEP_ORDER = (StackFate.CHECKED, StackFate.COUNT, StackFate.HOLD, StackFate.BUSY,
+                     StackFate.REPAIR)
 
 #: The kinds of events that say what last happened to a server.
 _ABOUT_A_SERVER = (EventKind.STEP.value, EventKind.CHANGE.value, EventKind.OBSERVED.value)
@@ -85,21 +94,23 @@ OK, FAILED, RETRY = "ok", "failed", "retry"
 @frozen
 class Survey:
     """
-    The servers of one plan that attribution looks at: ``broken`` ones it
-    replaces, ``gone`` ones (deleted, whoever did it), ``draining`` ones
+    The servers (or Heat stacks) of one plan that attribution looks at:
+    ``broken`` ones it replaces (id and the state they are in), ``unit`` says
+    which, ``gone`` ones (deleted, whoever did it), ``draining`` ones
     (marked in an earlier iteration), ``surplus`` ones beyond the desired
     capacity (in the planner's keep order); ``creates`` counts the plan's
     creations and ``kept`` the servers it keeps.
     """
 
-    broken: tuple[ObservedServer, ...]
+    broken: tuple[tuple[str, str], ...]
     gone: tuple[str, ...]
     draining: tuple[str, ...]
     surplus: tuple[str, ...]
     creates: int
     kept: int
     capacity: int
-    removed_nodes: tuple[tuple[str, str], ...]  # (server id, load balancer id)
+    removed_nodes: tuple[tuple[str, str], ...] = ()  # (server id, load balancer id)
+    unit: str = "server"
 
     @property
     def needs_capacity_roots(self) -> bool:
@@ -125,7 +136,7 @@ def survey(servers: Sequence[ObservedServer], lb_nodes: Iterable[LBNode], steps:
         fates[destiny(server, now, build_timeout)].append(server)
     order = [server.id for fate in _KEEP_ORDER for server in fates[fate]]
     return Survey(
-        broken=tuple(fates[Destiny.REPLACE]),
+        broken=tuple((server.id, server.state.value) for server in fates[Destiny.REPLACE]),
         gone=tuple(sorted(server.id for server in fates[Destiny.CLEANUP]
                           if creates or server.id in touched)),
         draining=tuple(sorted(server.id for server in fates[Destiny.DRAIN]
@@ -133,6 +144,23 @@ def survey(servers: Sequence[ObservedServer], lb_nodes: Iterable[LBNode], steps:
         surplus=tuple(order[kept:]), creates=creates,
         kept=kept, capacity=capacity,
         removed_nodes=tuple(sorted(_removed_by_hand(servers, steps, recorded))))
+
+
+def stack_survey(stacks: Iterable[ObservedStack], steps: Iterable[Step], kept: int,
+                 capacity: int) -> Survey:
+    """The `Survey` of a ``launch_stack`` group's plan of ``steps`` keeping ``kept``
+    of ``stacks`` for ``capacity``: failed stacks are broken, and the counted
+    ones beyond the capacity surplus."""
+    fates: dict[StackFate, list[ObservedStack]] = {fate: [] for fate in StackFate}
+    for stack in sorted(stacks, key=lambda s: (-s.created, s.id)):
+        fates[stack_fate(stack)].append(stack)
+    order = [stack.id for fate in _STACK_KEEP_ORDER for stack in fates[fate]]
+    broken = [*fates[StackFate.REPLACE], *fates[StackFate.DELETE_AGAIN]]
+    return Survey(
+        broken=tuple((stack.id, f"{stack.action}_{stack.status}") for stack in broken),
+        gone=(), draining=(), surplus=tuple(order[kept:]),
+        creates=sum(isinstance(step, CreateStack) for step in steps), kept=kept,
+        capacity=capacity, unit="stack")
 
 
 def _removed_by_hand(servers: Sequence[ObservedServer], steps: Sequence[Step],
@@ -170,7 +198,8 @@ class Recalled:
 
 def observed_ids(tenant_id: str, group_id: str, found: Survey) -> dict[str, str]:
     """The id of each observation ``found`` could make, by what it is about."""
-    ids = {f"broken:{s.id}": event_id(tenant_id, group_id, s.id, "broken") for s in found.broken}
+    ids = {f"broken:{broken}": event_id(tenant_id, group_id, broken, "broken")
+           for broken, _ in found.broken}
     ids.update({f"vanished:{server_id}": event_id(tenant_id, group_id, server_id, "vanished")
                 for server_id in found.gone})
     ids.update({f"node:{server_id}:{lb_id}": event_id(tenant_id, group_id, server_id,
@@ -244,11 +273,11 @@ def attribute(tenant_id: str, group_id: str, now: float, found: Survey,
                 details=details))
         return the_id
 
-    for server in found.broken:
-        root = observe(f"broken:{server.id}", server.id,
-                       f"server {server.id} is broken ({server.state.value}): replaced",
-                       what="broken", state=server.state.value)
-        roots[server.id] = root
+    for broken, state in found.broken:
+        root = observe(f"broken:{broken}", broken,
+                       f"{found.unit} {broken} is broken ({state}): replaced",
+                       what="broken", state=state)
+        roots[broken] = root
         lost.append(root)
     for server_id in found.gone:
         about = recalled.about.get(server_id, [])
@@ -296,7 +325,7 @@ def stamped(steps: Iterable[Step], attribution: Attribution) -> list[Step]:
     roots = iter(attribution.creates)
     result: list[Step] = []
     for step in steps:
-        if isinstance(step, CreateServer):
+        if isinstance(step, CreateServer):  # a stack has no metadata of ours
             root = next(roots, None)
             if root is not None:
                 step = CreateServer(with_cause(step.server_config, root))
@@ -331,7 +360,8 @@ def _subjects(step: Step, outcome: StepOutcome, servers_at: Mapping[str, str],
     match step:
         case CreateServer():
             made = outcome.server_id
-            return [_Subject("create", made, f"server {made or '(not made)'} created", {})]
+            words = f"server {made} created" if made else "a server's creation"
+            return [_Subject("create", made, words, {})]
         case DeleteServer(server_id=server_id):
             return [_Subject(DELETE, server_id, f"server {server_id} deleted", {})]
         case SetMetadataItemOnServer(server_id=server_id):
@@ -359,6 +389,17 @@ def _subjects(step: Step, outcome: StepOutcome, servers_at: Mapping[str, str],
             return [_Subject("add to pool", server_id,
                              f"server {server_id} added to RackConnect pool {pool}",
                              {"lb_id": pool}) for pool, server_id in sorted(pairs)]
+        case CreateStack():
+            made = outcome.server_id
+            words = f"stack {made} created" if made else "a stack's creation"
+            return [_Subject("create", made, words, {})]
+        case DeleteStack(stack_id=stack_id):
+            return [_Subject(DELETE, stack_id, f"stack {stack_id} deleted", {})]
+        case CheckStack(stack_id=stack_id):
+            return [_Subject("check", stack_id, f"stack {stack_id} checked", {})]
+        case UpdateStack(stack_id=stack_id, finishing=finishing):
+            action = "update" if finishing else "repair"
+            return [_Subject(action, stack_id, f"stack {stack_id} updated", {})]
         case BulkRemoveFromRCv3(lb_node_pairs=pairs):
             return [_Subject("remove from pool", server_id,
                              f"server {server_id} removed from RackConnect pool {pool}",
@@ -408,13 +449,14 @@ def iteration_events(tenant_id: str, group_id: str, now: float,
     steps: list[JournalEvent] = []
     kinds: dict[str, int] = {}
     for step, outcome in results:
-        create_root = next(creates, None) if isinstance(step, CreateServer) else None
+        creating = isinstance(step, (CreateServer, CreateStack))
+        create_root = next(creates, None) if creating else None
         subjects = _subjects(step, outcome, servers_at, nodes)
         if subjects:
             kinds[type(step).__name__] = kinds.get(type(step).__name__, 0) + 1
         word = outcome_word(outcome)
         for subject in subjects:
-            root = (create_root if isinstance(step, CreateServer) else
+            root = (create_root if creating else
                     None if subject.server_id is None else
                     attribution.root_of(by_id.get(subject.server_id), subject.server_id))
             message = "; ".join(outcome.reasons)

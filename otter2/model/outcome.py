@@ -35,7 +35,7 @@ class StepOutcome:
     ``Retry-After``), if it asked; ``busy`` says the cloud refused only for a
     moment (a Cloud Load Balancer in the PENDING_UPDATE window that follows
     each change), so the change can be made again at once; ``server_id``
-    names the server a create made, when the cloud said.
+    names the server (or Heat stack) a create made, when the cloud said.
     """
 
     verdict: Verdict

@@ -304,14 +304,15 @@ class CreateStackTests(SynchronousTestCase):
     """CreateStack: a new name from eight random bytes, then POST stacks."""
 
     def test_created(self) -> None:
-        """The body is named from a random suffix and posted; 201 is RETRY."""
+        """The body is named from a random suffix and posted; 201 is RETRY, and names
+        the stack made."""
         outcome = perform([
             (RandomHex(8), lambda _: "0a1b2c3d4e5f6071"),
             (heat.create_stack_request("t1", NAMED_STACK),
              answer(201, {"stack": {"id": "st9", "links": []}})),
         ], CreateStack("g1", STACK_CONFIG))
         self.assertEqual(outcome, StepOutcome(Verdict.RETRY, [
-            "waiting for stack st9 to be created"], done=True))
+            "waiting for stack st9 to be created"], done=True, server_id="st9"))
 
     def test_invalid_template(self) -> None:
         """Heat refusing the template is FAILURE with Heat's message."""
