@@ -47,8 +47,11 @@ import hashlib
 from collections.abc import Iterable, Sequence
 
 from attrs import frozen
+from pyrsistent import PMap
 
+from otter2.cloud.metadata import cause_of
 from otter2.model import EventKind, JournalEvent
+from otter2.model.cloud import ObservedServer
 
 #: How many capacity-changing roots an iteration that needs them reads.
 CAPACITY_ROOTS = 100
@@ -115,3 +118,24 @@ def removal_roots(roots: Sequence[CapacityRoot], capacity: int,
     planner keeps servers): the capacity root of its slot."""
     return {server_id: slot_root(roots, capacity + index + 1, growing=False)
             for index, server_id in enumerate(surplus)}
+
+
+@frozen
+class Attribution:
+    """
+    The roots of an iteration's steps: ``creates`` for each creation, in the
+    order the plan's creations come; ``servers`` for each existing server
+    acted on, by id (absent: the one its metadata names, or none); and the
+    ``observed`` events to append (roots not yet recorded).
+    """
+
+    creates: tuple[str | None, ...]
+    servers: PMap
+    observed: tuple[JournalEvent, ...]
+
+    def root_of(self, server: ObservedServer | None, server_id: str) -> str | None:
+        """The root of a step on ``server_id`` (``server`` as observed, if it was)."""
+        if server_id in self.servers:
+            root: str | None = self.servers[server_id]
+            return root
+        return cause_of(server.metadata) if server is not None else None

@@ -39,6 +39,7 @@ from pyrsistent import PSet, pset
 from otter2.cloud import heat, nova
 from otter2.cloud.metadata import launch_load_balancers, prepare_server_config
 from otter2.config import ConvergerConfig
+from otter2.convergence.causes import Attribution
 from otter2.convergence.conclusion import Conclusion, Iteration, conclude, left_alone
 from otter2.convergence.executing import execute_steps, worst_outcome
 from otter2.convergence.gathering import (
@@ -50,19 +51,17 @@ from otter2.convergence.gathering import (
     gather_stacks,
 )
 from otter2.convergence.journaling import (
-    Attribution,
     Recalled,
     attribute,
-    iteration_events,
     recall,
     stack_survey,
     stamped,
-    status_event,
     survey,
 )
 from otter2.convergence.membership import Key, lb_key
 from otter2.convergence.planning import DEFAULT_STEP_LIMITS, Plan, plan
 from otter2.convergence.stacks import plan_stacks, serving
+from otter2.convergence.step_events import iteration_events, status_event
 from otter2.convergence.steps import CreateServer, Step
 from otter2.convergence.summary import summarize
 from otter2.convergence.tenant_view import TenantView

@@ -22,7 +22,7 @@ from otter2.convergence.iteration import (
     converge_one_group,
     record_servers,
 )
-from otter2.convergence.journaling import status_event
+from otter2.convergence.step_events import status_event
 from otter2.intents import Now
 from otter2.model import GroupState, GroupStatus, ScalingGroup
 from otter2.model.cloud import (

@@ -1,7 +1,8 @@
 """
-Tests for ``otter2.convergence.journaling``: what iterations journal, run on
-the simulated cloud and the memory store on a Clock, each step traced back
-through ``load_journal`` to its root (Note [Root causes]).
+Tests for ``otter2.convergence.journaling`` and ``step_events``: what
+iterations journal, run on the simulated cloud and the memory store on a
+Clock, each step traced back through ``load_journal`` to its root (Note
+[Root causes]).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from twisted.trial.unittest import SynchronousTestCase
 from txeffect import perform
 
 from otter2.config import ConvergerConfig
+from otter2.convergence.causes import Attribution
 from otter2.convergence.iteration import converge_one_group
-from otter2.convergence.journaling import DELETE, Attribution, Recalled, Survey, attribute
+from otter2.convergence.journaling import Recalled, Survey, attribute
+from otter2.convergence.step_events import DELETE
 from otter2.model import EventKind, Fence, JournalEvent
 from otter2.model.cloud import ServerState
 from otter2.model.execution import Execution, Trigger
