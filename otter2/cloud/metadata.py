@@ -23,6 +23,9 @@ from otter2.model.cloud import CLBDescription, LBDescription, RCv3Description
 GROUP_ID_KEY = "rax:autoscale:group:id"
 LEGACY_GROUP_ID_KEY = "rax:auto_scaling_group_id"
 SERVER_STATE_KEY = "rax:autoscale:server:state"
+#: The id of the journal event a server was created for (Note [Root causes] in
+#: ``otter2.convergence.causes``).
+CAUSE_KEY = "rax:autoscale:server:cause"
 DRAINING = "DRAINING"
 CLB_KEY_PREFIX = "rax:autoscale:lb:CloudLoadBalancer:"
 RCV3_KEY_PREFIX = "rax:autoscale:lb:RackConnectV3:"
@@ -53,6 +56,18 @@ def group_id_of(metadata: Mapping[str, str] | None) -> str | None:
 def is_draining(metadata: Mapping[str, Any] | None) -> bool:
     """Whether the metadata holds otter2's draining marker (exactly ``DRAINING``)."""
     return metadata is not None and metadata.get(SERVER_STATE_KEY) == DRAINING
+
+
+def cause_of(metadata: Mapping[str, Any] | None) -> str | None:
+    """The id of the journal event the server was created for, if its metadata says."""
+    value = None if metadata is None else metadata.get(CAUSE_KEY)
+    return value if isinstance(value, str) and value else None
+
+
+def with_cause(server_config: PMap, event_id: str) -> PMap:
+    """A create-server body (``prepare_server_config``) whose server's metadata
+    names the journal event it is created for."""
+    return server_config.transform(["server", "metadata", CAUSE_KEY], event_id)
 
 
 def without_own_keys(metadata: Mapping[str, Any]) -> dict[str, str]:

@@ -99,6 +99,7 @@ class ConvergerConfig:
     max_retry_delay: float = 60.0
     create_server_limit: int = 10  # ``step_limits.create_server``
     offline_timeout: float = 3600.0  # a node joining a monitored CLB may stay OFFLINE so long
+    journal_retention: float = 42 * 86_400.0  # how long the events an iteration journals are kept
 
 
 @frozen

@@ -107,7 +107,8 @@ class Iteration:
     group is made of, in words ("server", or "stack" for a ``launch_stack``
     group); ``steps`` the kind and verdict of each step executed, as pairs of
     names (``("CreateServer", "RETRY")``), for the metrics and the log;
-    ``executed`` the plan's steps that were executed.
+    ``executed`` the plan's steps that were executed; ``journal`` the events
+    the iteration appends to the group's journal (``journaling``).
     """
 
     now: float
@@ -127,6 +128,7 @@ class Iteration:
     unit: str = "server"
     steps: PVector = field(factory=pvector, converter=frozen_list)
     executed: tuple[Any, ...] = ()  # the plan's steps, as executed
+    journal: PVector = field(factory=pvector, converter=frozen_list)
 
 
 @frozen

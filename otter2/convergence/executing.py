@@ -12,10 +12,11 @@ test-case-name: tests.convergence.test_executing
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial, singledispatch
 from typing import Any
 
+from attrs import evolve
 from effect import Constant, Effect, parallel
 
 from otter2.cloud import clb, heat, nova, rcv3
@@ -123,8 +124,21 @@ def _call(request: ServiceRequest, read: Callable[[Response], Any]) -> Effect:
 def _create(step: CreateServer, tenant_id: str) -> Effect:
     def create(suffix: str) -> Effect:
         config = nova.name_server(step.server_config, suffix)
-        return _call(nova.create_server_request(tenant_id, config), nova.classify_create_server)
+        return _call(nova.create_server_request(tenant_id, config),
+                     partial(_created, nova.classify_create_server, "server"))
     return Effect(RandomHex(SERVER_NAME_BYTES)).on(create)
+
+
+def _created(classify: Callable[[Response], StepOutcome], kind: str,
+             response: Response) -> StepOutcome:
+    """What the answer to a create means (``classify``), with the id of the
+    ``kind`` ("server", "stack") it made."""
+    outcome = classify(response)
+    made = response.body.get(kind) if isinstance(response.body, Mapping) else None
+    made_id = made.get("id") if isinstance(made, Mapping) else None
+    if outcome.done and made_id:
+        return evolve(outcome, server_id=str(made_id))
+    return outcome
 
 
 @_step_io.register
@@ -225,7 +239,8 @@ def _bulk_remove(step: BulkRemoveFromRCv3, tenant_id: str) -> Effect:
 def _create_stack(step: CreateStack, tenant_id: str) -> Effect:
     def create(suffix: str) -> Effect:
         config = heat.name_stack(step.stack_config, step.group_id, suffix)
-        return _call(heat.create_stack_request(tenant_id, config), heat.classify_create_stack)
+        return _call(heat.create_stack_request(tenant_id, config),
+                     partial(_created, heat.classify_create_stack, "stack"))
     return Effect(RandomHex(STACK_NAME_BYTES)).on(create)
 
 

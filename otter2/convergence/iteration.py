@@ -39,6 +39,7 @@ from pyrsistent import PSet, pset
 from otter2.cloud import heat, nova
 from otter2.cloud.metadata import launch_load_balancers, prepare_server_config
 from otter2.config import ConvergerConfig
+from otter2.convergence.causes import Attribution
 from otter2.convergence.conclusion import Conclusion, Iteration, conclude, left_alone
 from otter2.convergence.executing import execute_steps, worst_outcome
 from otter2.convergence.gathering import (
@@ -49,9 +50,18 @@ from otter2.convergence.gathering import (
     gather_group,
     gather_stacks,
 )
+from otter2.convergence.journaling import (
+    Recalled,
+    attribute,
+    recall,
+    stack_survey,
+    stamped,
+    survey,
+)
 from otter2.convergence.membership import Key, lb_key
 from otter2.convergence.planning import DEFAULT_STEP_LIMITS, Plan, plan
 from otter2.convergence.stacks import plan_stacks, serving
+from otter2.convergence.step_events import iteration_events, status_event
 from otter2.convergence.steps import CreateServer, Step
 from otter2.convergence.summary import summarize
 from otter2.convergence.tenant_view import TenantView
@@ -69,7 +79,7 @@ from otter2.model.cloud import (
 from otter2.model.desired import DesiredGroup, DesiredStackGroup
 from otter2.model.outcome import StepOutcome, Verdict
 from otter2.store.changes import update_state
-from otter2.store.intents import DeleteGroup, LoadGroup, SaveServers
+from otter2.store.intents import AppendJournal, DeleteGroup, LoadGroup, SaveServers
 from otter2.store.interface import NoSuchGroup
 
 GONE = "the group no longer exists"
@@ -244,7 +254,8 @@ def _act_on_servers(group: ScalingGroup, now: float, settings: ConvergerConfig,
 
     def act(observation: Observation, vanished: list[ObservedServer]) -> Iteration | Effect:
         return _execute(group, desired, facts,
-                        _planned(group, now, settings, observation, vanished))
+                        _planned(group, now, settings, observation, vanished),
+                        settings.build_timeout)
     return _observe(group, view, act)
 
 
@@ -278,10 +289,12 @@ def _planned(group: ScalingGroup, now: float, settings: ConvergerConfig,
 
 
 def _execute(group: ScalingGroup, desired: DesiredGroup, facts: Iteration,
-             planned: Planned) -> Iteration | Effect:
+             planned: Planned, build_timeout: float) -> Iteration | Effect:
     """
     The `Iteration` of a ``launch_server`` group once ``planned`` is executed:
-    an Effect of it, or with no step the value itself.
+    an Effect of it, or with no step the value itself. An iteration with
+    steps reads back what their root causes need and journals them (Note
+    [Root causes] in ``convergence.causes``).
     """
     observation, servers, the_plan = planned.observation, planned.servers, planned.plan
     serving = autoscale_active(servers, observation.lb_nodes, desired.desired_lbs)
@@ -293,7 +306,22 @@ def _execute(group: ScalingGroup, desired: DesiredGroup, facts: Iteration,
 
     if not the_plan.steps:
         return executed([])
-    return execute_steps(the_plan.steps, group.tenant_id).on(executed)
+    steps = list(the_plan.steps)
+    found = survey(servers, observation.lb_nodes, steps, len(the_plan.kept), desired.capacity,
+                   facts.now, build_timeout, group.servers)
+
+    def act(recalled: Recalled) -> Effect:
+        attribution = attribute(group.tenant_id, group.group_id, facts.now, found, recalled)
+        return execute_steps(stamped(steps, attribution), group.tenant_id).on(
+            lambda results: journaled(attribution, [
+                (step, outcome) for step, (_, outcome) in zip(steps, results, strict=True)]))
+
+    def journaled(attribution: Attribution,
+                  results: list[tuple[Step, StepOutcome]]) -> Iteration:
+        events = iteration_events(group.tenant_id, group.group_id, facts.now, results,
+                                  attribution, servers, observation.lb_nodes)
+        return evolve(executed(results), journal=events)
+    return recall(group.tenant_id, group.group_id, found).on(act)
 
 
 def desired_stack_group(group: ScalingGroup) -> DesiredStackGroup:
@@ -311,15 +339,25 @@ def _act_on_stacks(group: ScalingGroup, now: float,
     """
     The iteration of a ``launch_stack`` group; a failed gather raises
     `GatherError`. The stacks are recorded like servers: by id, with their
-    links, active when they serve and the plan keeps them.
+    links, active when they serve and the plan keeps them; the steps are
+    journaled like a server group's, each stack created or deleted with its
+    root (Note [Root causes] in ``convergence.causes``).
     """
     stacks: list[ObservedStack] = yield gather_stacks(group.tenant_id, group.group_id)
-    the_plan = plan_stacks(desired_stack_group(group), stacks, now)
-    results: list[tuple[Step, StepOutcome]] = yield execute_steps(the_plan.steps, group.tenant_id)
+    desired = desired_stack_group(group)
+    the_plan = plan_stacks(desired, stacks, now)
     active = serving(stacks).intersection(the_plan.kept)
     record = [RecordedServer(id=stack.id, links=stack.links, active=stack.id in active)
               for stack in sorted(stacks, key=lambda stack: stack.id)]
-    return _acted(facts, the_plan, results, record, gone=[])
+    if not the_plan.steps:
+        return _acted(facts, the_plan, [], record, gone=[])
+    steps = list(the_plan.steps)
+    found = stack_survey(stacks, steps, len(the_plan.kept), desired.capacity)
+    recalled: Recalled = yield recall(group.tenant_id, group.group_id, found)
+    attribution = attribute(group.tenant_id, group.group_id, now, found, recalled)
+    results: list[tuple[Step, StepOutcome]] = yield execute_steps(steps, group.tenant_id)
+    events = iteration_events(group.tenant_id, group.group_id, now, results, attribution, [], [])
+    return evolve(_acted(facts, the_plan, results, record, gone=[]), journal=events)
 
 
 def _acted(facts: Iteration, the_plan: Plan, results: list[tuple[Step, StepOutcome]],
@@ -385,9 +423,25 @@ def not_acting_on(group: ScalingGroup | None) -> str | None:
 
 def conclude_and_write(group: ScalingGroup, facts: Iteration,
                        settings: ConvergerConfig, fence: Fence | None = None) -> Effect:
-    """An Effect of the `Conclusion` drawn from ``facts``, written with ``fence``."""
+    """
+    An Effect of the `Conclusion` drawn from ``facts``, written with
+    ``fence``: first the iteration's journal events (``facts.journal``, and
+    the group's status change, if any: see Note [Journal] in
+    ``otter2.model.journal``), then the conclusion. A steady iteration
+    appends nothing.
+    """
     conclusion = conclude(facts, settings.interval, settings.limited_retry_iterations)
-    return write_conclusion(group.tenant_id, group.group_id, conclusion, group.servers, fence)
+    events = list(facts.journal)
+    before = group.state.status
+    if (conclusion.status is not None and not conclusion.remove_group
+            and conclusion.status is not before):
+        events.append(status_event(group.tenant_id, group.group_id, facts.now, before.value,
+                                   conclusion.status.value, conclusion.error_reasons, events))
+    written = write_conclusion(group.tenant_id, group.group_id, conclusion, group.servers, fence)
+    if not events:
+        return written
+    return Effect(AppendJournal(events, facts.now - settings.journal_retention, fence)).on(
+        lambda _: written)
 
 
 def write_conclusion(tenant_id: str, group_id: str, conclusion: Conclusion,

@@ -34,7 +34,8 @@ class StepOutcome:
     number of seconds the cloud asked us to wait before calling it again (a
     ``Retry-After``), if it asked; ``busy`` says the cloud refused only for a
     moment (a Cloud Load Balancer in the PENDING_UPDATE window that follows
-    each change), so the change can be made again at once.
+    each change), so the change can be made again at once; ``server_id``
+    names the server (or Heat stack) a create made, when the cloud said.
     """
 
     verdict: Verdict
@@ -42,3 +43,4 @@ class StepOutcome:
     done: bool = False
     retry_after: float | None = None
     busy: bool = False
+    server_id: str | None = None

@@ -58,13 +58,14 @@ class CreateServerTests(SynchronousTestCase):
     """CreateServer: a new name, then POST servers."""
 
     def test_accepted(self) -> None:
-        """The server is named from a random suffix and posted; 202 is RETRY."""
+        """The server is named from a random suffix and posted; 202 is RETRY, and
+        names the server made."""
         outcome = perform([
             (RandomHex(4), lambda _: "0a1b2c3d"),
             (nova.create_server_request("t1", NAMED), answer(202, {"server": {"id": "s9"}})),
         ], CreateServer(CONFIG))
         self.assertEqual(outcome, StepOutcome(Verdict.RETRY, [
-            "waiting for server s9 to become active"], done=True))
+            "waiting for server s9 to become active"], done=True, server_id="s9"))
 
     def test_quota(self) -> None:
         """A quota 403 is FAILURE with Nova's message."""
@@ -303,14 +304,15 @@ class CreateStackTests(SynchronousTestCase):
     """CreateStack: a new name from eight random bytes, then POST stacks."""
 
     def test_created(self) -> None:
-        """The body is named from a random suffix and posted; 201 is RETRY."""
+        """The body is named from a random suffix and posted; 201 is RETRY, and names
+        the stack made."""
         outcome = perform([
             (RandomHex(8), lambda _: "0a1b2c3d4e5f6071"),
             (heat.create_stack_request("t1", NAMED_STACK),
              answer(201, {"stack": {"id": "st9", "links": []}})),
         ], CreateStack("g1", STACK_CONFIG))
         self.assertEqual(outcome, StepOutcome(Verdict.RETRY, [
-            "waiting for stack st9 to be created"], done=True))
+            "waiting for stack st9 to be created"], done=True, server_id="st9"))
 
     def test_invalid_template(self) -> None:
         """Heat refusing the template is FAILURE with Heat's message."""

@@ -22,6 +22,7 @@ from otter2.convergence.iteration import (
     converge_one_group,
     record_servers,
 )
+from otter2.convergence.step_events import status_event
 from otter2.intents import Now
 from otter2.model import GroupState, GroupStatus, ScalingGroup
 from otter2.model.cloud import (
@@ -35,7 +36,7 @@ from otter2.model.cloud import (
     ServerState,
 )
 from otter2.model.outcome import Verdict
-from otter2.store.intents import DeleteGroup, LoadGroup, SaveServers, SaveState
+from otter2.store.intents import AppendJournal, DeleteGroup, LoadGroup, SaveServers, SaveState
 
 LAUNCH = {"type": "launch_server", "args": {"server": {"flavorRef": "f", "imageRef": "i"}}}
 SETTINGS = ConvergerConfig(interval=10, limited_retry_iterations=2)
@@ -190,13 +191,17 @@ class ConvergeOneGroupTests(SynchronousTestCase):
         self.assertIn("limiting the rate of requests and asked to wait 45 s", result.reasons[0])
 
     def test_success_clears_error(self) -> None:
-        """A group in ERROR that converges is set back to ACTIVE."""
+        """A group in ERROR that converges is set back to ACTIVE, and the change of
+        status is journaled first."""
         g = group(status=GroupStatus.ERROR)
         cleared = evolve(g.state, status=GroupStatus.ACTIVE)
+        journaled = status_event("t1", "g1", 100.0, "ERROR", "ACTIVE", [], [])
         result = perform_sequence([
             (LoadGroup("t1", "g1", True), lambda _: g),
             (Now(), lambda _: 100.0),
             (nova.list_servers_request("t1"), lambda _: listing()),
+            (AppendJournal([journaled], 100.0 - ConvergerConfig().journal_retention),
+             lambda _: None),
             (LoadGroup("t1", "g1", True), lambda _: g),
             (SaveState(cleared), lambda _: evolve(cleared, version=1)),
         ], converge_one_group("t1", "g1"))
@@ -221,16 +226,19 @@ class ConvergeOneGroupTests(SynchronousTestCase):
                          (Verdict.LIMITED_RETRY, 2, 110.0))
 
     def test_limited_retry_past_the_limit_is_an_error(self) -> None:
-        """The stored count past the limit puts the group in ERROR, 'Timed out', count reset."""
+        """The stored count past the limit puts the group in ERROR, 'Timed out', count
+        reset; the change of status is journaled."""
         g = group(desired=1, limited_retries=2)
         reasons = ["Timed out: Waiting for server s1 to transition to ACTIVE from REBOOT"]
         failed = evolve(g.state, status=GroupStatus.ERROR, error_reasons=reasons,
                         limited_retries=0)
+        journaled = status_event("t1", "g1", 100.0, "ACTIVE", "ERROR", reasons, [])
         result = perform_sequence([
             (LoadGroup("t1", "g1", True), lambda _: g),
             (Now(), lambda _: 100.0),
             (nova.list_servers_request("t1"), lambda _: listing(nova_server("s1", "REBOOT"))),
             parallel_sequence([[]]),  # the wait, a step without I/O
+            (AppendJournal([journaled], 100.0 - SETTINGS.journal_retention), lambda _: None),
             (SaveServers("t1", "g1", [RecordedServer("s1", address="10.0.0.1")]),
              lambda _: None),
             (LoadGroup("t1", "g1", True), lambda _: g),

@@ -1,12 +1,13 @@
 """
 Stack groups (``launch_stack``) converging against the simulated Heat, through
 the real dispatcher composition and store, on a Clock: scaling with the check
-cycle, deletion, and Heat's failures (a template Heat refuses, stacks that
-fail to build, to check and to delete).
+cycle, deletion, Heat's failures (a template Heat refuses, stacks that
+fail to build, to check and to delete), and the journal of what was done.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from attrs import evolve
@@ -19,7 +20,8 @@ from otter2.config import ConvergerConfig
 from otter2.convergence.conclusion import Conclusion
 from otter2.convergence.iteration import converge_one_group
 from otter2.effects.dispatcher import store_dispatcher
-from otter2.model import GroupState, GroupStatus, ScalingGroup
+from otter2.model import EventKind, GroupState, GroupStatus, ScalingGroup
+from otter2.model.execution import Execution, Trigger
 from otter2.model.outcome import Verdict
 from otter2.simulation import (
     Behaviour,
@@ -212,3 +214,51 @@ class FailureTests(StackScenario):
         self.assertIs(seen[-1].verdict, Verdict.SUCCESS)
         self.assertNotIn(oldest, [s.id for s in self.stacks()])
         self.assertEqual(len(self.stacks()), 1)
+
+
+class StackJournalTests(StackScenario):
+    """A stack group's iterations journal each stack created or deleted with its root."""
+
+    def execute(self, desired: int, execution_id: str) -> str:
+        """An execution setting the desired capacity, recorded as the API records it."""
+        state = self.state()
+        self.successResultOf(self.store.record_executions(
+            evolve(state, desired=desired), [Execution(
+                tenant_id="t1", group_id="g1", execution_id=execution_id, policy_id="p1",
+                trigger=Trigger.API, at=self.clock.seconds(), desired_before=state.desired,
+                desired_after=desired)], True, 0.0, 0.0))
+        return execution_id
+
+    def causes(self, action: str) -> Counter[str | None]:
+        """How many steps of ``action`` on a stack each cause caused."""
+        return Counter(e.cause for e in self.store.journal[("t1", "g1")].values()
+                       if e.kind is EventKind.STEP and e.details["action"] == action
+                       and e.server_id is not None)
+
+    def test_scaled_by_executions(self) -> None:
+        """Stacks created by a scale-up belong to it, those deleted by a scale-down to
+        that one."""
+        self.make_group(0)
+        up = self.execute(3, "up")
+        self.until_done()
+        self.clock.advance(100)
+        down = self.execute(1, "down")
+        self.until_done()
+        self.assertEqual((self.causes("create"), self.causes("delete")),
+                         ({up: 3}, {down: 2}))
+
+    def test_failed_stack_is_observed(self) -> None:
+        """A stack that failed is observed, and its deletion and replacement are
+        caused by that observation."""
+        self.make_group(0, {"bad": {"type": "OS::Heat::TestResource",
+                                    "properties": {"fail": True}}}, disable_rollback=True)
+        up = self.execute(1, "up")
+        for _ in range(6):
+            self.iterate()
+        observed = {e.event_id for e in self.store.journal[("t1", "g1")].values()
+                    if e.kind is EventKind.OBSERVED}
+        self.assertTrue(observed)
+        self.assertEqual(set(self.causes("delete")), observed)
+        creates = self.causes("create")
+        self.assertEqual(creates[up], 1)
+        self.assertLessEqual(set(creates) - {up}, observed)
