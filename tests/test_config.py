@@ -63,6 +63,7 @@ class ParseConfigTests(SynchronousTestCase):
                                "journal": {"retention": 3600}})
         self.assertEqual((config.executions.retention, config.executions.key_field,
                           config.journal.retention), (60, "fingerprint", 3600))
+        self.assertEqual(config.converger.journal_retention, 3600)
         self.assertEqual((Config().executions.retention, Config().journal.retention),
                          (42 * 86400, 42 * 86400))
         for wrong in (0, -1, "long", None):

@@ -148,6 +148,22 @@ def _render_walk(walk: Walk, retention: float) -> list[dict[str, Any]]:
     return causes
 
 
+def _root_of_server(events: Sequence[JournalEvent],
+                    walks: Sequence[Walk]) -> JournalEvent | None:
+    """
+    Why the server exists: the root of its creation step when the page holds
+    it, else the root of the oldest of the page's events that reaches one
+    (a server otter2 did not create, or one created before the journal's
+    retention); None if none does. Its other events (a drain, a deletion)
+    may have other roots: each event's own walk names its root.
+    """
+    rooted = [(e, w.root) for e, w in zip(events, walks, strict=True) if w.root is not None]
+    for event, root in rooted:
+        if event.kind is EventKind.STEP and event.details.get("action") == "create":
+            return root
+    return rooted[-1][1] if rooted else None
+
+
 class JournalRoutes(APIBase):
     """The activities of a group and the history of one of its servers."""
 
@@ -186,13 +202,14 @@ class JournalRoutes(APIBase):
                            f"{self.config.journal.retention / 86400:g} days)")
         walks = await self._walks(tenant_id, group_id, events)
         roots = list({w.root.event_id: w.root for w in walks if w.root is not None}.values())
+        root = _root_of_server(events, walks)
         url = (self.links.group(tenant_id, group_id)
                + f"servers/{quote(server_id, safe='')}/history/")
         retention = self.config.journal.retention
         return Reply(200, {
             "history": [{**render_activity(e), "causes": _render_walk(w, retention)}
                         for e, w in zip(events, walks, strict=True)],
-            "rootCause": render_activity(roots[0]) if len(roots) == 1 else None,
+            "rootCause": None if root is None else render_activity(root),
             "roots": [r.event_id for r in roots],
             "history_links": _next_link(url, events, limit, {}),
         })

@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from attrs import evolve
+
 from otter2.config.reading import ABSENT, Absent, given, natural, positive, read, section_of
 from otter2.config.values import (
     API_AUTH_TTL,
@@ -121,11 +123,13 @@ def parse_config(document: Any) -> Config:
         if key in document:
             sections[key] = read(document, key, "", str, None, "a string")
 
+    journal = _journal(document)
+    converger = evolve(_converger(document), journal_retention=journal.retention)
     return Config(**given(
-        identity=_identity(document), converger=_converger(document),
+        identity=_identity(document), converger=converger,
         cloud_client=_cloud_client(document), metrics=_metrics(document),
         scheduler=_scheduler(document), executions=_executions(document),
-        journal=_journal(document),
+        journal=journal,
         zookeeper=_zookeeper(document),
         selfheal_interval=_selfheal(document),
         shutdown_timeout=read(document, "shutdown_timeout", "", (int, float),

@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 from attrs import fields, frozen
-from effect import ComposedDispatcher, TypeDispatcher, base_dispatcher, sync_performer
+from effect import ComposedDispatcher, TypeDispatcher, base_dispatcher
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from txeffect import deferred_performer, make_twisted_dispatcher
@@ -21,7 +21,7 @@ from otter2.cloud.request import ServiceRequest, ServiceType
 from otter2.effects.courtesy import Courtesy
 from otter2.effects.http import Authenticator, HTTPClient, RequestWatch, perform_service_request
 from otter2.intents import Now, RandomHex
-from otter2.store.intents import STORE_INTENTS, AppendJournal, ListJournal, LoadJournal
+from otter2.store.intents import STORE_INTENTS
 from otter2.store.interface import GroupStore
 
 
@@ -34,30 +34,7 @@ def store_dispatcher(store: GroupStore) -> TypeDispatcher:
         result: Deferred[Any] = getattr(store, intent.method)(**arguments)
         return result
 
-    performers: dict[type, Any] = {intent: perform for intent in STORE_INTENTS}
-    performers.update(_journal_performers(store, perform))
-    return TypeDispatcher(performers)
-
-
-#: What each journal intent results in from a store that keeps no journal.
-_NO_JOURNAL: Mapping[type, Any] = {AppendJournal: None, ListJournal: [], LoadJournal: {}}
-
-
-def _journal_performers(store: GroupStore, perform: Any) -> dict[type, Any]:
-    """
-    Performers for the journal's intents (until STORE_INTENTS names them):
-    the store's own methods, or, for a store that keeps no journal yet (every
-    backend will), nothing appended and nothing found, so that convergence
-    works the same on it.
-    """
-    if hasattr(store, "append_journal"):
-        return {intent: perform for intent in _NO_JOURNAL}
-    return {intent: sync_performer(partial(_nothing, result))
-            for intent, result in _NO_JOURNAL.items()}
-
-
-def _nothing(result: Any, dispatcher: Any, intent: Any) -> Any:
-    return result
+    return TypeDispatcher({intent: perform for intent in STORE_INTENTS})
 
 
 def world_dispatcher(clock: IReactorTime) -> TypeDispatcher:

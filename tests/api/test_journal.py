@@ -277,7 +277,9 @@ class HistoryTests(JournalCase):
 
     async def test_pruned_cycles_and_several_roots(self) -> None:
         """A cause no longer in the journal says it was pruned; a cycle stops the walk;
-        events leading to different roots give no single ``rootCause``."""
+        events leading to different roots are each walked to their own, and the
+        server's ``rootCause`` is the root of its creation step, or, without one, of
+        its oldest event that reaches a root."""
         group_id = (await self.create_group())["id"]
         await self.store.append_journal([
             event(group_id, "o1", 10.0, EventKind.OBSERVED, server_id="srv"),
@@ -302,7 +304,11 @@ class HistoryTests(JournalCase):
             event(group_id, "x2", 20.0, EventKind.CHANGE),
             event(group_id, "s4", 21.0, cause="x2", server_id="srv")], 0.0)
         several = (await self.history(group_id, "srv")).json
-        self.assertEqual((several["rootCause"], several["roots"]), (None, ["x2", "o1"]))
+        self.assertEqual((several["rootCause"]["id"], several["roots"]), ("o1", ["x2", "o1"]))
+        await self.store.append_journal([
+            event(group_id, "s5", 22.0, cause="x2", server_id="srv", action="create")], 0.0)
+        created = (await self.history(group_id, "srv")).json
+        self.assertEqual(created["rootCause"]["id"], "x2")
 
     async def test_unknown_server(self) -> None:
         """A server with no recorded activity is a 404 saying so."""

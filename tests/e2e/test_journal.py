@@ -15,8 +15,6 @@ from tests.e2e.support import MimicTestCase
 class RootCauseTests(MimicTestCase):
     """Every server convergence creates or deletes has one root, said by the API."""
 
-    skip = "needs the journal API"
-
     async def activities(self, group_id: str, kind: str) -> list[dict[str, Any]]:
         """Every activity of ``kind`` of the group, following the pages."""
         url: str | None = f"{self.api}/groups/{group_id}/activities?type={kind}"
@@ -61,8 +59,8 @@ class RootCauseTests(MimicTestCase):
         for server_id, action in sorted(acted):
             history = await self.request(
                 "GET", f"{self.api}/groups/{group_id}/servers/{server_id}/history", ok=200)
-            self.assertIn(history["rootCause"], roots)
-            causes = {event["cause"] for event in history["events"]
+            self.assertIn(history["rootCause"]["id"], roots)
+            causes = {event["cause"] for event in history["history"]
                       if event["type"] == "step" and event["details"]["action"] == action}
             [root] = causes  # one root for the server's creation, one for its deletion
             self.assertIn(root, roots, f"server {server_id}'s {action} root is not a root")
