@@ -184,8 +184,8 @@ def iteration_events(tenant_id: str, group_id: str, now: float,
     cause = next((event.cause for event in steps if event.cause is not None), None)
     plan = JournalEvent(
         tenant_id=tenant_id, group_id=group_id, event_id=plan_id, kind=EventKind.PLAN, at=now,
-        cause=cause, summary="convergence took " + ", ".join(
-            f"{count} {kind}" for kind, count in sorted(kinds.items())),
+        cause=cause, summary=f"convergence took {_count(sum(kinds.values()), 'step')} ("
+        + ", ".join(f"{kind}: {count}" for kind, count in sorted(kinds.items())) + ")",
         details={"iteration": iteration, "steps": kinds})
     return [*attribution.observed, plan, *steps]
 
@@ -203,3 +203,7 @@ def status_event(tenant_id: str, group_id: str, now: float, before: str, after: 
         summary=f"status {before} -> {after}" + (f": {why}" if why else ""),
         details={"status_before": before, "status_after": after, "reasons": list(reasons),
                  **({"plan": plan.event_id} if plan is not None else {})})
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
