@@ -69,6 +69,9 @@ from otter2.model.outcome import StepOutcome, Verdict
 #: at once (a Cloud Load Balancer refuses changes for a moment after each).
 PROMPTLY = 1.0
 
+#: Why an iteration leaves alone a group that is gone.
+GONE = "the group no longer exists"
+
 FAILED_WITHOUT_REASON = "the group cannot converge as configured"
 
 #: The reason of an iteration that did not converge the group and said no more.

@@ -9,13 +9,14 @@ observe the cloud, plan, execute, and record what was seen and concluded
 - What the iteration observed and did is gathered in an `Iteration`, and
   ``conclusion.conclude`` alone decides how it ends (status, reasons,
   record, LIMITED_RETRY count, when to look again). The conclusion is
-  written once, at the end, whatever its verdict: there is no ACTIVE flash
-  at the start of an iteration that is about to fail again.
+  written once, at the end, whatever its verdict (``convergence.writing``):
+  there is no ACTIVE flash at the start of an iteration that is about to
+  fail again.
 - A failed gather is a RETRY with its reason (a group error if the account
   lacks Nova or CLB), not an exception retried silently for ever.
 - The servers seen are recorded, active only when they serve and the plan
-  keeps them, with the load balancers their metadata names; a server recorded before that Nova says is gone now is treated as
-  DELETED, and those load balancers are still gathered, so the nodes it left
+  keeps them, with the load balancers their metadata names; a server
+  recorded before that Nova says is gone now is treated as DELETED, and those load balancers are still gathered, so the nodes it left
   behind are removed even when no configuration or server names them any
   more.
 - A ``launch_stack`` group's iteration gathers its Heat stacks instead and
@@ -28,10 +29,9 @@ test-case-name: tests.convergence.test_iteration
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable, Sequence
-from operator import attrgetter
 from typing import Any
 
-from attrs import evolve, fields, frozen
+from attrs import evolve, frozen
 from effect import Constant, Effect, parallel
 from effect.do import do
 from pyrsistent import PSet, pset
@@ -40,7 +40,7 @@ from otter2.cloud import heat, nova
 from otter2.cloud.metadata import launch_load_balancers, prepare_server_config
 from otter2.config import ConvergerConfig
 from otter2.convergence.causes import Attribution
-from otter2.convergence.conclusion import Conclusion, Iteration, conclude, left_alone
+from otter2.convergence.conclusion import GONE, Conclusion, Iteration, left_alone
 from otter2.convergence.executing import execute_steps, worst_outcome
 from otter2.convergence.gathering import (
     GatherError,
@@ -61,12 +61,13 @@ from otter2.convergence.journaling import (
 from otter2.convergence.membership import Key, lb_key
 from otter2.convergence.planning import DEFAULT_STEP_LIMITS, Plan, plan
 from otter2.convergence.stacks import plan_stacks, serving
-from otter2.convergence.step_events import iteration_events, status_event
+from otter2.convergence.step_events import iteration_events
 from otter2.convergence.steps import CreateServer, Step
 from otter2.convergence.summary import summarize
 from otter2.convergence.tenant_view import TenantView
+from otter2.convergence.writing import conclude_and_write
 from otter2.intents import Now
-from otter2.model import Fence, GroupState, ScalingGroup
+from otter2.model import Fence, ScalingGroup
 from otter2.model.cloud import (
     CLBNode,
     LBDescription,
@@ -78,11 +79,7 @@ from otter2.model.cloud import (
 )
 from otter2.model.desired import DesiredGroup, DesiredStackGroup
 from otter2.model.outcome import StepOutcome, Verdict
-from otter2.store.changes import update_state
-from otter2.store.intents import AppendJournal, DeleteGroup, LoadGroup, SaveServers
-from otter2.store.interface import NoSuchGroup
-
-GONE = "the group no longer exists"
+from otter2.store.intents import LoadGroup
 
 
 def desired_group(group: ScalingGroup) -> DesiredGroup:
@@ -396,19 +393,6 @@ def converge_one_group(tenant_id: str, group_id: str,
     return written
 
 
-#: A recorded server's fields, as a tuple (compared item by item, each by
-#: identity first: a steady group's record shares its parts with the last one).
-_RECORD_FIELDS = attrgetter(*(f.name for f in fields(RecordedServer)))
-
-
-def _same_record(servers: Sequence[RecordedServer],
-                 recorded: Sequence[RecordedServer] | None) -> bool:
-    """Whether ``servers`` is the record ``recorded`` (None: no record to compare)."""
-    return recorded is not None and len(servers) == len(recorded) and all(
-        _RECORD_FIELDS(new) == _RECORD_FIELDS(old)
-        for new, old in zip(servers, recorded, strict=True))
-
-
 def not_acting_on(group: ScalingGroup | None) -> str | None:
     """Why an iteration leaves the group alone (gone, paused, its tenant suspended), or
     None when it acts on it."""
@@ -419,62 +403,3 @@ def not_acting_on(group: ScalingGroup | None) -> str | None:
     if group.state.suspended and not group.deleting:
         return "the tenant is suspended"
     return None
-
-
-def conclude_and_write(group: ScalingGroup, facts: Iteration,
-                       settings: ConvergerConfig, fence: Fence | None = None) -> Effect:
-    """
-    An Effect of the `Conclusion` drawn from ``facts``, written with
-    ``fence``: first the iteration's journal events (``facts.journal``, and
-    the group's status change, if any: see Note [Journal] in
-    ``otter2.model.journal``), then the conclusion. A steady iteration
-    appends nothing.
-    """
-    conclusion = conclude(facts, settings.interval, settings.limited_retry_iterations)
-    events = list(facts.journal)
-    before = group.state.status
-    if (conclusion.status is not None and not conclusion.remove_group
-            and conclusion.status is not before):
-        events.append(status_event(group.tenant_id, group.group_id, facts.now, before.value,
-                                   conclusion.status.value, conclusion.error_reasons, events))
-    written = write_conclusion(group.tenant_id, group.group_id, conclusion, group.servers, fence)
-    if not events:
-        return written
-    return Effect(AppendJournal(events, facts.now - settings.journal_retention, fence)).on(
-        lambda _: written)
-
-
-def write_conclusion(tenant_id: str, group_id: str, conclusion: Conclusion,
-                     recorded: Sequence[RecordedServer] | None = None,
-                     fence: Fence | None = None) -> Effect:
-    """
-    An Effect that writes ``conclusion``: the group removed, or its record of
-    servers (unless it is ``recorded``, the record the iteration started
-    from: a steady group's round writes no servers) and then its status and
-    LIMITED_RETRY count (compare-and-set, which writes nothing when they did
-    not change). Results in the conclusion, or in one that leaves the group
-    alone if it vanished meanwhile. Every write carries ``fence``:
-    `FencedOut`, and nothing more written, once the group's bucket has a
-    newer owner (Note [Fencing] in ``otter2.partition``).
-    """
-    if conclusion.remove_group:
-        return Effect(DeleteGroup(tenant_id, group_id, fence)).on(lambda _: conclusion)
-
-    def change(group: ScalingGroup) -> GroupState:
-        return evolve(group.state, status=conclusion.status or group.state.status,
-                      error_reasons=conclusion.error_reasons, waiting=conclusion.waiting,
-                      limited_retries=conclusion.limited_retries,
-                      build_failures=conclusion.build_failures,
-                      build_after=conclusion.build_after)
-
-    def vanished(error: Exception) -> Conclusion:
-        if not isinstance(error, NoSuchGroup):
-            raise error
-        return left_alone(GONE)
-
-    state = update_state(tenant_id, group_id, change, include_deleting=True, fence=fence).on(
-        lambda _: conclusion, error=vanished)
-    if conclusion.servers is None or _same_record(conclusion.servers, recorded):
-        return state
-    return Effect(SaveServers(tenant_id, group_id, conclusion.servers, fence)).on(
-        lambda _: state)

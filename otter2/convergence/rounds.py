@@ -22,12 +22,12 @@ from otter2.convergence.conclusion import Conclusion, left_alone
 from otter2.convergence.gathering import all_at_once
 from otter2.convergence.iteration import (
     cared_for,
-    conclude_and_write,
     is_stack_group,
     not_acting_on,
     observe_and_act,
 )
 from otter2.convergence.tenant_view import TenantView, gather_tenant
+from otter2.convergence.writing import conclude_and_write
 from otter2.intents import Now
 from otter2.model import Fence, ScalingGroup
 from otter2.store.intents import LoadGroup
