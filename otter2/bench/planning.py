@@ -1,7 +1,10 @@
 """
 How long the pure planner takes for one big group: N ACTIVE servers, each on
 two CLBs and one RackConnect v3 pool, planned once steady (nothing to do) and
-once scaling down by half (drain and delete half of them).
+once scaling down by half (drain and delete half of them). The servers and
+nodes are built as a gather builds them (a description of its own for each
+node and each server's record, an `Observation`), and the time is that of
+``plan`` called as the converger calls it.
 
 Every time is the median of several runs; each run also sorts N tuples
 (`otter2.bench.report.sort_baseline_ms`), so the time of 10 000 servers is
@@ -17,6 +20,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+from attrs import evolve
+
 from otter2.bench.report import Figure, median, sort_baseline_ms, timed_ms
 from otter2.convergence.planning import plan
 from otter2.convergence.transforming import Plan
@@ -25,6 +30,7 @@ from otter2.model.cloud import (
     CLBDescription,
     CLBNode,
     LBNode,
+    Observation,
     ObservedServer,
     RCv3Description,
     RCv3Node,
@@ -45,22 +51,28 @@ def _address(index: int) -> str:
 
 def scenario(size: int) -> tuple[list[ObservedServer], list[LBNode]]:
     """``size`` ACTIVE servers, each with an ENABLED node on both CLBs and a
-    member of the RackConnect pool."""
+    member of the RackConnect pool. Like the parsers of a gather, every node
+    and every server's record of its load balancers gets descriptions of its
+    own (equal, never the same objects)."""
     servers = [ObservedServer(f"s{i}", ServerState.ACTIVE, created=float(i),
-                              servicenet_address=_address(i), desired_lbs=LBS)
+                              servicenet_address=_address(i),
+                              desired_lbs=[evolve(lb) for lb in LBS])
                for i in range(size)]
-    nodes: list[LBNode] = [CLBNode(f"{lb.lb_id}-{i}", _address(i), lb)
+    nodes: list[LBNode] = [CLBNode(f"{lb.lb_id}-{i}", _address(i), evolve(lb))
                            for lb in LBS if isinstance(lb, CLBDescription)
                            for i in range(size)]
-    nodes += [RCv3Node(f"pool1-{i}", LBS[2], f"s{i}") for i in range(size)]
+    nodes += [RCv3Node(f"pool1-{i}", evolve(LBS[2]), f"s{i}") for i in range(size)]
     return servers, nodes
 
 
 def planner(size: int, capacity: int) -> Callable[[], Plan]:
-    """Planning the group of ``size`` servers toward ``capacity``, ready to be timed."""
+    """Planning the group of ``size`` servers toward ``capacity`` as the
+    converger plans what a gather observed, ready to be timed."""
     servers, nodes = scenario(size)
+    observation = Observation(servers, nodes, CLBS)
     desired = DesiredGroup(capacity=capacity, desired_lbs=LBS, draining_timeout=30)
-    return lambda: plan(desired, servers, nodes, CLBS, now=1e6, build_timeout=3600)
+    return lambda: plan(desired, list(observation.servers), observation.lb_nodes,
+                        observation.clbs, now=1e6, build_timeout=3600)
 
 
 def growth_exponent(small: float, large: float, factor: float = 10.0) -> float:
