@@ -2,9 +2,9 @@
 How long the pure planner takes for one big group: N ACTIVE servers, each on
 two CLBs and one RackConnect v3 pool, planned once steady (nothing to do) and
 once scaling down by half (drain and delete half of them). The servers and
-nodes are built as a gather builds them (a description of its own for each
-node and each server's record, an `Observation`), and the time is that of
-``plan`` called as the converger calls it.
+nodes are read from Nova's and the load balancers' listings by the parsers a
+gather uses, into an `Observation`, and the time is that of ``plan`` called
+as the converger calls it.
 
 Every time is the median of several runs; each run also sorts N tuples
 (`otter2.bench.report.sort_baseline_ms`), so the time of 10 000 servers is
@@ -19,22 +19,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-
-from attrs import evolve
+from datetime import UTC, datetime
+from typing import Any
 
 from otter2.bench.report import Figure, median, sort_baseline_ms, timed_ms
+from otter2.cloud.clb import parse_nodes
+from otter2.cloud.metadata import server_metadata
+from otter2.cloud.nova import parse_server
+from otter2.cloud.rcv3 import parse_pool_nodes
 from otter2.convergence.planning import plan
 from otter2.convergence.transforming import Plan
 from otter2.model.cloud import (
     CLB,
     CLBDescription,
-    CLBNode,
     LBNode,
     Observation,
     ObservedServer,
     RCv3Description,
-    RCv3Node,
-    ServerState,
 )
 from otter2.model.desired import DesiredGroup
 
@@ -51,18 +52,32 @@ def _address(index: int) -> str:
 
 def scenario(size: int) -> tuple[list[ObservedServer], list[LBNode]]:
     """``size`` ACTIVE servers, each with an ENABLED node on both CLBs and a
-    member of the RackConnect pool. Like the parsers of a gather, every node
-    and every server's record of its load balancers gets descriptions of its
-    own (equal, never the same objects)."""
-    servers = [ObservedServer(f"s{i}", ServerState.ACTIVE, created=float(i),
-                              servicenet_address=_address(i),
-                              desired_lbs=[evolve(lb) for lb in LBS])
-               for i in range(size)]
-    nodes: list[LBNode] = [CLBNode(f"{lb.lb_id}-{i}", _address(i), evolve(lb))
-                           for lb in LBS if isinstance(lb, CLBDescription)
-                           for i in range(size)]
-    nodes += [RCv3Node(f"pool1-{i}", evolve(LBS[2]), f"s{i}") for i in range(size)]
+    member of the RackConnect pool, read by the parsers a gather reads the
+    listings with (each node gets a description of its own; servers that
+    record the same load balancers share the set of them, as the parser
+    makes it)."""
+    servers = [parse_server(_nova_server(i)) for i in range(size)]
+    nodes: list[LBNode] = []
+    for lb in LBS:
+        if isinstance(lb, CLBDescription):
+            nodes += parse_nodes(lb.lb_id, {"nodes": [
+                {"id": f"{lb.lb_id}-{i}", "address": _address(i), "port": lb.port,
+                 "condition": "ENABLED", "type": "PRIMARY", "weight": 1, "status": "ONLINE"}
+                for i in range(size)]})
+        else:
+            nodes += parse_pool_nodes(lb.lb_id, [
+                {"id": f"{lb.lb_id}-{i}", "cloud_server": {"id": f"s{i}"}}
+                for i in range(size)])
     return servers, nodes
+
+
+def _nova_server(index: int) -> dict[str, Any]:
+    """Server ``index`` of the group as Nova lists it, created ``index`` seconds
+    after the epoch."""
+    return {"id": f"s{index}", "status": "ACTIVE",
+            "created": datetime.fromtimestamp(index, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "addresses": {"private": [{"addr": _address(index), "version": 4}]},
+            "metadata": server_metadata("g1", LBS), "links": []}
 
 
 def planner(size: int, capacity: int) -> Callable[[], Plan]:
