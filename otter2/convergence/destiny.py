@@ -7,6 +7,7 @@ test-case-name: tests.convergence.test_destiny
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum, auto
 
 from pyrsistent import PMap, pmap
@@ -71,3 +72,21 @@ def destiny(server: ObservedServer, now: float, build_timeout: float) -> Destiny
     if fate is Destiny.BUILDING and now - server.created >= build_timeout:
         return Destiny.REPLACE
     return fate
+
+
+def by_destiny(servers: Iterable[ObservedServer], now: float,
+               build_timeout: float) -> dict[Destiny, list[ObservedServer]]:
+    """
+    The servers by ``destiny``, each list in the order given. The table alone
+    decides for a server that is neither marked for draining nor building, so
+    only those servers go through ``destiny``: planning reads every server of
+    a group, and most are ACTIVE.
+    """
+    found: dict[Destiny, list[ObservedServer]] = {fate: [] for fate in Destiny}
+    table, building = _DESTINY, Destiny.BUILDING
+    for server in servers:
+        fate = table[server.state]
+        if server.draining or fate is building:
+            fate = destiny(server, now, build_timeout)
+        found[fate].append(server)
+    return found

@@ -172,12 +172,17 @@ def nodes_by_server(by_fate: Mapping[Destiny, Sequence[ObservedServer]],
         for server in by_fate[fate]:
             if server.servicenet_address:
                 by_address.setdefault(server.servicenet_address, server.id)
+    owner_of = by_address.get
     owned: dict[str, list[LBNode]] = {}
     for node in lb_nodes:
-        owner = (by_address.get(node.address) if isinstance(node, CLBNode)
-                 else node.cloud_server_id)
+        owner = (owner_of(node.address) if type(node) is CLBNode
+                 else node.cloud_server_id)  # type: ignore[union-attr]
         if owner is not None:
-            owned.setdefault(owner, []).append(node)
+            found = owned.get(owner)
+            if found is None:
+                owned[owner] = [node]
+            else:
+                found.append(node)
     return owned
 
 
@@ -226,11 +231,41 @@ def drain_and_delete(server: ObservedServer, nodes: Sequence[LBNode], timeout: f
         steps.append(SetMetadataItemOnServer(server.id, DRAINING_KEY, DRAINING_VALUE))
 
 
-def converge_membership(server: ObservedServer, nodes: Sequence[LBNode],
-                        wanted: Mapping[Key, LBDescription],
-                        joining: Mapping[Key, LBDescription | str], clbs: Mapping[str, CLB],
-                        now: float, offline_timeout: float, draining_timeout: float,
-                        steps: StepCollector) -> None:
+class Wanted:
+    """
+    The group's load balancers as ``converge_membership`` reads them for
+    every kept server, worked out once per plan: by key (in key order), how
+    a server joins each (``how_to_join``), the condition, weight and type a
+    node of each CLB must have, and what each server's record of its load
+    balancers (``ObservedServer.desired_lbs``) names by key. The servers of a
+    group share one record set (``metadata.desired_lbs_of`` makes one per
+    distinct record), so each set is read once, not once per server.
+    """
+
+    def __init__(self, desired_lbs: Iterable[LBDescription], clbs: Mapping[str, CLB]) -> None:
+        self.by_key = {lb_key(description): description
+                       for description in sorted(desired_lbs, key=lb_key)}
+        self.rows = [(key, description, how_to_join(description, clbs),
+                      (description.condition, description.weight, description.type)
+                      if isinstance(description, CLBDescription) else None)
+                     for key, description in self.by_key.items()]
+        self._records: dict[int, tuple[object, dict[Key, LBDescription], bool]] = {}
+
+    def recorded(self, lbs: Iterable[LBDescription]) -> tuple[dict[Key, LBDescription], bool]:
+        """The load balancers of a record by key, and whether their keys are
+        exactly the wanted ones."""
+        # Keyed by identity, and the set kept with its answer so that no
+        # other set can take its id while this plan runs.
+        found = self._records.get(id(lbs))
+        if found is None:
+            recorded = {lb_key(description): description for description in lbs}
+            found = self._records[id(lbs)] = (lbs, recorded, recorded.keys() == self.by_key.keys())
+        return found[1], found[2]
+
+
+def converge_membership(server: ObservedServer, nodes: Sequence[LBNode], wanted: Wanted,
+                        clbs: Mapping[str, CLB], now: float, offline_timeout: float,
+                        draining_timeout: float, steps: StepCollector) -> None:
     """
     Put a kept ACTIVE server on exactly the group's load balancers (spec
     §2.7, with the launch configuration's LBs as the wish): added where
@@ -239,13 +274,20 @@ def converge_membership(server: ObservedServer, nodes: Sequence[LBNode],
     that are neither wanted nor recorded were put there by someone else and
     are left alone.
     """
+    recorded, as_wanted = wanted.recorded(server.desired_lbs)
+    by_key = wanted.by_key
     present: dict[Key, list[LBNode]] = {}
-    recorded = {lb_key(description): description for description in server.desired_lbs}
     still_on: dict[Key, LBDescription] = {}
     for node in nodes:
-        key = lb_key(node.description)
-        if key in wanted:
-            present.setdefault(key, []).append(node)
+        description = node.description
+        key: Key = (("CLB", description.lb_id, description.port)  # lb_key, read per node
+                    if type(description) is CLBDescription else ("RCv3", description.lb_id, 0))
+        if key in by_key:
+            found = present.get(key)
+            if found is None:
+                present[key] = [node]
+            else:
+                found.append(node)
         elif key in recorded:
             if leave(node, draining_timeout, now, steps):
                 steps.postpone(f"server {server.id} leaves "
@@ -253,20 +295,23 @@ def converge_membership(server: ObservedServer, nodes: Sequence[LBNode],
                                "node is seen gone")
             still_on[key] = recorded[key]
     # See Note [Load-balancer history].
-    if recorded.keys() != wanted.keys() | still_on.keys():
+    if not as_wanted if not still_on else recorded.keys() != by_key.keys() | still_on.keys():
         steps.append(RecordLoadBalancers(server.id, with_load_balancers(
-            server.metadata, [*wanted.values(), *still_on.values()])))
-    for key, description in wanted.items():
+            server.metadata, [*by_key.values(), *still_on.values()])))
+    for key, description, joining, node_state in wanted.rows:
         matching = present.get(key)
-        if not matching and key not in recorded:
-            steps.postpone(f"adding server {server.id} to {_lb_name(description)} waits for "
-                           "the next iteration: its metadata must name it first")
-        elif not matching:
-            _join(server, joining[key], steps)
-        elif isinstance(description, CLBDescription):
+        if not matching:
+            if key not in recorded:
+                steps.postpone(f"adding server {server.id} to {_lb_name(description)} waits "
+                               "for the next iteration: its metadata must name it first")
+            else:
+                _join(server, joining, steps)
+        elif node_state is not None:
             for node in matching:
                 assert isinstance(node, CLBNode)
-                if node.description != description:
+                current = node.description
+                if (current.condition, current.weight, current.type) != node_state:
+                    assert isinstance(description, CLBDescription)
                     _reset(node, description, clbs, now, offline_timeout, steps)
 
 
