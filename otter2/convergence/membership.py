@@ -240,6 +240,10 @@ class Wanted:
     balancers (``ObservedServer.desired_lbs``) names by key. The servers of a
     group share one record set (``metadata.desired_lbs_of`` makes one per
     distinct record), so each set is read once, not once per server.
+
+    Most servers of a converged group are already where they should be;
+    ``serve_as_wanted`` tells so from their nodes alone, with a bit per
+    wanted load balancer, without building anything.
     """
 
     def __init__(self, desired_lbs: Iterable[LBDescription], clbs: Mapping[str, CLB]) -> None:
@@ -250,6 +254,17 @@ class Wanted:
                       if isinstance(description, CLBDescription) else None)
                      for key, description in self.by_key.items()]
         self._records: dict[int, tuple[object, dict[Key, LBDescription], bool]] = {}
+        # A bit per wanted load balancer: CLBs by (id, port), with the node
+        # state wanted there; pools by id.
+        self._clbs: dict[tuple[str, int], tuple[int, tuple[object, ...]]] = {}
+        self._pools: dict[str, int] = {}
+        for bit, (_, description, _, node_state) in enumerate(self.rows):
+            if isinstance(description, CLBDescription):
+                assert node_state is not None
+                self._clbs[description.lb_id, description.port] = (1 << bit, node_state)
+            else:
+                self._pools[description.lb_id] = 1 << bit
+        self._every = (1 << len(self.rows)) - 1
 
     def recorded(self, lbs: Iterable[LBDescription]) -> tuple[dict[Key, LBDescription], bool]:
         """The load balancers of a record by key, and whether their keys are
@@ -261,6 +276,26 @@ class Wanted:
             recorded = {lb_key(description): description for description in lbs}
             found = self._records[id(lbs)] = (lbs, recorded, recorded.keys() == self.by_key.keys())
         return found[1], found[2]
+
+    def serve_as_wanted(self, nodes: Iterable[LBNode]) -> bool:
+        """
+        Whether ``nodes`` (a server's) include one on every wanted load
+        balancer, and those on a wanted CLB all have the condition, weight
+        and type wanted there: then a server that records exactly the wanted
+        load balancers needs no change (see ``converge_membership``).
+        """
+        clbs, pools, seen = self._clbs, self._pools, 0
+        for node in nodes:
+            description = node.description
+            if type(description) is CLBDescription:
+                found = clbs.get((description.lb_id, description.port))
+                if found is not None:
+                    if (description.condition, description.weight, description.type) != found[1]:
+                        return False
+                    seen |= found[0]
+            else:
+                seen |= pools.get(description.lb_id, 0)
+        return seen == self._every
 
 
 def converge_membership(server: ObservedServer, nodes: Sequence[LBNode], wanted: Wanted,
@@ -275,6 +310,8 @@ def converge_membership(server: ObservedServer, nodes: Sequence[LBNode], wanted:
     are left alone.
     """
     recorded, as_wanted = wanted.recorded(server.desired_lbs)
+    if as_wanted and wanted.serve_as_wanted(nodes):
+        return  # the rest would find nothing to do: see Wanted.serve_as_wanted
     by_key = wanted.by_key
     present: dict[Key, list[LBNode]] = {}
     still_on: dict[Key, LBDescription] = {}
