@@ -25,6 +25,7 @@ test-case-name: tests.convergence.test_membership
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from attrs import evolve
@@ -173,16 +174,12 @@ def nodes_by_server(by_fate: Mapping[Destiny, Sequence[ObservedServer]],
             if server.servicenet_address:
                 by_address.setdefault(server.servicenet_address, server.id)
     owner_of = by_address.get
-    owned: dict[str, list[LBNode]] = {}
+    owned: defaultdict[str, list[LBNode]] = defaultdict(list)
     for node in lb_nodes:
         owner = (owner_of(node.address) if type(node) is CLBNode
                  else node.cloud_server_id)  # type: ignore[union-attr]
         if owner is not None:
-            found = owned.get(owner)
-            if found is None:
-                owned[owner] = [node]
-            else:
-                found.append(node)
+            owned[owner].append(node)
     return owned
 
 

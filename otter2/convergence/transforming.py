@@ -38,7 +38,7 @@ test-case-name: tests.convergence.test_transforming
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from attrs import field, frozen
@@ -142,18 +142,27 @@ def one_clb_step(steps: Sequence[Step]) -> tuple[list[Step], list[str]]:
     sentence for each kind of change that waits: the winner is chosen as
     Note [Order of load-balancer changes] says, and a removal takes at most
     ``MAX_NODES_PER_DELETE`` nodes. Expects merged steps: at most one removal
-    and one addition per CLB.
+    and one addition per CLB. A scale-down brings a node change per server
+    and CLB, thousands of them: they are looked through without a sort.
     """
-    by_lb: dict[str, list[Step]] = {}
+    changes: dict[str, list[ChangeCLBNode]] = defaultdict(list)
+    merged: dict[str, list[Step]] = defaultdict(list)
     kept: list[Step] = []
     for step in steps:
-        if isinstance(step, (AddNodesToCLB, RemoveNodesFromCLB, ChangeCLBNode)):
-            by_lb.setdefault(step.lb_id, []).append(step)
+        kind = type(step)
+        if kind is ChangeCLBNode:
+            changes[step.lb_id].append(step)  # type: ignore[union-attr,arg-type]
+        elif kind is AddNodesToCLB or kind is RemoveNodesFromCLB:
+            merged[step.lb_id].append(step)  # type: ignore[union-attr]
         else:
             kept.append(step)
     postponed: list[str] = []
-    for lb_id, candidates in sorted(by_lb.items()):
-        first, *rest = sorted(candidates, key=_clb_step_rank)
+    for lb_id in sorted(changes.keys() | merged.keys()):
+        node_changes = changes.get(lb_id, [])
+        contenders = merged.get(lb_id, [])
+        if node_changes:
+            contenders = [*contenders, _first_change(node_changes)]
+        first, *rest = sorted(contenders, key=_clb_step_rank)
         if isinstance(first, RemoveNodesFromCLB) and len(first.node_ids) > MAX_NODES_PER_DELETE:
             first, more = _first_removals(first)
             more_nodes, verb = (("1 more node", "waits") if len(more.node_ids) == 1
@@ -162,8 +171,19 @@ def one_clb_step(steps: Sequence[Step]) -> tuple[list[Step], list[str]]:
                              f"for the next iteration: a Cloud Load Balancer removes at most "
                              f"{MAX_NODES_PER_DELETE} nodes at a time")
         kept.append(first)
-        postponed.extend(_waiting(lb_id, rest))
+        postponed.extend(_waiting(lb_id, [step for step in rest if type(step) is not ChangeCLBNode],
+                                  len(node_changes) - (type(first) is ChangeCLBNode)))
     return kept, postponed
+
+
+def _first_change(changes: Sequence[ChangeCLBNode]) -> ChangeCLBNode:
+    """The change that ``_clb_step_rank`` puts first (the first given among equals):
+    the start of a drain before any other change, then the smallest node number."""
+    drains = [change for change in changes if change.condition is NodeCondition.DRAINING]
+    among = drains or changes
+    ids = [change.node_id for change in among]
+    shortest = min(map(len, ids))
+    return among[ids.index(min(node_id for node_id in ids if len(node_id) == shortest))]
 
 
 def _clb_step_rank(step: Step) -> tuple[int, tuple[int, str]]:
@@ -191,8 +211,9 @@ def _first_removals(step: RemoveNodesFromCLB) -> tuple[RemoveNodesFromCLB, Remov
             RemoveNodesFromCLB(step.lb_id, later, step.quiet.intersection(later)))
 
 
-def _waiting(lb_id: str, dropped: Sequence[Step]) -> list[str]:
-    """Sentences for the steps on one CLB that wait for a later iteration."""
+def _waiting(lb_id: str, dropped: Sequence[Step], changes: int) -> list[str]:
+    """Sentences for the steps on one CLB that wait for a later iteration: the
+    merged ones ``dropped``, in order, and ``changes`` node changes."""
     reasons = []
     after = "waits for the next iteration: a Cloud Load Balancer takes one change at a time"
     for step in dropped:
@@ -202,9 +223,8 @@ def _waiting(lb_id: str, dropped: Sequence[Step]) -> list[str]:
         elif isinstance(step, AddNodesToCLB):
             reasons.append(f"adding {_nodes(len(step.address_configs))} to Cloud Load "
                            f"Balancer {lb_id} {after}")
-    changes = [step for step in dropped if isinstance(step, ChangeCLBNode)]
     if changes:
-        reasons.append(f"changing {_nodes(len(changes))} of Cloud Load Balancer {lb_id} "
+        reasons.append(f"changing {_nodes(changes)} of Cloud Load Balancer {lb_id} "
                        f"{after}")
     return reasons
 

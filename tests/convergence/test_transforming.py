@@ -26,6 +26,7 @@ from otter2.convergence.transforming import (
     transform,
 )
 from otter2.model.cloud import CLBDescription, NodeCondition, NodeType
+from tests.convergence import reference
 
 CREATE = CreateServer({"server": {"name": "web"}})
 DESC = CLBDescription("5", 80)
@@ -244,3 +245,29 @@ class TransformTests(SynchronousTestCase):
     def test_custom_limits(self) -> None:
         """Configured limits replace the default ones."""
         self.assertEqual(transform([CREATE] * 30, {CreateServer: 25}).steps, pbag([CREATE] * 25))
+
+
+@st.composite
+def any_clb_steps(draw: st.DrawFn) -> list[Step]:
+    """Any steps of CLBs 5, 6 and 7, merged or not: node changes of any
+    condition (the same node changed twice, ids that are not numbers), now and
+    then removals and additions (several of one CLB) and steps of other kinds."""
+    lbs = st.sampled_from(["5", "6", "7"])
+    node_ids = st.sampled_from(["1", "2", "9", "10", "07", "x", "a1"])
+    changes = st.lists(st.builds(ChangeCLBNode, lbs, node_ids, st.sampled_from(NodeCondition),
+                                 st.integers(1, 2), st.sampled_from(NodeType)), max_size=20)
+    others = st.lists(st.one_of(
+        st.builds(RemoveNodesFromCLB, lbs, st.sets(node_ids, min_size=1), st.sets(node_ids)),
+        st.builds(AddNodesToCLB, lbs, st.just({("10.0.0.1", CLBDescription("5", 80))})),
+        st.just(DeleteServer("a")), st.just(CREATE)), max_size=4)
+    steps: list[Step] = [*draw(changes), *draw(others)]
+    return draw(st.permutations(steps))
+
+
+class ReferenceTests(SynchronousTestCase):
+    """The transformations do what their straightforward reference does."""
+
+    @given(steps=any_clb_steps())
+    def test_one_clb_step(self, steps: list[Step]) -> None:
+        """one_clb_step keeps the same steps, in the same order, and says the same."""
+        self.assertEqual(one_clb_step(steps), reference.one_clb_step(steps))
