@@ -43,6 +43,7 @@ from otter2.convergence.steps import (
     ConvergeLater,
     DeleteServer,
     FailConvergence,
+    NodeChange,
     RecordLoadBalancers,
     RemoveNodesFromCLB,
     SetMetadataItemOnServer,
@@ -55,6 +56,7 @@ from otter2.model.cloud import (
     LBDescription,
     LBNode,
     NodeCondition,
+    NodeType,
     ObservedServer,
 )
 
@@ -77,12 +79,17 @@ class StepCollector:
     kept per load balancer in plain sets, and reasons to wait or fail without
     repeats, until ``result`` makes one step of each: a group of 10 000
     servers gets two steps, not 20 000, which would cost more to build than
-    the rest of the plan. ``wake_at`` is the soonest instant at which a wait
-    that the plan knows the end of (a drain, a build or ONLINE timeout) ends.
+    the rest of the plan. Node changes are kept as tuples (``node_changes``),
+    in the order found: a CLB takes one at a time, so a plan builds the step
+    of only the one that runs. ``wake_at`` is the soonest instant at which a
+    wait that the plan knows the end of (a drain, a build or ONLINE timeout)
+    ends.
     """
 
     def __init__(self) -> None:
         self._steps: list[Step] = []
+        #: The node changes found (ChangeCLBNode steps not built), in order.
+        self.node_changes: list[NodeChange] = []
         self._clb_adds: dict[str, set[tuple[str, CLBDescription]]] = {}
         self._clb_removes: dict[str, set[str]] = {}
         self._clb_quiet: dict[str, set[str]] = {}
@@ -97,6 +104,11 @@ class StepCollector:
     def append(self, step: Step) -> None:
         """Take ``step`` as it is."""
         self._steps.append(step)
+
+    def change(self, lb_id: str, node_id: str, condition: NodeCondition, weight: int,
+               type: NodeType) -> None:
+        """Set a CLB node's condition, weight and type."""
+        self.node_changes.append((lb_id, node_id, condition, weight, type))
 
     def add(self, lb_id: str, address: str, description: CLBDescription) -> None:
         """Add a node at ``address`` to a CLB."""
@@ -136,9 +148,12 @@ class StepCollector:
         """Tell the group's owner that convergence cannot go on, for ``reason``."""
         self._failures.add(reason)
 
-    def result(self) -> list[Step]:
-        """The steps found, merged per load balancer."""
+    def result(self, node_changes: bool = True) -> list[Step]:
+        """The steps found, merged per load balancer, and (unless told not to)
+        the node changes after them as ChangeCLBNode steps."""
         steps = list(self._steps)
+        if node_changes:
+            steps.extend(ChangeCLBNode(*change) for change in self.node_changes)
         steps.extend(RemoveNodesFromCLB(lb_id, ids, self._clb_quiet.get(lb_id, ()))
                      for lb_id, ids in sorted(self._clb_removes.items()))
         steps.extend(AddNodesToCLB(lb_id, pairs) for lb_id, pairs in sorted(self._clb_adds.items()))
@@ -193,19 +208,22 @@ def leave(node: LBNode, timeout: float, now: float, steps: StepCollector) -> boo
     began, only this node waits, for a limited number of iterations (Otter
     failed the whole plan instead).
     """
-    if (not isinstance(node, CLBNode) or timeout <= 0
-            or node.description.condition is NodeCondition.DISABLED
-            or (node.description.condition is NodeCondition.DRAINING
-                and (node.connections == 0 or (node.drained_at is not None
-                                               and now - node.drained_at >= timeout)))):
+    if type(node) is not CLBNode or timeout <= 0:
         steps.remove(node)
         return True
     description = node.description
-    if description.condition is NodeCondition.ENABLED:
-        steps.append(ChangeCLBNode(description.lb_id, node.node_id, NodeCondition.DRAINING,
-                                   description.weight, description.type))
+    condition = description.condition
+    if condition is NodeCondition.ENABLED:
+        steps.change(description.lb_id, node.node_id, NodeCondition.DRAINING,
+                     description.weight, description.type)
         steps.wake(now + timeout)
-    elif node.drained_at is None:
+        return False
+    # DISABLED or DRAINING
+    if (condition is NodeCondition.DISABLED or node.connections == 0
+            or (node.drained_at is not None and now - node.drained_at >= timeout)):
+        steps.remove(node)
+        return True
+    if node.drained_at is None:
         steps.later(f"Waiting for Cloud Load Balancer {description.lb_id} to tell when node "
                     f"{node.node_id} began draining", limited=True)
     else:
@@ -221,8 +239,11 @@ def drain_and_delete(server: ObservedServer, nodes: Sequence[LBNode], timeout: f
     marked for draining, so later iterations finish the job even if capacity
     changes meanwhile.
     """
-    removed = [leave(node, timeout, now, steps) for node in nodes]
-    if all(removed):
+    removed = True
+    for node in nodes:
+        if not leave(node, timeout, now, steps):
+            removed = False
+    if removed:
         steps.append(DeleteServer(server.id))
     elif not server.draining:
         steps.append(SetMetadataItemOnServer(server.id, DRAINING_KEY, DRAINING_VALUE))
@@ -407,5 +428,5 @@ def _reset(node: CLBNode, description: CLBDescription, clbs: Mapping[str, CLB], 
         else:
             steps.later(waiting, until=node.drained_at + offline_timeout)
     else:
-        steps.append(ChangeCLBNode(lb_id, node.node_id, description.condition,
-                                   description.weight, description.type))
+        steps.change(lb_id, node.node_id, description.condition, description.weight,
+                     description.type)

@@ -60,7 +60,7 @@ def plan(desired: DesiredGroup, servers: Iterable[ObservedServer], lb_nodes: Ite
     clbs = dict(clbs)  # looked up per server: a dict is several times faster than a PMap
     steps, kept, broken = _survey(desired, servers, lb_nodes, clbs, now, build_timeout,
                                   build_timeout if offline_timeout is None else offline_timeout)
-    transformed = transform(steps.result(), step_limits)
+    transformed = transform(steps.result(node_changes=False), step_limits, steps.node_changes)
     return evolve(transformed, postponed=transformed.postponed.extend(steps.postponed), kept=kept,
                   broken=broken, wake_at=steps.wake_at)
 

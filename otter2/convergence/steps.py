@@ -82,6 +82,12 @@ class ChangeCLBNode:
     type: NodeType
 
 
+#: The fields of a ChangeCLBNode in order (lb_id, node_id, condition, weight,
+#: type): how planning keeps node changes until the few that run are chosen
+#: (``transforming.transform``), since a scale-down finds thousands.
+NodeChange = tuple[str, str, NodeCondition, int, NodeType]
+
+
 @frozen
 class BulkAddToRCv3:
     """Add (pool id, server id) pairs to RackConnect v3 pools."""
@@ -155,5 +161,5 @@ Step = (CreateServer | DeleteServer | SetMetadataItemOnServer | RecordLoadBalanc
 
 __all__ = ["AddNodesToCLB", "BulkAddToRCv3", "BulkRemoveFromRCv3", "CLBDescription",
            "ChangeCLBNode", "CheckStack", "ConvergeLater", "CreateServer", "CreateStack",
-           "DeleteServer", "DeleteStack", "FailConvergence", "UpdateStack", "RecordLoadBalancers", "RemoveNodesFromCLB",
+           "DeleteServer", "DeleteStack", "FailConvergence", "NodeChange", "UpdateStack", "RecordLoadBalancers", "RemoveNodesFromCLB",
            "SetMetadataItemOnServer", "Step"]

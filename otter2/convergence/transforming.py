@@ -50,6 +50,7 @@ from otter2.convergence.steps import (
     ChangeCLBNode,
     CreateServer,
     CreateStack,
+    NodeChange,
     RemoveNodesFromCLB,
     Step,
 )
@@ -98,10 +99,19 @@ _NOUNS: Mapping[type, str] = {
 
 
 def transform(steps: Iterable[Step],
-              step_limits: Mapping[type, int] = DEFAULT_STEP_LIMITS) -> Plan:
-    """The plan that runs ``steps`` limited and one change per CLB."""
+              step_limits: Mapping[type, int] = DEFAULT_STEP_LIMITS,
+              node_changes: Sequence[NodeChange] = ()) -> Plan:
+    """
+    The plan that runs ``steps`` limited and one change per CLB.
+    ``node_changes`` are more steps, ChangeCLBNode ones given by their fields
+    (as ``membership.StepCollector`` keeps them), after ``steps``: only
+    those that run are built, unless ChangeCLBNode steps are limited.
+    """
+    if node_changes and ChangeCLBNode in step_limits:
+        steps = [*steps, *(ChangeCLBNode(*change) for change in node_changes)]
+        node_changes = ()
     limited, postponed = limit_steps(steps, step_limits)
-    kept, dropped = one_clb_step(limited)
+    kept, dropped = one_clb_step(limited, node_changes)
     return Plan(steps=kept, postponed=postponed + dropped)
 
 
@@ -136,32 +146,37 @@ def _limited(kind: type, dropped: int, limit: int) -> str:
             f"iteration")
 
 
-def one_clb_step(steps: Sequence[Step]) -> tuple[list[Step], list[str]]:
+def one_clb_step(steps: Sequence[Step],
+                 node_changes: Iterable[NodeChange] = ()) -> tuple[list[Step], list[str]]:
     """
     The steps with at most one mutating step per Cloud Load Balancer, and a
     sentence for each kind of change that waits: the winner is chosen as
     Note [Order of load-balancer changes] says, and a removal takes at most
     ``MAX_NODES_PER_DELETE`` nodes. Expects merged steps: at most one removal
-    and one addition per CLB. A scale-down brings a node change per server
-    and CLB, thousands of them: they are looked through without a sort.
+    and one addition per CLB. ``node_changes`` are more ChangeCLBNode steps,
+    by their fields, after ``steps``. A scale-down brings a node change per
+    server and CLB, thousands of them: they are looked through without a
+    sort, and only the one that runs on each CLB is built.
     """
-    changes: dict[str, list[ChangeCLBNode]] = defaultdict(list)
+    changes: dict[str, list[NodeChange]] = defaultdict(list)
     merged: dict[str, list[Step]] = defaultdict(list)
     kept: list[Step] = []
     for step in steps:
-        kind = type(step)
-        if kind is ChangeCLBNode:
-            changes[step.lb_id].append(step)  # type: ignore[union-attr,arg-type]
-        elif kind is AddNodesToCLB or kind is RemoveNodesFromCLB:
-            merged[step.lb_id].append(step)  # type: ignore[union-attr]
+        if isinstance(step, ChangeCLBNode):
+            changes[step.lb_id].append((step.lb_id, step.node_id, step.condition, step.weight,
+                                        step.type))
+        elif isinstance(step, (AddNodesToCLB, RemoveNodesFromCLB)):
+            merged[step.lb_id].append(step)
         else:
             kept.append(step)
+    for change in node_changes:
+        changes[change[0]].append(change)
     postponed: list[str] = []
     for lb_id in sorted(changes.keys() | merged.keys()):
-        node_changes = changes.get(lb_id, [])
+        lb_changes = changes.get(lb_id, [])
         contenders = merged.get(lb_id, [])
-        if node_changes:
-            contenders = [*contenders, _first_change(node_changes)]
+        if lb_changes:
+            contenders = [*contenders, ChangeCLBNode(*_first_change(lb_changes))]
         first, *rest = sorted(contenders, key=_clb_step_rank)
         if isinstance(first, RemoveNodesFromCLB) and len(first.node_ids) > MAX_NODES_PER_DELETE:
             first, more = _first_removals(first)
@@ -172,16 +187,16 @@ def one_clb_step(steps: Sequence[Step]) -> tuple[list[Step], list[str]]:
                              f"{MAX_NODES_PER_DELETE} nodes at a time")
         kept.append(first)
         postponed.extend(_waiting(lb_id, [step for step in rest if type(step) is not ChangeCLBNode],
-                                  len(node_changes) - (type(first) is ChangeCLBNode)))
+                                  len(lb_changes) - (type(first) is ChangeCLBNode)))
     return kept, postponed
 
 
-def _first_change(changes: Sequence[ChangeCLBNode]) -> ChangeCLBNode:
+def _first_change(changes: Sequence[NodeChange]) -> NodeChange:
     """The change that ``_clb_step_rank`` puts first (the first given among equals):
     the start of a drain before any other change, then the smallest node number."""
-    drains = [change for change in changes if change.condition is NodeCondition.DRAINING]
+    drains = [change for change in changes if change[2] is NodeCondition.DRAINING]
     among = drains or changes
-    ids = [change.node_id for change in among]
+    ids = [change[1] for change in among]
     shortest = min(map(len, ids))
     return among[ids.index(min(node_id for node_id in ids if len(node_id) == shortest))]
 

@@ -267,7 +267,26 @@ def any_clb_steps(draw: st.DrawFn) -> list[Step]:
 class ReferenceTests(SynchronousTestCase):
     """The transformations do what their straightforward reference does."""
 
-    @given(steps=any_clb_steps())
-    def test_one_clb_step(self, steps: list[Step]) -> None:
-        """one_clb_step keeps the same steps, in the same order, and says the same."""
-        self.assertEqual(one_clb_step(steps), reference.one_clb_step(steps))
+    @given(steps=any_clb_steps(), split=st.integers(0, 30))
+    def test_one_clb_step(self, steps: list[Step], split: int) -> None:
+        """one_clb_step keeps the same steps, in the same order, and says the same,
+        with the last node changes given as steps or by their fields."""
+        changes = [step for step in steps if isinstance(step, ChangeCLBNode)][split:]
+        given = [step for step in steps if step not in changes]
+        fields = [(c.lb_id, c.node_id, c.condition, c.weight, c.type) for c in changes]
+        expected = reference.one_clb_step([*given, *changes])
+        self.assertEqual(one_clb_step([*given, *changes]), expected)
+        self.assertEqual(one_clb_step(given, fields), expected)
+
+    @given(steps=any_clb_steps(),
+           limits=st.sampled_from([DEFAULT_STEP_LIMITS, {ChangeCLBNode: 1},
+                                   {ChangeCLBNode: 3, DeleteServer: 0}]))
+    def test_transform(self, steps: list[Step], limits: dict) -> None:
+        """transform plans what the reference does, node changes given as steps or by
+        their fields (limited or not)."""
+        changes = [step for step in steps if isinstance(step, ChangeCLBNode)]
+        given = [step for step in steps if not isinstance(step, ChangeCLBNode)]
+        fields = [(c.lb_id, c.node_id, c.condition, c.weight, c.type) for c in changes]
+        expected = reference.transform([*given, *changes], limits)
+        self.assertEqual(transform([*given, *changes], limits), expected)
+        self.assertEqual(transform(given, limits, fields), expected)
