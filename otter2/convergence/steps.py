@@ -2,16 +2,29 @@
 The steps a plan is made of: plain frozen values, one per kind of change to
 the cloud. ``executing.py`` turns each into I/O; planning only builds them.
 
+The sets of the steps merged per load balancer are frozensets, not PSets: a
+scale-down of a big group puts thousands of nodes or servers in one step,
+and a PSet costs about ten times as much to build and to hash (a plan's
+steps are a bag, so each is hashed). The kinds of step a plan may hold one
+of per server cache their hash, for the same reason.
+
 test-case-name: tests.convergence.test_planning
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from attrs import field, frozen
-from pyrsistent import PMap, PSet, PVector, pset, pvector
+from pyrsistent import PMap, PVector, pvector
 
 from otter2.model.cloud import CLBDescription, NodeCondition, NodeType
-from otter2.model.group import frozen_json, frozen_list, frozen_set
+from otter2.model.group import frozen_json, frozen_list
+
+
+def _frozen(members: Iterable[Any]) -> frozenset[Any]:
+    return members if isinstance(members, frozenset) else frozenset(members)
 
 
 @frozen
@@ -21,14 +34,14 @@ class CreateServer:
     server_config: PMap = field(converter=frozen_json)
 
 
-@frozen
+@frozen(cache_hash=True)
 class DeleteServer:
     """Delete a server; a 404 means done."""
 
     server_id: str
 
 
-@frozen
+@frozen(cache_hash=True)
 class SetMetadataItemOnServer:
     """Set one metadata item (the draining marker) on a server."""
 
@@ -37,7 +50,7 @@ class SetMetadataItemOnServer:
     value: str
 
 
-@frozen
+@frozen(cache_hash=True)
 class RecordLoadBalancers:
     """
     Replace a server's metadata by ``metadata``: its load-balancer keys
@@ -54,7 +67,7 @@ class AddNodesToCLB:
     """Add (address, description) pairs as nodes of one CLB."""
 
     lb_id: str
-    address_configs: PSet = field(converter=frozen_set)  # of (str, CLBDescription)
+    address_configs: frozenset[tuple[str, CLBDescription]] = field(converter=_frozen)
 
 
 @frozen
@@ -67,11 +80,11 @@ class RemoveNodesFromCLB:
     """
 
     lb_id: str
-    node_ids: PSet = field(converter=frozen_set)
-    quiet: PSet = field(factory=pset, converter=frozen_set)
+    node_ids: frozenset[str] = field(converter=_frozen)
+    quiet: frozenset[str] = field(factory=frozenset, converter=_frozen)
 
 
-@frozen
+@frozen(cache_hash=True)
 class ChangeCLBNode:
     """Set a CLB node's condition, weight and type."""
 
@@ -92,14 +105,14 @@ NodeChange = tuple[str, str, NodeCondition, int, NodeType]
 class BulkAddToRCv3:
     """Add (pool id, server id) pairs to RackConnect v3 pools."""
 
-    lb_node_pairs: PSet = field(converter=frozen_set)
+    lb_node_pairs: frozenset[tuple[str, str]] = field(converter=_frozen)
 
 
 @frozen
 class BulkRemoveFromRCv3:
     """Remove (pool id, server id) pairs from RackConnect v3 pools."""
 
-    lb_node_pairs: PSet = field(converter=frozen_set)
+    lb_node_pairs: frozenset[tuple[str, str]] = field(converter=_frozen)
 
 
 @frozen
