@@ -271,7 +271,7 @@ class Wanted:
     distinct record), so each set is read once, not once per server.
 
     Most servers of a converged group are already where they should be;
-    ``serve_as_wanted`` tells so from their nodes alone, with a bit per
+    ``in_place`` tells so from their record and nodes alone, with a bit per
     wanted load balancer, without building anything.
     """
 
@@ -306,13 +306,16 @@ class Wanted:
             found = self._records[id(lbs)] = (lbs, recorded, recorded.keys() == self.by_key.keys())
         return found[1], found[2]
 
-    def serve_as_wanted(self, nodes: Iterable[LBNode]) -> bool:
+    def in_place(self, server: ObservedServer, nodes: Iterable[LBNode]) -> bool:
         """
-        Whether ``nodes`` (a server's) include one on every wanted load
-        balancer, and those on a wanted CLB all have the condition, weight
-        and type wanted there: then a server that records exactly the wanted
-        load balancers needs no change (see ``converge_membership``).
+        Whether ``server`` records exactly the wanted load balancers (by
+        key) and its ``nodes`` include one on each, those on a wanted CLB all
+        with the condition, weight and type wanted there: then
+        ``converge_membership`` has nothing to do for it.
         """
+        record = self._records.get(id(server.desired_lbs))
+        if not (record[2] if record is not None else self.recorded(server.desired_lbs)[1]):
+            return False
         clbs, pools, seen = self._clbs, self._pools, 0
         for node in nodes:
             description = node.description
@@ -336,11 +339,10 @@ def converge_membership(server: ObservedServer, nodes: Sequence[LBNode], wanted:
     missing, reset where its node drifted, drained and removed from LBs that
     its own metadata records but the group no longer wants. Nodes on LBs
     that are neither wanted nor recorded were put there by someone else and
-    are left alone.
+    are left alone. (Planning skips the servers ``Wanted.in_place``, for
+    which this finds nothing to do.)
     """
     recorded, as_wanted = wanted.recorded(server.desired_lbs)
-    if as_wanted and wanted.serve_as_wanted(nodes):
-        return  # the rest would find nothing to do: see Wanted.serve_as_wanted
     by_key = wanted.by_key
     present: dict[Key, list[LBNode]] = {}
     still_on: dict[Key, LBDescription] = {}
