@@ -29,6 +29,7 @@ class Sizes:
     """How big and how many times each benchmark runs."""
 
     runs: int
+    planning_runs: int  # planning is quick: more runs steady its medians
     planning_sizes: tuple[int, ...]
     groups: int
     servers: int
@@ -38,16 +39,16 @@ class Sizes:
     memory_groups: int
 
 
-FULL = Sizes(runs=3, planning_sizes=planning.SIZES, groups=1000, servers=10, steady_budget=5.0,
-             wrk_seconds=5.0, listed_groups=100, memory_groups=memory.GROUPS)
-QUICK = Sizes(runs=1, planning_sizes=(10, 20), groups=3, servers=2, steady_budget=0.0,
-              wrk_seconds=1.0, listed_groups=3, memory_groups=5)
+FULL = Sizes(runs=3, planning_runs=15, planning_sizes=planning.SIZES, groups=1000, servers=10,
+             steady_budget=5.0, wrk_seconds=5.0, listed_groups=100, memory_groups=memory.GROUPS)
+QUICK = Sizes(runs=1, planning_runs=1, planning_sizes=(10, 20), groups=3, servers=2,
+              steady_budget=0.0, wrk_seconds=1.0, listed_groups=3, memory_groups=5)
 
 
 def benchmarks(sizes: Sizes, install: bool) -> list[tuple[str, Callable[[], list[Figure]]]]:
     """Each benchmark by name, ready to run at ``sizes``."""
     return [
-        ("planning", lambda: planning.figures(sizes.runs, sizes.planning_sizes)),
+        ("planning", lambda: planning.figures(sizes.planning_runs, sizes.planning_sizes)),
         ("convergence", lambda: convergence.figures(sizes.runs, sizes.groups, sizes.servers,
                                                     sizes.steady_budget)),
         ("reaction", lambda: reaction.figures(sizes.runs)),
