@@ -229,8 +229,13 @@ def _by_number(node_id: str) -> tuple[int, str]:
 def _first_removals(step: RemoveNodesFromCLB) -> tuple[RemoveNodesFromCLB, RemoveNodesFromCLB]:
     """The removal of the first ``MAX_NODES_PER_DELETE`` nodes (those that take new
     connections first, then by number) and the removal of the others."""
-    ordered = sorted(step.node_ids, key=lambda node_id: (node_id in step.quiet,
-                                                         _by_number(node_id)))
+    # As sorted by (quiet, _by_number), without a key function called per node
+    # (a scale-down removes thousands at once): each part by id, then (stable)
+    # by length.
+    urgent, quiet = sorted(step.node_ids - step.quiet), sorted(step.node_ids & step.quiet)
+    urgent.sort(key=len)
+    quiet.sort(key=len)
+    ordered = urgent + quiet
     now, later = ordered[:MAX_NODES_PER_DELETE], ordered[MAX_NODES_PER_DELETE:]
     return (RemoveNodesFromCLB(step.lb_id, now, step.quiet.intersection(now)),
             RemoveNodesFromCLB(step.lb_id, later, step.quiet.intersection(later)))

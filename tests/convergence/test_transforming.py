@@ -251,13 +251,16 @@ class TransformTests(SynchronousTestCase):
 def any_clb_steps(draw: st.DrawFn) -> list[Step]:
     """Any steps of CLBs 5, 6 and 7, merged or not: node changes of any
     condition (the same node changed twice, ids that are not numbers), now and
-    then removals and additions (several of one CLB) and steps of other kinds."""
+    then removals (of more nodes than one call removes) and additions (several
+    of one CLB) and steps of other kinds."""
     lbs = st.sampled_from(["5", "6", "7"])
-    node_ids = st.sampled_from(["1", "2", "9", "10", "07", "x", "a1"])
+    node_ids = st.one_of(st.sampled_from(["1", "2", "9", "10", "07", "x", "a1"]),
+                         st.integers(1, 40).map(str))
     changes = st.lists(st.builds(ChangeCLBNode, lbs, node_ids, st.sampled_from(NodeCondition),
                                  st.integers(1, 2), st.sampled_from(NodeType)), max_size=20)
     others = st.lists(st.one_of(
-        st.builds(RemoveNodesFromCLB, lbs, st.sets(node_ids, min_size=1), st.sets(node_ids)),
+        st.builds(RemoveNodesFromCLB, lbs, st.sets(node_ids, min_size=1, max_size=25),
+                  st.sets(node_ids, max_size=25)),
         st.builds(AddNodesToCLB, lbs, st.just({("10.0.0.1", CLBDescription("5", 80))})),
         st.just(DeleteServer("a")), st.just(CREATE)), max_size=4)
     steps: list[Step] = [*draw(changes), *draw(others)]
