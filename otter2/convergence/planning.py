@@ -74,7 +74,8 @@ def plan_steps(desired: DesiredGroup, servers: Iterable[ObservedServer],
     surplus and for servers marked for draining, deletion and node removal
     for broken servers, node removal for gone ones, and load-balancer
     membership for the ACTIVE servers that stay. Node additions and removals
-    come merged per load balancer, the waits and failures as one step each.
+    come merged per load balancer, the waits and failures as one step each,
+    and the node changes last, in the order found.
     """
     return _survey(desired, servers, lb_nodes, clbs, now, build_timeout,
                    build_timeout)[0].result()
