@@ -16,12 +16,12 @@ from operator import attrgetter
 
 from attrs import evolve
 
+from otter2.convergence.collector import StepCollector
 from otter2.convergence.destiny import Destiny, by_destiny
 from otter2.convergence.membership import (
     DRAINING_KEY,
     DRAINING_REASON,
     DRAINING_VALUE,
-    StepCollector,
     Wanted,
     converge_membership,
     drain_and_delete,
