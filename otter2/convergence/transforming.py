@@ -1,7 +1,7 @@
 """
 Transforming a plan's raw steps before they run (spec §2.10): limit the steps
 of each type and keep one mutating step per Cloud Load Balancer (the steps
-come merged per load balancer from ``membership.StepCollector``). Work that is dropped is not forgotten: each drop adds a
+come merged per load balancer from ``collector.StepCollector``). Work that is dropped is not forgotten: each drop adds a
 sentence to ``Plan.postponed``, so the iteration reports RETRY and the next
 one does the rest (spec §9 item 2).
 
@@ -113,7 +113,7 @@ def transform(steps: Iterable[Step],
     """
     The plan that runs ``steps`` limited and one change per CLB.
     ``node_changes`` are more steps, ChangeCLBNode ones given by their fields
-    (as ``membership.StepCollector`` keeps them), after ``steps``: only
+    (as ``collector.StepCollector`` keeps them), after ``steps``: only
     those that run are built, unless ChangeCLBNode steps are limited.
     """
     if node_changes and ChangeCLBNode in step_limits:
@@ -203,7 +203,7 @@ def one_clb_step(steps: Sequence[Step],
 def _first_change(changes: Sequence[NodeChange]) -> NodeChange:
     """The change that ``_clb_step_rank`` puts first (the first given among equals):
     the start of a drain before any other change, then the smallest node number."""
-    draining = NodeCondition.DRAINING  # read once: a member read from its Enum costs
+    draining = NodeCondition.DRAINING  # once: each read from the Enum class costs a call
     drains = [change for change in changes if change[2] is draining]
     among = drains or changes
     ids = [change[1] for change in among]
