@@ -131,18 +131,24 @@ def limit_steps(steps: Iterable[Step],
     (the planner's order is deterministic), and a sentence per type that lost
     some.
     """
-    step_limits = dict(step_limits)  # read once per step: a dict is faster than a PMap
-    counts: dict[type, int] = {}
-    kept: list[Step] = []
-    for step in steps:
-        kind = type(step)
-        seen = counts[kind] = counts.get(kind, 0) + 1
-        limit = step_limits.get(kind)
-        if limit is None or seen <= limit:
+    step_limits = dict(step_limits)
+    steps = list(steps)
+    counts = Counter(map(type, steps))  # counted in C: most plans lose nothing to limits
+    over = {kind: limit for kind, limit in step_limits.items()
+            if kind in counts and counts[kind] > limit}
+    kept = steps
+    if over:
+        taken = dict.fromkeys(over, 0)
+        kept = []
+        for step in steps:
+            kind = type(step)
+            if kind in taken:
+                taken[kind] += 1
+                if taken[kind] > over[kind]:
+                    continue
             kept.append(step)
-    postponed = [_limited(kind, seen - step_limits[kind], step_limits[kind])
-                 for kind, seen in sorted(counts.items(), key=lambda item: item[0].__name__)
-                 if kind in step_limits and seen > step_limits[kind]]
+    postponed = [_limited(kind, counts[kind] - limit, limit)
+                 for kind, limit in sorted(over.items(), key=lambda item: item[0].__name__)]
     return kept, postponed
 
 

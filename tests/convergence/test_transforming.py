@@ -283,7 +283,8 @@ class ReferenceTests(SynchronousTestCase):
 
     @given(steps=any_clb_steps(),
            limits=st.sampled_from([DEFAULT_STEP_LIMITS, {ChangeCLBNode: 1},
-                                   {ChangeCLBNode: 3, DeleteServer: 0}]))
+                                   {ChangeCLBNode: 3, DeleteServer: 0},
+                                   {CreateServer: 1, DeleteServer: -1, BulkAddToRCv3: 2}]))
     def test_transform(self, steps: list[Step], limits: dict) -> None:
         """transform plans what the reference does, node changes given as steps or by
         their fields (limited or not)."""
