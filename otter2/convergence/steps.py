@@ -5,8 +5,9 @@ the cloud. ``executing.py`` turns each into I/O; planning only builds them.
 The sets of the steps merged per load balancer are frozensets, not PSets: a
 scale-down of a big group puts thousands of nodes or servers in one step,
 and a PSet costs about ten times as much to build and to hash (a plan's
-steps are a bag, so each is hashed). The kinds of step a plan may hold one
-of per server cache their hash, for the same reason.
+steps are a bag, so each is hashed). The steps do not cache their hash:
+attrs' cached hash is set through object.__setattr__, and a bag of 5 000
+steps took half as long again to build with it.
 
 test-case-name: tests.convergence.test_planning
 """
@@ -34,14 +35,14 @@ class CreateServer:
     server_config: PMap = field(converter=frozen_json)
 
 
-@frozen(cache_hash=True)
+@frozen
 class DeleteServer:
     """Delete a server; a 404 means done."""
 
     server_id: str
 
 
-@frozen(cache_hash=True)
+@frozen
 class SetMetadataItemOnServer:
     """Set one metadata item (the draining marker) on a server."""
 
@@ -50,7 +51,7 @@ class SetMetadataItemOnServer:
     value: str
 
 
-@frozen(cache_hash=True)
+@frozen
 class RecordLoadBalancers:
     """
     Replace a server's metadata by ``metadata``: its load-balancer keys
@@ -84,7 +85,7 @@ class RemoveNodesFromCLB:
     quiet: frozenset[str] = field(factory=frozenset, converter=_frozen)
 
 
-@frozen(cache_hash=True)
+@frozen
 class ChangeCLBNode:
     """Set a CLB node's condition, weight and type."""
 
