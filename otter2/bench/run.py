@@ -29,6 +29,7 @@ class Sizes:
     """How big and how many times each benchmark runs."""
 
     runs: int
+    planning_runs: int  # planning is quick: more runs steady its medians
     planning_sizes: tuple[int, ...]
     groups: int
     servers: int
@@ -38,16 +39,16 @@ class Sizes:
     memory_groups: int
 
 
-FULL = Sizes(runs=3, planning_sizes=planning.SIZES, groups=1000, servers=10, steady_budget=5.0,
-             wrk_seconds=5.0, listed_groups=100, memory_groups=memory.GROUPS)
-QUICK = Sizes(runs=1, planning_sizes=(10, 20), groups=3, servers=2, steady_budget=0.0,
-              wrk_seconds=1.0, listed_groups=3, memory_groups=5)
+FULL = Sizes(runs=3, planning_runs=15, planning_sizes=planning.SIZES, groups=1000, servers=10,
+             steady_budget=5.0, wrk_seconds=5.0, listed_groups=100, memory_groups=memory.GROUPS)
+QUICK = Sizes(runs=1, planning_runs=1, planning_sizes=(10, 20), groups=3, servers=2,
+              steady_budget=0.0, wrk_seconds=1.0, listed_groups=3, memory_groups=5)
 
 
 def benchmarks(sizes: Sizes, install: bool) -> list[tuple[str, Callable[[], list[Figure]]]]:
     """Each benchmark by name, ready to run at ``sizes``."""
     return [
-        ("planning", lambda: planning.figures(sizes.runs, sizes.planning_sizes)),
+        ("planning", lambda: planning.figures(sizes.planning_runs, sizes.planning_sizes)),
         ("convergence", lambda: convergence.figures(sizes.runs, sizes.groups, sizes.servers,
                                                     sizes.steady_budget)),
         ("reaction", lambda: reaction.figures(sizes.runs)),
@@ -57,11 +58,19 @@ def benchmarks(sizes: Sizes, install: bool) -> list[tuple[str, Callable[[], list
     ]
 
 
-def run(sizes: Sizes, install: bool, progress: TextIO) -> tuple[list[Figure], dict[str, Any]]:
-    """Every figure, and how long each benchmark took in wall seconds."""
+#: The benchmarks' names, in the order they run.
+NAMES = tuple(name for name, _ in benchmarks(QUICK, install=False))
+
+
+def run(sizes: Sizes, install: bool, progress: TextIO,
+        only: Sequence[str] = NAMES) -> tuple[list[Figure], dict[str, Any]]:
+    """Every figure of the benchmarks named in ``only``, and how long each took
+    in wall seconds."""
     figures: list[Figure] = []
     took: dict[str, Any] = {}
     for name, work in benchmarks(sizes, install):
+        if name not in only:
+            continue
         progress.write(f"otter2 bench: {name}...\n")
         progress.flush()
         started = time.perf_counter()
@@ -77,11 +86,15 @@ def main(argv: Sequence[str], out: TextIO = sys.stdout, progress: TextIO = sys.s
     parser.add_argument("--json", default="bench.json", help="where to write the figures")
     parser.add_argument("--no-install", action="store_true",
                         help="do not install wrk when it is missing")
+    parser.add_argument("--only", action="append", choices=NAMES, metavar="NAME",
+                        help=f"run only this benchmark (one of {', '.join(NAMES)}; "
+                             "may be repeated); all of them unless told")
     options = parser.parse_args(list(argv))
     sizes = QUICK if options.quick else FULL
     started = time.perf_counter()
-    figures, took = run(sizes, not options.no_install, progress)
-    settings = {"mode": "quick" if options.quick else "full", **asdict(sizes),
+    only = options.only or NAMES
+    figures, took = run(sizes, not options.no_install, progress, only)
+    settings = {"mode": "quick" if options.quick else "full", "only": list(only), **asdict(sizes),
                 "seconds": {**took, "total": round(time.perf_counter() - started, 1)},
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                             "platform": platform.platform()}}

@@ -2,9 +2,7 @@
 Load-balancer membership, for planning: which LB nodes belong to which of the
 group's servers, how a server leaves its load balancers (drained first, spec
 §2.6), and how a kept server is put on exactly the group's load balancers
-(spec §2.7). ``StepCollector`` gathers the steps found, merged per load
-balancer as they come (the one place where steps are merged), and the
-instant the soonest known wait ends.
+(spec §2.7), all into a ``collector.StepCollector``.
 
 # Note [Load-balancer history]
 A server's metadata names the load balancers otter2 put it on (one key per
@@ -25,6 +23,7 @@ test-case-name: tests.convergence.test_membership
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from attrs import evolve
@@ -33,20 +32,9 @@ from otter2.cloud.clb import no_such_lb_reason
 from otter2.cloud.metadata import DRAINING as DRAINING_VALUE
 from otter2.cloud.metadata import SERVER_STATE_KEY as DRAINING_KEY
 from otter2.cloud.metadata import with_load_balancers
+from otter2.convergence.collector import StepCollector
 from otter2.convergence.destiny import Destiny
-from otter2.convergence.steps import (
-    AddNodesToCLB,
-    BulkAddToRCv3,
-    BulkRemoveFromRCv3,
-    ChangeCLBNode,
-    ConvergeLater,
-    DeleteServer,
-    FailConvergence,
-    RecordLoadBalancers,
-    RemoveNodesFromCLB,
-    SetMetadataItemOnServer,
-    Step,
-)
+from otter2.convergence.steps import DeleteServer, RecordLoadBalancers, SetMetadataItemOnServer
 from otter2.model.cloud import (
     CLB,
     CLBDescription,
@@ -66,90 +54,9 @@ _CLAIM_ORDER = tuple(d for d in Destiny if d is not Destiny.CLEANUP) + (Destiny.
 
 Key = tuple[str, str, int]
 
-# The conditions of CLB nodes that take no new connections.
-_QUIET = (NodeCondition.DRAINING, NodeCondition.DISABLED)
-
-
-class StepCollector:
-    """
-    The steps of one plan as they are found. Node additions and removals are
-    kept per load balancer in plain sets, and reasons to wait or fail without
-    repeats, until ``result`` makes one step of each: a group of 10 000
-    servers gets two steps, not 20 000, which would cost more to build than
-    the rest of the plan. ``wake_at`` is the soonest instant at which a wait
-    that the plan knows the end of (a drain, a build or ONLINE timeout) ends.
-    """
-
-    def __init__(self) -> None:
-        self._steps: list[Step] = []
-        self._clb_adds: dict[str, set[tuple[str, CLBDescription]]] = {}
-        self._clb_removes: dict[str, set[str]] = {}
-        self._clb_quiet: dict[str, set[str]] = {}
-        self._rcv3_adds: set[tuple[str, str]] = set()
-        self._rcv3_removes: set[tuple[str, str]] = set()
-        self._reasons: dict[bool, set[str]] = {False: set(), True: set()}
-        self._failures: set[str] = set()
-        self.wake_at: float | None = None
-        #: Work that can be done at the next iteration, in sentences.
-        self.postponed: list[str] = []
-
-    def append(self, step: Step) -> None:
-        """Take ``step`` as it is."""
-        self._steps.append(step)
-
-    def add(self, lb_id: str, address: str, description: CLBDescription) -> None:
-        """Add a node at ``address`` to a CLB."""
-        self._clb_adds.setdefault(lb_id, set()).add((address, description))
-
-    def add_to_pool(self, pool_id: str, server_id: str) -> None:
-        """Add a server to an RCv3 pool."""
-        self._rcv3_adds.add((pool_id, server_id))
-
-    def remove(self, node: LBNode) -> None:
-        """Take ``node`` off its load balancer at once."""
-        if isinstance(node, CLBNode):
-            lb_id = node.description.lb_id
-            self._clb_removes.setdefault(lb_id, set()).add(node.node_id)
-            if node.description.condition in _QUIET:
-                self._clb_quiet.setdefault(lb_id, set()).add(node.node_id)
-        else:
-            self._rcv3_removes.add((node.description.lb_id, node.cloud_server_id))
-
-    def later(self, reason: str, limited: bool = False,
-              until: float | None = None) -> None:
-        """Look again later, for ``reason``; at ``until`` if the wait ends then."""
-        self._reasons[limited].add(reason)
-        if until is not None:
-            self.wake(until)
-
-    def wake(self, at: float) -> None:
-        """Note that a wait ends at ``at``: something changes then."""
-        if self.wake_at is None or at < self.wake_at:
-            self.wake_at = at
-
-    def postpone(self, reason: str) -> None:
-        """Leave work for the next iteration, which can do it at once, for ``reason``."""
-        self.postponed.append(reason)
-
-    def fail(self, reason: str) -> None:
-        """Tell the group's owner that convergence cannot go on, for ``reason``."""
-        self._failures.add(reason)
-
-    def result(self) -> list[Step]:
-        """The steps found, merged per load balancer."""
-        steps = list(self._steps)
-        steps.extend(RemoveNodesFromCLB(lb_id, ids, self._clb_quiet.get(lb_id, ()))
-                     for lb_id, ids in sorted(self._clb_removes.items()))
-        steps.extend(AddNodesToCLB(lb_id, pairs) for lb_id, pairs in sorted(self._clb_adds.items()))
-        if self._rcv3_adds:
-            steps.append(BulkAddToRCv3(self._rcv3_adds))
-        if self._rcv3_removes:
-            steps.append(BulkRemoveFromRCv3(self._rcv3_removes))
-        steps.extend(ConvergeLater(sorted(reasons), limited=limited)
-                     for limited, reasons in sorted(self._reasons.items()) if reasons)
-        if self._failures:
-            steps.append(FailConvergence(sorted(self._failures)))
-        return steps
+# Read once per node of a scale-down: an Enum member read from its class costs
+# a descriptor call each time, several times a plain name.
+_ENABLED, _DISABLED = NodeCondition.ENABLED, NodeCondition.DISABLED
 
 
 def lb_key(description: LBDescription) -> Key:
@@ -172,12 +79,13 @@ def nodes_by_server(by_fate: Mapping[Destiny, Sequence[ObservedServer]],
         for server in by_fate[fate]:
             if server.servicenet_address:
                 by_address.setdefault(server.servicenet_address, server.id)
-    owned: dict[str, list[LBNode]] = {}
+    owner_of = by_address.get
+    owned: defaultdict[str, list[LBNode]] = defaultdict(list)
     for node in lb_nodes:
-        owner = (by_address.get(node.address) if isinstance(node, CLBNode)
-                 else node.cloud_server_id)
+        owner = (owner_of(node.address) if type(node) is CLBNode
+                 else node.cloud_server_id)  # type: ignore[union-attr]
         if owner is not None:
-            owned.setdefault(owner, []).append(node)
+            owned[owner].append(node)
     return owned
 
 
@@ -191,19 +99,21 @@ def leave(node: LBNode, timeout: float, now: float, steps: StepCollector) -> boo
     began, only this node waits, for a limited number of iterations (Otter
     failed the whole plan instead).
     """
-    if (not isinstance(node, CLBNode) or timeout <= 0
-            or node.description.condition is NodeCondition.DISABLED
-            or (node.description.condition is NodeCondition.DRAINING
-                and (node.connections == 0 or (node.drained_at is not None
-                                               and now - node.drained_at >= timeout)))):
+    if type(node) is not CLBNode or timeout <= 0:
         steps.remove(node)
         return True
     description = node.description
-    if description.condition is NodeCondition.ENABLED:
-        steps.append(ChangeCLBNode(description.lb_id, node.node_id, NodeCondition.DRAINING,
-                                   description.weight, description.type))
-        steps.wake(now + timeout)
-    elif node.drained_at is None:
+    condition = description.condition
+    if condition is _ENABLED:
+        steps.drain(description.lb_id, node.node_id, description.weight, description.type,
+                    until=now + timeout)
+        return False
+    # DISABLED or DRAINING
+    if (condition is _DISABLED or node.connections == 0
+            or (node.drained_at is not None and now - node.drained_at >= timeout)):
+        steps.remove(node)
+        return True
+    if node.drained_at is None:
         steps.later(f"Waiting for Cloud Load Balancer {description.lb_id} to tell when node "
                     f"{node.node_id} began draining", limited=True)
     else:
@@ -219,33 +129,112 @@ def drain_and_delete(server: ObservedServer, nodes: Sequence[LBNode], timeout: f
     marked for draining, so later iterations finish the job even if capacity
     changes meanwhile.
     """
-    removed = [leave(node, timeout, now, steps) for node in nodes]
-    if all(removed):
+    removed = True
+    for node in nodes:
+        if not leave(node, timeout, now, steps):
+            removed = False
+    if removed:
         steps.append(DeleteServer(server.id))
     elif not server.draining:
         steps.append(SetMetadataItemOnServer(server.id, DRAINING_KEY, DRAINING_VALUE))
 
 
-def converge_membership(server: ObservedServer, nodes: Sequence[LBNode],
-                        wanted: Mapping[Key, LBDescription],
-                        joining: Mapping[Key, LBDescription | str], clbs: Mapping[str, CLB],
-                        now: float, offline_timeout: float, draining_timeout: float,
-                        steps: StepCollector) -> None:
+class Wanted:
+    """
+    The group's load balancers as ``converge_membership`` reads them for
+    every kept server, worked out once per plan: by key (in key order), how
+    a server joins each (``how_to_join``), the condition, weight and type a
+    node of each CLB must have, and what each server's record of its load
+    balancers (``ObservedServer.desired_lbs``) names by key. The servers of a
+    group share one record set (``metadata.desired_lbs_of`` makes one per
+    distinct record), so each set is read once, not once per server.
+
+    Most servers of a converged group are already where they should be;
+    ``in_place`` tells so from their record and nodes alone, with a bit per
+    wanted load balancer, without building anything.
+    """
+
+    def __init__(self, desired_lbs: Iterable[LBDescription], clbs: Mapping[str, CLB]) -> None:
+        self.by_key = {lb_key(description): description
+                       for description in sorted(desired_lbs, key=lb_key)}
+        self.rows = [(key, description, how_to_join(description, clbs),
+                      (description.condition, description.weight, description.type)
+                      if isinstance(description, CLBDescription) else None)
+                     for key, description in self.by_key.items()]
+        self._records: dict[int, tuple[object, dict[Key, LBDescription], bool]] = {}
+        # A bit per wanted load balancer: CLBs by (id, port), with the node
+        # state wanted there; pools by id.
+        self._clbs: dict[tuple[str, int], tuple[int, tuple[object, ...]]] = {}
+        self._pools: dict[str, int] = {}
+        for bit, (_, description, _, node_state) in enumerate(self.rows):
+            if isinstance(description, CLBDescription):
+                assert node_state is not None
+                self._clbs[description.lb_id, description.port] = (1 << bit, node_state)
+            else:
+                self._pools[description.lb_id] = 1 << bit
+        self._every = (1 << len(self.rows)) - 1
+
+    def recorded(self, lbs: Iterable[LBDescription]) -> tuple[dict[Key, LBDescription], bool]:
+        """The load balancers of a record by key, and whether their keys are
+        exactly the wanted ones."""
+        # Keyed by identity, and the set kept with its answer so that no
+        # other set can take its id while this plan runs.
+        found = self._records.get(id(lbs))
+        if found is None:
+            recorded = {lb_key(description): description for description in lbs}
+            found = self._records[id(lbs)] = (lbs, recorded, recorded.keys() == self.by_key.keys())
+        return found[1], found[2]
+
+    def in_place(self, server: ObservedServer, nodes: Iterable[LBNode]) -> bool:
+        """
+        Whether ``server`` records exactly the wanted load balancers (by
+        key) and its ``nodes`` include one on each, those on a wanted CLB all
+        with the condition, weight and type wanted there: then
+        ``converge_membership`` has nothing to do for it.
+        """
+        record = self._records.get(id(server.desired_lbs))
+        if not (record[2] if record is not None else self.recorded(server.desired_lbs)[1]):
+            return False
+        clbs, pools, seen = self._clbs, self._pools, 0
+        for node in nodes:
+            description = node.description
+            if type(description) is CLBDescription:
+                found = clbs.get((description.lb_id, description.port))
+                if found is not None:
+                    if (description.condition, description.weight, description.type) != found[1]:
+                        return False
+                    seen |= found[0]
+            else:
+                seen |= pools.get(description.lb_id, 0)
+        return seen == self._every
+
+
+def converge_membership(server: ObservedServer, nodes: Sequence[LBNode], wanted: Wanted,
+                        clbs: Mapping[str, CLB], now: float, offline_timeout: float,
+                        draining_timeout: float, steps: StepCollector) -> None:
     """
     Put a kept ACTIVE server on exactly the group's load balancers (spec
     §2.7, with the launch configuration's LBs as the wish): added where
     missing, reset where its node drifted, drained and removed from LBs that
     its own metadata records but the group no longer wants. Nodes on LBs
     that are neither wanted nor recorded were put there by someone else and
-    are left alone.
+    are left alone. (Planning skips the servers ``Wanted.in_place``, for
+    which this finds nothing to do.)
     """
+    recorded, as_wanted = wanted.recorded(server.desired_lbs)
+    by_key = wanted.by_key
     present: dict[Key, list[LBNode]] = {}
-    recorded = {lb_key(description): description for description in server.desired_lbs}
     still_on: dict[Key, LBDescription] = {}
     for node in nodes:
-        key = lb_key(node.description)
-        if key in wanted:
-            present.setdefault(key, []).append(node)
+        description = node.description
+        key: Key = (("CLB", description.lb_id, description.port)  # lb_key, read per node
+                    if type(description) is CLBDescription else ("RCv3", description.lb_id, 0))
+        if key in by_key:
+            found = present.get(key)
+            if found is None:
+                present[key] = [node]
+            else:
+                found.append(node)
         elif key in recorded:
             if leave(node, draining_timeout, now, steps):
                 steps.postpone(f"server {server.id} leaves "
@@ -253,20 +242,23 @@ def converge_membership(server: ObservedServer, nodes: Sequence[LBNode],
                                "node is seen gone")
             still_on[key] = recorded[key]
     # See Note [Load-balancer history].
-    if recorded.keys() != wanted.keys() | still_on.keys():
+    if not as_wanted if not still_on else recorded.keys() != by_key.keys() | still_on.keys():
         steps.append(RecordLoadBalancers(server.id, with_load_balancers(
-            server.metadata, [*wanted.values(), *still_on.values()])))
-    for key, description in wanted.items():
+            server.metadata, [*by_key.values(), *still_on.values()])))
+    for key, description, joining, node_state in wanted.rows:
         matching = present.get(key)
-        if not matching and key not in recorded:
-            steps.postpone(f"adding server {server.id} to {_lb_name(description)} waits for "
-                           "the next iteration: its metadata must name it first")
-        elif not matching:
-            _join(server, joining[key], steps)
-        elif isinstance(description, CLBDescription):
+        if not matching:
+            if key not in recorded:
+                steps.postpone(f"adding server {server.id} to {_lb_name(description)} waits "
+                               "for the next iteration: its metadata must name it first")
+            else:
+                _join(server, joining, steps)
+        elif node_state is not None:
             for node in matching:
                 assert isinstance(node, CLBNode)
-                if node.description != description:
+                current = node.description
+                if (current.condition, current.weight, current.type) != node_state:
+                    assert isinstance(description, CLBDescription)
                     _reset(node, description, clbs, now, offline_timeout, steps)
 
 
@@ -328,5 +320,5 @@ def _reset(node: CLBNode, description: CLBDescription, clbs: Mapping[str, CLB], 
         else:
             steps.later(waiting, until=node.drained_at + offline_timeout)
     else:
-        steps.append(ChangeCLBNode(lb_id, node.node_id, description.condition,
-                                   description.weight, description.type))
+        steps.change(lb_id, node.node_id, description.condition, description.weight,
+                     description.type)

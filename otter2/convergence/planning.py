@@ -12,19 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from operator import attrgetter
 
 from attrs import evolve
 
-from otter2.convergence.destiny import Destiny, destiny
+from otter2.convergence.collector import StepCollector
+from otter2.convergence.destiny import Destiny, by_destiny
 from otter2.convergence.membership import (
     DRAINING_KEY,
     DRAINING_REASON,
     DRAINING_VALUE,
-    StepCollector,
+    Wanted,
     converge_membership,
     drain_and_delete,
-    how_to_join,
-    lb_key,
     nodes_by_server,
 )
 from otter2.convergence.steps import CreateServer, DeleteServer, Step
@@ -60,7 +60,7 @@ def plan(desired: DesiredGroup, servers: Iterable[ObservedServer], lb_nodes: Ite
     clbs = dict(clbs)  # looked up per server: a dict is several times faster than a PMap
     steps, kept, broken = _survey(desired, servers, lb_nodes, clbs, now, build_timeout,
                                   build_timeout if offline_timeout is None else offline_timeout)
-    transformed = transform(steps.result(), step_limits)
+    transformed = transform(steps.result(node_changes=False), step_limits, steps.node_changes)
     return evolve(transformed, postponed=transformed.postponed.extend(steps.postponed), kept=kept,
                   broken=broken, wake_at=steps.wake_at)
 
@@ -74,7 +74,8 @@ def plan_steps(desired: DesiredGroup, servers: Iterable[ObservedServer],
     surplus and for servers marked for draining, deletion and node removal
     for broken servers, node removal for gone ones, and load-balancer
     membership for the ACTIVE servers that stay. Node additions and removals
-    come merged per load balancer, the waits and failures as one step each.
+    come merged per load balancer, the waits and failures as one step each,
+    and the node changes last, in the order found.
     """
     return _survey(desired, servers, lb_nodes, clbs, now, build_timeout,
                    build_timeout)[0].result()
@@ -88,17 +89,19 @@ def _survey(desired: DesiredGroup, servers: Iterable[ObservedServer],
     The steps of ``plan_steps``, collected; the ids of the servers kept; and
     a sentence for each broken server replaced.
     """
-    by_fate: dict[Destiny, list[ObservedServer]] = {fate: [] for fate in Destiny}
-    for server in sorted(servers, key=_newest_first):
-        by_fate[destiny(server, now, build_timeout)].append(server)
+    by_fate = by_destiny(_newest_first(servers), now, build_timeout)
     owned = nodes_by_server(by_fate, lb_nodes)
 
-    keep_order = [(server, fate) for fate in _KEEP_ORDER for server in by_fate[fate]]
-    capacity = max(desired.capacity, 0)
-    kept, surplus = keep_order[:capacity], keep_order[capacity:]
+    # The servers kept, by destiny, and the surplus, both in keeping order.
+    kept: dict[Destiny, list[ObservedServer]] = {}
+    surplus: list[ObservedServer] = []
+    missing = max(desired.capacity, 0)
+    for fate in _KEEP_ORDER:
+        kept[fate], rest = by_fate[fate][:missing], by_fate[fate][missing:]
+        surplus += rest
+        missing -= len(kept[fate])
     steps = StepCollector()
     create = CreateServer(desired.server_config)
-    missing = capacity - len(kept)
     if missing > 0 and desired.build_after is not None and now < desired.build_after:
         steps.later(f"{_servers(missing)} to build wait until {iso_time(desired.build_after)}: "
                     "the group's servers keep breaking", until=desired.build_after)
@@ -106,7 +109,7 @@ def _survey(desired: DesiredGroup, servers: Iterable[ObservedServer],
         for _ in range(missing):
             steps.append(create)
 
-    for server in [server for server, _ in surplus] + by_fate[Destiny.DRAIN]:
+    for server in surplus + by_fate[Destiny.DRAIN]:
         timeout = 0.0 if server.state is ServerState.BUILD else desired.draining_timeout
         drain_and_delete(server, owned.get(server.id, ()), timeout, now, steps)
     for server in by_fate[Destiny.REPLACE]:
@@ -117,20 +120,20 @@ def _survey(desired: DesiredGroup, servers: Iterable[ObservedServer],
         for node in owned.get(server.id, ()):
             steps.remove(node)
 
-    wanted = {lb_key(description): description
-              for description in sorted(desired.desired_lbs, key=lb_key)}
-    joining = {key: how_to_join(description, clbs) for key, description in wanted.items()}
-    for server, fate in kept:
-        if fate is Destiny.COUNT:
-            converge_membership(server, owned.get(server.id, ()), wanted, joining, clbs,
-                                now, offline_timeout, desired.draining_timeout, steps)
-        elif fate is Destiny.WAIT:
-            steps.later(f"Waiting for server {server.id} to transition to ACTIVE from "
-                        f"{server.state.value}", limited=True)
-        elif fate is Destiny.BUILDING:
-            steps.later(BUILDING_REASON, until=server.created + build_timeout)
+    wanted = Wanted(desired.desired_lbs, clbs)
+    in_place = wanted.in_place
+    for server in kept[Destiny.COUNT]:
+        nodes = owned.get(server.id, ())
+        if not in_place(server, nodes):
+            converge_membership(server, nodes, wanted, clbs, now, offline_timeout,
+                                desired.draining_timeout, steps)
+    for server in kept[Destiny.WAIT]:
+        steps.later(f"Waiting for server {server.id} to transition to ACTIVE from "
+                    f"{server.state.value}", limited=True)
+    for server in kept[Destiny.BUILDING]:
+        steps.later(BUILDING_REASON, until=server.created + build_timeout)
     broken = [_why_broken(server, build_timeout) for server in by_fate[Destiny.REPLACE]]
-    return steps, [server.id for server, _ in kept], broken
+    return steps, [server.id for fate in _KEEP_ORDER for server in kept[fate]], broken
 
 
 def _servers(count: int) -> str:
@@ -148,7 +151,14 @@ def iso_time(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _newest_first(server: ObservedServer) -> tuple[float, str]:
-    return (-server.created, server.id)
+def _newest_first(servers: Iterable[ObservedServer]) -> list[ObservedServer]:
+    """The servers newest first, then by id: sorted by id, then (stable) by creation
+    time in reverse, with keys read in C rather than one key function call each."""
+    ordered = sorted(servers, key=_ID)
+    ordered.sort(key=_CREATED, reverse=True)
+    return ordered
+
+
+_ID, _CREATED = attrgetter("id"), attrgetter("created")
 
 

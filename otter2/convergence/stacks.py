@@ -36,7 +36,7 @@ from enum import Enum, auto
 
 from attrs import evolve
 
-from otter2.convergence.membership import StepCollector
+from otter2.convergence.collector import StepCollector
 from otter2.convergence.planning import iso_time
 from otter2.convergence.steps import CheckStack, CreateStack, DeleteStack, Step, UpdateStack
 from otter2.convergence.transforming import DEFAULT_STEP_LIMITS, Plan, transform

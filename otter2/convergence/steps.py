@@ -2,16 +2,30 @@
 The steps a plan is made of: plain frozen values, one per kind of change to
 the cloud. ``executing.py`` turns each into I/O; planning only builds them.
 
+The sets of the steps merged per load balancer are frozensets, not PSets: a
+scale-down of a big group puts thousands of nodes or servers in one step,
+and a PSet costs about ten times as much to build and to hash (a plan's
+steps are a bag, so each is hashed). The steps do not cache their hash:
+attrs' cached hash is set through object.__setattr__, and a bag of 5 000
+steps took half as long again to build with it.
+
 test-case-name: tests.convergence.test_planning
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from attrs import field, frozen
-from pyrsistent import PMap, PSet, PVector, pset, pvector
+from pyrsistent import PMap, PVector, pvector
 
 from otter2.model.cloud import CLBDescription, NodeCondition, NodeType
-from otter2.model.group import frozen_json, frozen_list, frozen_set
+from otter2.model.group import frozen_json, frozen_list
+
+
+def _frozen(members: Iterable[Any]) -> frozenset[Any]:
+    return members if isinstance(members, frozenset) else frozenset(members)
 
 
 @frozen
@@ -54,7 +68,7 @@ class AddNodesToCLB:
     """Add (address, description) pairs as nodes of one CLB."""
 
     lb_id: str
-    address_configs: PSet = field(converter=frozen_set)  # of (str, CLBDescription)
+    address_configs: frozenset[tuple[str, CLBDescription]] = field(converter=_frozen)
 
 
 @frozen
@@ -67,8 +81,8 @@ class RemoveNodesFromCLB:
     """
 
     lb_id: str
-    node_ids: PSet = field(converter=frozen_set)
-    quiet: PSet = field(factory=pset, converter=frozen_set)
+    node_ids: frozenset[str] = field(converter=_frozen)
+    quiet: frozenset[str] = field(factory=frozenset, converter=_frozen)
 
 
 @frozen
@@ -82,18 +96,24 @@ class ChangeCLBNode:
     type: NodeType
 
 
+#: The fields of a ChangeCLBNode in order (lb_id, node_id, condition, weight,
+#: type): how planning keeps node changes until the few that run are chosen
+#: (``transforming.transform``), since a scale-down finds thousands.
+NodeChange = tuple[str, str, NodeCondition, int, NodeType]
+
+
 @frozen
 class BulkAddToRCv3:
     """Add (pool id, server id) pairs to RackConnect v3 pools."""
 
-    lb_node_pairs: PSet = field(converter=frozen_set)
+    lb_node_pairs: frozenset[tuple[str, str]] = field(converter=_frozen)
 
 
 @frozen
 class BulkRemoveFromRCv3:
     """Remove (pool id, server id) pairs from RackConnect v3 pools."""
 
-    lb_node_pairs: PSet = field(converter=frozen_set)
+    lb_node_pairs: frozenset[tuple[str, str]] = field(converter=_frozen)
 
 
 @frozen
@@ -155,5 +175,5 @@ Step = (CreateServer | DeleteServer | SetMetadataItemOnServer | RecordLoadBalanc
 
 __all__ = ["AddNodesToCLB", "BulkAddToRCv3", "BulkRemoveFromRCv3", "CLBDescription",
            "ChangeCLBNode", "CheckStack", "ConvergeLater", "CreateServer", "CreateStack",
-           "DeleteServer", "DeleteStack", "FailConvergence", "UpdateStack", "RecordLoadBalancers", "RemoveNodesFromCLB",
+           "DeleteServer", "DeleteStack", "FailConvergence", "NodeChange", "UpdateStack", "RecordLoadBalancers", "RemoveNodesFromCLB",
            "SetMetadataItemOnServer", "Step"]

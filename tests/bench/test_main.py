@@ -34,6 +34,23 @@ def quick_run() -> dict[str, Any]:
     return _run
 
 
+class OnlyTests(SynchronousTestCase):
+    """``--only NAME`` runs the benchmarks named and no other."""
+
+    def test_only_planning(self) -> None:
+        """A run of the planning benchmark alone has its figures only, and says so."""
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "bench.json")
+            out, progress = io.StringIO(), io.StringIO()
+            code = main(["--quick", "--json", path, "--only", "planning"], out, progress)
+            with open(path) as f:
+                document = json.load(f)
+        self.assertEqual((code, progress.getvalue()), (0, "otter2 bench: planning...\n"))
+        self.assertEqual({f["section"] for f in document["figures"]}, {"planning"})
+        self.assertEqual(document["settings"]["only"], ["planning"])
+        self.assertEqual(set(document["settings"]["seconds"]), {"planning", "total"})
+
+
 class QuickRunTests(SynchronousTestCase):
     """What a quick run of every benchmark gives."""
 

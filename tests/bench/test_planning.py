@@ -27,6 +27,14 @@ class ScenarioTests(SynchronousTestCase):
         result = plan(desired, servers, nodes, CLBS, now=1e6, build_timeout=3600)
         self.assertEqual((len(result.steps), len(result.postponed)), (0, 0))
 
+    def test_read_as_a_gather_reads(self) -> None:
+        """The servers share the record set the metadata parser makes for them, and
+        each node has a description of its own, as a gather gives them to the planner."""
+        servers, nodes = scenario(3)
+        self.assertEqual(len({id(s.desired_lbs) for s in servers}), 1)
+        self.assertEqual(set(servers[0].desired_lbs), set(LBS))
+        self.assertEqual(len({id(n.description) for n in nodes}), len(nodes))
+
     def test_scale_down_has_work(self) -> None:
         """Planning half the capacity has steps to take."""
         result = planner(40, 20)()

@@ -2,9 +2,11 @@
 Tests for otter2.convergence.destiny: the status table.
 """
 
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from otter2.convergence.destiny import COUNTED, DESTINY_BY_STATE, Destiny, destiny
+from otter2.convergence.destiny import COUNTED, DESTINY_BY_STATE, Destiny, by_destiny, destiny
 from otter2.model.cloud import ObservedServer, ServerState
 
 WAITING = [ServerState.REBOOT, ServerState.HARD_REBOOT, ServerState.MIGRATING,
@@ -89,3 +91,19 @@ class DestinyTests(SynchronousTestCase):
                           fate(ServerState.SUSPENDED, draining=True),
                           fate(ServerState.DELETED, draining=True)],
                          [Destiny.REPLACE, Destiny.HOLD, Destiny.CLEANUP])
+
+
+class ByDestinyTests(SynchronousTestCase):
+    """by_destiny groups servers as destiny decides, one by one."""
+
+    @given(servers=st.lists(st.builds(ObservedServer, st.sampled_from(["a", "b", "c"]),
+                                      st.sampled_from(ServerState), st.integers(0, 100),
+                                      draining=st.booleans())),
+           now=st.integers(0, 200), build_timeout=st.sampled_from([0, 50, 3600]))
+    def test_as_destiny_says(self, servers: list[ObservedServer], now: int,
+                             build_timeout: int) -> None:
+        """Every server is in its destiny's list, in the order given."""
+        expected: dict[Destiny, list[ObservedServer]] = {fate: [] for fate in Destiny}
+        for server in servers:
+            expected[destiny(server, now, build_timeout)].append(server)
+        self.assertEqual(by_destiny(servers, now, build_timeout), expected)

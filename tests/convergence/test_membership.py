@@ -8,7 +8,7 @@ from pyrsistent import PBag, pbag
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.cloud.metadata import lb_metadata
-from otter2.convergence.membership import StepCollector
+from otter2.convergence.collector import StepCollector
 from otter2.convergence.planning import DRAINING_KEY, DRAINING_REASON, DRAINING_VALUE, plan
 from otter2.convergence.steps import (
     AddNodesToCLB,

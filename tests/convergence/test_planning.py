@@ -46,6 +46,7 @@ from otter2.model.cloud import (
     ServerState,
 )
 from otter2.model.desired import DesiredGroup
+from tests.convergence import reference
 from tests.convergence.support import CREATE, clb_node, group, rcv3_node, server, steps_for
 
 ACTIVE, BUILD = ServerState.ACTIVE, ServerState.BUILD
@@ -423,6 +424,56 @@ class PlanPropertyTests(SynchronousTestCase):
                       else n.cloud_server_id == kept.id)}
             recorded = {_key(description) for description in kept.desired_lbs}
             self.assertEqual((wanted - on, on & (recorded - wanted)), (set(), set()), kept.id)
+
+
+class ReferenceTests(SynchronousTestCase):
+    """The planner plans exactly what its straightforward reference
+    (``tests.convergence.reference``) plans, whatever it observes."""
+
+    @given(desired=desired_groups(), state=observed(), clbs=CLBS,
+           build_after=st.none() | st.sampled_from([4000.0, 6000.0]),
+           offline_timeout=st.none() | st.sampled_from([0.0, 60.0, 3000.0]),
+           limits=st.sampled_from([{}, {CreateServer: 2}, {CreateServer: 1, DeleteServer: 1,
+                                                          ChangeCLBNode: 2,
+                                                          SetMetadataItemOnServer: 1}]),
+           now=st.sampled_from([1000.0, 5000.0, 9000.0]))
+    def test_same_plan(self, desired: DesiredGroup, state: tuple[list, list], clbs: dict,
+                       build_after: float | None, offline_timeout: float | None,
+                       limits: dict, now: float) -> None:
+        """``plan`` returns what the reference does; ``plan_steps`` too, in the same
+        order within each kind of step (the order that limits depend on)."""
+        servers, nodes = state
+        desired = evolve(desired, build_after=build_after)
+        self.assertEqual(
+            plan(desired, servers, nodes, clbs, now, BUILD_TIMEOUT, limits, offline_timeout),
+            reference.plan(desired, servers, nodes, clbs, now, BUILD_TIMEOUT, limits,
+                           offline_timeout))
+        self.assertEqual(
+            _by_kind(plan_steps(desired, servers, nodes, clbs, now, BUILD_TIMEOUT)),
+            _by_kind(reference.plan_steps(desired, servers, nodes, clbs, now, BUILD_TIMEOUT)))
+
+    @given(size=st.integers(0, 40), capacity=st.integers(0, 50),
+           monitors=st.tuples(st.booleans(), st.booleans()))
+    def test_same_plan_for_big_converged_groups(self, size: int, capacity: int,
+                                                monitors: tuple) -> None:
+        """The same holds for many ACTIVE servers on every load balancer, as the
+        planning benchmark has them, scaled anywhere."""
+        clb7 = CLBDescription("7", 80)
+        lbs: list[LBDescription] = [CLB5, clb7, RCv3Description("p1")]
+        servers = [server(f"s{i}", ACTIVE, i, f"10.0.{i // 256}.{i % 256}", lbs)
+                   for i in range(size)]
+        nodes: list = [clb_node(f"{lb.lb_id}{i}", s.servicenet_address, lb.lb_id)
+                       for lb in (CLB5, clb7) for i, s in enumerate(servers)]
+        nodes += [rcv3_node(f"p{i}", "p1", s.id) for i, s in enumerate(servers)]
+        clbs = {"5": CLB(monitors[0]), "7": CLB(monitors[1])}
+        desired = group(capacity, lbs, 30.0)
+        self.assertEqual(plan(desired, servers, nodes, clbs, 5000, BUILD_TIMEOUT),
+                         reference.plan(desired, servers, nodes, clbs, 5000, BUILD_TIMEOUT))
+
+
+def _by_kind(steps: list) -> list:
+    """The steps sorted by the name of their type, in the order given within each."""
+    return sorted(steps, key=lambda step: type(step).__name__)
 
 
 class LoadBalancerHistoryTests(SynchronousTestCase):

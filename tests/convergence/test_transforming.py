@@ -26,6 +26,7 @@ from otter2.convergence.transforming import (
     transform,
 )
 from otter2.model.cloud import CLBDescription, NodeCondition, NodeType
+from tests.convergence import reference
 
 CREATE = CreateServer({"server": {"name": "web"}})
 DESC = CLBDescription("5", 80)
@@ -244,3 +245,52 @@ class TransformTests(SynchronousTestCase):
     def test_custom_limits(self) -> None:
         """Configured limits replace the default ones."""
         self.assertEqual(transform([CREATE] * 30, {CreateServer: 25}).steps, pbag([CREATE] * 25))
+
+
+@st.composite
+def any_clb_steps(draw: st.DrawFn) -> list[Step]:
+    """Any steps of CLBs 5, 6 and 7, merged or not: node changes of any
+    condition (the same node changed twice, ids that are not numbers), now and
+    then removals (of more nodes than one call removes) and additions (several
+    of one CLB) and steps of other kinds."""
+    lbs = st.sampled_from(["5", "6", "7"])
+    node_ids = st.one_of(st.sampled_from(["1", "2", "9", "10", "07", "x", "a1"]),
+                         st.integers(1, 40).map(str))
+    changes = st.lists(st.builds(ChangeCLBNode, lbs, node_ids, st.sampled_from(NodeCondition),
+                                 st.integers(1, 2), st.sampled_from(NodeType)), max_size=20)
+    others = st.lists(st.one_of(
+        st.builds(RemoveNodesFromCLB, lbs, st.sets(node_ids, min_size=1, max_size=25),
+                  st.sets(node_ids, max_size=25)),
+        st.builds(AddNodesToCLB, lbs, st.just({("10.0.0.1", CLBDescription("5", 80))})),
+        st.just(DeleteServer("a")), st.just(CREATE)), max_size=4)
+    steps: list[Step] = [*draw(changes), *draw(others)]
+    return draw(st.permutations(steps))
+
+
+class ReferenceTests(SynchronousTestCase):
+    """The transformations do what their straightforward reference does."""
+
+    @given(steps=any_clb_steps(), split=st.integers(0, 30))
+    def test_one_clb_step(self, steps: list[Step], split: int) -> None:
+        """one_clb_step keeps the same steps, in the same order, and says the same,
+        with the last node changes given as steps or by their fields."""
+        changes = [step for step in steps if isinstance(step, ChangeCLBNode)][split:]
+        given = [step for step in steps if step not in changes]
+        fields = [(c.lb_id, c.node_id, c.condition, c.weight, c.type) for c in changes]
+        expected = reference.one_clb_step([*given, *changes])
+        self.assertEqual(one_clb_step([*given, *changes]), expected)
+        self.assertEqual(one_clb_step(given, fields), expected)
+
+    @given(steps=any_clb_steps(),
+           limits=st.sampled_from([DEFAULT_STEP_LIMITS, {ChangeCLBNode: 1},
+                                   {ChangeCLBNode: 3, DeleteServer: 0},
+                                   {CreateServer: 1, DeleteServer: -1, BulkAddToRCv3: 2}]))
+    def test_transform(self, steps: list[Step], limits: dict) -> None:
+        """transform plans what the reference does, node changes given as steps or by
+        their fields (limited or not)."""
+        changes = [step for step in steps if isinstance(step, ChangeCLBNode)]
+        given = [step for step in steps if not isinstance(step, ChangeCLBNode)]
+        fields = [(c.lb_id, c.node_id, c.condition, c.weight, c.type) for c in changes]
+        expected = reference.transform([*given, *changes], limits)
+        self.assertEqual(transform([*given, *changes], limits), expected)
+        self.assertEqual(transform(given, limits, fields), expected)
