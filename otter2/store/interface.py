@@ -8,9 +8,12 @@ so a backend may do its I/O off the reactor thread.
 The writes convergence and the scheduler make for a bucket (saving a state
 or a group's servers, deleting a group, clearing a mark, firing an event)
 take an optional `Fence`: the backend refuses such a write with `FencedOut`,
-in the same transaction and with nothing written, when a later owner has
-claimed the bucket (`claim_bucket`). Without a fence (the API, one node
-alone) the write is not fenced. See Note [Fencing] in ``otter2.partition``.
+with nothing written, when a later owner has claimed the bucket
+(`claim_bucket`): SQLite and the memory store in the write's own
+transaction; Cassandra, whose LWTs cannot span the claim and the group, as
+Note [Cassandra fencing] in ``otter2.store.cassandra_fencing`` says. Without
+a fence (the API, one node alone) the write is not fenced. See Note
+[Fencing] in ``otter2.partition``.
 
 test-case-name: tests.store.test_stores
 """
