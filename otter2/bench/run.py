@@ -57,11 +57,15 @@ def benchmarks(sizes: Sizes, install: bool) -> list[tuple[str, Callable[[], list
     ]
 
 
-def run(sizes: Sizes, install: bool, progress: TextIO) -> tuple[list[Figure], dict[str, Any]]:
-    """Every figure, and how long each benchmark took in wall seconds."""
+def run(sizes: Sizes, install: bool, progress: TextIO,
+        only: Sequence[str] = ()) -> tuple[list[Figure], dict[str, Any]]:
+    """Every figure (of the benchmarks named in ``only``, when it names any), and how
+    long each benchmark took in wall seconds."""
     figures: list[Figure] = []
     took: dict[str, Any] = {}
     for name, work in benchmarks(sizes, install):
+        if only and name not in only:
+            continue
         progress.write(f"otter2 bench: {name}...\n")
         progress.flush()
         started = time.perf_counter()
@@ -77,11 +81,15 @@ def main(argv: Sequence[str], out: TextIO = sys.stdout, progress: TextIO = sys.s
     parser.add_argument("--json", default="bench.json", help="where to write the figures")
     parser.add_argument("--no-install", action="store_true",
                         help="do not install wrk when it is missing")
+    parser.add_argument("--only", action="append", default=[], metavar="BENCHMARK",
+                        choices=[name for name, _ in benchmarks(QUICK, False)],
+                        help="run only this benchmark (may be given more than once)")
     options = parser.parse_args(list(argv))
     sizes = QUICK if options.quick else FULL
     started = time.perf_counter()
-    figures, took = run(sizes, not options.no_install, progress)
+    figures, took = run(sizes, not options.no_install, progress, options.only)
     settings = {"mode": "quick" if options.quick else "full", **asdict(sizes),
+                "only": options.only,
                 "seconds": {**took, "total": round(time.perf_counter() - started, 1)},
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                             "platform": platform.platform()}}

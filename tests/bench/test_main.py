@@ -95,3 +95,25 @@ class QuickRunTests(SynchronousTestCase):
             self.assertIn(f" {figure['verdict']} ", row)
         self.assertRegex(lines[-2], r"^\d+ met, \d+ missed, \d+ skipped, \d+ reported")
         self.assertEqual(lines[-1], f"figures written to {run['path']}")
+
+
+class OnlyTests(SynchronousTestCase):
+    """``--only`` runs the named benchmarks alone."""
+
+    timeout = 300
+
+    def test_only_named_benchmark(self) -> None:
+        """A quick run with ``--only planning`` runs the planning benchmark and no
+        other: its figures alone, and the settings name it."""
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "bench.json")
+            out, progress = io.StringIO(), io.StringIO()
+            code = main(["--quick", "--json", path, "--no-install", "--only", "planning"],
+                        out, progress)
+            with open(path) as f:
+                document = json.load(f)
+        self.assertEqual(code, 0)
+        self.assertEqual(progress.getvalue().splitlines(), ["otter2 bench: planning..."])
+        self.assertEqual({f["section"] for f in document["figures"]}, {"planning"})
+        self.assertEqual(document["settings"]["only"], ["planning"])
+        self.assertEqual(set(document["settings"]["seconds"]), {"planning", "total"})
