@@ -69,6 +69,8 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
     answer 202 to anything.
     """
 
+    template = _RouteTemplate(route.__name__)
+
     @wraps(route)
     async def handler(self: APIBase, request: Request, **kwargs: str) -> bytes:
         started = self._clock.seconds()
@@ -94,7 +96,7 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
         for name, value in reply.headers.items():
             request.setHeader(name.encode(), value.encode())
         log_answer(request, reply.status, response_id, error)
-        self.metrics.api_answered(_route_template(request), request.method.decode("latin-1"),
+        self.metrics.api_answered(template(), request.method.decode("latin-1"),
                                   reply.status, self._clock.seconds() - started)
         if reply.body is None:
             return b""
@@ -105,14 +107,26 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
     return handler
 
 
-def _route_template(request: Request) -> str:
-    """The template of the route that answers ``request`` (``/v1.0/<tenant_id>/groups``),
-    never the raw path: the metrics' label must take few values."""
-    try:
-        rule, _ = IKleinRequest(request).mapper.match(return_rule=True)
-    except HTTPException:
-        return "unmatched"
-    return str(rule.rule)
+class _RouteTemplate:
+    """
+    The template of the route an endpoint answers (``/v1.0/<tenant_id>/groups/``),
+    never the raw path: the metrics' label must take few values. Klein names
+    each route's endpoint after its function, so the template is the rule of
+    that endpoint in the app's map, found once (when the first request comes,
+    every route is registered), rather than by matching every request's path
+    a second time.
+    """
+
+    def __init__(self, endpoint_name: str) -> None:
+        self._endpoint_name = endpoint_name
+        self._template: str | None = None
+
+    def __call__(self) -> str:
+        if self._template is None:
+            [rule] = [rule for rule in app.url_map.iter_rules()
+                      if rule.endpoint == self._endpoint_name]
+            self._template = str(rule.rule)
+        return self._template
 
 
 def _methods_with_slash(mapper: MapAdapter) -> list[str] | None:

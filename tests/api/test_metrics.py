@@ -54,6 +54,20 @@ class AdminMetricsTests(APITestCase):
                           if name == "otter2_api_requests_total"
                           and dict(labels)["route"].endswith(group["id"])])
 
+    async def test_api_requests_after_first(self) -> None:
+        """A route's later requests count under the same labels as its first, one
+        sample per route, method and status class."""
+        group = await self.create_group()
+        for _ in range(3):
+            await self.call("GET", f"/groups/{group['id']}/state")
+        await self.call("GET", "/groups/nope/state")
+        seen = await self.scrape()
+        self.assertEqual(
+            {dict(labels)["status"]: value for (name, labels), value in seen.items()
+             if name == "otter2_api_requests_total"
+             and dict(labels)["route"] == "/v1.0/<tenant_id>/groups/<group_id>/state/"},
+            {"2xx": 3, "4xx": 1})
+
     async def test_groups_read_at_scrape_time(self) -> None:
         """Groups by status and their desired servers are the store's at each scrape."""
         await self.create_group(minimal_group(minEntities=2))
