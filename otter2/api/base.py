@@ -30,6 +30,7 @@ from werkzeug.routing import MapAdapter
 
 from otter2.api import operations
 from otter2.api.auth import check_caller
+from otter2.api.encoded import EncodedGroups
 from otter2.api.errors import error_page, log_answer, request_path
 from otter2.api.health import HEALTH_TIMEOUT, HealthCheck, HealthPart, examine
 from otter2.api.ratelimit import FixedWindowLimiter
@@ -176,6 +177,7 @@ class APIBase:
         self.validator = validator
         self.limits = config.limits
         self.links = Links(config.url_root or default_url_root(DEFAULT_PORT))
+        self.encoded = EncodedGroups(self.links)
         self._dispatcher = dispatcher
         self._clock = clock
         self.tenant_limiter = (None if self.limits.tenant_per_minute is None else
