@@ -35,8 +35,9 @@ forgotten, since another process may have changed the rest of the row.
 
 # Note [Document cache]
 Policies and capability URLs' targets are read on every policy execution,
-and change rarely: a daemon alone on its file answers those reads from
-memory (the most recently used ``CACHED_DOCUMENTS``). Every write of
+and a group's policies and webhooks on every read of its manifest; they
+change rarely: a daemon alone on its file answers those reads from memory
+(the most recently used ``CACHED_DOCUMENTS``). Every write of
 policies or webhooks (and the creation and deletion of a group, which write
 its policies and webhooks) forgets every copy when it is submitted and again
 when it is done, and a read only keeps what it read if no such write was
@@ -53,7 +54,10 @@ the store's thread is busy are queued, and the thread runs the queue as one
 transaction, each operation inside a savepoint of its own (an operation that
 fails is rolled back alone), then commits once, and only then are the
 operations' results delivered, in submission order. Under load many
-requests share one flush; alone, a request waits for its own, as before. A
+requests share one flush; alone, a request waits for its own, as before.
+When operations are already queued, the next batch starts before the results
+of the last are delivered, so that its flush and the answers to the last
+batch's requests overlap. A
 commit that fails fails every operation of its batch: nothing of it was
 written.
 
@@ -252,8 +256,19 @@ class Database:
                                 [work for work, _ in batch])
 
         def delivered(results: list[Any] | Failure) -> None:
-            _deliver(batch, results if isinstance(results, list) else [results] * len(batch))
+            outcomes = results if isinstance(results, list) else [results] * len(batch)
+            if self._closed or not self._queued:
+                # Closed: what is still queued runs here once these are
+                # delivered. Nothing queued: what these answers submit is
+                # gathered into the next batch.
+                _deliver(batch, outcomes)
+                self._next_batch()
+                return
+            # The store's thread starts on what queued meanwhile while this
+            # thread answers the batch just committed; its results come in
+            # a later turn of the reactor, so submission order holds.
             self._next_batch()
+            _deliver(batch, outcomes)
         ran.addBoth(delivered)
 
     def _run_batch(self, batch: list[Callable[[], Any]]) -> list[Any]:

@@ -71,6 +71,11 @@ class SQLitePolicies:
                 "WHERE tenant_id=? AND group_id=? AND policy_id>? ORDER BY policy_id "
                 "LIMIT ?", (tenant_id, group_id, marker or "", limit)).fetchall()
             return [policy_from_row(row) for row in rows]
+        if limit < 0 and marker is None:  # all the group's policies: a manifest
+            # See Note [Document cache].
+            # A list of its own for each caller: the one kept must not change.
+            return self._db.read_document(("policies", tenant_id, group_id), work) \
+                .addCallback(list)
         return self._db.run(work)
 
     def load_policy(self, tenant_id: str, group_id: str,
@@ -154,7 +159,9 @@ class SQLitePolicies:
                 f"SELECT {WEBHOOK_COLUMNS} FROM policy_webhook WHERE tenant_id=? AND "
                 "group_id=? ORDER BY policy_id, webhook_id", (tenant_id, group_id)).fetchall()
             return [webhook_from_row(row) for row in rows]
-        return self._db.run(work)
+        # See Note [Document cache].
+        return self._db.read_document(("group webhooks", tenant_id, group_id), work) \
+            .addCallback(list)
 
     def load_webhook(self, tenant_id: str, group_id: str, policy_id: str,
                      webhook_id: str) -> Deferred[Webhook | None]:

@@ -696,6 +696,25 @@ class SQLiteDocumentCacheTests(TestCase):
         self.assertIsNone(await self.store.load_policy("t1", "g1", "p2"))
         self.assertIsNone(await self.store.lookup_capability("b" * 64))
 
+    async def test_manifest_reads(self) -> None:
+        """A group's policies and webhooks read whole (as a manifest reads them) show
+        every later write of them, and a caller changing its list changes no
+        other caller's."""
+        await self.store.create_group(group(), [policy()], [], 10)
+        self.assertEqual(await self.store.list_policies("t1", "g1", -1, None), [policy()])
+        self.assertEqual(await self.store.list_group_webhooks("t1", "g1"), [])
+        await self.store.create_policies("t1", "g1", [policy("p2")], [], 10)
+        await self.store.create_webhooks("t1", "g1", "p2", [webhook("w2", "p2")], 10)
+        listed = await self.store.list_policies("t1", "g1", -1, None)
+        self.assertEqual(listed, [policy(), policy("p2")])
+        self.assertEqual([w.webhook_id for w in
+                          await self.store.list_group_webhooks("t1", "g1")], ["w2"])
+        listed.clear()
+        self.assertEqual(len(await self.store.list_policies("t1", "g1", -1, None)), 2)
+        await self.store.delete_policy("t1", "g1", "p2")
+        self.assertEqual(await self.store.list_policies("t1", "g1", -1, None), [policy()])
+        self.assertEqual(await self.store.list_group_webhooks("t1", "g1"), [])
+
     async def test_read_in_flight_during_a_write(self) -> None:
         """A read that started before a write of policies leaves no old copy."""
         await self.store.create_group(group(), [policy()], [], 10)
