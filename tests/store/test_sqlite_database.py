@@ -172,8 +172,9 @@ class GroupCommitTests(TestCase):
             seen.append((name, second_ran.wait(timeout=30)))
             return name
         first = self.db.run(self.insert("a")).addCallback(first_answered)
-        later = self.db.run(second).addCallback(lambda name: seen.append((name, True)))
-        await gatherResults([first, later])
+        later = self.db.run(second)
+        await first
+        seen.append((await later, True))
         self.assertEqual(seen, [("a", True), ("second", True)])
 
     async def test_failed_operation_rolls_back_alone(self) -> None:
