@@ -97,7 +97,7 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
         for name, value in reply.headers.items():
             request.setHeader(name.encode(), value.encode())
         log_answer(request, reply.status, response_id, error)
-        self.metrics.api_answered(template(), request.method.decode("latin-1"),
+        self.metrics.api_answered(template(request), request.method.decode("latin-1"),
                                   reply.status, self._clock.seconds() - started)
         if reply.body is None:
             return b""
@@ -122,12 +122,23 @@ class _RouteTemplate:
         self._endpoint_name = endpoint_name
         self._template: str | None = None
 
-    def __call__(self) -> str:
+    def __call__(self, request: Request) -> str:
         if self._template is None:
-            [rule] = [rule for rule in app.url_map.iter_rules()
-                      if rule.endpoint == self._endpoint_name]
-            self._template = str(rule.rule)
+            rules = [rule for rule in app.url_map.iter_rules()
+                     if rule.endpoint == self._endpoint_name]
+            if len(rules) != 1:  # registered under another name, or twice
+                return _matched_template(request)
+            self._template = str(rules[0].rule)
         return self._template
+
+
+def _matched_template(request: Request) -> str:
+    """The template of the route that matches ``request``'s path."""
+    try:
+        rule, _ = IKleinRequest(request).mapper.match(return_rule=True)
+    except HTTPException:
+        return "unmatched"
+    return str(rule.rule)
 
 
 def _methods_with_slash(mapper: MapAdapter) -> list[str] | None:

@@ -5,10 +5,15 @@ answers requests: Prometheus' exposition for a scrape, Otter's JSON otherwise.
 
 from __future__ import annotations
 
+from klein.interfaces import IKleinRequest
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import reactor
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.server import Request
+from twisted.web.test.test_web import DummyChannel
 
-from otter2.api.app import AdminAPI
+from otter2.api.app import AdminAPI, OtterAPI
+from otter2.api.base import _RouteTemplate
 from otter2.api.site import APISite
 from tests.api.support import APITestCase, minimal_group, serve_on_loopback
 
@@ -86,3 +91,26 @@ class AdminMetricsTests(APITestCase):
         self.assertEqual({m["id"]: m["value"] for m in answer.json["metrics"]},
                          {"otter.metrics.groups": 1, "otter.metrics.policies": 0,
                           "otter.metrics.webhooks": 0})
+
+
+class RouteTemplateTests(SynchronousTestCase):
+    """The route template a request is counted under."""
+
+    def request(self, path: str) -> Request:
+        request = Request(DummyChannel())
+        IKleinRequest(request).mapper = OtterAPI.app.url_map.bind(
+            "otter2.test", path_info=path, default_method="GET")
+        return request
+
+    def test_endpoint_rule(self) -> None:
+        """An endpoint's template is its rule, whatever the path asked for."""
+        self.assertEqual(_RouteTemplate("group_state")(self.request("/v1.0/t1/groups/")),
+                         "/v1.0/<tenant_id>/groups/<group_id>/state/")
+
+    def test_endpoint_without_rule_of_its_name(self) -> None:
+        """An endpoint registered under another name than its function's is counted
+        under the template its path matches."""
+        self.assertEqual(_RouteTemplate("renamed")(self.request("/v1.0/t1/groups/")),
+                         "/v1.0/<tenant_id>/groups/")
+        self.assertEqual(_RouteTemplate("renamed")(self.request("/nowhere/at/all")),
+                         "unmatched")
