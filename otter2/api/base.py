@@ -30,6 +30,7 @@ from werkzeug.routing import MapAdapter
 
 from otter2.api import operations
 from otter2.api.auth import check_caller
+from otter2.api.encoded import EncodedGroups
 from otter2.api.errors import error_page, log_answer, request_path
 from otter2.api.health import HEALTH_TIMEOUT, HealthCheck, HealthPart, examine
 from otter2.api.ratelimit import FixedWindowLimiter
@@ -69,6 +70,8 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
     answer 202 to anything.
     """
 
+    template = _RouteTemplate(route.__name__)
+
     @wraps(route)
     async def handler(self: APIBase, request: Request, **kwargs: str) -> bytes:
         started = self._clock.seconds()
@@ -94,7 +97,7 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
         for name, value in reply.headers.items():
             request.setHeader(name.encode(), value.encode())
         log_answer(request, reply.status, response_id, error)
-        self.metrics.api_answered(_route_template(request), request.method.decode("latin-1"),
+        self.metrics.api_answered(template(request), request.method.decode("latin-1"),
                                   reply.status, self._clock.seconds() - started)
         if reply.body is None:
             return b""
@@ -105,9 +108,32 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
     return handler
 
 
-def _route_template(request: Request) -> str:
-    """The template of the route that answers ``request`` (``/v1.0/<tenant_id>/groups``),
-    never the raw path: the metrics' label must take few values."""
+class _RouteTemplate:
+    """
+    The template of the route an endpoint answers (``/v1.0/<tenant_id>/groups/``),
+    never the raw path: the metrics' label must take few values. Klein names
+    each route's endpoint after its function, so the template is the rule of
+    that endpoint in the app's map, found once (when the first request comes,
+    every route is registered), rather than by matching every request's path
+    a second time.
+    """
+
+    def __init__(self, endpoint_name: str) -> None:
+        self._endpoint_name = endpoint_name
+        self._template: str | None = None
+
+    def __call__(self, request: Request) -> str:
+        if self._template is None:
+            rules = [rule for rule in app.url_map.iter_rules()
+                     if rule.endpoint == self._endpoint_name]
+            if len(rules) != 1:  # registered under another name, or twice
+                return _matched_template(request)
+            self._template = str(rules[0].rule)
+        return self._template
+
+
+def _matched_template(request: Request) -> str:
+    """The template of the route that matches ``request``'s path."""
     try:
         rule, _ = IKleinRequest(request).mapper.match(return_rule=True)
     except HTTPException:
@@ -162,6 +188,7 @@ class APIBase:
         self.validator = validator
         self.limits = config.limits
         self.links = Links(config.url_root or default_url_root(DEFAULT_PORT))
+        self.encoded = EncodedGroups(self.links)
         self._dispatcher = dispatcher
         self._clock = clock
         self.tenant_limiter = (None if self.limits.tenant_per_minute is None else

@@ -14,14 +14,13 @@ from twisted.web.server import Request
 
 from otter2.api import changes, operations
 from otter2.api.base import Reply, app, endpoint
+from otter2.api.encoded import dumps, json_array, json_object
 from otter2.api.launch_check import check_launch_config
 from otter2.api.plans import PlanPreviews, render_preview
 from otter2.api.render import (
     next_links,
     render_group_config,
     render_manifest,
-    render_state,
-    self_link,
 )
 from otter2.api.request import parse_bool, parse_limit, query_arg
 from otter2.api.servers import find_member, remove_server, server_not_found
@@ -58,13 +57,12 @@ class GroupRoutes(PlanPreviews):
     async def list_groups(self, request: Request, tenant_id: str) -> Reply:
         limit = parse_limit(request, self.limits.pagination)
         groups = await self._do(store.ListGroups(tenant_id, limit, query_arg(request, "marker")))
-        return Reply(200, {
-            "groups": [{"id": g.group_id,
-                        "links": self_link(self.links.group(tenant_id, g.group_id)),
-                        "state": render_state(g)} for g in groups],
-            "groups_links": next_links(self.links.groups(tenant_id),
-                                       [g.group_id for g in groups], limit),
-        })
+        # See Note [Encoded groups].
+        return Reply(200, json_object([
+            ("groups", json_array([self.encoded.entry(g) for g in groups])),
+            ("groups_links", dumps(next_links(self.links.groups(tenant_id),
+                                              [g.group_id for g in groups], limit))),
+        ]))
 
     @app.route("/v1.0/<tenant_id>/groups/", methods=["POST"], strict_slashes=False)
     @endpoint
@@ -129,7 +127,8 @@ class GroupRoutes(PlanPreviews):
     @endpoint
     async def group_state(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         group = await self._group(tenant_id, group_id)
-        return Reply(200, {"group": render_state(group)})
+        # See Note [Encoded groups].
+        return Reply(200, json_object([("group", self.encoded.state(group))]))
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/config/", methods=["GET"],
                strict_slashes=False)

@@ -1,8 +1,9 @@
 """
-``python -m otter2.bench [--quick] [--json PATH] [--no-install]``: every
+``python -m otter2.bench [--quick] [--json PATH] [--no-install] [--only NAME]...``: every
 benchmark, one table of each figure beside its target, and the figures as
 JSON (``bench.json`` unless told). ``make bench`` runs it in full; ``--quick``
-runs tiny sizes once each, so the tests can run all of it.
+runs tiny sizes once each, so the tests can run all of it; ``--only``
+runs the named benchmarks alone.
 
 test-case-name: tests.bench.test_main
 """

@@ -118,6 +118,7 @@ class Metrics:
         self.api_seconds = Histogram("otter2_api_request_duration_seconds",
                                      "Seconds the API took to answer.", ["route", "method"],
                                      buckets=CALL_BUCKETS, registry=registry)
+        self._api_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         for label in STATUS_LABELS:
             self.groups.labels(label)
         for kind in ("desired", "actual", "pending"):
@@ -153,8 +154,17 @@ class Metrics:
 
     def api_answered(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count an answered API request."""
-        self.api_requests.labels(route, method, status_class(status)).inc()
-        self.api_seconds.labels(route, method).observe(seconds)
+        key = (route, method, status // 100)
+        children = self._api_children.get(key)
+        if children is None:
+            # Looking the labels up takes a lock and checks them: once per
+            # route, method and status class, not once per request.
+            children = self._api_children[key] = (
+                self.api_requests.labels(route, method, status_class(status)),
+                self.api_seconds.labels(route, method))
+        requests, latency = children
+        requests.inc()
+        latency.observe(seconds)
 
     def divergence_watched(self, watched: Watched, now: float) -> None:
         """Set the divergence gauges to what the watch found, and count its alarms."""

@@ -49,6 +49,7 @@ from otter2.store.sqlite_rows import (
     claim_bucket_row,
     group_from_row,
     mark_divergent_row,
+    with_state,
     write_state,
 )
 
@@ -98,7 +99,7 @@ class SQLiteGroupStore:
                      dump_servers(group.servers), s.limited_retries, s.build_failures,
                      s.build_after, dumps(s.waiting), s.diverged_since))
                 insert_policies(conn, policies, events)
-        return self._db.write((group.tenant_id, group.group_id), work)
+        return self._db.write((group.tenant_id, group.group_id), work, documents=True)
 
     def load_group(self, tenant_id: str, group_id: str,
                    include_deleting: bool = False) -> Deferred[ScalingGroup | None]:
@@ -116,14 +117,24 @@ class SQLiteGroupStore:
 
     def list_groups(self, tenant_id: str, limit: int,
                     marker: str | None) -> Deferred[list[ScalingGroup]]:
-        def work() -> list[tuple[tuple[str, str], Any]]:
-            rows = self._db.conn.execute(
-                f"SELECT {GROUP_COLUMNS} FROM scaling_group WHERE tenant_id=? "
+        def keys() -> list[tuple[str, str]]:
+            return self._db.conn.execute(
+                "SELECT tenant_id, group_id FROM scaling_group WHERE tenant_id=? "
                 "AND group_id>? AND deleting=0 ORDER BY group_id LIMIT ?",
                 (tenant_id, marker or "", limit)).fetchall()
-            return [((row[0], row[1]), row) for row in rows]
-        # See Note [Group cache]: the groups already in memory are not parsed again.
-        return self._db.read_groups(work, group_from_row)
+
+        def rows(missing: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+            found = {}
+            for start in range(0, len(missing), 400):
+                chunk = [group_id for _, group_id in missing[start:start + 400]]
+                for row in self._db.conn.execute(
+                        f"SELECT {GROUP_COLUMNS} FROM scaling_group WHERE tenant_id=? "
+                        f"AND group_id IN ({', '.join('?' * len(chunk))}) AND deleting=0",
+                        (tenant_id, *chunk)):
+                    found[(row[0], row[1])] = row
+            return found
+        # See Note [Group cache]: the groups already in memory are not read again.
+        return self._db.read_groups(keys, rows, group_from_row)
 
     def save_state(self, state: GroupState,
                    fence: Fence | None = None) -> Deferred[GroupState]:
@@ -132,7 +143,8 @@ class SQLiteGroupStore:
                 check_fence(conn, fence)
                 write_state(conn, state)
             return evolve(state, version=state.version + 1)
-        return self._db.write((state.tenant_id, state.group_id), work)
+        # See Note [Group cache]: the copy in memory takes the state written.
+        return self._db.write((state.tenant_id, state.group_id), work, with_state)
 
     def _update_group_column(self, column: str, tenant_id: str, group_id: str,
                              value: Any) -> Deferred[None]:
@@ -185,7 +197,7 @@ class SQLiteGroupStore:
                               "schedule_event", "divergent", "execution", "journal"):
                     conn.execute(f"DELETE FROM {table} WHERE tenant_id=? AND group_id=?",
                                  key)
-        return self._db.write((tenant_id, group_id), work)
+        return self._db.write((tenant_id, group_id), work, documents=True)
 
     # -- policies and webhooks: see SQLitePolicies ------------------------------
 

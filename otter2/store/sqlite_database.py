@@ -26,6 +26,24 @@ connection commits); when that differs from the last one seen, every copy
 in memory is forgotten before the answer is used. A copy is served only if
 no other process has committed since it was read, so the cache still saves
 the parsing, which is most of a read's cost.
+A write that knows what it leaves in the row (a new state: a policy
+execution's, convergence's) keeps the copy, updated, rather than forgetting
+it, when no other write of the group was submitted meanwhile: the next
+execution of the group then reads it from memory, not from the store's
+thread behind the commit in flight. A shared file's copies are always
+forgotten, since another process may have changed the rest of the row.
+
+# Note [Document cache]
+Policies and capability URLs' targets are read on every policy execution,
+and a group's policies and webhooks on every read of its manifest; they
+change rarely: a daemon alone on its file answers those reads from memory
+(the most recently used ``CACHED_DOCUMENTS``). Every write of
+policies or webhooks (and the creation and deletion of a group, which write
+its policies and webhooks) forgets every copy when it is submitted and again
+when it is done, and a read only keeps what it read if no such write was
+submitted while it ran: what is in memory is what a read of the file would
+find. An unknown capability is kept as unknown too, until any webhook is
+written. A shared file is always read, since another process may write them.
 
 # Note [Group commit]
 An acknowledged write must survive a power loss, not only the death of the
@@ -36,7 +54,10 @@ the store's thread is busy are queued, and the thread runs the queue as one
 transaction, each operation inside a savepoint of its own (an operation that
 fails is rolled back alone), then commits once, and only then are the
 operations' results delivered, in submission order. Under load many
-requests share one flush; alone, a request waits for its own, as before. A
+requests share one flush; alone, a request waits for its own, as before.
+When operations are already queued, the next batch starts before the results
+of the last are delivered, so that its flush and the answers to the last
+batch's requests overlap. A
 commit that fails fails every operation of its batch: nothing of it was
 written.
 
@@ -68,6 +89,7 @@ T = TypeVar("T")
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema" / "sqlite"
 CACHED_GROUPS = 10_000
+CACHED_DOCUMENTS = 20_000
 
 #: Operations run in one transaction at most (Note [Group commit]).
 MAX_BATCH = 256
@@ -159,6 +181,13 @@ class Database:
         self.shared = shared  # other processes write the file too: Note [Group cache]
         self._data_version: int | None = None
         self._groups: OrderedDict[tuple[str, str], ScalingGroup | None] = OrderedDict()
+        # Writes submitted, and of each group with writes in flight: how many, and
+        # the number of the last one submitted (Note [Group cache]).
+        self._writes = 0
+        self._writing: dict[tuple[str, str], tuple[int, int]] = {}
+        # Note [Document cache].
+        self._documents: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+        self._documents_generation = 0
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="otter2-sqlite")
         self._opened = self._closed = False
         # Touched on the reactor's thread only; see Note [Group commit].
@@ -227,8 +256,19 @@ class Database:
                                 [work for work, _ in batch])
 
         def delivered(results: list[Any] | Failure) -> None:
-            _deliver(batch, results if isinstance(results, list) else [results] * len(batch))
+            outcomes = results if isinstance(results, list) else [results] * len(batch)
+            if self._closed or not self._queued:
+                # Closed: what is still queued runs here once these are
+                # delivered. Nothing queued: what these answers submit is
+                # gathered into the next batch.
+                _deliver(batch, outcomes)
+                self._next_batch()
+                return
+            # The store's thread starts on what queued meanwhile while this
+            # thread answers the batch just committed; its results come in
+            # a later turn of the reactor, so submission order holds.
             self._next_batch()
+            _deliver(batch, outcomes)
         ran.addBoth(delivered)
 
     def _run_batch(self, batch: list[Callable[[], Any]]) -> list[Any]:
@@ -266,14 +306,75 @@ class Database:
 
     # See Note [Group cache].
 
-    def write(self, key: tuple[str, str], work: Callable[[], T]) -> Deferred[T]:
-        """Run a write of the group's row; its cached copy is forgotten before and after."""
-        self._groups.pop(key, None)
+    def write(self, key: tuple[str, str], work: Callable[[], T],
+              updated: Callable[[ScalingGroup, T], ScalingGroup] | None = None,
+              documents: bool = False) -> Deferred[T]:
+        """
+        Run a write of the group's row; its cached copy is forgotten before
+        and after. With ``updated``, a write that succeeds instead keeps the
+        copy it replaced as ``updated`` makes it from the write's result (the
+        row as the write left it), unless another write of the group was
+        submitted meanwhile or the file is shared. ``documents``: the write
+        changes policies or webhooks too (`write_documents`).
+        """
+        copy = self._groups.pop(key, None)
+        in_flight, _ = self._writing.get(key, (0, 0))
+        if in_flight:
+            copy = None  # it may be older than the write in flight
+        self._writes += 1
+        submitted = self._writes
+        self._writing[key] = (in_flight + 1, submitted)
+        if documents:
+            self._forget_documents()
 
-        def written(result: T) -> T:
+        def written(result: T | Failure) -> T | Failure:
             self._groups.pop(key, None)
+            in_flight, last = self._writing.pop(key)
+            if in_flight > 1:
+                self._writing[key] = (in_flight - 1, last)
+            if documents:
+                self._forget_documents()
+            if (updated is not None and copy is not None and last == submitted
+                    and not self.shared and not isinstance(result, Failure)):
+                self._remember(key, updated(copy, result))
             return result
         return self.run(work).addBoth(written)
+
+    def write_documents(self, work: Callable[[], T]) -> Deferred[T]:
+        """Run a write of policies or webhooks: every cached one is forgotten before
+        and after (Note [Document cache])."""
+        self._forget_documents()
+
+        def written(result: T) -> T:
+            self._forget_documents()
+            return result
+        return self.run(work).addBoth(written)
+
+    def read_document(self, key: tuple[str, ...], fetch: Callable[[], T]) -> Deferred[T]:
+        """
+        The document (a policy, a capability's target...) cached under
+        ``key``, else what ``fetch`` reads on the store's thread, which is
+        then kept unless a write of documents was submitted meanwhile (Note
+        [Document cache]). A shared file is always read.
+        """
+        if self.shared:
+            return self.run(fetch)
+        if key in self._documents:
+            self._documents.move_to_end(key)
+            return succeed(self._documents[key])
+        generation = self._documents_generation
+
+        def remember(document: T) -> T:
+            if generation == self._documents_generation:
+                self._documents[key] = document
+                if len(self._documents) > CACHED_DOCUMENTS:
+                    self._documents.popitem(last=False)
+            return document
+        return self.run(fetch).addCallback(remember)
+
+    def _forget_documents(self) -> None:
+        self._documents.clear()
+        self._documents_generation += 1
 
     def read_group(self, key: tuple[str, str], fetch: Callable[[], Any],
                    parse: Callable[[Any], ScalingGroup]) -> Deferred[ScalingGroup | None]:
@@ -326,31 +427,42 @@ class Database:
         if len(self._groups) > CACHED_GROUPS:
             self._groups.popitem(last=False)
 
-    def read_groups(self, work: Callable[[], list[tuple[tuple[str, str], Any]]],
+    def read_groups(self, keys: Callable[[], list[tuple[str, str]]],
+                    rows: Callable[[list[tuple[str, str]]], dict[tuple[str, str], Any]],
                     parse: Callable[[Any], ScalingGroup]) -> Deferred[list[ScalingGroup]]:
         """
-        The groups whose (key, row) pairs ``work`` reads, in its order: each
-        group's cached copy when there is one (it is the row as read: see the
-        Note), else its row parsed by ``parse``, which is then kept. Parsing is
-        most of the cost of a listing, and it happens here, on the reactor's
-        thread, only for groups not already in memory.
+        The groups whose keys ``keys`` reads, in its order: each group's
+        cached copy when there is one (it is the row as read: see the Note),
+        else its row as ``rows`` reads it (by key; a key it does not find was
+        deleted meanwhile and is left out) parsed by ``parse``, which is then
+        kept. Reading and parsing the rows are most of the cost of a
+        listing, so only the groups not already in memory are read whole,
+        in a second trip to the store's thread, and parsed here.
         """
-        def fetch() -> tuple[int | None, list[tuple[tuple[str, str], Any]]]:
-            return (self._current_version() if self.shared else None), work()
+        def fetch() -> tuple[int | None, list[tuple[str, str]]]:
+            return (self._current_version() if self.shared else None), keys()
 
-        def groups(result: tuple[int | None, list[tuple[tuple[str, str], Any]]],
-                   ) -> list[ScalingGroup]:
-            version, rows = result
+        def groups(result: tuple[int | None, list[tuple[str, str]]],
+                   ) -> Deferred[list[ScalingGroup]] | list[ScalingGroup]:
+            version, listed = result
             if version is not None:
                 self._saw_version(version)
-            found = []
-            for key, row in rows:
+            kept = {}
+            for key in listed:
                 group = self._groups.get(key)
-                if group is None:
-                    group = parse(row)
-                    self._remember(key, group)
-                else:
+                if group is not None:
                     self._groups.move_to_end(key)
-                found.append(group)
-            return found
+                    kept[key] = group
+            if len(kept) == len(listed):
+                return [kept[key] for key in listed]
+
+            # A write of a kept group submitted from now on is answered after
+            # these rows: the copies kept are as current as the rows read.
+            def assemble(found: dict[tuple[str, str], Any]) -> list[ScalingGroup]:
+                for key, row in found.items():
+                    kept[key] = group = parse(row)
+                    self._remember(key, group)
+                return [kept[key] for key in listed if key in kept]
+            return self.run(rows, [key for key in listed if key not in kept]) \
+                .addCallback(assemble)
         return self.run(fetch).addCallback(groups)

@@ -20,7 +20,7 @@ from otter2.store.executions import check_keys, from_json, to_json
 from otter2.store.interface import NoSuchGroup
 from otter2.store.sqlite_database import Database
 from otter2.store.sqlite_journal import insert_execution_events
-from otter2.store.sqlite_rows import mark_divergent_row, write_state
+from otter2.store.sqlite_rows import mark_divergent_row, with_state, write_state
 
 _COLUMNS = "tenant_id, group_id, execution_id, at, record"
 
@@ -77,7 +77,8 @@ class SQLiteExecutions:
                 if mark_divergent:
                     mark_divergent_row(conn, tenant_id, group_id)
             return None if state is None else evolve(state, version=state.version + 1)
-        return self._db.write((tenant_id, group_id), work)
+        # See Note [Group cache]: the copy in memory takes the state written.
+        return self._db.write((tenant_id, group_id), work, with_state)
 
     def find_executions(self, tenant_id: str, group_id: str, keys: Sequence[str],
                         since: float) -> Deferred[dict[str, Execution]]:

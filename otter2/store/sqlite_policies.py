@@ -61,7 +61,7 @@ class SQLitePolicies:
                 if count + len(policies) > max_policies:
                     raise OverLimit(count)
                 insert_policies(conn, policies, events)
-        return self._db.run(work)
+        return self._db.write_documents(work)
 
     def list_policies(self, tenant_id: str, group_id: str, limit: int,
                       marker: str | None) -> Deferred[list[Policy]]:
@@ -71,6 +71,11 @@ class SQLitePolicies:
                 "WHERE tenant_id=? AND group_id=? AND policy_id>? ORDER BY policy_id "
                 "LIMIT ?", (tenant_id, group_id, marker or "", limit)).fetchall()
             return [policy_from_row(row) for row in rows]
+        if limit < 0 and marker is None:  # all the group's policies: a manifest
+            # See Note [Document cache].
+            # A list of its own for each caller: the one kept must not change.
+            return self._db.read_document(("policies", tenant_id, group_id), work) \
+                .addCallback(list)
         return self._db.run(work)
 
     def load_policy(self, tenant_id: str, group_id: str,
@@ -81,7 +86,8 @@ class SQLitePolicies:
                 "WHERE tenant_id=? AND group_id=? AND policy_id=?",
                 (tenant_id, group_id, policy_id)).fetchone()
             return None if row is None else policy_from_row(row)
-        return self._db.run(work)
+        # See Note [Document cache].
+        return self._db.read_document(("policy", tenant_id, group_id, policy_id), work)
 
     def update_policy(self, policy: Policy,
                       event: ScheduledEvent | None) -> Deferred[None]:
@@ -96,7 +102,7 @@ class SQLitePolicies:
                     raise NoSuchPolicy()
                 delete_policy_events(conn, policy.tenant_id, policy.group_id, policy.policy_id)
                 _insert_events(conn, [event] if event else [])
-        return self._db.run(work)
+        return self._db.write_documents(work)
 
     def delete_policy(self, tenant_id: str, group_id: str, policy_id: str) -> Deferred[None]:
         def work() -> None:
@@ -109,7 +115,7 @@ class SQLitePolicies:
                 conn.execute("DELETE FROM policy_webhook WHERE tenant_id=? AND "
                              "group_id=? AND policy_id=?", key)
                 delete_policy_events(conn, *key)
-        return self._db.run(work)
+        return self._db.write_documents(work)
 
     # -- webhooks -------------------------------------------------------------
 
@@ -132,7 +138,7 @@ class SQLitePolicies:
                     [(w.tenant_id, w.group_id, w.policy_id, w.webhook_id, w.name,
                       dumps(w.metadata), w.capability_version, w.capability_hash)
                      for w in webhooks])
-        return self._db.run(work)
+        return self._db.write_documents(work)
 
     def list_webhooks(self, tenant_id: str, group_id: str, policy_id: str,
                       limit: int | None,
@@ -153,7 +159,9 @@ class SQLitePolicies:
                 f"SELECT {WEBHOOK_COLUMNS} FROM policy_webhook WHERE tenant_id=? AND "
                 "group_id=? ORDER BY policy_id, webhook_id", (tenant_id, group_id)).fetchall()
             return [webhook_from_row(row) for row in rows]
-        return self._db.run(work)
+        # See Note [Document cache].
+        return self._db.read_document(("group webhooks", tenant_id, group_id), work) \
+            .addCallback(list)
 
     def load_webhook(self, tenant_id: str, group_id: str, policy_id: str,
                      webhook_id: str) -> Deferred[Webhook | None]:
@@ -175,7 +183,7 @@ class SQLitePolicies:
                      webhook.group_id, webhook.policy_id, webhook.webhook_id))
                 if cursor.rowcount == 0:
                     raise NoSuchWebhook()
-        return self._db.run(work)
+        return self._db.write_documents(work)
 
     def delete_webhook(self, tenant_id: str, group_id: str, policy_id: str,
                        webhook_id: str) -> Deferred[None]:
@@ -187,7 +195,7 @@ class SQLitePolicies:
                     (tenant_id, group_id, policy_id, webhook_id))
                 if cursor.rowcount == 0:
                     raise NoSuchWebhook()
-        return self._db.run(work)
+        return self._db.write_documents(work)
 
     def lookup_capability(self, capability_hash: str) -> Deferred[CapabilityTarget | None]:
         def work() -> CapabilityTarget | None:
@@ -195,4 +203,5 @@ class SQLitePolicies:
                 "SELECT tenant_id, group_id, policy_id, webhook_id FROM policy_webhook "
                 "WHERE capability_hash=?", (capability_hash,)).fetchone()
             return None if row is None else CapabilityTarget(*row)
-        return self._db.run(work)
+        # See Note [Document cache].
+        return self._db.read_document(("capability", capability_hash), work)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from attrs import evolve
+
 from otter2.model import (
     Fence,
     GroupState,
@@ -64,6 +66,12 @@ def write_state(conn: sqlite3.Connection, state: GroupState) -> None:
         row = conn.execute("SELECT 1 FROM scaling_group WHERE tenant_id=? AND group_id=?",
                            (state.tenant_id, state.group_id)).fetchone()
         raise StaleVersion() if row else NoSuchGroup()
+
+
+def with_state(group: ScalingGroup, state: GroupState | None) -> ScalingGroup:
+    """The group as a write of ``state`` (`write_state`: every field of it, its
+    version one more) leaves its row; None: the state unchanged."""
+    return group if state is None else evolve(group, state=state)
 
 
 def mark_divergent_row(conn: sqlite3.Connection, tenant_id: str, group_id: str) -> None:

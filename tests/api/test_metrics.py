@@ -5,10 +5,15 @@ answers requests: Prometheus' exposition for a scrape, Otter's JSON otherwise.
 
 from __future__ import annotations
 
+from klein.interfaces import IKleinRequest
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import reactor
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.server import Request
+from twisted.web.test.test_web import DummyChannel
 
-from otter2.api.app import AdminAPI
+from otter2.api.app import AdminAPI, OtterAPI
+from otter2.api.base import _RouteTemplate
 from otter2.api.site import APISite
 from tests.api.support import APITestCase, minimal_group, serve_on_loopback
 
@@ -54,6 +59,20 @@ class AdminMetricsTests(APITestCase):
                           if name == "otter2_api_requests_total"
                           and dict(labels)["route"].endswith(group["id"])])
 
+    async def test_api_requests_after_first(self) -> None:
+        """A route's later requests count under the same labels as its first, one
+        sample per route, method and status class."""
+        group = await self.create_group()
+        for _ in range(3):
+            await self.call("GET", f"/groups/{group['id']}/state")
+        await self.call("GET", "/groups/nope/state")
+        seen = await self.scrape()
+        self.assertEqual(
+            {dict(labels)["status"]: value for (name, labels), value in seen.items()
+             if name == "otter2_api_requests_total"
+             and dict(labels)["route"] == "/v1.0/<tenant_id>/groups/<group_id>/state/"},
+            {"2xx": 3, "4xx": 1})
+
     async def test_groups_read_at_scrape_time(self) -> None:
         """Groups by status and their desired servers are the store's at each scrape."""
         await self.create_group(minimal_group(minEntities=2))
@@ -72,3 +91,26 @@ class AdminMetricsTests(APITestCase):
         self.assertEqual({m["id"]: m["value"] for m in answer.json["metrics"]},
                          {"otter.metrics.groups": 1, "otter.metrics.policies": 0,
                           "otter.metrics.webhooks": 0})
+
+
+class RouteTemplateTests(SynchronousTestCase):
+    """The route template a request is counted under."""
+
+    def request(self, path: str) -> Request:
+        request = Request(DummyChannel())
+        IKleinRequest(request).mapper = OtterAPI.app.url_map.bind(
+            "otter2.test", path_info=path, default_method="GET")
+        return request
+
+    def test_endpoint_rule(self) -> None:
+        """An endpoint's template is its rule, whatever the path asked for."""
+        self.assertEqual(_RouteTemplate("group_state")(self.request("/v1.0/t1/groups/")),
+                         "/v1.0/<tenant_id>/groups/<group_id>/state/")
+
+    def test_endpoint_without_rule_of_its_name(self) -> None:
+        """An endpoint registered under another name than its function's is counted
+        under the template its path matches."""
+        self.assertEqual(_RouteTemplate("renamed")(self.request("/v1.0/t1/groups/")),
+                         "/v1.0/<tenant_id>/groups/")
+        self.assertEqual(_RouteTemplate("renamed")(self.request("/nowhere/at/all")),
+                         "unmatched")

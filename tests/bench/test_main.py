@@ -112,3 +112,4 @@ class QuickRunTests(SynchronousTestCase):
             self.assertIn(f" {figure['verdict']} ", row)
         self.assertRegex(lines[-2], r"^\d+ met, \d+ missed, \d+ skipped, \d+ reported")
         self.assertEqual(lines[-1], f"figures written to {run['path']}")
+

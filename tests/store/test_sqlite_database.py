@@ -155,6 +155,28 @@ class GroupCommitTests(TestCase):
         for name, disk in zip(names, seen, strict=True):
             self.assertIn(name, disk)
 
+    async def test_next_batch_runs_while_answers_are_delivered(self) -> None:
+        """Operations queued behind a batch start on the store's thread before that
+        batch's results are delivered: the flush of the next batch and the
+        answers to the last overlap. Results still come in submission order."""
+        second_ran = threading.Event()
+        seen: list[tuple[str, bool]] = []
+
+        def second() -> str:
+            second_ran.set()
+            return "second"
+
+        def first_answered(name: str) -> str:
+            # Blocks this (the reactor's) thread until the second batch runs, which
+            # it does at once when it was started before this delivery.
+            seen.append((name, second_ran.wait(timeout=30)))
+            return name
+        first = self.db.run(self.insert("a")).addCallback(first_answered)
+        later = self.db.run(second)
+        await first
+        seen.append((await later, True))
+        self.assertEqual(seen, [("a", True), ("second", True)])
+
     async def test_failed_operation_rolls_back_alone(self) -> None:
         """An operation that fails leaves nothing; those around it in its batch commit."""
         def half_then_fail() -> None:

@@ -564,17 +564,160 @@ class SQLiteGroupCacheTests(TestCase):
                          [a.state, saved])
         listing = self.store.list_groups("t1", 10, None)
         write = self.store.save_state(evolve(a.state, desired=9))
-        self.assertEqual([g.state.desired for g in await listing], [1, 5])
+        # The write forgot a's copy before the listing found it: a's row is read
+        # after the write, and the listing is answered after it.
+        self.assertEqual([g.state.desired for g in await listing], [9, 5])
         await write
         self.assertEqual(present(await self.store.load_group("t1", "a")).state.desired, 9)
         self.assertEqual([g.state.desired for g in await self.store.list_groups("t1", 10, None)],
                          [9, 5])
+
+    async def test_listing_reads_only_rows_not_in_memory(self) -> None:
+        """A listing parses the rows of the groups it does not hold, keeps them, and
+        leaves out a group deleted between its two reads."""
+        for group_id in ("a", "b", "c"):
+            await self.store.create_group(group(group_id=group_id), [], [], 10)
+        a = present(await self.store.load_group("t1", "a"))
+        listing = self.store.list_groups("t1", 10, None)
+        gone = self.store.delete_group("t1", "c")
+        self.assertEqual([g.group_id for g in await listing], ["a", "b"])
+        await gone
+        [first, second] = await self.store.list_groups("t1", 10, None)
+        self.assertIs(first, a)
+        self.assertIs(present(await self.store.load_group("t1", "b")), second)
 
     async def test_missing_group_is_cached_until_created(self) -> None:
         """An unknown group read as None is found once created."""
         self.assertIsNone(await self.store.load_group("t1", "g1"))
         await self.store.create_group(group(), [], [], 10)
         self.assertEqual(await self.store.load_group("t1", "g1"), group())
+
+
+class SQLiteWrittenStateTests(TestCase):
+    """A write of a group's state keeps its cached copy as the row now is (Note
+    [Group cache])."""
+
+    def setUp(self) -> None:
+        self.path = self.mktemp() + ".sqlite"
+        self.store = SQLiteGroupStore(IReactorThreads(reactor), self.path)
+        self.addCleanup(self.store.close)
+
+    async def from_file(self) -> ScalingGroup:
+        """The group as a store opened afresh on the file parses its row."""
+        fresh = SQLiteGroupStore(IReactorThreads(reactor), self.path)
+        try:
+            return present(await fresh.load_group("t1", "g1"))
+        finally:
+            fresh.close()
+
+    async def test_kept_copy_is_the_row(self) -> None:
+        """After a saved state, recorded executions with and without a state, and a
+        convergence write, the group read from memory equals the row parsed."""
+        await self.store.create_group(group(), [policy()], [], 10)
+        state = present(await self.store.load_group("t1", "g1")).state
+        state = await self.store.save_state(evolve(
+            state, desired=3, error_reasons=["a"], policy_touched={"p1": 12.5},
+            group_touched=12.5, waiting=["building"], diverged_since=3.25))
+        self.assertEqual(await self.store.load_group("t1", "g1"), await self.from_file())
+        saved = await self.store.record_executions(evolve(state, desired=4),
+                                                   [receipt("e1", 13.0)], True, 0.0, 0.0)
+        self.assertEqual(present(await self.store.load_group("t1", "g1")).state, saved)
+        self.assertEqual(await self.store.load_group("t1", "g1"), await self.from_file())
+        await self.store.record_executions(None, [receipt("e2", 14.0)], False, 0.0, 0.0)
+        self.assertEqual(await self.store.load_group("t1", "g1"), await self.from_file())
+        await self.store.save_servers("t1", "g1", [RecordedServer("s1", active=True)])
+        self.assertEqual(await self.store.load_group("t1", "g1"), await self.from_file())
+
+    async def test_write_behind_another_keeps_nothing_older(self) -> None:
+        """A state written while another write of the group is in flight does not
+        bring back a copy from before that write."""
+        await self.store.create_group(group(), [], [], 10)  # leaves nothing cached
+        read = self.store.load_group("t1", "g1")
+        servers = self.store.save_servers("t1", "g1", [RecordedServer("s1", active=True)])
+        state = present(await read).state  # cached, older than the write in flight
+        saved = self.store.save_state(evolve(state, desired=2))
+        await servers
+        await saved
+        found = present(await self.store.load_group("t1", "g1"))
+        self.assertEqual((found.state.desired, len(found.servers)), (2, 1))
+        self.assertEqual(found, await self.from_file())
+
+    async def test_refused_write_keeps_nothing(self) -> None:
+        """A state refused as stale leaves the group as it was."""
+        await self.store.create_group(group(), [], [], 10)
+        state = present(await self.store.load_group("t1", "g1")).state
+        await self.store.save_state(evolve(state, desired=2))
+        with self.assertRaises(StaleVersion):
+            await self.store.save_state(evolve(state, desired=5))
+        self.assertEqual(present(await self.store.load_group("t1", "g1")).state.desired, 2)
+
+
+class SQLiteDocumentCacheTests(TestCase):
+    """Policies and capability targets read from memory never outlive a write
+    (Note [Document cache])."""
+
+    def setUp(self) -> None:
+        self.store = _sqlite_store(self)
+
+    async def test_every_write_is_seen_by_the_next_read(self) -> None:
+        """A policy and a capability read (so cached) then changed, deleted or
+        created are read as the file now has them."""
+        self.assertIsNone(await self.store.load_policy("t1", "g1", "p1"))
+        self.assertIsNone(await self.store.lookup_capability("a" * 64))
+        await self.store.create_group(group(), [policy()], [], 10)
+        self.assertEqual(await self.store.load_policy("t1", "g1", "p1"), policy())
+        self.assertIsNone(await self.store.load_policy("t1", "g1", "p2"))
+        await self.store.create_policies("t1", "g1", [policy("p2")], [], 10)
+        self.assertEqual(await self.store.load_policy("t1", "g1", "p2"), policy("p2"))
+        changed = evolve(policy(), data={**policy().data, "change": 3}, version="v2")
+        await self.store.update_policy(changed, None)
+        self.assertEqual(await self.store.load_policy("t1", "g1", "p1"), changed)
+        await self.store.create_webhooks("t1", "g1", "p1", [webhook()], 10)
+        self.assertEqual(present(await self.store.lookup_capability("a" * 64)).webhook_id,
+                         "w1")
+        await self.store.delete_webhook("t1", "g1", "p1", "w1")
+        self.assertIsNone(await self.store.lookup_capability("a" * 64))
+        await self.store.create_webhooks("t1", "g1", "p1", [webhook()], 10)
+        self.assertIsNotNone(await self.store.lookup_capability("a" * 64))
+        await self.store.delete_policy("t1", "g1", "p1")
+        self.assertIsNone(await self.store.load_policy("t1", "g1", "p1"))
+        self.assertIsNone(await self.store.lookup_capability("a" * 64))
+        await self.store.create_webhooks("t1", "g1", "p2", [webhook("w2", "p2", "b" * 64)], 10)
+        self.assertIsNotNone(await self.store.lookup_capability("b" * 64))
+        await self.store.delete_group("t1", "g1")
+        self.assertIsNone(await self.store.load_policy("t1", "g1", "p2"))
+        self.assertIsNone(await self.store.lookup_capability("b" * 64))
+
+    async def test_manifest_reads(self) -> None:
+        """A group's policies and webhooks read whole (as a manifest reads them) show
+        every later write of them, and a caller changing its list changes no
+        other caller's."""
+        await self.store.create_group(group(), [policy()], [], 10)
+        self.assertEqual(await self.store.list_policies("t1", "g1", -1, None), [policy()])
+        self.assertEqual(await self.store.list_group_webhooks("t1", "g1"), [])
+        await self.store.create_policies("t1", "g1", [policy("p2")], [], 10)
+        await self.store.create_webhooks("t1", "g1", "p2", [webhook("w2", "p2")], 10)
+        listed = await self.store.list_policies("t1", "g1", -1, None)
+        self.assertEqual(listed, [policy(), policy("p2")])
+        self.assertEqual([w.webhook_id for w in
+                          await self.store.list_group_webhooks("t1", "g1")], ["w2"])
+        listed.clear()
+        self.assertEqual(len(await self.store.list_policies("t1", "g1", -1, None)), 2)
+        await self.store.delete_policy("t1", "g1", "p2")
+        self.assertEqual(await self.store.list_policies("t1", "g1", -1, None), [policy()])
+        self.assertEqual(await self.store.list_group_webhooks("t1", "g1"), [])
+
+    async def test_read_in_flight_during_a_write(self) -> None:
+        """A read that started before a write of policies leaves no old copy."""
+        await self.store.create_group(group(), [policy()], [], 10)
+        before = self.store.load_policy("t1", "g1", "p1")
+        changed = evolve(policy(), version="v2")
+        write = self.store.update_policy(changed, None)
+        self.assertEqual(await before, policy())
+        after = self.store.load_policy("t1", "g1", "p1")  # submitted after the write
+        self.assertEqual(await after, changed)
+        await write
+        self.assertEqual(await self.store.load_policy("t1", "g1", "p1"), changed)
 
 
 class SharedFileTests(TestCase):
@@ -603,6 +746,19 @@ class SharedFileTests(TestCase):
         self.assertEqual(listed.name, "renamed")
         await self.other.delete_group("t1", "g1")
         self.assertIsNone(await self.one.load_group("t1", "g1", True))
+
+    async def test_policies_and_capabilities_of_the_other_process(self) -> None:
+        """A policy and a capability read by one store, then changed through the other,
+        are read as changed by the first."""
+        await self.one.create_group(group(), [policy()], [], 10)
+        await self.one.create_webhooks("t1", "g1", "p1", [webhook()], 10)
+        self.assertEqual(await self.one.load_policy("t1", "g1", "p1"), policy())
+        self.assertIsNotNone(await self.one.lookup_capability("a" * 64))
+        changed = evolve(policy(), version="v2")
+        await self.other.update_policy(changed, None)
+        await self.other.delete_webhook("t1", "g1", "p1", "w1")
+        self.assertEqual(await self.one.load_policy("t1", "g1", "p1"), changed)
+        self.assertIsNone(await self.one.lookup_capability("a" * 64))
 
     async def test_claims_and_fences_across_stores(self) -> None:
         """A bucket claimed through one store fences the writes made through the other

@@ -1,0 +1,92 @@
+"""
+Groups' JSON documents encoded once: the state of a group (GET state, and
+each group of a listing) as the bytes of its JSON, kept until the store
+gives the API another copy of the group.
+
+# Note [Encoded groups]
+A group read from the store is an immutable value, and the stores keep the
+copy they hand out until the group is written (Note [Group cache] in
+``otter2.store.sqlite_database``): a group that did not change since the last
+request is the very same object. Its state document is a function of that
+object alone, so its encoded JSON is kept beside the object it came from
+and reused while the store hands out that object; any other copy, changed
+or not, is encoded afresh. A listing of a hundred groups then encodes only
+the groups written since the last listing. The bytes are those
+``json.dumps`` gives for the whole answer with its default separators, so
+the answers are the same to the byte as when each was encoded whole.
+
+test-case-name: tests.api.test_encoded
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from otter2.api.render import Links, render_state, self_link
+from otter2.model import ScalingGroup
+
+#: Groups whose encoded documents are kept, the most recently used.
+KEPT_GROUPS = 10_000
+
+
+def dumps(value: Any) -> bytes:
+    """``value`` as JSON, as the API encodes its answers."""
+    return json.dumps(value).encode()
+
+
+def json_object(members: Sequence[tuple[str, bytes]]) -> bytes:
+    """The JSON object of these names and encoded values, in order, byte for byte as
+    ``json.dumps`` of the dictionary of their decoded values."""
+    return b"{" + b", ".join(dumps(name) + b": " + value for name, value in members) + b"}"
+
+
+def json_array(items: Sequence[bytes]) -> bytes:
+    """The JSON array of these encoded items, as ``json.dumps`` writes it."""
+    return b"[" + b", ".join(items) + b"]"
+
+
+class EncodedGroups:
+    """Each group's state document and listing entry, encoded once per copy of the
+    group (Note [Encoded groups])."""
+
+    def __init__(self, links: Links, kept: int = KEPT_GROUPS) -> None:
+        self._links = links
+        self._kept = kept
+        self._encoded: OrderedDict[tuple[str, str],
+                                   tuple[ScalingGroup, bytes, bytes | None]] = OrderedDict()
+
+    def _find(self, group: ScalingGroup) -> tuple[bytes, bytes | None]:
+        key = (group.tenant_id, group.group_id)
+        found = self._encoded.get(key)
+        if found is not None and found[0] is group:
+            self._encoded.move_to_end(key)
+            return found[1], found[2]
+        state = dumps(render_state(group))
+        self._keep(group, state, None)
+        return state, None
+
+    def _keep(self, group: ScalingGroup, state: bytes, entry: bytes | None) -> None:
+        key = (group.tenant_id, group.group_id)
+        self._encoded[key] = (group, state, entry)
+        self._encoded.move_to_end(key)
+        if len(self._encoded) > self._kept:
+            self._encoded.popitem(last=False)
+
+    def state(self, group: ScalingGroup) -> bytes:
+        """The group's state document (``render_state``), encoded."""
+        return self._find(group)[0]
+
+    def entry(self, group: ScalingGroup) -> bytes:
+        """The group as a listing shows it: its id, self link and state, encoded."""
+        state, entry = self._find(group)
+        if entry is None:
+            entry = json_object([
+                ("id", dumps(group.group_id)),
+                ("links", dumps(self_link(self._links.group(group.tenant_id,
+                                                            group.group_id)))),
+                ("state", state)])
+            self._keep(group, state, entry)
+        return entry
