@@ -10,9 +10,12 @@ Every time is the median of several runs; each run also sorts N tuples
 (`otter2.bench.report.sort_baseline_ms`), so the time of 10 000 servers is
 shown as a ratio to that baseline too, and a slow machine can be told from
 slow code. The growth exponent from 1 000 to 10 000 servers is
-log(t(10 000) / t(1 000)) / log(10): n log n over that range is about 1.13;
-the sorting baseline's own exponent is shown beside it, since on a real
-machine ten times the data no longer fits the same caches.
+log(t(10 000) / t(1 000)) / log(10): n log n over that range is about 1.13
+on paper, but on a real machine ten times the data no longer fits the same
+caches, and sorting (n log n itself) grows faster than that in the same run
+(1.2 to 1.5 here). So the target is the larger of the two: the planner
+grows no worse than n log n as this machine runs it; the sorting exponent
+is shown beside each figure.
 
 test-case-name: tests.bench.test_planning
 """
@@ -139,11 +142,14 @@ def figures(runs: int = 5, sizes: Sequence[int] = SIZES) -> list[Figure]:
         # Sorting grows as n log n on paper; its exponent here shows what the
         # machine's caches add between the two sizes.
         sorting = growth_exponent(median(baselines[small]), median(baselines[large]), factor)
+        # n log n as this machine runs it: the paper's exponent, or sorting's (an
+        # n log n algorithm) measured in the same run when the caches make it more.
+        allowed = max(bound, sorting)
         for label, _ in labels:
             before, after = median(times[(label, small)]), median(times[(label, large)])
             exponent = growth_exponent(before, after, factor)
             result.append(Figure(
                 SECTION, f"{label}, growth exponent {small} -> {large}", exponent, "",
-                f"<= {bound:.2f} (n log n)", exponent <= bound,
+                f"<= n log n: {allowed:.2f}", exponent <= allowed,
                 {f"{small} ms": before, f"{large} ms": after, "sorting exponent": sorting}))
     return result
