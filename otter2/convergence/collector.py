@@ -9,6 +9,8 @@ test-case-name: tests.convergence.test_membership
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from otter2.convergence.steps import (
     AddNodesToCLB,
     BulkAddToRCv3,
@@ -63,6 +65,10 @@ class StepCollector:
     def append(self, step: Step) -> None:
         """Take ``step`` as it is."""
         self._steps.append(step)
+
+    def extend(self, steps: Iterable[Step]) -> None:
+        """Take ``steps`` as they are, in order."""
+        self._steps.extend(steps)
 
     def change(self, lb_id: str, node_id: str, condition: NodeCondition, weight: int,
                type: NodeType) -> None:

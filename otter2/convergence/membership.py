@@ -34,7 +34,12 @@ from otter2.cloud.metadata import SERVER_STATE_KEY as DRAINING_KEY
 from otter2.cloud.metadata import with_load_balancers
 from otter2.convergence.collector import StepCollector
 from otter2.convergence.destiny import Destiny
-from otter2.convergence.steps import DeleteServer, RecordLoadBalancers, SetMetadataItemOnServer
+from otter2.convergence.steps import (
+    DeleteServer,
+    RecordLoadBalancers,
+    SetMetadataItemOnServer,
+    Step,
+)
 from otter2.model.cloud import (
     CLB,
     CLBDescription,
@@ -43,6 +48,7 @@ from otter2.model.cloud import (
     LBNode,
     NodeCondition,
     ObservedServer,
+    ServerState,
 )
 
 DRAINING_REASON = "draining servers"
@@ -56,7 +62,8 @@ Key = tuple[str, str, int]
 
 # Read once per node of a scale-down: an Enum member read from its class costs
 # a descriptor call each time, several times a plain name.
-_ENABLED, _DISABLED = NodeCondition.ENABLED, NodeCondition.DISABLED
+_ENABLED, _DISABLED, _DRAINING = (NodeCondition.ENABLED, NodeCondition.DISABLED,
+                                  NodeCondition.DRAINING)
 
 
 def lb_key(description: LBDescription) -> Key:
@@ -121,22 +128,49 @@ def leave(node: LBNode, timeout: float, now: float, steps: StepCollector) -> boo
     return False
 
 
-def drain_and_delete(server: ObservedServer, nodes: Sequence[LBNode], timeout: float,
-                     now: float, steps: StepCollector) -> None:
+def drain_and_delete(servers: Iterable[ObservedServer], owned: Mapping[str, Sequence[LBNode]],
+                     draining_timeout: float, now: float, steps: StepCollector) -> None:
     """
-    Take ``server`` off every load balancer that has a node of it, and delete
-    it once no node is left after this iteration; until then the server is
-    marked for draining, so later iterations finish the job even if capacity
-    changes meanwhile.
+    Take each of ``servers`` off every load balancer that has a node of it
+    (its nodes in ``owned``, by server id), and delete it once no node is
+    left after this iteration; until then the server is marked for draining,
+    so later iterations finish the job even if capacity changes meanwhile. A
+    server still building takes no traffic and leaves at once; the others'
+    nodes drain for ``draining_timeout`` seconds (``leave``).
+
+    One pass for them all, in the order given: a scale-down brings
+    thousands of servers, nearly all with only ENABLED nodes, whose drains
+    all start now and end together, so those drains are noted here without
+    a call per node; every other node goes through ``leave``.
     """
-    removed = True
-    for node in nodes:
-        if not leave(node, timeout, now, steps):
-            removed = False
-    if removed:
-        steps.append(DeleteServer(server.id))
-    elif not server.draining:
-        steps.append(SetMetadataItemOnServer(server.id, DRAINING_KEY, DRAINING_VALUE))
+    until = now + draining_timeout
+    build, draining = ServerState.BUILD, _DRAINING
+    drains = steps.node_changes.append
+    nodes_of = owned.get
+    found: list[Step] = []
+    drained = False
+    for server in servers:
+        removed = True
+        if server.state is build or draining_timeout <= 0:
+            for node in nodes_of(server.id, ()):
+                steps.remove(node)
+        else:
+            for node in nodes_of(server.id, ()):
+                description = node.description
+                if type(description) is CLBDescription and description.condition is _ENABLED:
+                    drains((description.lb_id, node.node_id, draining, description.weight,
+                            description.type))
+                    drained = True
+                    removed = False
+                elif not leave(node, draining_timeout, now, steps):
+                    removed = False
+        if removed:
+            found.append(DeleteServer(server.id))
+        elif not server.draining:
+            found.append(SetMetadataItemOnServer(server.id, DRAINING_KEY, DRAINING_VALUE))
+    steps.extend(found)
+    if drained:
+        steps.wake(until)
 
 
 class Wanted:

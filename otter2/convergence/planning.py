@@ -109,9 +109,8 @@ def _survey(desired: DesiredGroup, servers: Iterable[ObservedServer],
         for _ in range(missing):
             steps.append(create)
 
-    for server in surplus + by_fate[Destiny.DRAIN]:
-        timeout = 0.0 if server.state is ServerState.BUILD else desired.draining_timeout
-        drain_and_delete(server, owned.get(server.id, ()), timeout, now, steps)
+    drain_and_delete(surplus + by_fate[Destiny.DRAIN], owned, desired.draining_timeout, now,
+                     steps)
     for server in by_fate[Destiny.REPLACE]:
         steps.append(DeleteServer(server.id))
         for node in owned.get(server.id, ()):
