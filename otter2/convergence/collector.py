@@ -100,6 +100,10 @@ class StepCollector:
         else:
             self._rcv3_removes.add((node.description.lb_id, node.cloud_server_id))
 
+    def remove_from_pools(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Take servers out of RCv3 pools at once, as (pool id, server id) pairs."""
+        self._rcv3_removes.update(pairs)
+
     def later(self, reason: str, limited: bool = False,
               until: float | None = None) -> None:
         """Look again later, for ``reason``; at ``until`` if the wait ends then."""

@@ -48,6 +48,7 @@ from otter2.model.cloud import (
     LBNode,
     NodeCondition,
     ObservedServer,
+    RCv3Node,
     ServerState,
 )
 
@@ -139,15 +140,17 @@ def drain_and_delete(servers: Iterable[ObservedServer], owned: Mapping[str, Sequ
     nodes drain for ``draining_timeout`` seconds (``leave``).
 
     One pass for them all, in the order given: a scale-down brings
-    thousands of servers, nearly all with only ENABLED nodes, whose drains
-    all start now and end together, so those drains are noted here without
-    a call per node; every other node goes through ``leave``.
+    thousands of servers, nearly all with only ENABLED CLB nodes, whose
+    drains all start now and end together, and RCv3 nodes, which go at once,
+    so those are noted here without a call per node; every other node goes
+    through ``leave``.
     """
     until = now + draining_timeout
     build, draining = ServerState.BUILD, _DRAINING
     drains = steps.node_changes.append
     nodes_of = owned.get
     found: list[Step] = []
+    leaving: list[tuple[str, str]] = []  # (pool id, server id): RCv3 nodes go at once
     drained = False
     for server in servers:
         removed = True
@@ -162,6 +165,8 @@ def drain_and_delete(servers: Iterable[ObservedServer], owned: Mapping[str, Sequ
                             description.type))
                     drained = True
                     removed = False
+                elif type(node) is RCv3Node:
+                    leaving.append((description.lb_id, node.cloud_server_id))
                 elif not leave(node, draining_timeout, now, steps):
                     removed = False
         if removed:
@@ -169,6 +174,7 @@ def drain_and_delete(servers: Iterable[ObservedServer], owned: Mapping[str, Sequ
         elif not server.draining:
             found.append(SetMetadataItemOnServer(server.id, DRAINING_KEY, DRAINING_VALUE))
     steps.extend(found)
+    steps.remove_from_pools(leaving)
     if drained:
         steps.wake(until)
 
