@@ -190,8 +190,8 @@ class Wanted:
     distinct record), so each set is read once, not once per server.
 
     Most servers of a converged group are already where they should be;
-    ``in_place`` tells so from their record and nodes alone, with a bit per
-    wanted load balancer, without building anything.
+    ``astray`` finds the others from their records and nodes alone, with a
+    bit per wanted load balancer, without building anything.
     """
 
     def __init__(self, desired_lbs: Iterable[LBDescription], clbs: Mapping[str, CLB]) -> None:
@@ -225,28 +225,40 @@ class Wanted:
             found = self._records[id(lbs)] = (lbs, recorded, recorded.keys() == self.by_key.keys())
         return found[1], found[2]
 
-    def in_place(self, server: ObservedServer, nodes: Iterable[LBNode]) -> bool:
+    def astray(self, servers: Iterable[ObservedServer],
+               owned: Mapping[str, Sequence[LBNode]]) -> list[ObservedServer]:
         """
-        Whether ``server`` records exactly the wanted load balancers (by
-        key) and its ``nodes`` include one on each, those on a wanted CLB all
-        with the condition, weight and type wanted there: then
-        ``converge_membership`` has nothing to do for it.
+        Those of ``servers`` not in place, in order: a server is in place when
+        it records exactly the wanted load balancers (by key) and its nodes
+        (in ``owned``, by server id) include one on each, those on a wanted
+        CLB all with the condition, weight and type wanted there; then
+        ``converge_membership`` has nothing to do for it. One pass for them
+        all (a group's every kept server is read at each iteration).
         """
-        record = self._records.get(id(server.desired_lbs))
-        if not (record[2] if record is not None else self.recorded(server.desired_lbs)[1]):
-            return False
-        clbs, pools, seen = self._clbs, self._pools, 0
-        for node in nodes:
-            description = node.description
-            if type(description) is CLBDescription:
-                found = clbs.get((description.lb_id, description.port))
-                if found is not None:
-                    if (description.condition, description.weight, description.type) != found[1]:
-                        return False
-                    seen |= found[0]
-            else:
-                seen |= pools.get(description.lb_id, 0)
-        return seen == self._every
+        clbs, pools, every = self._clbs, self._pools, self._every
+        records, recorded, nodes_of = self._records, self.recorded, owned.get
+        astray = []
+        for server in servers:
+            record = records.get(id(server.desired_lbs))
+            if not (record[2] if record is not None else recorded(server.desired_lbs)[1]):
+                astray.append(server)
+                continue
+            seen = 0
+            for node in nodes_of(server.id, ()):
+                description = node.description
+                if type(description) is CLBDescription:
+                    found = clbs.get((description.lb_id, description.port))
+                    if found is not None:
+                        if (description.condition, description.weight,
+                                description.type) != found[1]:
+                            seen = -1  # a drifted node: astray whatever else is seen
+                            break
+                        seen |= found[0]
+                else:
+                    seen |= pools.get(description.lb_id, 0)
+            if seen != every:
+                astray.append(server)
+        return astray
 
 
 def converge_membership(server: ObservedServer, nodes: Sequence[LBNode], wanted: Wanted,
@@ -258,7 +270,7 @@ def converge_membership(server: ObservedServer, nodes: Sequence[LBNode], wanted:
     missing, reset where its node drifted, drained and removed from LBs that
     its own metadata records but the group no longer wants. Nodes on LBs
     that are neither wanted nor recorded were put there by someone else and
-    are left alone. (Planning skips the servers ``Wanted.in_place``, for
+    are left alone. (Planning skips the servers not ``Wanted.astray``, for
     which this finds nothing to do.)
     """
     recorded, as_wanted = wanted.recorded(server.desired_lbs)

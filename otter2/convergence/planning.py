@@ -120,12 +120,9 @@ def _survey(desired: DesiredGroup, servers: Iterable[ObservedServer],
             steps.remove(node)
 
     wanted = Wanted(desired.desired_lbs, clbs)
-    in_place = wanted.in_place
-    for server in kept[Destiny.COUNT]:
-        nodes = owned.get(server.id, ())
-        if not in_place(server, nodes):
-            converge_membership(server, nodes, wanted, clbs, now, offline_timeout,
-                                desired.draining_timeout, steps)
+    for server in wanted.astray(kept[Destiny.COUNT], owned):
+        converge_membership(server, owned.get(server.id, ()), wanted, clbs, now,
+                            offline_timeout, desired.draining_timeout, steps)
     for server in kept[Destiny.WAIT]:
         steps.later(f"Waiting for server {server.id} to transition to ACTIVE from "
                     f"{server.state.value}", limited=True)
