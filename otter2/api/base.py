@@ -31,7 +31,7 @@ from werkzeug.routing import MapAdapter
 from otter2.api import operations
 from otter2.api.auth import check_caller
 from otter2.api.encoded import EncodedGroups
-from otter2.api.errors import error_page, log_answer, request_path
+from otter2.api.errors import error_page, log_answer, new_response_id, request_path
 from otter2.api.health import HEALTH_TIMEOUT, HealthCheck, HealthPart, examine
 from otter2.api.ratelimit import FixedWindowLimiter
 from otter2.api.render import Links
@@ -75,7 +75,7 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
     @wraps(route)
     async def handler(self: APIBase, request: Request, **kwargs: str) -> bytes:
         started = self._clock.seconds()
-        response_id = str(uuid4())
+        response_id = new_response_id()
         request.setHeader(b"X-Response-Id", response_id.encode())
         error: APIError | None = None
         try:

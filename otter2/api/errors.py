@@ -15,8 +15,8 @@ test-case-name: tests.api.test_error_log
 from __future__ import annotations
 
 import json
+import os
 from urllib.parse import unquote
-from uuid import uuid4
 
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
@@ -27,6 +27,22 @@ from otter2.control.messages import escape_controls
 log = Logger(namespace="otter2.api")
 
 _READS = (b"GET", b"HEAD")
+
+
+def uuid_text(hex32: str) -> str:
+    """The 32 lowercase hex digits of a UUID in its usual text form (as
+    ``str(UUID(hex=hex32))``, without building the object: every write
+    answers with one or two)."""
+    return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}"
+
+
+def new_response_id() -> str:
+    """A fresh random (version 4) UUID as text, as ``str(uuid4())`` is, at a
+    third of its cost: every answer has one."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    return uuid_text(raw.hex())
 
 
 def request_path(request: IRequest) -> str:
@@ -66,7 +82,7 @@ def log_answer(request: IRequest, status: int, response_id: str,
 def error_page(request: IRequest, error: APIError) -> bytes:
     """Answer ``request`` with ``error``'s status and body, under a fresh response id,
     and log it."""
-    response_id = str(uuid4())
+    response_id = new_response_id()
     request.setResponseCode(error.status)
     request.setHeader(b"X-Response-Id", response_id.encode())
     request.setHeader(b"Content-Type", b"application/json")
