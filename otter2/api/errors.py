@@ -52,10 +52,18 @@ def request_path(request: IRequest) -> str:
     secret, and a log must not hold it, even from a malformed path.
     """
     path = str(request.path.decode("utf-8", "replace"))
+    if "%" not in path and "/execute" not in path:  # as below, without splitting
+        return path
     if [segment for segment in unquote(path).split("/") if segment][:2] == ["v1.0",
                                                                            "execute"]:
         return "/v1.0/execute/…"
     return path
+
+
+def _one_line(text: str) -> str:
+    """``escape_controls(text)``, skipped for text with no control character
+    (each is unprintable): nearly every method and path."""
+    return text if text.isprintable() else escape_controls(text)
 
 
 def log_answer(request: IRequest, status: int, response_id: str,
@@ -67,8 +75,8 @@ def log_answer(request: IRequest, status: int, response_id: str,
     """
     if error is None and status < 400 and request.method in _READS:
         return
-    method = escape_controls(request.method.decode("latin-1"))
-    path = escape_controls(request_path(request))
+    method = _one_line(request.method.decode("latin-1"))
+    path = _one_line(request_path(request))
     if error is None:
         log.info("{method} {path} {status} (response {response_id})", method=method,
                  path=path, status=status, response_id=response_id)
