@@ -36,6 +36,7 @@ from otter2.api.health import HEALTH_TIMEOUT, HealthCheck, HealthPart, examine
 from otter2.api.ratelimit import FixedWindowLimiter
 from otter2.api.render import Links
 from otter2.api.request import check_body_size, read_json
+from otter2.api.routing import RememberingMap
 from otter2.config import DEFAULT_PORT, Config, default_url_root
 from otter2.control.errors import APIError
 from otter2.effects.auth import TokenValidator
@@ -170,6 +171,8 @@ def method_not_allowed(request: IRequest, methods: Iterable[str]) -> APIError:
 
 
 app = Klein()
+# Klein takes no map of one's own; its routes are added to this one below.
+app._url_map = RememberingMap()
 # A path with an empty segment names no resource: werkzeug would otherwise redirect
 # groups//servers to groups/servers (APISite answers such paths before routing).
 app.url_map.merge_slashes = False
