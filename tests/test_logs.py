@@ -7,11 +7,13 @@ from __future__ import annotations
 import io
 import json
 
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.logger import Logger, LogLevel, LogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
-from otter2.logs import json_observer
+from otter2.logs import flat_event, json_line, json_observer
 
 
 class JSONObserverTests(SynchronousTestCase):
@@ -52,3 +54,15 @@ class JSONObserverTests(SynchronousTestCase):
         self.assertEqual((event["level"], event["message"]), ("critical", "iteration failed"))
         self.assertIn("ZeroDivisionError", event["traceback"])
         self.assertNotIn("log_failure", event)
+
+    @given(st.dictionaries(
+        st.text(alphabet="abcdefgh", min_size=1),
+        st.recursive(st.none() | st.booleans() | st.integers() | st.text()
+                     | st.sampled_from([LogLevel.info, object, b"bytes"]),
+                     lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+                     max_leaves=5)))
+    def test_line_as_each_field_checked(self, fields: dict) -> None:
+        """The line is that of the event with each field checked on its own: a
+        field JSON cannot hold is text, and the others are as they are."""
+        event = {"log_format": "x", "log_time": 0.0, "log_namespace": "n", **fields}
+        self.assertEqual(json_line(event), json.dumps(flat_event(event)) + "\n")

@@ -31,11 +31,12 @@ from werkzeug.routing import MapAdapter
 from otter2.api import operations
 from otter2.api.auth import check_caller
 from otter2.api.encoded import EncodedGroups
-from otter2.api.errors import error_page, log_answer, request_path
+from otter2.api.errors import error_page, log_answer, new_response_id, request_path
 from otter2.api.health import HEALTH_TIMEOUT, HealthCheck, HealthPart, examine
 from otter2.api.ratelimit import FixedWindowLimiter
 from otter2.api.render import Links
 from otter2.api.request import check_body_size, read_json
+from otter2.api.routing import RememberingMap
 from otter2.config import DEFAULT_PORT, Config, default_url_root
 from otter2.control.errors import APIError
 from otter2.effects.auth import TokenValidator
@@ -75,7 +76,7 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
     @wraps(route)
     async def handler(self: APIBase, request: Request, **kwargs: str) -> bytes:
         started = self._clock.seconds()
-        response_id = str(uuid4())
+        response_id = new_response_id()
         request.setHeader(b"X-Response-Id", response_id.encode())
         error: APIError | None = None
         try:
@@ -170,6 +171,8 @@ def method_not_allowed(request: IRequest, methods: Iterable[str]) -> APIError:
 
 
 app = Klein()
+# Klein takes no map of one's own; its routes are added to this one below.
+app._url_map = RememberingMap()
 # A path with an empty segment names no resource: werkzeug would otherwise redirect
 # groups//servers to groups/servers (APISite answers such paths before routing).
 app.url_map.merge_slashes = False

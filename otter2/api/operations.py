@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
-from uuid import UUID
 
 from attrs import frozen
 from effect import Effect
 from effect.do import do
 
+from otter2.api.errors import uuid_text
 from otter2.config import ExecutionsConfig
 from otter2.control.errors import APIError
 from otter2.control.policy import execute_in_order, no_such_group
@@ -121,7 +121,7 @@ def execute(tenant_id: str, group_id: str, asks: Sequence[Ask],
         fresh = _fresh(asks, found)
         ids = []
         for _ in fresh:
-            ids.append(str(UUID(hex=(yield Effect(RandomHex(16))))))
+            ids.append(uuid_text((yield Effect(RandomHex(16)))))
         group: ScalingGroup | None = yield Effect(LoadGroup(tenant_id, group_id))
         if group is None:
             return [no_such_group(tenant_id, group_id)] * len(asks)

@@ -5,9 +5,15 @@ logged once with its status, error type, message and response id.
 
 from __future__ import annotations
 
+from uuid import UUID
+
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.defer import gatherResults
 from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
+from twisted.trial.unittest import SynchronousTestCase
 
+from otter2.api.errors import new_response_id, uuid_text
 from tests.api.support import URL_ROOT, APITestCase, minimal_group
 from tests.api.test_errors import make_fixture
 
@@ -96,3 +102,19 @@ class ErrorLogTests(APITestCase):
         logged = [formatEvent(e) + repr(e) for e in self.events]
         self.assertTrue(logged)
         self.assertEqual([line for line in logged if secret in line], [])
+
+
+class IdTextTests(SynchronousTestCase):
+    """The answer's ids are written as `uuid` writes them."""
+
+    @given(st.binary(min_size=16, max_size=16))
+    def test_uuid_text(self, raw: bytes) -> None:
+        """Any 32 hex digits read as `uuid` reads them."""
+        self.assertEqual(uuid_text(raw.hex()), str(UUID(bytes=raw)))
+
+    def test_new_response_id(self) -> None:
+        """A response id is a version 4 UUID in its usual text, fresh each time."""
+        ids = [new_response_id() for _ in range(100)]
+        self.assertEqual(len(set(ids)), 100)
+        for text in ids:
+            self.assertEqual((str(UUID(text)), UUID(text).version), (text, 4))
