@@ -72,6 +72,13 @@ class MimicWalkThroughTests(SynchronousTestCase):
             self.assertRegex(output, r'"before": 2,\s+"after": 5')
             # the journal: the execution is an activity, with its receipt's id
             self.assertRegex(output, rf'"id": "{ids[0]}",\s+"type": "execution"')
+            # why, asked while the three build: desired 5, and the policy would make it 8
+            self.assertRegex(output, r'"why": \{\s+"status": "ACTIVE",\s+"paused": false,'
+                                     r'\s+"desiredCapacity": 5')
+            self.assertRegex(output, r'"name": "add three",\s+"type": "webhook",\s+'
+                                     r'"outcome": "applies",\s+"desiredCapacity": 8')
+            # the newest server's history leads back to that execution
+            self.assertRegex(output, rf'"rootCause": \{{\s+"id": "{ids[0]}"')
             self.assertEqual(output.count('"stack_status": "UPDATE_COMPLETE"'), 3, output)
         finally:
             os.killpg(runner.pid, signal.SIGINT)
