@@ -12,13 +12,13 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from attrs import frozen
 from twisted.web.server import Request
 
 from otter2.api.base import APIBase, Reply, app, endpoint
-from otter2.api.render import instant
+from otter2.api.render import instant, next_links
 from otter2.api.request import parse_limit, query_arg
 from otter2.control.errors import APIError
 from otter2.control.messages import json_text
@@ -74,18 +74,6 @@ def render_activity(event: JournalEvent) -> dict[str, Any]:
     return {"id": event.event_id, "type": event.kind.value, "at": instant(event.at),
             "summary": event.summary, "cause": event.cause, "serverId": event.server_id,
             "details": thaw_json(event.details)}
-
-
-def _next_link(url: str, events: Sequence[JournalEvent], limit: int,
-               filters: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The ``next`` link of a page, keeping its filters: present iff the page is full;
-    its query's parameters in alphabetical order, as the other lists' (rest-api §2.8)."""
-    if len(events) < limit or not events:
-        return []
-    given = {**{k: v for k, v in filters.items() if v not in (None, [])},
-             "limit": limit, "marker": events[-1].event_id}
-    query = urlencode(sorted(given.items()), doseq=True)
-    return [{"href": f"{url}?{query}", "rel": "next"}]
 
 
 @frozen
@@ -181,7 +169,7 @@ class JournalRoutes(APIBase):
         url = self.links.group(tenant_id, group_id) + "activities/"
         return Reply(200, {
             "activities": [render_activity(e) for e in events],
-            "activities_links": _next_link(url, events, limit, {
+            "activities_links": next_links(url, [e.event_id for e in events], limit, {
                 "since": query_arg(request, "since"), "type": kinds, "server": server_id}),
         })
 
@@ -211,7 +199,7 @@ class JournalRoutes(APIBase):
                         for e, w in zip(events, walks, strict=True)],
             "rootCause": None if root is None else render_activity(root),
             "roots": [r.event_id for r in roots],
-            "history_links": _next_link(url, events, limit, {}),
+            "history_links": next_links(url, [e.event_id for e in events], limit),
         })
 
     async def _walks(self, tenant_id: str, group_id: str,

@@ -8,7 +8,7 @@ test-case-name: tests.api.test_groups
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -67,11 +67,19 @@ def self_link(href: str) -> list[dict[str, str]]:
     return [{"href": href, "rel": "self"}]
 
 
-def next_links(collection_url: str, ids: Sequence[str], limit: int) -> list[dict[str, str]]:
-    """The ``next`` link of a page: present iff the page holds ``limit`` items."""
+def next_links(collection_url: str, ids: Sequence[str], limit: int,
+               filters: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
+    """
+    The ``next`` link of a page: present iff the page holds ``limit`` items.
+    Its query keeps the page's ``filters`` (those given: not None or empty;
+    a list repeats its parameter), its parameters in alphabetical order
+    (rest-api §2.8).
+    """
     if len(ids) < limit or not ids:
         return []
-    query = urlencode({"limit": limit, "marker": ids[-1]})
+    given = {**{k: v for k, v in (filters or {}).items() if v not in (None, [])},
+             "limit": limit, "marker": ids[-1]}
+    query = urlencode(sorted(given.items()), doseq=True)
     return [{"href": f"{collection_url}?{query}", "rel": "next"}]
 
 
