@@ -19,9 +19,8 @@ from twisted.web.server import Request
 
 from otter2.api.base import APIBase, Reply, app, endpoint
 from otter2.api.render import instant, next_links
-from otter2.api.request import parse_limit, query_arg
+from otter2.api.request import bad_query_argument, parse_limit, query_arg
 from otter2.control.errors import APIError
-from otter2.control.messages import json_text
 from otter2.model import EventKind, JournalEvent, thaw_json
 from otter2.store import intents as store
 
@@ -30,11 +29,6 @@ _KINDS = sorted(kind.value for kind in EventKind)
 _SECONDS = re.compile(r"\A[0-9]+(\.[0-9]+)?\Z")
 #: The longest chain of causes a history walks (a guard: chains are two or three long).
 MAX_DEPTH = 20
-
-
-def _bad_argument(name: str, value: str, why: str) -> APIError:
-    return APIError(400, "InvalidQueryArgument",
-                    f'Invalid query argument for "{name}": {json_text(value)} {why}')
 
 
 def parse_since(request: Request) -> float | None:
@@ -48,7 +42,7 @@ def parse_since(request: Request) -> float | None:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise _bad_argument("since", text, "is neither an ISO 8601 time (such as "
+        raise bad_query_argument("since", text, "is neither an ISO 8601 time (such as "
                             "2026-12-03T17:00:00Z) nor seconds since the epoch") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -63,7 +57,7 @@ def parse_kinds(request: Request) -> list[str]:
     for raw in args.get(b"type", []):
         for kind in raw.decode("utf-8", errors="replace").split(","):
             if kind.strip() not in _KINDS:
-                raise _bad_argument("type", kind, "is not an activity type; the types are "
+                raise bad_query_argument("type", kind, "is not an activity type; the types are "
                                     + ", ".join(_KINDS))
             kinds.append(kind.strip())
     return sorted(set(kinds))

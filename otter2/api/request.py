@@ -79,6 +79,12 @@ def query_arg(request: Request, name: str) -> str | None:
     return str(values[0].decode("utf-8", errors="replace"))
 
 
+def bad_query_argument(name: str, value: str, why: str) -> APIError:
+    """The 400 of a query argument ``name`` whose ``value`` cannot be used, and ``why``."""
+    return APIError(400, "InvalidQueryArgument",
+                    f'Invalid query argument for "{name}": {json_text(value)} {why}')
+
+
 def parse_limit(request: Request, pagination: int) -> int:
     """
     The page size asked for: a whole number from 1, where a number above
@@ -92,10 +98,9 @@ def parse_limit(request: Request, pagination: int) -> int:
     match = _WHOLE_NUMBER.match(text)
     digits = "" if match is None else match["digits"].lstrip("0")
     if match is None or match["sign"] == "-" or not digits:
-        raise APIError(
-            400, "InvalidQueryArgument",
-            f'Invalid query argument for "limit": {json_text(text)} is not a whole '
-            f"number from 1 to {pagination} (larger numbers are read as {pagination})")
+        raise bad_query_argument(
+            "limit", text, f"is not a whole number from 1 to {pagination} (larger numbers "
+            f"are read as {pagination})")
     return pagination if len(digits) > len(str(pagination)) else min(int(digits), pagination)
 
 
