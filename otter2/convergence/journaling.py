@@ -37,6 +37,8 @@ from otter2.convergence.causes import (
     removal_roots,
 )
 from otter2.convergence.destiny import Destiny, destiny
+from otter2.convergence.planning import KEEP_ORDER
+from otter2.convergence.stacks import KEEP_ORDER as STACK_KEEP_ORDER
 from otter2.convergence.stacks import StackFate, stack_fate
 from otter2.convergence.step_events import FAILED, acted_on
 from otter2.convergence.steps import (
@@ -55,13 +57,6 @@ from otter2.model.cloud import (
 )
 from otter2.store.intents import ListJournal, LoadJournal
 
-# The order in which the planners keep servers (``planning._KEEP_ORDER``) and
-# stacks (``stacks._KEEP_ORDER``): those beyond the desired capacity are the
-# tail of it.
-_KEEP_ORDER = (Destiny.COUNT, Destiny.HOLD, Destiny.WAIT, Destiny.BUILDING)
-_STACK_KEEP_ORDER = (StackFate.CHECKED, StackFate.COUNT, StackFate.HOLD, StackFate.BUSY,
-                     StackFate.REPAIR)
-
 #: The kinds of events that say what last happened to a server.
 _ABOUT_A_SERVER = (EventKind.STEP.value, EventKind.CHANGE.value, EventKind.OBSERVED.value)
 
@@ -70,7 +65,6 @@ SERVER_EVENTS = 10
 
 #: The step actions that remove a server from its group (a drain leads to deletion).
 _REMOVING = ("mark draining", "drain node", "delete")
-
 
 
 @frozen
@@ -116,7 +110,7 @@ def survey(servers: Sequence[ObservedServer], lb_nodes: Iterable[LBNode], steps:
     fates: dict[Destiny, list[ObservedServer]] = {fate: [] for fate in Destiny}
     for server in sorted(servers, key=lambda s: (-s.created, s.id)):
         fates[destiny(server, now, build_timeout)].append(server)
-    order = [server.id for fate in _KEEP_ORDER for server in fates[fate]]
+    order = [server.id for fate in KEEP_ORDER for server in fates[fate]]
     return Survey(
         broken=tuple((server.id, server.state.value) for server in fates[Destiny.REPLACE]),
         gone=tuple(sorted(server.id for server in fates[Destiny.CLEANUP]
@@ -136,7 +130,7 @@ def stack_survey(stacks: Iterable[ObservedStack], steps: Iterable[Step], kept: i
     fates: dict[StackFate, list[ObservedStack]] = {fate: [] for fate in StackFate}
     for stack in sorted(stacks, key=lambda s: (-s.created, s.id)):
         fates[stack_fate(stack)].append(stack)
-    order = [stack.id for fate in _STACK_KEEP_ORDER for stack in fates[fate]]
+    order = [stack.id for fate in STACK_KEEP_ORDER for stack in fates[fate]]
     broken = [*fates[StackFate.REPLACE], *fates[StackFate.DELETE_AGAIN]]
     return Survey(
         broken=tuple((stack.id, f"{stack.action}_{stack.status}") for stack in broken),

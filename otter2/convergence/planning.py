@@ -33,12 +33,12 @@ from otter2.model.cloud import CLB, LBNode, ObservedServer, ServerState
 from otter2.model.desired import DesiredGroup
 
 __all__ = ["BUILDING_REASON", "DEFAULT_STEP_LIMITS", "DRAINING_KEY", "DRAINING_REASON",
-           "DRAINING_VALUE", "Plan", "plan", "plan_steps"]
+           "DRAINING_VALUE", "KEEP_ORDER", "Plan", "plan", "plan_steps"]
 
 BUILDING_REASON = "waiting for servers to build"
 
-# Servers that count, most valuable first: a scale-down removes the tail.
-_KEEP_ORDER = (Destiny.COUNT, Destiny.HOLD, Destiny.WAIT, Destiny.BUILDING)
+#: Servers that count, most valuable first: a scale-down removes the tail.
+KEEP_ORDER = (Destiny.COUNT, Destiny.HOLD, Destiny.WAIT, Destiny.BUILDING)
 
 
 def plan(desired: DesiredGroup, servers: Iterable[ObservedServer], lb_nodes: Iterable[LBNode],
@@ -96,7 +96,7 @@ def _survey(desired: DesiredGroup, servers: Iterable[ObservedServer],
     kept: dict[Destiny, list[ObservedServer]] = {}
     surplus: list[ObservedServer] = []
     missing = max(desired.capacity, 0)
-    for fate in _KEEP_ORDER:
+    for fate in KEEP_ORDER:
         kept[fate], rest = by_fate[fate][:missing], by_fate[fate][missing:]
         surplus += rest
         missing -= len(kept[fate])
@@ -129,7 +129,7 @@ def _survey(desired: DesiredGroup, servers: Iterable[ObservedServer],
     for server in kept[Destiny.BUILDING]:
         steps.later(BUILDING_REASON, until=server.created + build_timeout)
     broken = [_why_broken(server, build_timeout) for server in by_fate[Destiny.REPLACE]]
-    return steps, [server.id for fate in _KEEP_ORDER for server in kept[fate]], broken
+    return steps, [server.id for fate in KEEP_ORDER for server in kept[fate]], broken
 
 
 def _servers(count: int) -> str:

@@ -66,7 +66,7 @@ class StackFate(Enum):
 
 #: Stacks that count toward the capacity, most valuable first: a scale-down
 #: deletes from the tail.
-_KEEP_ORDER = (StackFate.CHECKED, StackFate.COUNT, StackFate.HOLD, StackFate.BUSY,
+KEEP_ORDER = (StackFate.CHECKED, StackFate.COUNT, StackFate.HOLD, StackFate.BUSY,
                StackFate.REPAIR)
 
 #: Actions only a stack's owner starts (otter2 never does).
@@ -113,7 +113,7 @@ def plan_stacks(desired: DesiredStackGroup, stacks: Iterable[ObservedStack], now
     by_fate: dict[StackFate, list[ObservedStack]] = {fate: [] for fate in StackFate}
     for stack in sorted(stacks, key=_newest_first):
         by_fate[stack_fate(stack)].append(stack)
-    counted = [stack for fate in _KEEP_ORDER for stack in by_fate[fate]]
+    counted = [stack for fate in KEEP_ORDER for stack in by_fate[fate]]
     capacity = max(desired.capacity, 0)
     kept, surplus = counted[:capacity], counted[capacity:]
     kept_ids = {stack.id for stack in kept}
