@@ -78,7 +78,7 @@ class _Context:
         match step:
             case CreateServer():
                 return (f"desired capacity is {self.capacity} and the group keeps "
-                        f"{_count(self.kept)}: a new server is built")
+                        f"{counted(self.kept)}: a new server is built")
             case DeleteServer(server_id=server_id):
                 return self._why_delete(server_id)
             case SetMetadataItemOnServer(server_id=server_id):
@@ -105,7 +105,7 @@ class _Context:
                                  for pool, server in sorted(pairs))
             case CreateStack():
                 return (f"desired capacity is {self.capacity} and the group keeps "
-                        f"{_count(self.kept, 'stack')}: a new stack is created")
+                        f"{counted(self.kept, 'stack')}: a new stack is created")
             case CheckStack(stack_id=stack_id):
                 return f"stack {stack_id} is checked, as every stack is when nothing else is to do"
             case UpdateStack(stack_id=stack_id):
@@ -174,7 +174,8 @@ class _Context:
         return f"server {server.id}" if server is not None else f"the server at {address}"
 
 
-def _count(count: int, noun: str = "server") -> str:
+def counted(count: int, noun: str = "server") -> str:
+    """``count`` of ``noun``, plural unless one: "1 server", "3 steps"."""
     return f"1 {noun}" if count == 1 else f"{count} {noun}s"
 
 

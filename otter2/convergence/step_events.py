@@ -15,6 +15,7 @@ from typing import Any
 from attrs import frozen
 
 from otter2.convergence.causes import Attribution, event_id
+from otter2.convergence.explain import counted
 from otter2.convergence.steps import (
     AddNodesToCLB,
     BulkAddToRCv3,
@@ -184,7 +185,7 @@ def iteration_events(tenant_id: str, group_id: str, now: float,
     cause = next((event.cause for event in steps if event.cause is not None), None)
     plan = JournalEvent(
         tenant_id=tenant_id, group_id=group_id, event_id=plan_id, kind=EventKind.PLAN, at=now,
-        cause=cause, summary=f"convergence took {_count(sum(kinds.values()), 'step')} ("
+        cause=cause, summary=f"convergence took {counted(sum(kinds.values()), 'step')} ("
         + ", ".join(f"{kind}: {count}" for kind, count in sorted(kinds.items())) + ")",
         details={"iteration": iteration, "steps": kinds})
     return [*attribution.observed, plan, *steps]
@@ -204,6 +205,3 @@ def status_event(tenant_id: str, group_id: str, now: float, before: str, after: 
         details={"status_before": before, "status_after": after, "reasons": list(reasons),
                  **({"plan": plan.event_id} if plan is not None else {})})
 
-
-def _count(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
