@@ -35,7 +35,7 @@ def config_changed(group: ScalingGroup, config: Mapping[str, Any], desired_befor
                    desired_after: int, event_id: str, at: float) -> JournalEvent:
     """The event of a configuration update from ``group``'s to ``config``; the desired
     capacity it moved (the bounds clamp it), if it did."""
-    key = (group.tenant_id, group.group_id)
+    owner = (group.tenant_id, group.group_id)
     old = thaw_json(group.config)
     new = thaw_json(config)
     changed = {key: {"before": old.get(key), "after": new.get(key)}
@@ -43,11 +43,11 @@ def config_changed(group: ScalingGroup, config: Mapping[str, Any], desired_befor
     if desired_before == desired_after:
         what = ", ".join(f"{key} {_text(v['before'])} -> {_text(v['after'])}"
                          for key, v in changed.items()) or "nothing changed"
-        return _change(key, event_id, at, f"group configuration updated: {what}",
+        return _change(owner, event_id, at, f"group configuration updated: {what}",
                        change="config", changed=changed)
     bound = "minEntities" if desired_after > desired_before else "maxEntities"
     moved = "raised" if bound == "minEntities" else "lowered"
-    return _change(key, event_id, at,
+    return _change(owner, event_id, at,
                    f"desired capacity {desired_before} -> {desired_after}: {bound} {moved} "
                    f"to {new.get(bound)}", change="config", changed=changed,
                    desired_before=desired_before, desired_after=desired_after)
