@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from attrs import evolve, frozen
+from effect import ComposedDispatcher
 from treq.client import HTTPClient
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
@@ -19,8 +20,11 @@ from twisted.web.server import Site
 
 from otter2.api.app import OtterAPI
 from otter2.api.site import APISite
-from otter2.config import Config, Limits
+from otter2.cloud.metadata import GROUP_ID_KEY
+from otter2.cloud.request import ServiceRequest, ServiceType
+from otter2.config import Config, IdentityConfig, Limits
 from otter2.effects import make_dispatcher
+from otter2.simulation import CloudHolder, SimulatedCloud, handle, simulated_dispatcher
 from otter2.store.sqlite import SQLiteGroupStore
 
 URL_ROOT = "https://autoscale.example"
@@ -124,3 +128,25 @@ class APITestCase(TestCase):
         self.assertEqual(answer.code, 200, answer.raw)
         desired: int = answer.json["group"]["desiredCapacity"]
         return desired
+
+
+class CloudAPITestCase(APITestCase):
+    """The API with Identity configured and a simulated cloud behind it
+    (``self.holder``), so that servers can be made in its Nova."""
+
+    def make_config(self, config: Config) -> Config:
+        return evolve(config, identity=IdentityConfig("http://identity", "otter", "pw"))
+
+    def make_dispatcher(self) -> Any:
+        self.holder = CloudHolder(SimulatedCloud())
+        return ComposedDispatcher([simulated_dispatcher(self.holder, reactor),
+                                   super().make_dispatcher()])
+
+    def server(self, group_id: str, **metadata: str) -> str:
+        """An ACTIVE server in the simulated cloud with the group's membership
+        metadata (and ``metadata``)."""
+        request = ServiceRequest("t1", ServiceType.CLOUD_SERVERS, "POST", "servers", json={
+            "server": {"name": "s", "flavorRef": "f", "imageRef": "i",
+                       "metadata": {GROUP_ID_KEY: group_id, **metadata}}})
+        self.holder.cloud, response = handle(self.holder.cloud, request, reactor.seconds())
+        return str(response.body["server"]["id"])

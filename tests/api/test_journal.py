@@ -10,20 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from attrs import evolve
-from effect import ComposedDispatcher
 from hypothesis import given
 from hypothesis import strategies as st
-from twisted.internet import reactor
 from twisted.trial.unittest import SynchronousTestCase
 
 from otter2.api.journal import walk_back
-from otter2.cloud.metadata import GROUP_ID_KEY
-from otter2.cloud.request import ServiceRequest, ServiceType
-from otter2.config import Config, IdentityConfig
 from otter2.model import EventKind, JournalEvent
-from otter2.simulation import CloudHolder, SimulatedCloud, handle, simulated_dispatcher
-from tests.api.support import URL_ROOT, Answer, APITestCase, minimal_group
+from tests.api.support import URL_ROOT, Answer, APITestCase, CloudAPITestCase, minimal_group
 from tests.api.test_errors import assert_error
 
 
@@ -204,23 +197,8 @@ class ChangeTests(JournalCase):
         self.assertTrue(all(c["cause"] is None for c in (resumed, paused, launched)))
 
 
-class ServerRemovalTests(JournalCase):
+class ServerRemovalTests(JournalCase, CloudAPITestCase):
     """DELETE …/servers/{id} is a change about that server, found in its history."""
-
-    def make_config(self, config: Config) -> Config:
-        return evolve(config, identity=IdentityConfig("http://identity", "otter", "pw"))
-
-    def make_dispatcher(self) -> Any:
-        self.holder = CloudHolder(SimulatedCloud())
-        return ComposedDispatcher([simulated_dispatcher(self.holder, reactor),
-                                   super().make_dispatcher()])
-
-    def server(self, group_id: str) -> str:
-        request = ServiceRequest("t1", ServiceType.CLOUD_SERVERS, "POST", "servers", json={
-            "server": {"name": "s", "flavorRef": "f", "imageRef": "i",
-                       "metadata": {GROUP_ID_KEY: group_id}}})
-        self.holder.cloud, response = handle(self.holder.cloud, request, reactor.seconds())
-        return str(response.body["server"]["id"])
 
     async def test_removals(self) -> None:
         """A removal with a replacement keeps the capacity; one without says how it

@@ -7,42 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from attrs import evolve
-from effect import ComposedDispatcher
 from twisted.internet import reactor
 
-from otter2.cloud.metadata import GROUP_ID_KEY
-from otter2.cloud.request import ServiceRequest, ServiceType
-from otter2.config import Config, IdentityConfig
 from otter2.model.cloud import ServerState
 from otter2.simulation import (
-    CloudHolder,
-    SimulatedCloud,
-    handle,
     set_server_status,
-    simulated_dispatcher,
 )
-from tests.api.support import APITestCase, minimal_group
+from tests.api.support import APITestCase, CloudAPITestCase, minimal_group
 
 
-class CloudCase(APITestCase):
+class CloudCase(CloudAPITestCase):
     """The API with a simulated cloud, and groups in it."""
-
-    def make_config(self, config: Config) -> Config:
-        return evolve(config, identity=IdentityConfig("http://identity", "otter", "pw"))
-
-    def make_dispatcher(self) -> Any:
-        self.holder = CloudHolder(SimulatedCloud())
-        return ComposedDispatcher([simulated_dispatcher(self.holder, reactor),
-                                   super().make_dispatcher()])
-
-    def server(self, group_id: str) -> str:
-        """An ACTIVE server of the group in the simulated cloud."""
-        request = ServiceRequest("t1", ServiceType.CLOUD_SERVERS, "POST", "servers", json={
-            "server": {"name": "s", "flavorRef": "f", "imageRef": "i",
-                       "metadata": {GROUP_ID_KEY: group_id}}})
-        self.holder.cloud, response = handle(self.holder.cloud, request, reactor.seconds())
-        return str(response.body["server"]["id"])
 
     async def group(self, minimum: int = 2) -> tuple[str, str]:
         group = await self.create_group(minimal_group(minEntities=minimum, maxEntities=10))

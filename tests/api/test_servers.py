@@ -8,36 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from attrs import evolve
-from effect import ComposedDispatcher
-from twisted.internet import reactor
-
-from otter2.cloud.metadata import GROUP_ID_KEY, SERVER_STATE_KEY
-from otter2.cloud.request import ServiceRequest, ServiceType
-from otter2.config import Config, IdentityConfig
-from otter2.simulation import CloudHolder, SimulatedCloud, handle, simulated_dispatcher
-from tests.api.support import APITestCase, minimal_group
+from otter2.cloud.metadata import SERVER_STATE_KEY
+from tests.api.support import CloudAPITestCase, minimal_group
 from tests.api.test_errors import assert_error
 
 
-class DeleteServerTests(APITestCase):
+class DeleteServerTests(CloudAPITestCase):
     """Removing a server from a group."""
-
-    def make_config(self, config: Config) -> Config:
-        return evolve(config, identity=IdentityConfig("http://identity", "otter", "pw"))
-
-    def make_dispatcher(self) -> Any:
-        self.holder = CloudHolder(SimulatedCloud())
-        return ComposedDispatcher([simulated_dispatcher(self.holder, reactor),
-                                   super().make_dispatcher()])
-
-    def server(self, group_id: str, **metadata: str) -> str:
-        """A server in the simulated cloud with the group's membership metadata."""
-        request = ServiceRequest("t1", ServiceType.CLOUD_SERVERS, "POST", "servers", json={
-            "server": {"name": "s", "flavorRef": "f", "imageRef": "i",
-                       "metadata": {GROUP_ID_KEY: group_id, **metadata}}})
-        self.holder.cloud, response = handle(self.holder.cloud, request, reactor.seconds())
-        return str(response.body["server"]["id"])
 
     def metadata(self, server_id: str) -> Any:
         return self.holder.cloud.nova["t1"].servers[server_id].metadata
