@@ -335,12 +335,17 @@ class ZooKeeperPartition(Service):
 def partition_check(partition: ZooKeeperPartition,
                     ) -> Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]:
     """The partition's part of ``/health``: healthy while in touch with ZooKeeper as a
-    member; the members seen and the buckets this node works for."""
+    member; the members seen, the buckets this node works for, those it is
+    taking now (``claiming``) and those the assignment gives it that another
+    node still holds (``awaiting``: that node still works for them; a bucket
+    that stays here long names a node that does not let go)."""
     async def check() -> tuple[bool, dict[str, Any]]:
         healthy = partition.connected and partition.member is not None
         return healthy, {"connected": partition.connected, "member": partition.member,
                          "members": len(partition.members),
-                         "buckets": list(partition.owned())}
+                         "buckets": list(partition.owned()),
+                         "claiming": sorted(partition.claiming),
+                         "awaiting": sorted(partition.awaiting)}
     return check
 
 

@@ -23,7 +23,7 @@ from twisted.trial.unittest import TestCase
 
 from otter2.model import Fence
 from otter2.partition import ZooKeeperPartition, buckets_of
-from otter2.partition.zookeeper import RETRY_CLAIM
+from otter2.partition.zookeeper import RETRY_CLAIM, partition_check
 from otter2.store.interface import FencedOut, StoreUnavailable
 from otter2.store.sqlite import SQLiteGroupStore
 from tests.store.test_stores import group
@@ -141,6 +141,10 @@ class ZooKeeperPartitionTests(TestCase):
                          "b finding each bucket of its share held by a")
         self.assertEqual(list(b.owned()), [], "b took a bucket a still works for")
         self.assertEqual(sorted(a.owned()), sorted(set(BUCKETS) - b.awaiting))
+        healthy, details = await partition_check(b)()
+        self.assertTrue(healthy)
+        self.assertEqual((details["buckets"], details["awaiting"]), ([], sorted(b.awaiting)),
+                         "/health shows the buckets b waits for")
         for bucket in BUCKETS:
             self.assertIsNotNone(turns[bucket])
             a.end(bucket)
