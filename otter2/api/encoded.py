@@ -79,6 +79,15 @@ class EncodedGroups:
         """The group's state document (``render_state``), encoded."""
         return self._find(group)[0]
 
+    def identified_state(self, group: ScalingGroup) -> bytes:
+        """The state document as ``GET …/state`` answers it: led by the group's ``id``
+        and self ``links``, then the same members as `state` (Note [State names its
+        group] in ``otter2.api.groups``)."""
+        head = json_object([
+            ("id", dumps(group.group_id)),
+            ("links", dumps(self_link(self._links.group(group.tenant_id, group.group_id))))])
+        return head[:-1] + b", " + self.state(group)[1:]
+
     def entry(self, group: ScalingGroup) -> bytes:
         """The group as a listing shows it: its id, self link and state, encoded."""
         state, entry = self._find(group)

@@ -2,7 +2,7 @@
 Routes of scaling groups: list, create, manifest, delete, state, configs,
 pause, resume, converge and servers.
 
-test-case-name: tests.api.test_groups
+test-case-name: tests.api.test_groups, tests.api.test_clients
 """
 
 from __future__ import annotations
@@ -122,13 +122,22 @@ class GroupRoutes(PlanPreviews):
         await self._do(store.MarkDivergent(tenant_id, group_id))
         return Reply(204)
 
+    # Note [State names its group]
+    # GET …/state answers the state object (rest-api §3.5) led by the group's
+    # ``id`` and self ``links``, as the first Auto Scale API did. Clients written
+    # against it need them: jclouds' rackspace-autoscale reads this answer into a
+    # GroupState whose constructor copies ``links`` and fails when they are absent.
+    # Clients that do not know the two members ignore them (pyrax, gophercloud and
+    # fog read the members they name). The state inside a list entry or a manifest
+    # stays as it was: the entry is exactly id, links and state (§4.1), and both
+    # carry the id and links beside the state already.
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/state/", methods=["GET"],
                strict_slashes=False)
     @endpoint
     async def group_state(self, request: Request, tenant_id: str, group_id: str) -> Reply:
         group = await self._group(tenant_id, group_id)
-        # See Note [Encoded groups].
-        return Reply(200, json_object([("group", self.encoded.state(group))]))
+        # See Note [Encoded groups] and Note [State names its group].
+        return Reply(200, json_object([("group", self.encoded.identified_state(group))]))
 
     @app.route("/v1.0/<tenant_id>/groups/<group_id>/config/", methods=["GET"],
                strict_slashes=False)

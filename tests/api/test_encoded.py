@@ -63,8 +63,9 @@ class EncodedGroupsTests(SynchronousTestCase):
         self.encoded = EncodedGroups(self.links, kept=2)
 
     def test_documents(self) -> None:
-        """A group's state and listing entry are json.dumps of the rendered documents,
-        in every status, with active servers or none."""
+        """A group's state, its state led by its id and links, and its listing entry are
+        json.dumps of the rendered documents, in every status, with active servers or
+        none."""
         server = RecordedServer("s1", links=[{"href": "http://n/s1", "rel": "self"}],
                                 active=True)
         for each in (group(), group(status=GroupStatus.ERROR), group(servers=(server,)),
@@ -73,6 +74,9 @@ class EncodedGroupsTests(SynchronousTestCase):
             self.assertEqual(self.encoded.entry(each), json.dumps({
                 "id": each.group_id, "links": self_link(self.links.group("t1", each.group_id)),
                 "state": render_state(each)}).encode())
+            self.assertEqual(self.encoded.identified_state(each), json.dumps({
+                "id": each.group_id, "links": self_link(self.links.group("t1", each.group_id)),
+                **render_state(each)}).encode())
 
     def test_encoded_once_per_copy(self) -> None:
         """The same copy of a group gets the very bytes encoded before; another copy

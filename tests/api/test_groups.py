@@ -548,11 +548,13 @@ class StateTests(APITestCase):
     """``GET …/state`` (§4.5, §3.5)."""
 
     async def test_state_of_a_new_group(self) -> None:
-        """The state names the group and shows desired, active and pending capacity."""
+        """The state names the group (its id, self link and name) and shows desired,
+        active and pending capacity (Note [State names its group])."""
         group = await self.create_group(minimal_group(minEntities=2, name="tier"))
         answer = await self.call("GET", f"/groups/{group['id']}/state")
         self.assertEqual(answer.code, 200, answer.raw)
         self.assertEqual(answer.json, {"group": {
+            "id": group["id"], "links": group["links"],
             "name": "tier", "paused": False, "status": "ACTIVE", "desiredCapacity": 2,
             "active": [], "activeCapacity": 0, "pendingCapacity": 2}})
 
