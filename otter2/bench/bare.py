@@ -15,7 +15,9 @@ from twisted.internet import endpoints, reactor
 from twisted.web.server import Site
 
 app = Klein()
-BODY = (b'{"group": {"name": "web", "paused": false, "status": "ACTIVE", '
+BODY = (b'{"group": {"id": "0a3e5b7c-6f1d-4c2a-9e8b-2d4f6a8c0e1b", "links": [{"href": '
+        b'"http://127.0.0.1:9000/v1.0/100200/groups/0a3e5b7c-6f1d-4c2a-9e8b-2d4f6a8c0e1b/", '
+        b'"rel": "self"}], "name": "web", "paused": false, "status": "ACTIVE", '
         b'"desiredCapacity": 1, "active": [], "activeCapacity": 0, "pendingCapacity": 1}}')
 
 
