@@ -49,53 +49,61 @@ def json_array(items: Sequence[bytes]) -> bytes:
 
 
 class EncodedGroups:
-    """Each group's state document and listing entry, encoded once per copy of the
-    group (Note [Encoded groups])."""
+    """Each group's state document, its ``GET …/state`` body and its listing entry,
+    each encoded once per copy of the group (Note [Encoded groups])."""
 
     def __init__(self, links: Links, kept: int = KEPT_GROUPS) -> None:
         self._links = links
         self._kept = kept
+        # Per group: the copy the encodings were made from, and the encodings
+        # made so far, by form ("state", "identified", "entry").
         self._encoded: OrderedDict[tuple[str, str],
-                                   tuple[ScalingGroup, bytes, bytes | None]] = OrderedDict()
+                                   tuple[ScalingGroup, dict[str, bytes]]] = OrderedDict()
 
-    def _find(self, group: ScalingGroup) -> tuple[bytes, bytes | None]:
+    def _forms(self, group: ScalingGroup) -> dict[str, bytes]:
+        """The encodings kept for this very copy of the group (none yet for another)."""
         key = (group.tenant_id, group.group_id)
         found = self._encoded.get(key)
         if found is not None and found[0] is group:
             self._encoded.move_to_end(key)
-            return found[1], found[2]
-        state = dumps(render_state(group))
-        self._keep(group, state, None)
-        return state, None
-
-    def _keep(self, group: ScalingGroup, state: bytes, entry: bytes | None) -> None:
-        key = (group.tenant_id, group.group_id)
-        self._encoded[key] = (group, state, entry)
+            return found[1]
+        forms: dict[str, bytes] = {}
+        self._encoded[key] = (group, forms)
         self._encoded.move_to_end(key)
         if len(self._encoded) > self._kept:
             self._encoded.popitem(last=False)
+        return forms
 
     def state(self, group: ScalingGroup) -> bytes:
         """The group's state document (``render_state``), encoded."""
-        return self._find(group)[0]
+        forms = self._forms(group)
+        state = forms.get("state")
+        if state is None:
+            state = forms["state"] = dumps(render_state(group))
+        return state
+
+    def _identity(self, group: ScalingGroup) -> list[tuple[str, bytes]]:
+        """The members that name the group: its ``id`` and self ``links``, encoded."""
+        return [("id", dumps(group.group_id)),
+                ("links", dumps(self_link(self._links.group(group.tenant_id,
+                                                            group.group_id))))]
 
     def identified_state(self, group: ScalingGroup) -> bytes:
         """The state document as ``GET …/state`` answers it: led by the group's ``id``
         and self ``links``, then the same members as `state` (Note [State names its
         group] in ``otter2.api.groups``)."""
-        head = json_object([
-            ("id", dumps(group.group_id)),
-            ("links", dumps(self_link(self._links.group(group.tenant_id, group.group_id))))])
-        return head[:-1] + b", " + self.state(group)[1:]
+        forms = self._forms(group)
+        identified = forms.get("identified")
+        if identified is None:
+            head = json_object(self._identity(group))
+            identified = forms["identified"] = head[:-1] + b", " + self.state(group)[1:]
+        return identified
 
     def entry(self, group: ScalingGroup) -> bytes:
         """The group as a listing shows it: its id, self link and state, encoded."""
-        state, entry = self._find(group)
+        forms = self._forms(group)
+        entry = forms.get("entry")
         if entry is None:
-            entry = json_object([
-                ("id", dumps(group.group_id)),
-                ("links", dumps(self_link(self._links.group(group.tenant_id,
-                                                            group.group_id)))),
-                ("state", state)])
-            self._keep(group, state, entry)
+            entry = forms["entry"] = json_object(
+                [*self._identity(group), ("state", self.state(group))])
         return entry

@@ -83,9 +83,13 @@ class EncodedGroupsTests(SynchronousTestCase):
         (changed or equal) is encoded afresh and shows its change."""
         first = group()
         state, entry = self.encoded.state(first), self.encoded.entry(first)
+        identified = self.encoded.identified_state(first)
         self.assertIs(self.encoded.state(first), state)
         self.assertIs(self.encoded.entry(first), entry)
+        self.assertIs(self.encoded.identified_state(first), identified)
         changed = evolve(first, state=evolve(first.state, desired=5))
+        self.assertEqual(json.loads(self.encoded.identified_state(changed))["desiredCapacity"],
+                         5)
         self.assertEqual(json.loads(self.encoded.state(changed))["desiredCapacity"], 5)
         self.assertEqual(json.loads(self.encoded.entry(changed))["state"]["desiredCapacity"], 5)
         equal = evolve(first)
