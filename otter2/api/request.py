@@ -87,20 +87,21 @@ def bad_query_argument(name: str, value: str, why: str) -> APIError:
 
 def parse_limit(request: Request, pagination: int) -> int:
     """
-    The page size asked for: a whole number from 1, where a number above
-    ``pagination`` asks for ``pagination`` items (as Otter read it). Anything
-    else is refused: Otter read 0 and negative numbers as 1, which hid the
-    client's mistake.
+    The page size asked for, as Otter read it (spec §2.8): a whole number, where
+    0 and negative numbers ask for one item and a number above ``pagination``
+    for ``pagination`` items. Anything that is not a whole number is refused.
     """
     text = query_arg(request, "limit")
     if text is None:
         return pagination
     match = _WHOLE_NUMBER.match(text)
-    digits = "" if match is None else match["digits"].lstrip("0")
-    if match is None or match["sign"] == "-" or not digits:
+    if match is None:
         raise bad_query_argument(
-            "limit", text, f"is not a whole number from 1 to {pagination} (larger numbers "
-            f"are read as {pagination})")
+            "limit", text, f"is not a whole number (numbers below 1 are read as 1, "
+            f"larger numbers than {pagination} as {pagination})")
+    digits = match["digits"].lstrip("0")
+    if match["sign"] == "-" or not digits:
+        return 1
     return pagination if len(digits) > len(str(pagination)) else min(int(digits), pagination)
 
 

@@ -49,7 +49,7 @@ class ErrorLogTests(APITestCase):
                 ("GET", "/groups/nope", 404, "NoSuchScalingGroupError"),
                 ("GET", "/nope", 404, "NotFound"),
                 ("PUT", "/groups", 405, "InvalidMethod"),
-                ("GET", "/groups?limit=0", 400, "InvalidQueryArgument")]:
+                ("GET", "/groups?limit=x", 400, "InvalidQueryArgument")]:
             answer = await self.call(method, url)
             self.assertEqual(answer.code, status, (url, answer.raw))
             response_id = answer.header("X-Response-Id")

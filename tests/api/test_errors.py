@@ -198,7 +198,8 @@ class BadRequestTests(APITestCase):
                 answer = await self.call("GET", f"{url}?limit={value}")
                 assert_error(self, answer, 400, "InvalidQueryArgument",
                              f'Invalid query argument for "limit": "{value}" is not a whole '
-                             "number from 1 to 100 (larger numbers are read as 100)")
+                             "number (numbers below 1 are read as 1, larger numbers than "
+                             "100 as 100)")
 
     async def test_limit_with_spaces_is_accepted(self) -> None:
         """``limit`` with surrounding spaces is read as the integer."""

@@ -139,7 +139,7 @@ class ActivityTests(JournalCase):
         for query, words in (("since=yesterday", "ISO 8601"), ("since=-5", "ISO 8601"),
                              ("type=step,nope", "the types are change, execution, observed, "
                                                 "plan, status, step"),
-                             ("limit=0", "whole number")):
+                             ("limit=x", "whole number")):
             answer = await self.call("GET", f"/groups/{group_id}/activities?{query}")
             error = assert_error(self, answer, 400, "InvalidQueryArgument")
             self.assertIn(words, error["message"], query)

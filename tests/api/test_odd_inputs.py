@@ -113,21 +113,39 @@ class BoundsTests(APITestCase):
 
 
 class LimitTests(APITestCase):
-    """``limit`` is a whole number from 1; above the configured maximum it is that
-    maximum, as Otter read it."""
+    """``limit`` is a whole number; below 1 it is 1 and above the configured maximum
+    it is that maximum, as Otter read it (spec §2.8, §12 item 11)."""
 
-    async def test_below_one_or_not_a_number_refused(self) -> None:
-        """0, negative numbers and anything but a whole number are a 400 on every list."""
+    async def test_not_a_number_refused(self) -> None:
+        """Anything but a whole number is a 400 on every list."""
         f = await make_fixture(self)
         for url in ("/groups", f"{f.group}/policies", f"{f.policy}/webhooks",
                     f"{f.group}/servers"):
-            for value, shown in [("0", '"0"'), ("-1", '"-1"'), ("-0", '"-0"'),
-                                 ("000", '"000"'), ("%201e3", '" 1e3"'), ("%00", '"\\u0000"'),
-                                 ("%D9%A1", '"\u0661"'), ("1_0", '"1_0"'), ("x", '"x"')]:
+            for value, shown in [("%201e3", '" 1e3"'), ("%00", '"\\u0000"'),
+                                 ("%D9%A1", '"\u0661"'), ("1_0", '"1_0"'), ("x", '"x"'),
+                                 ("--1", '"--1"')]:
                 answer = await self.call("GET", f"{url}?limit={value}")
                 assert_error(self, answer, 400, "InvalidQueryArgument",
                              f'Invalid query argument for "limit": {shown} is not a whole '
-                             "number from 1 to 100 (larger numbers are read as 100)")
+                             "number (numbers below 1 are read as 1, larger numbers than "
+                             "100 as 100)")
+
+    async def test_below_one_reads_as_one(self) -> None:
+        """0, -0, 000 and negative numbers ask for one item, and the next link says
+        ``limit=1``, on every paged list."""
+        f = await make_fixture(self)
+        await self.create_group()
+        await self.create_policy(f.group_id, change=1)
+        await self.call("POST", f"{f.policy}/webhooks", [{"name": "second"}])
+        for url, key in (("/groups", "groups"), (f"{f.group}/policies", "policies"),
+                         (f"{f.policy}/webhooks", "webhooks")):
+            for value in ("0", "-0", "000", "-1", "-99999999999999999999"):
+                answer = await self.call("GET", f"{url}?limit={value}")
+                self.assertEqual(answer.code, 200, (url, value, answer.raw))
+                self.assertEqual(len(answer.json[key]), 1, (url, value))
+                [link] = answer.json[f"{key}_links"]
+                self.assertEqual(link["rel"], "next")
+                self.assertIn("?limit=1&marker=", link["href"])
 
     async def test_whole_numbers_accepted(self) -> None:
         """Signed, zero-padded, spaced and huge whole numbers are read as such."""
