@@ -49,6 +49,23 @@ def json_text(value: Any) -> str:
     return text
 
 
+def format_failure(value: Any, format_name: str) -> str:
+    """
+    Otter's words for a value that is not of a format: ``'{value}' is not a
+    '{format}'`` (spec §2.5), the text between single quotes with its control
+    characters escaped and cut short when long; a value that is not text is
+    spelled as JSON.
+    """
+    if isinstance(value, str):
+        text = escape_controls(value)
+        if len(text) > MAX_VALUE_LENGTH:
+            text = text[:MAX_VALUE_LENGTH - 3] + "..."
+        shown = f"'{text}'"
+    else:
+        shown = json_text(value)
+    return f"{shown} is not a '{format_name}'"
+
+
 def json_list(values: Iterable[Any]) -> str:
     """``"a", "b", "c"``."""
     return ", ".join(json_text(value) for value in values)

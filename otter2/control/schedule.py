@@ -24,7 +24,7 @@ from attrs import evolve
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from otter2.control.errors import validation_error
-from otter2.control.messages import json_list, json_text, located
+from otter2.control.messages import format_failure, json_list, json_text, located
 from otter2.model import Policy, ScheduledEvent
 
 _AT = re.compile(
@@ -207,7 +207,7 @@ def following_event(event: ScheduledEvent, policy: Policy,
 def _at_problem(at: Any, now: float) -> str | None:
     moment = parse_at(at) if isinstance(at, str) else None
     if moment is None:
-        return (f"{json_text(at)} is not a date-time: give a UTC time ending in Z, "
+        return (f"{format_failure(at, 'date-time')}: give a UTC time ending in Z, "
                 'such as "2030-12-05T03:12:00Z"')
     if moment <= now:
         return f"Invalid {json_text(at)} datetime: It must be in the future"
@@ -230,7 +230,7 @@ def _cron_problem(cron: Any, now: float, zone: ZoneInfo | None = None) -> str | 
         return f"Invalid {json_text(cron)} cron entry: Seconds not allowed"
     expression = _cron_expression(cron) if isinstance(cron, str) else None
     if expression is None:
-        return (f"{json_text(cron)} is not a cron entry: give five fields (minute, hour, "
+        return (f"{format_failure(cron, 'cron')}: give five fields (minute, hour, "
                 'day of month, month, day of week) such as "0 22 * * *"')
     try:
         _next_cron(expression, now, zone)

@@ -111,3 +111,37 @@ class EveryAnswerIsJSONTests(APITestCase):
                 self.assertEqual(answer.raw, b"", what)
             elif status == 202:
                 self.assertEqual(answer.json, {}, what)
+
+
+class OtterWordingTests(APITestCase):
+    """Where spec §2.5 gives Otter's fixed message for a refusal, the message says
+    it, word for word (after the field it names, before what to do instead)."""
+
+    def assert_says(self, answer: Answer, error_type: str, words: str) -> None:
+        error = assert_error(self, answer, 400, error_type)
+        self.assertIn(words, error["message"])
+
+    async def test_fixed_messages(self) -> None:
+        """min above max, a 6-field or unparsable cron, a Z-less or past ``at``, a
+        policy's type changed, a bad ``limit``: each message holds Otter's words."""
+        self.assert_says(await self.call("POST", "/groups", minimal_group(
+            minEntities=5, maxEntities=4)), "InvalidMinEntities",
+            "minEntities must be less than or equal to maxEntities")
+        group_id = (await self.create_group())["id"]
+        url = f"/groups/{group_id}/policies"
+        for args, words in [
+                ({"cron": "0 0 * * * *"}, 'Invalid "0 0 * * * *" cron entry: Seconds not allowed'),
+                ({"cron": "@daily"}, "'@daily' is not a 'cron'"),
+                ({"at": "2030-12-05T03:12:00"}, "'2030-12-05T03:12:00' is not a 'date-time'"),
+                ({"at": "2001-01-01T00:00:00Z"},
+                 'Invalid "2001-01-01T00:00:00Z" datetime: It must be in the future')]:
+            policy = {"name": "p", "type": "schedule", "cooldown": 0, "change": 1, "args": args}
+            self.assert_says(await self.call("POST", url, [policy]), "ValidationError", words)
+        created = (await self.call("POST", url, [{"name": "p", "type": "webhook",
+                                                  "cooldown": 0, "change": 1}])).json
+        self.assert_says(await self.call("PUT", f"{url}/{created['policies'][0]['id']}", {
+            "name": "p", "type": "schedule", "cooldown": 0, "change": 1,
+            "args": {"cron": "0 0 * * *"}}), "ValidationError",
+            "Cannot change type of a scaling policy")
+        self.assert_says(await self.call("GET", "/groups?limit=abc"), "InvalidQueryArgument",
+                         'Invalid query argument for "limit"')

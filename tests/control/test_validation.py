@@ -494,12 +494,12 @@ class PolicyTests(ValidationTestCase):
         for args, message in [
                 ({"at": "2020-01-01T00:00:00Z"}, 'args.at: Invalid "2020-01-01T00:00:00Z" '
                                                  'datetime: It must be in the future'),
-                ({"at": "2030-12-05T03:12:00"}, 'args.at: "2030-12-05T03:12:00" is not a '
-                                                'date-time: give a UTC time ending in Z, '
+                ({"at": "2030-12-05T03:12:00"}, "args.at: '2030-12-05T03:12:00' is not a "
+                                                "'date-time': give a UTC time ending in Z, "
                                                 'such as "2030-12-05T03:12:00Z"'),
                 ({"cron": "0 0 * * * *"},
                  'args.cron: Invalid "0 0 * * * *" cron entry: Seconds not allowed'),
-                ({"cron": "@daily"}, 'args.cron: "@daily" is not a cron entry: give five '
+                ({"cron": "@daily"}, "args.cron: '@daily' is not a 'cron': give five "
                                      'fields (minute, hour, day of month, month, day of '
                                      'week) such as "0 22 * * *"'),
                 ({}, 'args: a schedule policy needs exactly one of "at" and "cron" '
