@@ -53,6 +53,7 @@ from otter2.effects.auth import (
 from otter2.effects.dispatcher import notify_after
 from otter2.effects.http import QuietConnectionPool, RequestWatch, TimeoutHTTPClient
 from otter2.effects.reachable import identity_check
+from otter2.logs import text_observer
 from otter2.metrics import Metrics
 from otter2.partition import AllBuckets, Ownership, ZooKeeperPartition, partition_check
 from otter2.service.converger import Converger
@@ -149,7 +150,7 @@ def _validator(config: Config, http: TimeoutHTTPClient,
 
 
 def build_service(config: Config, port: str, reactor: Any,
-                  store_path: str | None = None) -> MultiService:
+                  store_path: str | None = None) -> DaemonService:
     """
     The daemon's services for ``config``: store, API listener, admin listener
     and, when a cloud is configured (``identity``), the converger and self-heal.
@@ -285,5 +286,19 @@ def makeService(options: Options) -> MultiService:
     except CannotStart as e:
         raise SystemExit(f"otter2: {e}") from None
     NormalStop(reactor).setServiceParent(top)
+    if writes_text_to_stdout(getattr(options, "parent", None)):
+        top.log_observer = text_observer()
     tune_garbage_collector()
     return top
+
+
+def writes_text_to_stdout(twistd_options: Any) -> bool:
+    """Whether twistd, run with ``twistd_options``, writes its text lines to
+    standard output (no ``--logger``, no syslog, ``-n`` and no ``--logfile``
+    but ``-``): where the daemon writes them at less cost, the same lines
+    (Note [Text log lines] in ``otter2.logs``)."""
+    if twistd_options is None:
+        return False
+    return (not twistd_options.get("logger") and not twistd_options.get("syslog")
+            and bool(twistd_options.get("nodaemon"))
+            and twistd_options.get("logfile") in (None, "", "-"))

@@ -8,6 +8,7 @@ what the operator should know is logged as it starts.
 from __future__ import annotations
 
 import gc
+import io
 import json
 import os
 import signal
@@ -17,19 +18,21 @@ import time
 import urllib.request
 from typing import Any
 
-from twisted.application.service import Service
+from twisted.application.service import Application, IServiceCollection, Service
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IReactorThreads
 from twisted.internet.task import Clock
+from twisted.logger import ILogObserver
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from otter2.logs import json_observer, text_observer
 from otter2.service.daemon import DaemonService, StoreService
 from otter2.service.listening import ListeningService
 from otter2.store.interface import StoreUnavailable
 from otter2.store.sqlite import SQLiteGroupStore
-from otter2.tap import Options, makeService
+from otter2.tap import Options, makeService, writes_text_to_stdout
 from tests.e2e.support import TWISTD, clean_environment, free_port
 from tests.store.test_sqlite_database import store_threads, unwritable_directory
 
@@ -370,3 +373,33 @@ class DaemonServiceTests(TestCase):
         hosts = [host_and_port(s.port) for s in top if isinstance(s, ListeningService)]
         await top.stopService()
         self.assertEqual(hosts, [("127.0.0.1", 9000)])
+
+
+class TextLogTests(SynchronousTestCase):
+    """Where twistd would write its text lines to standard output, the daemon
+    names its own observer of the same lines (Note [Text log lines])."""
+
+    def test_only_where_twistd_writes_text_to_stdout(self) -> None:
+        """``-n`` without ``--logfile`` (or with ``-``), ``--logger`` or syslog."""
+        plain = {"nodaemon": True, "logfile": None, "logger": None, "syslog": False}
+        self.assertTrue(writes_text_to_stdout(plain))
+        self.assertTrue(writes_text_to_stdout({**plain, "logfile": "-"}))
+        self.assertTrue(writes_text_to_stdout({**plain, "logfile": ""}))
+        for other in ({"nodaemon": False}, {"logfile": "otter2.log"},
+                      {"logger": json_observer}, {"syslog": True}):
+            self.assertFalse(writes_text_to_stdout({**plain, **other}), other)
+        self.assertFalse(writes_text_to_stdout(None))
+
+    def test_observer_set_on_the_application(self) -> None:
+        """The daemon's service sets its observer on the application it joins,
+        where twistd looks for one; without one it sets none."""
+        observer = text_observer(io.StringIO())
+        application = Application("otter2")
+        daemon = DaemonService()
+        daemon.log_observer = observer
+        daemon.setServiceParent(application)
+        self.assertIs(application.getComponent(ILogObserver, None), observer)
+        self.assertIn(daemon, list(IServiceCollection(application)))
+        bare = Application("otter2")
+        DaemonService().setServiceParent(bare)
+        self.assertIsNone(bare.getComponent(ILogObserver, None))

@@ -30,7 +30,8 @@ from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, Logger
+from twisted.python.components import Componentized
 
 log = Logger()
 
@@ -89,11 +90,21 @@ class DaemonService(MultiService):
     process alive); they stop as Note [Graceful stop] says, the work in flight
     given ``stop_timeout`` seconds on ``clock`` (no bound without a clock)."""
 
+    #: The observer twistd is to log to, if the daemon names one: set on the
+    #: application twistd makes this service a child of, which twistd asks
+    #: for its observer next (Note [Text log lines] in ``otter2.logs``).
+    log_observer: ILogObserver | None = None
+
     def __init__(self, clock: IReactorTime | None = None,
                  stop_timeout: float = STOP_TIMEOUT) -> None:
         super().__init__()
         self._clock = clock
         self.stop_timeout = stop_timeout
+
+    def setServiceParent(self, parent: Any) -> None:
+        if self.log_observer is not None and isinstance(parent, Componentized):
+            parent.setComponent(ILogObserver, self.log_observer)
+        super().setServiceParent(parent)
 
     def startService(self) -> None:
         try:
