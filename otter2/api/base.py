@@ -2,14 +2,24 @@
 What every route of the public API shares: the Klein app, the reply value,
 the error and logging wrapper, routing errors and the service endpoints.
 
-test-case-name: tests.api.test_groups
+# Note [A client that goes away]
+When a client's connection closes before its answer (a timeout on its side,
+a load generator stopping), Klein cancels the route's Deferred, and a route
+cancelled at whatever it was awaiting would stop half-way: a group created
+but not marked for convergence, a change made but not journalled. So a
+request that was read whole is carried to its end whatever the client does:
+the route runs apart from the Deferred Klein holds (`_carried_on`), only the
+answer is dropped, and the request is logged once, at info, as answered to
+no one. A failure the route meets afterwards is logged as any other.
+
+test-case-name: tests.api.test_groups, tests.api.test_client_gone
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from functools import wraps
 from typing import Any
 from uuid import uuid4
@@ -19,7 +29,7 @@ from effect import ComposedDispatcher, Effect
 from klein import Klein
 from klein.interfaces import IKleinRequest
 from pyrsistent import PMap, pmap
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
@@ -58,7 +68,7 @@ class Reply:
     headers: PMap = field(factory=pmap, converter=frozen_json)
 
 
-Route = Callable[..., Awaitable[Reply]]
+Route = Callable[..., Coroutine[Any, Any, Reply]]
 
 
 def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
@@ -84,7 +94,14 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
                 await check_caller(self.validator, request, kwargs["tenant_id"])
             self._check_rate(request, kwargs)
             check_body_size(request, self.limits.max_body_bytes)
-            reply = await route(self, request, **kwargs)
+            reply = await _carried_on(Deferred.fromCoroutine(route(self, request, **kwargs)),
+                                      request, response_id)
+        except CancelledError:
+            # See Note [A client that goes away].
+            log.info("{method} {path}: the client went away before its answer; the request "
+                     "is carried to its end", method=request.method.decode(),
+                     path=request_path(request), response_id=response_id)
+            return b""
         except APIError as e:
             error, reply = e, Reply(e.status, e.body())
         except Exception:
@@ -107,6 +124,29 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
         return json.dumps(reply.body).encode()
 
     return handler
+
+
+def _carried_on(work: Deferred[Reply], request: Request, response_id: str) -> Deferred[Reply]:
+    """
+    ``work``'s reply, in a Deferred whose cancellation leaves ``work`` running
+    (Note [A client that goes away]); what ``work`` meets once its client has
+    gone is logged, unless it is an answer of the API's own (an `APIError`).
+    """
+    reply: Deferred[Reply] = Deferred()
+
+    def settle(result: Reply | Failure) -> None:
+        if not reply.called:
+            if isinstance(result, Failure):
+                reply.errback(result)
+            else:
+                reply.callback(result)
+        elif isinstance(result, Failure) and not result.check(APIError):
+            log.failure("Unexpected failure answering {method} {path} to a client gone away",
+                        result, method=request.method.decode(), path=request_path(request),
+                        response_id=response_id)
+
+    work.addBoth(settle)
+    return reply
 
 
 class _RouteTemplate:
