@@ -87,9 +87,10 @@ class ServerFaultTests(ServerFaultTestCase):
         self.assertNotIn("errors", await self.state(group_id))
 
     async def test_over_quota_then_more(self) -> None:
-        """CATC-025: over quota the group is in ERROR at desired 2; without the fault,
-        a +1 policy settles it at 3."""
-        behaviour = await self.behave(fail(
+        """CATC-025: one create passes, the next is over quota: the group is in ERROR at
+        desired 2 (the refused create is not sent again, where mimic's cycle would let
+        it pass); without the fault, a +1 policy settles it at 3."""
+        behaviour = await self.behave(DEFAULT, fail(
             403, "Quota exceeded for ram: Requested 1024, but already used 131072 of "
             "131072 ram", "forbidden"))
         group_id = await self.create_group(2, build_seconds=0)
