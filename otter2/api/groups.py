@@ -202,10 +202,14 @@ class GroupRoutes(PlanPreviews):
                strict_slashes=False)
     @endpoint
     async def pause(self, request: Request, tenant_id: str, group_id: str) -> Reply:
+        # The group's divergent mark is left as it is (Otter deleted its flag): the
+        # converger leaves a paused group alone and then clears the mark it looked
+        # at. Deleted here, the mark would start again at 1 on resume and look like
+        # the one a converger still waits on, which would hold the resumed group
+        # back until that wait ended (Note [Divergent marks]).
         now = self._clock.seconds()
         await self._do(operations.modify_state(
             tenant_id, group_id, lambda g: evolve(g.state, paused=True)))
-        await self._do(store.ClearDivergent(tenant_id, group_id))
         await self._journal(changes.pause_changed((tenant_id, group_id), True, str(uuid4()),
                                                   now))
         return Reply(204)

@@ -27,7 +27,7 @@ from otter2.cloud.messages import (
     unrecognised_outcome,
 )
 from otter2.cloud.metadata import desired_lbs_of, group_id_of, is_draining
-from otter2.cloud.request import Response, ServiceRequest, ServiceType
+from otter2.cloud.request import ONLY_401, Response, ServiceRequest, ServiceType
 from otter2.model.cloud import ObservedServer, ServerState
 from otter2.model.outcome import StepOutcome, Verdict
 
@@ -55,7 +55,7 @@ def name_server(server_config: Mapping[str, Any], suffix: str) -> PMap:
 
 def create_server_request(tenant_id: str, server_config: Mapping[str, Any]) -> ServiceRequest:
     """``POST servers`` with the (already named) create-server body."""
-    return _request(tenant_id, "POST", "servers", json=server_config)
+    return _request(tenant_id, "POST", "servers", json=server_config, reauth_codes=ONLY_401)
 
 
 def delete_server_request(tenant_id: str, server_id: str) -> ServiceRequest:
@@ -72,14 +72,14 @@ def set_metadata_item_request(tenant_id: str, server_id: str, key: str,
                               value: str) -> ServiceRequest:
     """``PUT servers/{id}/metadata/{key}`` with ``{"meta": {key: value}}``."""
     return _request(tenant_id, "PUT", path("servers", server_id, "metadata", key),
-                    json={"meta": {key: value}})
+                    json={"meta": {key: value}}, reauth_codes=ONLY_401)
 
 
 def replace_metadata_request(tenant_id: str, server_id: str,
                              metadata: Mapping[str, str]) -> ServiceRequest:
     """``PUT servers/{id}/metadata`` with ``{"metadata": ...}``: all of it replaced."""
     return _request(tenant_id, "PUT", path("servers", server_id, "metadata"),
-                    json={"metadata": dict(metadata)})
+                    json={"metadata": dict(metadata)}, reauth_codes=ONLY_401)
 
 
 def list_servers_request(tenant_id: str,

@@ -38,6 +38,11 @@ class ServiceRequest:
 
     ``path`` is relative to the service's endpoint (``servers/detail``);
     ``params`` is the query as (name, value) pairs; ``json`` the body to send.
+    ``reauth_codes`` are the statuses that mean the token went stale: the
+    performer drops it and sends the request once more with a fresh one.
+    A create or a metadata write gives only 401 (spec §3.1): Nova's 403 there
+    is a refusal (quota, too many metadata items) to report, not a token to
+    renew, and a create is not sent twice for it.
     """
 
     tenant_id: str
@@ -46,6 +51,10 @@ class ServiceRequest:
     path: str
     params: tuple[tuple[str, str], ...] = ()
     json: Any = field(default=None, converter=frozen_json)
+    reauth_codes: tuple[int, ...] = (401, 403)
+
+
+ONLY_401 = (401,)
 
 
 @frozen

@@ -6,7 +6,9 @@ service's endpoint in the region, send the request with treq, and answer a
 A 401 or a 403 means the token went stale (a 403 also when Identity revoked
 it or its roles changed): the performer drops it, authenticates again and
 retries once; a second 401 or 403 is answered like any other status (the
-step reads it as RETRY, never as a group error). The performer raises only
+step reads it as RETRY, never as a group error). A request whose
+``reauth_codes`` leave 403 out (a create, a metadata write: Nova's refusals)
+is answered its 403 at once. The performer raises only
 when the transport or authentication fails, or the catalog has no endpoint
 for the service (`NoSuchEndpoint`). Given a `Courtesy`, the performer sends
 each request at its pace (Retry-After, throttles, calls in flight per tenant).
@@ -165,7 +167,7 @@ async def _service_request(http_client: HTTPClient, authenticator: Authenticator
                                          params=list(intent.params) or None, data=data)
 
     response = await send()
-    if response.code in (401, 403):
+    if response.code in intent.reauth_codes:
         await response.content()  # let the connection go back to the pool
         authenticator.invalidate(intent.tenant_id)
         response = await send()

@@ -742,6 +742,18 @@ class PauseResumeTests(APITestCase):
         self.assertEqual((await self.call("POST", f"{f.policy}/execute")).code, 202)
         self.assertEqual(await self.desired(f.group_id), 2)
 
+    async def test_pause_keeps_the_mark_and_resume_grows_it(self) -> None:
+        """Pausing leaves the group's divergent mark as it is, and resuming makes it
+        greater than any mark before: a converger waiting on the old mark takes the
+        resumed group at once (Note [Divergent marks])."""
+        group = await self.create_group(minimal_group(minEntities=1))
+        [before] = await self.store.list_divergent()
+        await self.call("POST", f"/groups/{group['id']}/pause")
+        self.assertEqual(await self.store.list_divergent(), [before])
+        await self.call("POST", f"/groups/{group['id']}/resume")
+        [after] = await self.store.list_divergent()
+        self.assertGreater(after.mark, before.mark)
+
     async def test_paused_group_still_takes_config_changes(self) -> None:
         """A config change on a paused group is saved and clamps the desired capacity."""
         group = await self.create_group(minimal_group(minEntities=1))

@@ -273,7 +273,8 @@ class ListingTests(SynchronousTestCase):
         self.assertEqual(nova.parse_server_page({"servers": []}), ([], None))
 
     def test_requests(self) -> None:
-        """The requests are relative to the Cloud Servers endpoint."""
+        """The requests are relative to the Cloud Servers endpoint; a create and a
+        metadata write renew their token on 401 only (a 403 there is Nova's refusal)."""
         self.assertEqual(nova.list_servers_request("t1"), ServiceRequest(
             "t1", ServiceType.CLOUD_SERVERS, "GET", "servers/detail", (("limit", "100"),)))
         self.assertEqual(nova.set_metadata_item_request("t1", "s1", "rax:autoscale:server:state",
@@ -281,8 +282,11 @@ class ListingTests(SynchronousTestCase):
                          ServiceRequest("t1", ServiceType.CLOUD_SERVERS, "PUT",
                                         "servers/s1/metadata/rax:autoscale:server:state",
                                         json={"meta": {"rax:autoscale:server:state":
-                                                       "DRAINING"}}))
+                                                       "DRAINING"}}, reauth_codes=(401,)))
+        self.assertEqual(nova.replace_metadata_request("t1", "s1", {}).reauth_codes, (401,))
+        self.assertEqual(nova.create_server_request("t1", {}).reauth_codes, (401,))
         self.assertEqual(nova.delete_server_request("t1", "a/b").path, "servers/a%2Fb")
+        self.assertEqual(nova.delete_server_request("t1", "a").reauth_codes, (401, 403))
 
     def test_launch_check_requests(self) -> None:
         """The image, the flavor and the limits are read from Cloud Servers."""

@@ -1,11 +1,14 @@
 """
 otter2 against mimic's load balancers when they misbehave or are shared: the
-CLB node limit, a CLB deleted out of band or held in PENDING_DELETE, two
-groups on one CLB, and RackConnect v3 pools (spec convergence.md §8.3, §8.4).
+CLB node limit, a CLB deleted out of band (one of two, too) or held in
+PENDING_DELETE, more than ten nodes to remove, a health monitor that keeps new
+nodes OFFLINE, two groups on one CLB, and RackConnect v3 pools (spec
+convergence.md §8.3, §8.4).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.e2e.support import MimicTestCase
@@ -96,6 +99,92 @@ class NodeLimitTests(LoadBalancerTestCase):
                 and len(addresses) - len(ours) == foreign)
 
 
+class FullLoadBalancerTests(LoadBalancerTestCase):
+    """CATC-015: a group that grows to exactly the CLB's limit of 25 nodes."""
+
+    async def test_deleted_servers_make_room(self) -> None:
+        """24 servers, 2 deleted out of band, then +1: the group settles at 25 without
+        ever showing ERROR, and the deleted servers' nodes are gone."""
+        lb = await self.new_load_balancer()
+        group_id = await self.create_group(0, (lb,), maxEntities=25)
+        await self.execute(group_id, desiredCapacity=24)
+        servers = await self.converged(group_id, 24, (lb,))
+        for server in servers[:2]:
+            await self.request("DELETE", f"{self.cloud['cloudServersOpenStack']}/servers/"
+                               f"{server['id']}", ok=204)
+        await self.execute(group_id, change=1)
+        statuses = set()
+
+        async def check() -> bool:
+            state = await self.state(group_id)
+            statuses.add(state["status"])
+            return bool(state["status"] == "ACTIVE" and state["activeCapacity"] == 25
+                        and state["pendingCapacity"] == 0)
+        await self.eventually(check, "settled at 25")
+        self.assertEqual(statuses, {"ACTIVE"})
+        await self.converged(group_id, 25, (lb,))
+        addresses = [n["address"] for n in await self.nodes(lb)]
+        for server in servers[:2]:
+            self.assertNotIn(private_ip(server), addresses)
+
+
+class BatchRemovalTests(LoadBalancerTestCase):
+    """A CLB takes at most ten node ids per removal call."""
+
+    config = {"converger": {"interval": 10, "build_timeout": 30},
+              "selfheal": {"interval": 600}}
+
+    async def test_more_than_ten_nodes_removed(self) -> None:
+        """11 servers, then min and max 0: the state shows 0/0/0 ACTIVE, and the CLB is
+        empty at once after (within 2 s, with a converger interval of 10 s)."""
+        lb = await self.new_load_balancer()
+        group_id = await self.create_group(11, (lb,), build_seconds=0, maxEntities=25)
+        await self.converged(group_id, 11, (lb,))
+        await self.request("PUT", f"{self.api}/groups/{group_id}/config",
+                           {"name": "web", "cooldown": 0, "minEntities": 0, "maxEntities": 0,
+                            "metadata": {}}, ok=204)
+
+        async def emptied() -> bool:
+            state = await self.state(group_id)
+            return bool((state["activeCapacity"], state["pendingCapacity"],
+                         state["desiredCapacity"], state["status"]) == (0, 0, 0, "ACTIVE"))
+        await self.eventually(emptied, "at 0/0/0")
+
+        async def no_nodes() -> bool:
+            return not await self.nodes(lb)
+        await self.eventually(no_nodes, "without nodes", seconds=2)
+        self.assertEqual(await self.servers(group_id), [])
+
+
+class HealthMonitorTests(LoadBalancerTestCase):
+    """A CLB with a health monitor, on which new nodes start OFFLINE."""
+
+    async def test_node_added_draining_until_online(self) -> None:
+        """The server's node is added DRAINING while OFFLINE, and ENABLED once mimic
+        says it is ONLINE."""
+        lb = await self.new_load_balancer()
+        await self.request("PUT", f"{self.cloud['cloudLoadBalancers']}/loadbalancers/{lb}/"
+                           "healthmonitor", {"healthMonitor": {
+                               "type": "CONNECT", "delay": 10, "timeout": 10,
+                               "attemptsBeforeDeactivation": 3}}, ok=202)
+        group_id = await self.create_group(1, (lb,))
+
+        def node_is(condition: str, status: str) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                nodes = await self.nodes(lb)
+                return len(nodes) == 1 and (nodes[0]["condition"], nodes[0]["status"]) == (
+                    condition, status)
+            return check
+        await self.eventually(node_is("DRAINING", "OFFLINE"), "with a DRAINING node")
+        [server] = await self.servers(group_id)
+        [node] = await self.nodes(lb)
+        self.assertEqual(node["address"], private_ip(server))
+        await self.request("PUT", f"{self.cloud['cloudLoadBalancerControl']}/loadbalancers/"
+                           f"{lb}/nodes/{node['id']}/status", {"status": "ONLINE"}, ok=200)
+        await self.eventually(node_is("ENABLED", "ONLINE"), "with an ENABLED node")
+        await self.settled(group_id, 1)
+
+
 class DeletedLoadBalancerTests(LoadBalancerTestCase):
     """A CLB that goes away under a group."""
 
@@ -116,6 +205,24 @@ class DeletedLoadBalancerTests(LoadBalancerTestCase):
 
         await self.execute(group_id, desiredCapacity=0)
         await self.settled(group_id, 0)
+
+    async def test_one_of_two_deleted(self) -> None:
+        """With two CLBs, one deleted: the growing group is in ERROR naming it, with
+        nothing active; scaled to 0 it is ACTIVE, and the other CLB is empty."""
+        [gone, kept] = [await self.new_load_balancer() for _ in range(2)]
+        group_id = await self.create_group(0, (gone, kept))
+        await self.execute(group_id, desiredCapacity=1)
+        await self.converged(group_id, 1, (gone, kept))
+        await self.request("DELETE",
+                           f"{self.cloud['cloudLoadBalancers']}/loadbalancers/{gone}", ok=202)
+        await self.execute(group_id, desiredCapacity=2)
+        state = await self.status_is(group_id, "ERROR", 2)
+        self.assertEqual(self.errors(state), [f"Cloud Load Balancer does not exist: {gone}"])
+        self.assertEqual(state["activeCapacity"], 0)
+
+        await self.execute(group_id, desiredCapacity=0)
+        await self.settled(group_id, 0)
+        self.assertEqual(await self.nodes(kept), [])
 
     async def pending_delete(self, count: int) -> tuple[int, str]:
         """A CLB and a group settled at ``count`` on it, then the CLB put in

@@ -45,6 +45,7 @@ class FakeNova:
     def __init__(self) -> None:
         self.seen: list[dict[str, Any]] = []
         self.good_tokens = {"good"}
+        self.over_quota = False
 
     def _record(self, request: IRequest) -> bool:
         headers = {name.decode().lower(): values[-1].decode()
@@ -89,6 +90,11 @@ class FakeNova:
     def create(self, request: IRequest) -> Any:
         if not self._record(request):
             return json.dumps({"unauthorized": {"message": "Invalid token", "code": 401}})
+        if self.over_quota:
+            request.setResponseCode(403)
+            request.setHeader("content-type", "application/json")
+            return json.dumps({"forbidden": {"message": "Quota exceeded for instances",
+                                             "code": 403}})
         request.setResponseCode(202)
         request.setHeader("content-type", "application/json")
         return json.dumps({"server": {"id": "s9"}, "echo": json.loads(self.seen[-1]["body"])})
@@ -215,6 +221,27 @@ class PerformServiceRequestTests(SynchronousTestCase):
         self.assertEqual(response.status, 403)
         self.assertEqual(response.body["forbidden"]["code"], 403)
         self.assertEqual((len(self.nova.seen), authenticator.invalidations), (2, 1))
+
+    def test_refused_create_is_answered_at_once(self) -> None:
+        """A create refused with 403 (over quota) is the answer: the token is kept and
+        the create is not sent again (spec §3.1: a create renews its token on 401
+        only)."""
+        self.nova.over_quota = True
+        authenticator = RotatingAuthenticator(["good", "other"])
+        response = self.perform(nova.create_server_request("t1", {"server": {"name": "a"}}),
+                                authenticator)
+        self.assertEqual(response.status, 403)
+        self.assertEqual(response.body["forbidden"]["message"], "Quota exceeded for instances")
+        self.assertEqual((len(self.nova.seen), authenticator.invalidations), (1, 0))
+
+    def test_create_with_stale_token_is_sent_again(self) -> None:
+        """A create answered 401 drops the token and is sent once more with a fresh one."""
+        authenticator = RotatingAuthenticator(["stale", "good"])
+        response = self.perform(nova.create_server_request("t1", {"server": {"name": "a"}}),
+                                authenticator)
+        self.assertEqual(response.status, 202)
+        self.assertEqual([s["headers"]["x-auth-token"] for s in self.nova.seen],
+                         ["stale", "good"])
 
     def test_every_status_is_a_response(self) -> None:
         """Error statuses are answers, with their JSON body; an empty body is None."""
