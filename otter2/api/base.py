@@ -8,7 +8,8 @@ a load generator stopping), Klein cancels the route's Deferred, and a route
 cancelled at whatever it was awaiting would stop half-way: a group created
 but not marked for convergence, a change made but not journalled. So a
 request that was read whole is carried to its end whatever the client does:
-the route runs apart from the Deferred Klein holds (`_carried_on`), only the
+the route of a request that may change something (any method but GET and
+HEAD) runs apart from the Deferred Klein holds (`_carried_on`), only the
 answer is dropped, and the request is logged once, at info, as answered to
 no one. A failure the route meets afterwards is logged as any other.
 
@@ -94,13 +95,18 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
                 await check_caller(self.validator, request, kwargs["tenant_id"])
             self._check_rate(request, kwargs)
             check_body_size(request, self.limits.max_body_bytes)
-            reply = await _carried_on(Deferred.fromCoroutine(route(self, request, **kwargs)),
-                                      request, response_id)
+            if request.method in _READS:  # nothing to carry on: stopped, it changes nothing
+                reply = await route(self, request, **kwargs)
+            else:
+                reply = await _carried_on(
+                    Deferred.fromCoroutine(route(self, request, **kwargs)), request,
+                    response_id)
         except CancelledError:
             # See Note [A client that goes away].
-            log.info("{method} {path}: the client went away before its answer; the request "
-                     "is carried to its end", method=request.method.decode(),
-                     path=request_path(request), response_id=response_id)
+            log.info("{method} {path}: the client went away before its answer{outcome}",
+                     method=request.method.decode(), path=request_path(request),
+                     response_id=response_id,
+                     outcome="" if request.method in _READS else "; it is carried to its end")
             return b""
         except APIError as e:
             error, reply = e, Reply(e.status, e.body())
@@ -124,6 +130,10 @@ def endpoint(route: Route) -> Callable[..., Awaitable[bytes]]:
         return json.dumps(reply.body).encode()
 
     return handler
+
+
+#: Methods that change nothing: a read whose client goes away may stop half-way.
+_READS = frozenset({b"GET", b"HEAD"})
 
 
 def _carried_on(work: Deferred[Reply], request: Request, response_id: str) -> Deferred[Reply]:
