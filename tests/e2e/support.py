@@ -295,6 +295,22 @@ class MimicTestCase(TestCase):
         group: dict[str, Any] = answer["group"]
         return group
 
+    async def status_is(self, group_id: str, status: str, desired: int) -> dict[str, Any]:
+        """The group's state once it shows ``status`` with ``desired`` capacity."""
+        async def check() -> bool:
+            state = await self.state(group_id)
+            return bool(state["status"] == status and state["desiredCapacity"] == desired)
+
+        async def seen() -> str:
+            return str(await self.state(group_id))
+        await self.eventually(check, f"{status} at desired {desired}", seen=seen)
+        return await self.state(group_id)
+
+    @staticmethod
+    def errors(state: dict[str, Any]) -> list[str]:
+        """The messages of a group state's ``errors`` (none when it has none)."""
+        return [e["message"] for e in state.get("errors", [])]
+
     async def eventually(self, check: Callable[[], Awaitable[bool]], what: str,
                          seconds: float = 60.0,
                          seen: Callable[[], Awaitable[str]] | None = None) -> None:

@@ -31,17 +31,6 @@ class LoadBalancerTestCase(MimicTestCase):
         added: list[dict[str, Any]] = answer["nodes"]
         return added
 
-    async def status_is(self, group_id: str, status: str, desired: int) -> dict[str, Any]:
-        """The group's state once it shows ``status`` with ``desired`` capacity."""
-        async def check() -> bool:
-            state = await self.state(group_id)
-            return bool(state["status"] == status and state["desiredCapacity"] == desired)
-
-        async def seen() -> str:
-            return str(await self.state(group_id))
-        await self.eventually(check, f"{status} at desired {desired}", seen=seen)
-        return await self.state(group_id)
-
     async def settled(self, group_id: str, count: int) -> list[dict[str, Any]]:
         """The group's servers once it has ``count`` ACTIVE ones and says so, whatever its
         load balancers hold."""
@@ -57,9 +46,6 @@ class LoadBalancerTestCase(MimicTestCase):
             return f"servers {servers}, state {await self.state(group_id)}"
         await self.eventually(check, f"settled at {count}", seen=seen)
         return await self.servers(group_id)
-
-    def errors(self, state: dict[str, Any]) -> list[str]:
-        return [e["message"] for e in state.get("errors", [])]
 
 
 class NodeLimitTests(LoadBalancerTestCase):

@@ -28,20 +28,6 @@ class ServerFaultTestCase(MimicTestCase):
                                                   **behaviour}, ok=201)
         return f"{url}/{answer['id']}"
 
-    async def status_is(self, group_id: str, status: str, desired: int) -> dict[str, Any]:
-        """The group's state once it shows ``status`` with ``desired`` capacity."""
-        async def check() -> bool:
-            state = await self.state(group_id)
-            return bool(state["status"] == status and state["desiredCapacity"] == desired)
-
-        async def seen() -> str:
-            return str(await self.state(group_id))
-        await self.eventually(check, f"{status} at desired {desired}", seen=seen)
-        return await self.state(group_id)
-
-    def errors(self, state: dict[str, Any]) -> list[str]:
-        return [e["message"] for e in state.get("errors", [])]
-
 
 DEFAULT: dict[str, Any] = {"name": "default"}
 
