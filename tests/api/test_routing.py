@@ -32,7 +32,10 @@ def outcome(adapter: MapAdapter, return_rule: bool = True) -> Any:
     except RequestRedirect as e:
         return ("redirect", e.new_url)
     except HTTPException as e:
-        return (type(e), getattr(e, "valid_methods", None))
+        # werkzeug gathers the allowed methods in a set: their order is the set's
+        # (string hashes vary between runs), and the API sorts them when it answers.
+        allowed = getattr(e, "valid_methods", None)
+        return (type(e), None if allowed is None else sorted(allowed))
     return (found.rule if isinstance(found, Rule) else found), dict(arguments)
 
 
